@@ -1,0 +1,320 @@
+//! `export`: users, events or deliveries as CSV or JSON Lines, streamed row by row.
+
+use std::io::Write;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+
+use crate::store::{DeliveryRecord, EventRecord, Reader, UserRecord};
+use crate::time::rfc3339_millis;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Table {
+    Users,
+    Events,
+    Deliveries,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Csv,
+    Jsonl,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("cannot write the export: {0}")]
+    Write(#[from] std::io::Error),
+    #[error("cannot read the database: {0}")]
+    Read(#[from] rusqlite::Error),
+}
+
+impl From<csv::Error> for ExportError {
+    fn from(error: csv::Error) -> Self {
+        match error.into_kind() {
+            csv::ErrorKind::Io(io) => ExportError::Write(io),
+            other => ExportError::Write(std::io::Error::other(format!("{other:?}"))),
+        }
+    }
+}
+
+/// One exported value.
+#[derive(Debug, Clone, PartialEq)]
+enum Cell {
+    Text(String),
+    Number(i64),
+    Bool(bool),
+    /// Text that is itself JSON: embedded as a value in JSON Lines, as text in CSV.
+    Json(String),
+    Null,
+}
+
+type Row = Vec<(&'static str, Cell)>;
+
+/// Writes a whole table to `out`. Memory stays flat: one row at a time.
+pub fn export(
+    reader: &Reader,
+    table: Table,
+    format: Format,
+    out: impl Write,
+) -> Result<(), ExportError> {
+    let mut sink = Sink::new(format, out);
+    match table {
+        Table::Users => {
+            sink.header(USER_COLUMNS)?;
+            reader.for_each_user(|user| sink.write(user_row(user)))?
+        }
+        Table::Events => {
+            sink.header(EVENT_COLUMNS)?;
+            reader.for_each_event(|event| sink.write(event_row(event)))?
+        }
+        Table::Deliveries => {
+            sink.header(DELIVERY_COLUMNS)?;
+            reader.for_each_delivery(|delivery| sink.write(delivery_row(delivery)))?
+        }
+    }
+    sink.finish()
+}
+
+const USER_COLUMNS: &[&str] = &[
+    "externalId",
+    "decision",
+    "status",
+    "subStatus",
+    "participantId",
+    "account",
+    "firstSeenAt",
+    "lastSeenAt",
+    "eventCount",
+];
+const EVENT_COLUMNS: &[&str] = &[
+    "receivedAt",
+    "externalId",
+    "decision",
+    "status",
+    "subStatus",
+    "participantId",
+    "account",
+    "duplicate",
+    "eventId",
+    "deliveryId",
+];
+const DELIVERY_COLUMNS: &[&str] = &[
+    "id",
+    "receivedAt",
+    "outcome",
+    "httpStatus",
+    "error",
+    "method",
+    "remoteAddr",
+    "webhookId",
+    "bodySize",
+    "headers",
+    "body",
+    "bodyBase64",
+];
+
+fn text(value: impl Into<String>) -> Cell {
+    Cell::Text(value.into())
+}
+
+fn optional(value: Option<String>) -> Cell {
+    value.map_or(Cell::Null, Cell::Text)
+}
+
+fn user_row(user: UserRecord) -> Row {
+    let s = user.state;
+    vec![
+        ("externalId", text(user.external_id)),
+        ("decision", text(s.decision)),
+        ("status", text(s.status)),
+        ("subStatus", text(s.sub_status)),
+        ("participantId", text(s.participant_id)),
+        ("account", text(s.account)),
+        ("firstSeenAt", text(rfc3339_millis(user.first_seen_at))),
+        ("lastSeenAt", text(rfc3339_millis(user.last_seen_at))),
+        ("eventCount", Cell::Number(user.event_count)),
+    ]
+}
+
+fn event_row(event: EventRecord) -> Row {
+    let s = event.state;
+    vec![
+        ("receivedAt", text(rfc3339_millis(event.received_at))),
+        ("externalId", text(event.external_id)),
+        ("decision", text(s.decision)),
+        ("status", text(s.status)),
+        ("subStatus", text(s.sub_status)),
+        ("participantId", text(s.participant_id)),
+        ("account", text(s.account)),
+        ("duplicate", Cell::Bool(event.duplicate)),
+        ("eventId", optional(event.event_id)),
+        ("deliveryId", Cell::Number(event.delivery_id)),
+    ]
+}
+
+fn delivery_row(delivery: DeliveryRecord) -> Row {
+    let (body, body_base64) = match delivery.body {
+        None => (Cell::Null, Cell::Null),
+        Some(bytes) => match String::from_utf8(bytes) {
+            Ok(body) => (Cell::Text(body), Cell::Null),
+            Err(not_utf8) => (Cell::Null, Cell::Text(BASE64.encode(not_utf8.as_bytes()))),
+        },
+    };
+    vec![
+        ("id", Cell::Number(delivery.id)),
+        ("receivedAt", text(rfc3339_millis(delivery.received_at))),
+        ("outcome", text(delivery.outcome)),
+        ("httpStatus", Cell::Number(delivery.http_status.into())),
+        ("error", optional(delivery.error)),
+        ("method", text(delivery.method)),
+        ("remoteAddr", text(delivery.remote_addr)),
+        ("webhookId", optional(delivery.webhook_id)),
+        (
+            "bodySize",
+            delivery.body_size.map_or(Cell::Null, Cell::Number),
+        ),
+        ("headers", Cell::Json(delivery.headers)),
+        ("body", body),
+        ("bodyBase64", body_base64),
+    ]
+}
+
+enum Output<W: Write> {
+    Csv(Box<csv::Writer<W>>),
+    Jsonl(std::io::BufWriter<W>),
+}
+
+struct Sink<W: Write> {
+    output: Output<W>,
+}
+
+impl<W: Write> Sink<W> {
+    fn new(format: Format, out: W) -> Sink<W> {
+        let output = match format {
+            Format::Csv => Output::Csv(Box::new(
+                csv::WriterBuilder::new()
+                    .terminator(csv::Terminator::CRLF)
+                    .quote_style(csv::QuoteStyle::Necessary)
+                    .from_writer(out),
+            )),
+            Format::Jsonl => Output::Jsonl(std::io::BufWriter::new(out)),
+        };
+        Sink { output }
+    }
+
+    fn header(&mut self, columns: &[&str]) -> Result<(), ExportError> {
+        if let Output::Csv(csv) = &mut self.output {
+            csv.write_record(columns)?;
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, row: Row) -> Result<(), ExportError> {
+        match &mut self.output {
+            Output::Csv(csv) => csv.write_record(row.iter().map(|(_, cell)| csv_cell(cell)))?,
+            Output::Jsonl(out) => {
+                serde_json::to_writer(&mut *out, &JsonRow(&row)).map_err(std::io::Error::from)?;
+                out.write_all(b"\n")?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<(), ExportError> {
+        match self.output {
+            Output::Csv(mut csv) => csv.flush()?,
+            Output::Jsonl(mut out) => out.flush()?,
+        }
+        Ok(())
+    }
+}
+
+/// A cell as CSV text. A text cell that a spreadsheet would run as a formula gets a leading `'`.
+fn csv_cell(cell: &Cell) -> String {
+    match cell {
+        Cell::Text(value) if value.starts_with(['=', '+', '-', '@', '\t', '\r']) => {
+            format!("'{value}")
+        }
+        Cell::Text(value) | Cell::Json(value) => value.clone(),
+        Cell::Number(value) => value.to_string(),
+        Cell::Bool(value) => value.to_string(),
+        Cell::Null => String::new(),
+    }
+}
+
+struct JsonRow<'a>(&'a Row);
+
+impl Serialize for JsonRow<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, cell) in self.0 {
+            match cell {
+                Cell::Text(value) => map.serialize_entry(name, value)?,
+                Cell::Number(value) => map.serialize_entry(name, value)?,
+                Cell::Bool(value) => map.serialize_entry(name, value)?,
+                Cell::Json(value) => {
+                    let raw: &serde_json::value::RawValue =
+                        serde_json::from_str(value).map_err(serde::ser::Error::custom)?;
+                    map.serialize_entry(name, raw)?
+                }
+                Cell::Null => map.serialize_entry(name, &())?,
+            }
+        }
+        map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_carry_the_header_columns_in_order() {
+        let names = |row: Row| row.into_iter().map(|(name, _)| name).collect::<Vec<_>>();
+        let user = UserRecord {
+            external_id: "u".into(),
+            state: Default::default(),
+            first_seen_at: 0,
+            last_seen_at: 0,
+            status_since: 0,
+            event_count: 1,
+        };
+        assert_eq!(names(user_row(user)), USER_COLUMNS);
+        let event = EventRecord {
+            delivery_id: 1,
+            received_at: 0,
+            external_id: "u".into(),
+            state: Default::default(),
+            event_id: None,
+            duplicate: false,
+        };
+        assert_eq!(names(event_row(event)), EVENT_COLUMNS);
+        let delivery = DeliveryRecord {
+            id: 1,
+            received_at: 0,
+            remote_addr: String::new(),
+            method: "POST".into(),
+            headers: "[]".into(),
+            body: None,
+            body_size: None,
+            webhook_id: None,
+            outcome: "ping".into(),
+            http_status: 200,
+            error: None,
+        };
+        assert_eq!(names(delivery_row(delivery)), DELIVERY_COLUMNS);
+    }
+
+    #[test]
+    fn formula_cells_are_neutralised_and_others_kept() {
+        for risky in ["=1+1", "+1", "-2", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(csv_cell(&Cell::Text(risky.into())), format!("'{risky}"));
+        }
+        assert_eq!(csv_cell(&Cell::Text("user_1".into())), "user_1");
+        assert_eq!(csv_cell(&Cell::Number(-3)), "-3");
+        assert_eq!(csv_cell(&Cell::Null), "");
+    }
+}

@@ -1,0 +1,271 @@
+//! The webhook listener: the only routes a tunnel exposes. Every request to the webhook path is
+//! recorded as a delivery and answered only after the store has committed it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::{Json, Router};
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use crate::kyc::parse_payload;
+use crate::signature::{SignatureHeaders, SigningSecret};
+use crate::store::{NewDelivery, Outcome, Recorded, Verdict, Writer};
+use crate::time::now_millis;
+
+pub const WEBHOOK_PATH: &str = "/kyc-webhook";
+/// Seconds the provider is asked to wait before retrying when the store cannot commit.
+const RETRY_AFTER_SECS: u32 = 5;
+/// Header values never written to the database.
+const REDACTED_HEADERS: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
+
+/// How the webhook path behaves.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// The secret last segment of the path; `None` serves the bare `/kyc-webhook`.
+    pub token: Option<String>,
+    pub max_body: usize,
+    pub signing_secret: Option<SigningSecret>,
+}
+
+impl WebhookConfig {
+    /// The path the provider must call.
+    pub fn path(&self) -> String {
+        match &self.token {
+            Some(token) => format!("{WEBHOOK_PATH}/{token}"),
+            None => WEBHOOK_PATH.to_owned(),
+        }
+    }
+}
+
+struct Listener {
+    config: WebhookConfig,
+    writer: Arc<Writer>,
+}
+
+/// The listener's routes. Serve it with `into_make_service_with_connect_info::<SocketAddr>()`.
+pub fn router(config: WebhookConfig, writer: Arc<Writer>) -> Router {
+    let with_token = config.token.is_some();
+    let listener = Arc::new(Listener { config, writer });
+    let routes = if with_token {
+        Router::new().route(
+            &format!("{WEBHOOK_PATH}/{{token}}"),
+            any(receive_with_token),
+        )
+    } else {
+        Router::new().route(WEBHOOK_PATH, any(receive))
+    };
+    routes.fallback(not_found).with_state(listener)
+}
+
+async fn not_found() -> Response {
+    error_response(StatusCode::NOT_FOUND, "there is nothing here")
+}
+
+async fn receive_with_token(
+    State(listener): State<Arc<Listener>>,
+    Path(token): Path<String>,
+    remote: ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let expected = listener.config.token.as_deref().unwrap_or_default();
+    // Constant time: the token is what keeps strangers from posting deliveries.
+    if !bool::from(token.as_bytes().ct_eq(expected.as_bytes())) {
+        return not_found().await;
+    }
+    receive(State(listener), remote, request).await
+}
+
+async fn receive(
+    State(listener): State<Arc<Listener>>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let received_at = now_millis();
+    let (parts, body) = request.into_parts();
+    let max_body = listener.config.max_body;
+    let read = read_body(body, &parts.headers, max_body).await;
+    let (body, body_size) = match &read {
+        BodyRead::Complete(bytes) => (Some(bytes.clone()), Some(bytes.len() as i64)),
+        BodyRead::TooLarge { declared } => (None, *declared),
+        BodyRead::Failed(_) => (None, None),
+    };
+
+    let mut verified_webhook_id = None;
+    let verdict = if parts.method == Method::GET || parts.method == Method::HEAD {
+        Verdict::Reachability
+    } else if parts.method != Method::POST {
+        refused(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!(
+                "{} is not accepted here: the provider delivers notifications with POST",
+                parts.method
+            ),
+        )
+    } else {
+        match &read {
+            BodyRead::TooLarge { .. } => refused(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the body is over this monitor's limit of {max_body} bytes; raise it with --max-body if such notifications are expected"),
+            ),
+            BodyRead::Failed(reason) => refused(
+                StatusCode::BAD_REQUEST,
+                format!("the body could not be read ({reason}); send the notification again"),
+            ),
+            BodyRead::Complete(bytes) => match &listener.config.signing_secret {
+                Some(secret) => match secret.verify(signature_headers(&parts.headers), bytes, received_at / 1000) {
+                    Ok(id) => {
+                        verified_webhook_id = Some(id.to_owned());
+                        payload_verdict(bytes)
+                    }
+                    Err(error) => refused(StatusCode::UNAUTHORIZED, error.to_string()),
+                },
+                None => payload_verdict(bytes),
+            },
+        }
+    };
+
+    let delivery = NewDelivery {
+        received_at,
+        remote_addr: remote.to_string(),
+        method: parts.method.to_string(),
+        headers: recorded_headers(&parts.headers),
+        body,
+        body_size,
+        verified_webhook_id,
+        verdict,
+    };
+    match listener.writer.record(delivery).await {
+        Ok(recorded) => {
+            if recorded.outcome == Outcome::Rejected {
+                let error = recorded.error.as_deref().unwrap_or_default();
+                tracing::info!(
+                    delivery = recorded.delivery_id,
+                    status = recorded.http_status,
+                    error,
+                    "refused a delivery"
+                );
+            } else {
+                tracing::debug!(
+                    delivery = recorded.delivery_id,
+                    outcome = recorded.outcome.as_str(),
+                    "stored a delivery"
+                );
+            }
+            answer(recorded)
+        }
+        Err(error) => {
+            let mut response = error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!("this monitor could not store the delivery ({error}), so it did not keep it: send it again later"),
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+            response
+        }
+    }
+}
+
+enum BodyRead {
+    Complete(Vec<u8>),
+    TooLarge { declared: Option<i64> },
+    Failed(String),
+}
+
+async fn read_body(body: Body, headers: &HeaderMap, max_body: usize) -> BodyRead {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > max_body as u64) {
+        return BodyRead::TooLarge {
+            declared: declared.map(|d| d as i64),
+        };
+    }
+    match to_bytes(body, max_body).await {
+        Ok(bytes) => BodyRead::Complete(bytes.to_vec()),
+        Err(error) => {
+            let over_limit = std::error::Error::source(&error)
+                .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+            if over_limit {
+                BodyRead::TooLarge { declared: None }
+            } else {
+                BodyRead::Failed(error.to_string())
+            }
+        }
+    }
+}
+
+fn payload_verdict(body: &[u8]) -> Verdict {
+    match parse_payload(body) {
+        Ok(payload) => Verdict::Payload(payload),
+        Err(error) if error.is_unprocessable() => {
+            refused(StatusCode::UNPROCESSABLE_ENTITY, error.to_string())
+        }
+        Err(error) => refused(StatusCode::BAD_REQUEST, error.to_string()),
+    }
+}
+
+fn refused(status: StatusCode, error: String) -> Verdict {
+    Verdict::Refused {
+        http_status: status.as_u16(),
+        error,
+    }
+}
+
+fn signature_headers(headers: &HeaderMap) -> SignatureHeaders<'_> {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    SignatureHeaders {
+        id: text("webhook-id"),
+        timestamp: text("webhook-timestamp"),
+        signature: text("webhook-signature"),
+    }
+}
+
+fn recorded_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            let value = if REDACTED_HEADERS.contains(&name.as_str()) {
+                "[redacted]".to_owned()
+            } else {
+                String::from_utf8_lossy(value.as_bytes()).into_owned()
+            };
+            (name.as_str().to_owned(), value)
+        })
+        .collect()
+}
+
+fn answer(recorded: Recorded) -> Response {
+    match recorded.outcome {
+        Outcome::Accepted => json_body(StatusCode::OK, r#"{"received":true}"#),
+        Outcome::Duplicate => json_body(StatusCode::OK, r#"{"received":true,"duplicate":true}"#),
+        Outcome::Ping => json_body(StatusCode::OK, r#"{"received":true,"ping":true}"#),
+        Outcome::Rejected => {
+            let status =
+                StatusCode::from_u16(recorded.http_status).unwrap_or(StatusCode::BAD_REQUEST);
+            let mut response =
+                error_response(status, recorded.error.as_deref().unwrap_or("refused"));
+            if status == StatusCode::METHOD_NOT_ALLOWED {
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST"));
+            }
+            response
+        }
+    }
+}
+
+fn json_body(status: StatusCode, body: &'static str) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+fn error_response(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({"error": message}))).into_response()
+}

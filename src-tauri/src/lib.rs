@@ -1,0 +1,9 @@
+//! KYC Monitor's core: everything the CLI, the web UI and the desktop shell share.
+
+pub mod export;
+pub mod ingest;
+pub mod kyc;
+pub mod serve;
+pub mod signature;
+pub mod store;
+pub mod time;

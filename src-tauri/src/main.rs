@@ -1,0 +1,368 @@
+//! The `kyc-monitor` command line: thin adapters over the core library.
+
+use std::io::Write;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use kyc_monitor::export::{self, ExportError, Format, Table};
+use kyc_monitor::serve::{self, ServeConfig, Server};
+use kyc_monitor::signature::SigningSecret;
+use kyc_monitor::store::{EventRecord, Store, UserRecord};
+use kyc_monitor::time::rfc3339_millis;
+use serde::Serialize;
+
+#[derive(Parser)]
+#[command(
+    name = "kyc-monitor",
+    version,
+    about = "Receives KYC-status webhooks, keeps every delivery in SQLite and shows where each user stands.",
+    after_help = "Without a command, opens the desktop app (in builds with the desktop shell)."
+)]
+struct Cli {
+    /// The database file [default: the OS data folder, e.g. ~/.local/share/kyc-monitor/kyc-monitor.db]
+    #[arg(long, global = true, env = "KYC_MONITOR_DB", value_name = "PATH")]
+    db: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs headless: the webhook listener until Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
+    /// Shows one user's current state and full timeline, oldest first.
+    Lookup {
+        /// The user's externalId, exactly as the provider sends it.
+        external_id: String,
+        /// Prints JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Writes users, events or deliveries to stdout.
+    Export {
+        #[arg(value_enum, default_value = "users")]
+        table: Table,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: Format,
+    },
+    /// Derives events and users again from the stored deliveries alone.
+    Rebuild,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Webhook listener address; port 0 takes any free port.
+    #[arg(long, default_value = "127.0.0.1:8787", value_name = "ADDR:PORT", value_parser = parse_addr)]
+    listen: SocketAddr,
+    /// Local web UI address, or "off". The web UI is not part of this build yet.
+    #[arg(long, default_value = "127.0.0.1:8788", value_name = "ADDR:PORT|off")]
+    ui_listen: String,
+    /// How the provider reaches the listener: none, ngrok, cloudflared, bore:HOST[:PORT] or url:https://...
+    #[arg(long, default_value = "none", value_name = "PROVIDER")]
+    tunnel: String,
+    /// Serves the webhook at the bare /kyc-webhook instead of /kyc-webhook/TOKEN.
+    #[arg(long)]
+    no_webhook_token: bool,
+    /// Requires deliveries signed with this Standard Webhooks secret (whsec_...).
+    #[arg(
+        long,
+        env = "KYC_MONITOR_SIGNING_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    signing_secret: Option<String>,
+    /// Largest body accepted, in bytes (K, KiB, M, MiB suffixes accepted).
+    #[arg(long, default_value = "64KiB", value_name = "SIZE", value_parser = parse_size)]
+    max_body: usize,
+}
+
+/// A mistake in how the command was called: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct UsageError(String);
+
+/// A lookup or similar that found nothing: exit code 1, message only.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct NotFound(String);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let quiet = !matches!(cli.command, Some(Command::Serve(_)) | None);
+    init_logging(if quiet { "warn" } else { "info" });
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("kyc-monitor: {error:#}");
+            if error.is::<UsageError>() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let db = match cli.db {
+        Some(db) => db,
+        None => default_db()?,
+    };
+    match cli.command {
+        None => Err(UsageError(
+            "this build has no desktop window (it was built without the desktop feature); run `kyc-monitor serve` for the headless monitor".into(),
+        )
+        .into()),
+        Some(Command::Serve(args)) => run_serve(db, args),
+        Some(Command::Lookup { external_id, json }) => lookup(&Store::open(&db)?, &external_id, json),
+        Some(Command::Export { table, format }) => {
+            let reader = Store::open(&db)?.reader()?;
+            export::export(&reader, table, format, std::io::stdout().lock()).map_err(|error| match error {
+                ExportError::Write(io) => anyhow::Error::from(io),
+                other => other.into(),
+            })
+        }
+        Some(Command::Rebuild) => {
+            let replayed = Store::open(&db)?.rebuild()?;
+            println!("rebuilt events and users from {replayed} deliveries");
+            Ok(())
+        }
+    }
+}
+
+fn default_db() -> anyhow::Result<PathBuf> {
+    let data = dirs::data_dir().context("no data folder is known for this user; pass --db PATH")?;
+    Ok(data.join("kyc-monitor").join("kyc-monitor.db"))
+}
+
+fn run_serve(db: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
+    if args.tunnel != "none" {
+        return Err(UsageError(format!(
+            "--tunnel {} is not available in this build yet; run with --tunnel none and expose the webhook listener yourself",
+            args.tunnel
+        ))
+        .into());
+    }
+    let signing_secret = match args.signing_secret.as_deref().filter(|s| !s.is_empty()) {
+        // The secret's value never goes into a message.
+        Some(text) => Some(
+            text.parse::<SigningSecret>()
+                .map_err(|e| UsageError(format!("--signing-secret: {e}")))?,
+        ),
+        None => None,
+    };
+    let config = ServeConfig {
+        db,
+        listen: args.listen,
+        webhook_token: !args.no_webhook_token,
+        max_body: args.max_body,
+        signing_secret,
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let server = Server::bind(config).await?;
+        if args.ui_listen != "off" {
+            tracing::warn!("the web UI is not part of this build yet; serving the webhook only");
+        }
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "webhook: {}", server.webhook_url())?;
+        stdout.flush()?;
+        drop(stdout);
+        tracing::info!("listening for KYC webhooks");
+        server.run(serve::stop_signal()).await?;
+        Ok(())
+    })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LookupJson<'a> {
+    external_id: &'a str,
+    decision: &'a str,
+    status: &'a str,
+    sub_status: &'a str,
+    participant_id: &'a str,
+    account: &'a str,
+    first_seen_at: String,
+    last_seen_at: String,
+    event_count: i64,
+    events: Vec<LookupEventJson<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LookupEventJson<'a> {
+    received_at: String,
+    decision: &'a str,
+    status: &'a str,
+    sub_status: &'a str,
+    participant_id: &'a str,
+    account: &'a str,
+    duplicate: bool,
+}
+
+fn lookup(store: &Store, external_id: &str, json: bool) -> anyhow::Result<()> {
+    let reader = store.reader()?;
+    let user = reader.user(external_id)?.ok_or_else(|| {
+        NotFound(format!(
+            "no user with externalId {external_id:?} in {}",
+            store.path().display()
+        ))
+    })?;
+    let events = reader.user_events(external_id)?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer(&mut out, &lookup_json(&user, &events))?;
+        writeln!(out)?;
+    } else {
+        write_lookup_text(&mut out, &user, &events)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn lookup_json<'a>(user: &'a UserRecord, events: &'a [EventRecord]) -> LookupJson<'a> {
+    LookupJson {
+        external_id: &user.external_id,
+        decision: &user.state.decision,
+        status: &user.state.status,
+        sub_status: &user.state.sub_status,
+        participant_id: &user.state.participant_id,
+        account: &user.state.account,
+        first_seen_at: rfc3339_millis(user.first_seen_at),
+        last_seen_at: rfc3339_millis(user.last_seen_at),
+        event_count: user.event_count,
+        events: events
+            .iter()
+            .map(|e| LookupEventJson {
+                received_at: rfc3339_millis(e.received_at),
+                decision: &e.state.decision,
+                status: &e.state.status,
+                sub_status: &e.state.sub_status,
+                participant_id: &e.state.participant_id,
+                account: &e.state.account,
+                duplicate: e.duplicate,
+            })
+            .collect(),
+    }
+}
+
+fn write_lookup_text(
+    out: &mut impl Write,
+    user: &UserRecord,
+    events: &[EventRecord],
+) -> std::io::Result<()> {
+    let shown = |value: &str| {
+        if value.is_empty() {
+            "-".to_owned()
+        } else {
+            value.to_owned()
+        }
+    };
+    let s = &user.state;
+    writeln!(out, "{}", user.external_id)?;
+    writeln!(out, "  decision       {}", shown(&s.decision))?;
+    writeln!(out, "  status         {}", shown(&s.status))?;
+    writeln!(out, "  subStatus      {}", shown(&s.sub_status))?;
+    writeln!(out, "  participantId  {}", shown(&s.participant_id))?;
+    writeln!(out, "  account        {}", shown(&s.account))?;
+    writeln!(
+        out,
+        "  first seen     {}",
+        rfc3339_millis(user.first_seen_at)
+    )?;
+    writeln!(
+        out,
+        "  last seen      {}",
+        rfc3339_millis(user.last_seen_at)
+    )?;
+    writeln!(
+        out,
+        "  in status since {}",
+        rfc3339_millis(user.status_since)
+    )?;
+    writeln!(out)?;
+    writeln!(out, "timeline ({} events, oldest first)", events.len())?;
+    for e in events {
+        let mut line = format!(
+            "  {}  {:<11}  {:<8}",
+            rfc3339_millis(e.received_at),
+            shown(&e.state.status),
+            shown(&e.state.decision)
+        );
+        if !e.state.sub_status.is_empty() {
+            line.push_str(&format!("  subStatus={}", e.state.sub_status));
+        }
+        if !e.state.participant_id.is_empty() {
+            line.push_str(&format!("  participantId={}", e.state.participant_id));
+        }
+        if !e.state.account.is_empty() {
+            line.push_str(&format!("  account={}", e.state.account));
+        }
+        if e.duplicate {
+            line.push_str("  (duplicate)");
+        }
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}
+
+fn parse_addr(text: &str) -> Result<SocketAddr, String> {
+    text.to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| format!("{text:?} is not an address and port such as 127.0.0.1:8787"))
+}
+
+/// `65536`, `64K`, `64KiB`, `1M`, `1MiB`: binary multiples.
+fn parse_size(text: &str) -> Result<usize, String> {
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
+    let (digits, suffix) = trimmed.split_at(split);
+    let multiplier: usize = match suffix.trim() {
+        "" | "B" => 1,
+        "K" | "KiB" => 1024,
+        "M" | "MiB" => 1024 * 1024,
+        _ => {
+            return Err(format!(
+                "{text:?} is not a size such as 65536, 64K, 64KiB or 1MiB"
+            ))
+        }
+    };
+    let size = digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(multiplier))
+        .ok_or_else(|| format!("{text:?} is not a size such as 65536, 64K, 64KiB or 1MiB"))?;
+    if size == 0 || size > 64 * 1024 * 1024 {
+        return Err(format!(
+            "{text:?} is out of range: choose from 1 byte to 64MiB"
+        ));
+    }
+    Ok(size)
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,0 +1,241 @@
+//! SQLite storage: every delivery as it arrived, the events and the per-user projection derived
+//! from them. SQL lives here and nowhere else.
+
+mod projection;
+pub mod queries;
+pub mod schema;
+mod writer;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+pub use queries::{DeliveryRecord, EventRecord, Reader, UserRecord};
+pub use writer::{NewDelivery, Outcome, Recorded, Verdict, Writer};
+
+/// How long the writer waits for a lock held by another process before it gives up on a batch
+/// (and the webhook answers 503). Well inside the provider's 5-second answer window.
+const WRITER_BUSY_TIMEOUT: Duration = Duration::from_secs(2);
+const READER_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path} is not a KYC Monitor database ({reason}); it was left untouched: choose another file with --db")]
+    Foreign { path: PathBuf, reason: String },
+    #[error("{path} was written by a newer KYC Monitor (schema version {found}; this build knows up to {known}): upgrade kyc-monitor to open it")]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("{path} is a folder; --db takes the path of a database file")]
+    IsFolder { path: PathBuf },
+    #[error("cannot create the folder {path}: {source}")]
+    CreateFolder {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot read {path}: {source}")]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("the database failed: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A batch of deliveries could not be committed; nothing of it was kept.
+    #[error("the database could not commit ({0})")]
+    CommitFailed(String),
+    #[error("the database writer has stopped")]
+    WriterStopped,
+}
+
+/// A KYC Monitor database file, checked and migrated.
+#[derive(Debug, Clone)]
+pub struct Store {
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens the database at `path`, creating it (and its folder) when missing. A file that is
+    /// not ours, or is from a newer version, is refused before anything is written to it.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateFolder {
+                path: parent.to_owned(),
+                source,
+            })?;
+        }
+        if path.is_dir() {
+            return Err(StoreError::IsFolder {
+                path: path.to_owned(),
+            });
+        }
+        if path.exists() {
+            check_identity(path)?;
+        }
+        let mut conn = open_writable(path)?;
+        migrate(&mut conn, path)?;
+        Ok(Store {
+            path: path.to_owned(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A read-only connection for queries; it sees every committed write (WAL reader).
+    pub fn reader(&self) -> Result<Reader, StoreError> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| StoreError::Open {
+            path: self.path.clone(),
+            source,
+        })?;
+        conn.busy_timeout(READER_BUSY_TIMEOUT)?;
+        Ok(Reader::new(conn))
+    }
+
+    /// Starts the single writer that every delivery goes through.
+    pub fn start_writer(&self) -> Result<Writer, StoreError> {
+        Writer::start(open_writable(&self.path)?)
+    }
+
+    /// The secret part of the webhook path: made once, then the same on every start.
+    pub fn webhook_token(&self) -> Result<String, StoreError> {
+        let conn = open_writable(&self.path)?;
+        let mut random = [0u8; 24];
+        getrandom::fill(&mut random).expect("the operating system's random source failed");
+        conn.execute(
+            "INSERT OR IGNORE INTO settings (key, value) VALUES ('webhook_token', ?1)",
+            [hex::encode(random)],
+        )?;
+        Ok(conn.query_row(
+            "SELECT value FROM settings WHERE key = 'webhook_token'",
+            [],
+            |row| row.get(0),
+        )?)
+    }
+
+    /// Derives events and users again from the stored deliveries alone, in one transaction.
+    /// Returns how many deliveries were replayed into events.
+    pub fn rebuild(&self) -> Result<u64, StoreError> {
+        let mut conn = open_writable(&self.path)?;
+        Ok(projection::rebuild(&mut conn)?)
+    }
+}
+
+/// Refuses a file that is not a KYC Monitor database, reading it only.
+fn check_identity(path: &Path) -> Result<(), StoreError> {
+    let foreign = |reason: &str| StoreError::Foreign {
+        path: path.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let mut header = [0u8; 16];
+    let read = std::fs::File::open(path)
+        .and_then(|mut file| file.read(&mut header))
+        .map_err(|source| StoreError::Unreadable {
+            path: path.to_owned(),
+            source,
+        })?;
+    // A 0-byte main file is new, or ours in WAL mode before its first checkpoint: SQLite, which
+    // also reads the -wal file, tells which below.
+    if read > 0 && (read < header.len() || &header != SQLITE_MAGIC) {
+        return Err(foreign("it is not an SQLite database"));
+    }
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|source| StoreError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    conn.busy_timeout(READER_BUSY_TIMEOUT)?;
+    let identity = conn
+        .query_row(
+            "SELECT (SELECT application_id FROM pragma_application_id),
+                    (SELECT user_version FROM pragma_user_version),
+                    (SELECT count(*) FROM sqlite_schema)",
+            [],
+            |row| {
+                Ok((
+                    row.get::<_, i32>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, i64>(2)?,
+                ))
+            },
+        )
+        .map_err(|error| match error.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase) => foreign("it is not an SQLite database"),
+            _ => StoreError::Open {
+                path: path.to_owned(),
+                source: error,
+            },
+        })?;
+    match identity {
+        (schema::APPLICATION_ID, version, _) if version > schema::latest_version() => {
+            Err(StoreError::TooNew {
+                path: path.to_owned(),
+                found: version,
+                known: schema::latest_version(),
+            })
+        }
+        (schema::APPLICATION_ID, _, _) | (0, 0, 0) => Ok(()),
+        (0, _, _) => Err(foreign("it is an SQLite database of another program")),
+        (other, _, _) => Err(foreign(&format!(
+            "it is an SQLite database of another program, application id {other:#x}"
+        ))),
+    }
+}
+
+fn open_writable(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|source| StoreError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    conn.busy_timeout(WRITER_BUSY_TIMEOUT)?;
+    // Pragmas stay outside migrations: journal_mode cannot change inside a transaction.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // FULL: a 2xx promises the delivery survives a power cut, not only a crash.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version: i64 = tx.query_row("SELECT user_version FROM pragma_user_version", [], |row| {
+        row.get(0)
+    })?;
+    if version > schema::latest_version() {
+        return Err(StoreError::TooNew {
+            path: path.to_owned(),
+            found: version,
+            known: schema::latest_version(),
+        });
+    }
+    for (index, sql) in schema::MIGRATIONS.iter().enumerate().skip(version as usize) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+    }
+    tx.pragma_update(None, "application_id", schema::APPLICATION_ID)?;
+    tx.commit()?;
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! Events and the per-user projection, derived from deliveries. The live writer and `rebuild`
+//! run the same functions in the same order, so a rebuild reproduces the live tables exactly.
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use crate::kyc::{parse_payload, KycEvent, Payload, UserState};
+
+/// True when an earlier answered (2xx) delivery carried this verified `webhook-id`.
+pub(super) fn webhook_id_seen(
+    conn: &Connection,
+    webhook_id: &str,
+    before_delivery: i64,
+) -> rusqlite::Result<bool> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM deliveries
+                         WHERE webhook_id = ?1 AND id < ?2 AND outcome IN ('accepted', 'duplicate', 'ping'))",
+    )?
+    .query_row(params![webhook_id, before_delivery], |row| row.get(0))
+}
+
+/// A redelivery: its `event_id` was seen before, or it repeats the user's latest state.
+pub(super) fn is_duplicate(conn: &Connection, event: &KycEvent) -> rusqlite::Result<bool> {
+    if let Some(event_id) = &event.event_id {
+        let seen: bool = conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM events WHERE event_id = ?1)")?
+            .query_row([event_id], |row| row.get(0))?;
+        if seen {
+            return Ok(true);
+        }
+    }
+    Ok(latest_state(conn, &event.external_id)?.as_ref() == Some(&event.state))
+}
+
+fn latest_state(conn: &Connection, external_id: &str) -> rusqlite::Result<Option<UserState>> {
+    conn.prepare_cached(
+        "SELECT decision, status, sub_status, participant_id, account FROM users WHERE external_id = ?1",
+    )?
+    .query_row([external_id], |row| {
+        Ok(UserState {
+            decision: row.get(0)?,
+            status: row.get(1)?,
+            sub_status: row.get(2)?,
+            participant_id: row.get(3)?,
+            account: row.get(4)?,
+        })
+    })
+    .optional()
+}
+
+/// Adds the event row and moves the user: a duplicate only counts as seen, it is no transition.
+pub(super) fn apply_event(
+    conn: &Connection,
+    delivery_id: i64,
+    received_at: i64,
+    event: &KycEvent,
+    duplicate: bool,
+) -> rusqlite::Result<()> {
+    let s = &event.state;
+    conn.prepare_cached(
+        "INSERT INTO events (delivery_id, received_at, external_id, decision, status, sub_status,
+                             participant_id, account, event_id, duplicate)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        delivery_id,
+        received_at,
+        event.external_id,
+        s.decision,
+        s.status,
+        s.sub_status,
+        s.participant_id,
+        s.account,
+        event.event_id,
+        duplicate,
+    ])?;
+    let event_row = conn.last_insert_rowid();
+    if duplicate {
+        // A redelivery of a user never seen (its event_id was used for another user) still
+        // makes the user known, below.
+        let touched = conn
+            .prepare_cached(
+                "UPDATE users SET last_seen_at = ?2, event_count = event_count + 1 WHERE external_id = ?1",
+            )?
+            .execute(params![event.external_id, received_at])?;
+        if touched == 1 {
+            return Ok(());
+        }
+    }
+    conn.prepare_cached(
+        "INSERT INTO users (external_id, decision, status, sub_status, participant_id, account,
+                            first_seen_at, last_seen_at, status_since, event_count, last_event_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7, 1, ?8)
+         ON CONFLICT (external_id) DO UPDATE SET
+           decision = excluded.decision,
+           status = excluded.status,
+           sub_status = excluded.sub_status,
+           participant_id = excluded.participant_id,
+           account = excluded.account,
+           last_seen_at = excluded.last_seen_at,
+           status_since = CASE WHEN users.status = excluded.status THEN users.status_since
+                               ELSE excluded.status_since END,
+           event_count = users.event_count + 1,
+           last_event_id = excluded.last_event_id",
+    )?
+    .execute(params![
+        event.external_id,
+        s.decision,
+        s.status,
+        s.sub_status,
+        s.participant_id,
+        s.account,
+        received_at,
+        event_row,
+    ])?;
+    Ok(())
+}
+
+/// Empties events and users and derives them again from every answered delivery, oldest first.
+pub(super) fn rebuild(conn: &mut Connection) -> rusqlite::Result<u64> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute_batch("DELETE FROM users; DELETE FROM events;")?;
+    let mut replayed = 0;
+    {
+        let mut deliveries = tx.prepare(
+            "SELECT id, received_at, webhook_id, body FROM deliveries
+              WHERE outcome IN ('accepted', 'duplicate') AND body IS NOT NULL ORDER BY id",
+        )?;
+        let mut rows = deliveries.query([])?;
+        while let Some(row) = rows.next()? {
+            let (id, received_at): (i64, i64) = (row.get(0)?, row.get(1)?);
+            let webhook_id: Option<String> = row.get(2)?;
+            let body: Vec<u8> = row.get(3)?;
+            let Ok(Payload::Event(event)) = parse_payload(&body) else {
+                continue;
+            };
+            let replayed_id = match &webhook_id {
+                Some(webhook_id) => webhook_id_seen(&tx, webhook_id, id)?,
+                None => false,
+            };
+            let duplicate = replayed_id || is_duplicate(&tx, &event)?;
+            apply_event(&tx, id, received_at, &event, duplicate)?;
+            replayed += 1;
+        }
+    }
+    tx.commit()?;
+    Ok(replayed)
+}

@@ -1,0 +1,186 @@
+//! Read-only queries. Streaming ones hand each row to a callback, so memory stays flat at any
+//! table size.
+
+use rusqlite::{Connection, OptionalExtension, Row};
+
+use crate::kyc::UserState;
+
+/// A user's current state, as the projection holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub external_id: String,
+    pub state: UserState,
+    pub first_seen_at: i64,
+    pub last_seen_at: i64,
+    pub status_since: i64,
+    pub event_count: i64,
+}
+
+/// One delivery that named a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRecord {
+    pub delivery_id: i64,
+    pub received_at: i64,
+    pub external_id: String,
+    pub state: UserState,
+    pub event_id: Option<String>,
+    pub duplicate: bool,
+}
+
+/// One request to the webhook path, as it arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    pub id: i64,
+    pub received_at: i64,
+    pub remote_addr: String,
+    pub method: String,
+    /// JSON array of `[name, value]` pairs.
+    pub headers: String,
+    pub body: Option<Vec<u8>>,
+    pub body_size: Option<i64>,
+    pub webhook_id: Option<String>,
+    pub outcome: String,
+    pub http_status: u16,
+    pub error: Option<String>,
+}
+
+const USER_COLUMNS: &str = "external_id, decision, status, sub_status, participant_id, account,
+                            first_seen_at, last_seen_at, status_since, event_count";
+const EVENT_COLUMNS: &str = "delivery_id, received_at, external_id, decision, status, sub_status,
+                             participant_id, account, event_id, duplicate";
+const DELIVERY_COLUMNS: &str = "id, received_at, remote_addr, method, headers, body, body_size,
+                                webhook_id, outcome, http_status, error";
+
+/// A read-only connection.
+pub struct Reader {
+    conn: Connection,
+}
+
+impl Reader {
+    pub(super) fn new(conn: Connection) -> Reader {
+        Reader { conn }
+    }
+
+    pub fn user(&self, external_id: &str) -> rusqlite::Result<Option<UserRecord>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE external_id = ?1"
+            ))?
+            .query_row([external_id], user_from_row)
+            .optional()
+    }
+
+    /// Every event of one user, oldest first, duplicates included.
+    pub fn user_events(&self, external_id: &str) -> rusqlite::Result<Vec<EventRecord>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE external_id = ?1 ORDER BY id"
+            ))?
+            .query_map([external_id], event_from_row)?
+            .collect()
+    }
+
+    /// Every user, in the order they were first seen.
+    pub fn for_each_user<E: From<rusqlite::Error>>(
+        &self,
+        each: impl FnMut(UserRecord) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.stream(
+            &format!("SELECT {USER_COLUMNS} FROM users ORDER BY first_seen_at, rowid"),
+            user_from_row,
+            each,
+        )
+    }
+
+    /// Every event, oldest first.
+    pub fn for_each_event<E: From<rusqlite::Error>>(
+        &self,
+        each: impl FnMut(EventRecord) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.stream(
+            &format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY id"),
+            event_from_row,
+            each,
+        )
+    }
+
+    /// Every recorded request, in arrival order.
+    pub fn for_each_delivery<E: From<rusqlite::Error>>(
+        &self,
+        each: impl FnMut(DeliveryRecord) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.stream(
+            &format!("SELECT {DELIVERY_COLUMNS} FROM deliveries ORDER BY id"),
+            delivery_from_row,
+            each,
+        )
+    }
+
+    fn stream<T, E: From<rusqlite::Error>>(
+        &self,
+        sql: &str,
+        from_row: fn(&Row) -> rusqlite::Result<T>,
+        mut each: impl FnMut(T) -> Result<(), E>,
+    ) -> Result<(), E> {
+        // One read transaction, so the stream is one consistent snapshot while writes go on.
+        self.conn.execute_batch("BEGIN")?;
+        let result = (|| {
+            let mut statement = self.conn.prepare(sql)?;
+            let mut rows = statement.query([])?;
+            while let Some(row) = rows.next()? {
+                each(from_row(row)?)?;
+            }
+            Ok(())
+        })();
+        let _ = self.conn.execute_batch("COMMIT");
+        result
+    }
+}
+
+fn state_from_row(row: &Row, first: usize) -> rusqlite::Result<UserState> {
+    Ok(UserState {
+        decision: row.get(first)?,
+        status: row.get(first + 1)?,
+        sub_status: row.get(first + 2)?,
+        participant_id: row.get(first + 3)?,
+        account: row.get(first + 4)?,
+    })
+}
+
+fn user_from_row(row: &Row) -> rusqlite::Result<UserRecord> {
+    Ok(UserRecord {
+        external_id: row.get(0)?,
+        state: state_from_row(row, 1)?,
+        first_seen_at: row.get(6)?,
+        last_seen_at: row.get(7)?,
+        status_since: row.get(8)?,
+        event_count: row.get(9)?,
+    })
+}
+
+fn event_from_row(row: &Row) -> rusqlite::Result<EventRecord> {
+    Ok(EventRecord {
+        delivery_id: row.get(0)?,
+        received_at: row.get(1)?,
+        external_id: row.get(2)?,
+        state: state_from_row(row, 3)?,
+        event_id: row.get(8)?,
+        duplicate: row.get(9)?,
+    })
+}
+
+fn delivery_from_row(row: &Row) -> rusqlite::Result<DeliveryRecord> {
+    Ok(DeliveryRecord {
+        id: row.get(0)?,
+        received_at: row.get(1)?,
+        remote_addr: row.get(2)?,
+        method: row.get(3)?,
+        headers: row.get(4)?,
+        body: row.get(5)?,
+        body_size: row.get(6)?,
+        webhook_id: row.get(7)?,
+        outcome: row.get(8)?,
+        http_status: row.get(9)?,
+        error: row.get(10)?,
+    })
+}

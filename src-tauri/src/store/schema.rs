@@ -1,0 +1,67 @@
+//! The schema, as an ordered list of migrations tracked in `user_version`.
+
+/// Marks a file as a KYC Monitor database ("KYCM"), kept in the SQLite header.
+pub const APPLICATION_ID: i32 = 0x4B59_434D;
+
+/// Migration `n` (1-based) takes the schema from version `n - 1` to `n`. Append only: a shipped
+/// migration never changes.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: deliveries as they arrived; events and users derived from them.
+    r#"
+    CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TABLE deliveries (
+        id          INTEGER PRIMARY KEY,
+        received_at INTEGER NOT NULL,
+        remote_addr TEXT NOT NULL,
+        method      TEXT NOT NULL,
+        headers     TEXT NOT NULL,
+        body        BLOB,
+        body_size   INTEGER,
+        webhook_id  TEXT,
+        outcome     TEXT NOT NULL CHECK (outcome IN ('accepted', 'duplicate', 'ping', 'rejected')),
+        http_status INTEGER NOT NULL,
+        error       TEXT
+    ) STRICT;
+    CREATE INDEX deliveries_by_webhook_id ON deliveries (webhook_id) WHERE webhook_id IS NOT NULL;
+
+    CREATE TABLE events (
+        id             INTEGER PRIMARY KEY,
+        delivery_id    INTEGER NOT NULL UNIQUE REFERENCES deliveries (id),
+        received_at    INTEGER NOT NULL,
+        external_id    TEXT NOT NULL,
+        decision       TEXT NOT NULL,
+        status         TEXT NOT NULL,
+        sub_status     TEXT NOT NULL,
+        participant_id TEXT NOT NULL,
+        account        TEXT NOT NULL,
+        event_id       TEXT,
+        duplicate      INTEGER NOT NULL CHECK (duplicate IN (0, 1))
+    ) STRICT;
+    CREATE INDEX events_by_user ON events (external_id, id);
+    CREATE INDEX events_by_event_id ON events (event_id) WHERE event_id IS NOT NULL;
+
+    CREATE TABLE users (
+        external_id    TEXT PRIMARY KEY,
+        decision       TEXT NOT NULL,
+        status         TEXT NOT NULL,
+        sub_status     TEXT NOT NULL,
+        participant_id TEXT NOT NULL,
+        account        TEXT NOT NULL,
+        first_seen_at  INTEGER NOT NULL,
+        last_seen_at   INTEGER NOT NULL,
+        status_since   INTEGER NOT NULL,
+        event_count    INTEGER NOT NULL,
+        last_event_id  INTEGER NOT NULL REFERENCES events (id)
+    ) STRICT;
+    CREATE INDEX users_by_status ON users (status, last_seen_at);
+    "#,
+];
+
+/// The schema version this build writes.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.len() as i64
+}

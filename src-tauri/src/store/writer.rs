@@ -1,0 +1,237 @@
+//! The one writer: a thread with one connection that takes whatever deliveries are waiting,
+//! writes them in one transaction, commits (one fsync) and only then answers each of them.
+
+use rusqlite::{params, Connection, TransactionBehavior};
+use tokio::sync::{mpsc, oneshot};
+
+use super::projection;
+use super::StoreError;
+use crate::kyc::Payload;
+
+/// Most deliveries written in one transaction; more waiting ones go in the next.
+const MAX_BATCH: usize = 512;
+/// Deliveries waiting for the writer before new ones wait for room.
+const QUEUE_DEPTH: usize = 4096;
+
+/// A request to the webhook path, as it arrived, with what the listener made of it.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    pub received_at: i64,
+    pub remote_addr: String,
+    pub method: String,
+    /// Header names and values in arrival order, credentials already redacted.
+    pub headers: Vec<(String, String)>,
+    /// `None` when the body was over the limit and not read.
+    pub body: Option<Vec<u8>>,
+    /// The body's length in bytes, where known.
+    pub body_size: Option<i64>,
+    /// The `webhook-id` of a delivery whose signature was verified.
+    pub verified_webhook_id: Option<String>,
+    pub verdict: Verdict,
+}
+
+/// What the listener decided before the store had its say.
+#[derive(Debug, Clone)]
+pub enum Verdict {
+    Payload(Payload),
+    /// GET or HEAD on the webhook path.
+    Reachability,
+    /// Refused by the listener: the answer's status and the sentence explaining it.
+    Refused {
+        http_status: u16,
+        error: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Accepted,
+    Duplicate,
+    Ping,
+    Rejected,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Accepted => "accepted",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Ping => "ping",
+            Outcome::Rejected => "rejected",
+        }
+    }
+}
+
+/// A delivery after its commit: what to answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub delivery_id: i64,
+    pub outcome: Outcome,
+    pub http_status: u16,
+    pub error: Option<String>,
+}
+
+struct Job {
+    delivery: NewDelivery,
+    reply: oneshot::Sender<Result<Recorded, StoreError>>,
+}
+
+enum Command {
+    Write(Box<Job>),
+    /// Sent by [`Writer::finish`]: everything queued before it is still written.
+    Stop,
+}
+
+/// Handle to the writer thread; share it behind an `Arc`.
+pub struct Writer {
+    queue: mpsc::Sender<Command>,
+    thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Writer {
+    pub(super) fn start(conn: Connection) -> Result<Writer, StoreError> {
+        let (queue, commands) = mpsc::channel(QUEUE_DEPTH);
+        let thread = std::thread::Builder::new()
+            .name("kyc-writer".into())
+            .spawn(move || write_until_stopped(conn, commands))
+            .map_err(|e| {
+                StoreError::CommitFailed(format!("cannot start the writer thread: {e}"))
+            })?;
+        Ok(Writer {
+            queue,
+            thread: std::sync::Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Stores one delivery; returns once it is committed, or with the reason it could not be.
+    pub async fn record(&self, delivery: NewDelivery) -> Result<Recorded, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Command::Write(Box::new(Job { delivery, reply })))
+            .await
+            .map_err(|_| StoreError::WriterStopped)?;
+        answer.await.map_err(|_| StoreError::WriterStopped)?
+    }
+
+    /// Commits and answers everything queued so far, then ends the thread. Deliveries recorded
+    /// after this are refused with [`StoreError::WriterStopped`].
+    pub async fn finish(&self) {
+        let _ = self.queue.send(Command::Stop).await;
+        let thread = self.thread.lock().expect("writer thread handle").take();
+        if let Some(thread) = thread {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+fn write_until_stopped(mut conn: Connection, mut commands: mpsc::Receiver<Command>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut stopping = false;
+    while !stopping {
+        match commands.blocking_recv() {
+            Some(Command::Write(job)) => batch.push(*job),
+            Some(Command::Stop) | None => break,
+        }
+        while batch.len() < MAX_BATCH {
+            match commands.try_recv() {
+                Ok(Command::Write(job)) => batch.push(*job),
+                Ok(Command::Stop) => {
+                    stopping = true;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        match write_batch(&mut conn, &batch) {
+            Ok(recorded) => {
+                for (job, recorded) in batch.drain(..).zip(recorded) {
+                    let _ = job.reply.send(Ok(recorded));
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, deliveries = batch.len(), "could not commit deliveries; answering 503");
+                let reason = error.to_string();
+                for job in batch.drain(..) {
+                    let _ = job
+                        .reply
+                        .send(Err(StoreError::CommitFailed(reason.clone())));
+                }
+            }
+        }
+    }
+    // Closing the queue makes later senders fail fast instead of waiting for an answer.
+    commands.close();
+    while let Ok(command) = commands.try_recv() {
+        if let Command::Write(job) = command {
+            let _ = job.reply.send(Err(StoreError::WriterStopped));
+        }
+    }
+}
+
+fn write_batch(conn: &mut Connection, batch: &[Job]) -> Result<Vec<Recorded>, rusqlite::Error> {
+    // IMMEDIATE takes the write lock up front, so a lock held elsewhere waits the busy timeout
+    // instead of failing half-way.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let recorded = batch
+        .iter()
+        .map(|job| record_delivery(&tx, &job.delivery))
+        .collect::<Result<_, _>>()?;
+    tx.commit()?;
+    Ok(recorded)
+}
+
+/// Writes one delivery row and, when it names a user, its event and the user's new state.
+fn record_delivery(tx: &Connection, delivery: &NewDelivery) -> Result<Recorded, rusqlite::Error> {
+    let replayed_id = match &delivery.verified_webhook_id {
+        Some(id) => projection::webhook_id_seen(tx, id, i64::MAX)?,
+        None => false,
+    };
+    let (outcome, http_status, error) = match &delivery.verdict {
+        Verdict::Payload(Payload::Event(event)) => {
+            if replayed_id || projection::is_duplicate(tx, event)? {
+                (Outcome::Duplicate, 200, None)
+            } else {
+                (Outcome::Accepted, 200, None)
+            }
+        }
+        _ if replayed_id => (Outcome::Duplicate, 200, None),
+        Verdict::Payload(Payload::Ping) | Verdict::Reachability => (Outcome::Ping, 200, None),
+        Verdict::Refused { http_status, error } => {
+            (Outcome::Rejected, *http_status, Some(error.clone()))
+        }
+    };
+    let headers = serde_json::to_string(&delivery.headers).expect("headers serialise");
+    tx.prepare_cached(
+        "INSERT INTO deliveries
+           (received_at, remote_addr, method, headers, body, body_size, webhook_id, outcome, http_status, error)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        delivery.received_at,
+        delivery.remote_addr,
+        delivery.method,
+        headers,
+        delivery.body,
+        delivery.body_size,
+        delivery.verified_webhook_id,
+        outcome.as_str(),
+        http_status,
+        error,
+    ])?;
+    let delivery_id = tx.last_insert_rowid();
+    if let Verdict::Payload(Payload::Event(event)) = &delivery.verdict {
+        projection::apply_event(
+            tx,
+            delivery_id,
+            delivery.received_at,
+            event,
+            outcome == Outcome::Duplicate,
+        )?;
+    }
+    Ok(Recorded {
+        delivery_id,
+        outcome,
+        http_status,
+        error,
+    })
+}

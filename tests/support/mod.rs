@@ -1,0 +1,249 @@
+//! Shared by the integration tests: start the real `kyc-monitor` binary on port 0 with a fresh
+//! database, post to it over real HTTP, run its other commands.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::time::Duration;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_kyc-monitor");
+
+/// Sample deliveries shipped beside the project in `shared/fixtures`.
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read fixture {}: {e}", path.display()))
+}
+
+/// A running `kyc-monitor serve`. Killed when dropped.
+pub struct Monitor {
+    pub child: Child,
+    pub webhook_url: String,
+    pub db: PathBuf,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Monitor {
+    /// Starts `serve` on a free port with the database at `db` and any extra arguments.
+    pub fn start(db: &Path, extra: &[&str]) -> Monitor {
+        let mut child = Command::new(BIN)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--ui-listen",
+                "off",
+                "--db",
+            ])
+            .arg(db)
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .env_remove("KYC_MONITOR_SIGNING_SECRET")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start kyc-monitor serve");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("read the webhook line");
+        let webhook_url = line
+            .strip_prefix("webhook: ")
+            .unwrap_or_else(|| panic!("serve printed {line:?} instead of a webhook line"))
+            .trim()
+            .to_owned();
+        Monitor {
+            child,
+            webhook_url,
+            db: db.to_owned(),
+            stdout,
+        }
+    }
+
+    /// The listener's base, `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        let rest = self.webhook_url.strip_prefix("http://").expect("http URL");
+        format!("http://{}", &rest[..rest.find('/').expect("a path")])
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns the exit code.
+    pub fn terminate(mut self) -> i32 {
+        signal(&self.child, "TERM");
+        let status = wait_with_timeout(&mut self.child, Duration::from_secs(20));
+        status.code().unwrap_or(-1)
+    }
+
+    /// Kills the process at once, as a crash or power cut would.
+    pub fn kill_hard(mut self) {
+        signal(&self.child, "KILL");
+        let _ = self.child.wait();
+    }
+
+    pub fn remaining_stdout(&mut self) -> String {
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut self.stdout, &mut rest);
+        rest
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill -{name} failed");
+}
+
+fn wait_with_timeout(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "kyc-monitor did not exit within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A temporary folder with a database path inside it.
+pub struct Scratch {
+    pub dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        Scratch {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("monitor.db")
+    }
+}
+
+/// The answer to one request: status, headers and body.
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("answer {:?} is not JSON: {e}", self.body))
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("HTTP client")
+}
+
+pub async fn send(request: reqwest::RequestBuilder) -> Answer {
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.text().await.expect("body");
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+pub async fn post(url: &str, body: impl Into<reqwest::Body>) -> Answer {
+    send(client().post(url).body(body)).await
+}
+
+/// Runs a `kyc-monitor` command against `db`.
+pub fn cli(db: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .arg("--db")
+        .arg(db)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run kyc-monitor")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("UTF-8 stdout")
+}
+
+/// `export TABLE --format jsonl`, parsed.
+pub fn export_jsonl(db: &Path, table: &str) -> Vec<serde_json::Value> {
+    let output = cli(db, &["export", table, "--format", "jsonl"]);
+    assert!(
+        output.status.success(),
+        "export failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout(&output)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("JSON line"))
+        .collect()
+}
+
+/// `lookup ID --json`, parsed; `None` when not found.
+pub fn lookup(db: &Path, external_id: &str) -> Option<serde_json::Value> {
+    let output = cli(db, &["lookup", external_id, "--json"]);
+    match output.status.code() {
+        Some(0) => Some(serde_json::from_slice(&output.stdout).expect("lookup JSON")),
+        Some(1) => None,
+        other => panic!(
+            "lookup exited with {other:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    }
+}
+
+/// A flat-form notification.
+pub fn flat(external_id: &str, decision: &str, status: &str) -> String {
+    serde_json::json!({
+        "externalId": external_id, "decision": decision, "status": status,
+        "subStatus": "", "participantId": "", "account": ""
+    })
+    .to_string()
+}
+
+/// Sends raw bytes over one TCP connection to `base` (`http://HOST:PORT`) and returns all it
+/// answers, for requests a client library will not make.
+pub fn raw_http(base: &str, request: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let addr = base.strip_prefix("http://").expect("http base");
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(request).expect("send");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// True when the database file or its WAL holds `needle` anywhere.
+pub fn database_files_contain(db: &Path, needle: &[u8]) -> bool {
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    [db.to_owned(), PathBuf::from(wal)]
+        .iter()
+        .filter_map(|path| std::fs::read(path).ok())
+        .any(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
+}

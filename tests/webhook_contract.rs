@@ -1,0 +1,463 @@
+//! The webhook listener's answers, row by row as CONTRACT.md lists them, against the real
+//! binary over real HTTP with a real SQLite file.
+
+mod support;
+
+use support::*;
+
+#[tokio::test]
+async fn new_state_is_accepted_stored_and_looked_up() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    let answer = post(&monitor.webhook_url, fixture("flat-accepted.json")).await;
+    assert_eq!(
+        (answer.status, answer.body.as_str()),
+        (200, r#"{"received":true}"#)
+    );
+    assert_eq!(answer.headers["content-type"], "application/json");
+
+    let user = lookup(&scratch.db(), "user_4821").expect("user stored");
+    assert_eq!(user["decision"], "ACCEPT");
+    assert_eq!(user["status"], "CLOSED");
+    assert_eq!(
+        user["participantId"],
+        "firms/ISV-Participant-Acme/users/user_4821"
+    );
+    assert_eq!(user["account"], "firms/ISV-Acme/accounts/7c1e9a02b4d6");
+    assert_eq!(user["events"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_users_journey_is_kept_in_order() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    for name in [
+        "flat-not-started.json",
+        "flat-open.json",
+        "flat-docs-requested.json",
+        "flat-accepted.json",
+    ] {
+        assert_eq!(
+            post(&monitor.webhook_url, fixture(name)).await.status,
+            200,
+            "{name}"
+        );
+    }
+    let user = lookup(&scratch.db(), "user_4821").unwrap();
+    let statuses: Vec<&str> = user["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["NOT_STARTED", "OPEN", "ON_HOLD", "CLOSED"]);
+    assert_eq!(user["events"][2]["subStatus"], "Document Request Initiated");
+    assert_eq!(user["events"][2]["decision"], "REVIEW");
+    assert_eq!(user["status"], "CLOSED");
+}
+
+#[tokio::test]
+async fn identical_state_is_a_duplicate_kept_and_marked() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    post(&monitor.webhook_url, fixture("flat-open.json")).await;
+    let again = post(&monitor.webhook_url, fixture("flat-open.json")).await;
+    assert_eq!(
+        (again.status, again.body.as_str()),
+        (200, r#"{"received":true,"duplicate":true}"#)
+    );
+
+    // Same user, one field different: a new state, not a duplicate.
+    let changed = String::from_utf8(fixture("flat-open.json"))
+        .unwrap()
+        .replace("pending", "pending documents");
+    let answer = post(&monitor.webhook_url, changed).await;
+    assert_eq!(answer.body, r#"{"received":true}"#);
+
+    let user = lookup(&scratch.db(), "user_4821").unwrap();
+    let duplicates: Vec<bool> = user["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["duplicate"].as_bool().unwrap())
+        .collect();
+    assert_eq!(duplicates, [false, true, false]);
+    let users = export_jsonl(&scratch.db(), "users");
+    assert_eq!(users[0]["eventCount"], 3);
+}
+
+#[tokio::test]
+async fn envelope_form_is_understood_and_repeated_event_ids_are_duplicates() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    let answer = post(&monitor.webhook_url, fixture("envelope-approved.json")).await;
+    assert_eq!(answer.body, r#"{"received":true}"#);
+    let user = lookup(&scratch.db(), "user_6630").unwrap();
+    assert_eq!(
+        (user["decision"].as_str(), user["status"].as_str()),
+        (Some("ACCEPT"), Some("CLOSED"))
+    );
+    assert_eq!(
+        user["participantId"],
+        "firms/ISV-Participant-Acme/users/user_6630"
+    );
+    assert_eq!(user["account"], "firms/ISV-Acme/accounts/0b93f7de1a52");
+    assert_eq!(user["subStatus"], "");
+
+    let rejected = post(&monitor.webhook_url, fixture("envelope-rejected.json")).await;
+    assert_eq!(rejected.body, r#"{"received":true}"#);
+    assert_eq!(
+        lookup(&scratch.db(), "user_6631").unwrap()["decision"],
+        "REJECT"
+    );
+
+    // The same event_id again, even with another body, is a redelivery.
+    let mut body: serde_json::Value =
+        serde_json::from_slice(&fixture("envelope-approved.json")).unwrap();
+    body["data"]["provisioned_account"] = "firms/ISV-Acme/accounts/changed".into();
+    let again = post(&monitor.webhook_url, body.to_string()).await;
+    assert_eq!(again.body, r#"{"received":true,"duplicate":true}"#);
+    assert_eq!(
+        lookup(&scratch.db(), "user_6630").unwrap()["account"],
+        "firms/ISV-Acme/accounts/0b93f7de1a52"
+    );
+
+    // Another event type naming a user keeps data.status verbatim.
+    let other = r#"{"event_type":"kyc.resubmit","event_id":"evt_x","data":{"external_id":"user_7","status":"KYC_STATUS_RESUBMIT"}}"#;
+    assert_eq!(post(&monitor.webhook_url, other).await.status, 200);
+    let user = lookup(&scratch.db(), "user_7").unwrap();
+    assert_eq!(
+        (user["decision"].as_str(), user["status"].as_str()),
+        (Some(""), Some("KYC_STATUS_RESUBMIT"))
+    );
+}
+
+#[tokio::test]
+async fn validation_and_test_requests_are_pings() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    let bodies: Vec<Vec<u8>> = vec![
+        b"".to_vec(),
+        b"{}".to_vec(),
+        br#"{"hello":"world"}"#.to_vec(),
+        fixture("envelope-test.json"),
+    ];
+    for body in bodies {
+        let answer = post(&monitor.webhook_url, body.clone()).await;
+        assert_eq!(
+            (answer.status, answer.body.as_str()),
+            (200, r#"{"received":true,"ping":true}"#),
+            "{}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    assert!(
+        export_jsonl(&scratch.db(), "users").is_empty(),
+        "a ping names no user"
+    );
+    let outcomes: Vec<String> = export_jsonl(&scratch.db(), "deliveries")
+        .iter()
+        .map(|d| d["outcome"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(outcomes, ["ping"; 4]);
+}
+
+#[tokio::test]
+async fn bodies_that_are_not_json_objects_are_400_with_a_reason() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    let bodies: [&[u8]; 7] = [
+        b"{",
+        b"not json",
+        b"[1,2]",
+        b"42",
+        b"\"text\"",
+        b"null",
+        b"\xff\xfe\x00{",
+    ];
+    for body in bodies {
+        let answer = post(&monitor.webhook_url, body.to_vec()).await;
+        assert_eq!(answer.status, 400, "{body:?}");
+        assert_eq!(answer.headers["content-type"], "application/json");
+        let error = answer.json()["error"]
+            .as_str()
+            .expect("an error sentence")
+            .to_owned();
+        assert!(error.contains("send the notification"), "{error}");
+    }
+    let deliveries = export_jsonl(&scratch.db(), "deliveries");
+    assert_eq!(deliveries.len(), 7, "refused requests are still recorded");
+    assert!(deliveries
+        .iter()
+        .all(|d| d["outcome"] == "rejected" && d["httpStatus"] == 400));
+    // The invalid UTF-8 body is kept byte for byte.
+    assert_eq!(deliveries[6]["bodyBase64"], "//4Aew==");
+}
+
+#[tokio::test]
+async fn unusable_fields_are_422_with_the_field_named() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    for (body, named) in [
+        (r#"{"externalId":null,"status":"OPEN"}"#, "externalId"),
+        (r#"{"externalId":"","status":"OPEN"}"#, "externalId"),
+        (r#"{"externalId":42}"#, "externalId"),
+        (r#"{"externalId":["u"]}"#, "externalId"),
+        (r#"{"externalId":"u1","status":7}"#, "status"),
+        (r#"{"externalId":"u1","decision":true}"#, "decision"),
+        (r#"{"externalId":"u1","subStatus":{}}"#, "subStatus"),
+        (r#"{"externalId":"u1","participantId":1}"#, "participantId"),
+        (r#"{"externalId":"u1","account":[]}"#, "account"),
+        (
+            r#"{"event_type":"kyc.approved","data":{}}"#,
+            "data.external_id",
+        ),
+        (
+            r#"{"event_type":"kyc.approved","data":{"external_id":""}}"#,
+            "data.external_id",
+        ),
+        (r#"{"event_type":"kyc.approved"}"#, "data.external_id"),
+    ] {
+        let answer = post(&monitor.webhook_url, body).await;
+        assert_eq!(answer.status, 422, "{body}");
+        let error = answer.json()["error"].as_str().unwrap().to_owned();
+        assert!(error.starts_with(named), "{body}: {error}");
+    }
+    assert!(export_jsonl(&scratch.db(), "users").is_empty());
+    assert_eq!(export_jsonl(&scratch.db(), "deliveries").len(), 12);
+}
+
+#[tokio::test]
+async fn unknown_values_and_fields_are_kept_verbatim() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    let body = r#"{"externalId":"u<img src=x>","decision":"ESCALATE","status":"FROZEN","subStatus":"é ✓","riskScore":0.7}"#;
+    assert_eq!(
+        post(&monitor.webhook_url, body).await.body,
+        r#"{"received":true}"#
+    );
+    let user = lookup(&scratch.db(), "u<img src=x>").unwrap();
+    assert_eq!(
+        (user["decision"].as_str(), user["status"].as_str()),
+        (Some("ESCALATE"), Some("FROZEN"))
+    );
+    assert_eq!(user["subStatus"], "é ✓");
+    let deliveries = export_jsonl(&scratch.db(), "deliveries");
+    assert_eq!(
+        deliveries[0]["body"], body,
+        "extra fields stay in the raw body"
+    );
+}
+
+#[tokio::test]
+async fn content_type_is_not_required() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    for content_type in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "application/json; charset=utf-8",
+    ] {
+        let body = flat(&format!("user_{content_type}"), "", "OPEN");
+        let answer = send(
+            client()
+                .post(&monitor.webhook_url)
+                .header("content-type", content_type)
+                .body(body),
+        )
+        .await;
+        assert_eq!(answer.status, 200, "{content_type}");
+    }
+    assert_eq!(export_jsonl(&scratch.db(), "users").len(), 3);
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_413_and_recorded_without_the_body() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &["--max-body", "1K"]);
+    let exactly = format!(
+        r#"{{"externalId":"u1","status":"OPEN","pad":"{}"}}"#,
+        "x".repeat(1024 - 44)
+    );
+    assert_eq!(exactly.len(), 1024);
+    assert_eq!(
+        post(&monitor.webhook_url, exactly).await.status,
+        200,
+        "the limit itself is allowed"
+    );
+
+    let big = format!(r#"{{"externalId":"u2","pad":"{}"}}"#, "x".repeat(2000));
+    let answer = post(&monitor.webhook_url, big.clone()).await;
+    assert_eq!(answer.status, 413);
+    assert!(answer.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("--max-body"));
+
+    // Without a Content-Length (chunked), the limit holds too.
+    let path = monitor
+        .webhook_url
+        .trim_start_matches(&monitor.base_url())
+        .to_owned();
+    let half = big.len() / 2;
+    let chunked = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{}\r\n{:x}\r\n{}\r\n0\r\n\r\n",
+        half,
+        &big[..half],
+        big.len() - half,
+        &big[half..]
+    );
+    let answer = raw_http(&monitor.base_url(), chunked.as_bytes());
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+
+    let deliveries = export_jsonl(&scratch.db(), "deliveries");
+    assert_eq!(deliveries.len(), 3);
+    for refused in &deliveries[1..] {
+        assert_eq!(
+            (refused["outcome"].as_str(), refused["httpStatus"].as_i64()),
+            (Some("rejected"), Some(413))
+        );
+        assert!(refused["body"].is_null() && refused["bodyBase64"].is_null());
+    }
+    assert_eq!(deliveries[1]["bodySize"], big.len());
+    assert!(lookup(&scratch.db(), "u2").is_none());
+}
+
+#[tokio::test]
+async fn reachability_checks_methods_and_paths() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    let url = &monitor.webhook_url;
+    assert_eq!(send(client().get(url)).await.status, 200);
+    let head = send(client().head(url)).await;
+    assert_eq!((head.status, head.body.as_str()), (200, ""));
+    for method in ["PUT", "DELETE", "PATCH", "OPTIONS"] {
+        let answer = send(client().request(method.parse().unwrap(), url)).await;
+        assert_eq!(answer.status, 405, "{method}");
+        assert_eq!(answer.headers["allow"], "GET, HEAD, POST");
+        assert!(answer.json()["error"].as_str().unwrap().contains("POST"));
+    }
+    let base = monitor.base_url();
+    for path in [
+        "/",
+        "/kyc-webhook",
+        "/kyc-webhook/",
+        "/kyc-webhook/wrong-token",
+        "/api/users",
+        &format!("{}/x", url.trim_start_matches(&base)),
+    ] {
+        let answer = post(&format!("{base}{path}"), flat("intruder", "", "OPEN")).await;
+        assert_eq!(answer.status, 404, "{path}");
+        assert_eq!(answer.headers["content-type"], "application/json");
+    }
+    let outcomes: Vec<(String, i64)> = export_jsonl(&scratch.db(), "deliveries")
+        .iter()
+        .map(|d| {
+            (
+                d["outcome"].as_str().unwrap().to_owned(),
+                d["httpStatus"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let mut expected = vec![("ping".to_owned(), 200), ("ping".to_owned(), 200)];
+    expected.extend(std::iter::repeat(("rejected".to_owned(), 405)).take(4));
+    assert_eq!(
+        outcomes, expected,
+        "only requests to the webhook path are recorded"
+    );
+    assert!(lookup(&scratch.db(), "intruder").is_none());
+}
+
+#[tokio::test]
+async fn the_webhook_token_is_long_random_and_stable_across_restarts() {
+    let scratch = Scratch::new();
+    let first = Monitor::start(&scratch.db(), &[]);
+    let url = first.webhook_url.clone();
+    let token = url.rsplit('/').next().unwrap().to_owned();
+    assert!(
+        token.len() * 4 >= 128 && token.chars().all(|c| c.is_ascii_hexdigit()),
+        "{token}"
+    );
+    assert_eq!(first.terminate(), 0);
+
+    let second = Monitor::start(&scratch.db(), &[]);
+    assert_eq!(second.webhook_url.rsplit('/').next().unwrap(), token);
+    let other = Scratch::new();
+    let elsewhere = Monitor::start(&other.db(), &[]);
+    assert_ne!(
+        elsewhere.webhook_url.rsplit('/').next().unwrap(),
+        token,
+        "each database has its own"
+    );
+}
+
+#[tokio::test]
+async fn no_webhook_token_serves_the_bare_path() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &["--no-webhook-token"]);
+    assert!(
+        monitor.webhook_url.ends_with("/kyc-webhook"),
+        "{}",
+        monitor.webhook_url
+    );
+    assert_eq!(
+        post(&monitor.webhook_url, fixture("flat-open.json"))
+            .await
+            .status,
+        200
+    );
+    let token_path = format!("{}/abc", monitor.webhook_url);
+    assert_eq!(
+        post(&token_path, fixture("flat-open.json")).await.status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn every_delivery_keeps_time_remote_address_headers_and_outcome() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    let before = chrono_now_millis();
+    send(
+        client()
+            .post(&monitor.webhook_url)
+            .header("x-trace", "t-1")
+            .header("authorization", "Bearer sekrit")
+            .body(fixture("flat-open.json")),
+    )
+    .await;
+    let delivery = &export_jsonl(&scratch.db(), "deliveries")[0];
+    assert_eq!(delivery["outcome"], "accepted");
+    assert_eq!(delivery["httpStatus"], 200);
+    assert!(delivery["error"].is_null());
+    assert!(delivery["remoteAddr"]
+        .as_str()
+        .unwrap()
+        .starts_with("127.0.0.1:"));
+    let headers = delivery["headers"].as_array().unwrap();
+    assert!(headers.iter().any(|h| h[0] == "x-trace" && h[1] == "t-1"));
+    assert!(
+        headers
+            .iter()
+            .any(|h| h[0] == "authorization" && h[1] == "[redacted]"),
+        "credentials are not stored"
+    );
+    assert!(!database_files_contain(&scratch.db(), b"sekrit"));
+    let received = delivery["receivedAt"].as_str().unwrap();
+    assert!(
+        received.ends_with('Z') && received.len() == 24,
+        "{received}"
+    );
+    assert!(received >= rfc3339(before).as_str());
+}
+
+fn chrono_now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+fn rfc3339(millis: i64) -> String {
+    kyc_monitor::time::rfc3339_millis(millis)
+}
