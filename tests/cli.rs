@@ -1,0 +1,282 @@
+//! `lookup`, `export` and the command line's exit codes, as users and scripts see them.
+
+mod support;
+
+use support::*;
+
+async fn journey(monitor: &Monitor) {
+    for name in [
+        "flat-not-started.json",
+        "flat-open.json",
+        "flat-open.json",
+        "flat-docs-requested.json",
+        "flat-accepted.json",
+    ] {
+        assert_eq!(post(&monitor.webhook_url, fixture(name)).await.status, 200);
+    }
+}
+
+#[tokio::test]
+async fn lookup_json_has_the_contract_shape() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    journey(&monitor).await;
+    let user = lookup(&scratch.db(), "user_4821").unwrap();
+    for key in [
+        "externalId",
+        "decision",
+        "status",
+        "subStatus",
+        "participantId",
+        "account",
+        "firstSeenAt",
+        "lastSeenAt",
+        "events",
+    ] {
+        assert!(user.get(key).is_some(), "missing {key}");
+    }
+    let events = user["events"].as_array().unwrap();
+    assert_eq!(events.len(), 5, "duplicates included");
+    assert_eq!(events[2]["duplicate"], true);
+    for event in events {
+        for key in [
+            "receivedAt",
+            "decision",
+            "status",
+            "subStatus",
+            "participantId",
+            "account",
+            "duplicate",
+        ] {
+            assert!(event.get(key).is_some(), "event missing {key}");
+        }
+    }
+    let times: Vec<&str> = events
+        .iter()
+        .map(|e| e["receivedAt"].as_str().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "oldest first");
+    assert_eq!(user["firstSeenAt"], events[0]["receivedAt"]);
+    assert_eq!(user["lastSeenAt"], events[4]["receivedAt"]);
+    let time = user["firstSeenAt"].as_str().unwrap();
+    assert!(chrono_like(time), "{time}");
+}
+
+fn chrono_like(time: &str) -> bool {
+    // 2026-11-26T10:00:00.123Z
+    let b = time.as_bytes();
+    time.len() == 24 && b[4] == b'-' && b[10] == b'T' && b[19] == b'.' && b[23] == b'Z'
+}
+
+#[tokio::test]
+async fn lookup_text_is_readable_and_not_found_is_exit_1() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    journey(&monitor).await;
+    let output = cli(&scratch.db(), &["lookup", "user_4821"]);
+    assert!(output.status.success());
+    let text = stdout(&output);
+    assert!(text.starts_with("user_4821\n"), "{text}");
+    assert!(text.contains("status         CLOSED"));
+    assert!(text.contains("account        firms/ISV-Acme/accounts/7c1e9a02b4d6"));
+    assert!(text.contains("timeline (5 events, oldest first)"));
+    assert!(text.contains("(duplicate)"));
+
+    let missing = cli(&scratch.db(), &["lookup", "nobody"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(missing.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no user with externalId \"nobody\""));
+    // Exact match only: a prefix is not the user.
+    assert_eq!(
+        cli(&scratch.db(), &["lookup", "user_48"]).status.code(),
+        Some(1)
+    );
+}
+
+#[tokio::test]
+async fn export_users_csv_round_trips_through_a_csv_reader() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    journey(&monitor).await;
+    let awkward = r#"{"externalId":"=HYPERLINK(\"http://x\")","decision":"","status":"OPEN","subStatus":"line one\nline \"two\", with comma","participantId":"-1","account":"@a"}"#;
+    assert_eq!(post(&monitor.webhook_url, awkward).await.status, 200);
+
+    let output = cli(&scratch.db(), &["export"]);
+    assert!(output.status.success());
+    let text = stdout(&output);
+    assert!(text.contains("\r\n"), "RFC 4180 line ends");
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(
+        headers,
+        [
+            "externalId",
+            "decision",
+            "status",
+            "subStatus",
+            "participantId",
+            "account",
+            "firstSeenAt",
+            "lastSeenAt",
+            "eventCount"
+        ]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(&rows[0][0], "user_4821");
+    assert_eq!(&rows[0][8], "5", "duplicates count");
+    // Formula cells neutralised; everything else verbatim, embedded quotes and newlines included.
+    assert_eq!(&rows[1][0], "'=HYPERLINK(\"http://x\")");
+    assert_eq!(&rows[1][3], "line one\nline \"two\", with comma");
+    assert_eq!((&rows[1][4], &rows[1][5]), ("'-1", "'@a"));
+
+    // JSON Lines carries the same users, unneutralised and typed.
+    let users = export_jsonl(&scratch.db(), "users");
+    assert_eq!(users[1]["externalId"], "=HYPERLINK(\"http://x\")");
+    assert_eq!(users[0]["eventCount"], 5);
+    assert_eq!(users[0]["firstSeenAt"].as_str(), Some(&rows[0][6]));
+}
+
+#[tokio::test]
+async fn export_events_and_deliveries_list_everything_oldest_first() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    journey(&monitor).await;
+    post(&monitor.webhook_url, b"{}".to_vec()).await;
+    post(&monitor.webhook_url, b"\xc3\x28".to_vec()).await;
+
+    let events = export_jsonl(&scratch.db(), "events");
+    assert_eq!(events.len(), 5);
+    assert_eq!(events.iter().filter(|e| e["duplicate"] == true).count(), 1);
+    let lookup_events = lookup(&scratch.db(), "user_4821").unwrap()["events"].clone();
+    for (exported, looked_up) in events.iter().zip(lookup_events.as_array().unwrap()) {
+        for key in ["receivedAt", "status", "decision", "subStatus", "duplicate"] {
+            assert_eq!(exported[key], looked_up[key], "{key}");
+        }
+    }
+
+    let deliveries = export_jsonl(&scratch.db(), "deliveries");
+    let outcomes: Vec<&str> = deliveries
+        .iter()
+        .map(|d| d["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            "accepted",
+            "accepted",
+            "duplicate",
+            "accepted",
+            "accepted",
+            "ping",
+            "rejected"
+        ]
+    );
+    assert!(deliveries.iter().all(|d| d["httpStatus"].is_number()));
+    assert_eq!(
+        deliveries[0]["body"].as_str().unwrap().as_bytes(),
+        fixture("flat-not-started.json")
+    );
+    assert_eq!(deliveries[6]["bodyBase64"], "wyg=");
+    assert!(deliveries[6]["body"].is_null());
+    assert!(deliveries[6]["error"].as_str().unwrap().contains("UTF-8"));
+
+    let csv_text = stdout(&cli(
+        &scratch.db(),
+        &["export", "deliveries", "--format", "csv"],
+    ));
+    let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    for column in [
+        "receivedAt",
+        "outcome",
+        "httpStatus",
+        "error",
+        "body",
+        "bodyBase64",
+    ] {
+        assert!(headers.iter().any(|h| h == column), "missing {column}");
+    }
+    assert_eq!(reader.records().count(), 7);
+}
+
+#[test]
+fn export_of_an_empty_database_has_headers_only() {
+    let scratch = Scratch::new();
+    for (table, first) in [
+        ("users", "externalId"),
+        ("events", "receivedAt"),
+        ("deliveries", "id"),
+    ] {
+        let output = cli(&scratch.db(), &["export", table]);
+        assert!(output.status.success());
+        let text = stdout(&output);
+        assert_eq!(text.lines().count(), 1, "{table}: {text}");
+        assert!(text.starts_with(first));
+        let jsonl = cli(&scratch.db(), &["export", table, "--format", "jsonl"]);
+        assert!(jsonl.stdout.is_empty());
+    }
+}
+
+#[test]
+fn export_into_a_closed_pipe_ends_quietly() {
+    let scratch = Scratch::new();
+    let db = scratch.db();
+    let status = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "set -o pipefail; {BIN} export deliveries --db '{}' | head -c 0",
+            db.display()
+        ))
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn usage_errors_exit_2_with_a_message() {
+    let scratch = Scratch::new();
+    for args in [
+        &["serve", "--listen", "nonsense"][..],
+        &["serve", "--max-body", "lots"],
+        &["serve", "--max-body", "0"],
+        &["export", "passwords"],
+        &["export", "--format", "xml"],
+        &["lookup"],
+        &["frobnicate"],
+        &["serve", "--tunnel", "ngrok"],
+    ] {
+        let output = cli(&scratch.db(), args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(!output.stderr.is_empty(), "{args:?}");
+        assert!(output.stdout.is_empty(), "{args:?}");
+    }
+    let help = cli(&scratch.db(), &["--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(stdout(&help).contains("serve"));
+}
+
+#[test]
+fn a_port_in_use_is_a_clear_failure() {
+    let scratch = Scratch::new();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let output = cli(
+        &scratch.db(),
+        &["serve", "--ui-listen", "off", "--listen", &addr],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on {addr}")) && stderr.contains("--listen"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_bare_command_in_a_headless_build_points_to_serve() {
+    let scratch = Scratch::new();
+    let output = cli(&scratch.db(), &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("kyc-monitor serve"));
+}

@@ -1,0 +1,191 @@
+//! Ack after durable: concurrency, crashes, a store that cannot commit, and graceful stops.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hundreds_of_parallel_deliveries_are_all_stored() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    let client = client();
+    let tasks: Vec<_> = (0..400)
+        .map(|i| {
+            let (client, url) = (client.clone(), monitor.webhook_url.clone());
+            tokio::spawn(async move {
+                let body = flat(&format!("user_{i:04}"), "REVIEW", "OPEN");
+                send(client.post(&url).body(body)).await.status
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 200);
+    }
+    let users = export_jsonl(&scratch.db(), "users");
+    assert_eq!(users.len(), 400);
+    let ids: BTreeSet<String> = users
+        .iter()
+        .map(|u| u["externalId"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, (0..400).map(|i| format!("user_{i:04}")).collect());
+    assert_eq!(export_jsonl(&scratch.db(), "deliveries").len(), 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_acked_delivery_survives_kill_9() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let client = client();
+    let senders: Vec<_> = (0..16)
+        .map(|sender| {
+            let (client, url, acked) = (client.clone(), monitor.webhook_url.clone(), acked.clone());
+            tokio::spawn(async move {
+                for n in 0.. {
+                    let id = format!("user_{sender}_{n}");
+                    match client.post(&url).body(flat(&id, "", "OPEN")).send().await {
+                        Ok(response) if response.status() == 200 => acked.lock().unwrap().push(id),
+                        Ok(response) => panic!("unexpected answer {}", response.status()),
+                        Err(_) => break, // the process is gone
+                    }
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    monitor.kill_hard();
+    for sender in senders {
+        sender.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(
+        acked.len() > 50,
+        "only {} deliveries were acked before the kill",
+        acked.len()
+    );
+
+    // The next start opens the same file (recovering its WAL) and has every acked delivery.
+    let restarted = Monitor::start(&scratch.db(), &[]);
+    let stored: BTreeSet<String> = export_jsonl(&scratch.db(), "users")
+        .iter()
+        .map(|u| u["externalId"].as_str().unwrap().to_owned())
+        .collect();
+    let missing: Vec<&String> = acked.iter().filter(|id| !stored.contains(*id)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} acked deliveries lost, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
+    assert_eq!(
+        post(&restarted.webhook_url, flat("after_restart", "", "OPEN"))
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_store_that_cannot_commit_answers_503_then_recovers() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    assert_eq!(
+        post(&monitor.webhook_url, flat("before", "", "OPEN"))
+            .await
+            .status,
+        200
+    );
+
+    // Another process holds the write lock: the writer cannot commit.
+    let blocker = rusqlite::Connection::open(scratch.db()).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let answer = post(&monitor.webhook_url, flat("during", "", "OPEN")).await;
+    assert_eq!(answer.status, 503);
+    assert_eq!(answer.headers["retry-after"], "5");
+    let error = answer.json()["error"].as_str().unwrap().to_owned();
+    assert!(
+        error.contains("could not store") && error.contains("again later"),
+        "{error}"
+    );
+    blocker.execute_batch("ROLLBACK").unwrap();
+    drop(blocker);
+
+    // The same server, still running, stores again.
+    assert_eq!(
+        post(&monitor.webhook_url, flat("during", "", "OPEN"))
+            .await
+            .status,
+        200
+    );
+    assert!(lookup(&scratch.db(), "during").is_some());
+    assert_eq!(
+        export_jsonl(&scratch.db(), "deliveries").len(),
+        2,
+        "the 503 stored nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_answers_what_is_in_flight_then_exits_0() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    // Hold the write lock so that deliveries are in flight (waiting on the store) at SIGTERM.
+    let blocker = rusqlite::Connection::open(scratch.db()).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let client = client();
+    let in_flight: Vec<_> = (0..20)
+        .map(|i| {
+            let (client, url) = (client.clone(), monitor.webhook_url.clone());
+            tokio::spawn(async move {
+                send(
+                    client
+                        .post(&url)
+                        .body(flat(&format!("inflight_{i}"), "", "OPEN")),
+                )
+                .await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    signal(&monitor.child, "TERM");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    blocker.execute_batch("ROLLBACK").unwrap();
+    drop(blocker);
+    let mut acked = Vec::new();
+    for (i, request) in in_flight.into_iter().enumerate() {
+        let answer = request.await.unwrap();
+        // Every in-flight request gets an answer: stored (200) or, if its batch hit the
+        // lock, a 503 that tells the provider to retry. None is dropped unanswered.
+        assert!(
+            answer.status == 200 || answer.status == 503,
+            "{}",
+            answer.status
+        );
+        if answer.status == 200 {
+            acked.push(format!("inflight_{i}"));
+        }
+    }
+    assert_eq!(monitor.terminate(), 0);
+    let stored: BTreeSet<String> = export_jsonl(&scratch.db(), "users")
+        .iter()
+        .map(|u| u["externalId"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(acked.iter().all(|id| stored.contains(id)));
+}
+
+#[tokio::test]
+async fn sigterm_on_an_idle_server_exits_0_promptly() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    assert_eq!(
+        post(&monitor.webhook_url, flat("u", "", "OPEN"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(monitor.terminate(), 0);
+}
