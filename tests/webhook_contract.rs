@@ -360,7 +360,7 @@ async fn reachability_checks_methods_and_paths() {
         })
         .collect();
     let mut expected = vec![("ping".to_owned(), 200), ("ping".to_owned(), 200)];
-    expected.extend(std::iter::repeat(("rejected".to_owned(), 405)).take(4));
+    expected.extend(std::iter::repeat_n(("rejected".to_owned(), 405), 4));
     assert_eq!(
         outcomes, expected,
         "only requests to the webhook path are recorded"
