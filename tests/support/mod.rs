@@ -9,10 +9,10 @@ use std::time::Duration;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_kyc-monitor");
 
-/// Sample deliveries shipped beside the project in `shared/fixtures`.
+/// Sample deliveries in both documented forms, in `tests/fixtures`.
 pub fn fixture(name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures")
+        .join("tests/fixtures")
         .join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read fixture {}: {e}", path.display()))
 }

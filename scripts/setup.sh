@@ -1,0 +1,33 @@
+# Sourced by the scripts in this folder: installs, once, what building and testing need on
+# Debian or Ubuntu. Every step checks first, so running it again costs nothing.
+
+# Installs the Debian packages given that are not installed yet.
+ensure_apt_packages() {
+  local missing=()
+  for package in "$@"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "installing Debian packages: ${missing[*]}" >&2
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
+# The Rust toolchain: Debian's own cargo is too old for this project, so rustup provides it.
+ensure_rust() {
+  [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+  if ! command -v cargo >/dev/null 2>&1; then
+    ensure_apt_packages curl ca-certificates
+    echo "installing the Rust toolchain with rustup" >&2
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c clippy,rustfmt >&2
+    . "$HOME/.cargo/env"
+  fi
+}
+
+# What the headless build needs: a C compiler for the bundled SQLite.
+ensure_build_tools() {
+  ensure_apt_packages build-essential pkg-config
+  ensure_rust
+}
