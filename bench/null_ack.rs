@@ -15,13 +15,20 @@ async fn answer_without_storing(body: Body) -> impl IntoResponse {
         Ok(bytes) if parse_payload(&bytes).is_ok() => StatusCode::OK,
         _ => StatusCode::BAD_REQUEST,
     };
-    (status, [(header::CONTENT_TYPE, "application/json")], r#"{"received":true}"#)
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"received":true}"#,
+    )
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let router = Router::new().route("/kyc-webhook/{token}", any(answer_without_storing));
-    println!("webhook: http://{}/kyc-webhook/baseline", listener.local_addr()?);
+    println!(
+        "webhook: http://{}/kyc-webhook/baseline",
+        listener.local_addr()?
+    );
     axum::serve(listener, router).await
 }

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::{to_bytes, Body};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -69,13 +70,15 @@ async fn not_found() -> Response {
 
 async fn receive_with_token(
     State(listener): State<Arc<Listener>>,
-    Path(token): Path<String>,
+    token: Result<Path<String>, PathRejection>,
     remote: ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
     let expected = listener.config.token.as_deref().unwrap_or_default();
     // Constant time: the token is what keeps strangers from posting deliveries.
-    if !bool::from(token.as_bytes().ct_eq(expected.as_bytes())) {
+    let matches =
+        token.is_ok_and(|Path(token)| bool::from(token.as_bytes().ct_eq(expected.as_bytes())));
+    if !matches {
         return not_found().await;
     }
     receive(State(listener), remote, request).await
