@@ -231,18 +231,20 @@ fn signature_headers(headers: &HeaderMap) -> SignatureHeaders<'_> {
     }
 }
 
-fn recorded_headers(headers: &HeaderMap) -> Vec<(String, String)> {
-    headers
+/// The headers as stored: a JSON array of `[name, value]` pairs.
+fn recorded_headers(headers: &HeaderMap) -> String {
+    let pairs: Vec<(&str, std::borrow::Cow<'_, str>)> = headers
         .iter()
         .map(|(name, value)| {
             let value = if REDACTED_HEADERS.contains(&name.as_str()) {
-                "[redacted]".to_owned()
+                "[redacted]".into()
             } else {
-                String::from_utf8_lossy(value.as_bytes()).into_owned()
+                String::from_utf8_lossy(value.as_bytes())
             };
-            (name.as_str().to_owned(), value)
+            (name.as_str(), value)
         })
-        .collect()
+        .collect();
+    serde_json::to_string(&pairs).expect("strings serialise")
 }
 
 fn answer(recorded: Recorded) -> Response {

@@ -18,17 +18,31 @@ pub(super) fn webhook_id_seen(
     .query_row(params![webhook_id, before_delivery], |row| row.get(0))
 }
 
-/// A redelivery: its `event_id` was seen before, or it repeats the user's latest state.
-pub(super) fn is_duplicate(conn: &Connection, event: &KycEvent) -> rusqlite::Result<bool> {
-    if let Some(event_id) = &event.event_id {
-        let seen: bool = conn
+/// Where an event stands against what is stored: a redelivery or not, a known user or not.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Placement {
+    pub duplicate: bool,
+    known_user: bool,
+}
+
+/// A redelivery repeats a verified `webhook-id` (`replayed_id`), an `event_id` seen before, or
+/// the user's latest state.
+pub(super) fn place_event(
+    conn: &Connection,
+    event: &KycEvent,
+    replayed_id: bool,
+) -> rusqlite::Result<Placement> {
+    let latest = latest_state(conn, &event.external_id)?;
+    let mut duplicate = replayed_id || latest.as_ref() == Some(&event.state);
+    if let (false, Some(event_id)) = (duplicate, &event.event_id) {
+        duplicate = conn
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM events WHERE event_id = ?1)")?
             .query_row([event_id], |row| row.get(0))?;
-        if seen {
-            return Ok(true);
-        }
     }
-    Ok(latest_state(conn, &event.external_id)?.as_ref() == Some(&event.state))
+    Ok(Placement {
+        duplicate,
+        known_user: latest.is_some(),
+    })
 }
 
 fn latest_state(conn: &Connection, external_id: &str) -> rusqlite::Result<Option<UserState>> {
@@ -53,7 +67,7 @@ pub(super) fn apply_event(
     delivery_id: i64,
     received_at: i64,
     event: &KycEvent,
-    duplicate: bool,
+    placement: Placement,
 ) -> rusqlite::Result<()> {
     let s = &event.state;
     conn.prepare_cached(
@@ -71,47 +85,50 @@ pub(super) fn apply_event(
         s.participant_id,
         s.account,
         event.event_id,
-        duplicate,
+        placement.duplicate,
     ])?;
     let event_row = conn.last_insert_rowid();
-    if duplicate {
-        // A redelivery of a user never seen (its event_id was used for another user) still
-        // makes the user known, below.
-        let touched = conn
-            .prepare_cached(
-                "UPDATE users SET last_seen_at = ?2, event_count = event_count + 1 WHERE external_id = ?1",
-            )?
-            .execute(params![event.external_id, received_at])?;
-        if touched == 1 {
-            return Ok(());
-        }
+    if !placement.known_user {
+        // Even a redelivery (its event_id came for another user) makes a new user known.
+        conn.prepare_cached(
+            "INSERT INTO users (external_id, decision, status, sub_status, participant_id, account,
+                                first_seen_at, last_seen_at, status_since, event_count, last_event_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7, 1, ?8)",
+        )?
+        .execute(params![
+            event.external_id,
+            s.decision,
+            s.status,
+            s.sub_status,
+            s.participant_id,
+            s.account,
+            received_at,
+            event_row
+        ])?;
+    } else if placement.duplicate {
+        conn.prepare_cached(
+            "UPDATE users SET last_seen_at = ?2, event_count = event_count + 1 WHERE external_id = ?1",
+        )?
+        .execute(params![event.external_id, received_at])?;
+    } else {
+        conn.prepare_cached(
+            "UPDATE users SET decision = ?2, sub_status = ?4, participant_id = ?5, account = ?6,
+                              status_since = CASE WHEN status = ?3 THEN status_since ELSE ?7 END,
+                              status = ?3, last_seen_at = ?7, event_count = event_count + 1,
+                              last_event_id = ?8
+              WHERE external_id = ?1",
+        )?
+        .execute(params![
+            event.external_id,
+            s.decision,
+            s.status,
+            s.sub_status,
+            s.participant_id,
+            s.account,
+            received_at,
+            event_row
+        ])?;
     }
-    conn.prepare_cached(
-        "INSERT INTO users (external_id, decision, status, sub_status, participant_id, account,
-                            first_seen_at, last_seen_at, status_since, event_count, last_event_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7, 1, ?8)
-         ON CONFLICT (external_id) DO UPDATE SET
-           decision = excluded.decision,
-           status = excluded.status,
-           sub_status = excluded.sub_status,
-           participant_id = excluded.participant_id,
-           account = excluded.account,
-           last_seen_at = excluded.last_seen_at,
-           status_since = CASE WHEN users.status = excluded.status THEN users.status_since
-                               ELSE excluded.status_since END,
-           event_count = users.event_count + 1,
-           last_event_id = excluded.last_event_id",
-    )?
-    .execute(params![
-        event.external_id,
-        s.decision,
-        s.status,
-        s.sub_status,
-        s.participant_id,
-        s.account,
-        received_at,
-        event_row,
-    ])?;
     Ok(())
 }
 
@@ -137,8 +154,8 @@ pub(super) fn rebuild(conn: &mut Connection) -> rusqlite::Result<u64> {
                 Some(webhook_id) => webhook_id_seen(&tx, webhook_id, id)?,
                 None => false,
             };
-            let duplicate = replayed_id || is_duplicate(&tx, &event)?;
-            apply_event(&tx, id, received_at, &event, duplicate)?;
+            let placement = place_event(&tx, &event, replayed_id)?;
+            apply_event(&tx, id, received_at, &event, placement)?;
             replayed += 1;
         }
     }

@@ -12,6 +12,7 @@ use crate::kyc::Payload;
 const MAX_BATCH: usize = 512;
 /// Deliveries waiting for the writer before new ones wait for room.
 const QUEUE_DEPTH: usize = 4096;
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// A request to the webhook path, as it arrived, with what the listener made of it.
 #[derive(Debug, Clone)]
@@ -19,8 +20,9 @@ pub struct NewDelivery {
     pub received_at: i64,
     pub remote_addr: String,
     pub method: String,
-    /// Header names and values in arrival order, credentials already redacted.
-    pub headers: Vec<(String, String)>,
+    /// The headers as a JSON array of `[name, value]` pairs in arrival order, credentials
+    /// already redacted.
+    pub headers: String,
     /// `None` when the body was over the limit and not read.
     pub body: Option<Vec<u8>>,
     /// The body's length in bytes, where known.
@@ -85,21 +87,32 @@ enum Command {
 /// Handle to the writer thread; share it behind an `Arc`.
 pub struct Writer {
     queue: mpsc::Sender<Command>,
-    thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+    threads: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
 impl Writer {
-    pub(super) fn start(conn: Connection) -> Result<Writer, StoreError> {
+    /// `conn` writes; `checkpoints` copies the WAL back into the database file in the
+    /// background, so that no delivery waits for a checkpoint.
+    pub(super) fn start(conn: Connection, checkpoints: Connection) -> Result<Writer, StoreError> {
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         let (queue, commands) = mpsc::channel(QUEUE_DEPTH);
-        let thread = std::thread::Builder::new()
+        let (stop_checkpoints, checkpoint_stop) = std::sync::mpsc::channel::<()>();
+        let spawn_failed =
+            |e: std::io::Error| StoreError::CommitFailed(format!("cannot start the writer: {e}"));
+        let writer = std::thread::Builder::new()
             .name("kyc-writer".into())
-            .spawn(move || write_until_stopped(conn, commands))
-            .map_err(|e| {
-                StoreError::CommitFailed(format!("cannot start the writer thread: {e}"))
-            })?;
+            .spawn(move || {
+                write_until_stopped(conn, commands);
+                drop(stop_checkpoints);
+            })
+            .map_err(spawn_failed)?;
+        let checkpointer = std::thread::Builder::new()
+            .name("kyc-checkpoint".into())
+            .spawn(move || checkpoint_until_stopped(checkpoints, checkpoint_stop))
+            .map_err(spawn_failed)?;
         Ok(Writer {
             queue,
-            thread: std::sync::Mutex::new(Some(thread)),
+            threads: std::sync::Mutex::new(vec![writer, checkpointer]),
         })
     }
 
@@ -117,10 +130,10 @@ impl Writer {
     /// after this are refused with [`StoreError::WriterStopped`].
     pub async fn finish(&self) {
         let _ = self.queue.send(Command::Stop).await;
-        let thread = self.thread.lock().expect("writer thread handle").take();
-        if let Some(thread) = thread {
-            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
-        }
+        let threads = std::mem::take(&mut *self.threads.lock().expect("writer thread handles"));
+        let _ =
+            tokio::task::spawn_blocking(move || threads.into_iter().for_each(|t| drop(t.join())))
+                .await;
     }
 }
 
@@ -142,7 +155,14 @@ fn write_until_stopped(mut conn: Connection, mut commands: mpsc::Receiver<Comman
                 Err(_) => break,
             }
         }
-        match write_batch(&mut conn, &batch) {
+        let started = std::time::Instant::now();
+        let written = write_batch(&mut conn, &batch);
+        tracing::trace!(
+            deliveries = batch.len(),
+            micros = started.elapsed().as_micros() as u64,
+            "committed a batch"
+        );
+        match written {
             Ok(recorded) => {
                 for (job, recorded) in batch.drain(..).zip(recorded) {
                     let _ = job.reply.send(Ok(recorded));
@@ -168,6 +188,16 @@ fn write_until_stopped(mut conn: Connection, mut commands: mpsc::Receiver<Comman
     }
 }
 
+/// Checkpoints the WAL every so often until the writer ends. PASSIVE never blocks the writer.
+fn checkpoint_until_stopped(conn: Connection, stop: std::sync::mpsc::Receiver<()>) {
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY)
+    {
+        if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(%error, "WAL checkpoint failed; it will be tried again");
+        }
+    }
+}
+
 fn write_batch(conn: &mut Connection, batch: &[Job]) -> Result<Vec<Recorded>, rusqlite::Error> {
     // IMMEDIATE takes the write lock up front, so a lock held elsewhere waits the busy timeout
     // instead of failing half-way.
@@ -186,9 +216,12 @@ fn record_delivery(tx: &Connection, delivery: &NewDelivery) -> Result<Recorded, 
         Some(id) => projection::webhook_id_seen(tx, id, i64::MAX)?,
         None => false,
     };
+    let mut placement = None;
     let (outcome, http_status, error) = match &delivery.verdict {
         Verdict::Payload(Payload::Event(event)) => {
-            if replayed_id || projection::is_duplicate(tx, event)? {
+            let placed = projection::place_event(tx, event, replayed_id)?;
+            placement = Some((event, placed));
+            if placed.duplicate {
                 (Outcome::Duplicate, 200, None)
             } else {
                 (Outcome::Accepted, 200, None)
@@ -200,7 +233,6 @@ fn record_delivery(tx: &Connection, delivery: &NewDelivery) -> Result<Recorded, 
             (Outcome::Rejected, *http_status, Some(error.clone()))
         }
     };
-    let headers = serde_json::to_string(&delivery.headers).expect("headers serialise");
     tx.prepare_cached(
         "INSERT INTO deliveries
            (received_at, remote_addr, method, headers, body, body_size, webhook_id, outcome, http_status, error)
@@ -210,7 +242,7 @@ fn record_delivery(tx: &Connection, delivery: &NewDelivery) -> Result<Recorded, 
         delivery.received_at,
         delivery.remote_addr,
         delivery.method,
-        headers,
+        delivery.headers,
         delivery.body,
         delivery.body_size,
         delivery.verified_webhook_id,
@@ -219,14 +251,8 @@ fn record_delivery(tx: &Connection, delivery: &NewDelivery) -> Result<Recorded, 
         error,
     ])?;
     let delivery_id = tx.last_insert_rowid();
-    if let Verdict::Payload(Payload::Event(event)) = &delivery.verdict {
-        projection::apply_event(
-            tx,
-            delivery_id,
-            delivery.received_at,
-            event,
-            outcome == Outcome::Duplicate,
-        )?;
+    if let Some((event, placed)) = placement {
+        projection::apply_event(tx, delivery_id, delivery.received_at, event, placed)?;
     }
     Ok(Recorded {
         delivery_id,
