@@ -18,8 +18,6 @@ pub use writer::{NewDelivery, Outcome, Recorded, Verdict, Writer};
 /// How long the writer waits for a lock held by another process before it gives up on a batch
 /// (and the webhook answers 503). Well inside the provider's 5-second answer window.
 const WRITER_BUSY_TIMEOUT: Duration = Duration::from_secs(2);
-/// Negative: KiB rather than pages, as SQLite reads it.
-const WRITER_CACHE_KIB: i64 = -64 * 1024;
 const READER_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
@@ -110,10 +108,7 @@ impl Store {
 
     /// Starts the single writer that every delivery goes through.
     pub fn start_writer(&self) -> Result<Writer, StoreError> {
-        let conn = open_writable(&self.path)?;
-        // Keeps the hot index pages (users, recent events) in memory as tables grow.
-        conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
-        Writer::start(conn, open_writable(&self.path)?)
+        Writer::start(open_writable(&self.path)?, open_writable(&self.path)?)
     }
 
     /// The secret part of the webhook path: made once, then the same on every start.

@@ -87,7 +87,6 @@ pub(super) fn apply_event(
         event.event_id,
         placement.duplicate,
     ])?;
-    let event_row = conn.last_insert_rowid();
     if !placement.known_user {
         // Even a redelivery (its event_id came for another user) makes a new user known.
         conn.prepare_cached(
@@ -103,7 +102,7 @@ pub(super) fn apply_event(
             s.participant_id,
             s.account,
             received_at,
-            event_row
+            delivery_id
         ])?;
     } else if placement.duplicate {
         conn.prepare_cached(
@@ -126,7 +125,7 @@ pub(super) fn apply_event(
             s.participant_id,
             s.account,
             received_at,
-            event_row
+            delivery_id
         ])?;
     }
     Ok(())

@@ -74,7 +74,7 @@ impl Reader {
     pub fn user_events(&self, external_id: &str) -> rusqlite::Result<Vec<EventRecord>> {
         self.conn
             .prepare_cached(&format!(
-                "SELECT {EVENT_COLUMNS} FROM events WHERE external_id = ?1 ORDER BY id"
+                "SELECT {EVENT_COLUMNS} FROM events WHERE external_id = ?1 ORDER BY delivery_id"
             ))?
             .query_map([external_id], event_from_row)?
             .collect()
@@ -86,7 +86,7 @@ impl Reader {
         each: impl FnMut(UserRecord) -> Result<(), E>,
     ) -> Result<(), E> {
         self.stream(
-            &format!("SELECT {USER_COLUMNS} FROM users ORDER BY first_seen_at, rowid"),
+            &format!("SELECT {USER_COLUMNS} FROM users ORDER BY first_seen_at, external_id"),
             user_from_row,
             each,
         )
@@ -98,7 +98,7 @@ impl Reader {
         each: impl FnMut(EventRecord) -> Result<(), E>,
     ) -> Result<(), E> {
         self.stream(
-            &format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY id"),
+            &format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY delivery_id"),
             event_from_row,
             each,
         )

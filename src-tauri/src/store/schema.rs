@@ -28,9 +28,9 @@ pub const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX deliveries_by_webhook_id ON deliveries (webhook_id) WHERE webhook_id IS NOT NULL;
 
+    -- An event is what one delivery said about one user, so it shares the delivery's id.
     CREATE TABLE events (
-        id             INTEGER PRIMARY KEY,
-        delivery_id    INTEGER NOT NULL UNIQUE REFERENCES deliveries (id),
+        delivery_id    INTEGER PRIMARY KEY REFERENCES deliveries (id),
         received_at    INTEGER NOT NULL,
         external_id    TEXT NOT NULL,
         decision       TEXT NOT NULL,
@@ -41,7 +41,7 @@ pub const MIGRATIONS: &[&str] = &[
         event_id       TEXT,
         duplicate      INTEGER NOT NULL CHECK (duplicate IN (0, 1))
     ) STRICT;
-    CREATE INDEX events_by_user ON events (external_id, id);
+    CREATE INDEX events_by_user ON events (external_id, delivery_id);
     CREATE INDEX events_by_event_id ON events (event_id) WHERE event_id IS NOT NULL;
 
     CREATE TABLE users (
@@ -55,9 +55,8 @@ pub const MIGRATIONS: &[&str] = &[
         last_seen_at   INTEGER NOT NULL,
         status_since   INTEGER NOT NULL,
         event_count    INTEGER NOT NULL,
-        last_event_id  INTEGER NOT NULL REFERENCES events (id)
-    ) STRICT;
-    CREATE INDEX users_by_status ON users (status, last_seen_at);
+        last_event_id  INTEGER NOT NULL REFERENCES events (delivery_id)
+    ) STRICT, WITHOUT ROWID;
     "#,
 ];
 

@@ -12,7 +12,7 @@ use crate::kyc::Payload;
 const MAX_BATCH: usize = 512;
 /// Deliveries waiting for the writer before new ones wait for room.
 const QUEUE_DEPTH: usize = 4096;
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// A request to the webhook path, as it arrived, with what the listener made of it.
 #[derive(Debug, Clone)]
@@ -92,9 +92,9 @@ pub struct Writer {
 
 impl Writer {
     /// `conn` writes; `checkpoints` copies the WAL back into the database file in the
-    /// background, so that no delivery waits for a checkpoint.
+    /// background, so that the writer's own automatic checkpoint (the one that lets the WAL
+    /// start over from its beginning instead of growing) finds little left to copy.
     pub(super) fn start(conn: Connection, checkpoints: Connection) -> Result<Writer, StoreError> {
-        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         let (queue, commands) = mpsc::channel(QUEUE_DEPTH);
         let (stop_checkpoints, checkpoint_stop) = std::sync::mpsc::channel::<()>();
         let spawn_failed =
