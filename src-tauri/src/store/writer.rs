@@ -1,6 +1,10 @@
 //! The one writer: a thread with one connection that takes whatever deliveries are waiting,
 //! writes them in one transaction, commits (one fsync) and only then answers each of them.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
+use std::sync::Arc;
+
 use rusqlite::{params, Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
@@ -12,7 +16,9 @@ use crate::kyc::Payload;
 const MAX_BATCH: usize = 512;
 /// Deliveries waiting for the writer before new ones wait for room.
 const QUEUE_DEPTH: usize = 4096;
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+/// WAL size (in pages) past which the writer is asked to let the WAL start over.
+const RESTART_WAL_AFTER_FRAMES: i64 = 1000;
 
 /// A request to the webhook path, as it arrived, with what the listener made of it.
 #[derive(Debug, Clone)]
@@ -92,9 +98,12 @@ pub struct Writer {
 
 impl Writer {
     /// `conn` writes; `checkpoints` copies the WAL back into the database file in the
-    /// background, so that the writer's own automatic checkpoint (the one that lets the WAL
-    /// start over from its beginning instead of growing) finds little left to copy.
+    /// background, so that no delivery waits while pages are copied. SQLite's automatic
+    /// checkpoint would do that copying inside a commit.
     pub(super) fn start(conn: Connection, checkpoints: Connection) -> Result<Writer, StoreError> {
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let wal_restart = Arc::new(AtomicBool::new(false));
+        let restart_requests = wal_restart.clone();
         let (queue, commands) = mpsc::channel(QUEUE_DEPTH);
         let (stop_checkpoints, checkpoint_stop) = std::sync::mpsc::channel::<()>();
         let spawn_failed =
@@ -102,13 +111,15 @@ impl Writer {
         let writer = std::thread::Builder::new()
             .name("kyc-writer".into())
             .spawn(move || {
-                write_until_stopped(conn, commands);
+                write_until_stopped(conn, commands, &wal_restart);
                 drop(stop_checkpoints);
             })
             .map_err(spawn_failed)?;
         let checkpointer = std::thread::Builder::new()
             .name("kyc-checkpoint".into())
-            .spawn(move || checkpoint_until_stopped(checkpoints, checkpoint_stop))
+            .spawn(move || {
+                checkpoint_until_stopped(checkpoints, checkpoint_stop, &restart_requests)
+            })
             .map_err(spawn_failed)?;
         Ok(Writer {
             queue,
@@ -137,7 +148,11 @@ impl Writer {
     }
 }
 
-fn write_until_stopped(mut conn: Connection, mut commands: mpsc::Receiver<Command>) {
+fn write_until_stopped(
+    mut conn: Connection,
+    mut commands: mpsc::Receiver<Command>,
+    wal_restart: &AtomicBool,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut stopping = false;
     while !stopping {
@@ -178,6 +193,13 @@ fn write_until_stopped(mut conn: Connection, mut commands: mpsc::Receiver<Comman
                 }
             }
         }
+        if wal_restart.swap(false, Ordering::Relaxed) {
+            // Between batches, after answering: the background thread has copied nearly every
+            // frame, and a checkpoint that completes lets the next commit start the WAL over.
+            if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                tracing::warn!(%error, "WAL checkpoint failed; it will be tried again");
+            }
+        }
     }
     // Closing the queue makes later senders fail fast instead of waiting for an answer.
     commands.close();
@@ -189,11 +211,22 @@ fn write_until_stopped(mut conn: Connection, mut commands: mpsc::Receiver<Comman
 }
 
 /// Checkpoints the WAL every so often until the writer ends. PASSIVE never blocks the writer.
-fn checkpoint_until_stopped(conn: Connection, stop: std::sync::mpsc::Receiver<()>) {
-    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY)
-    {
-        if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(%error, "WAL checkpoint failed; it will be tried again");
+fn checkpoint_until_stopped(
+    conn: Connection,
+    stop: std::sync::mpsc::Receiver<()>,
+    wal_restart: &AtomicBool,
+) {
+    while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+        // PASSIVE never blocks the writer. It cannot finish while the writer keeps appending,
+        // so past a size the writer is asked to finish it (see write_until_stopped).
+        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+            row.get::<_, i64>(1)
+        }) {
+            Ok(frames) if frames >= RESTART_WAL_AFTER_FRAMES => {
+                wal_restart.store(true, Ordering::Relaxed)
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "WAL checkpoint failed; it will be tried again"),
         }
     }
 }
