@@ -30,6 +30,14 @@ fn a_missing_folder_is_created_and_an_empty_file_is_a_new_database() {
 }
 
 #[test]
+fn a_folder_given_as_the_database_is_refused() {
+    let scratch = Scratch::new();
+    let output = cli(scratch.dir.path(), &["export"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("is a folder"));
+}
+
+#[test]
 fn a_file_that_is_not_ours_is_refused_and_left_untouched() {
     let scratch = Scratch::new();
     let cases: Vec<(&str, Vec<u8>)> = vec![

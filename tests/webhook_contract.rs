@@ -461,3 +461,52 @@ fn chrono_now_millis() -> i64 {
 fn rfc3339(millis: i64) -> String {
     kyc_monitor::time::rfc3339_millis(millis)
 }
+
+#[tokio::test]
+async fn hostile_bodies_are_refused_without_harm() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &["--max-body", "64k"]);
+    let deep = format!("{}{}", "[".repeat(20_000), "]".repeat(20_000));
+    assert_eq!(post(&monitor.webhook_url, deep).await.status, 400);
+    let deep_object = format!(
+        r#"{{"externalId":"u","x":{}1{}}}"#,
+        r#"{"a":"#.repeat(5_000),
+        "}".repeat(5_000)
+    );
+    assert_eq!(post(&monitor.webhook_url, deep_object).await.status, 400);
+    let long_id = format!(
+        r#"{{"externalId":"{}","status":"OPEN"}}"#,
+        "x".repeat(60_000)
+    );
+    assert_eq!(post(&monitor.webhook_url, long_id).await.status, 200);
+    let nul = "{\"externalId\":\"a\\u0000b\",\"status\":\"OPEN\"}";
+    assert_eq!(post(&monitor.webhook_url, nul).await.status, 200);
+    // A NUL cannot travel in argv, so the export shows it was kept.
+    assert!(export_jsonl(&scratch.db(), "users")
+        .iter()
+        .any(|u| u["externalId"] == "a\u{0}b"));
+    // Still serving.
+    assert_eq!(
+        post(&monitor.webhook_url, fixture("flat-open.json"))
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn ctrl_c_stops_gracefully_too() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    assert_eq!(
+        post(&monitor.webhook_url, fixture("flat-open.json"))
+            .await
+            .status,
+        200
+    );
+    let mut monitor = monitor;
+    signal(&monitor.child, "INT");
+    let status = monitor.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(lookup(&scratch.db(), "user_4821").is_some());
+}

@@ -329,17 +329,17 @@ fn parse_addr(text: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("{text:?} is not an address and port such as 127.0.0.1:8787"))
 }
 
-/// `65536`, `64K`, `64KiB`, `1M`, `1MiB`: binary multiples.
+/// `65536`, `64K`, `64KiB`, `1M`, `1MiB` (any case): binary multiples.
 fn parse_size(text: &str) -> Result<usize, String> {
     let trimmed = text.trim();
     let split = trimmed
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(trimmed.len());
     let (digits, suffix) = trimmed.split_at(split);
-    let multiplier: usize = match suffix.trim() {
-        "" | "B" => 1,
-        "K" | "KiB" => 1024,
-        "M" | "MiB" => 1024 * 1024,
+    let multiplier: usize = match suffix.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1024,
+        "m" | "mib" => 1024 * 1024,
         _ => {
             return Err(format!(
                 "{text:?} is not a size such as 65536, 64K, 64KiB or 1MiB"
