@@ -274,3 +274,42 @@ async fn rebuild_from_deliveries_equals_the_live_projection() {
     assert!(cli(&scratch.db(), &["rebuild"]).status.success());
     assert_eq!(export_jsonl(&scratch.db(), "users"), live.0);
 }
+
+#[test]
+fn upgrading_from_version_1_counts_the_users_already_there() {
+    let scratch = Scratch::new();
+    {
+        let conn = rusqlite::Connection::open(scratch.db()).unwrap();
+        conn.execute_batch(schema::MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.pragma_update(None, "application_id", schema::APPLICATION_ID)
+            .unwrap();
+        // Users alone, without their events: enough for what the migration reads.
+        conn.pragma_update(None, "foreign_keys", "OFF").unwrap();
+        for (id, status, decision) in [
+            ("a", "OPEN", ""),
+            ("b", "OPEN", ""),
+            ("c", "CLOSED", "ACCEPT"),
+        ] {
+            conn.execute(
+                "INSERT INTO users VALUES (?1, ?2, ?3, '', '', '', 0, 0, 0, 1, 0)",
+                rusqlite::params![id, decision, status],
+            )
+            .unwrap();
+        }
+    }
+    let reader = Store::open(&scratch.db()).unwrap().reader().unwrap();
+    let counts: Vec<(String, String, i64)> = reader
+        .user_counts()
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.status, c.decision, c.users))
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            ("CLOSED".into(), "ACCEPT".into(), 1),
+            ("OPEN".into(), String::new(), 2)
+        ]
+    );
+}

@@ -12,7 +12,10 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-pub use queries::{DeliveryRecord, EventRecord, Reader, UserRecord};
+pub use queries::{
+    BoardCursor, DeliveryFilter, DeliveryRecord, EventRecord, Reader, TimelineEntry, UserCount,
+    UserRecord,
+};
 pub use writer::{NewDelivery, Outcome, Recorded, Verdict, Writer};
 
 /// How long the writer waits for a lock held by another process before it gives up on a batch

@@ -19,10 +19,11 @@ pub(super) fn webhook_id_seen(
 }
 
 /// Where an event stands against what is stored: a redelivery or not, a known user or not.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(super) struct Placement {
     pub duplicate: bool,
-    known_user: bool,
+    /// The user's state before this event; `None` for a user never seen.
+    previous: Option<UserState>,
 }
 
 /// A redelivery repeats a verified `webhook-id` (`replayed_id`), an `event_id` seen before, or
@@ -41,7 +42,7 @@ pub(super) fn place_event(
     }
     Ok(Placement {
         duplicate,
-        known_user: latest.is_some(),
+        previous: latest,
     })
 }
 
@@ -67,7 +68,7 @@ pub(super) fn apply_event(
     delivery_id: i64,
     received_at: i64,
     event: &KycEvent,
-    placement: Placement,
+    placement: &Placement,
 ) -> rusqlite::Result<()> {
     let s = &event.state;
     conn.prepare_cached(
@@ -87,7 +88,18 @@ pub(super) fn apply_event(
         event.event_id,
         placement.duplicate,
     ])?;
-    if !placement.known_user {
+    match &placement.previous {
+        None => count_user(conn, &s.status, &s.decision, 1)?,
+        Some(previous)
+            if !placement.duplicate
+                && (&previous.status, &previous.decision) != (&s.status, &s.decision) =>
+        {
+            count_user(conn, &previous.status, &previous.decision, -1)?;
+            count_user(conn, &s.status, &s.decision, 1)?;
+        }
+        Some(_) => {}
+    }
+    if placement.previous.is_none() {
         // Even a redelivery (its event_id came for another user) makes a new user known.
         conn.prepare_cached(
             "INSERT INTO users (external_id, decision, status, sub_status, participant_id, account,
@@ -131,10 +143,25 @@ pub(super) fn apply_event(
     Ok(())
 }
 
+/// Keeps `user_counts` (users per status and decision) in step with `users`.
+fn count_user(
+    conn: &Connection,
+    status: &str,
+    decision: &str,
+    change: i64,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO user_counts (status, decision, users) VALUES (?1, ?2, ?3)
+         ON CONFLICT (status, decision) DO UPDATE SET users = users + excluded.users",
+    )?
+    .execute(params![status, decision, change])?;
+    Ok(())
+}
+
 /// Empties events and users and derives them again from every answered delivery, oldest first.
 pub(super) fn rebuild(conn: &mut Connection) -> rusqlite::Result<u64> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    tx.execute_batch("DELETE FROM users; DELETE FROM events;")?;
+    tx.execute_batch("DELETE FROM user_counts; DELETE FROM users; DELETE FROM events;")?;
     let mut replayed = 0;
     {
         let mut deliveries = tx.prepare(
@@ -154,7 +181,7 @@ pub(super) fn rebuild(conn: &mut Connection) -> rusqlite::Result<u64> {
                 None => false,
             };
             let placement = place_event(&tx, &event, replayed_id)?;
-            apply_event(&tx, id, received_at, &event, placement)?;
+            apply_event(&tx, id, received_at, &event, &placement)?;
             replayed += 1;
         }
     }

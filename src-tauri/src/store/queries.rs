@@ -44,6 +44,39 @@ pub struct DeliveryRecord {
     pub error: Option<String>,
 }
 
+/// How many users have one status and decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserCount {
+    pub status: String,
+    pub decision: String,
+    pub users: i64,
+}
+
+/// One event of a user's timeline with the delivery that carried it, exactly as it arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimelineEntry {
+    pub event: EventRecord,
+    pub headers: String,
+    pub body: Option<Vec<u8>>,
+}
+
+/// Where a board page continues: after this user (in newest-first order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoardCursor {
+    pub status_since: i64,
+    pub external_id: String,
+}
+
+/// Which deliveries a deliveries page shows.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFilter {
+    pub outcome: Option<String>,
+    /// Only deliveries whose raw body contains these bytes.
+    pub body_contains: Option<String>,
+    /// Only deliveries older than this id (the page before).
+    pub before_id: Option<i64>,
+}
+
 const USER_COLUMNS: &str = "external_id, decision, status, sub_status, participant_id, account,
                             first_seen_at, last_seen_at, status_since, event_count";
 const EVENT_COLUMNS: &str = "delivery_id, received_at, external_id, decision, status, sub_status,
@@ -78,6 +111,101 @@ impl Reader {
             ))?
             .query_map([external_id], event_from_row)?
             .collect()
+    }
+
+    /// Users per status and decision, kept by the writer (no scan).
+    pub fn user_counts(&self) -> rusqlite::Result<Vec<UserCount>> {
+        self.conn
+            .prepare_cached(
+                "SELECT status, decision, users FROM user_counts WHERE users > 0 ORDER BY status, decision",
+            )?
+            .query_map([], |row| Ok(UserCount { status: row.get(0)?, decision: row.get(1)?, users: row.get(2)? }))?
+            .collect()
+    }
+
+    /// One page of a board column: the users in `status`, the latest to enter it first.
+    pub fn board_page(
+        &self,
+        status: &str,
+        after: Option<&BoardCursor>,
+        limit: u32,
+    ) -> rusqlite::Result<Vec<UserRecord>> {
+        let (since, id) =
+            after.map_or((i64::MAX, ""), |c| (c.status_since, c.external_id.as_str()));
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users
+                  WHERE status = ?1 AND (status_since < ?2 OR (status_since = ?2 AND external_id > ?3))
+                  ORDER BY status_since DESC, external_id LIMIT ?4"
+            ))?
+            .query_map(rusqlite::params![status, since, id, limit], user_from_row)?
+            .collect()
+    }
+
+    /// Users whose `externalId` starts with `prefix`, in `externalId` order.
+    pub fn users_with_prefix(&self, prefix: &str, limit: u32) -> rusqlite::Result<Vec<UserRecord>> {
+        // The primary key's order makes a prefix a range: [prefix, prefix + the highest code point).
+        let upper = format!("{prefix}\u{10FFFF}");
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE external_id >= ?1 AND external_id < ?2
+                  ORDER BY external_id LIMIT ?3"
+            ))?
+            .query_map(rusqlite::params![prefix, upper, limit], user_from_row)?
+            .collect()
+    }
+
+    /// A user's events, oldest first, each with its delivery's headers and raw body.
+    pub fn user_timeline(&self, external_id: &str) -> rusqlite::Result<Vec<TimelineEntry>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS}, headers, body
+                   FROM events JOIN (SELECT id, headers, body FROM deliveries) ON id = delivery_id
+                  WHERE external_id = ?1 ORDER BY delivery_id"
+            ))?
+            .query_map([external_id], |row| {
+                Ok(TimelineEntry {
+                    event: event_from_row(row)?,
+                    headers: row.get(10)?,
+                    body: row.get(11)?,
+                })
+            })?
+            .collect()
+    }
+
+    /// The newest deliveries matching `filter`, newest first.
+    pub fn deliveries_page(
+        &self,
+        filter: &DeliveryFilter,
+        limit: u32,
+    ) -> rusqlite::Result<Vec<DeliveryRecord>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {DELIVERY_COLUMNS} FROM deliveries
+                  WHERE id < ?1 AND (?2 IS NULL OR outcome = ?2)
+                    AND (?3 IS NULL OR (body IS NOT NULL AND instr(body, CAST(?3 AS BLOB)) > 0))
+                  ORDER BY id DESC LIMIT ?4"
+            ))?
+            .query_map(
+                rusqlite::params![
+                    filter.before_id.unwrap_or(i64::MAX),
+                    filter.outcome,
+                    filter.body_contains,
+                    limit
+                ],
+                delivery_from_row,
+            )?
+            .collect()
+    }
+
+    /// One delivery by id.
+    pub fn delivery(&self, id: i64) -> rusqlite::Result<Option<DeliveryRecord>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = ?1"
+            ))?
+            .query_row([id], delivery_from_row)
+            .optional()
     }
 
     /// Every user, in the order they were first seen.

@@ -58,6 +58,20 @@ pub const MIGRATIONS: &[&str] = &[
         last_event_id  INTEGER NOT NULL REFERENCES events (delivery_id)
     ) STRICT, WITHOUT ROWID;
     "#,
+    // 2: what the board needs at millions of users: counts kept by the writer instead of
+    // counted per view, and each status's users newest first.
+    r#"
+    CREATE TABLE user_counts (
+        status   TEXT NOT NULL,
+        decision TEXT NOT NULL,
+        users    INTEGER NOT NULL,
+        PRIMARY KEY (status, decision)
+    ) STRICT, WITHOUT ROWID;
+    INSERT INTO user_counts (status, decision, users)
+        SELECT status, decision, count(*) FROM users GROUP BY status, decision;
+    CREATE INDEX users_by_status ON users (status, status_since DESC, external_id);
+    CREATE INDEX deliveries_by_outcome ON deliveries (outcome, id);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -253,8 +253,9 @@ fn record_delivery(tx: &Connection, delivery: &NewDelivery) -> Result<Recorded, 
     let (outcome, http_status, error) = match &delivery.verdict {
         Verdict::Payload(Payload::Event(event)) => {
             let placed = projection::place_event(tx, event, replayed_id)?;
+            let duplicate = placed.duplicate;
             placement = Some((event, placed));
-            if placed.duplicate {
+            if duplicate {
                 (Outcome::Duplicate, 200, None)
             } else {
                 (Outcome::Accepted, 200, None)
@@ -285,7 +286,7 @@ fn record_delivery(tx: &Connection, delivery: &NewDelivery) -> Result<Recorded, 
     ])?;
     let delivery_id = tx.last_insert_rowid();
     if let Some((event, placed)) = placement {
-        projection::apply_event(tx, delivery_id, delivery.received_at, event, placed)?;
+        projection::apply_event(tx, delivery_id, delivery.received_at, event, &placed)?;
     }
     Ok(Recorded {
         delivery_id,
