@@ -114,6 +114,7 @@ const DELIVERY_COLUMNS: &[&str] = &[
     "headers",
     "body",
     "bodyBase64",
+    "replayOf",
 ];
 
 fn text(value: impl Into<String>) -> Cell {
@@ -179,6 +180,10 @@ fn delivery_row(delivery: DeliveryRecord) -> Row {
         ("headers", Cell::Json(delivery.headers)),
         ("body", body),
         ("bodyBase64", body_base64),
+        (
+            "replayOf",
+            delivery.replay_of.map_or(Cell::Null, Cell::Number),
+        ),
     ]
 }
 
@@ -304,6 +309,7 @@ mod tests {
             outcome: "ping".into(),
             http_status: 200,
             error: None,
+            replay_of: None,
         };
         assert_eq!(names(delivery_row(delivery)), DELIVERY_COLUMNS);
     }

@@ -141,6 +141,7 @@ async fn receive(
         body,
         body_size,
         verified_webhook_id,
+        replay_of: None,
         verdict,
     };
     match listener.writer.record(delivery).await {
@@ -273,4 +274,28 @@ fn json_body(status: StatusCode, body: &'static str) -> Response {
 
 fn error_response(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({"error": message}))).into_response()
+}
+
+/// A stored delivery sent again through the normal path, marked as a replay. Its signature is
+/// not checked again (its timestamp is old by now): these are bytes this monitor already holds.
+pub fn replay(original: &crate::store::DeliveryRecord) -> NewDelivery {
+    let verdict = match &original.body {
+        Some(body) => payload_verdict(body),
+        None => refused(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the original body was over the size limit and was not kept, so it cannot be replayed"
+                .to_owned(),
+        ),
+    };
+    NewDelivery {
+        received_at: now_millis(),
+        remote_addr: "replay".to_owned(),
+        method: Method::POST.to_string(),
+        headers: original.headers.clone(),
+        body: original.body.clone(),
+        body_size: original.body_size,
+        verified_webhook_id: None,
+        replay_of: Some(original.id),
+        verdict,
+    }
 }

@@ -169,6 +169,8 @@ fn run_serve(db: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
     let config = ServeConfig {
         db,
         listen: args.listen,
+        // The UI API is built but the front end is not yet: `serve` keeps it off until both ship.
+        ui_listen: None,
         webhook_token: !args.no_webhook_token,
         max_body: args.max_body,
         signing_secret,

@@ -1,4 +1,5 @@
-//! Headless `serve`: the store, the writer and the webhook listener, with a graceful stop.
+//! `serve`: the store, the writer, the webhook listener and (optionally) the local UI listener,
+//! with a graceful stop.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -7,7 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
+use crate::api::{self, UiConfig};
 use crate::ingest::{self, WebhookConfig};
 use crate::signature::SigningSecret;
 use crate::store::{Store, StoreError, Writer};
@@ -19,6 +22,8 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 pub struct ServeConfig {
     pub db: PathBuf,
     pub listen: SocketAddr,
+    /// The local UI and its API; `None` serves the webhook only.
+    pub ui_listen: Option<SocketAddr>,
     pub webhook_token: bool,
     pub max_body: usize,
     pub signing_secret: Option<SigningSecret>,
@@ -28,27 +33,44 @@ pub struct ServeConfig {
 pub enum ServeError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("cannot listen on {addr}: {source}; choose another address or port with --listen")]
+    #[error("cannot listen on {addr}: {source}; choose another address or port with {flag}")]
     Bind {
         addr: SocketAddr,
+        flag: &'static str,
         source: std::io::Error,
     },
-    #[error("the webhook listener failed: {0}")]
+    #[error("the UI listens on loopback only (such as 127.0.0.1:8788), not on {0}: it shows every user's data")]
+    UiNotLoopback(SocketAddr),
+    #[error("a listener failed: {0}")]
     Listener(std::io::Error),
+}
+
+struct Bound {
+    listener: TcpListener,
+    router: axum::Router,
 }
 
 /// A bound, not yet running, server.
 pub struct Server {
-    listener: TcpListener,
-    router: axum::Router,
+    stopping: watch::Sender<bool>,
+    webhook: Bound,
+    ui: Option<(Bound, String)>,
     writer: Arc<Writer>,
-    webhook_path: String,
-    local_addr: SocketAddr,
+    webhook_url: String,
+}
+
+async fn bind(addr: SocketAddr, flag: &'static str) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, flag, source })
 }
 
 impl Server {
-    /// Opens the database and binds the listener; nothing is served until [`Server::run`].
+    /// Opens the database and binds the listeners; nothing is served until [`Server::run`].
     pub async fn bind(config: ServeConfig) -> Result<Server, ServeError> {
+        if let Some(ui) = config.ui_listen.filter(|addr| !addr.ip().is_loopback()) {
+            return Err(ServeError::UiNotLoopback(ui));
+        }
         let store = Store::open(&config.db)?;
         let token = if config.webhook_token {
             Some(store.webhook_token()?)
@@ -60,29 +82,48 @@ impl Server {
             max_body: config.max_body,
             signing_secret: config.signing_secret,
         };
-        let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| ServeError::Bind {
-                    addr: config.listen,
-                    source,
-                })?;
+        let listener = bind(config.listen, "--listen").await?;
         let local_addr = listener.local_addr().map_err(ServeError::Listener)?;
+        let webhook_url = format!("http://{local_addr}{}", webhook.path());
         let writer = Arc::new(store.start_writer()?);
-        let webhook_path = webhook.path();
+        let (stopping, _) = watch::channel(false);
+        let ui = match config.ui_listen {
+            Some(addr) => {
+                let listener = bind(addr, "--ui-listen").await?;
+                let local_addr = listener.local_addr().map_err(ServeError::Listener)?;
+                let mut random = [0u8; 16];
+                getrandom::fill(&mut random).expect("the operating system's random source failed");
+                let token = hex::encode(random);
+                let url = format!("http://{local_addr}/?token={token}");
+                let config = UiConfig {
+                    token,
+                    local_addr,
+                    webhook_url: webhook_url.clone(),
+                };
+                let router =
+                    api::router(store.clone(), writer.clone(), config, stopping.subscribe());
+                Some((Bound { listener, router }, url))
+            }
+            None => None,
+        };
         let router = ingest::router(webhook, writer.clone());
         Ok(Server {
-            listener,
-            router,
+            stopping,
+            webhook: Bound { listener, router },
+            ui,
             writer,
-            webhook_path,
-            local_addr,
+            webhook_url,
         })
     }
 
     /// The local URL of the webhook, with the real port.
-    pub fn webhook_url(&self) -> String {
-        format!("http://{}{}", self.local_addr, self.webhook_path)
+    pub fn webhook_url(&self) -> &str {
+        &self.webhook_url
+    }
+
+    /// The local UI's URL with this run's token, when the UI listens.
+    pub fn ui_url(&self) -> Option<&str> {
+        self.ui.as_ref().map(|(_, url)| url.as_str())
     }
 
     /// Serves until `stop` completes; then stops accepting, stores and answers what is in flight.
@@ -90,25 +131,42 @@ impl Server {
         self,
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
-        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let serving = axum::serve(self.listener, service).with_graceful_shutdown(async move {
+        let stopping_tx = self.stopping;
+        let stopping = stopping_tx.subscribe();
+        tokio::spawn(async move {
             stop.await;
             tracing::info!("stopping: finishing the deliveries in flight");
-            let _ = stopping_tx.send(());
+            let _ = stopping_tx.send(true);
         });
-        let drain_limit = async {
-            if stopping_rx.await.is_ok() {
-                tokio::time::sleep(DRAIN_LIMIT).await;
-            } else {
-                std::future::pending::<()>().await;
+        let mut listeners = tokio::task::JoinSet::new();
+        for bound in std::iter::once(self.webhook).chain(self.ui.map(|(bound, _)| bound)) {
+            let mut stopping = stopping.clone();
+            let service = bound
+                .router
+                .into_make_service_with_connect_info::<SocketAddr>();
+            listeners.spawn(async move {
+                axum::serve(bound.listener, service)
+                    .with_graceful_shutdown(async move {
+                        let _ = stopping.wait_for(|stop| *stop).await;
+                    })
+                    .await
+            });
+        }
+        let mut drain_limit = stopping.clone();
+        let drained = async {
+            while let Some(finished) = listeners.join_next().await {
+                finished
+                    .expect("a listener task panicked")
+                    .map_err(ServeError::Listener)?;
             }
+            Ok::<(), ServeError>(())
         };
         tokio::select! {
-            result = serving => result.map_err(ServeError::Listener)?,
-            () = drain_limit => tracing::warn!("some requests were still being received after {DRAIN_LIMIT:?}; they were dropped unanswered"),
+            result = drained => result?,
+            _ = async {
+                let _ = drain_limit.wait_for(|stop| *stop).await;
+                tokio::time::sleep(DRAIN_LIMIT).await;
+            } => tracing::warn!("some requests were still being received after {DRAIN_LIMIT:?}; they were dropped unanswered"),
         }
         self.writer.finish().await;
         tracing::info!("stopped");

@@ -16,7 +16,7 @@ pub use queries::{
     BoardCursor, DeliveryFilter, DeliveryRecord, EventRecord, Reader, TimelineEntry, UserCount,
     UserRecord,
 };
-pub use writer::{NewDelivery, Outcome, Recorded, Verdict, Writer};
+pub use writer::{Change, NewDelivery, Outcome, Recorded, Verdict, Writer, CHANGE_BACKLOG};
 
 /// How long the writer waits for a lock held by another process before it gives up on a batch
 /// (and the webhook answers 503). Well inside the provider's 5-second answer window.

@@ -3,6 +3,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Row};
 
+use super::{Change, Outcome};
 use crate::kyc::UserState;
 
 /// A user's current state, as the projection holds it.
@@ -42,6 +43,7 @@ pub struct DeliveryRecord {
     pub outcome: String,
     pub http_status: u16,
     pub error: Option<String>,
+    pub replay_of: Option<i64>,
 }
 
 /// How many users have one status and decision.
@@ -82,7 +84,7 @@ const USER_COLUMNS: &str = "external_id, decision, status, sub_status, participa
 const EVENT_COLUMNS: &str = "delivery_id, received_at, external_id, decision, status, sub_status,
                              participant_id, account, event_id, duplicate";
 const DELIVERY_COLUMNS: &str = "id, received_at, remote_addr, method, headers, body, body_size,
-                                webhook_id, outcome, http_status, error";
+                                webhook_id, outcome, http_status, error, replay_of";
 
 /// A read-only connection.
 pub struct Reader {
@@ -208,6 +210,33 @@ impl Reader {
             .optional()
     }
 
+    /// The id of the newest delivery (0 when there is none).
+    pub fn latest_delivery_id(&self) -> rusqlite::Result<i64> {
+        self.conn
+            .query_row("SELECT coalesce(max(id), 0) FROM deliveries", [], |row| {
+                row.get(0)
+            })
+    }
+
+    /// Deliveries committed after `after_id`, oldest first, as the live feed announces them:
+    /// what a follower that reconnects has missed.
+    pub fn changes_after(&self, after_id: i64, limit: u32) -> rusqlite::Result<Vec<Change>> {
+        self.conn
+            .prepare_cached(
+                "SELECT id, outcome, external_id FROM deliveries LEFT JOIN events ON delivery_id = id
+                  WHERE id > ?1 ORDER BY id LIMIT ?2",
+            )?
+            .query_map(rusqlite::params![after_id, limit], |row| {
+                let outcome: String = row.get(1)?;
+                Ok(Change {
+                    delivery_id: row.get(0)?,
+                    outcome: Outcome::from_stored(&outcome),
+                    external_id: row.get(2)?,
+                })
+            })?
+            .collect()
+    }
+
     /// Every user, in the order they were first seen.
     pub fn for_each_user<E: From<rusqlite::Error>>(
         &self,
@@ -310,5 +339,6 @@ fn delivery_from_row(row: &Row) -> rusqlite::Result<DeliveryRecord> {
         outcome: row.get(8)?,
         http_status: row.get(9)?,
         error: row.get(10)?,
+        replay_of: row.get(11)?,
     })
 }

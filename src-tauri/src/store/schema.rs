@@ -71,6 +71,8 @@ pub const MIGRATIONS: &[&str] = &[
         SELECT status, decision, count(*) FROM users GROUP BY status, decision;
     CREATE INDEX users_by_status ON users (status, status_since DESC, external_id);
     CREATE INDEX deliveries_by_outcome ON deliveries (outcome, id);
+    -- A delivery sent again from the UI through the normal path names the one it repeats.
+    ALTER TABLE deliveries ADD COLUMN replay_of INTEGER REFERENCES deliveries (id);
     "#,
 ];
 

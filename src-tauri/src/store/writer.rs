@@ -6,7 +6,7 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
 
 use rusqlite::{params, Connection, TransactionBehavior};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::projection;
 use super::StoreError;
@@ -14,6 +14,8 @@ use crate::kyc::Payload;
 
 /// Most deliveries written in one transaction; more waiting ones go in the next.
 const MAX_BATCH: usize = 512;
+/// Changes a slow follower may fall behind before it is told it lagged.
+pub const CHANGE_BACKLOG: usize = 4096;
 /// Deliveries waiting for the writer before new ones wait for room.
 const QUEUE_DEPTH: usize = 4096;
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
@@ -35,6 +37,8 @@ pub struct NewDelivery {
     pub body_size: Option<i64>,
     /// The `webhook-id` of a delivery whose signature was verified.
     pub verified_webhook_id: Option<String>,
+    /// The stored delivery this one replays, when sent again from the UI.
+    pub replay_of: Option<i64>,
     pub verdict: Verdict,
 }
 
@@ -60,6 +64,16 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Reads the value of the `outcome` column (its CHECK constraint allows only these).
+    pub fn from_stored(text: &str) -> Outcome {
+        match text {
+            "accepted" => Outcome::Accepted,
+            "duplicate" => Outcome::Duplicate,
+            "ping" => Outcome::Ping,
+            _ => Outcome::Rejected,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Accepted => "accepted",
@@ -94,6 +108,16 @@ enum Command {
 pub struct Writer {
     queue: mpsc::Sender<Command>,
     threads: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
+    changes: broadcast::Sender<Change>,
+}
+
+/// A committed delivery, announced to whoever follows the store live (the UI's feed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub delivery_id: i64,
+    pub outcome: Outcome,
+    /// The user it moved or repeated, if it named one.
+    pub external_id: Option<String>,
 }
 
 impl Writer {
@@ -105,13 +129,15 @@ impl Writer {
         let wal_restart = Arc::new(AtomicBool::new(false));
         let restart_requests = wal_restart.clone();
         let (queue, commands) = mpsc::channel(QUEUE_DEPTH);
+        let (changes, _) = broadcast::channel(CHANGE_BACKLOG);
+        let announce = changes.clone();
         let (stop_checkpoints, checkpoint_stop) = std::sync::mpsc::channel::<()>();
         let spawn_failed =
             |e: std::io::Error| StoreError::CommitFailed(format!("cannot start the writer: {e}"));
         let writer = std::thread::Builder::new()
             .name("kyc-writer".into())
             .spawn(move || {
-                write_until_stopped(conn, commands, &wal_restart);
+                write_until_stopped(conn, commands, &wal_restart, &announce);
                 drop(stop_checkpoints);
             })
             .map_err(spawn_failed)?;
@@ -124,6 +150,7 @@ impl Writer {
         Ok(Writer {
             queue,
             threads: std::sync::Mutex::new(vec![writer, checkpointer]),
+            changes,
         })
     }
 
@@ -135,6 +162,12 @@ impl Writer {
             .await
             .map_err(|_| StoreError::WriterStopped)?;
         answer.await.map_err(|_| StoreError::WriterStopped)?
+    }
+
+    /// Follows every delivery committed from now on. A follower that falls more than
+    /// [`CHANGE_BACKLOG`] behind is told it lagged and should read the store to catch up.
+    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.changes.subscribe()
     }
 
     /// Commits and answers everything queued so far, then ends the thread. Deliveries recorded
@@ -152,6 +185,7 @@ fn write_until_stopped(
     mut conn: Connection,
     mut commands: mpsc::Receiver<Command>,
     wal_restart: &AtomicBool,
+    changes: &broadcast::Sender<Change>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut stopping = false;
@@ -180,6 +214,16 @@ fn write_until_stopped(
         match written {
             Ok(recorded) => {
                 for (job, recorded) in batch.drain(..).zip(recorded) {
+                    let external_id = match &job.delivery.verdict {
+                        Verdict::Payload(Payload::Event(event)) => Some(event.external_id.clone()),
+                        _ => None,
+                    };
+                    // Nobody listening is fine: the feed is a convenience, the store the record.
+                    let _ = changes.send(Change {
+                        delivery_id: recorded.delivery_id,
+                        outcome: recorded.outcome,
+                        external_id,
+                    });
                     let _ = job.reply.send(Ok(recorded));
                 }
             }
@@ -269,8 +313,9 @@ fn record_delivery(tx: &Connection, delivery: &NewDelivery) -> Result<Recorded, 
     };
     tx.prepare_cached(
         "INSERT INTO deliveries
-           (received_at, remote_addr, method, headers, body, body_size, webhook_id, outcome, http_status, error)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+           (received_at, remote_addr, method, headers, body, body_size, webhook_id, outcome, http_status, error,
+            replay_of)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         delivery.received_at,
@@ -283,6 +328,7 @@ fn record_delivery(tx: &Connection, delivery: &NewDelivery) -> Result<Recorded, 
         outcome.as_str(),
         http_status,
         error,
+        delivery.replay_of,
     ])?;
     let delivery_id = tx.last_insert_rowid();
     if let Some((event, placed)) = placement {

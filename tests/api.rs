@@ -1,0 +1,382 @@
+//! The local UI API: the guard (token, Host, Origin), each view, replay, and the live feed with
+//! resume. The server runs in-process on port 0 with a real SQLite file; everything goes over
+//! real HTTP.
+
+mod support;
+
+use std::time::Duration;
+
+use kyc_monitor::serve::{ServeConfig, Server};
+use support::*;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+struct Running {
+    webhook_url: String,
+    ui_base: String,
+    token: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+    _scratch: Scratch,
+}
+
+impl Running {
+    async fn start() -> Running {
+        let scratch = Scratch::new();
+        let config = ServeConfig {
+            db: scratch.db(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ui_listen: Some("127.0.0.1:0".parse().unwrap()),
+            webhook_token: true,
+            max_body: 64 * 1024,
+            signing_secret: None,
+        };
+        let server = Server::bind(config).await.expect("bind");
+        let webhook_url = server.webhook_url().to_owned();
+        let ui_url = server.ui_url().expect("the UI listens").to_owned();
+        let (base, token) = ui_url.split_once("/?token=").expect("token in the ui URL");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            server
+                .run(async move { drop(stopped.await) })
+                .await
+                .expect("serve");
+        });
+        Running {
+            webhook_url,
+            ui_base: base.to_owned(),
+            token: token.to_owned(),
+            stop: Some(stop),
+            task,
+            _scratch: scratch,
+        }
+    }
+
+    fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        client()
+            .get(format!("{}{path}", self.ui_base))
+            .bearer_auth(&self.token)
+    }
+
+    async fn json(&self, path: &str) -> serde_json::Value {
+        let answer = send(self.get(path)).await;
+        assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+        answer.json()
+    }
+
+    /// Stops the server. The bound is half the drain limit (10 s): an open live feed must end
+    /// when the server stops rather than hold it until the limit drops it.
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        tokio::time::timeout(Duration::from_secs(5), &mut self.task)
+            .await
+            .expect("the server stops without waiting out the drain limit")
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn the_token_is_required_and_the_first_visit_sets_a_cookie() {
+    let ui = Running::start().await;
+    let bare = send(client().get(format!("{}/api/overview", ui.ui_base))).await;
+    assert_eq!(bare.status, 401);
+    assert!(bare.json()["error"].as_str().unwrap().contains("ui: line"));
+    let wrong = send(
+        client()
+            .get(format!("{}/api/overview", ui.ui_base))
+            .bearer_auth("0".repeat(32)),
+    )
+    .await;
+    assert_eq!(wrong.status, 401);
+
+    let first = send(client().get(format!("{}/api/overview?token={}", ui.ui_base, ui.token))).await;
+    assert_eq!(first.status, 200);
+    let cookie = first.headers["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    let with_cookie = send(
+        client()
+            .get(format!("{}/api/overview", ui.ui_base))
+            .header("cookie", pair),
+    )
+    .await;
+    assert_eq!(with_cookie.status, 200);
+    ui.stop().await;
+}
+
+#[tokio::test]
+async fn foreign_hosts_and_origins_are_refused() {
+    let ui = Running::start().await;
+    let rebinding = send(
+        ui.get("/api/overview")
+            .header("host", "attacker.example:8788"),
+    )
+    .await;
+    assert_eq!(rebinding.status, 403);
+    let cross_site = send(
+        ui.get("/api/overview")
+            .header("origin", "http://attacker.example"),
+    )
+    .await;
+    assert_eq!(cross_site.status, 403);
+    let same_origin = send(ui.get("/api/overview").header("origin", ui.ui_base.clone())).await;
+    assert_eq!(same_origin.status, 200);
+    let localhost = ui.ui_base.replace("127.0.0.1", "localhost");
+    let by_name = send(
+        ui.get("/api/overview")
+            .header("host", localhost.trim_start_matches("http://")),
+    )
+    .await;
+    assert_eq!(by_name.status, 200);
+    ui.stop().await;
+}
+
+#[tokio::test]
+async fn the_ui_is_never_reachable_through_the_webhook_listener() {
+    let ui = Running::start().await;
+    let webhook_base = ui
+        .webhook_url
+        .split("/kyc-webhook")
+        .next()
+        .unwrap()
+        .to_owned();
+    for path in ["/api/overview", "/api/feed", "/"] {
+        let answer = send(
+            client()
+                .get(format!("{webhook_base}{path}"))
+                .bearer_auth(&ui.token),
+        )
+        .await;
+        assert_eq!(answer.status, 404, "{path}");
+    }
+    ui.stop().await;
+}
+
+#[tokio::test]
+async fn the_ui_refuses_to_listen_beyond_loopback() {
+    let scratch = Scratch::new();
+    let config = ServeConfig {
+        db: scratch.db(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ui_listen: Some("0.0.0.0:0".parse().unwrap()),
+        webhook_token: true,
+        max_body: 1024,
+        signing_secret: None,
+    };
+    let error = Server::bind(config)
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(error.contains("loopback"), "{error}");
+}
+
+#[tokio::test]
+async fn views_show_counts_board_search_user_and_deliveries() {
+    let ui = Running::start().await;
+    for body in [
+        flat("user_1", "", "OPEN"),
+        flat("user_2", "REVIEW", "ON_HOLD"),
+        flat("user_10", "ACCEPT", "CLOSED"),
+        flat("user_1", "", "OPEN"),
+        flat("odd", "MAYBE", "FROZEN"),
+    ] {
+        assert_eq!(post(&ui.webhook_url, body).await.status, 200);
+    }
+    post(&ui.webhook_url, b"[]".to_vec()).await;
+
+    let overview = ui.json("/api/overview").await;
+    assert_eq!(overview["totalUsers"], 4);
+    assert_eq!(overview["webhookUrl"], ui.webhook_url.as_str());
+    assert!(overview["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["status"] == "FROZEN" && c["users"] == 1));
+
+    let open = ui.json("/api/board/OPEN").await;
+    assert_eq!(open["users"][0]["externalId"], "user_1");
+    assert_eq!(open["users"][0]["eventCount"], 2);
+    assert!(open["next"].is_null());
+    let frozen = ui.json("/api/board/FROZEN").await;
+    assert_eq!(frozen["users"][0]["knownStatus"], false);
+    assert_eq!(frozen["users"][0]["knownDecision"], false);
+
+    let found = ui.json("/api/search?q=user_1").await;
+    let ids: Vec<&str> = found["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["externalId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["user_1", "user_10"]);
+
+    let user = ui.json("/api/users/user_1").await;
+    assert_eq!(user["user"]["status"], "OPEN");
+    let timeline = user["timeline"].as_array().unwrap();
+    assert_eq!(timeline.len(), 2);
+    assert_eq!(timeline[1]["duplicate"], true);
+    assert!(timeline[0]["body"]
+        .as_str()
+        .unwrap()
+        .contains("\"externalId\":\"user_1\""));
+    assert!(timeline[0]["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|h| h[0] == "host"));
+    let missing = send(ui.get("/api/users/nobody")).await;
+    assert_eq!(missing.status, 404);
+    // An externalId that needs escaping in a path.
+    post(&ui.webhook_url, flat("a/b c?", "", "OPEN")).await;
+    assert_eq!(
+        ui.json("/api/users/a%2Fb%20c%3F").await["user"]["externalId"],
+        "a/b c?"
+    );
+
+    let rejected = ui.json("/api/deliveries?outcome=rejected").await;
+    assert_eq!(rejected["deliveries"].as_array().unwrap().len(), 1);
+    assert_eq!(rejected["deliveries"][0]["httpStatus"], 400);
+    let newest = ui.json("/api/deliveries?limit=2").await;
+    let first_id = newest["deliveries"][0]["id"].as_i64().unwrap();
+    let older = ui
+        .json(&format!("/api/deliveries?before={first_id}&limit=100"))
+        .await;
+    assert!(older["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|d| d["id"].as_i64().unwrap() < first_id));
+    let searched = ui.json("/api/deliveries?q=MAYBE").await;
+    assert_eq!(searched["deliveries"].as_array().unwrap().len(), 1);
+    ui.stop().await;
+}
+
+#[tokio::test]
+async fn replay_sends_a_stored_delivery_through_the_normal_path() {
+    let ui = Running::start().await;
+    post(&ui.webhook_url, flat("user_r", "", "OPEN")).await;
+    post(&ui.webhook_url, flat("user_r", "ACCEPT", "CLOSED")).await;
+    let deliveries = ui.json("/api/deliveries").await;
+    let first = deliveries["deliveries"][1]["id"].as_i64().unwrap();
+
+    let replayed = send(
+        client()
+            .post(format!("{}/api/deliveries/{first}/replay", ui.ui_base))
+            .bearer_auth(&ui.token),
+    )
+    .await;
+    assert_eq!(replayed.status, 200, "{}", replayed.body);
+    let answer = replayed.json();
+    assert_eq!(
+        (answer["outcome"].as_str(), answer["replayOf"].as_i64()),
+        (Some("accepted"), Some(first))
+    );
+    let user = ui.json("/api/users/user_r").await;
+    assert_eq!(
+        user["user"]["status"], "OPEN",
+        "the replayed state is the newest"
+    );
+    let newest = ui.json("/api/deliveries?limit=1").await;
+    assert_eq!(newest["deliveries"][0]["replayOf"], first);
+    assert_eq!(newest["deliveries"][0]["remoteAddr"], "replay");
+
+    let missing = send(
+        client()
+            .post(format!("{}/api/deliveries/999/replay", ui.ui_base))
+            .bearer_auth(&ui.token),
+    )
+    .await;
+    assert_eq!(missing.status, 404);
+    ui.stop().await;
+}
+
+/// Reads Server-Sent Events from a raw connection: (event, id, data) triples.
+struct Feed {
+    lines: tokio::io::Lines<BufReader<tokio::net::TcpStream>>,
+}
+
+impl Feed {
+    async fn open(ui: &Running, last_event_id: Option<i64>) -> Feed {
+        let addr = ui.ui_base.trim_start_matches("http://").to_owned();
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let resume = last_event_id
+            .map(|id| format!("Last-Event-ID: {id}\r\n"))
+            .unwrap_or_default();
+        let request = format!(
+            "GET /api/feed HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nAccept: text/event-stream\r\n{resume}\r\n",
+            ui.token
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut lines = BufReader::new(stream).lines();
+        let status = lines.next_line().await.unwrap().unwrap();
+        assert!(status.contains("200"), "{status}");
+        Feed { lines }
+    }
+
+    async fn next(&mut self) -> (String, i64, serde_json::Value) {
+        let (mut event, mut id, mut data) = (String::new(), 0, String::new());
+        let deadline = Duration::from_secs(10);
+        loop {
+            let line = tokio::time::timeout(deadline, self.lines.next_line())
+                .await
+                .expect("an event in time")
+                .unwrap()
+                .unwrap();
+            // Chunked transfer encoding puts size lines between the event lines.
+            if let Some(value) = line.strip_prefix("event: ").or(line.strip_prefix("event:")) {
+                event = value.trim().to_owned();
+            } else if let Some(value) = line.strip_prefix("id: ").or(line.strip_prefix("id:")) {
+                id = value.trim().parse().unwrap();
+            } else if let Some(value) = line.strip_prefix("data: ").or(line.strip_prefix("data:")) {
+                data = value.trim().to_owned();
+            } else if line.is_empty() && !event.is_empty() {
+                return (event, id, serde_json::from_str(&data).unwrap());
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_feed_pushes_each_commit_and_resumes_after_a_reconnect() {
+    let ui = Running::start().await;
+    post(&ui.webhook_url, flat("before_feed", "", "OPEN")).await;
+    let mut feed = Feed::open(&ui, None).await;
+    post(&ui.webhook_url, flat("user_f", "", "OPEN")).await;
+    let (event, first_id, data) = feed.next().await;
+    assert_eq!(event, "change");
+    assert_eq!(
+        data["externalId"], "user_f",
+        "only changes after connecting"
+    );
+    assert_eq!(data["user"]["status"], "OPEN");
+    post(&ui.webhook_url, b"{}".to_vec()).await;
+    let (_, _, ping) = feed.next().await;
+    assert_eq!(
+        (ping["outcome"].as_str(), ping["externalId"].is_null()),
+        (Some("ping"), true)
+    );
+    drop(feed);
+
+    // While nobody follows, two more commits; a reconnect with Last-Event-ID gets both, in order.
+    post(&ui.webhook_url, flat("user_f", "REVIEW", "ON_HOLD")).await;
+    post(&ui.webhook_url, flat("user_g", "", "NOT_STARTED")).await;
+    let mut resumed = Feed::open(&ui, Some(first_id + 1)).await;
+    let (_, a, first) = resumed.next().await;
+    let (_, b, second) = resumed.next().await;
+    assert_eq!(
+        (first["externalId"].as_str(), second["externalId"].as_str()),
+        (Some("user_f"), Some("user_g"))
+    );
+    assert_eq!(first["user"]["status"], "ON_HOLD");
+    assert!(a < b);
+    post(&ui.webhook_url, flat("user_h", "", "OPEN")).await;
+    assert_eq!(
+        resumed.next().await.2["externalId"],
+        "user_h",
+        "and goes on live"
+    );
+    ui.stop().await;
+}
