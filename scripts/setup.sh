@@ -26,8 +26,20 @@ ensure_rust() {
   fi
 }
 
-# What the headless build needs: a C compiler for the bundled SQLite.
+# Node.js and npm build the front end (cargo's build script runs npm in ui/).
+ensure_node() {
+  command -v node >/dev/null 2>&1 || ensure_apt_packages nodejs
+  command -v npm >/dev/null 2>&1 || ensure_apt_packages npm
+}
+
+# What the headless build needs: a C compiler for the bundled SQLite, Rust, Node.js for the UI.
 ensure_build_tools() {
   ensure_apt_packages build-essential pkg-config
   ensure_rust
+  ensure_node
+}
+
+# Where cargo puts what it builds (CARGO_TARGET_DIR or ./target).
+cargo_target_dir() {
+  cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])'
 }

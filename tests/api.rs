@@ -380,3 +380,38 @@ async fn the_feed_pushes_each_commit_and_resumes_after_a_reconnect() {
     );
     ui.stop().await;
 }
+
+#[tokio::test]
+async fn the_page_and_its_assets_are_served_with_a_strict_policy() {
+    let ui = Running::start().await;
+    let page = send(client().get(format!("{}/?token={}", ui.ui_base, ui.token))).await;
+    assert_eq!(page.status, 200);
+    assert!(page.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let policy = page.headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        policy.contains("script-src 'self'") && policy.contains("frame-ancestors 'none'"),
+        "{policy}"
+    );
+    let script = page
+        .body
+        .split("src=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a script tag");
+    let asset = send(ui.get(script)).await;
+    assert_eq!(asset.status, 200);
+    assert!(asset.headers["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("immutable"));
+    assert_eq!(
+        send(client().get(format!("{}/", ui.ui_base))).await.status,
+        401,
+        "no token, no page"
+    );
+    assert_eq!(send(ui.get("/nothing-here.js")).await.status, 404);
+    ui.stop().await;
+}

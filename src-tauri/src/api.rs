@@ -112,9 +112,51 @@ pub fn router(
         .route("/api/deliveries", get(deliveries))
         .route("/api/deliveries/{id}/replay", post(replay))
         .route("/api/feed", get(feed))
-        .fallback(|| async { ApiError::NotFound("there is nothing here".into()) })
+        .route(
+            "/api/{*rest}",
+            get(|| async { ApiError::NotFound("there is no such API route".into()) }),
+        )
+        .fallback(get(static_file))
         .layer(middleware::from_fn_with_state(ui.clone(), guard))
         .with_state(ui)
+}
+
+mod assets {
+    include!(concat!(env!("OUT_DIR"), "/ui_assets.rs"));
+}
+
+/// The only place scripts may come from is this listener; no framing, no leaking the address.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/// The built front end (embedded at build time): `/` is the app, `/assets/*` its files.
+async fn static_file(uri: axum::http::Uri) -> Response {
+    let path = if uri.path() == "/" {
+        "/index.html"
+    } else {
+        uri.path()
+    };
+    let Some((_, content_type, bytes)) = assets::ASSETS.iter().find(|(url, _, _)| *url == path)
+    else {
+        return ApiError::NotFound("there is nothing here".into()).into_response();
+    };
+    // Vite names assets by content hash, so they never change; the page itself always may.
+    let cache = if path.starts_with("/assets/") {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    (
+        [
+            (header::CONTENT_TYPE, *content_type),
+            (header::CACHE_CONTROL, cache),
+            (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        *bytes,
+    )
+        .into_response()
 }
 
 /// Host and Origin must name this listener; the token must come with the request (query, once),

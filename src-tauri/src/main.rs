@@ -58,9 +58,9 @@ struct ServeArgs {
     /// Webhook listener address; port 0 takes any free port.
     #[arg(long, default_value = "127.0.0.1:8787", value_name = "ADDR:PORT", value_parser = parse_addr)]
     listen: SocketAddr,
-    /// Local web UI address, or "off". The web UI is not part of this build yet.
-    #[arg(long, default_value = "127.0.0.1:8788", value_name = "ADDR:PORT|off")]
-    ui_listen: String,
+    /// Local web UI address (loopback only), or "off".
+    #[arg(long, default_value = "127.0.0.1:8788", value_name = "ADDR:PORT|off", value_parser = parse_ui_listen)]
+    ui_listen: UiListen,
     /// How the provider reaches the listener: none, ngrok, cloudflared, bore:HOST[:PORT] or url:https://...
     #[arg(long, default_value = "none", value_name = "PROVIDER")]
     tunnel: String,
@@ -169,8 +169,7 @@ fn run_serve(db: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
     let config = ServeConfig {
         db,
         listen: args.listen,
-        // The UI API is built but the front end is not yet: `serve` keeps it off until both ship.
-        ui_listen: None,
+        ui_listen: args.ui_listen.0,
         webhook_token: !args.no_webhook_token,
         max_body: args.max_body,
         signing_secret,
@@ -178,11 +177,11 @@ fn run_serve(db: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let server = Server::bind(config).await?;
-        if args.ui_listen != "off" {
-            tracing::warn!("the web UI is not part of this build yet; serving the webhook only");
-        }
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "webhook: {}", server.webhook_url())?;
+        if let Some(ui) = server.ui_url() {
+            writeln!(stdout, "ui: {ui}")?;
+        }
         stdout.flush()?;
         drop(stdout);
         tracing::info!("listening for KYC webhooks");
@@ -322,6 +321,17 @@ fn write_lookup_text(
         writeln!(out, "{line}")?;
     }
     Ok(())
+}
+
+/// `--ui-listen`: an address, or `None` for "off".
+#[derive(Debug, Clone, Copy)]
+struct UiListen(Option<SocketAddr>);
+
+fn parse_ui_listen(text: &str) -> Result<UiListen, String> {
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(UiListen(None));
+    }
+    parse_addr(text).map(|addr| UiListen(Some(addr)))
 }
 
 fn parse_addr(text: &str) -> Result<SocketAddr, String> {

@@ -1,0 +1,218 @@
+// End to end in a real browser: the real kyc-monitor binary (KYC_MONITOR_BIN) on free ports with
+// a fresh database, deliveries posted over HTTP, Debian's Chromium driven by playwright-core.
+// Screenshots of each view, light and dark, go to e2e/artifacts/.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const artifacts = join(here, 'artifacts');
+const binary = process.env.KYC_MONITOR_BIN;
+const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const MARKUP_ID = '<img src=x onerror="window.__pwned=1">';
+
+let monitor;
+let webhookUrl;
+let uiUrl;
+let browser;
+let scratch;
+
+function startMonitor() {
+  scratch = mkdtempSync(join(tmpdir(), 'kyc-e2e-'));
+  const args = ['serve', '--listen', '127.0.0.1:0', '--ui-listen', '127.0.0.1:0', '--db', join(scratch, 'e2e.db')];
+  monitor = spawn(binary, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } });
+  const lines = createInterface({ input: monitor.stdout });
+  return new Promise((resolve, reject) => {
+    monitor.once('exit', (code) => reject(new Error(`kyc-monitor exited early with ${code}`)));
+    lines.on('line', (line) => {
+      if (line.startsWith('webhook: ')) webhookUrl = line.slice('webhook: '.length);
+      if (line.startsWith('ui: ')) uiUrl = line.slice('ui: '.length);
+      if (webhookUrl && uiUrl) resolve();
+    });
+  });
+}
+
+async function deliver(body) {
+  const response = await fetch(webhookUrl, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body) });
+  return response.status;
+}
+
+function state(externalId, decision, status, subStatus = '', approved = false) {
+  return {
+    externalId,
+    decision,
+    status,
+    subStatus,
+    participantId: approved ? `firms/ISV-Participant-Acme/users/${externalId}` : '',
+    account: approved ? `firms/ISV-Acme/accounts/${externalId.replace(/\W/g, '')}0a1b2c` : '',
+  };
+}
+
+async function openPage(colorScheme) {
+  const context = await browser.newContext({ colorScheme, viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (error) => problems.push(error.message));
+  await page.goto(uiUrl);
+  await page.getByTestId('connection').filter({ hasText: 'Live' }).waitFor();
+  return { page, context, problems };
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: false });
+}
+
+const count = (page, column) => page.locator(`[data-column="${column}"] [data-testid="count"]`);
+// Only for plain ids (the markup one is found by its text).
+const card = (page, externalId) => page.locator(`[data-testid="card"][data-external-id="${externalId}"]`);
+
+describe('the live UI in Chromium', () => {
+  before(async () => {
+    assert.ok(binary, 'set KYC_MONITOR_BIN to the kyc-monitor binary (./scripts/test does)');
+    rmSync(artifacts, { recursive: true, force: true });
+    mkdirSync(artifacts, { recursive: true });
+    await startMonitor();
+    browser = await chromium.launch({
+      executablePath: chromiumPath,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    monitor?.kill('SIGTERM');
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it('shows what to do on an empty board, then fills live without a reload', async () => {
+    const { page, context, problems } = await openPage('light');
+    await page.getByTestId('empty-state').waitFor();
+    assert.match(await page.getByTestId('empty-state').innerText(), /kyc-webhook/);
+    await shot(page, 'empty-board-light');
+
+    assert.equal(await deliver(state('user_4821', '', 'NOT_STARTED')), 200);
+    await card(page, 'user_4821').waitFor();
+    assert.equal(await page.locator('[data-column="NOT_STARTED"] [data-testid="card"]').count(), 1);
+    assert.equal(await count(page, 'NOT_STARTED').innerText(), '1');
+
+    // The card moves to its new column as the delivery commits.
+    assert.equal(await deliver(state('user_4821', 'REVIEW', 'ON_HOLD', 'Document Request Initiated')), 200);
+    await page.locator('[data-column="ON_HOLD"] [data-external-id="user_4821"]').waitFor();
+    assert.equal(await page.locator('[data-column="NOT_STARTED"] [data-testid="card"]').count(), 0);
+    await page.waitForFunction(() => document.querySelector('[data-column="ON_HOLD"] [data-testid="count"]')?.textContent === '1');
+    assert.equal(await count(page, 'NOT_STARTED').innerText(), '0');
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  it('fills the board, renders payload text as text, and counts exactly', async () => {
+    const flows = [
+      ['user_5107', 'REJECT', 'CLOSED'],
+      ['user_6630', 'ACCEPT', 'CLOSED', '', true],
+      ['user_7001', '', 'OPEN', 'pending'],
+      ['user_7002', '', 'OPEN', 'pending'],
+      ['user_7003', 'REVIEW', 'ON_HOLD', 'Document Request Initiated'],
+      ['user_8000', '', 'NOT_STARTED'],
+      ['user_9000', 'ESCALATE', 'FROZEN'],
+      [MARKUP_ID, 'REVIEW', 'OPEN'],
+    ];
+    for (const [id, decision, status, sub, approved] of flows) {
+      assert.equal(await deliver(state(id, decision, status, sub ?? '', approved)), 200);
+    }
+    assert.equal(await deliver('[1, 2, 3]'), 400);
+    assert.equal(await deliver('{"externalId": null}'), 422);
+
+    for (const scheme of ['light', 'dark']) {
+      const { page, context, problems } = await openPage(scheme);
+      await card(page, 'user_9000').waitFor();
+      assert.equal(await count(page, 'OPEN').innerText(), '3');
+      assert.equal(await count(page, 'CLOSED').innerText(), '2');
+      assert.equal(await count(page, 'OTHER').innerText(), '1');
+      // The markup externalId is shown literally and runs nothing.
+      const markup = page.locator('[data-column="OPEN"] .card .id', { hasText: MARKUP_ID });
+      assert.equal(await markup.innerText(), MARKUP_ID);
+      assert.equal(await page.evaluate(() => window.__pwned), undefined);
+      assert.equal(await page.locator('[data-column="OPEN"] img').count(), 0);
+      assert.equal(
+        await page.locator('[data-external-id="user_6630"] [data-decision="ACCEPT"]').count(),
+        1,
+        'decision badge on the card',
+      );
+      await shot(page, `board-${scheme}`);
+      assert.deepEqual(problems, []);
+      await context.close();
+    }
+  });
+
+  it('finds a user from the keyboard and shows the timeline with raw bodies', async () => {
+    assert.equal(await deliver(state('user_6630', 'ACCEPT', 'CLOSED', '', true)), 200); // a duplicate
+    for (const scheme of ['light', 'dark']) {
+      const { page, context, problems } = await openPage(scheme);
+      await page.keyboard.press('/');
+      await page.keyboard.type('user_66');
+      await page.getByTestId('search-results').getByText('user_6630').waitFor();
+      await page.keyboard.press('Enter');
+      await page.getByTestId('user-page').waitFor();
+      assert.equal(await page.locator('.user-page h1').innerText(), 'user_6630');
+      assert.equal(await page.getByTestId('user-status').innerText(), 'CLOSED');
+      assert.match(await page.locator('.facts').innerText(), /firms\/ISV-Acme\/accounts\/user_66300a1b2c/);
+      const entries = page.getByTestId('timeline').locator('li');
+      assert.equal(await entries.count(), 2);
+      assert.match(await entries.nth(1).innerText(), /duplicate/);
+      await entries.nth(0).locator('summary').click();
+      assert.match(await entries.nth(0).getByTestId('raw-body').innerText(), /"externalId": "user_6630"/);
+      await shot(page, `user-${scheme}`);
+
+      // A delivery for the open user shows up on its page without a reload (last, so that both
+      // passes see the same user).
+      if (scheme === 'dark') {
+        assert.equal(await deliver(state('user_6630', 'REJECT', 'CLOSED')), 200);
+        await page.getByTestId('timeline').locator('li').nth(2).waitFor();
+      }
+      assert.deepEqual(problems, []);
+      await context.close();
+    }
+  });
+
+  it('inspects deliveries, refused ones included, filters them and replays one', async () => {
+    for (const scheme of ['light', 'dark']) {
+      const { page, context, problems } = await openPage(scheme);
+      await page.getByRole('link', { name: 'Deliveries' }).click();
+      await page.getByTestId('delivery').first().waitFor();
+      assert.ok((await page.getByTestId("delivery").count()) >= 14, "every delivery, refused ones included");
+      await shot(page, `deliveries-${scheme}`);
+      if (scheme === 'light') {
+        await page.getByTestId('outcome-filter').selectOption('rejected');
+        await page.waitForFunction(
+          () => [...document.querySelectorAll('[data-testid="delivery"]')].every((row) => row.getAttribute('data-outcome') === 'rejected'),
+        );
+        assert.equal(await page.getByTestId('delivery').count(), 2);
+        assert.match(await page.getByTestId('deliveries').innerText(), /externalId is null/);
+
+        await page.getByTestId('outcome-filter').selectOption('accepted');
+        await page.waitForFunction(
+          () => [...document.querySelectorAll('[data-testid="delivery"]')].every((row) => row.getAttribute('data-outcome') === 'accepted'),
+        );
+        await page.getByTestId('replay').first().click();
+        assert.match(await page.getByTestId('replay-result').first().innerText(), /Replayed as #\d+: (accepted|duplicate) \(200\)/);
+      }
+      assert.deepEqual(problems, []);
+      await context.close();
+    }
+  });
+});

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { columnOf, decisionTone, duration, prettyBody, relativeTime } from './format';
+
+describe('format', () => {
+  it('puts undocumented statuses in the other column', () => {
+    expect(columnOf('ON_HOLD')).toBe('ON_HOLD');
+    expect(columnOf('KYC_STATUS_RESUBMIT')).toBe('OTHER');
+    expect(columnOf('')).toBe('OTHER');
+  });
+
+  it('gives each decision its tone, unknown ones their own', () => {
+    expect(['ACCEPT', 'REJECT', 'REVIEW', '', 'ESCALATE'].map(decisionTone)).toEqual([
+      'accept',
+      'reject',
+      'review',
+      'none',
+      'unknown',
+    ]);
+  });
+
+  it('says how long ago in words', () => {
+    const now = 1_000_000_000;
+    expect(relativeTime(now - 3_000, now)).toBe('just now');
+    expect(relativeTime(now - 42_000, now)).toBe('42 s ago');
+    expect(relativeTime(now - 4 * 60_000, now)).toBe('4 min ago');
+    expect(relativeTime(now - 3 * 3_600_000, now)).toBe('3 h ago');
+    expect(relativeTime(now - 3 * 86_400_000, now)).toBe('3 d ago');
+    expect(relativeTime(now + 5_000, now)).toBe('just now');
+  });
+
+  it('writes durations compactly', () => {
+    expect(duration(45_000)).toBe('45 s');
+    expect(duration(12 * 60_000)).toBe('12 min');
+    expect(duration(3 * 3_600_000 + 5 * 60_000)).toBe('3 h 5 min');
+    expect(duration(2 * 86_400_000 + 4 * 3_600_000)).toBe('2 d 4 h');
+  });
+
+  it('shows bodies pretty when they are JSON and as they are otherwise', () => {
+    expect(prettyBody('{"a":1}', null)).toBe('{\n  "a": 1\n}');
+    expect(prettyBody('not json', null)).toBe('not json');
+    expect(prettyBody(null, 'wyg=')).toContain('base64');
+    expect(prettyBody(null, null)).toContain('not kept');
+  });
+});

@@ -1,0 +1,85 @@
+// How values read on screen. Pure functions, tested in format.test.ts.
+
+export const STATUS_COLUMNS = ['NOT_STARTED', 'OPEN', 'ON_HOLD', 'CLOSED'] as const;
+export const OTHER_COLUMN = 'OTHER';
+export type ColumnKey = (typeof STATUS_COLUMNS)[number] | typeof OTHER_COLUMN;
+
+/** The board column a status belongs to: its own, or "other" for values the docs do not list. */
+export function columnOf(status: string): ColumnKey {
+  return (STATUS_COLUMNS as readonly string[]).includes(status) ? (status as ColumnKey) : OTHER_COLUMN;
+}
+
+export const COLUMN_TITLES: Record<ColumnKey, string> = {
+  NOT_STARTED: 'Not started',
+  OPEN: 'Open',
+  ON_HOLD: 'On hold',
+  CLOSED: 'Closed',
+  OTHER: 'Other',
+};
+
+export type Tone = 'accept' | 'reject' | 'review' | 'none' | 'unknown';
+
+/** Decisions carry one colour everywhere: ACCEPT green, REJECT red, REVIEW amber, none grey,
+ * anything else outlined. */
+export function decisionTone(decision: string): Tone {
+  switch (decision) {
+    case 'ACCEPT':
+      return 'accept';
+    case 'REJECT':
+      return 'reject';
+    case 'REVIEW':
+      return 'review';
+    case '':
+      return 'none';
+    default:
+      return 'unknown';
+  }
+}
+
+export function decisionLabel(decision: string): string {
+  return decision === '' ? 'No decision' : decision;
+}
+
+/** "just now", "4 min ago", "3 h ago", "2 d ago". */
+export function relativeTime(then: number, now: number): string {
+  const seconds = Math.max(0, Math.round((now - then) / 1000));
+  if (seconds < 10) return 'just now';
+  if (seconds < 60) return `${seconds} s ago`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours} h ago`;
+  return `${Math.floor(hours / 24)} d ago`;
+}
+
+/** A span, for "time in status": "45 s", "12 min", "3 h 5 min", "2 d 4 h". */
+export function duration(ms: number): string {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 24) return minutes % 60 ? `${hours} h ${minutes % 60} min` : `${hours} h`;
+  const days = Math.floor(hours / 24);
+  return hours % 24 ? `${days} d ${hours % 24} h` : `${days} d`;
+}
+
+/** The exact local time, with milliseconds, for hovers and timelines. */
+export function exactTime(ms: number): string {
+  const date = new Date(ms);
+  const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+  return (
+    `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ` +
+    `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}.${pad(date.getMilliseconds(), 3)}`
+  );
+}
+
+/** A raw body shown as text: pretty JSON when it parses, verbatim otherwise. */
+export function prettyBody(body: string | null, bodyBase64: string | null): string {
+  if (body === null) return bodyBase64 === null ? '(body not kept: over the size limit)' : `(not UTF-8, base64) ${bodyBase64}`;
+  try {
+    return JSON.stringify(JSON.parse(body), null, 2);
+  } catch {
+    return body;
+  }
+}

@@ -1,0 +1,16 @@
+import { describe, expect, it } from 'vitest';
+import { parseRoute, userHref } from './route';
+
+describe('route', () => {
+  it('round-trips any externalId through the address', () => {
+    for (const id of ['user_1', 'a/b c?#%', '<img src=x onerror=alert(1)>', 'é✓']) {
+      expect(parseRoute(userHref(id))).toEqual({ view: 'user', externalId: id });
+    }
+  });
+
+  it('falls back to the board', () => {
+    expect(parseRoute('')).toEqual({ view: 'board' });
+    expect(parseRoute('#/nowhere')).toEqual({ view: 'board' });
+    expect(parseRoute('#/deliveries')).toEqual({ view: 'deliveries' });
+  });
+});

@@ -1,0 +1,13 @@
+// Views live in the address's hash, so reload and back/forward keep the place.
+export type Route = { view: 'board' } | { view: 'deliveries' } | { view: 'user'; externalId: string };
+
+export function parseRoute(hash: string): Route {
+  const path = hash.replace(/^#/, '');
+  if (path.startsWith('/user/')) return { view: 'user', externalId: decodeURIComponent(path.slice('/user/'.length)) };
+  if (path === '/deliveries') return { view: 'deliveries' };
+  return { view: 'board' };
+}
+
+export function userHref(externalId: string): string {
+  return `#/user/${encodeURIComponent(externalId)}`;
+}

@@ -1,0 +1,12 @@
+import { mount } from 'svelte';
+import App from './App.svelte';
+import './app.css';
+
+// The token came in the address once; the monitor answered with a cookie, so the address can
+// drop it (it stays out of bookmarks, screenshots and history).
+if (new URLSearchParams(location.search).has('token')) {
+  history.replaceState(null, '', location.pathname + location.hash);
+}
+
+const target = document.getElementById('app');
+if (target) mount(App, { target });
