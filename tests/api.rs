@@ -415,3 +415,58 @@ async fn the_page_and_its_assets_are_served_with_a_strict_policy() {
     assert_eq!(send(ui.get("/nothing-here.js")).await.status, 404);
     ui.stop().await;
 }
+
+#[tokio::test]
+async fn stats_give_totals_rates_median_and_the_last_hour() {
+    let ui = Running::start().await;
+    for body in [
+        flat("a", "", "OPEN"),
+        flat("b", "REJECT", "CLOSED"),
+        flat("c", "ACCEPT", "CLOSED"),
+        flat("d", "", "OPEN"),
+        flat("a", "ACCEPT", "CLOSED"),
+    ] {
+        assert_eq!(post(&ui.webhook_url, body).await.status, 200);
+    }
+    assert_eq!(post(&ui.webhook_url, b"[]".to_vec()).await.status, 400);
+    let stats = ui.json("/api/stats").await;
+    assert_eq!(stats["totalUsers"], 4);
+    assert_eq!(
+        (
+            stats["byStatus"]["CLOSED"].as_i64(),
+            stats["byStatus"]["OPEN"].as_i64()
+        ),
+        (Some(3), Some(1))
+    );
+    assert_eq!(stats["byDecision"]["ACCEPT"], 2);
+    let approval = stats["approvalRate"].as_f64().unwrap();
+    let rejection = stats["rejectionRate"].as_f64().unwrap();
+    assert!((approval - 2.0 / 3.0).abs() < 1e-9 && (rejection - 1.0 / 3.0).abs() < 1e-9);
+    // b and c closed when first seen (0 ms), a later: the median of three is 0.
+    assert_eq!(stats["medianTimeToCloseMs"], 0);
+    let minutes = stats["perMinute"].as_array().unwrap();
+    assert_eq!(minutes.len(), 60);
+    let sum = |key: &str| {
+        minutes
+            .iter()
+            .map(|m| m[key].as_i64().unwrap())
+            .sum::<i64>()
+    };
+    assert_eq!((sum("deliveries"), sum("rejected")), (6, 1));
+    assert!(minutes
+        .windows(2)
+        .all(
+            |w| w[1]["minuteStart"].as_i64().unwrap() - w[0]["minuteStart"].as_i64().unwrap()
+                == 60_000
+        ));
+    ui.stop().await;
+}
+
+#[tokio::test]
+async fn stats_on_an_empty_store_have_no_rates_and_no_median() {
+    let ui = Running::start().await;
+    let stats = ui.json("/api/stats").await;
+    assert_eq!(stats["totalUsers"], 0);
+    assert!(stats["approvalRate"].is_null() && stats["medianTimeToCloseMs"].is_null());
+    ui.stop().await;
+}

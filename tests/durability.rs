@@ -225,3 +225,16 @@ async fn the_wal_stays_bounded_under_sustained_deliveries() {
     );
     assert_eq!(export_jsonl(&scratch.db(), "deliveries").len(), 4000);
 }
+
+#[test]
+fn sigterm_right_after_the_ready_line_still_stops_gracefully() {
+    // A supervisor may stop the monitor the moment it says it is ready: the signal handlers
+    // must exist before the webhook line is printed. The race this guards against was found
+    // when another test saw exit -1 (killed by SIGTERM) once in three runs; its window is
+    // microseconds wide, so this catches a regression by chance, not every time.
+    for _ in 0..20 {
+        let scratch = Scratch::new();
+        let monitor = Monitor::start(&scratch.db(), &[]);
+        assert_eq!(monitor.terminate(), 0);
+    }
+}

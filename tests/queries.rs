@@ -210,3 +210,29 @@ async fn the_deliveries_page_filters_by_outcome_and_body_and_pages_back() {
     assert_eq!(reader.delivery(found[0].id).unwrap().unwrap(), found[0]);
     assert!(reader.delivery(9999).unwrap().is_none());
 }
+
+#[test]
+fn the_uis_queries_use_their_indexes_not_scans() {
+    let scratch = Scratch::new();
+    Store::open(&scratch.db()).unwrap();
+    let conn = rusqlite::Connection::open(scratch.db()).unwrap();
+    let plan = |sql: &str| -> String {
+        let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = statement
+            .query_map([], |row| row.get::<_, String>(3))
+            .unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+    };
+    for (sql, expected) in [
+        ("SELECT * FROM users WHERE status = 'OPEN' AND (status_since < 5 OR (status_since = 5 AND external_id > 'x')) ORDER BY status_since DESC, external_id LIMIT 50", "users_by_status"),
+        ("SELECT * FROM users WHERE external_id >= 'u' AND external_id < 'v' ORDER BY external_id LIMIT 20", "PRIMARY KEY"),
+        ("SELECT status_since - first_seen_at FROM users INDEXED BY users_time_to_close WHERE status = 'CLOSED' ORDER BY status_since - first_seen_at LIMIT 1 OFFSET 10", "users_time_to_close"),
+        ("SELECT * FROM events WHERE external_id = 'u' ORDER BY delivery_id", "events_by_user"),
+        ("SELECT * FROM deliveries WHERE id < 99 AND outcome = 'rejected' ORDER BY id DESC LIMIT 100", "deliveries_by_outcome"),
+        ("SELECT * FROM delivery_minutes WHERE minute >= 5 ORDER BY minute", "INTEGER PRIMARY KEY"),
+    ] {
+        let plan = plan(sql);
+        assert!(plan.contains(expected), "{sql}\n  plan: {plan}");
+        assert!(!plan.contains("USE TEMP B-TREE"), "{sql} sorts instead of reading in order: {plan}");
+    }
+}

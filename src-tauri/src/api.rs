@@ -111,6 +111,7 @@ pub fn router(
         .route("/api/users/{external_id}", get(user))
         .route("/api/deliveries", get(deliveries))
         .route("/api/deliveries/{id}/replay", post(replay))
+        .route("/api/stats", get(stats))
         .route("/api/feed", get(feed))
         .route(
             "/api/{*rest}",
@@ -321,6 +322,61 @@ async fn overview(State(ui): State<Arc<Ui>>) -> Result<Json<serde_json::Value>, 
         "knownStatuses": KNOWN_STATUSES,
         "totalUsers": total,
         "counts": counts,
+    })))
+}
+
+/// Totals, decision rates, the median time to CLOSED and the last hour's deliveries per minute.
+async fn stats(State(ui): State<Arc<Ui>>) -> Result<Json<serde_json::Value>, ApiError> {
+    let now = crate::time::now_millis();
+    let hour_start = (now / 60_000 - 59) * 60_000;
+    let (counts, median, minutes) = ui
+        .read(move |reader| {
+            Ok((
+                reader.user_counts()?,
+                reader.median_time_to_close()?,
+                reader.deliveries_per_minute(hour_start)?,
+            ))
+        })
+        .await?;
+    let mut by_status = serde_json::Map::new();
+    let mut by_decision = serde_json::Map::new();
+    for c in &counts {
+        let add = |map: &mut serde_json::Map<String, serde_json::Value>, key: &str| {
+            let total = map.get(key).and_then(|v| v.as_i64()).unwrap_or(0) + c.users;
+            map.insert(key.to_owned(), total.into());
+        };
+        add(&mut by_status, &c.status);
+        add(&mut by_decision, &c.decision);
+    }
+    let decided = |decision: &str| {
+        by_decision
+            .get(decision)
+            .and_then(|v| v.as_i64())
+            .unwrap_or(0)
+    };
+    let (accepted, rejected) = (decided("ACCEPT"), decided("REJECT"));
+    let rate =
+        |part: i64| (accepted + rejected > 0).then(|| part as f64 / (accepted + rejected) as f64);
+    // Every minute of the hour, zeros included, so the chart has no gaps.
+    let per_minute: Vec<_> = (0..60)
+        .map(|i| {
+            let start = hour_start + i * 60_000;
+            let found = minutes.iter().find(|m| m.minute_start == start);
+            json!({
+                "minuteStart": start,
+                "deliveries": found.map_or(0, |m| m.deliveries),
+                "rejected": found.map_or(0, |m| m.rejected),
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "totalUsers": counts.iter().map(|c| c.users).sum::<i64>(),
+        "byStatus": by_status,
+        "byDecision": by_decision,
+        "approvalRate": rate(accepted),
+        "rejectionRate": rate(rejected),
+        "medianTimeToCloseMs": median,
+        "perMinute": per_minute,
     })))
 }
 

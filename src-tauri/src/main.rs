@@ -177,6 +177,7 @@ fn run_serve(db: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let server = Server::bind(config).await?;
+        let stop = serve::stop_signal().context("cannot listen for Ctrl-C and SIGTERM")?;
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "webhook: {}", server.webhook_url())?;
         if let Some(ui) = server.ui_url() {
@@ -185,7 +186,7 @@ fn run_serve(db: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
         stdout.flush()?;
         drop(stdout);
         tracing::info!("listening for KYC webhooks");
-        server.run(serve::stop_signal()).await?;
+        server.run(stop).await?;
         Ok(())
     })
 }

@@ -215,4 +215,20 @@ describe('the live UI in Chromium', () => {
       await context.close();
     }
   });
+
+  it('shows stats: totals, rates and the last hour', async () => {
+    for (const scheme of ['light', 'dark']) {
+      const { page, context, problems } = await openPage(scheme);
+      await page.getByRole('link', { name: 'Stats' }).click();
+      await page.getByTestId('stats').waitFor();
+      await page.getByTestId('stat-users').filter({ hasText: /^\d/ }).waitFor();
+      // user_4821, the eight of the board test (the markup id among them): nine users.
+      assert.equal(await page.getByTestId('stat-users').innerText(), '9');
+      assert.match(await page.getByTestId('stat-approval').innerText(), /^\d+\.\d%$/);
+      assert.ok((await page.locator('.chart rect.ok').count()) === 60, 'a bar for every minute of the hour');
+      await shot(page, `stats-${scheme}`);
+      assert.deepEqual(problems, []);
+      await context.close();
+    }
+  });
 });

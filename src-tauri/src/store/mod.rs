@@ -13,8 +13,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 pub use queries::{
-    BoardCursor, DeliveryFilter, DeliveryRecord, EventRecord, Reader, TimelineEntry, UserCount,
-    UserRecord,
+    BoardCursor, DeliveryFilter, DeliveryRecord, EventRecord, MinuteCount, Reader, TimelineEntry,
+    UserCount, UserRecord,
 };
 pub use writer::{Change, NewDelivery, Outcome, Recorded, Verdict, Writer, CHANGE_BACKLOG};
 

@@ -54,6 +54,15 @@ pub struct UserCount {
     pub users: i64,
 }
 
+/// Deliveries received in one minute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MinuteCount {
+    /// Unix milliseconds at the start of the minute.
+    pub minute_start: i64,
+    pub deliveries: i64,
+    pub rejected: i64,
+}
+
 /// One event of a user's timeline with the delivery that carried it, exactly as it arrived.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TimelineEntry {
@@ -208,6 +217,40 @@ impl Reader {
             ))?
             .query_row([id], delivery_from_row)
             .optional()
+    }
+
+    /// The median time from first seen to CLOSED over closed users, in milliseconds.
+    pub fn median_time_to_close(&self) -> rusqlite::Result<Option<i64>> {
+        let closed: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT coalesce(sum(users), 0) FROM user_counts WHERE status = 'CLOSED'",
+            )?
+            .query_row([], |row| row.get(0))?;
+        if closed == 0 {
+            return Ok(None);
+        }
+        // The lower median; one seek along users_time_to_close.
+        self.conn
+            .prepare_cached(
+                // Named: without statistics the planner prefers users_by_status and sorts.
+                "SELECT status_since - first_seen_at FROM users INDEXED BY users_time_to_close
+                  WHERE status = 'CLOSED' ORDER BY status_since - first_seen_at LIMIT 1 OFFSET ?1",
+            )?
+            .query_row([(closed - 1) / 2], |row| row.get(0))
+            .optional()
+    }
+
+    /// Deliveries per minute from `since` (Unix milliseconds) on; minutes without any are absent.
+    pub fn deliveries_per_minute(&self, since: i64) -> rusqlite::Result<Vec<MinuteCount>> {
+        self.conn
+            .prepare_cached(
+                "SELECT minute * 60000, deliveries, rejected FROM delivery_minutes WHERE minute >= ?1 / 60000 ORDER BY minute",
+            )?
+            .query_map([since], |row| {
+                Ok(MinuteCount { minute_start: row.get(0)?, deliveries: row.get(1)?, rejected: row.get(2)? })
+            })?
+            .collect()
     }
 
     /// The id of the newest delivery (0 when there is none).

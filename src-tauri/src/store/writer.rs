@@ -331,6 +331,11 @@ fn record_delivery(tx: &Connection, delivery: &NewDelivery) -> Result<Recorded, 
         delivery.replay_of,
     ])?;
     let delivery_id = tx.last_insert_rowid();
+    tx.prepare_cached(
+        "INSERT INTO delivery_minutes (minute, deliveries, rejected) VALUES (?1 / 60000, 1, ?2)
+         ON CONFLICT (minute) DO UPDATE SET deliveries = deliveries + 1, rejected = rejected + excluded.rejected",
+    )?
+    .execute(params![delivery.received_at, outcome == Outcome::Rejected])?;
     if let Some((event, placed)) = placement {
         projection::apply_event(tx, delivery_id, delivery.received_at, event, &placed)?;
     }

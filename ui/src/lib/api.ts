@@ -1,6 +1,6 @@
 // The one module that knows how the UI talks to the monitor: HTTP and Server-Sent Events to the
 // local UI listener. (The desktop shell will swap this module for Tauri commands and events.)
-import type { BoardCursor, BoardPage, Change, Delivery, Overview, ReplayAnswer, User, UserDetail } from './types';
+import type { BoardCursor, BoardPage, Change, Delivery, Overview, ReplayAnswer, Stats, User, UserDetail } from './types';
 
 export class ApiError extends Error {
   constructor(
@@ -37,6 +37,7 @@ export const api = {
   user: (externalId: string) => request<UserDetail>(`/api/users/${encodeURIComponent(externalId)}`),
   deliveries: (filter: { outcome?: string; q?: string; before?: number | null; limit?: number }) =>
     request<{ deliveries: Delivery[] }>(`/api/deliveries${query(filter)}`),
+  stats: () => request<Stats>('/api/stats'),
   replay: (id: number) => request<ReplayAnswer>(`/api/deliveries/${id}/replay`, { method: 'POST' }),
 };
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { columnOf, decisionTone, duration, prettyBody, relativeTime } from './format';
+import { barHeights, columnOf, decisionTone, duration, percent, prettyBody, relativeTime } from './format';
 
 describe('format', () => {
   it('puts undocumented statuses in the other column', () => {
@@ -33,6 +33,13 @@ describe('format', () => {
     expect(duration(12 * 60_000)).toBe('12 min');
     expect(duration(3 * 3_600_000 + 5 * 60_000)).toBe('3 h 5 min');
     expect(duration(2 * 86_400_000 + 4 * 3_600_000)).toBe('2 d 4 h');
+  });
+
+  it('writes rates and scales bars', () => {
+    expect(percent(2 / 3)).toBe('66.7%');
+    expect(percent(null)).toBe('—');
+    expect(barHeights([0, 5, 10], 40)).toEqual([0, 20, 40]);
+    expect(barHeights([0, 0], 40)).toEqual([0, 0]);
   });
 
   it('shows bodies pretty when they are JSON and as they are otherwise', () => {

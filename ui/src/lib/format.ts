@@ -83,3 +83,14 @@ export function prettyBody(body: string | null, bodyBase64: string | null): stri
     return body;
   }
 }
+
+/** "66.7%", or an em dash when there is nothing to divide. */
+export function percent(rate: number | null): string {
+  return rate === null ? '—' : `${(rate * 100).toFixed(1)}%`;
+}
+
+/** Bar heights for a chart of `values`, scaled so the largest fills `height`. */
+export function barHeights(values: number[], height: number): number[] {
+  const top = Math.max(1, ...values);
+  return values.map((value) => (value / top) * height);
+}

@@ -12,5 +12,6 @@ describe('route', () => {
     expect(parseRoute('')).toEqual({ view: 'board' });
     expect(parseRoute('#/nowhere')).toEqual({ view: 'board' });
     expect(parseRoute('#/deliveries')).toEqual({ view: 'deliveries' });
+    expect(parseRoute('#/stats')).toEqual({ view: 'stats' });
   });
 });

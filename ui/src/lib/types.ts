@@ -93,3 +93,19 @@ export interface Change {
   externalId: string | null;
   user: User | null;
 }
+
+export interface MinuteCount {
+  minuteStart: number;
+  deliveries: number;
+  rejected: number;
+}
+
+export interface Stats {
+  totalUsers: number;
+  byStatus: Record<string, number>;
+  byDecision: Record<string, number>;
+  approvalRate: number | null;
+  rejectionRate: number | null;
+  medianTimeToCloseMs: number | null;
+  perMinute: MinuteCount[];
+}
