@@ -54,8 +54,8 @@ function state(externalId, decision, status, subStatus = '', approved = false) {
   };
 }
 
-async function openPage(colorScheme) {
-  const context = await browser.newContext({ colorScheme, viewport: { width: 1280, height: 800 } });
+async function openPage(colorScheme, viewport = { width: 1280, height: 800 }) {
+  const context = await browser.newContext({ colorScheme, viewport });
   const page = await context.newPage();
   const problems = [];
   page.on('pageerror', (error) => problems.push(error.message));
@@ -157,6 +157,10 @@ describe('the live UI in Chromium', () => {
       assert.deepEqual(problems, []);
       await context.close();
     }
+    const { page, context } = await openPage('light', { width: 1920, height: 1080 });
+    await card(page, 'user_9000').waitFor();
+    await shot(page, 'board-light-1920x1080');
+    await context.close();
   });
 
   it('finds a user from the keyboard and shows the timeline with raw bodies', async () => {
