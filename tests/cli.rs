@@ -280,3 +280,52 @@ fn the_bare_command_in_a_headless_build_points_to_serve() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("kyc-monitor serve"));
 }
+
+/// Starts `serve` with the default UI address and returns its ui: URL (and the process).
+fn serve_with_default_ui(db: &std::path::Path) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+        .arg(db)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let webhook = lines.next().unwrap().unwrap();
+    assert!(webhook.starts_with("webhook: "), "{webhook}");
+    let ui = lines.next().unwrap().unwrap();
+    let url = ui
+        .strip_prefix("ui: ")
+        .unwrap_or_else(|| panic!("no ui: line but {ui:?}"))
+        .to_owned();
+    (child, url)
+}
+
+#[test]
+fn two_monitors_with_the_default_ui_address_both_start() {
+    let (first_db, second_db) = (Scratch::new(), Scratch::new());
+    let (mut first, first_ui) = serve_with_default_ui(&first_db.db());
+    let (mut second, second_ui) = serve_with_default_ui(&second_db.db());
+    assert_ne!(first_ui, second_ui);
+    assert!(
+        first_ui.starts_with("http://127.0.0.1:") && second_ui.starts_with("http://127.0.0.1:")
+    );
+    for child in [&mut first, &mut second] {
+        signal(child, "TERM");
+        assert_eq!(child.wait().unwrap().code(), Some(0));
+    }
+}
+
+#[test]
+fn an_explicit_ui_address_that_is_taken_is_a_clear_failure() {
+    let scratch = Scratch::new();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let output = cli(
+        &scratch.db(),
+        &["serve", "--listen", "127.0.0.1:0", "--ui-listen", &addr],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--ui-listen"));
+}

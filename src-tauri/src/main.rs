@@ -58,9 +58,10 @@ struct ServeArgs {
     /// Webhook listener address; port 0 takes any free port.
     #[arg(long, default_value = "127.0.0.1:8787", value_name = "ADDR:PORT", value_parser = parse_addr)]
     listen: SocketAddr,
-    /// Local web UI address (loopback only), or "off".
-    #[arg(long, default_value = "127.0.0.1:8788", value_name = "ADDR:PORT|off", value_parser = parse_ui_listen)]
-    ui_listen: UiListen,
+    /// Local web UI address (loopback only), or "off" [default: 127.0.0.1:8788, or a free port
+    /// when that one is taken]
+    #[arg(long, value_name = "ADDR:PORT|off", value_parser = parse_ui_listen)]
+    ui_listen: Option<UiListen>,
     /// How the provider reaches the listener: none, ngrok, cloudflared, bore:HOST[:PORT] or url:https://...
     #[arg(long, default_value = "none", value_name = "PROVIDER")]
     tunnel: String,
@@ -169,7 +170,8 @@ fn run_serve(db: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
     let config = ServeConfig {
         db,
         listen: args.listen,
-        ui_listen: args.ui_listen.0,
+        ui_listen: args.ui_listen.map_or(Some(DEFAULT_UI_LISTEN), |ui| ui.0),
+        ui_port_fallback: args.ui_listen.is_none(),
         webhook_token: !args.no_webhook_token,
         max_body: args.max_body,
         signing_secret,
@@ -323,6 +325,9 @@ fn write_lookup_text(
     }
     Ok(())
 }
+
+const DEFAULT_UI_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8788);
 
 /// `--ui-listen`: an address, or `None` for "off".
 #[derive(Debug, Clone, Copy)]

@@ -24,6 +24,9 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     /// The local UI and its API; `None` serves the webhook only.
     pub ui_listen: Option<SocketAddr>,
+    /// When `ui_listen` is taken, listen on a free port of the same address instead of failing.
+    /// For the default address: a second monitor on one machine should not fail for its UI.
+    pub ui_port_fallback: bool,
     pub webhook_token: bool,
     pub max_body: usize,
     pub signing_secret: Option<SigningSecret>,
@@ -89,7 +92,16 @@ impl Server {
         let (stopping, _) = watch::channel(false);
         let ui = match config.ui_listen {
             Some(addr) => {
-                let listener = bind(addr, "--ui-listen").await?;
+                let listener = match bind(addr, "--ui-listen").await {
+                    Err(ServeError::Bind { source, .. })
+                        if config.ui_port_fallback
+                            && source.kind() == std::io::ErrorKind::AddrInUse =>
+                    {
+                        tracing::warn!(%addr, "the UI's usual address is in use (another monitor?); it listens on a free port instead, see the ui: line");
+                        bind(SocketAddr::new(addr.ip(), 0), "--ui-listen").await?
+                    }
+                    bound => bound?,
+                };
                 let local_addr = listener.local_addr().map_err(ServeError::Listener)?;
                 let mut random = [0u8; 16];
                 getrandom::fill(&mut random).expect("the operating system's random source failed");
