@@ -183,17 +183,19 @@ async fn the_deliveries_page_filters_by_outcome_and_body_and_pages_back() {
     assert_eq!(
         newest
             .iter()
-            .map(|d| d.outcome.as_str())
+            .map(|(d, _)| d.outcome.as_str())
             .collect::<Vec<_>>(),
         ["ping", "rejected", "rejected", "accepted", "accepted"]
     );
+    let named: Vec<Option<&str>> = newest.iter().map(|(_, user)| user.as_deref()).collect();
+    assert_eq!(named, [None, None, None, Some("u11"), Some("u10")]);
     let older = DeliveryFilter {
-        before_id: Some(newest[4].id),
+        before_id: Some(newest[4].0.id),
         ..Default::default()
     };
     let next = reader.deliveries_page(&older, 100).unwrap();
     assert_eq!(next.len(), 10);
-    assert!(next.iter().all(|d| d.id < newest[4].id));
+    assert!(next.iter().all(|(d, _)| d.id < newest[4].0.id));
 
     let rejected = DeliveryFilter {
         outcome: Some("rejected".into()),
@@ -206,8 +208,8 @@ async fn the_deliveries_page_filters_by_outcome_and_body_and_pages_back() {
     };
     let found = reader.deliveries_page(&needle, 100).unwrap();
     assert_eq!(found.len(), 1);
-    assert_eq!(found[0].http_status, 422);
-    assert_eq!(reader.delivery(found[0].id).unwrap().unwrap(), found[0]);
+    assert_eq!(found[0].0.http_status, 422);
+    assert_eq!(reader.delivery(found[0].0.id).unwrap().unwrap(), found[0].0);
     assert!(reader.delivery(9999).unwrap().is_none());
 }
 

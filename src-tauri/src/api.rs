@@ -487,7 +487,14 @@ async fn deliveries(
     let page = ui
         .read(move |reader| Ok(reader.deliveries_page(&filter, limit)?))
         .await?;
-    let deliveries: Vec<_> = page.into_iter().map(delivery_json).collect();
+    let deliveries: Vec<_> = page
+        .into_iter()
+        .map(|(delivery, external_id)| {
+            let mut json = delivery_json(delivery);
+            json["externalId"] = external_id.into();
+            json
+        })
+        .collect();
     Ok(Json(json!({"deliveries": deliveries})))
 }
 

@@ -212,6 +212,8 @@ describe('the live UI in Chromium', () => {
         await page.waitForFunction(
           () => [...document.querySelectorAll('[data-testid="delivery"]')].every((row) => row.getAttribute('data-outcome') === 'accepted'),
         );
+        // Each delivery names its user, and the name leads to the user page.
+        assert.equal(await page.locator('[data-testid="delivery"] .user a', { hasText: 'user_6630' }).count() >= 1, true);
         await page.getByTestId('replay').first().click();
         assert.match(await page.getByTestId('replay-result').first().innerText(), /Replayed as #\d+: (accepted|duplicate) \(200\)/);
       }

@@ -184,15 +184,16 @@ impl Reader {
             .collect()
     }
 
-    /// The newest deliveries matching `filter`, newest first.
+    /// The newest deliveries matching `filter`, newest first, each with the user it named.
     pub fn deliveries_page(
         &self,
         filter: &DeliveryFilter,
         limit: u32,
-    ) -> rusqlite::Result<Vec<DeliveryRecord>> {
+    ) -> rusqlite::Result<Vec<(DeliveryRecord, Option<String>)>> {
         self.conn
             .prepare_cached(&format!(
-                "SELECT {DELIVERY_COLUMNS} FROM deliveries
+                "SELECT {DELIVERY_COLUMNS}, (SELECT external_id FROM events WHERE delivery_id = id)
+                   FROM deliveries
                   WHERE id < ?1 AND (?2 IS NULL OR outcome = ?2)
                     AND (?3 IS NULL OR (body IS NOT NULL AND instr(body, CAST(?3 AS BLOB)) > 0))
                   ORDER BY id DESC LIMIT ?4"
@@ -204,7 +205,7 @@ impl Reader {
                     filter.body_contains,
                     limit
                 ],
-                delivery_from_row,
+                |row| Ok((delivery_from_row(row)?, row.get(12)?)),
             )?
             .collect()
     }

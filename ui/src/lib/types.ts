@@ -76,6 +76,8 @@ export interface Delivery {
   body: string | null;
   bodyBase64: string | null;
   replayOf: number | null;
+  /** The user this delivery named, when it named one. */
+  externalId: string | null;
 }
 
 export interface ReplayAnswer {
