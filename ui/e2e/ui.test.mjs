@@ -68,7 +68,13 @@ async function shot(page, name) {
   await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: false });
 }
 
-const count = (page, column) => page.locator(`[data-column="${column}"] [data-testid="count"]`);
+/** Waits until a column shows `expected` users (counts refresh, throttled, after each change). */
+async function expectCount(page, column, expected) {
+  const locator = page.locator(`[data-column="${column}"] [data-testid="count"]`);
+  await locator.filter({ hasText: new RegExp(`^${expected}$`) }).waitFor({ timeout: 5000 }).catch(async () => {
+    assert.equal(await locator.innerText(), expected, `count of ${column}`);
+  });
+}
 // Only for plain ids (the markup one is found by its text).
 const card = (page, externalId) => page.locator(`[data-testid="card"][data-external-id="${externalId}"]`);
 
@@ -108,14 +114,14 @@ describe('the live UI in Chromium', () => {
     assert.equal(await deliver(state('user_4821', '', 'NOT_STARTED')), 200);
     await card(page, 'user_4821').waitFor();
     assert.equal(await page.locator('[data-column="NOT_STARTED"] [data-testid="card"]').count(), 1);
-    assert.equal(await count(page, 'NOT_STARTED').innerText(), '1');
+    await expectCount(page, 'NOT_STARTED', '1');
 
     // The card moves to its new column as the delivery commits.
     assert.equal(await deliver(state('user_4821', 'REVIEW', 'ON_HOLD', 'Document Request Initiated')), 200);
     await page.locator('[data-column="ON_HOLD"] [data-external-id="user_4821"]').waitFor();
     assert.equal(await page.locator('[data-column="NOT_STARTED"] [data-testid="card"]').count(), 0);
-    await page.waitForFunction(() => document.querySelector('[data-column="ON_HOLD"] [data-testid="count"]')?.textContent === '1');
-    assert.equal(await count(page, 'NOT_STARTED').innerText(), '0');
+    await expectCount(page, 'ON_HOLD', '1');
+    await expectCount(page, 'NOT_STARTED', '0');
     assert.deepEqual(problems, []);
     await context.close();
   });
@@ -140,9 +146,9 @@ describe('the live UI in Chromium', () => {
     for (const scheme of ['light', 'dark']) {
       const { page, context, problems } = await openPage(scheme);
       await card(page, 'user_9000').waitFor();
-      assert.equal(await count(page, 'OPEN').innerText(), '3');
-      assert.equal(await count(page, 'CLOSED').innerText(), '2');
-      assert.equal(await count(page, 'OTHER').innerText(), '1');
+      await expectCount(page, 'OPEN', '3');
+      await expectCount(page, 'CLOSED', '2');
+      await expectCount(page, 'OTHER', '1');
       // The markup externalId is shown literally and runs nothing.
       const markup = page.locator('[data-column="OPEN"] .card .id', { hasText: MARKUP_ID });
       assert.equal(await markup.innerText(), MARKUP_ID);
