@@ -60,18 +60,10 @@ fn a_file_that_is_not_ours_is_refused_and_left_untouched() {
                 "{stderr}"
             );
         }
-        let monitor = std::process::Command::new(BIN)
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--ui-listen",
-                "off",
-                "--db",
-            ])
-            .arg(&path)
-            .output()
-            .unwrap();
+        let monitor = cli(
+            &path,
+            &["serve", "--listen", "127.0.0.1:0", "--ui-listen", "off"],
+        );
         assert_eq!(monitor.status.code(), Some(1));
         assert_eq!(std::fs::read(&path).unwrap(), content, "{name} was changed");
     }

@@ -417,7 +417,7 @@ async fn no_webhook_token_serves_the_bare_path() {
 async fn every_delivery_keeps_time_remote_address_headers_and_outcome() {
     let scratch = Scratch::new();
     let monitor = Monitor::start(&scratch.db(), &[]);
-    let before = chrono_now_millis();
+    let before = kyc_monitor::time::now_millis();
     send(
         client()
             .post(&monitor.webhook_url)
@@ -448,18 +448,7 @@ async fn every_delivery_keeps_time_remote_address_headers_and_outcome() {
         received.ends_with('Z') && received.len() == 24,
         "{received}"
     );
-    assert!(received >= rfc3339(before).as_str());
-}
-
-fn chrono_now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-fn rfc3339(millis: i64) -> String {
-    kyc_monitor::time::rfc3339_millis(millis)
+    assert!(received >= kyc_monitor::time::rfc3339_millis(before).as_str());
 }
 
 #[tokio::test]

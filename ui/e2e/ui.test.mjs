@@ -3,40 +3,19 @@
 // Screenshots of each view, light and dark, go to e2e/artifacts/.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launchChromium, startMonitor } from './monitor.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const artifacts = join(here, 'artifacts');
-const binary = process.env.KYC_MONITOR_BIN;
-const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const MARKUP_ID = '<img src=x onerror="window.__pwned=1">';
 
 let monitor;
 let webhookUrl;
 let uiUrl;
 let browser;
-let scratch;
-
-function startMonitor() {
-  scratch = mkdtempSync(join(tmpdir(), 'kyc-e2e-'));
-  const args = ['serve', '--listen', '127.0.0.1:0', '--ui-listen', '127.0.0.1:0', '--db', join(scratch, 'e2e.db')];
-  monitor = spawn(binary, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } });
-  const lines = createInterface({ input: monitor.stdout });
-  return new Promise((resolve, reject) => {
-    monitor.once('exit', (code) => reject(new Error(`kyc-monitor exited early with ${code}`)));
-    lines.on('line', (line) => {
-      if (line.startsWith('webhook: ')) webhookUrl = line.slice('webhook: '.length);
-      if (line.startsWith('ui: ')) uiUrl = line.slice('ui: '.length);
-      if (webhookUrl && uiUrl) resolve();
-    });
-  });
-}
 
 async function deliver(body) {
   const response = await fetch(webhookUrl, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body) });
@@ -80,29 +59,15 @@ const card = (page, externalId) => page.locator(`[data-testid="card"][data-exter
 
 describe('the live UI in Chromium', () => {
   before(async () => {
-    assert.ok(binary, 'set KYC_MONITOR_BIN to the kyc-monitor binary (./scripts/test does)');
     rmSync(artifacts, { recursive: true, force: true });
     mkdirSync(artifacts, { recursive: true });
-    await startMonitor();
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    monitor = await startMonitor();
+    ({ webhookUrl, uiUrl } = monitor);
+    browser = await launchChromium();
   });
-
   after(async () => {
     await browser?.close();
-    monitor?.kill('SIGTERM');
-    if (scratch) rmSync(scratch, { recursive: true, force: true });
+    monitor?.stop();
   });
 
   it('shows what to do on an empty board, then fills live without a reload', async () => {

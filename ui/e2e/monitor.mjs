@@ -1,0 +1,52 @@
+// Shared by the e2e suite and the README screenshot: the real kyc-monitor binary on free ports
+// with a fresh database, and Debian's Chromium driven by playwright-core.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { chromium } from 'playwright-core';
+
+/** Starts `kyc-monitor serve` (KYC_MONITOR_BIN) and resolves once it printed both URLs. */
+export function startMonitor() {
+  const binary = process.env.KYC_MONITOR_BIN;
+  if (!binary) throw new Error('set KYC_MONITOR_BIN to the kyc-monitor binary (./scripts/test does)');
+  const scratch = mkdtempSync(join(tmpdir(), 'kyc-e2e-'));
+  const args = ['serve', '--listen', '127.0.0.1:0', '--ui-listen', '127.0.0.1:0', '--db', join(scratch, 'e2e.db')];
+  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } });
+  const urls = {};
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`kyc-monitor exited early with ${code}`)));
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      if (line.startsWith('webhook: ')) urls.webhook = line.slice('webhook: '.length);
+      if (line.startsWith('ui: ')) urls.ui = line.slice('ui: '.length);
+      if (urls.webhook && urls.ui) {
+        resolve({
+          webhookUrl: urls.webhook,
+          uiUrl: urls.ui,
+          stop() {
+            child.kill('SIGTERM');
+            rmSync(scratch, { recursive: true, force: true });
+          },
+        });
+      }
+    });
+  });
+}
+
+/** Debian's Chromium (a test tool's own browser download does not work here). */
+export function launchChromium() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
