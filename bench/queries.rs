@@ -159,6 +159,7 @@ fn delivery(
         body: Some(body),
         verified_webhook_id: None,
         replay_of: None,
+        polled: false,
     }
 }
 

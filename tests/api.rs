@@ -30,6 +30,7 @@ impl Running {
             webhook_token: true,
             max_body: 64 * 1024,
             signing_secret: None,
+            demo: None,
         };
         let server = Server::bind(config).await.expect("bind");
         let webhook_url = server.webhook_url().to_owned();
@@ -166,6 +167,7 @@ async fn the_ui_refuses_to_listen_beyond_loopback() {
         webhook_token: true,
         max_body: 1024,
         signing_secret: None,
+        demo: None,
     };
     let error = Server::bind(config)
         .await

@@ -252,6 +252,7 @@ fn delivery_at(received_at: i64, body: String) -> kyc_monitor::store::NewDeliver
         body: Some(bytes),
         verified_webhook_id: None,
         replay_of: None,
+        polled: false,
     }
 }
 

@@ -115,6 +115,7 @@ const DELIVERY_COLUMNS: &[&str] = &[
     "body",
     "bodyBase64",
     "replayOf",
+    "source",
 ];
 
 fn text(value: impl Into<String>) -> Cell {
@@ -183,6 +184,10 @@ fn delivery_row(delivery: DeliveryRecord) -> Row {
         (
             "replayOf",
             delivery.replay_of.map_or(Cell::Null, Cell::Number),
+        ),
+        (
+            "source",
+            text(if delivery.polled { "poll" } else { "webhook" }.to_owned()),
         ),
     ]
 }
@@ -310,6 +315,7 @@ mod tests {
             http_status: 200,
             error: None,
             replay_of: None,
+            polled: false,
         };
         assert_eq!(names(delivery_row(delivery)), DELIVERY_COLUMNS);
     }

@@ -15,7 +15,8 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use crate::kyc::parse_payload;
-use crate::signature::{SignatureHeaders, SigningSecret};
+use crate::secret_file::SecretSource;
+use crate::signature::SignatureHeaders;
 use crate::store::{NewDelivery, Outcome, Recorded, Verdict, Writer};
 use crate::time::now_millis;
 
@@ -31,7 +32,8 @@ pub struct WebhookConfig {
     /// The secret last segment of the path; `None` serves the bare `/kyc-webhook`.
     pub token: Option<String>,
     pub max_body: usize,
-    pub signing_secret: Option<SigningSecret>,
+    /// Where the secret that deliveries must be signed with comes from (none: unsigned accepted).
+    pub signing_secret: Arc<SecretSource>,
 }
 
 impl WebhookConfig {
@@ -120,7 +122,7 @@ async fn receive(
                 StatusCode::BAD_REQUEST,
                 format!("the body could not be read ({reason}); send the notification again"),
             ),
-            BodyRead::Complete(bytes) => match &listener.config.signing_secret {
+            BodyRead::Complete(bytes) => match &listener.config.signing_secret.current() {
                 Some(secret) => match secret.verify(signature_headers(&parts.headers), bytes, received_at / 1000) {
                     Ok(id) => {
                         verified_webhook_id = Some(id.to_owned());
@@ -142,6 +144,7 @@ async fn receive(
         body_size,
         verified_webhook_id,
         replay_of: None,
+        polled: false,
         verdict,
     };
     match listener.writer.record(delivery).await {
@@ -296,6 +299,7 @@ pub fn replay(original: &crate::store::DeliveryRecord) -> NewDelivery {
         body_size: original.body_size,
         verified_webhook_id: None,
         replay_of: Some(original.id),
+        polled: false,
         verdict,
     }
 }

@@ -4,6 +4,8 @@ pub mod api;
 pub mod export;
 pub mod ingest;
 pub mod kyc;
+pub mod provider;
+pub mod secret_file;
 pub mod serve;
 pub mod signature;
 pub mod store;

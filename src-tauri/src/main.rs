@@ -8,11 +8,14 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use kyc_monitor::export::{self, ExportError, Format, Table};
+use kyc_monitor::provider::FlowConfig;
 use kyc_monitor::serve::{self, ServeConfig, Server};
 use kyc_monitor::signature::SigningSecret;
 use kyc_monitor::store::{EventRecord, Store, UserRecord};
 use kyc_monitor::time::rfc3339_millis;
 use serde::Serialize;
+
+mod provider_cli;
 
 #[derive(Parser)]
 #[command(
@@ -51,6 +54,12 @@ enum Command {
     },
     /// Derives events and users again from the stored deliveries alone.
     Rebuild,
+    /// Registers the webhook URL with the provider's API; prints validated and message.
+    Register(provider_cli::RegisterArgs),
+    /// Asks the provider about every user not CLOSED and records what the webhooks missed.
+    Reconcile(provider_cli::ProviderArgs),
+    /// Runs a local stand-in for the provider: its API, and onboarding flows as real webhooks.
+    Emulate(provider_cli::EmulateArgs),
 }
 
 #[derive(Args)]
@@ -79,12 +88,21 @@ struct ServeArgs {
     /// Largest body accepted, in bytes (K, KiB, M, MiB suffixes accepted).
     #[arg(long, default_value = "64KiB", value_name = "SIZE", value_parser = parse_size)]
     max_body: usize,
+    /// Runs the built-in provider emulator, registers this listener with it and lets simulated
+    /// users flow in. Without --db, uses a demo database of its own.
+    #[arg(long)]
+    demo: bool,
 }
 
 /// A mistake in how the command was called: exit code 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 struct UsageError(String);
+
+/// Exit code 1 with nothing more to say (the command already printed why).
+#[derive(Debug, thiserror::Error)]
+#[error("")]
+struct Silent;
 
 /// A lookup or similar that found nothing: exit code 1, message only.
 #[derive(Debug, thiserror::Error)]
@@ -93,11 +111,15 @@ struct NotFound(String);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let quiet = !matches!(cli.command, Some(Command::Serve(_)) | None);
+    let quiet = !matches!(
+        cli.command,
+        Some(Command::Serve(_)) | Some(Command::Emulate(_)) | None
+    );
     init_logging(if quiet { "warn" } else { "info" });
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) if error.is::<Silent>() => ExitCode::FAILURE,
         Err(error) => {
             eprintln!("kyc-monitor: {error:#}");
             if error.is::<UsageError>() {
@@ -120,8 +142,10 @@ fn init_logging(default: &str) {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    let demo = matches!(&cli.command, Some(Command::Serve(args)) if args.demo);
     let db = match cli.db {
         Some(db) => db,
+        None if demo => kyc_monitor::provider::actions::demo_db_beside(&default_db()?),
         None => default_db()?,
     };
     match cli.command {
@@ -138,6 +162,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 other => other.into(),
             })
         }
+        Some(Command::Register(args)) => provider_cli::register(db, args),
+        Some(Command::Reconcile(args)) => provider_cli::reconcile(db, args),
+        Some(Command::Emulate(args)) => provider_cli::emulate(args),
         Some(Command::Rebuild) => {
             let replayed = Store::open(&db)?.rebuild()?;
             println!("rebuilt events and users from {replayed} deliveries");
@@ -175,6 +202,7 @@ fn run_serve(db: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
         webhook_token: !args.no_webhook_token,
         max_body: args.max_body,
         signing_secret,
+        demo: args.demo.then(FlowConfig::default),
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {

@@ -12,6 +12,9 @@ use tokio::sync::watch;
 
 use crate::api::{self, UiConfig};
 use crate::ingest::{self, WebhookConfig};
+use crate::provider::actions::ProviderHub;
+use crate::provider::FlowConfig;
+use crate::secret_file::{SecretFileError, SecretSource};
 use crate::signature::SigningSecret;
 use crate::store::{Store, StoreError, Writer};
 
@@ -29,13 +32,18 @@ pub struct ServeConfig {
     pub ui_port_fallback: bool,
     pub webhook_token: bool,
     pub max_body: usize,
+    /// Fixed for the run; without one, the secret file beside the database (see `secret_file`).
     pub signing_secret: Option<SigningSecret>,
+    /// Runs the provider emulator in-process and registers this listener with it.
+    pub demo: Option<FlowConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    SecretFile(#[from] SecretFileError),
     #[error("cannot listen on {addr}: {source}; choose another address or port with {flag}")]
     Bind {
         addr: SocketAddr,
@@ -60,6 +68,8 @@ pub struct Server {
     ui: Option<(Bound, String)>,
     writer: Arc<Writer>,
     webhook_url: String,
+    hub: Arc<ProviderHub>,
+    demo: Option<FlowConfig>,
 }
 
 async fn bind(addr: SocketAddr, flag: &'static str) -> Result<TcpListener, ServeError> {
@@ -80,15 +90,24 @@ impl Server {
         } else {
             None
         };
+        let signing_secret = Arc::new(match config.signing_secret {
+            Some(secret) => SecretSource::Fixed(Some(secret)),
+            None => SecretSource::file(&config.db)?,
+        });
         let webhook = WebhookConfig {
             token,
             max_body: config.max_body,
-            signing_secret: config.signing_secret,
+            signing_secret,
         };
         let listener = bind(config.listen, "--listen").await?;
         let local_addr = listener.local_addr().map_err(ServeError::Listener)?;
         let webhook_url = format!("http://{local_addr}{}", webhook.path());
         let writer = Arc::new(store.start_writer()?);
+        let hub = Arc::new(ProviderHub::new(
+            store.clone(),
+            writer.clone(),
+            webhook_url.clone(),
+        ));
         let (stopping, _) = watch::channel(false);
         let ui = match config.ui_listen {
             Some(addr) => {
@@ -112,8 +131,13 @@ impl Server {
                     local_addr,
                     webhook_url: webhook_url.clone(),
                 };
-                let router =
-                    api::router(store.clone(), writer.clone(), config, stopping.subscribe());
+                let router = api::router(
+                    store.clone(),
+                    writer.clone(),
+                    hub.clone(),
+                    config,
+                    stopping.subscribe(),
+                );
                 Some((Bound { listener, router }, url))
             }
             None => None,
@@ -125,7 +149,14 @@ impl Server {
             ui,
             writer,
             webhook_url,
+            hub,
+            demo: config.demo,
         })
+    }
+
+    /// The provider side of this run (registration, reconcile, demo).
+    pub fn hub(&self) -> Arc<ProviderHub> {
+        self.hub.clone()
     }
 
     /// The local URL of the webhook, with the real port.
@@ -164,6 +195,15 @@ impl Server {
                     .await
             });
         }
+        if let Some(flows) = self.demo {
+            // After the listeners run: the emulator validates the URL with a real request.
+            let hub = self.hub.clone();
+            tokio::spawn(async move {
+                if let Err(error) = hub.start_demo(flows, false).await {
+                    tracing::error!("{error}");
+                }
+            });
+        }
         let mut drain_limit = stopping.clone();
         let drained = async {
             while let Some(finished) = listeners.join_next().await {
@@ -180,6 +220,7 @@ impl Server {
                 tokio::time::sleep(DRAIN_LIMIT).await;
             } => tracing::warn!("some requests were still being received after {DRAIN_LIMIT:?}; they were dropped unanswered"),
         }
+        self.hub.stop().await;
         self.writer.finish().await;
         tracing::info!("stopped");
         Ok(())

@@ -10,11 +10,11 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 pub use queries::{
-    BoardCursor, DeliveryFilter, DeliveryRecord, EventRecord, MinuteCount, Reader, TimelineEntry,
-    UserCount, UserRecord,
+    BoardCursor, DeliveryFilter, DeliveryRecord, EventRecord, MinuteCount, Reader,
+    RegistrationAttempt, TimelineEntry, UserCount, UserRecord,
 };
 pub use writer::{Change, NewDelivery, Outcome, Recorded, Verdict, Writer, CHANGE_BACKLOG};
 
@@ -128,6 +128,47 @@ impl Store {
             [],
             |row| row.get(0),
         )?)
+    }
+
+    /// A setting's value, if it was ever set. Settings never hold secrets.
+    pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let conn = open_writable(&self.path)?;
+        Ok(conn
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |row| {
+                row.get(0)
+            })
+            .optional()?)
+    }
+
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        let conn = open_writable(&self.path)?;
+        conn.execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )?;
+        Ok(())
+    }
+
+    /// Keeps one registration attempt; returns its id.
+    pub fn record_registration(&self, attempt: &RegistrationAttempt) -> Result<i64, StoreError> {
+        let conn = open_writable(&self.path)?;
+        conn.execute(
+            "INSERT INTO registrations
+               (attempted_at, webhook_url, form, api_base, client_id, validated, message, http_status)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            rusqlite::params![
+                attempt.attempted_at,
+                attempt.webhook_url,
+                attempt.form,
+                attempt.api_base,
+                attempt.client_id,
+                attempt.validated,
+                attempt.message,
+                attempt.http_status,
+            ],
+        )?;
+        Ok(conn.last_insert_rowid())
     }
 
     /// Derives events and users again from the stored deliveries alone, in one transaction.

@@ -44,6 +44,25 @@ pub struct DeliveryRecord {
     pub http_status: u16,
     pub error: Option<String>,
     pub replay_of: Option<i64>,
+    /// Learned by polling the provider's status API, not delivered by a webhook.
+    pub polled: bool,
+}
+
+/// One attempt to register the webhook with the provider. Holds no secret.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistrationAttempt {
+    pub id: i64,
+    pub attempted_at: i64,
+    pub webhook_url: String,
+    /// `webhookUrl` (the documented body) or `webhook_url` (with a signing secret).
+    pub form: String,
+    pub api_base: String,
+    pub client_id: String,
+    /// `None` when the provider could not be asked; the message says why.
+    pub validated: Option<bool>,
+    pub message: String,
+    pub http_status: Option<u16>,
 }
 
 /// How many users have one status and decision.
@@ -69,6 +88,8 @@ pub struct TimelineEntry {
     pub event: EventRecord,
     pub headers: String,
     pub body: Option<Vec<u8>>,
+    /// Learned by polling the provider's status API, not delivered by a webhook.
+    pub polled: bool,
 }
 
 /// Where a board page continues: after this user (in newest-first order).
@@ -93,7 +114,8 @@ const USER_COLUMNS: &str = "external_id, decision, status, sub_status, participa
 const EVENT_COLUMNS: &str = "delivery_id, received_at, external_id, decision, status, sub_status,
                              participant_id, account, event_id, duplicate";
 const DELIVERY_COLUMNS: &str = "id, received_at, remote_addr, method, headers, body, body_size,
-                                webhook_id, outcome, http_status, error, replay_of";
+                                webhook_id, outcome, http_status, error, replay_of,
+                                source = 'poll'";
 
 /// A read-only connection.
 pub struct Reader {
@@ -170,8 +192,8 @@ impl Reader {
     pub fn user_timeline(&self, external_id: &str) -> rusqlite::Result<Vec<TimelineEntry>> {
         self.conn
             .prepare_cached(&format!(
-                "SELECT {EVENT_COLUMNS}, headers, body
-                   FROM events JOIN (SELECT id, headers, body FROM deliveries) ON id = delivery_id
+                "SELECT {EVENT_COLUMNS}, headers, body, source = 'poll'
+                   FROM events JOIN (SELECT id, headers, body, source FROM deliveries) ON id = delivery_id
                   WHERE external_id = ?1 ORDER BY delivery_id"
             ))?
             .query_map([external_id], |row| {
@@ -179,6 +201,7 @@ impl Reader {
                     event: event_from_row(row)?,
                     headers: row.get(10)?,
                     body: row.get(11)?,
+                    polled: row.get(12)?,
                 })
             })?
             .collect()
@@ -205,8 +228,42 @@ impl Reader {
                     filter.body_contains,
                     limit
                 ],
-                |row| Ok((delivery_from_row(row)?, row.get(12)?)),
+                |row| Ok((delivery_from_row(row)?, row.get(13)?)),
             )?
+            .collect()
+    }
+
+    /// The newest registration attempts first.
+    pub fn registrations(&self, limit: u32) -> rusqlite::Result<Vec<RegistrationAttempt>> {
+        self.conn
+            .prepare_cached(
+                "SELECT id, attempted_at, webhook_url, form, api_base, client_id, validated, message, http_status
+                   FROM registrations ORDER BY id DESC LIMIT ?1",
+            )?
+            .query_map([limit], |row| {
+                Ok(RegistrationAttempt {
+                    id: row.get(0)?,
+                    attempted_at: row.get(1)?,
+                    webhook_url: row.get(2)?,
+                    form: row.get(3)?,
+                    api_base: row.get(4)?,
+                    client_id: row.get(5)?,
+                    validated: row.get(6)?,
+                    message: row.get(7)?,
+                    http_status: row.get(8)?,
+                })
+            })?
+            .collect()
+    }
+
+    /// Users whose status is not CLOSED, by externalId, after `after`: what reconcile asks about.
+    pub fn unclosed_users(&self, after: &str, limit: u32) -> rusqlite::Result<Vec<UserRecord>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users
+                  WHERE external_id > ?1 AND status <> 'CLOSED' ORDER BY external_id LIMIT ?2"
+            ))?
+            .query_map(rusqlite::params![after, limit], user_from_row)?
             .collect()
     }
 
@@ -384,5 +441,6 @@ fn delivery_from_row(row: &Row) -> rusqlite::Result<DeliveryRecord> {
         http_status: row.get(9)?,
         error: row.get(10)?,
         replay_of: row.get(11)?,
+        polled: row.get(12)?,
     })
 }

@@ -93,6 +93,24 @@ pub const MIGRATIONS: &[&str] = &[
                count(*)
           FROM users WHERE status = 'CLOSED' GROUP BY 1;
     "#,
+    // 3: the provider side: registration attempts, and states learned by asking the provider
+    // rather than from a webhook (kept as deliveries, so a rebuild still needs nothing else).
+    r#"
+    ALTER TABLE deliveries ADD COLUMN source TEXT NOT NULL DEFAULT 'webhook'
+        CHECK (source IN ('webhook', 'poll'));
+    CREATE TABLE registrations (
+        id           INTEGER PRIMARY KEY,
+        attempted_at INTEGER NOT NULL,
+        webhook_url  TEXT NOT NULL,
+        form         TEXT NOT NULL CHECK (form IN ('webhookUrl', 'webhook_url')),
+        api_base     TEXT NOT NULL,
+        client_id    TEXT NOT NULL,
+        -- NULL when the provider could not be asked (the message says why).
+        validated    INTEGER CHECK (validated IN (0, 1)),
+        message      TEXT NOT NULL,
+        http_status  INTEGER
+    ) STRICT;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -39,6 +39,8 @@ pub struct NewDelivery {
     pub verified_webhook_id: Option<String>,
     /// The stored delivery this one replays, when sent again from the UI.
     pub replay_of: Option<i64>,
+    /// Learned by asking the provider's status API (reconcile), not delivered by a webhook.
+    pub polled: bool,
     pub verdict: Verdict,
 }
 
@@ -314,8 +316,8 @@ fn record_delivery(tx: &Connection, delivery: &NewDelivery) -> Result<Recorded, 
     tx.prepare_cached(
         "INSERT INTO deliveries
            (received_at, remote_addr, method, headers, body, body_size, webhook_id, outcome, http_status, error,
-            replay_of)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            replay_of, source)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?
     .execute(params![
         delivery.received_at,
@@ -329,6 +331,7 @@ fn record_delivery(tx: &Connection, delivery: &NewDelivery) -> Result<Recorded, 
         http_status,
         error,
         delivery.replay_of,
+        if delivery.polled { "poll" } else { "webhook" },
     ])?;
     let delivery_id = tx.last_insert_rowid();
     tx.prepare_cached(

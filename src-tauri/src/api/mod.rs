@@ -23,8 +23,11 @@ use subtle::ConstantTimeEq;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::watch;
 
+mod provider;
+
 use crate::ingest;
 use crate::kyc::{is_known_decision, is_known_status, KNOWN_STATUSES};
+use crate::provider::actions::ProviderHub;
 use crate::store::{
     BoardCursor, Change, DeliveryFilter, DeliveryRecord, Reader, Store, StoreError, TimelineEntry,
     UserRecord, Writer,
@@ -47,6 +50,7 @@ pub struct UiConfig {
 }
 
 struct Ui {
+    hub: Arc<ProviderHub>,
     /// Turns true when the server stops: live feeds end then, so that they do not hold it up.
     stopping: watch::Receiver<bool>,
     store: Store,
@@ -62,6 +66,11 @@ enum ApiError {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// The provider (or the way to it) failed: not this monitor's fault.
+    #[error("{0}")]
+    Provider(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -73,6 +82,8 @@ impl IntoResponse for ApiError {
         let status = match &self {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Provider(_) => StatusCode::BAD_GATEWAY,
             ApiError::Store(_) | ApiError::Sqlite(_) => {
                 tracing::error!(error = %self, "a UI query failed");
                 StatusCode::SERVICE_UNAVAILABLE
@@ -86,6 +97,7 @@ impl IntoResponse for ApiError {
 pub fn router(
     store: Store,
     writer: Arc<Writer>,
+    hub: Arc<ProviderHub>,
     config: UiConfig,
     stopping: watch::Receiver<bool>,
 ) -> Router {
@@ -97,6 +109,7 @@ pub fn router(
         format!("[::1]:{port}"),
     ];
     let ui = Arc::new(Ui {
+        hub,
         stopping,
         store,
         writer,
@@ -113,6 +126,10 @@ pub fn router(
         .route("/api/deliveries/{id}/replay", post(replay))
         .route("/api/stats", get(stats))
         .route("/api/feed", get(feed))
+        .route("/api/provider", get(provider::overview))
+        .route("/api/register", post(provider::register))
+        .route("/api/reconcile", post(provider::reconcile))
+        .route("/api/demo", post(provider::start_demo))
         .route(
             "/api/{*rest}",
             get(|| async { ApiError::NotFound("there is no such API route".into()) }),
@@ -461,7 +478,7 @@ fn timeline_json(entry: TimelineEntry) -> serde_json::Value {
     json!({
         "deliveryId": e.delivery_id, "receivedAt": e.received_at, "decision": e.state.decision,
         "status": e.state.status, "subStatus": e.state.sub_status, "participantId": e.state.participant_id,
-        "account": e.state.account, "eventId": e.event_id, "duplicate": e.duplicate,
+        "account": e.state.account, "eventId": e.event_id, "duplicate": e.duplicate, "polled": entry.polled,
         "headers": headers_json(&entry.headers), "body": body, "bodyBase64": body_base64,
     })
 }
@@ -504,7 +521,7 @@ fn delivery_json(d: DeliveryRecord) -> serde_json::Value {
         "id": d.id, "receivedAt": d.received_at, "remoteAddr": d.remote_addr, "method": d.method,
         "outcome": d.outcome, "httpStatus": d.http_status, "error": d.error, "webhookId": d.webhook_id,
         "bodySize": d.body_size, "headers": headers_json(&d.headers), "body": body, "bodyBase64": body_base64,
-        "replayOf": d.replay_of,
+        "replayOf": d.replay_of, "polled": d.polled,
     })
 }
 

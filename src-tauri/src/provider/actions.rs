@@ -1,0 +1,442 @@
+//! What the CLI, the UI API and the desktop app do with the provider, in one place: register the
+//! webhook (and keep the attempt), reconcile users from the status API, run the demo.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::client::{registration_form, Endpoints, Environment, ProviderClient, ProviderError};
+use super::emulator::{Emulator, EmulatorConfig, FlowConfig};
+use super::jwt::PrivateKey;
+use crate::kyc::{KycEvent, Payload, UserState};
+use crate::secret_file::{self, SecretFileError};
+use crate::signature::SigningSecret;
+use crate::store::{NewDelivery, Outcome, RegistrationAttempt, Store, StoreError, Verdict, Writer};
+use crate::time::now_millis;
+
+const PROFILE_SETTING: &str = "provider_profile";
+const DEMO_SETTING: &str = "demo_database";
+/// The demo's simulated partner.
+const DEMO_CLIENT_ID: &str = "kyc-monitor-demo";
+/// Users asked per page while reconciling.
+const RECONCILE_PAGE: u32 = 200;
+
+/// Who the monitor is to the provider, without any secret: remembered after a validated
+/// registration so that reconcile and re-registration need no retyping.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderProfile {
+    /// A known environment, or `None` for custom endpoints.
+    pub environment: Option<Environment>,
+    pub endpoints: Endpoints,
+    pub client_id: String,
+    /// Where the private key is read from; the key itself is never stored.
+    pub private_key_path: PathBuf,
+}
+
+impl ProviderProfile {
+    pub fn load(store: &Store) -> Result<Option<ProviderProfile>, StoreError> {
+        Ok(store
+            .setting(PROFILE_SETTING)?
+            .and_then(|json| serde_json::from_str(&json).ok()))
+    }
+
+    pub fn save(&self, store: &Store) -> Result<(), StoreError> {
+        store.set_setting(
+            PROFILE_SETTING,
+            &serde_json::to_string(self).expect("profile serialises"),
+        )
+    }
+
+    /// A client for this profile, reading the key file now.
+    pub fn client(&self) -> Result<ProviderClient, ProviderError> {
+        let key = PrivateKey::from_file(&self.private_key_path)?;
+        ProviderClient::new(self.endpoints.clone(), &self.client_id, key)
+    }
+}
+
+/// Which signing secret a registration gives the provider.
+#[derive(Debug, Clone)]
+pub enum Signing {
+    /// The documented form, `{"webhookUrl"}`: deliveries come unsigned, so none is required.
+    Unsigned,
+    /// The secret already stored for this database.
+    Keep,
+    /// A fresh `whsec_` secret, made for this registration.
+    New,
+    /// A secret the partner chose.
+    Given(SigningSecret),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error(transparent)]
+    SecretFile(#[from] SecretFileError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("no signing secret is stored for this database yet: choose to make a new one")]
+    NoStoredSecret,
+}
+
+/// What a registration came to.
+#[derive(Debug)]
+pub struct Registered {
+    pub attempt: RegistrationAttempt,
+    /// The secret made for this registration, to be shown once (CLI only).
+    pub new_secret: Option<SigningSecret>,
+}
+
+/// Registers `webhook_url` and keeps the attempt, whatever its result. The secret file is set
+/// before the provider's test request arrives (so the listener can verify it) and restored if
+/// the registration does not validate.
+pub async fn register(
+    store: &Store,
+    client: &ProviderClient,
+    webhook_url: &str,
+    signing: Signing,
+) -> Result<Registered, RegisterError> {
+    let db = store.path();
+    let previous = secret_file::load(db)?;
+    let (secret, made) = match signing {
+        Signing::Unsigned => (None, false),
+        Signing::Keep => (
+            Some(previous.clone().ok_or(RegisterError::NoStoredSecret)?),
+            false,
+        ),
+        Signing::New => (Some(SigningSecret::generate()), true),
+        Signing::Given(secret) => (Some(secret), false),
+    };
+    if secret.is_some() {
+        secret_file::store(db, secret.as_ref())?;
+    }
+    let answer = client.register(webhook_url, secret.as_ref()).await;
+    let validated = matches!(&answer, Ok(registration) if registration.validated);
+    if validated {
+        // Unsigned registration: the provider will not sign, so the listener must not require it.
+        secret_file::store(db, secret.as_ref())?;
+    } else {
+        secret_file::store(db, previous.as_ref())?;
+    }
+    let attempt = RegistrationAttempt {
+        id: 0,
+        attempted_at: now_millis(),
+        webhook_url: webhook_url.to_owned(),
+        form: registration_form(secret.as_ref()).to_owned(),
+        api_base: client.endpoints().api_base.clone(),
+        client_id: client.client_id().to_owned(),
+        validated: answer.as_ref().ok().map(|r| r.validated),
+        message: match &answer {
+            Ok(registration) => registration.message.clone(),
+            Err(error) => error.to_string(),
+        },
+        http_status: answer.as_ref().ok().map(|r| r.http_status),
+    };
+    let id = store.record_registration(&attempt)?;
+    answer?;
+    Ok(Registered {
+        attempt: RegistrationAttempt { id, ..attempt },
+        new_secret: if made && validated { secret } else { None },
+    })
+}
+
+/// What reconcile found.
+#[derive(Debug, Default, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReconcileReport {
+    /// Users not CLOSED that the provider was asked about.
+    pub asked: u64,
+    /// Users whose state the provider knew better, now recorded.
+    pub learned: Vec<Learned>,
+    /// Users the provider does not know.
+    pub unknown: u64,
+    /// Why reconcile stopped early, if it did.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Learned {
+    pub external_id: String,
+    pub was: String,
+    pub now: String,
+}
+
+fn describe(state: &UserState) -> String {
+    match state.decision.as_str() {
+        "" => state.status.clone(),
+        decision => format!("{} {decision}", state.status),
+    }
+}
+
+/// Asks the provider about every user not yet CLOSED and records, as a delivery marked as polled,
+/// any state the webhooks did not bring. `progress` is told after each user.
+pub async fn reconcile(
+    store: &Store,
+    writer: &Writer,
+    client: &ProviderClient,
+    mut progress: impl FnMut(&ReconcileReport),
+) -> Result<ReconcileReport, StoreError> {
+    let reader = store.reader()?;
+    let mut report = ReconcileReport::default();
+    let mut after = String::new();
+    loop {
+        let page = reader.unclosed_users(&after, RECONCILE_PAGE)?;
+        let Some(last) = page.last() else { break };
+        after = last.external_id.clone();
+        for user in page {
+            report.asked += 1;
+            let known = &user.state;
+            match client.status(&user.external_id).await {
+                Ok(None) => report.unknown += 1,
+                Ok(Some(state)) if state == *known => {}
+                Ok(Some(state)) => {
+                    record_polled(writer, client, &user.external_id, &state).await?;
+                    report.learned.push(Learned {
+                        external_id: user.external_id.clone(),
+                        was: describe(known),
+                        now: describe(&state),
+                    });
+                }
+                Err(error) => {
+                    report.error = Some(error.to_string());
+                    return Ok(report);
+                }
+            }
+            progress(&report);
+        }
+    }
+    Ok(report)
+}
+
+async fn record_polled(
+    writer: &Writer,
+    client: &ProviderClient,
+    external_id: &str,
+    state: &UserState,
+) -> Result<(), StoreError> {
+    let body = serde_json::to_vec(&serde_json::json!({
+        "externalId": external_id,
+        "decision": state.decision,
+        "status": state.status,
+        "subStatus": state.sub_status,
+        "participantId": state.participant_id,
+        "account": state.account,
+    }))
+    .expect("JSON serialises");
+    let recorded = writer
+        .record(NewDelivery {
+            received_at: now_millis(),
+            remote_addr: client.endpoints().api_base.clone(),
+            method: "GET".to_owned(),
+            headers: "[]".to_owned(),
+            body_size: Some(body.len() as i64),
+            body: Some(body),
+            verified_webhook_id: None,
+            replay_of: None,
+            polled: true,
+            verdict: Verdict::Payload(Payload::Event(KycEvent {
+                external_id: external_id.to_owned(),
+                state: state.clone(),
+                event_id: None,
+            })),
+        })
+        .await?;
+    debug_assert_ne!(recorded.outcome, Outcome::Rejected);
+    Ok(())
+}
+
+/// The emulator running in-process for a demo, with the client registered against it.
+pub struct Demo {
+    pub emulator: Emulator,
+    pub client: Arc<ProviderClient>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("this database already holds real users; run `kyc-monitor serve --demo` to demo on a database of its own")]
+    RealUsers,
+    #[error("the demo emulator could not start: {0}")]
+    Emulator(std::io::Error),
+    #[error("the demo could not register this monitor's webhook: {0}")]
+    Register(#[from] RegisterError),
+    #[error("the demo emulator did not validate this monitor's webhook: {0}")]
+    NotValidated(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Whether the UI may start a demo here: the database is empty or already a demo's.
+pub fn demo_allowed(store: &Store) -> Result<bool, StoreError> {
+    let empty = store
+        .reader()?
+        .user_counts()?
+        .iter()
+        .all(|count| count.users == 0);
+    Ok(empty || store.setting(DEMO_SETTING)?.is_some())
+}
+
+/// Starts the emulator in-process, registers `webhook_url` with it through the real client (so
+/// the demo exercises registration too), and lets the flows run.
+pub async fn start_demo(
+    store: &Store,
+    webhook_url: &str,
+    flows: FlowConfig,
+) -> Result<Demo, DemoError> {
+    store.set_setting(DEMO_SETTING, "1")?;
+    let key = tokio::task::spawn_blocking(PrivateKey::generate)
+        .await
+        .expect("key generation panicked");
+    let emulator = Emulator::start(EmulatorConfig {
+        listen: "127.0.0.1:0".parse().expect("a valid address"),
+        client_id: DEMO_CLIENT_ID.to_owned(),
+        public_key: key.public_key(),
+        flows,
+        validation_timeout: std::time::Duration::from_secs(5),
+        rate_limit: 20,
+    })
+    .await
+    .map_err(DemoError::Emulator)?;
+    let endpoints = Endpoints {
+        api_base: emulator.api_base().to_owned(),
+        token_url: emulator.token_url().to_owned(),
+    };
+    let client =
+        ProviderClient::new(endpoints, DEMO_CLIENT_ID, key).map_err(RegisterError::from)?;
+    let registered = register(store, &client, webhook_url, Signing::Unsigned).await?;
+    if registered.attempt.validated != Some(true) {
+        emulator.stop().await;
+        return Err(DemoError::NotValidated(registered.attempt.message));
+    }
+    tracing::info!(
+        emulator = emulator.api_base(),
+        "demo: simulated users are on their way"
+    );
+    Ok(Demo {
+        emulator,
+        client: Arc::new(client),
+    })
+}
+
+/// The database path a `--demo` run uses when none is given: its own, beside the usual one.
+pub fn demo_db_beside(default_db: &Path) -> PathBuf {
+    default_db.with_file_name("kyc-monitor-demo.db")
+}
+
+/// The demo's state as the UI shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DemoStatus {
+    pub api_base: String,
+    pub finished: bool,
+    pub summary: super::emulator::Summary,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("no provider is configured yet: register the webhook first (or start the demo)")]
+    NoProvider,
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The provider side of one running monitor, shared by `serve`, the UI API and the desktop app.
+pub struct ProviderHub {
+    store: Store,
+    writer: Arc<Writer>,
+    webhook_url: String,
+    demo: tokio::sync::Mutex<Option<Demo>>,
+    /// The client of the last validated registration in this run (it holds the key in memory).
+    client: tokio::sync::Mutex<Option<Arc<ProviderClient>>>,
+}
+
+impl ProviderHub {
+    pub fn new(store: Store, writer: Arc<Writer>, webhook_url: String) -> ProviderHub {
+        ProviderHub {
+            store,
+            writer,
+            webhook_url,
+            demo: tokio::sync::Mutex::new(None),
+            client: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub async fn start_demo(
+        &self,
+        flows: FlowConfig,
+        check_users: bool,
+    ) -> Result<DemoStatus, DemoError> {
+        let mut demo = self.demo.lock().await;
+        if let Some(running) = demo.as_ref().filter(|d| !d.emulator.is_finished()) {
+            return Ok(demo_status(running));
+        }
+        if check_users && !demo_allowed(&self.store)? {
+            return Err(DemoError::RealUsers);
+        }
+        if let Some(old) = demo.take() {
+            old.emulator.stop().await;
+        }
+        let started = start_demo(&self.store, &self.webhook_url, flows).await?;
+        let status = demo_status(&started);
+        *demo = Some(started);
+        Ok(status)
+    }
+
+    pub async fn demo_status(&self) -> Option<DemoStatus> {
+        self.demo.lock().await.as_ref().map(demo_status)
+    }
+
+    /// Registers with the profile's provider; on validation, remembers the profile and client.
+    pub async fn register(
+        &self,
+        profile: ProviderProfile,
+        webhook_url: &str,
+        signing: Signing,
+    ) -> Result<Registered, RegisterError> {
+        let client = Arc::new(profile.client()?);
+        let registered = register(&self.store, &client, webhook_url, signing).await?;
+        if registered.attempt.validated == Some(true) {
+            profile.save(&self.store)?;
+            *self.client.lock().await = Some(client);
+        }
+        Ok(registered)
+    }
+
+    /// Reconciles with the last registered provider (or the demo's, or the saved profile's).
+    pub async fn reconcile(&self) -> Result<ReconcileReport, ReconcileError> {
+        let client = match self.client.lock().await.clone() {
+            Some(client) => client,
+            None => match self.demo.lock().await.as_ref() {
+                Some(demo) => demo.client.clone(),
+                None => match ProviderProfile::load(&self.store)? {
+                    Some(profile) => Arc::new(profile.client()?),
+                    None => return Err(ReconcileError::NoProvider),
+                },
+            },
+        };
+        Ok(reconcile(&self.store, &self.writer, &client, |_| {}).await?)
+    }
+
+    /// Stops the demo's emulator, if one runs.
+    pub async fn stop(&self) {
+        if let Some(demo) = self.demo.lock().await.take() {
+            demo.emulator.stop().await;
+        }
+    }
+}
+
+fn demo_status(demo: &Demo) -> DemoStatus {
+    DemoStatus {
+        api_base: demo.emulator.api_base().to_owned(),
+        finished: demo.emulator.is_finished(),
+        summary: demo.emulator.summary(),
+    }
+}

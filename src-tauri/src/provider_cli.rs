@@ -1,0 +1,351 @@
+//! `register`, `reconcile` and `emulate`: the provider side on the command line.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use kyc_monitor::provider::actions::{self, ProviderProfile, Signing};
+use kyc_monitor::provider::{
+    Emulator, EmulatorConfig, Endpoints, Environment, FlowConfig, PayloadForm, PrivateKey,
+    PublicKey,
+};
+use kyc_monitor::secret_file;
+use kyc_monitor::signature::SigningSecret;
+use kyc_monitor::store::Store;
+
+use crate::{parse_addr, UsageError};
+
+/// Who to call and as whom. Anything not given comes from the last validated registration.
+#[derive(Args)]
+pub struct ProviderArgs {
+    /// The provider's environment (known auth domain and API base).
+    #[arg(long, value_enum, conflicts_with_all = ["api_base", "token_url"])]
+    env: Option<Environment>,
+    /// A custom API base (also the token's audience), such as an emulator's; needs --token-url.
+    #[arg(long, value_name = "URL", requires = "token_url")]
+    api_base: Option<String>,
+    /// A custom token endpoint (also the assertion's aud); needs --api-base.
+    #[arg(long, value_name = "URL", requires = "api_base")]
+    token_url: Option<String>,
+    /// The client id the provider issued.
+    #[arg(long, env = "KYC_MONITOR_CLIENT_ID", value_name = "ID")]
+    client_id: Option<String>,
+    /// The partner's RSA private key (PEM) whose public half the provider holds.
+    #[arg(long, env = "KYC_MONITOR_PRIVATE_KEY", value_name = "PEM_PATH")]
+    private_key: Option<PathBuf>,
+}
+
+impl ProviderArgs {
+    fn profile(self, store: &Store) -> anyhow::Result<ProviderProfile> {
+        let saved = ProviderProfile::load(store)?;
+        let (environment, endpoints) = match (self.env, self.api_base, self.token_url) {
+            (Some(env), _, _) => (Some(env), env.endpoints()),
+            (None, Some(api_base), Some(token_url)) => (
+                None,
+                Endpoints::custom(&api_base, &token_url).map_err(|e| UsageError(e.to_string()))?,
+            ),
+            _ => match &saved {
+                Some(saved) => (saved.environment, saved.endpoints.clone()),
+                None => {
+                    return Err(UsageError(
+                        "say which provider to call: --env dev|preprod|prod, or --api-base URL --token-url URL".into(),
+                    )
+                    .into())
+                }
+            },
+        };
+        let client_id = self
+            .client_id
+            .or_else(|| saved.as_ref().map(|s| s.client_id.clone()))
+            .ok_or_else(|| {
+                UsageError(
+                    "give the client id the provider issued: --client-id or KYC_MONITOR_CLIENT_ID"
+                        .into(),
+                )
+            })?;
+        let private_key_path = self
+            .private_key
+            .or_else(|| saved.as_ref().map(|s| s.private_key_path.clone()))
+            .ok_or_else(|| {
+                UsageError(
+                    "give the private key file: --private-key PEM_PATH or KYC_MONITOR_PRIVATE_KEY"
+                        .into(),
+                )
+            })?;
+        Ok(ProviderProfile {
+            environment,
+            endpoints,
+            client_id,
+            private_key_path,
+        })
+    }
+}
+
+#[derive(Args)]
+pub struct RegisterArgs {
+    /// The URL the provider must call: the public (tunnel) URL of this monitor's webhook.
+    webhook_url: String,
+    #[command(flatten)]
+    provider: ProviderArgs,
+    /// Registers with this Standard Webhooks secret (the newer body) and keeps it for serve.
+    #[arg(long, value_name = "SECRET", conflicts_with = "new_signing_secret")]
+    signing_secret: Option<String>,
+    /// Makes a new whsec_ secret, registers with it, keeps it for serve and prints it once.
+    #[arg(long)]
+    new_signing_secret: bool,
+}
+
+pub fn register(db: PathBuf, args: RegisterArgs) -> anyhow::Result<()> {
+    let signing = match (args.signing_secret, args.new_signing_secret) {
+        (Some(text), _) => Signing::Given(
+            text.parse::<SigningSecret>()
+                .map_err(|e| UsageError(format!("--signing-secret: {e}")))?,
+        ),
+        (None, true) => Signing::New,
+        (None, false) => Signing::Unsigned,
+    };
+    let url = args.webhook_url.trim().to_owned();
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(UsageError(format!(
+            "{url:?} is not a URL: give the webhook's full https:// URL"
+        ))
+        .into());
+    }
+    let store = Store::open(&db)?;
+    let profile = args.provider.profile(&store)?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let client = profile.client()?;
+    let registered = runtime.block_on(actions::register(&store, &client, &url, signing))?;
+    let attempt = &registered.attempt;
+    let validated = attempt.validated == Some(true);
+    if validated {
+        profile.save(&store)?;
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "validated: {validated}")?;
+    writeln!(out, "message: {}", attempt.message)?;
+    if let Some(secret) = &registered.new_secret {
+        writeln!(out, "signing-secret: {}", secret.expose())?;
+        eprintln!(
+            "kyc-monitor: the signing secret is kept in {} for serve; it is not shown again",
+            secret_file::path_for(&db).display()
+        );
+    }
+    out.flush()?;
+    if validated {
+        Ok(())
+    } else {
+        Err(crate::Silent.into())
+    }
+}
+
+pub fn reconcile(db: PathBuf, provider: ProviderArgs) -> anyhow::Result<()> {
+    let store = Store::open(&db)?;
+    let client = provider.profile(&store)?.client()?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let report = runtime.block_on(async {
+        let writer = store.start_writer()?;
+        let report = actions::reconcile(&store, &writer, &client, |report| {
+            if report.asked % 100 == 0 {
+                eprintln!("kyc-monitor: asked about {} users so far", report.asked);
+            }
+        })
+        .await;
+        writer.finish().await;
+        anyhow::Ok(report?)
+    })?;
+    let mut out = std::io::stdout().lock();
+    for learned in &report.learned {
+        writeln!(
+            out,
+            "learned: {}  {} -> {}",
+            learned.external_id, learned.was, learned.now
+        )?;
+    }
+    writeln!(
+        out,
+        "reconciled: asked={} learned={} unknown={}",
+        report.asked,
+        report.learned.len(),
+        report.unknown
+    )?;
+    out.flush()?;
+    match report.error {
+        Some(error) => Err(anyhow::anyhow!("reconcile stopped early: {error}")),
+        None => Ok(()),
+    }
+}
+
+#[derive(Args)]
+pub struct EmulateArgs {
+    /// Where the emulated API listens; port 0 takes any free port.
+    #[arg(long, default_value = "127.0.0.1:8790", value_name = "ADDR:PORT", value_parser = parse_addr)]
+    listen: SocketAddr,
+    /// The client id assertions must carry.
+    #[arg(long, default_value = "emulator-client", value_name = "ID")]
+    client_id: String,
+    /// The partner's public key (PEM). Without it, a key pair is made and the private half
+    /// written to --write-private-key.
+    #[arg(long, value_name = "PEM_PATH")]
+    public_key: Option<PathBuf>,
+    /// Where a made private key is written [default: a file in the temporary folder]
+    #[arg(long, value_name = "PEM_PATH", conflicts_with = "public_key")]
+    write_private_key: Option<PathBuf>,
+    /// Delivers to this URL straight away, without waiting for a registration.
+    #[arg(long, value_name = "URL")]
+    webhook_url: Option<String>,
+    /// Signs deliveries to --webhook-url with this secret.
+    #[arg(long, value_name = "SECRET", requires = "webhook_url")]
+    signing_secret: Option<String>,
+    /// Simulated users.
+    #[arg(long, default_value_t = 20)]
+    users: u32,
+    /// Divides every simulated delay (1: a watchable demo; 100: a quick test).
+    #[arg(long, default_value_t = 1.0, value_parser = parse_positive)]
+    speed: f64,
+    /// Share of users rejected at the end.
+    #[arg(long, default_value_t = 0.2, value_parser = parse_rate)]
+    reject_rate: f64,
+    /// Share of users put ON_HOLD for documents on the way.
+    #[arg(long, default_value_t = 0.3, value_parser = parse_rate)]
+    review_rate: f64,
+    /// The payload form deliveries use.
+    #[arg(long, value_enum, default_value = "flat")]
+    form: PayloadForm,
+    /// Share of deliveries sent twice (same id).
+    #[arg(long, default_value_t = 0.0, value_parser = parse_rate)]
+    duplicates: f64,
+    /// Share of steps delivered after the step that follows them.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_rate)]
+    reorder: f64,
+    /// Share of steps never delivered (reconcile finds them).
+    #[arg(long, default_value_t = 0.0, value_parser = parse_rate)]
+    drop: f64,
+    /// Attempts per delivery before giving up.
+    #[arg(long, default_value_t = 8)]
+    max_attempts: u32,
+    /// The first retry's wait in milliseconds (doubling, with jitter, up to 30 s).
+    #[arg(long, default_value_t = 500)]
+    retry_base_ms: u64,
+    /// How long an attempt (and the validation request) waits for an answer, in milliseconds.
+    #[arg(long, default_value_t = 5000)]
+    timeout_ms: u64,
+    /// Requests per second allowed per client address (the provider allows about 20).
+    #[arg(long, default_value_t = 20)]
+    rate_limit: u32,
+    /// Exits once every flow is delivered (exit 1 if some delivery was given up).
+    #[arg(long)]
+    exit_when_done: bool,
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
+        _ => Err(format!(
+            "{text:?} is not a share between 0 and 1, such as 0.25"
+        )),
+    }
+}
+
+fn parse_positive(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(speed) if speed > 0.0 && speed.is_finite() => Ok(speed),
+        _ => Err(format!(
+            "{text:?} is not a positive number, such as 1 or 50"
+        )),
+    }
+}
+
+pub fn emulate(args: EmulateArgs) -> anyhow::Result<()> {
+    let signing_secret = args
+        .signing_secret
+        .as_deref()
+        .map(str::parse::<SigningSecret>)
+        .transpose()
+        .map_err(|e| UsageError(format!("--signing-secret: {e}")))?;
+    let (public_key, written_key) = match &args.public_key {
+        Some(path) => (PublicKey::from_file(path)?, None),
+        None => {
+            let key = PrivateKey::generate();
+            (key.public_key(), Some(key))
+        }
+    };
+    let flows = FlowConfig {
+        users: args.users,
+        speed: args.speed,
+        reject_rate: args.reject_rate,
+        review_rate: args.review_rate,
+        form: args.form,
+        duplicate_rate: args.duplicates,
+        reorder_rate: args.reorder,
+        drop_rate: args.drop,
+        max_attempts: args.max_attempts.max(1),
+        retry_base: Duration::from_millis(args.retry_base_ms),
+        delivery_timeout: Duration::from_millis(args.timeout_ms),
+    };
+    let config = EmulatorConfig {
+        listen: args.listen,
+        client_id: args.client_id.clone(),
+        public_key,
+        flows,
+        validation_timeout: Duration::from_millis(args.timeout_ms),
+        rate_limit: args.rate_limit.max(1),
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let emulator = Emulator::start(config)
+            .await
+            .with_context(|| format!("cannot listen on {}; choose another with --listen", args.listen))?;
+        let stop = kyc_monitor::serve::stop_signal().context("cannot listen for Ctrl-C and SIGTERM")?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "api-base: {}", emulator.api_base())?;
+        writeln!(out, "token-url: {}", emulator.token_url())?;
+        writeln!(out, "client-id: {}", args.client_id)?;
+        if let Some(key) = written_key {
+            let path = args.write_private_key.unwrap_or_else(|| {
+                std::env::temp_dir().join(format!("kyc-monitor-emulator-{}.pem", emulator.addr().port()))
+            });
+            write_private(&path, &key.expose_pem())
+                .with_context(|| format!("cannot write the private key to {}", path.display()))?;
+            writeln!(out, "private-key: {}", path.display())?;
+        }
+        if let Some(url) = &args.webhook_url {
+            emulator.deliver_to(url, signing_secret);
+        }
+        out.flush()?;
+        drop(out);
+        tracing::info!("emulator ready: register a webhook URL with it (kyc-monitor register ... --api-base ... --token-url ...)");
+        tokio::pin!(stop);
+        let finished = tokio::select! {
+            summary = emulator.finished() => Some(summary),
+            () = &mut stop => None,
+        };
+        if let Some(summary) = &finished {
+            println!("summary: {summary}");
+            if !args.exit_when_done {
+                tokio::select! {
+                    () = &mut stop => {},
+                }
+            }
+        } else if emulator.target_url().is_some() {
+            println!("summary: {}", emulator.summary());
+        }
+        let failed = emulator.summary().failed;
+        emulator.stop().await;
+        if args.exit_when_done && failed > 0 {
+            return Err(anyhow::anyhow!("{failed} deliveries were given up after {} attempts", args.max_attempts));
+        }
+        Ok(())
+    })
+}
+
+fn write_private(path: &std::path::Path, pem: &str) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(pem.as_bytes())
+}

@@ -1,0 +1,825 @@
+//! The provider side over real HTTP: the emulator's token endpoint, the API client's errors,
+//! registration (CLI) against a real monitor, and onboarding flows delivered into it with
+//! duplicates, reordering, drops, retries and signatures.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use kyc_monitor::kyc::UserState;
+use kyc_monitor::provider::jwt::Claims;
+use kyc_monitor::provider::{
+    Emulator, EmulatorConfig, Endpoints, FlowConfig, PayloadForm, PrivateKey, ProviderClient,
+    ProviderError,
+};
+use kyc_monitor::store::Store;
+use support::{cli, export_jsonl, stdout, Monitor, Scratch};
+
+const CLIENT_ID: &str = "test-partner";
+/// A guard against a hang, not a performance assertion.
+const FLOWS_LIMIT: Duration = Duration::from_secs(90);
+
+fn quick_flows(users: u32) -> FlowConfig {
+    FlowConfig {
+        users,
+        speed: 200.0,
+        retry_base: Duration::from_millis(50),
+        ..FlowConfig::default()
+    }
+}
+
+async fn emulator(key: &PrivateKey, flows: FlowConfig) -> Emulator {
+    Emulator::start(EmulatorConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        client_id: CLIENT_ID.to_owned(),
+        public_key: key.public_key(),
+        flows,
+        validation_timeout: Duration::from_millis(800),
+        rate_limit: 1000,
+    })
+    .await
+    .expect("start the emulator")
+}
+
+fn client_for(emulator: &Emulator, key: &PrivateKey) -> ProviderClient {
+    let endpoints = Endpoints::custom(emulator.api_base(), emulator.token_url()).unwrap();
+    ProviderClient::new(endpoints, CLIENT_ID, key.clone()).unwrap()
+}
+
+async fn finished(emulator: &Emulator) -> kyc_monitor::provider::Summary {
+    tokio::time::timeout(FLOWS_LIMIT, emulator.finished())
+        .await
+        .expect("the flows did not finish")
+}
+
+/// `register` through the CLI against an in-process emulator; returns (exit code, stdout, stderr).
+fn register(
+    db: &Path,
+    emulator: &Emulator,
+    key_file: &Path,
+    url: &str,
+    extra: &[&str],
+) -> (i32, String, String) {
+    let key = key_file.to_str().unwrap();
+    let mut args = vec![
+        "register",
+        url,
+        "--api-base",
+        emulator.api_base(),
+        "--token-url",
+        emulator.token_url(),
+        "--client-id",
+        CLIENT_ID,
+        "--private-key",
+        key,
+    ];
+    args.extend_from_slice(extra);
+    let output = cli(db, &args);
+    (
+        output.status.code().unwrap_or(-1),
+        stdout(&output),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn key_file(scratch: &Scratch, key: &PrivateKey) -> std::path::PathBuf {
+    let path = scratch.dir.path().join("partner.pem");
+    std::fs::write(&path, key.expose_pem()).unwrap();
+    path
+}
+
+/// Every user's state as the monitor holds it.
+fn monitor_users(db: &Path) -> BTreeMap<String, UserState> {
+    export_jsonl(db, "users")
+        .into_iter()
+        .map(|u| {
+            let text = |k: &str| u[k].as_str().unwrap().to_owned();
+            (
+                text("externalId"),
+                UserState {
+                    decision: text("decision"),
+                    status: text("status"),
+                    sub_status: text("subStatus"),
+                    participant_id: text("participantId"),
+                    account: text("account"),
+                },
+            )
+        })
+        .collect()
+}
+
+async fn token_answer(
+    emulator: &Emulator,
+    assertion: &str,
+    audience: &str,
+) -> (u16, serde_json::Value) {
+    let response = support::client()
+        .post(emulator.token_url())
+        .form(&[
+            ("grant_type", "client_credentials"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", assertion),
+            ("audience", audience),
+        ])
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_token_endpoint_accepts_a_good_assertion_and_refuses_each_bad_one() {
+    let key = PrivateKey::generate();
+    let emulator = emulator(&key, quick_flows(0)).await;
+    let now = kyc_monitor::time::now_millis() / 1000;
+    let good = || Claims::assertion(CLIENT_ID, emulator.token_url(), now, 300);
+    let api = emulator.api_base().to_owned();
+
+    let assertion = key.sign(&good());
+    let (status, body) = token_answer(&emulator, &assertion, &api).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["token_type"], "Bearer");
+    assert!(body["access_token"].as_str().unwrap().len() >= 32);
+    assert_eq!(body["expires_in"], 180);
+
+    let (status, body) = token_answer(&emulator, &assertion, &api).await;
+    assert_eq!(
+        (status, body["error_description"].as_str().unwrap()),
+        (401, "the assertion's jti was already used")
+    );
+
+    let other_key = PrivateKey::generate();
+    let cases: Vec<(&str, String)> = vec![
+        ("signed by another key", other_key.sign(&good())),
+        (
+            "expired",
+            key.sign(&Claims {
+                iat: now - 400,
+                exp: now - 100,
+                ..good()
+            }),
+        ),
+        (
+            "wrong audience",
+            key.sign(&Claims {
+                aud: format!("{api}/elsewhere"),
+                ..good()
+            }),
+        ),
+        (
+            "another client",
+            key.sign(&Claims {
+                iss: "someone-else".into(),
+                sub: "someone-else".into(),
+                ..good()
+            }),
+        ),
+        (
+            "iss differs from sub",
+            key.sign(&Claims {
+                sub: "someone-else".into(),
+                ..good()
+            }),
+        ),
+        (
+            "lives over 5 minutes",
+            key.sign(&Claims {
+                exp: now + 3600,
+                ..good()
+            }),
+        ),
+        ("not a JWT", "not.a.jwt".to_owned()),
+    ];
+    for (case, assertion) in cases {
+        let (status, body) = token_answer(&emulator, &assertion, &api).await;
+        assert_eq!(status, 401, "{case}: {body}");
+        assert_eq!(body["error"], "invalid_client", "{case}");
+        assert!(
+            !body["error_description"].as_str().unwrap().is_empty(),
+            "{case}"
+        );
+    }
+    // An HS256 token: the header names another algorithm.
+    let header = "eyJhbGciOiJIUzI1NiJ9";
+    let (status, body) = token_answer(&emulator, &format!("{header}.e30.c2ln"), &api).await;
+    assert_eq!(status, 401);
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("not RS256"),
+        "{body}"
+    );
+
+    let (status, _) =
+        token_answer(&emulator, &key.sign(&good()), "https://another-api.example").await;
+    assert_eq!(status, 403, "a token for another API is refused");
+    emulator.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn client_failures_are_sentences_that_say_what_to_do() {
+    let key = PrivateKey::generate();
+    let emulator = emulator(&key, quick_flows(0)).await;
+
+    let wrong_key = client_for(&emulator, &PrivateKey::generate());
+    let error = wrong_key.status("anyone").await.unwrap_err();
+    assert!(matches!(error, ProviderError::Unauthorized(_)), "{error:?}");
+    assert!(error.to_string().contains("check the client id"), "{error}");
+
+    // The same server under another name: the token is asked for another audience.
+    let port = emulator.addr().port();
+    let other_name =
+        Endpoints::custom(&format!("http://localhost:{port}"), emulator.token_url()).unwrap();
+    let error = ProviderClient::new(other_name, CLIENT_ID, key.clone())
+        .unwrap()
+        .status("anyone")
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ProviderError::Forbidden(_)), "{error:?}");
+    assert!(
+        error.to_string().contains("ask the provider to grant"),
+        "{error}"
+    );
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let down = Endpoints::custom(
+        &format!("http://127.0.0.1:{closed_port}"),
+        &format!("http://127.0.0.1:{closed_port}/oauth/token"),
+    )
+    .unwrap();
+    let error = ProviderClient::new(down, CLIENT_ID, key.clone())
+        .unwrap()
+        .status("anyone")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ProviderError::Unreachable { .. }),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains("cannot reach the provider"),
+        "{error}"
+    );
+
+    // Accepts connections and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    let _held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            open.push(stream);
+        }
+    });
+    let slow = Endpoints::custom(
+        &format!("http://{silent_addr}"),
+        &format!("http://{silent_addr}/oauth/token"),
+    )
+    .unwrap();
+    let error = ProviderClient::new(slow, CLIENT_ID, key.clone())
+        .unwrap()
+        .with_timeout(Duration::from_millis(300))
+        .status("anyone")
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ProviderError::Timeout { .. }), "{error:?}");
+    assert!(error.to_string().contains("did not answer"), "{error}");
+
+    let good = client_for(&emulator, &key);
+    assert_eq!(good.status("nobody-by-this-id").await.unwrap(), None);
+    let error = ProviderClient::new(emulator_endpoints(&emulator), " ", key.clone()).unwrap_err();
+    assert!(error.to_string().contains("client id is empty"), "{error}");
+    emulator.stop().await;
+}
+
+fn emulator_endpoints(emulator: &Emulator) -> Endpoints {
+    Endpoints::custom(emulator.api_base(), emulator.token_url()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_throttled_client_waits_as_asked_and_reuses_its_token() {
+    let key = PrivateKey::generate();
+    let emulator = Emulator::start(EmulatorConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        client_id: CLIENT_ID.to_owned(),
+        public_key: key.public_key(),
+        flows: quick_flows(0),
+        validation_timeout: Duration::from_secs(1),
+        rate_limit: 2,
+    })
+    .await
+    .unwrap();
+    let client = client_for(&emulator, &key);
+    // One token request, then three status requests: over 2 per second, so at least one 429.
+    for _ in 0..3 {
+        assert_eq!(client.status("nobody").await.unwrap(), None);
+    }
+    emulator.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn register_validates_a_live_monitor_and_keeps_the_attempt_without_secrets() {
+    let scratch = Scratch::new();
+    let key = PrivateKey::generate();
+    let key_path = key_file(&scratch, &key);
+    let emulator = emulator(&key, quick_flows(3)).await;
+    let monitor = Monitor::start(&scratch.db(), &[]);
+
+    let (code, out, err) = register(
+        &scratch.db(),
+        &emulator,
+        &key_path,
+        &monitor.webhook_url,
+        &[],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        out,
+        "validated: true\nmessage: Webhook URL validated successfully\n"
+    );
+    assert_eq!(
+        emulator.target_url().as_deref(),
+        Some(monitor.webhook_url.as_str())
+    );
+    let summary = finished(&emulator).await;
+    assert_eq!((summary.users, summary.failed), (3, 0), "{summary}");
+    assert_eq!(
+        monitor_users(&scratch.db()),
+        emulator.users(),
+        "the board holds what the provider sent"
+    );
+
+    let pings = export_jsonl(&scratch.db(), "deliveries")
+        .into_iter()
+        .filter(|d| d["outcome"] == "ping")
+        .count();
+    assert_eq!(pings, 1, "the validation request was recorded as a ping");
+
+    let attempts = Store::open(&scratch.db())
+        .unwrap()
+        .reader()
+        .unwrap()
+        .registrations(10)
+        .unwrap();
+    assert_eq!(attempts.len(), 1);
+    let attempt = &attempts[0];
+    assert_eq!(attempt.validated, Some(true));
+    assert_eq!(
+        (attempt.form.as_str(), attempt.http_status),
+        ("webhookUrl", Some(200))
+    );
+    assert_eq!(
+        (attempt.api_base.as_str(), attempt.client_id.as_str()),
+        (emulator.api_base(), CLIENT_ID)
+    );
+    let pem = key.expose_pem();
+    let key_body = pem.lines().nth(3).unwrap();
+    assert!(
+        !support::database_files_contain(&scratch.db(), key_body.as_bytes()),
+        "the private key is not stored"
+    );
+
+    // The profile is remembered: reconcile needs no options now.
+    let output = cli(&scratch.db(), &["reconcile"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(stdout(&output), "reconciled: asked=0 learned=0 unknown=0\n");
+    emulator.stop().await;
+}
+
+/// A stand-in for a broken partner endpoint: answers every request with `status`, after `delay`.
+async fn broken_listener(status: u16, delay: Duration) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut buffer = [0u8; 4096];
+                let _ = stream.read(&mut buffer).await;
+                tokio::time::sleep(delay).await;
+                let answer = format!(
+                    "HTTP/1.1 {status} Broken\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://{addr}/kyc-webhook")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn register_is_refused_when_the_listener_is_down_failing_or_slow() {
+    let scratch = Scratch::new();
+    let key = PrivateKey::generate();
+    let key_path = key_file(&scratch, &key);
+    let emulator = emulator(&key, quick_flows(1)).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down = format!("http://{}/kyc-webhook", closed.local_addr().unwrap());
+    drop(closed);
+    let failing = broken_listener(500, Duration::ZERO).await;
+    let slow = broken_listener(200, Duration::from_secs(3)).await;
+
+    for (url, expected) in [
+        (&down, "could not be delivered"),
+        (&failing, "got HTTP 500 (a 2xx is required)"),
+        (&slow, "got no answer within 0.8 s"),
+    ] {
+        let (code, out, err) = register(&scratch.db(), &emulator, &key_path, url, &[]);
+        assert_eq!(code, 1, "{url}: {out}{err}");
+        assert!(
+            out.starts_with("validated: false\nmessage: Webhook validation failed: "),
+            "{out}"
+        );
+        assert!(out.contains(expected), "{url}: {out}");
+    }
+    assert_eq!(
+        emulator.target_url(),
+        None,
+        "nothing was delivered anywhere"
+    );
+    let attempts = Store::open(&scratch.db())
+        .unwrap()
+        .reader()
+        .unwrap()
+        .registrations(10)
+        .unwrap();
+    assert_eq!(
+        attempts.iter().map(|a| a.validated).collect::<Vec<_>>(),
+        vec![Some(false); 3]
+    );
+
+    // The provider cannot be asked at all: the reason on stderr, nothing on stdout, exit 1.
+    let wrong = scratch.dir.path().join("other.pem");
+    std::fs::write(&wrong, PrivateKey::generate().expose_pem()).unwrap();
+    let (code, out, err) = register(&scratch.db(), &emulator, &wrong, &down, &[]);
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert!(err.contains("refused the client credentials (401"), "{err}");
+    let attempts = Store::open(&scratch.db())
+        .unwrap()
+        .reader()
+        .unwrap()
+        .registrations(10)
+        .unwrap();
+    assert_eq!(
+        attempts[0].validated, None,
+        "kept with the reason: {attempts:?}"
+    );
+    assert!(attempts[0].message.contains("401"));
+    emulator.stop().await;
+}
+
+#[test]
+fn register_explains_missing_or_bad_options() {
+    let scratch = Scratch::new();
+    let output = cli(
+        &scratch.db(),
+        &["register", "https://example.test/kyc-webhook"],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--env dev|preprod|prod"));
+
+    let output = cli(
+        &scratch.db(),
+        &[
+            "register",
+            "https://x.test/h",
+            "--env",
+            "dev",
+            "--client-id",
+            "c",
+            "--private-key",
+            "/nonexistent/key.pem",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr)
+        .contains("cannot read the key file /nonexistent/key.pem"));
+
+    let not_a_key = scratch.dir.path().join("notes.txt");
+    std::fs::write(&not_a_key, "hello").unwrap();
+    let output = cli(
+        &scratch.db(),
+        &[
+            "register",
+            "https://x.test/h",
+            "--env",
+            "dev",
+            "--client-id",
+            "c",
+            "--private-key",
+            not_a_key.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("is not an RSA private key in PEM form")
+    );
+
+    let output = cli(
+        &scratch.db(),
+        &[
+            "register",
+            "https://x.test/h",
+            "--env",
+            "dev",
+            "--signing-secret",
+            "nope",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr)
+        .contains("--signing-secret: the signing secret must start with"));
+
+    let output = cli(&scratch.db(), &["register", "not a url", "--env", "dev"]);
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn flows_with_duplicates_and_reordering_arrive_and_reconcile_repairs_the_order() {
+    let scratch = Scratch::new();
+    let key = PrivateKey::generate();
+    let key_path = key_file(&scratch, &key);
+    let flows = FlowConfig {
+        duplicate_rate: 0.5,
+        reorder_rate: 0.6,
+        review_rate: 0.5,
+        ..quick_flows(24)
+    };
+    let emulator = emulator(&key, flows).await;
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    assert_eq!(
+        register(
+            &scratch.db(),
+            &emulator,
+            &key_path,
+            &monitor.webhook_url,
+            &[]
+        )
+        .0,
+        0
+    );
+    let summary = finished(&emulator).await;
+    assert_eq!(
+        (summary.users, summary.failed, summary.retried),
+        (24, 0, 0),
+        "{summary}"
+    );
+    assert!(summary.duplicates > 0, "{summary}");
+    assert_eq!(summary.acked, summary.sent);
+
+    let deliveries = export_jsonl(&scratch.db(), "deliveries");
+    let about_users = deliveries
+        .iter()
+        .filter(|d| d["outcome"] == "accepted" || d["outcome"] == "duplicate")
+        .count();
+    assert_eq!(
+        about_users as u64, summary.acked,
+        "every acked delivery is stored, once"
+    );
+    let duplicates = deliveries
+        .iter()
+        .filter(|d| d["outcome"] == "duplicate")
+        .count();
+    assert!(
+        duplicates as u64 >= summary.duplicates,
+        "resent deliveries are marked: {duplicates} < {summary}"
+    );
+
+    let truth = emulator.users();
+    let before = monitor_users(&scratch.db());
+    assert_eq!(
+        before.keys().collect::<Vec<_>>(),
+        truth.keys().collect::<Vec<_>>()
+    );
+    let wrong: Vec<_> = truth
+        .iter()
+        .filter(|(id, state)| before[*id] != **state)
+        .collect();
+    assert!(
+        !wrong.is_empty(),
+        "with this much reordering some user ends on an older state"
+    );
+
+    let output = cli(&scratch.db(), &["reconcile"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = stdout(&output);
+    assert!(
+        text.ends_with(&format!("learned={} unknown=0\n", wrong.len())),
+        "{text}"
+    );
+    assert_eq!(
+        monitor_users(&scratch.db()),
+        truth,
+        "after reconcile the monitor agrees with the provider"
+    );
+    emulator.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reconcile_fills_the_gap_a_dropped_delivery_left_and_marks_it_as_polled() {
+    let scratch = Scratch::new();
+    let key = PrivateKey::generate();
+    let key_path = key_file(&scratch, &key);
+    let emulator = emulator(
+        &key,
+        FlowConfig {
+            drop_rate: 0.6,
+            ..quick_flows(30)
+        },
+    )
+    .await;
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    assert_eq!(
+        register(
+            &scratch.db(),
+            &emulator,
+            &key_path,
+            &monitor.webhook_url,
+            &[]
+        )
+        .0,
+        0
+    );
+    let summary = finished(&emulator).await;
+    assert!(summary.dropped > 0, "{summary}");
+
+    let truth = emulator.users();
+    let before = monitor_users(&scratch.db());
+    let gaps: Vec<&String> = before
+        .iter()
+        .filter(|(id, state)| truth[*id] != **state)
+        .map(|(id, _)| id)
+        .collect();
+    assert!(
+        !gaps.is_empty(),
+        "some user's last step was dropped: {summary}"
+    );
+
+    let output = cli(&scratch.db(), &["reconcile"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let after = monitor_users(&scratch.db());
+    for id in &gaps {
+        assert_eq!(after[*id], truth[*id], "{id} was repaired");
+    }
+    let polled: Vec<_> = export_jsonl(&scratch.db(), "deliveries")
+        .into_iter()
+        .filter(|d| d["source"] == "poll")
+        .collect();
+    assert_eq!(
+        polled.len(),
+        gaps.len(),
+        "one polled delivery per repaired user"
+    );
+    assert!(polled
+        .iter()
+        .all(|d| d["outcome"] == "accepted" && d["remoteAddr"] == emulator.api_base()));
+    // A second reconcile finds nothing new.
+    let output = cli(&scratch.db(), &["reconcile"]);
+    assert!(
+        stdout(&output).contains(" learned=0 "),
+        "{}",
+        stdout(&output)
+    );
+    // Rebuilding from deliveries alone keeps what reconcile learned.
+    assert!(cli(&scratch.db(), &["rebuild"]).status.success());
+    assert_eq!(monitor_users(&scratch.db()), after);
+    emulator.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deliveries_answered_503_are_retried_until_stored() {
+    let scratch = Scratch::new();
+    let key = PrivateKey::generate();
+    let flows = FlowConfig {
+        max_attempts: 20,
+        ..quick_flows(2)
+    };
+    let emulator = emulator(&key, flows).await;
+    let monitor = Monitor::start(&scratch.db(), &[]);
+
+    // Hold the database's write lock: the monitor answers 503 with Retry-After.
+    let blocker = rusqlite::Connection::open(scratch.db()).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    emulator.deliver_to(&monitor.webhook_url, None);
+    while emulator.summary().retried == 0 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    blocker.execute_batch("COMMIT").unwrap();
+    drop(blocker);
+
+    let summary = finished(&emulator).await;
+    assert_eq!(summary.failed, 0, "{summary}");
+    assert_eq!(summary.acked, summary.sent, "{summary}");
+    let refused = export_jsonl(&scratch.db(), "deliveries").len() as u64;
+    assert_eq!(
+        refused, summary.acked,
+        "503s keep nothing; every retried delivery is stored once"
+    );
+    assert_eq!(monitor_users(&scratch.db()), emulator.users());
+    emulator.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn signed_flows_are_verified_with_the_secret_made_at_registration() {
+    let scratch = Scratch::new();
+    let key = PrivateKey::generate();
+    let key_path = key_file(&scratch, &key);
+    let emulator = emulator(
+        &key,
+        FlowConfig {
+            form: PayloadForm::Envelope,
+            ..quick_flows(4)
+        },
+    )
+    .await;
+    let monitor = Monitor::start(&scratch.db(), &[]);
+
+    let (code, out, err) = register(
+        &scratch.db(),
+        &emulator,
+        &key_path,
+        &monitor.webhook_url,
+        &["--new-signing-secret"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let secret = out
+        .lines()
+        .find_map(|line| line.strip_prefix("signing-secret: "))
+        .expect("the new secret is printed once")
+        .to_owned();
+    assert!(secret.starts_with("whsec_"));
+    assert!(
+        err.contains("not shown again") && !err.contains(&secret),
+        "{err}"
+    );
+    let summary = finished(&emulator).await;
+    assert_eq!(
+        (summary.acked, summary.failed),
+        (summary.sent, 0),
+        "{summary}"
+    );
+
+    let deliveries = export_jsonl(&scratch.db(), "deliveries");
+    assert!(
+        deliveries.iter().all(|d| d["outcome"] != "rejected"),
+        "every signed delivery verified"
+    );
+    assert!(
+        deliveries.iter().all(|d| d["webhookId"].is_string()),
+        "each carries its verified webhook-id"
+    );
+    assert_eq!(monitor_users(&scratch.db()), emulator.users());
+
+    // The running monitor now requires signatures: an unsigned delivery is refused.
+    let answer = support::post(
+        &monitor.webhook_url,
+        support::flat("intruder", "ACCEPT", "CLOSED"),
+    )
+    .await;
+    assert_eq!(answer.status, 401, "{}", answer.body);
+
+    let attempts = Store::open(&scratch.db())
+        .unwrap()
+        .reader()
+        .unwrap()
+        .registrations(10)
+        .unwrap();
+    assert_eq!(attempts[0].form, "webhook_url");
+    let bare = secret.strip_prefix("whsec_").unwrap();
+    assert!(
+        !support::database_files_contain(&scratch.db(), bare.as_bytes()),
+        "the secret is not in the database"
+    );
+    let kept = std::fs::read_to_string(kyc_monitor::secret_file::path_for(&scratch.db())).unwrap();
+    assert_eq!(kept.trim(), secret, "kept beside the database for serve");
+
+    // A monitor started later reads it too.
+    drop(monitor);
+    let restarted = Monitor::start(&scratch.db(), &[]);
+    let answer = support::post(
+        &restarted.webhook_url,
+        support::flat("intruder", "ACCEPT", "CLOSED"),
+    )
+    .await;
+    assert_eq!(answer.status, 401);
+    emulator.stop().await;
+}
