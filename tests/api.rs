@@ -474,3 +474,167 @@ async fn stats_on_an_empty_store_have_no_rates_and_no_median() {
     assert!(stats["approvalRate"].is_null() && stats["medianTimeToCloseMs"].is_null());
     ui.stop().await;
 }
+
+impl Running {
+    async fn post_json(&self, path: &str, body: serde_json::Value) -> Answer {
+        send(
+            client()
+                .post(format!("{}{path}", self.ui_base))
+                .bearer_auth(&self.token)
+                .json(&body),
+        )
+        .await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_register_view_registers_keeps_history_and_reconciles() {
+    use kyc_monitor::provider::{Emulator, EmulatorConfig, FlowConfig, PrivateKey};
+    let running = Running::start().await;
+    let key = PrivateKey::generate();
+    let emulator = Emulator::start(EmulatorConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        client_id: "ui-partner".into(),
+        public_key: key.public_key(),
+        flows: FlowConfig {
+            users: 2,
+            speed: 200.0,
+            ..FlowConfig::default()
+        },
+        validation_timeout: Duration::from_secs(2),
+        rate_limit: 1000,
+    })
+    .await
+    .unwrap();
+    let key_path = running._scratch.dir.path().join("partner.pem");
+    std::fs::write(&key_path, key.expose_pem()).unwrap();
+
+    let before = running.json("/api/provider").await;
+    assert_eq!(before["webhookUrl"], running.webhook_url.as_str());
+    assert_eq!(before["profile"], serde_json::Value::Null);
+    assert_eq!(before["registrations"], serde_json::json!([]));
+    assert_eq!(
+        before["environments"][0]["endpoints"]["tokenUrl"],
+        "https://pmx-dev01.us.auth0.com/oauth/token"
+    );
+    assert_eq!(before["demoAllowed"], true);
+
+    let reconcile = running
+        .post_json("/api/reconcile", serde_json::json!({}))
+        .await;
+    assert_eq!(reconcile.status, 409, "{}", reconcile.body);
+    assert!(reconcile.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("register the webhook first"));
+
+    let form = |key_path: &str, client_id: &str| {
+        serde_json::json!({
+            "environment": null, "apiBase": emulator.api_base(), "tokenUrl": emulator.token_url(),
+            "clientId": client_id, "privateKeyPath": key_path,
+            "webhookUrl": running.webhook_url, "signing": "none"
+        })
+    };
+    let missing = running
+        .post_json("/api/register", form("/nowhere/key.pem", "ui-partner"))
+        .await;
+    assert_eq!(missing.status, 400);
+    assert!(missing.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("cannot read the key file /nowhere/key.pem"));
+
+    let wrong_client = running
+        .post_json("/api/register", form(key_path.to_str().unwrap(), "someone"))
+        .await;
+    assert_eq!(wrong_client.status, 502, "{}", wrong_client.body);
+    assert!(wrong_client.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("401"));
+
+    let registered = running
+        .post_json(
+            "/api/register",
+            form(key_path.to_str().unwrap(), "ui-partner"),
+        )
+        .await;
+    assert_eq!(registered.status, 200, "{}", registered.body);
+    let answer = registered.json();
+    assert_eq!(answer["attempt"]["validated"], true);
+    assert_eq!(
+        answer["attempt"]["message"],
+        "Webhook URL validated successfully"
+    );
+    assert_eq!(answer["newSecretStored"], false);
+
+    let after = running.json("/api/provider").await;
+    assert_eq!(after["profile"]["clientId"], "ui-partner");
+    assert_eq!(
+        after["profile"]["endpoints"]["apiBase"],
+        emulator.api_base()
+    );
+    let history: Vec<_> = after["registrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["validated"].clone())
+        .collect();
+    assert_eq!(
+        history,
+        vec![serde_json::json!(true), serde_json::Value::Null],
+        "newest first; the failed ask kept"
+    );
+    assert!(
+        !after.to_string().contains("BEGIN"),
+        "no key material in the UI"
+    );
+
+    tokio::time::timeout(Duration::from_secs(60), emulator.finished())
+        .await
+        .unwrap();
+    let reconcile = running
+        .post_json("/api/reconcile", serde_json::json!({}))
+        .await;
+    assert_eq!(reconcile.status, 200, "{}", reconcile.body);
+    assert_eq!(reconcile.json()["asked"], 0, "every demo user is CLOSED");
+    emulator.stop().await;
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn start_demo_runs_on_an_empty_database_and_refuses_one_with_real_users() {
+    let running = Running::start().await;
+    let started = running.post_json("/api/demo", serde_json::json!({})).await;
+    assert_eq!(started.status, 200, "{}", started.body);
+    assert!(started.json()["apiBase"]
+        .as_str()
+        .unwrap()
+        .starts_with("http://127.0.0.1:"));
+    let again = running.post_json("/api/demo", serde_json::json!({})).await;
+    assert_eq!(
+        again.status, 200,
+        "a running demo is reported, not started twice"
+    );
+    assert_eq!(again.json()["apiBase"], started.json()["apiBase"]);
+    let provider = running.json("/api/provider").await;
+    assert_eq!(provider["demo"]["apiBase"], started.json()["apiBase"]);
+    assert_eq!(provider["registrations"][0]["validated"], true);
+    running.stop().await;
+
+    let real = Running::start().await;
+    assert_eq!(
+        post(&real.webhook_url, flat("real-user", "", "OPEN"))
+            .await
+            .status,
+        200
+    );
+    let refused = real.post_json("/api/demo", serde_json::json!({})).await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(refused.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("kyc-monitor serve --demo"));
+    assert_eq!(real.json("/api/provider").await["demoAllowed"], false);
+    real.stop().await;
+}

@@ -823,3 +823,68 @@ async fn signed_flows_are_verified_with_the_secret_made_at_registration() {
     assert_eq!(answer.status, 401);
     emulator.stop().await;
 }
+
+/// Polls `lookup` until every one of `count` users of the demo is CLOSED.
+fn wait_for_closed_users(db: &Path, count: usize) -> Vec<serde_json::Value> {
+    let start = std::time::Instant::now();
+    loop {
+        let users = if db.exists() {
+            export_jsonl(db, "users")
+        } else {
+            Vec::new()
+        };
+        if users.len() == count && users.iter().all(|u| u["status"] == "CLOSED") {
+            return users;
+        }
+        assert!(
+            start.elapsed() < FLOWS_LIMIT,
+            "the demo did not bring {count} closed users: {users:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn serve_demo_registers_with_the_built_in_emulator_and_fills_its_own_database() {
+    let scratch = Scratch::new();
+    let data = scratch.dir.path().join("data");
+    let mut child = std::process::Command::new(support::BIN)
+        .args([
+            "serve",
+            "--demo",
+            "--demo-users",
+            "4",
+            "--demo-speed",
+            "100",
+        ])
+        .args(["--listen", "127.0.0.1:0", "--ui-listen", "off"])
+        .env("XDG_DATA_HOME", &data)
+        .env_remove("KYC_MONITOR_DB")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let demo_db = data.join("kyc-monitor/kyc-monitor-demo.db");
+    let users = wait_for_closed_users(&demo_db, 4);
+    assert!(
+        users
+            .iter()
+            .all(|u| u["decision"] == "ACCEPT" || u["decision"] == "REJECT"),
+        "{users:?}"
+    );
+    assert!(
+        !data.join("kyc-monitor/kyc-monitor.db").exists(),
+        "demo users never mix with real ones"
+    );
+    let attempts = Store::open(&demo_db)
+        .unwrap()
+        .reader()
+        .unwrap()
+        .registrations(10)
+        .unwrap();
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].validated, Some(true), "{attempts:?}");
+    assert!(attempts[0].api_base.starts_with("http://127.0.0.1:"));
+    support::signal(&child, "TERM");
+    assert!(child.wait().unwrap().success());
+}

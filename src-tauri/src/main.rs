@@ -92,6 +92,12 @@ struct ServeArgs {
     /// users flow in. Without --db, uses a demo database of its own.
     #[arg(long)]
     demo: bool,
+    /// How many simulated users the demo brings.
+    #[arg(long, default_value_t = 20, requires = "demo", value_name = "N")]
+    demo_users: u32,
+    /// Divides the demo's simulated delays (1: watchable; 20: brisk).
+    #[arg(long, default_value_t = 1.0, requires = "demo", value_name = "F", value_parser = provider_cli::parse_positive)]
+    demo_speed: f64,
 }
 
 /// A mistake in how the command was called: exit code 2.
@@ -202,7 +208,11 @@ fn run_serve(db: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
         webhook_token: !args.no_webhook_token,
         max_body: args.max_body,
         signing_secret,
-        demo: args.demo.then(FlowConfig::default),
+        demo: args.demo.then(|| FlowConfig {
+            users: args.demo_users,
+            speed: args.demo_speed,
+            ..FlowConfig::default()
+        }),
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
