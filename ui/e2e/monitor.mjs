@@ -7,13 +7,17 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
 
+function binary() {
+  const path = process.env.KYC_MONITOR_BIN;
+  if (!path) throw new Error('set KYC_MONITOR_BIN to the kyc-monitor binary (./scripts/test does)');
+  return path;
+}
+
 /** Starts `kyc-monitor serve` (KYC_MONITOR_BIN) and resolves once it printed both URLs. */
 export function startMonitor() {
-  const binary = process.env.KYC_MONITOR_BIN;
-  if (!binary) throw new Error('set KYC_MONITOR_BIN to the kyc-monitor binary (./scripts/test does)');
   const scratch = mkdtempSync(join(tmpdir(), 'kyc-e2e-'));
   const args = ['serve', '--listen', '127.0.0.1:0', '--ui-listen', '127.0.0.1:0', '--db', join(scratch, 'e2e.db')];
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } });
+  const child = spawn(binary(), args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } });
   const urls = {};
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`kyc-monitor exited early with ${code}`)));
@@ -24,6 +28,35 @@ export function startMonitor() {
         resolve({
           webhookUrl: urls.webhook,
           uiUrl: urls.ui,
+          stop() {
+            child.kill('SIGTERM');
+            rmSync(scratch, { recursive: true, force: true });
+          },
+        });
+      }
+    });
+  });
+}
+
+/** Starts `kyc-monitor emulate` with a fresh key pair; resolves with its URLs, client id and key file. */
+export function startEmulator(extra = []) {
+  const scratch = mkdtempSync(join(tmpdir(), 'kyc-emulator-'));
+  const keyFile = join(scratch, 'partner.pem');
+  const args = ['emulate', '--listen', '127.0.0.1:0', '--write-private-key', keyFile, ...extra];
+  const child = spawn(binary(), args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } });
+  const lines = {};
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`kyc-monitor emulate exited early with ${code}`)));
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const [key, ...rest] = line.split(': ');
+      lines[key] = rest.join(': ');
+      if (key === 'private-key') {
+        resolve({
+          apiBase: lines['api-base'],
+          tokenUrl: lines['token-url'],
+          clientId: lines['client-id'],
+          keyFile,
+          lines,
           stop() {
             child.kill('SIGTERM');
             rmSync(scratch, { recursive: true, force: true });

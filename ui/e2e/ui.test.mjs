@@ -3,7 +3,7 @@
 // Screenshots of each view, light and dark, go to e2e/artifacts/.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchChromium, startMonitor } from './monitor.mjs';
@@ -59,7 +59,6 @@ const card = (page, externalId) => page.locator(`[data-testid="card"][data-exter
 
 describe('the live UI in Chromium', () => {
   before(async () => {
-    rmSync(artifacts, { recursive: true, force: true });
     mkdirSync(artifacts, { recursive: true });
     monitor = await startMonitor();
     ({ webhookUrl, uiUrl } = monitor);

@@ -1,6 +1,21 @@
 // The one module that knows how the UI talks to the monitor: HTTP and Server-Sent Events to the
 // local UI listener. (The desktop shell will swap this module for Tauri commands and events.)
-import type { BoardCursor, BoardPage, Change, Delivery, Overview, ReplayAnswer, Stats, User, UserDetail } from './types';
+import type {
+  BoardCursor,
+  BoardPage,
+  Change,
+  Delivery,
+  DemoStatus,
+  Overview,
+  ProviderOverview,
+  ReconcileReport,
+  RegisterAnswer,
+  RegisterForm,
+  ReplayAnswer,
+  Stats,
+  User,
+  UserDetail,
+} from './types';
 
 export class ApiError extends Error {
   constructor(
@@ -39,7 +54,15 @@ export const api = {
     request<{ deliveries: Delivery[] }>(`/api/deliveries${query(filter)}`),
   stats: () => request<Stats>('/api/stats'),
   replay: (id: number) => request<ReplayAnswer>(`/api/deliveries/${id}/replay`, { method: 'POST' }),
+  provider: () => request<ProviderOverview>('/api/provider'),
+  register: (form: RegisterForm) => post<RegisterAnswer>('/api/register', form),
+  reconcile: () => post<ReconcileReport>('/api/reconcile', {}),
+  startDemo: () => post<DemoStatus>('/api/demo', {}),
 };
+
+function post<T>(path: string, body: unknown): Promise<T> {
+  return request<T>(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+}
 
 export type FeedState = 'connecting' | 'live' | 'reconnecting';
 

@@ -13,5 +13,6 @@ describe('route', () => {
     expect(parseRoute('#/nowhere')).toEqual({ view: 'board' });
     expect(parseRoute('#/deliveries')).toEqual({ view: 'deliveries' });
     expect(parseRoute('#/stats')).toEqual({ view: 'stats' });
+    expect(parseRoute('#/register')).toEqual({ view: 'register' });
   });
 });

@@ -50,6 +50,8 @@ export interface TimelineEntry {
   account: string;
   eventId: string | null;
   duplicate: boolean;
+  /** Learned by asking the provider's status API (reconcile), not delivered by a webhook. */
+  polled: boolean;
   headers: Header[];
   body: string | null;
   bodyBase64: string | null;
@@ -76,6 +78,8 @@ export interface Delivery {
   body: string | null;
   bodyBase64: string | null;
   replayOf: number | null;
+  /** Learned by asking the provider's status API (reconcile), not delivered by a webhook. */
+  polled: boolean;
   /** The user this delivery named, when it named one. */
   externalId: string | null;
 }
@@ -110,4 +114,84 @@ export interface Stats {
   rejectionRate: number | null;
   medianTimeToCloseMs: number | null;
   perMinute: MinuteCount[];
+}
+
+export type EnvironmentId = 'dev' | 'preprod' | 'prod';
+
+export interface Endpoints {
+  apiBase: string;
+  tokenUrl: string;
+}
+
+/** Who this monitor is to the provider: no secret, only where the key file is. */
+export interface ProviderProfile {
+  environment: EnvironmentId | null;
+  endpoints: Endpoints;
+  clientId: string;
+  privateKeyPath: string;
+}
+
+export interface RegistrationAttempt {
+  id: number;
+  attemptedAt: number;
+  webhookUrl: string;
+  form: 'webhookUrl' | 'webhook_url';
+  apiBase: string;
+  clientId: string;
+  /** null: the provider could not be asked (the message says why). */
+  validated: boolean | null;
+  message: string;
+  httpStatus: number | null;
+}
+
+export interface DemoSummary {
+  users: number;
+  sent: number;
+  acked: number;
+  retried: number;
+  failed: number;
+  dropped: number;
+  duplicates: number;
+}
+
+export interface DemoStatus {
+  apiBase: string;
+  finished: boolean;
+  summary: DemoSummary;
+}
+
+export interface ProviderOverview {
+  webhookUrl: string;
+  /** The tunnel's public webhook URL, once one is up. */
+  publicUrl: string | null;
+  environments: { id: EnvironmentId; endpoints: Endpoints }[];
+  profile: ProviderProfile | null;
+  signingSecretStored: boolean;
+  registrations: RegistrationAttempt[];
+  demo: DemoStatus | null;
+  demoAllowed: boolean;
+}
+
+export type Signing = 'none' | 'keep' | 'new';
+
+export interface RegisterForm {
+  environment: EnvironmentId | null;
+  apiBase: string;
+  tokenUrl: string;
+  clientId: string;
+  privateKeyPath: string;
+  webhookUrl: string;
+  signing: Signing;
+}
+
+export interface RegisterAnswer {
+  attempt: RegistrationAttempt;
+  newSecretStored: boolean;
+}
+
+export interface ReconcileReport {
+  asked: number;
+  learned: { externalId: string; was: string; now: string }[];
+  unknown: number;
+  error: string | null;
 }
