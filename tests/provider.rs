@@ -292,6 +292,22 @@ async fn client_failures_are_sentences_that_say_what_to_do() {
     assert!(matches!(error, ProviderError::Timeout { .. }), "{error:?}");
     assert!(error.to_string().contains("did not answer"), "{error}");
 
+    // A provider in trouble, and one that reports a conflict: stand-ins answering only that.
+    for (status, expected) in [
+        (503, "the provider is failing (HTTP 503"),
+        (409, "reports a conflict (409"),
+    ] {
+        let url = broken_listener(status, Duration::ZERO).await;
+        let base = url.trim_end_matches("/kyc-webhook");
+        let endpoints = Endpoints::custom(base, &format!("{base}/oauth/token")).unwrap();
+        let error = ProviderClient::new(endpoints, CLIENT_ID, key.clone())
+            .unwrap()
+            .status("anyone")
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains(expected), "{status}: {error}");
+    }
+
     let good = client_for(&emulator, &key);
     assert_eq!(good.status("nobody-by-this-id").await.unwrap(), None);
     let error = ProviderClient::new(emulator_endpoints(&emulator), " ", key.clone()).unwrap_err();
@@ -321,6 +337,14 @@ async fn a_throttled_client_waits_as_asked_and_reuses_its_token() {
     for _ in 0..3 {
         assert_eq!(client.status("nobody").await.unwrap(), None);
     }
+    assert_eq!(
+        emulator.tokens_issued(),
+        1,
+        "the bearer token is reused while it lasts"
+    );
+    let again = client_for(&emulator, &key);
+    again.status("nobody").await.unwrap();
+    assert_eq!(emulator.tokens_issued(), 2, "a new client asks for its own");
     emulator.stop().await;
 }
 
@@ -887,4 +911,121 @@ fn serve_demo_registers_with_the_built_in_emulator_and_fills_its_own_database() 
     assert!(attempts[0].api_base.starts_with("http://127.0.0.1:"));
     support::signal(&child, "TERM");
     assert!(child.wait().unwrap().success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn registering_again_replaces_the_url_deliveries_go_to() {
+    let scratch = Scratch::new();
+    let key = PrivateKey::generate();
+    let key_path = key_file(&scratch, &key);
+    let emulator = emulator(&key, quick_flows(0)).await;
+    let first = Monitor::start(&scratch.dir.path().join("first.db"), &[]);
+    let second = Monitor::start(&scratch.dir.path().join("second.db"), &[]);
+    let db = scratch.db();
+    assert_eq!(
+        register(&db, &emulator, &key_path, &first.webhook_url, &[]).0,
+        0
+    );
+    assert_eq!(
+        emulator.target_url().as_deref(),
+        Some(first.webhook_url.as_str())
+    );
+    assert_eq!(
+        register(&db, &emulator, &key_path, &second.webhook_url, &[]).0,
+        0
+    );
+    assert_eq!(
+        emulator.target_url().as_deref(),
+        Some(second.webhook_url.as_str())
+    );
+    // A refused URL leaves the last validated one in place.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down = format!("http://{}/kyc-webhook", closed.local_addr().unwrap());
+    drop(closed);
+    assert_eq!(register(&db, &emulator, &key_path, &down, &[]).0, 1);
+    assert_eq!(
+        emulator.target_url().as_deref(),
+        Some(second.webhook_url.as_str())
+    );
+    emulator.stop().await;
+}
+
+#[test]
+fn emulate_delivers_to_a_given_url_with_a_given_public_key_and_prints_a_summary() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    let key = PrivateKey::generate();
+    let public = scratch.dir.path().join("partner.pub.pem");
+    std::fs::write(&public, key.public_key().to_pem()).unwrap();
+    let output = std::process::Command::new(support::BIN)
+        .args([
+            "emulate",
+            "--listen",
+            "127.0.0.1:0",
+            "--public-key",
+            public.to_str().unwrap(),
+        ])
+        .args([
+            "--webhook-url",
+            &monitor.webhook_url,
+            "--users",
+            "3",
+            "--speed",
+            "100",
+        ])
+        .args([
+            "--review-rate",
+            "1",
+            "--reject-rate",
+            "0",
+            "--exit-when-done",
+        ])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let out = stdout(&output);
+    assert!(out.starts_with("api-base: http://127.0.0.1:"), "{out}");
+    assert!(
+        !out.contains("private-key:"),
+        "no key is made when one is given: {out}"
+    );
+    assert!(
+        out.ends_with(
+            "summary: users=3 sent=15 acked=15 retried=0 failed=0 dropped=0 duplicates=0\n"
+        ),
+        "{out}"
+    );
+    let users = monitor_users(&scratch.db());
+    assert_eq!(users.len(), 3);
+    for state in users.values() {
+        assert_eq!(
+            (state.decision.as_str(), state.status.as_str()),
+            ("ACCEPT", "CLOSED")
+        );
+        assert!(state
+            .participant_id
+            .starts_with("firms/ISV-Participant-Emulator/users/user-"));
+    }
+    // Every user went through ON_HOLD for documents on the way (review rate 1).
+    let on_hold = export_jsonl(&scratch.db(), "events")
+        .into_iter()
+        .filter(|e| {
+            e["status"] == "ON_HOLD"
+                && e["decision"] == "REVIEW"
+                && e["subStatus"] == "Document Request Initiated"
+        })
+        .count();
+    assert_eq!(on_hold, 3);
+
+    let output = std::process::Command::new(support::BIN)
+        .args(["emulate", "--reject-rate", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("is not a share between 0 and 1"));
 }

@@ -157,6 +157,7 @@ struct Shared {
     /// Assertion ids already used, with their expiry (seconds), pruned as they expire.
     used_jti: Mutex<HashMap<String, i64>>,
     tokens: Mutex<HashMap<String, Instant>>,
+    tokens_issued: AtomicU64,
     target: watch::Sender<Option<Target>>,
     /// The simulated users' true current state, as `/v1/kyc/status` tells it.
     users: Mutex<BTreeMap<String, UserState>>,
@@ -192,6 +193,7 @@ impl Emulator {
             http,
             used_jti: Mutex::default(),
             tokens: Mutex::default(),
+            tokens_issued: AtomicU64::new(0),
             target: watch::channel(None).0,
             users: Mutex::default(),
             counters: Counters::default(),
@@ -253,6 +255,11 @@ impl Emulator {
 
     pub fn summary(&self) -> Summary {
         self.shared.summary()
+    }
+
+    /// How many bearer tokens the token endpoint has issued.
+    pub fn tokens_issued(&self) -> u64 {
+        self.shared.tokens_issued.load(Ordering::Relaxed)
     }
 
     /// Every simulated user's true current state, as `/v1/kyc/status` tells it.
@@ -414,6 +421,7 @@ async fn token(
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", description);
     }
     let bearer = shared.random_hex(24);
+    shared.tokens_issued.fetch_add(1, Ordering::Relaxed);
     shared.tokens.lock().expect("tokens lock").insert(
         bearer.clone(),
         Instant::now() + Duration::from_secs(TOKEN_LIFETIME_SECS),
