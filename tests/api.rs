@@ -31,6 +31,8 @@ impl Running {
             max_body: 64 * 1024,
             signing_secret: None,
             demo: None,
+            tunnel: kyc_monitor::tunnel::TunnelSpec::None,
+            tunnel_options: Default::default(),
         };
         let server = Server::bind(config).await.expect("bind");
         let webhook_url = server.webhook_url().to_owned();
@@ -168,6 +170,8 @@ async fn the_ui_refuses_to_listen_beyond_loopback() {
         max_body: 1024,
         signing_secret: None,
         demo: None,
+        tunnel: kyc_monitor::tunnel::TunnelSpec::None,
+        tunnel_options: Default::default(),
     };
     let error = Server::bind(config)
         .await

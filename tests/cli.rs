@@ -244,7 +244,9 @@ fn usage_errors_exit_2_with_a_message() {
         &["export", "--format", "xml"],
         &["lookup"],
         &["frobnicate"],
-        &["serve", "--tunnel", "ngrok"],
+        &["serve", "--tunnel", "ngrok2"],
+        &["serve", "--tunnel", "bore:"],
+        &["serve", "--tunnel", "url:monitor.example.com"],
     ] {
         let output = cli(&scratch.db(), args);
         assert_eq!(output.status.code(), Some(2), "{args:?}");

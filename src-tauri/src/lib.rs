@@ -10,3 +10,4 @@ pub mod serve;
 pub mod signature;
 pub mod store;
 pub mod time;
+pub mod tunnel;

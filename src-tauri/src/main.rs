@@ -13,6 +13,7 @@ use kyc_monitor::serve::{self, ServeConfig, Server};
 use kyc_monitor::signature::SigningSecret;
 use kyc_monitor::store::{EventRecord, Store, UserRecord};
 use kyc_monitor::time::rfc3339_millis;
+use kyc_monitor::tunnel::{TunnelOptions, TunnelSecret, TunnelSpec};
 use serde::Serialize;
 
 mod provider_cli;
@@ -73,7 +74,9 @@ struct ServeArgs {
     ui_listen: Option<UiListen>,
     /// How the provider reaches the listener: none, ngrok, cloudflared, bore:HOST[:PORT] or url:https://...
     #[arg(long, default_value = "none", value_name = "PROVIDER")]
-    tunnel: String,
+    tunnel: TunnelSpec,
+    #[command(flatten)]
+    tunnel_options: TunnelArgs,
     /// Serves the webhook at the bare /kyc-webhook instead of /kyc-webhook/TOKEN.
     #[arg(long)]
     no_webhook_token: bool,
@@ -98,6 +101,65 @@ struct ServeArgs {
     /// Divides the demo's simulated delays (1: watchable; 20: brisk).
     #[arg(long, default_value_t = 1.0, requires = "demo", value_name = "F", value_parser = provider_cli::parse_positive)]
     demo_speed: f64,
+}
+
+/// What the tunnel providers need (flags, with environment fallbacks).
+#[derive(Args)]
+#[command(next_help_heading = "Tunnel options")]
+struct TunnelArgs {
+    /// ngrok: your account's authtoken (prefer the environment).
+    #[arg(
+        long,
+        env = "NGROK_AUTHTOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    ngrok_authtoken: Option<String>,
+    /// ngrok: a reserved domain, for a URL that never changes.
+    #[arg(long, env = "KYC_MONITOR_NGROK_DOMAIN", value_name = "DOMAIN")]
+    ngrok_domain: Option<String>,
+    /// ngrok: only these source addresses may call the webhook (repeat for more).
+    #[arg(long = "ngrok-allow-cidr", value_name = "CIDR")]
+    ngrok_allow_cidrs: Vec<String>,
+    /// cloudflared: the program to run [default: cloudflared on PATH]
+    #[arg(long, env = "KYC_MONITOR_CLOUDFLARED", value_name = "PATH")]
+    cloudflared_path: Option<PathBuf>,
+    /// bore: the server's shared secret (prefer the environment).
+    #[arg(
+        long,
+        env = "KYC_MONITOR_BORE_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    bore_secret: Option<String>,
+    /// bore: the https:// base that a TLS proxy in front of the bore server serves.
+    #[arg(long, env = "KYC_MONITOR_BORE_PUBLIC_BASE", value_name = "URL")]
+    bore_public_base: Option<String>,
+    /// bore: the public port to ask for [default: any free port, then kept on reconnects]
+    #[arg(
+        long,
+        env = "KYC_MONITOR_BORE_PORT",
+        default_value_t = 0,
+        value_name = "PORT"
+    )]
+    bore_port: u16,
+}
+
+impl TunnelArgs {
+    fn options(self) -> TunnelOptions {
+        let secret =
+            |text: Option<String>| text.filter(|t| !t.trim().is_empty()).map(TunnelSecret::new);
+        TunnelOptions {
+            ngrok_authtoken: secret(self.ngrok_authtoken),
+            ngrok_domain: self.ngrok_domain,
+            ngrok_allow_cidrs: self.ngrok_allow_cidrs,
+            cloudflared_path: self.cloudflared_path,
+            bore_secret: secret(self.bore_secret),
+            bore_public_base: self.bore_public_base,
+            bore_port: self.bore_port,
+            ..TunnelOptions::default()
+        }
+    }
 }
 
 /// A mistake in how the command was called: exit code 2.
@@ -185,13 +247,6 @@ fn default_db() -> anyhow::Result<PathBuf> {
 }
 
 fn run_serve(db: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
-    if args.tunnel != "none" {
-        return Err(UsageError(format!(
-            "--tunnel {} is not available in this build yet; run with --tunnel none and expose the webhook listener yourself",
-            args.tunnel
-        ))
-        .into());
-    }
     let signing_secret = match args.signing_secret.as_deref().filter(|s| !s.is_empty()) {
         // The secret's value never goes into a message.
         Some(text) => Some(
@@ -213,6 +268,8 @@ fn run_serve(db: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
             speed: args.demo_speed,
             ..FlowConfig::default()
         }),
+        tunnel: args.tunnel,
+        tunnel_options: args.tunnel_options.options(),
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
@@ -225,6 +282,23 @@ fn run_serve(db: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
         }
         stdout.flush()?;
         drop(stdout);
+        // `public:` once the tunnel is up, and again whenever its URL changes.
+        let mut tunnel = server.tunnel_state();
+        tokio::spawn(async move {
+            let mut printed: Option<String> = None;
+            loop {
+                let url = tunnel.borrow_and_update().public_url().map(str::to_owned);
+                if let Some(url) = url.filter(|url| printed.as_ref() != Some(url)) {
+                    let mut stdout = std::io::stdout().lock();
+                    let _ = writeln!(stdout, "public: {url}");
+                    let _ = stdout.flush();
+                    printed = Some(url);
+                }
+                if tunnel.changed().await.is_err() {
+                    break;
+                }
+            }
+        });
         tracing::info!("listening for KYC webhooks");
         server.run(stop).await?;
         Ok(())

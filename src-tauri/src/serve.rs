@@ -17,6 +17,7 @@ use crate::provider::FlowConfig;
 use crate::secret_file::{SecretFileError, SecretSource};
 use crate::signature::SigningSecret;
 use crate::store::{Store, StoreError, Writer};
+use crate::tunnel::{self, TunnelOptions, TunnelSpec, TunnelState};
 
 /// How long a stop waits for requests still being received before it gives up on them.
 const DRAIN_LIMIT: Duration = Duration::from_secs(10);
@@ -36,6 +37,9 @@ pub struct ServeConfig {
     pub signing_secret: Option<SigningSecret>,
     /// Runs the provider emulator in-process and registers this listener with it.
     pub demo: Option<FlowConfig>,
+    /// How the provider reaches the webhook listener (only that listener is forwarded).
+    pub tunnel: TunnelSpec,
+    pub tunnel_options: TunnelOptions,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +58,11 @@ pub enum ServeError {
     UiNotLoopback(SocketAddr),
     #[error("a listener failed: {0}")]
     Listener(std::io::Error),
+    #[error("--tunnel {tunnel}: {reason}")]
+    Tunnel {
+        tunnel: &'static str,
+        reason: String,
+    },
 }
 
 struct Bound {
@@ -70,6 +79,10 @@ pub struct Server {
     webhook_url: String,
     hub: Arc<ProviderHub>,
     demo: Option<FlowConfig>,
+    tunnel: (TunnelSpec, TunnelOptions),
+    tunnel_state: watch::Sender<TunnelState>,
+    webhook_addr: SocketAddr,
+    webhook_path: String,
 }
 
 async fn bind(addr: SocketAddr, flag: &'static str) -> Result<TcpListener, ServeError> {
@@ -84,6 +97,13 @@ impl Server {
         if let Some(ui) = config.ui_listen.filter(|addr| !addr.ip().is_loopback()) {
             return Err(ServeError::UiNotLoopback(ui));
         }
+        tunnel::check(&config.tunnel, &config.tunnel_options).map_err(|reason| {
+            ServeError::Tunnel {
+                tunnel: config.tunnel.name(),
+                reason,
+            }
+        })?;
+        let tunnel_state = watch::channel(tunnel::initial_state(&config.tunnel)).0;
         let store = Store::open(&config.db)?;
         let token = if config.webhook_token {
             Some(store.webhook_token()?)
@@ -130,6 +150,7 @@ impl Server {
                     token,
                     local_addr,
                     webhook_url: webhook_url.clone(),
+                    tunnel: (config.tunnel.name(), tunnel_state.subscribe()),
                 };
                 let router = api::router(
                     store.clone(),
@@ -142,6 +163,7 @@ impl Server {
             }
             None => None,
         };
+        let webhook_path = webhook.path();
         let router = ingest::router(webhook, writer.clone());
         Ok(Server {
             stopping,
@@ -151,7 +173,16 @@ impl Server {
             webhook_url,
             hub,
             demo: config.demo,
+            tunnel_state,
+            webhook_addr: local_addr,
+            webhook_path,
+            tunnel: (config.tunnel, config.tunnel_options),
         })
+    }
+
+    /// The tunnel's state as it changes (`Off` without a tunnel).
+    pub fn tunnel_state(&self) -> watch::Receiver<TunnelState> {
+        self.tunnel_state.subscribe()
     }
 
     /// The provider side of this run (registration, reconcile, demo).
@@ -195,6 +226,28 @@ impl Server {
                     .await
             });
         }
+        let (spec, options) = self.tunnel;
+        let tunnel = (spec != TunnelSpec::None).then(|| {
+            tunnel::supervise(
+                spec,
+                options,
+                self.webhook_addr,
+                self.webhook_path,
+                self.tunnel_state.clone(),
+                stopping.clone(),
+            )
+        });
+        // A new public URL is registered again, when this monitor was registered before.
+        let mut public = self.tunnel_state.subscribe();
+        let hub = self.hub.clone();
+        tokio::spawn(async move {
+            while public.changed().await.is_ok() {
+                let url = public.borrow_and_update().public_url().map(str::to_owned);
+                if let Some(url) = url {
+                    hub.follow_public_url(&url).await;
+                }
+            }
+        });
         if let Some(flows) = self.demo {
             // After the listeners run: the emulator validates the URL with a real request.
             let hub = self.hub.clone();
@@ -219,6 +272,10 @@ impl Server {
                 let _ = drain_limit.wait_for(|stop| *stop).await;
                 tokio::time::sleep(DRAIN_LIMIT).await;
             } => tracing::warn!("some requests were still being received after {DRAIN_LIMIT:?}; they were dropped unanswered"),
+        }
+        if let Some(tunnel) = tunnel {
+            // The supervisor closes the tunnel (and reaps a child process) on the stop signal.
+            let _ = tunnel.await;
         }
         self.hub.stop().await;
         self.writer.finish().await;

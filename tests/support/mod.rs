@@ -28,22 +28,31 @@ pub struct Monitor {
 impl Monitor {
     /// Starts `serve` on a free port with the database at `db` and any extra arguments.
     pub fn start(db: &Path, extra: &[&str]) -> Monitor {
-        let mut child = Command::new(BIN)
+        Monitor::start_with(db, false, extra, &mut Command::new(BIN))
+    }
+
+    /// Like [`Monitor::start`], with the UI on a free port when `ui` (its URL is the next
+    /// line), and `command` prepared by the caller (environment, stderr).
+    pub fn start_with(db: &Path, ui: bool, extra: &[&str], command: &mut Command) -> Monitor {
+        let ui_listen = if ui { "127.0.0.1:0" } else { "off" };
+        let mut child = command
             .args([
                 "serve",
                 "--listen",
                 "127.0.0.1:0",
                 "--ui-listen",
-                "off",
+                ui_listen,
                 "--db",
             ])
             .arg(db)
             .args(extra)
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .env_remove("KYC_MONITOR_SIGNING_SECRET")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
             .spawn()
             .expect("start kyc-monitor serve");
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
@@ -60,6 +69,15 @@ impl Monitor {
             db: db.to_owned(),
             stdout,
         }
+    }
+
+    /// The next line `serve` prints on stdout (such as `ui:` or `public:`), without its end.
+    pub fn next_line(&mut self) -> String {
+        let mut line = String::new();
+        self.stdout
+            .read_line(&mut line)
+            .expect("read a line from serve");
+        line.trim_end().to_owned()
     }
 
     /// The listener's base, `http://127.0.0.1:PORT`.

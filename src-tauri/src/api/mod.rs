@@ -32,6 +32,7 @@ use crate::store::{
     BoardCursor, Change, DeliveryFilter, DeliveryRecord, Reader, Store, StoreError, TimelineEntry,
     UserRecord, Writer,
 };
+use crate::tunnel::TunnelState;
 
 const COOKIE: &str = "kyc_monitor_ui";
 const PAGE_LIMIT: u32 = 500;
@@ -47,6 +48,8 @@ pub struct UiConfig {
     pub local_addr: SocketAddr,
     /// The webhook's local URL, shown (and copyable) in the UI.
     pub webhook_url: String,
+    /// The tunnel's kind and its state as it changes.
+    pub tunnel: (&'static str, watch::Receiver<TunnelState>),
 }
 
 struct Ui {
@@ -336,6 +339,7 @@ async fn overview(State(ui): State<Arc<Ui>>) -> Result<Json<serde_json::Value>, 
         .collect();
     Ok(Json(json!({
         "webhookUrl": ui.config.webhook_url,
+        "tunnel": tunnel_json(&ui),
         "knownStatuses": KNOWN_STATUSES,
         "totalUsers": total,
         "counts": counts,
@@ -573,7 +577,10 @@ async fn feed(
         .await?;
     let behind = backlog.len() > CATCH_UP_LIMIT as usize;
     let stopping = ui.stopping.clone();
+    let mut tunnel = ui.config.tunnel.1.clone();
+    tunnel.mark_unchanged();
     let state = FeedState {
+        tunnel,
         ui,
         live,
         stopping,
@@ -588,7 +595,14 @@ async fn feed(
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
+/// The tunnel's kind and current state, as the UI shows it.
+fn tunnel_json(ui: &Ui) -> serde_json::Value {
+    let (kind, state) = &ui.config.tunnel;
+    json!({"kind": kind, "status": *state.borrow()})
+}
+
 struct FeedState {
+    tunnel: watch::Receiver<TunnelState>,
     ui: Arc<Ui>,
     live: tokio::sync::broadcast::Receiver<Change>,
     stopping: watch::Receiver<bool>,
@@ -609,6 +623,11 @@ impl FeedState {
                 None => {
                     let received = tokio::select! {
                         received = self.live.recv() => received,
+                        Ok(()) = self.tunnel.changed() => {
+                            // No id: a tunnel event does not move the resume point.
+                            let status = json!({"kind": self.ui.config.tunnel.0, "status": *self.tunnel.borrow_and_update()});
+                            return Some(Event::default().event("tunnel").data(status.to_string()));
+                        }
                         _ = self.stopping.wait_for(|stop| *stop) => return None,
                     };
                     match received {

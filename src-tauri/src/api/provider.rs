@@ -29,7 +29,7 @@ pub(super) async fn overview(State(ui): State<Arc<Ui>>) -> Result<Json<Value>, A
         .unwrap_or(true);
     Ok(Json(json!({
         "webhookUrl": ui.config.webhook_url,
-        "publicUrl": Value::Null,
+        "publicUrl": ui.config.tunnel.1.borrow().public_url(),
         "environments": environments,
         "profile": ProviderProfile::load(store)?,
         "signingSecretStored": signing_secret_stored,

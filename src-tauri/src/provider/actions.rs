@@ -425,6 +425,43 @@ impl ProviderHub {
         Ok(reconcile(&self.store, &self.writer, &client, |_| {}).await?)
     }
 
+    /// Registers `public_url` again when the tunnel's URL is not the one last validated, if this
+    /// monitor has registered before (a saved profile). Failures are logged, never fatal.
+    pub async fn follow_public_url(&self, public_url: &str) {
+        let result = async {
+            let Some(profile) = ProviderProfile::load(&self.store)? else {
+                return Ok(None);
+            };
+            let last = self
+                .store
+                .reader()?
+                .registrations(100)
+                .map_err(StoreError::from)?
+                .into_iter()
+                .find(|attempt| attempt.validated == Some(true));
+            if last.is_none_or(|attempt| attempt.webhook_url == public_url) {
+                return Ok(None);
+            }
+            let signing = match secret_file::load(self.store.path())? {
+                Some(_) => Signing::Keep,
+                None => Signing::Unsigned,
+            };
+            self.register(profile, public_url, signing).await.map(Some)
+        }
+        .await;
+        match result {
+            Ok(None) => {}
+            Ok(Some(registered)) if registered.attempt.validated == Some(true) => {
+                tracing::info!("the new public URL is registered with the provider");
+            }
+            Ok(Some(registered)) => tracing::warn!(
+                "the provider did not validate the new public URL: {}",
+                registered.attempt.message
+            ),
+            Err(error) => tracing::warn!("could not register the new public URL: {error}"),
+        }
+    }
+
     /// Stops the demo's emulator, if one runs.
     pub async fn stop(&self) {
         if let Some(demo) = self.demo.lock().await.take() {
