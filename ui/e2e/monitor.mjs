@@ -14,9 +14,9 @@ function binary() {
 }
 
 /** Starts `kyc-monitor serve` (KYC_MONITOR_BIN) and resolves once it printed both URLs. */
-export function startMonitor() {
+export function startMonitor(extra = []) {
   const scratch = mkdtempSync(join(tmpdir(), 'kyc-e2e-'));
-  const args = ['serve', '--listen', '127.0.0.1:0', '--ui-listen', '127.0.0.1:0', '--db', join(scratch, 'e2e.db')];
+  const args = ['serve', '--listen', '127.0.0.1:0', '--ui-listen', '127.0.0.1:0', '--db', join(scratch, 'e2e.db'), ...extra];
   const child = spawn(binary(), args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } });
   const urls = {};
   return new Promise((resolve, reject) => {
@@ -24,10 +24,13 @@ export function startMonitor() {
     createInterface({ input: child.stdout }).on('line', (line) => {
       if (line.startsWith('webhook: ')) urls.webhook = line.slice('webhook: '.length);
       if (line.startsWith('ui: ')) urls.ui = line.slice('ui: '.length);
+      if (line.startsWith('public: ')) urls.public = line.slice('public: '.length);
       if (urls.webhook && urls.ui) {
         resolve({
           webhookUrl: urls.webhook,
           uiUrl: urls.ui,
+          /** The tunnel's public webhook URL, once `serve` has printed it. */
+          publicUrl: () => urls.public,
           stop() {
             child.kill('SIGTERM');
             rmSync(scratch, { recursive: true, force: true });

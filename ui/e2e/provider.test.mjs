@@ -100,4 +100,25 @@ describe('the provider side in Chromium', () => {
       monitor.stop();
     }
   });
+
+  it('shows the tunnel\'s public URL and registers that one', async () => {
+    const monitor = await startMonitor(['--tunnel', 'url:https://kyc-monitor.example.com']);
+    try {
+      const { page, context, problems } = await open(monitor.uiUrl);
+      const path = new URL(monitor.webhookUrl).pathname;
+      const expected = `https://kyc-monitor.example.com${path}`;
+      assert.equal(await page.getByTestId('public-url').innerText(), expected);
+      assert.equal(await page.getByTestId('tunnel').innerText(), 'own URL up');
+      await page.screenshot({ path: join(artifacts, 'tunnel-public-url.png') });
+      await page.getByRole('link', { name: 'Register', exact: true }).click();
+      const form = page.getByTestId('register-form');
+      await form.locator('input[name="webhookUrl"]').waitFor();
+      assert.equal(await form.locator('input[name="webhookUrl"]').inputValue(), expected);
+      assert.equal(await page.getByTestId('url-warning').count(), 0, 'a public https URL needs no warning');
+      assert.deepEqual(problems, []);
+      await context.close();
+    } finally {
+      monitor.stop();
+    }
+  });
 });

@@ -1,8 +1,9 @@
-// Makes docs/board.png for the README: the real binary, a board of realistic users, Chromium.
+// Makes docs/board.png and docs/tunnel.png for the README: the real binary behind a tunnel (the
+// user's own URL), a board of realistic users, Chromium.
 //   KYC_MONITOR_BIN=path/to/kyc-monitor node e2e/readme-screenshot.mjs
 import { launchChromium, startMonitor } from './monitor.mjs';
 
-const monitor = await startMonitor();
+const monitor = await startMonitor(['--tunnel', 'url:https://kyc-monitor.example.com']);
 const urls = { webhook: monitor.webhookUrl, ui: monitor.uiUrl };
 
 const steps = [
@@ -37,5 +38,6 @@ await page.goto(urls.ui);
 await page.locator('[data-testid="card"]').first().waitFor();
 await page.waitForTimeout(300);
 await page.screenshot({ path: new URL('../../docs/board.png', import.meta.url).pathname });
+await page.locator('.topbar').screenshot({ path: new URL('../../docs/tunnel.png', import.meta.url).pathname });
 await browser.close();
 monitor.stop();

@@ -13,6 +13,7 @@ import type {
   RegisterForm,
   ReplayAnswer,
   Stats,
+  Tunnel,
   User,
   UserDetail,
 } from './types';
@@ -72,6 +73,7 @@ export function follow(handlers: {
   onChange: (change: Change) => void;
   onResync: () => void;
   onState: (state: FeedState) => void;
+  onTunnel?: (tunnel: Tunnel) => void;
 }): () => void {
   const source = new EventSource('/api/feed');
   handlers.onState('connecting');
@@ -79,5 +81,6 @@ export function follow(handlers: {
   source.onerror = () => handlers.onState('reconnecting');
   source.addEventListener('change', (event) => handlers.onChange(JSON.parse((event as MessageEvent).data) as Change));
   source.addEventListener('resync', () => handlers.onResync());
+  source.addEventListener('tunnel', (event) => handlers.onTunnel?.(JSON.parse((event as MessageEvent).data) as Tunnel));
   return () => source.close();
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { barHeights, columnOf, decisionTone, duration, percent, prettyBody, relativeTime } from './format';
+import { barHeights, columnOf, decisionTone, duration, percent, prettyBody, relativeTime, tunnelLabel } from './format';
 
 describe('format', () => {
   it('puts undocumented statuses in the other column', () => {
@@ -47,5 +47,16 @@ describe('format', () => {
     expect(prettyBody('not json', null)).toBe('not json');
     expect(prettyBody(null, 'wyg=')).toContain('base64');
     expect(prettyBody(null, null)).toContain('not kept');
+  });
+});
+
+describe('tunnelLabel', () => {
+  it('names the tunnel and its state', () => {
+    expect(tunnelLabel({ kind: 'bore', status: { state: 'up', publicUrl: 'http://x' } })).toBe('bore up');
+    expect(tunnelLabel({ kind: 'cloudflared', status: { state: 'reconnecting', attempt: 3, reason: 'gone' } })).toBe(
+      'cloudflared reconnecting (3)',
+    );
+    expect(tunnelLabel({ kind: 'ngrok', status: { state: 'failed', reason: 'no token' } })).toBe('ngrok failed');
+    expect(tunnelLabel({ kind: 'url', status: { state: 'connecting' } })).toBe('own URL connecting…');
   });
 });

@@ -1,5 +1,7 @@
 // How values read on screen. Pure functions, tested in format.test.ts.
 
+import type { Tunnel } from './types';
+
 export const STATUS_COLUMNS = ['NOT_STARTED', 'OPEN', 'ON_HOLD', 'CLOSED'] as const;
 export const OTHER_COLUMN = 'OTHER';
 export type ColumnKey = (typeof STATUS_COLUMNS)[number] | typeof OTHER_COLUMN;
@@ -93,4 +95,23 @@ export function percent(rate: number | null): string {
 export function barHeights(values: number[], height: number): number[] {
   const top = Math.max(1, ...values);
   return values.map((value) => (value / top) * height);
+}
+
+const TUNNEL_NAMES: Record<string, string> = { ngrok: 'ngrok', cloudflared: 'cloudflared', bore: 'bore', url: 'own URL' };
+
+/** A short label for the tunnel's state, for the top bar (the reason goes in the tooltip). */
+export function tunnelLabel(tunnel: Tunnel): string {
+  const name = TUNNEL_NAMES[tunnel.kind] ?? tunnel.kind;
+  switch (tunnel.status.state) {
+    case 'up':
+      return `${name} up`;
+    case 'connecting':
+      return `${name} connecting…`;
+    case 'reconnecting':
+      return `${name} reconnecting (${tunnel.status.attempt})`;
+    case 'failed':
+      return `${name} failed`;
+    default:
+      return `${name} off`;
+  }
 }

@@ -21,8 +21,22 @@ export interface StatusCount {
   users: number;
 }
 
+export type TunnelStatus =
+  | { state: 'off' }
+  | { state: 'connecting' }
+  | { state: 'up'; publicUrl: string }
+  | { state: 'reconnecting'; attempt: number; reason: string }
+  | { state: 'failed'; reason: string };
+
+/** The tunnel that exposes the webhook listener: its kind (`none`, `bore`, ...) and state. */
+export interface Tunnel {
+  kind: string;
+  status: TunnelStatus;
+}
+
 export interface Overview {
   webhookUrl: string;
+  tunnel: Tunnel;
   knownStatuses: string[];
   totalUsers: number;
   counts: StatusCount[];
