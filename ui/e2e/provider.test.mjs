@@ -21,6 +21,11 @@ async function open(uiUrl, hash = '') {
   return { page, context, problems };
 }
 
+/** Waits until the Register view has filled its webhook URL field. */
+function prefilled(page) {
+  return page.waitForFunction(() => document.querySelector('input[name="webhookUrl"]')?.value !== '');
+}
+
 describe('the provider side in Chromium', () => {
   before(async () => {
     mkdirSync(artifacts, { recursive: true });
@@ -38,7 +43,9 @@ describe('the provider side in Chromium', () => {
       await page.getByRole('link', { name: 'Register', exact: true }).click();
       await page.getByTestId('register-view').waitFor();
       const form = page.getByTestId('register-form');
-      // Prefilled with this monitor's webhook URL, with the warning that it is local.
+      // Prefilled with this monitor's webhook URL (once the view has loaded), with the warning
+      // that it is local.
+      await prefilled(page);
       assert.equal(await form.locator('input[name="webhookUrl"]').inputValue(), monitor.webhookUrl);
       assert.match(await page.getByTestId('url-warning').innerText(), /cannot reach it/);
 
@@ -112,7 +119,7 @@ describe('the provider side in Chromium', () => {
       await page.screenshot({ path: join(artifacts, 'tunnel-public-url.png') });
       await page.getByRole('link', { name: 'Register', exact: true }).click();
       const form = page.getByTestId('register-form');
-      await form.locator('input[name="webhookUrl"]').waitFor();
+      await prefilled(page);
       assert.equal(await form.locator('input[name="webhookUrl"]').inputValue(), expected);
       assert.equal(await page.getByTestId('url-warning').count(), 0, 'a public https URL needs no warning');
       assert.deepEqual(problems, []);
