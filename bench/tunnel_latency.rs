@@ -16,7 +16,10 @@ fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
 
     // The bore server on its own runtime, as a separate machine would be.
-    let bore = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let bore = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
     let mut server = bore_cli::server::Server::new(20_000..=40_000, Some(SECRET));
     server.set_bind_addr("127.0.0.1".parse()?);
     server.set_bind_tunnels("127.0.0.1".parse()?);
@@ -34,7 +37,10 @@ fn main() -> anyhow::Result<()> {
             max_body: 64 * 1024,
             signing_secret: None,
             demo: None,
-            tunnel: TunnelSpec::Bore { host: "127.0.0.1".into(), port: 7835 },
+            tunnel: TunnelSpec::Bore {
+                host: "127.0.0.1".into(),
+                port: 7835,
+            },
             tunnel_options: TunnelOptions {
                 bore_secret: Some(TunnelSecret::new(SECRET)),
                 ..TunnelOptions::default()
@@ -53,12 +59,24 @@ fn main() -> anyhow::Result<()> {
         };
 
         println!("{deliveries} deliveries each, one at a time, synchronous=FULL");
-        println!("{:<34} {:>9} {:>9} {:>9}", "", "p50 ms", "p99 ms", "mean ms");
+        println!(
+            "{:<34} {:>9} {:>9} {:>9}",
+            "", "p50 ms", "p99 ms", "mean ms"
+        );
         let mut medians = Vec::new();
-        for (reuse, label) in [(true, "kept-alive connection"), (false, "new connection each")] {
+        for (reuse, label) in [
+            (true, "kept-alive connection"),
+            (false, "new connection each"),
+        ] {
             for (url, path) in [(&direct, "direct"), (&public, "through bore")] {
                 let figures = measure(url, deliveries, reuse).await?;
-                println!("{:<34} {:>9.3} {:>9.3} {:>9.3}", format!("{path}, {label}"), figures.0, figures.1, figures.2);
+                println!(
+                    "{:<34} {:>9.3} {:>9.3} {:>9.3}",
+                    format!("{path}, {label}"),
+                    figures.0,
+                    figures.1,
+                    figures.2
+                );
                 medians.push(figures.0);
             }
         }

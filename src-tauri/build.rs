@@ -1,5 +1,6 @@
 //! Builds the front end (ui/, with npm) and embeds ui/dist in the binary, so that one file
-//! serves the UI. Runs again only when the front end's sources change.
+//! serves the UI (and, with the desktop feature, shows it in its window). Runs again only when
+//! the front end's sources change.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -56,6 +57,11 @@ fn main() {
     table.push_str("];\n");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR")).join("ui_assets.rs");
     std::fs::write(out, table).expect("write ui_assets.rs");
+
+    // The desktop shell: reads tauri.conf.json (beside Cargo.toml) and embeds ui/dist again
+    // for the window.
+    #[cfg(feature = "desktop")]
+    tauri_build::build();
 }
 
 /// npm records what it installed in node_modules/.package-lock.json: missing or older than the

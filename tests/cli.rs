@@ -331,3 +331,20 @@ fn an_explicit_ui_address_that_is_taken_is_a_clear_failure() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--ui-listen"));
 }
+
+#[test]
+fn without_a_display_the_bare_command_points_to_serve() {
+    let scratch = Scratch::new();
+    let output = std::process::Command::new(BIN)
+        .arg("--db")
+        .arg(scratch.db())
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("kyc-monitor serve"), "{stderr}");
+    assert!(output.stdout.is_empty());
+    assert!(!scratch.db().exists(), "nothing was created");
+}

@@ -1,12 +1,15 @@
 //! KYC Monitor's core: everything the CLI, the web UI and the desktop shell share.
 
 pub mod api;
+#[cfg(feature = "desktop")]
+pub mod desktop;
 pub mod export;
 pub mod ingest;
 pub mod kyc;
 pub mod provider;
 pub mod secret_file;
 pub mod serve;
+pub mod settings;
 pub mod signature;
 pub mod store;
 pub mod time;

@@ -30,6 +30,14 @@ struct Cli {
     #[arg(long, global = true, env = "KYC_MONITOR_DB", value_name = "PATH")]
     db: Option<PathBuf>,
 
+    /// Desktop app: the webhook listener's address for this run [default: from the settings, 127.0.0.1:8787]
+    #[arg(long, value_name = "ADDR:PORT", value_parser = parse_addr)]
+    listen: Option<SocketAddr>,
+
+    /// Desktop app: the tunnel for this run (none, ngrok, cloudflared, bore:HOST[:PORT], url:https://...)
+    #[arg(long, value_name = "PROVIDER")]
+    tunnel: Option<TunnelSpec>,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -211,23 +219,27 @@ fn init_logging(default: &str) {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let demo = matches!(&cli.command, Some(Command::Serve(args)) if args.demo);
+    if cli.command.is_none() {
+        return run_desktop(cli.db, cli.listen, cli.tunnel);
+    }
     let db = match cli.db {
         Some(db) => db,
         None if demo => kyc_monitor::provider::actions::demo_db_beside(&default_db()?),
         None => default_db()?,
     };
     match cli.command {
-        None => Err(UsageError(
-            "this build has no desktop window (it was built without the desktop feature); run `kyc-monitor serve` for the headless monitor".into(),
-        )
-        .into()),
+        None => unreachable!("the desktop app is started above"),
         Some(Command::Serve(args)) => run_serve(db, args),
-        Some(Command::Lookup { external_id, json }) => lookup(&Store::open(&db)?, &external_id, json),
+        Some(Command::Lookup { external_id, json }) => {
+            lookup(&Store::open(&db)?, &external_id, json)
+        }
         Some(Command::Export { table, format }) => {
             let reader = Store::open(&db)?.reader()?;
-            export::export(&reader, table, format, std::io::stdout().lock()).map_err(|error| match error {
-                ExportError::Write(io) => anyhow::Error::from(io),
-                other => other.into(),
+            export::export(&reader, table, format, std::io::stdout().lock()).map_err(|error| {
+                match error {
+                    ExportError::Write(io) => anyhow::Error::from(io),
+                    other => other.into(),
+                }
             })
         }
         Some(Command::Register(args)) => provider_cli::register(db, args),
@@ -239,6 +251,51 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+#[cfg(feature = "desktop")]
+fn run_desktop(
+    db: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    tunnel: Option<TunnelSpec>,
+) -> anyhow::Result<()> {
+    use kyc_monitor::desktop;
+    if !desktop::has_display() {
+        return Err(UsageError(
+            "there is no display here (neither DISPLAY nor WAYLAND_DISPLAY is set): run `kyc-monitor serve` and open the ui: URL it prints in a browser".into(),
+        )
+        .into());
+    }
+    desktop::run(desktop::DesktopArgs {
+        db,
+        listen,
+        tunnel,
+        tunnel_options: TunnelOptions {
+            ngrok_authtoken: std::env::var("NGROK_AUTHTOKEN")
+                .ok()
+                .filter(|t| !t.trim().is_empty())
+                .map(TunnelSecret::new),
+            bore_secret: std::env::var("KYC_MONITOR_BORE_SECRET")
+                .ok()
+                .filter(|t| !t.trim().is_empty())
+                .map(TunnelSecret::new),
+            ..TunnelOptions::default()
+        },
+        settings_path: desktop::settings_path(),
+        default_db: default_db()?,
+    })
+}
+
+#[cfg(not(feature = "desktop"))]
+fn run_desktop(
+    _db: Option<PathBuf>,
+    _listen: Option<SocketAddr>,
+    _tunnel: Option<TunnelSpec>,
+) -> anyhow::Result<()> {
+    Err(UsageError(
+        "this build has no desktop window (it was built without the desktop feature); run `kyc-monitor serve` for the headless monitor".into(),
+    )
+    .into())
 }
 
 fn default_db() -> anyhow::Result<PathBuf> {

@@ -83,6 +83,82 @@ pub struct Server {
     tunnel_state: watch::Sender<TunnelState>,
     webhook_addr: SocketAddr,
     webhook_path: String,
+    store: Store,
+}
+
+/// The UI API without a listener, called in-process (the desktop window): the same routes,
+/// guard and JSON as the browser gets, and no port opened.
+#[derive(Clone)]
+pub struct InProcessApi {
+    router: axum::Router,
+    token: String,
+    host: String,
+}
+
+/// An in-process API answer.
+pub struct ApiAnswer {
+    pub status: u16,
+    pub body: axum::body::Body,
+}
+
+impl InProcessApi {
+    /// Sends one request; `body` is JSON for POSTs. `last_event_id` resumes the feed.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        last_event_id: Option<i64>,
+    ) -> ApiAnswer {
+        use tower::ServiceExt;
+        let mut request = axum::http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header(axum::http::header::HOST, &self.host)
+            .header(
+                axum::http::header::AUTHORIZATION,
+                format!("Bearer {}", self.token),
+            );
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id.to_string());
+        }
+        let body = match body {
+            Some(json) => {
+                request = request.header(axum::http::header::CONTENT_TYPE, "application/json");
+                axum::body::Body::from(json.to_string())
+            }
+            None => axum::body::Body::empty(),
+        };
+        let request = match request.body(body) {
+            Ok(request) => request,
+            Err(error) => {
+                return ApiAnswer {
+                    status: 400,
+                    body: axum::body::Body::from(
+                        serde_json::json!({"error": format!("not a request: {error}")}).to_string(),
+                    ),
+                }
+            }
+        };
+        // Connection info is what the router's handlers see as the caller.
+        let mut request = request;
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(SocketAddr::from((
+                [127, 0, 0, 1],
+                0,
+            ))));
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .unwrap_or_else(|never| match never {});
+        ApiAnswer {
+            status: response.status().as_u16(),
+            body: response.into_body(),
+        }
+    }
 }
 
 async fn bind(addr: SocketAddr, flag: &'static str) -> Result<TcpListener, ServeError> {
@@ -177,7 +253,35 @@ impl Server {
             webhook_addr: local_addr,
             webhook_path,
             tunnel: (config.tunnel, config.tunnel_options),
+            store,
         })
+    }
+
+    /// The UI API for in-process calls (the desktop window), with no listener.
+    pub fn api_in_process(&self) -> InProcessApi {
+        let mut random = [0u8; 16];
+        getrandom::fill(&mut random).expect("the operating system's random source failed");
+        let token = hex::encode(random);
+        // Never bound: only the guard's Host check sees it.
+        let local_addr = SocketAddr::from(([127, 0, 0, 1], 9));
+        let config = UiConfig {
+            token: token.clone(),
+            local_addr,
+            webhook_url: self.webhook_url.clone(),
+            tunnel: (self.tunnel.0.name(), self.tunnel_state.subscribe()),
+        };
+        let router = api::router(
+            self.store.clone(),
+            self.writer.clone(),
+            self.hub.clone(),
+            config,
+            self.stopping.subscribe(),
+        );
+        InProcessApi {
+            router,
+            token,
+            host: local_addr.to_string(),
+        }
     }
 
     /// The tunnel's state as it changes (`Off` without a tunnel).

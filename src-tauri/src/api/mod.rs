@@ -331,7 +331,9 @@ fn headers_json(headers: &str) -> serde_json::Value {
 }
 
 async fn overview(State(ui): State<Arc<Ui>>) -> Result<Json<serde_json::Value>, ApiError> {
-    let counts = ui.read(|reader| Ok(reader.user_counts()?)).await?;
+    let (counts, last_delivery_at) = ui
+        .read(|reader| Ok((reader.user_counts()?, reader.latest_delivery_at()?)))
+        .await?;
     let total: i64 = counts.iter().map(|c| c.users).sum();
     let counts: Vec<_> = counts
         .into_iter()
@@ -340,6 +342,7 @@ async fn overview(State(ui): State<Arc<Ui>>) -> Result<Json<serde_json::Value>, 
     Ok(Json(json!({
         "webhookUrl": ui.config.webhook_url,
         "tunnel": tunnel_json(&ui),
+        "lastDeliveryAt": last_delivery_at,
         "knownStatuses": KNOWN_STATUSES,
         "totalUsers": total,
         "counts": counts,

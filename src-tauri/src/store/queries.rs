@@ -319,6 +319,17 @@ impl Reader {
             })
     }
 
+    /// When the newest delivery arrived, if any did.
+    pub fn latest_delivery_at(&self) -> rusqlite::Result<Option<i64>> {
+        self.conn
+            .query_row(
+                "SELECT received_at FROM deliveries ORDER BY id DESC LIMIT 1",
+                [],
+                |row| row.get(0),
+            )
+            .optional()
+    }
+
     /// Deliveries committed after `after_id`, oldest first, as the live feed announces them:
     /// what a follower that reconnects has missed.
     pub fn changes_after(&self, after_id: i64, limit: u32) -> rusqlite::Result<Vec<Change>> {

@@ -1,5 +1,8 @@
-// The one module that knows how the UI talks to the monitor: HTTP and Server-Sent Events to the
-// local UI listener. (The desktop shell will swap this module for Tauri commands and events.)
+// The one module that knows how the UI talks to the monitor. In a browser: HTTP and
+// Server-Sent Events to the local UI listener. In the desktop window: the same API called
+// in-process through a Tauri command, and the same feed as Tauri events; no port is opened.
+import { invoke } from '@tauri-apps/api/core';
+import { listen } from '@tauri-apps/api/event';
 import type {
   BoardCursor,
   BoardPage,
@@ -16,7 +19,12 @@ import type {
   Tunnel,
   User,
   UserDetail,
+  DesktopSettings,
+  DesktopStatus,
 } from './types';
+
+/** True inside the desktop app's window. */
+export const isDesktop = typeof window !== 'undefined' && '__TAURI_INTERNALS__' in window;
 
 export class ApiError extends Error {
   constructor(
@@ -27,11 +35,27 @@ export class ApiError extends Error {
   }
 }
 
-async function request<T>(path: string, init?: RequestInit): Promise<T> {
-  const response = await fetch(path, { credentials: 'same-origin', ...init });
-  const body = (await response.json().catch(() => ({}))) as { error?: string };
-  if (!response.ok) {
-    throw new ApiError(body.error ?? `the monitor answered ${response.status}`, response.status);
+async function request<T>(path: string, init?: { method?: string; json?: unknown }): Promise<T> {
+  const method = init?.method ?? 'GET';
+  let status: number;
+  let body: { error?: string };
+  if (isDesktop) {
+    const reply = await invoke<{ status: number; body: unknown }>('api', { method, path, body: init?.json ?? null });
+    status = reply.status;
+    body = (reply.body ?? {}) as { error?: string };
+  } else {
+    const response = await fetch(path, {
+      credentials: 'same-origin',
+      method,
+      ...(init?.json === undefined
+        ? {}
+        : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(init.json) }),
+    });
+    status = response.status;
+    body = (await response.json().catch(() => ({}))) as { error?: string };
+  }
+  if (status < 200 || status >= 300) {
+    throw new ApiError(body.error ?? `the monitor answered ${status}`, status);
   }
   return body as T;
 }
@@ -61,9 +85,23 @@ export const api = {
   startDemo: () => post<DemoStatus>('/api/demo', {}),
 };
 
-function post<T>(path: string, body: unknown): Promise<T> {
-  return request<T>(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+function post<T>(path: string, json: unknown): Promise<T> {
+  return request<T>(path, { method: 'POST', json });
 }
+
+/** The desktop app's own commands (only in its window). */
+export const desktop = {
+  status: () => invoke<DesktopStatus>('desktop_status'),
+  saveSettings: (settings: DesktopSettings) => invoke<{ restartNeeded: boolean }>('save_settings', { settings }),
+  restart: () => invoke<void>('restart'),
+  /** Tells the app the window shows its first view (for the launch-time figure). */
+  ready: () => invoke<void>('window_ready'),
+  /** A click on a desktop notification asks to open that user. */
+  onOpenUser: (open: (externalId: string) => void) => {
+    const stop = listen<string>('open-user', (event) => open(event.payload));
+    return () => void stop.then((unlisten) => unlisten());
+  },
+};
 
 export type FeedState = 'connecting' | 'live' | 'reconnecting';
 
@@ -75,6 +113,7 @@ export function follow(handlers: {
   onState: (state: FeedState) => void;
   onTunnel?: (tunnel: Tunnel) => void;
 }): () => void {
+  if (isDesktop) return followInProcess(handlers);
   const source = new EventSource('/api/feed');
   handlers.onState('connecting');
   source.onopen = () => handlers.onState('live');
@@ -83,4 +122,17 @@ export function follow(handlers: {
   source.addEventListener('resync', () => handlers.onResync());
   source.addEventListener('tunnel', (event) => handlers.onTunnel?.(JSON.parse((event as MessageEvent).data) as Tunnel));
   return () => source.close();
+}
+
+/** The desktop window's feed: the app reads the same event stream in-process and re-emits each
+ * event; it never drops while the app runs. */
+function followInProcess(handlers: Parameters<typeof follow>[0]): () => void {
+  handlers.onState('connecting');
+  const stop = listen<{ event: string; data: unknown }>('feed', ({ payload }) => {
+    if (payload.event === 'change') handlers.onChange(payload.data as Change);
+    else if (payload.event === 'resync') handlers.onResync();
+    else if (payload.event === 'tunnel') handlers.onTunnel?.(payload.data as Tunnel);
+  });
+  void stop.then(() => handlers.onState('live'));
+  return () => void stop.then((unlisten) => unlisten());
 }

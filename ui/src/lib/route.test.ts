@@ -14,5 +14,6 @@ describe('route', () => {
     expect(parseRoute('#/deliveries')).toEqual({ view: 'deliveries' });
     expect(parseRoute('#/stats')).toEqual({ view: 'stats' });
     expect(parseRoute('#/register')).toEqual({ view: 'register' });
+    expect(parseRoute('#/settings')).toEqual({ view: 'settings' });
   });
 });

@@ -4,6 +4,7 @@ export type Route =
   | { view: 'deliveries' }
   | { view: 'stats' }
   | { view: 'register' }
+  | { view: 'settings' }
   | { view: 'user'; externalId: string };
 
 export function parseRoute(hash: string): Route {
@@ -12,6 +13,7 @@ export function parseRoute(hash: string): Route {
   if (path === '/deliveries') return { view: 'deliveries' };
   if (path === '/stats') return { view: 'stats' };
   if (path === '/register') return { view: 'register' };
+  if (path === '/settings') return { view: 'settings' };
   return { view: 'board' };
 }
 

@@ -37,6 +37,8 @@ export interface Tunnel {
 export interface Overview {
   webhookUrl: string;
   tunnel: Tunnel;
+  /** When the newest delivery arrived (Unix ms), if any did. */
+  lastDeliveryAt: number | null;
   knownStatuses: string[];
   totalUsers: number;
   counts: StatusCount[];
@@ -208,4 +210,29 @@ export interface ReconcileReport {
   learned: { externalId: string; was: string; now: string }[];
   unknown: number;
   error: string | null;
+}
+
+/** The desktop app's settings (kept in a file in the OS config folder; no secrets). */
+export interface DesktopSettings {
+  db: string | null;
+  listen: string;
+  tunnel: string;
+  cloudflaredPath: string | null;
+  ngrokDomain: string | null;
+  borePublicBase: string | null;
+  notifyReview: boolean;
+  notifyReject: boolean;
+  notifyAccept: boolean;
+  notificationsPaused: boolean;
+}
+
+export interface DesktopStatus {
+  settings: DesktopSettings;
+  settingsPath: string;
+  settingsError: string | null;
+  /** The database this run uses. */
+  db: string;
+  /** Why the monitor could not start (the window then shows the settings to fix it). */
+  startupError: string | null;
+  webhookUrl: string | null;
 }

@@ -1,0 +1,202 @@
+//! The desktop app's settings: what the user changes in the Settings view, kept in a small JSON
+//! file in the OS config folder (the database path is one of them, so they cannot live in the
+//! database). No secret is ever kept here.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::tunnel::TunnelSpec;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DesktopSettings {
+    /// The database file; `None` is the OS data folder's default.
+    pub db: Option<PathBuf>,
+    /// The webhook listener's address.
+    pub listen: String,
+    /// `none`, `cloudflared`, `ngrok`, `bore:HOST[:PORT]` or `url:https://...`.
+    pub tunnel: String,
+    pub cloudflared_path: Option<PathBuf>,
+    pub ngrok_domain: Option<String>,
+    pub bore_public_base: Option<String>,
+    pub notify_review: bool,
+    pub notify_reject: bool,
+    pub notify_accept: bool,
+    /// Set from the tray; kept across restarts.
+    pub notifications_paused: bool,
+}
+
+impl Default for DesktopSettings {
+    fn default() -> Self {
+        DesktopSettings {
+            db: None,
+            listen: DEFAULT_LISTEN.to_owned(),
+            tunnel: "none".to_owned(),
+            cloudflared_path: None,
+            ngrok_domain: None,
+            bore_public_base: None,
+            notify_review: true,
+            notify_reject: true,
+            notify_accept: true,
+            notifications_paused: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read the settings file {path}: {source}")]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the settings file {path} is damaged ({reason}); the defaults are used until you save the settings again")]
+    Damaged { path: PathBuf, reason: String },
+    #[error("cannot save the settings to {path}: {source}")]
+    Unwritable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl DesktopSettings {
+    /// Where the settings live: `~/.config/kyc-monitor/desktop-settings.json` on Linux.
+    pub fn default_path() -> Option<PathBuf> {
+        dirs::config_dir().map(|dir| dir.join("kyc-monitor").join("desktop-settings.json"))
+    }
+
+    /// Reads the settings; a missing file gives the defaults.
+    pub fn load(path: &Path) -> Result<DesktopSettings, SettingsError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| SettingsError::Damaged {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            }),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                Ok(DesktopSettings::default())
+            }
+            Err(source) => Err(SettingsError::Unreadable {
+                path: path.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    /// Checks, then writes the file atomically (a crash never leaves half a file).
+    pub fn save(&self, path: &Path) -> Result<(), SettingsError> {
+        self.validate().map_err(SettingsError::Invalid)?;
+        let unwritable = |source| SettingsError::Unwritable {
+            path: path.to_owned(),
+            source,
+        };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(unwritable)?;
+        }
+        let temporary = path.with_extension("json.new");
+        let text = serde_json::to_string_pretty(self).expect("settings serialise");
+        std::fs::write(&temporary, text).map_err(unwritable)?;
+        std::fs::rename(&temporary, path).map_err(unwritable)
+    }
+
+    /// Every value usable, or one sentence saying which is not.
+    pub fn validate(&self) -> Result<(), String> {
+        self.listen_addr()?;
+        self.tunnel_spec()?;
+        if let Some(db) = &self.db {
+            if db.as_os_str().is_empty() {
+                return Err("the database path is empty: leave it unset for the default".into());
+            }
+            if db.is_dir() {
+                return Err(format!(
+                    "{} is a folder: the database is a file",
+                    db.display()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr, String> {
+        self.listen.trim().parse().map_err(|_| {
+            format!(
+                "the listener address {:?} is not an address and port such as {DEFAULT_LISTEN}",
+                self.listen
+            )
+        })
+    }
+
+    pub fn tunnel_spec(&self) -> Result<TunnelSpec, String> {
+        self.tunnel.trim().parse()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saved_settings_load_back_and_a_missing_file_is_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/desktop-settings.json");
+        assert_eq!(
+            DesktopSettings::load(&path).unwrap(),
+            DesktopSettings::default()
+        );
+        let settings = DesktopSettings {
+            db: Some(dir.path().join("kyc.db")),
+            listen: "127.0.0.1:9999".into(),
+            tunnel: "cloudflared".into(),
+            notify_accept: false,
+            ..DesktopSettings::default()
+        };
+        settings.save(&path).unwrap();
+        assert_eq!(DesktopSettings::load(&path).unwrap(), settings);
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_a_sentence_and_damaged_files_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("desktop-settings.json");
+        let bad_listen = DesktopSettings {
+            listen: "localhost".into(),
+            ..DesktopSettings::default()
+        };
+        assert!(bad_listen
+            .save(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("not an address and port"));
+        let bad_tunnel = DesktopSettings {
+            tunnel: "teleport".into(),
+            ..DesktopSettings::default()
+        };
+        assert!(bad_tunnel
+            .validate()
+            .unwrap_err()
+            .contains("is not a tunnel"));
+        let folder = DesktopSettings {
+            db: Some(dir.path().to_owned()),
+            ..DesktopSettings::default()
+        };
+        assert!(folder.validate().unwrap_err().contains("is a folder"));
+        assert!(!path.exists(), "nothing was written");
+
+        std::fs::write(&path, "{ not json").unwrap();
+        assert!(DesktopSettings::load(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("is damaged"));
+        // Unknown or missing keys are fine: older and newer files both load.
+        std::fs::write(&path, r#"{"listen": "127.0.0.1:1234", "someday": 1}"#).unwrap();
+        assert_eq!(
+            DesktopSettings::load(&path).unwrap().listen,
+            "127.0.0.1:1234"
+        );
+    }
+}

@@ -1,0 +1,279 @@
+// The desktop app in a real window: Xvfb, tauri-driver and WebKitWebDriver (Debian's
+// webkit2gtk-driver) drive the built kyc-monitor binary (KYC_MONITOR_BIN, with the desktop
+// feature) with a temporary database, settings folder and free port. Deliveries are posted to
+// its listener over HTTP; the board must update live, search must open the user, and settings
+// must survive a restart. A screenshot of the window is kept in e2e/artifacts/.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const artifacts = join(here, 'artifacts');
+const binary = process.env.KYC_MONITOR_BIN;
+const W3C_ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
+
+function freePort() {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Retries `probe` until it returns a truthy value (a guard against hangs, not a timing check). */
+async function eventually(probe, what, limit = 30_000) {
+  const start = Date.now();
+  let last;
+  for (;;) {
+    try {
+      last = await probe();
+      if (last) return last;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() - start > limit) throw new Error(`${what} did not happen (last: ${last})`);
+    await sleep(100);
+  }
+}
+
+/** A minimal W3C WebDriver client over fetch. */
+class Session {
+  static async start(driverUrl, args) {
+    const response = await fetch(`${driverUrl}/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        capabilities: { alwaysMatch: { browserName: 'wry', 'tauri:options': { application: binary, args } } },
+      }),
+    });
+    const body = await response.json();
+    if (!response.ok) throw new Error(`new session: ${JSON.stringify(body)}`);
+    return new Session(driverUrl, body.value.sessionId);
+  }
+
+  constructor(driverUrl, id) {
+    this.base = `${driverUrl}/session/${id}`;
+  }
+
+  async call(method, path, body) {
+    const response = await fetch(this.base + path, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const json = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(`${method} ${path}: ${JSON.stringify(json.value ?? json)}`);
+    return json.value;
+  }
+
+  async find(css) {
+    const found = await this.call('POST', '/element', { using: 'css selector', value: css });
+    return found[W3C_ELEMENT];
+  }
+
+  async all(css) {
+    const found = await this.call('POST', '/elements', { using: 'css selector', value: css });
+    return found.map((element) => element[W3C_ELEMENT]);
+  }
+
+  waitFor(css, limit) {
+    return eventually(() => this.find(css), `${css} to appear`, limit);
+  }
+
+  text(element) {
+    return this.call('GET', `/element/${element}/text`);
+  }
+
+  attribute(element, name) {
+    return this.call('GET', `/element/${element}/attribute/${name}`);
+  }
+
+  property(element, name) {
+    return this.call('GET', `/element/${element}/property/${name}`);
+  }
+
+  click(element) {
+    return this.call('POST', `/element/${element}/click`, {});
+  }
+
+  type(element, text) {
+    return this.call('POST', `/element/${element}/value`, { text });
+  }
+
+  execute(script, args = []) {
+    return this.call('POST', '/execute/sync', { script, args });
+  }
+
+  async screenshot(path) {
+    const png = await this.call('GET', '/screenshot');
+    writeFileSync(path, Buffer.from(png, 'base64'));
+  }
+
+  end() {
+    return this.call('DELETE', '');
+  }
+}
+
+describe('the desktop app in a real window', { skip: !binary && 'set KYC_MONITOR_BIN' }, () => {
+  let xvfb;
+  let driver;
+  let driverUrl;
+  let scratch;
+  let env;
+  let listenPort;
+  let db;
+
+  before(async () => {
+    mkdirSync(artifacts, { recursive: true });
+    scratch = mkdtempSync(join(tmpdir(), 'kyc-desktop-'));
+    let display = 90;
+    while (existsSync(`/tmp/.X11-unix/X${display}`) || existsSync(`/tmp/.X${display}-lock`)) display++;
+    xvfb = spawn('Xvfb', [`:${display}`, '-screen', '0', '1440x900x24', '-nolisten', 'tcp'], { stdio: 'ignore' });
+    await eventually(() => existsSync(`/tmp/.X11-unix/X${display}`), 'Xvfb to start');
+    env = {
+      ...process.env,
+      DISPLAY: `:${display}`,
+      XDG_CONFIG_HOME: join(scratch, 'config'),
+      XDG_DATA_HOME: join(scratch, 'data'),
+      XDG_RUNTIME_DIR: scratch,
+      RUST_LOG: 'warn',
+    };
+    const port = await freePort();
+    const nativePort = await freePort();
+    driver = spawn('tauri-driver', ['--port', String(port), '--native-port', String(nativePort)], {
+      env,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    driverUrl = `http://127.0.0.1:${port}`;
+    await eventually(() => fetch(`${driverUrl}/status`).then((r) => r.ok), 'tauri-driver to start');
+    listenPort = await freePort();
+    db = join(scratch, 'desktop.db');
+  });
+
+  after(async () => {
+    driver?.kill('SIGTERM'); // not SIGKILL: that would leave WebKitWebDriver behind
+    await sleep(300);
+    xvfb?.kill('SIGTERM');
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  });
+
+  /** The app's processes for this database are gone (so the next launch is not a second instance). */
+  function appExited() {
+    try {
+      execFileSync('pgrep', ['-f', db]);
+      return false;
+    } catch {
+      return true;
+    }
+  }
+
+  async function launch(database = db, ready = '[data-testid="board"]') {
+    await eventually(appExited, 'the previous app to exit');
+    const session = await Session.start(driverUrl, ['--db', database, '--listen', `127.0.0.1:${listenPort}`]);
+    await session.waitFor(ready);
+    return session;
+  }
+
+  /** The app's process id, for signals. */
+  function appPid(database) {
+    return Number(execFileSync('pgrep', ['-f', '--', `--db ${database}`]).toString().trim().split('\n')[0]);
+  }
+
+  it('shows deliveries live, finds a user, and keeps settings across a restart', async () => {
+    let session = await launch();
+    const webhookUrl = await eventually(async () => {
+      const url = await session.attribute(await session.find('.endpoint .url'), 'title');
+      return url?.startsWith(`http://127.0.0.1:${listenPort}/kyc-webhook/`) ? url : null;
+    }, 'the webhook URL to show');
+    await eventually(async () => (await session.text(await session.find('[data-testid="connection"]'))) === 'Live', 'the feed to be live');
+
+    const post = (body) => fetch(webhookUrl, { method: 'POST', body: JSON.stringify(body) }).then((r) => r.status);
+    const state = (externalId, decision, status, subStatus = '') => ({
+      externalId, decision, status, subStatus, participantId: '', account: '',
+    });
+    assert.equal(await post(state('desk_4821', '', 'OPEN', 'pending')), 200);
+    const card = await session.waitFor('[data-testid="card"][data-external-id="desk_4821"]', 5000);
+    assert.match(await session.property(card, 'textContent'), /desk_4821/);
+    assert.equal(await post(state('desk_4821', 'REVIEW', 'ON_HOLD', 'Document Request Initiated')), 200);
+    await eventually(async () => {
+      const column = await session.find('[data-column="ON_HOLD"] [data-external-id="desk_4821"]');
+      return column;
+    }, 'the card to move to ON HOLD');
+    assert.equal(await post(state('desk_7002', 'ACCEPT', 'CLOSED')), 200);
+    await session.waitFor('[data-column="CLOSED"] [data-external-id="desk_7002"]', 5000);
+    await session.screenshot(join(artifacts, 'desktop-window.png'));
+
+    // Search: type the start of an externalId, Enter opens the user.
+    const search = await session.find('.search input');
+    await session.type(search, 'desk_48');
+    await eventually(async () => (await session.all('.results button')).length === 1, 'one search result');
+    await session.type(search, '\uE007');
+    const title = await session.waitFor('.user-page h1');
+    assert.equal(await session.text(title), 'desk_4821');
+
+    // Settings: turn approvals off, save, restart the app, find them still off.
+    await session.click(await session.find('a[href="#/settings"]'));
+    const approvals = await session.waitFor('input[name="notifyAccept"]');
+    assert.equal(await session.property(approvals, 'checked'), true);
+    await session.click(approvals);
+    await session.click(await session.find('[data-testid="settings-form"] button[type="submit"]'));
+    await eventually(async () => /Saved/.test(await session.text(await session.find('[data-testid="settings-answer"]'))), 'the save');
+    await session.screenshot(join(artifacts, 'desktop-settings.png'));
+    await session.end();
+
+    session = await launch();
+    assert.ok(await session.find('[data-external-id="desk_4821"]'), 'the board is back from the database');
+    await session.execute('location.hash = "#/settings"');
+    const again = await session.waitFor('input[name="notifyAccept"]');
+    assert.equal(await session.property(again, 'checked'), false, 'the setting survived the restart');
+    assert.equal(await session.property(await session.find('input[name="notifyReject"]'), 'checked'), true);
+
+    // One instance per database: a second launch brings this window forward and exits.
+    const second = spawn(binary, ['--db', db, '--listen', `127.0.0.1:${await freePort()}`], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let said = '';
+    second.stderr.on('data', (chunk) => (said += chunk));
+    const code = await new Promise((resolve) => second.on('exit', resolve));
+    assert.equal(code, 0);
+    assert.match(said, /already running for .*desktop\.db; its window was brought to the front/);
+
+    // SIGTERM quits like the tray's Quit: deliveries in flight are stored and answered first.
+    const sent = Array.from({ length: 40 }, (_, n) => post(state(`quit_${n}`, '', 'OPEN')).catch(() => 0));
+    await sleep(20);
+    process.kill(appPid(db), 'SIGTERM');
+    const answers = await Promise.all(sent);
+    await eventually(appExited, 'the app to quit');
+    const acked = answers.filter((status) => status === 200).length;
+    const stored = execFileSync(binary, ['export', 'users', '--format', 'jsonl', '--db', db]).toString();
+    const quitUsers = stored.split('\n').filter((line) => line.includes('"quit_')).length;
+    assert.ok(quitUsers >= acked, `every acknowledged delivery is stored (${quitUsers} stored, ${acked} acked)`);
+    await session.end().catch(() => {});
+  });
+
+  it('shows what to do when the database cannot be opened', async () => {
+    const foreign = join(scratch, 'notes.db');
+    writeFileSync(foreign, 'these are my notes, not a database\n'.repeat(20));
+    const session = await launch(foreign, '[data-testid="startup-error"]');
+    const error = await session.text(await session.find('[data-testid="startup-error"]'));
+    assert.match(error, /is not a KYC Monitor database/);
+    assert.match(error, /Choose another database/);
+    assert.ok(await session.find('input[name="db"]'), 'the settings are right there');
+    await session.screenshot(join(artifacts, 'desktop-startup-error.png'));
+    await session.end();
+    await eventually(() => {
+      try {
+        execFileSync('pgrep', ['-f', foreign]);
+        return false;
+      } catch {
+        return true;
+      }
+    }, 'the app to exit');
+  });
+});
