@@ -39,6 +39,26 @@ ensure_build_tools() {
   ensure_node
 }
 
+# The desktop app (Tauri): WebKitGTK 4.1 and the tray's indicator library.
+ensure_desktop_packages() {
+  ensure_apt_packages libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev
+}
+
+# What the desktop tests drive the window with: a virtual display, WebKitWebDriver
+# (webkit2gtk-driver) and tauri-driver (built with cargo, once).
+ensure_desktop_test_tools() {
+  ensure_apt_packages xvfb webkit2gtk-driver procps
+  if ! command -v tauri-driver >/dev/null 2>&1; then
+    echo "installing tauri-driver with cargo" >&2
+    cargo install --locked --quiet tauri-driver --version '^2' >&2
+  fi
+}
+
+# Whether a window can be shown here.
+has_display() {
+  [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]
+}
+
 # Where cargo puts what it builds (CARGO_TARGET_DIR or ./target).
 cargo_target_dir() {
   cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])'

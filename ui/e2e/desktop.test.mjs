@@ -219,6 +219,11 @@ describe('the desktop app in a real window', { skip: !binary && 'set KYC_MONITOR
     const title = await session.waitFor('.user-page h1');
     assert.equal(await session.text(title), 'desk_4821');
 
+    // The window's size is remembered across a restart (the quit below saves it).
+    await session.call('POST', '/window/rect', { width: 1100, height: 700 });
+    const rect = await session.call('GET', '/window/rect');
+    assert.deepEqual([rect.width, rect.height], [1100, 700], 'the window took the new size');
+
     // Settings: turn approvals off, save, restart the app, find them still off.
     await session.click(await session.find('a[href="#/settings"]'));
     const approvals = await session.waitFor('input[name="notifyAccept"]');
@@ -227,9 +232,13 @@ describe('the desktop app in a real window', { skip: !binary && 'set KYC_MONITOR
     await session.click(await session.find('[data-testid="settings-form"] button[type="submit"]'));
     await eventually(async () => /Saved/.test(await session.text(await session.find('[data-testid="settings-answer"]'))), 'the save');
     await session.screenshot(join(artifacts, 'desktop-settings.png'));
-    await session.end();
+    process.kill(appPid(db), 'SIGTERM');
+    await eventually(appExited, 'the app to quit');
+    await session.end().catch(() => {});
 
     session = await launch();
+    const again_rect = await session.call('GET', '/window/rect');
+    assert.deepEqual([again_rect.width, again_rect.height], [rect.width, rect.height], 'the window size survived');
     assert.ok(await session.find('[data-external-id="desk_4821"]'), 'the board is back from the database');
     await session.execute('location.hash = "#/settings"');
     const again = await session.waitFor('input[name="notifyAccept"]');
