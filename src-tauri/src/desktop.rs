@@ -230,22 +230,7 @@ fn announce(server: &Server) {
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "webhook: {}", server.webhook_url());
     let _ = stdout.flush();
-    let mut tunnel = server.tunnel_state();
-    tauri::async_runtime::spawn(async move {
-        let mut printed: Option<String> = None;
-        loop {
-            let url = tunnel.borrow_and_update().public_url().map(str::to_owned);
-            if let Some(url) = url.filter(|url| printed.as_ref() != Some(url)) {
-                let mut stdout = std::io::stdout().lock();
-                let _ = writeln!(stdout, "public: {url}");
-                let _ = stdout.flush();
-                printed = Some(url);
-            }
-            if tunnel.changed().await.is_err() {
-                break;
-            }
-        }
-    });
+    tauri::async_runtime::spawn(crate::serve::print_public_urls(server.tunnel_state()));
 }
 
 /// Reads the UI API's live feed in-process and hands each event to the window (`feed`), the

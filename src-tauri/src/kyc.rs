@@ -33,6 +33,18 @@ pub struct KycEvent {
     pub event_id: Option<String>,
 }
 
+/// A user's state in the documented flat form, as the provider sends it.
+pub fn flat_json(external_id: &str, state: &UserState) -> serde_json::Value {
+    serde_json::json!({
+        "externalId": external_id,
+        "decision": state.decision,
+        "status": state.status,
+        "subStatus": state.sub_status,
+        "participantId": state.participant_id,
+        "account": state.account,
+    })
+}
+
 /// What a request body means.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Payload {

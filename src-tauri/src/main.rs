@@ -339,23 +339,7 @@ fn run_serve(db: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
         }
         stdout.flush()?;
         drop(stdout);
-        // `public:` once the tunnel is up, and again whenever its URL changes.
-        let mut tunnel = server.tunnel_state();
-        tokio::spawn(async move {
-            let mut printed: Option<String> = None;
-            loop {
-                let url = tunnel.borrow_and_update().public_url().map(str::to_owned);
-                if let Some(url) = url.filter(|url| printed.as_ref() != Some(url)) {
-                    let mut stdout = std::io::stdout().lock();
-                    let _ = writeln!(stdout, "public: {url}");
-                    let _ = stdout.flush();
-                    printed = Some(url);
-                }
-                if tunnel.changed().await.is_err() {
-                    break;
-                }
-            }
-        });
+        tokio::spawn(serve::print_public_urls(server.tunnel_state()));
         tracing::info!("listening for KYC webhooks");
         server.run(stop).await?;
         Ok(())

@@ -388,6 +388,25 @@ impl Server {
     }
 }
 
+/// Prints `public: URL` on stdout when the tunnel is up, and again whenever its URL changes
+/// (the contract's start-up line), until the tunnel's state feed ends.
+pub async fn print_public_urls(mut tunnel: watch::Receiver<TunnelState>) {
+    use std::io::Write;
+    let mut printed: Option<String> = None;
+    loop {
+        let url = tunnel.borrow_and_update().public_url().map(str::to_owned);
+        if let Some(url) = url.filter(|url| printed.as_ref() != Some(url)) {
+            let mut stdout = std::io::stdout().lock();
+            let _ = writeln!(stdout, "public: {url}");
+            let _ = stdout.flush();
+            printed = Some(url);
+        }
+        if tunnel.changed().await.is_err() {
+            break;
+        }
+    }
+}
+
 /// Listens for Ctrl-C and SIGTERM from now on; the future completes on either. Call it before
 /// announcing readiness: a signal that arrives before the handlers exist kills the process
 /// without the graceful stop.

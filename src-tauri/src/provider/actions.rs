@@ -217,15 +217,8 @@ async fn record_polled(
     external_id: &str,
     state: &UserState,
 ) -> Result<(), StoreError> {
-    let body = serde_json::to_vec(&serde_json::json!({
-        "externalId": external_id,
-        "decision": state.decision,
-        "status": state.status,
-        "subStatus": state.sub_status,
-        "participantId": state.participant_id,
-        "account": state.account,
-    }))
-    .expect("JSON serialises");
+    let body =
+        serde_json::to_vec(&crate::kyc::flat_json(external_id, state)).expect("JSON serialises");
     let recorded = writer
         .record(NewDelivery {
             received_at: now_millis(),

@@ -580,24 +580,13 @@ async fn status(
         .get(&external_id)
         .cloned();
     match state {
-        Some(state) => Json(flat_payload(&external_id, &state)).into_response(),
+        Some(state) => Json(crate::kyc::flat_json(&external_id, &state)).into_response(),
         None => provider_error(
             StatusCode::NOT_FOUND,
             5,
             &format!("no KYC record for externalId {external_id}"),
         ),
     }
-}
-
-fn flat_payload(external_id: &str, state: &UserState) -> Value {
-    json!({
-        "externalId": external_id,
-        "decision": state.decision,
-        "status": state.status,
-        "subStatus": state.sub_status,
-        "participantId": state.participant_id,
-        "account": state.account,
-    })
 }
 
 /// One step of a user's onboarding, as delivered.
@@ -708,7 +697,7 @@ async fn run_user(shared: &Shared, external_id: &str) {
 
 fn payload(shared: &Shared, external_id: &str, state: &UserState, id: &str) -> Value {
     match shared.config.flows.form {
-        PayloadForm::Flat => flat_payload(external_id, state),
+        PayloadForm::Flat => crate::kyc::flat_json(external_id, state),
         PayloadForm::Envelope => {
             let event_type = match state.decision.as_str() {
                 "ACCEPT" => "kyc.approved",
