@@ -405,6 +405,8 @@ const QUIT: &str = "quit";
 
 struct Tray {
     counts: Vec<MenuItem<tauri::Wry>>,
+    /// A refresh is scheduled; further changes until it runs need no other.
+    refresh_pending: std::sync::atomic::AtomicBool,
 }
 
 fn build_tray(app: &AppHandle) -> tauri::Result<()> {
@@ -465,7 +467,10 @@ fn build_tray(app: &AppHandle) -> tauri::Result<()> {
             _ => {}
         })
         .build(app)?;
-    app.manage(Tray { counts });
+    app.manage(Tray {
+        counts,
+        refresh_pending: std::sync::atomic::AtomicBool::new(false),
+    });
     refresh_tray(app);
     Ok(())
 }
@@ -503,17 +508,33 @@ fn toggle_pause(app: &AppHandle) {
     }
 }
 
-/// Updates the tray's counts (a few times a second at most: each change asks again).
+/// How often at most the tray asks for the counts while deliveries stream in.
+const TRAY_REFRESH: Duration = Duration::from_millis(500);
+
+/// Updates the tray's counts: at most one query per [`TRAY_REFRESH`], and always one after
+/// the last change (changes that arrive meanwhile are folded into the pending refresh).
 fn refresh_tray(app: &AppHandle) {
     let (Some(desktop), Some(tray)) = (app.try_state::<Desktop>(), app.try_state::<Tray>()) else {
         return;
     };
     let Some(core) = &desktop.core else { return };
+    if tray
+        .refresh_pending
+        .swap(true, std::sync::atomic::Ordering::AcqRel)
+    {
+        return;
+    }
     let api = core.api.clone();
-    let items = tray.counts.clone();
+    let app = app.clone();
     tauri::async_runtime::spawn(async move {
+        tokio::time::sleep(TRAY_REFRESH).await;
+        let Some(tray) = app.try_state::<Tray>() else {
+            return;
+        };
+        tray.refresh_pending
+            .store(false, std::sync::atomic::Ordering::Release);
         let overview = json_of(api.call("GET", "/api/overview", None, None).await).await;
-        for ((status, label), item) in STATUS_ITEMS.iter().zip(&items) {
+        for ((status, label), item) in STATUS_ITEMS.iter().zip(&tray.counts) {
             let users: i64 = overview["counts"]
                 .as_array()
                 .into_iter()
@@ -526,22 +547,26 @@ fn refresh_tray(app: &AppHandle) {
     });
 }
 
+/// Stops the monitor and waits (up to [`QUIT_LIMIT`]) until the deliveries in flight are
+/// stored and answered. Shared by Quit, the stop signals and Restart.
+async fn stop_core(app: &AppHandle) {
+    let Some(desktop) = app.try_state::<Desktop>() else {
+        return;
+    };
+    let Some(core) = &desktop.core else { return };
+    let _ = core.stop.send(true);
+    let finished = core.finished.lock().expect("core lock").take();
+    if let Some(finished) = finished {
+        if tokio::time::timeout(QUIT_LIMIT, finished).await.is_err() {
+            tracing::warn!("the monitor did not stop within {QUIT_LIMIT:?}; going on anyway");
+        }
+    }
+}
+
 /// Stops the monitor gracefully (deliveries in flight are stored and answered), then exits.
 fn quit(app: AppHandle) {
     tauri::async_runtime::spawn(async move {
-        if let Some(desktop) = app.try_state::<Desktop>() {
-            if let Some(core) = &desktop.core {
-                let _ = core.stop.send(true);
-                let finished = core.finished.lock().expect("core lock").take();
-                if let Some(finished) = finished {
-                    if tokio::time::timeout(QUIT_LIMIT, finished).await.is_err() {
-                        tracing::warn!(
-                            "the monitor did not stop within {QUIT_LIMIT:?}; quitting anyway"
-                        );
-                    }
-                }
-            }
-        }
+        stop_core(&app).await;
         app.exit(0);
     });
 }
@@ -635,15 +660,7 @@ fn save_settings(
 /// Stops the monitor gracefully and starts the app again (to apply settings).
 #[tauri::command]
 async fn restart(app: AppHandle) -> Result<(), String> {
-    if let Some(desktop) = app.try_state::<Desktop>() {
-        if let Some(core) = &desktop.core {
-            let _ = core.stop.send(true);
-            let finished = core.finished.lock().expect("core lock").take();
-            if let Some(finished) = finished {
-                let _ = tokio::time::timeout(QUIT_LIMIT, finished).await;
-            }
-        }
-    }
+    stop_core(&app).await;
     app.restart();
 }
 
