@@ -39,15 +39,18 @@ ensure_build_tools() {
   ensure_node
 }
 
-# The desktop app (Tauri): WebKitGTK 4.1 and the tray's indicator library.
+# The desktop app (Tauri): WebKitGTK 4.1, the tray's indicator library, and libdbus for the
+# keychain (Secret Service).
 ensure_desktop_packages() {
-  ensure_apt_packages libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev
+  ensure_apt_packages libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libdbus-1-dev
 }
 
 # What the desktop tests drive the window with: a virtual display, WebKitWebDriver
 # (webkit2gtk-driver) and tauri-driver (built with cargo, once).
 ensure_desktop_test_tools() {
   ensure_apt_packages xvfb webkit2gtk-driver procps
+  # A private session bus with a throwaway keyring, for the keychain tests.
+  ensure_apt_packages dbus-daemon gnome-keyring libsecret-tools
   if ! command -v tauri-driver >/dev/null 2>&1; then
     echo "installing tauri-driver with cargo" >&2
     cargo install --locked --quiet tauri-driver --version '^2' >&2

@@ -5,12 +5,12 @@
 mod support;
 
 use std::net::TcpStream;
-use std::ops::RangeInclusive;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use support::bore::BoreServer;
 use support::{cli, flat, lookup, raw_http, Monitor, Scratch, BIN};
 
 /// bore's control port is fixed: one bore server at a time.
@@ -18,57 +18,6 @@ static BORE: Mutex<()> = Mutex::new(());
 const BORE_SECRET: &str = "tunnel-test-secret-4e1f";
 /// A guard against a hang, not a performance assertion.
 const PATIENCE: Duration = Duration::from_secs(30);
-
-struct BoreServer {
-    runtime: Option<tokio::runtime::Runtime>,
-}
-
-impl BoreServer {
-    fn start(ports: RangeInclusive<u16>) -> BoreServer {
-        let start = Instant::now();
-        // A killed server's listener closes as its runtime winds down.
-        while TcpStream::connect(("127.0.0.1", 7835)).is_ok() {
-            assert!(
-                start.elapsed() < PATIENCE,
-                "something else holds bore's port 7835"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let mut server = bore_cli::server::Server::new(ports, Some(BORE_SECRET));
-        server.set_bind_addr("127.0.0.1".parse().unwrap());
-        server.set_bind_tunnels("127.0.0.1".parse().unwrap());
-        runtime.spawn(async move {
-            if let Err(error) = server.listen().await {
-                eprintln!("bore server: {error}");
-            }
-        });
-        while TcpStream::connect(("127.0.0.1", 7835)).is_err() {
-            assert!(start.elapsed() < PATIENCE, "the bore server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        BoreServer {
-            runtime: Some(runtime),
-        }
-    }
-
-    /// Stops it the way a crash would: every connection closes, nothing is said goodbye.
-    fn kill(mut self) {
-        self.runtime.take().unwrap().shutdown_background();
-    }
-}
-
-impl Drop for BoreServer {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
-    }
-}
 
 /// `http://HOST:PORT` of a URL.
 fn base(url: &str) -> String {
@@ -128,7 +77,7 @@ fn with_stderr_file(command: &mut Command, file: &Path) {
 fn deliveries_flow_through_a_bore_tunnel_and_again_after_the_server_comes_back() {
     let _one = BORE.lock().unwrap_or_else(|e| e.into_inner());
     let scratch = Scratch::new();
-    let server = BoreServer::start(20_000..=40_000);
+    let server = BoreServer::start(20_000..=40_000, BORE_SECRET);
     let log = scratch.dir.path().join("serve.log");
     let mut command = Command::new(BIN);
     command
@@ -176,7 +125,7 @@ fn deliveries_flow_through_a_bore_tunnel_and_again_after_the_server_comes_back()
     }
 
     server.kill();
-    let server = BoreServer::start(20_000..=40_000);
+    let server = BoreServer::start(20_000..=40_000, BORE_SECRET);
     deliver_when_up(&public, &flat("via-bore", "ACCEPT", "CLOSED"));
     assert_eq!(
         lookup(&scratch.db(), "via-bore").unwrap()["status"],
@@ -220,7 +169,7 @@ fn a_new_public_url_is_registered_again_and_a_wrong_secret_fails_clearly() {
     let key_file = scratch.dir.path().join("partner.pem");
     std::fs::write(&key_file, key.expose_pem()).unwrap();
 
-    let server = BoreServer::start(41_000..=42_000);
+    let server = BoreServer::start(41_000..=42_000, BORE_SECRET);
     let mut command = Command::new(BIN);
     command.env("KYC_MONITOR_BORE_SECRET", BORE_SECRET);
     let mut monitor = Monitor::start_with(
@@ -254,7 +203,7 @@ fn a_new_public_url_is_registered_again_and_a_wrong_secret_fails_clearly() {
 
     // The server comes back with other ports: the old public port cannot be had again.
     server.kill();
-    let server = BoreServer::start(43_000..=44_000);
+    let server = BoreServer::start(43_000..=44_000, BORE_SECRET);
     let second = public_line(&mut monitor);
     assert_ne!(second, first);
     let start = Instant::now();
@@ -271,7 +220,7 @@ fn a_new_public_url_is_registered_again_and_a_wrong_secret_fails_clearly() {
     runtime.block_on(emulator.stop());
 
     // A wrong secret cannot get better by retrying: the tunnel fails, with what to check.
-    let server = BoreServer::start(45_000..=46_000);
+    let server = BoreServer::start(45_000..=46_000, BORE_SECRET);
     let mut command = Command::new(BIN);
     command.env("KYC_MONITOR_BORE_SECRET", "not-the-secret");
     let mut monitor = Monitor::start_with(
@@ -386,6 +335,9 @@ fn missing_programs_and_credentials_are_clear_failures() {
             .arg(scratch.db())
             .args(args)
             .env_remove("NGROK_AUTHTOKEN")
+            // Not this machine's keychain: tests/keychain.rs has its own.
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .env("XDG_RUNTIME_DIR", scratch.dir.path())
             .env("PATH", "/usr/bin:/bin")
             .stdin(Stdio::null());
         for (key, value) in env {

@@ -16,6 +16,7 @@ use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Emitter, Manager, RunEvent, WindowEvent};
 use tokio::sync::watch;
 
+use crate::keychain;
 use crate::serve::{InProcessApi, ServeConfig, Server};
 use crate::settings::DesktopSettings;
 use crate::tunnel::{TunnelOptions, TunnelSpec};
@@ -102,7 +103,10 @@ pub fn run(args: DesktopArgs) -> anyhow::Result<()> {
             desktop_status,
             save_settings,
             restart,
-            window_ready
+            window_ready,
+            keychain_status,
+            keychain_set,
+            keychain_delete
         ])
         .setup(move |app| {
             let desktop = start(app.handle(), args, settings, settings_error, db);
@@ -166,6 +170,7 @@ fn start(
         tunnel_options.bore_public_base = tunnel_options
             .bore_public_base
             .or(settings.bore_public_base.clone());
+        tunnel_options.fill_from_keychain(&tunnel);
         Ok(ServeConfig {
             db: db.clone(),
             listen: match args.listen {
@@ -658,6 +663,54 @@ fn save_settings(
 }
 
 /// Stops the monitor gracefully and starts the app again (to apply settings).
+/// Whether the keychain can be used here and which secrets it holds (never their values).
+#[tauri::command]
+async fn keychain_status() -> Value {
+    tauri::async_runtime::spawn_blocking(|| {
+        if let Some(reason) = keychain::unavailable() {
+            return json!({"available": false, "reason": reason, "items": {}});
+        }
+        let mut items = serde_json::Map::new();
+        let mut reason = None;
+        for item in keychain::Item::ALL {
+            let stored = match keychain::get(item) {
+                Ok(found) => json!(found.is_some()),
+                Err(error) => {
+                    reason.get_or_insert(error);
+                    Value::Null
+                }
+            };
+            items.insert(item.name().to_owned(), stored);
+        }
+        json!({"available": reason.is_none(), "reason": reason, "items": items})
+    })
+    .await
+    .unwrap_or_else(|e| json!({"available": false, "reason": e.to_string(), "items": {}}))
+}
+
+/// Keeps a tunnel secret typed in Settings in the keychain; it is used from the next start.
+#[tauri::command]
+async fn keychain_set(item: String, value: String) -> Result<(), String> {
+    let item = keychain_item(&item)?;
+    tauri::async_runtime::spawn_blocking(move || keychain::set(item, &value))
+        .await
+        .map_err(|e| e.to_string())?
+}
+
+/// Removes a tunnel secret from the keychain.
+#[tauri::command]
+async fn keychain_delete(item: String) -> Result<bool, String> {
+    let item = keychain_item(&item)?;
+    tauri::async_runtime::spawn_blocking(move || keychain::delete(item))
+        .await
+        .map_err(|e| e.to_string())?
+}
+
+fn keychain_item(name: &str) -> Result<keychain::Item, String> {
+    keychain::Item::from_name(name)
+        .ok_or_else(|| format!("{name:?} is not a secret the keychain keeps for KYC Monitor"))
+}
+
 #[tauri::command]
 async fn restart(app: AppHandle) -> Result<(), String> {
     stop_core(&app).await;

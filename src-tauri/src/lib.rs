@@ -5,6 +5,7 @@ pub mod api;
 pub mod desktop;
 pub mod export;
 pub mod ingest;
+pub mod keychain;
 pub mod kyc;
 pub mod provider;
 pub mod secret_file;

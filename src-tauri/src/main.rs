@@ -115,7 +115,7 @@ struct ServeArgs {
 #[derive(Args)]
 #[command(next_help_heading = "Tunnel options")]
 struct TunnelArgs {
-    /// ngrok: your account's authtoken (prefer the environment).
+    /// ngrok: your account's authtoken [default: the OS keychain's] (flags show in ps: prefer the environment or the keychain)
     #[arg(
         long,
         env = "NGROK_AUTHTOKEN",
@@ -132,7 +132,7 @@ struct TunnelArgs {
     /// cloudflared: the program to run [default: cloudflared on PATH]
     #[arg(long, env = "KYC_MONITOR_CLOUDFLARED", value_name = "PATH")]
     cloudflared_path: Option<PathBuf>,
-    /// bore: the server's shared secret (prefer the environment).
+    /// bore: the server's shared secret [default: the OS keychain's] (flags show in ps: prefer the environment or the keychain)
     #[arg(
         long,
         env = "KYC_MONITOR_BORE_SECRET",
@@ -325,8 +325,12 @@ fn run_serve(db: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
             speed: args.demo_speed,
             ..FlowConfig::default()
         }),
+        tunnel_options: {
+            let mut options = args.tunnel_options.options();
+            options.fill_from_keychain(&args.tunnel);
+            options
+        },
         tunnel: args.tunnel,
-        tunnel_options: args.tunnel_options.options(),
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {

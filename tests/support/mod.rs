@@ -2,6 +2,8 @@
 //! database, post to it over real HTTP, run its other commands.
 #![allow(dead_code)]
 
+pub mod bore;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Output, Stdio};

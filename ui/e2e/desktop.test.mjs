@@ -6,11 +6,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { secretTool, startKeyring, startSessionBus } from './session-bus.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const artifacts = join(here, 'artifacts');
@@ -100,7 +101,10 @@ class Session {
     return this.call('GET', `/element/${element}/property/${name}`);
   }
 
-  click(element) {
+  /** Scrolls the element to the middle of the window first: at an edge, or under the sticky
+   * top bar, WebKitWebDriver's click can miss it. */
+  async click(element) {
+    await this.execute("arguments[0].scrollIntoView({ block: 'center' })", [{ [W3C_ELEMENT]: element }]);
     return this.call('POST', `/element/${element}/click`, {});
   }
 
@@ -130,6 +134,8 @@ describe('the desktop app in a real window', { skip: !binary && 'set KYC_MONITOR
   let env;
   let listenPort;
   let db;
+  let bus;
+  let keyring;
 
   before(async () => {
     mkdirSync(artifacts, { recursive: true });
@@ -138,8 +144,17 @@ describe('the desktop app in a real window', { skip: !binary && 'set KYC_MONITOR
     while (existsSync(`/tmp/.X11-unix/X${display}`) || existsSync(`/tmp/.X${display}-lock`)) display++;
     xvfb = spawn('Xvfb', [`:${display}`, '-screen', '0', '1440x900x24', '-nolisten', 'tcp'], { stdio: 'ignore' });
     await eventually(() => existsSync(`/tmp/.X11-unix/X${display}`), 'Xvfb to start');
+    // A session bus of our own, with a keyring, as a desktop session has.
+    bus = await startSessionBus(join(scratch, 'bus'));
+    keyring = await startKeyring(bus.address, join(scratch, 'keyring'));
+    await eventually(
+      async () => (await secretTool(bus.address, ['store', '--label=ready', 'service', 'e2e', 'username', 'ready'], 'x')).code === 0,
+      'the keyring to be on the bus',
+    );
     env = {
       ...process.env,
+      DBUS_SESSION_BUS_ADDRESS: bus.address,
+      NO_AT_BRIDGE: '1', // no accessibility bus on this private session
       DISPLAY: `:${display}`,
       XDG_CONFIG_HOME: join(scratch, 'config'),
       XDG_DATA_HOME: join(scratch, 'data'),
@@ -162,22 +177,25 @@ describe('the desktop app in a real window', { skip: !binary && 'set KYC_MONITOR
     driver?.kill('SIGTERM'); // not SIGKILL: that would leave WebKitWebDriver behind
     await sleep(300);
     xvfb?.kill('SIGTERM');
+    await keyring?.stop();
+    await bus?.stop();
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   });
 
-  /** The app's processes for this database are gone (so the next launch is not a second instance). */
-  function appExited() {
+  /** The app's processes for `database` (by default: any of this run's) are gone, so the next
+   * launch is not a second instance. */
+  function appExited(database = scratch) {
     try {
-      execFileSync('pgrep', ['-f', db]);
+      execFileSync('pgrep', ['-f', '--', `--db ${database}`]);
       return false;
     } catch {
       return true;
     }
   }
 
-  async function launch(database = db, ready = '[data-testid="board"]') {
+  async function launch(database = db, ready = '[data-testid="board"]', extra = []) {
     await eventually(appExited, 'the previous app to exit');
-    const session = await Session.start(driverUrl, ['--db', database, '--listen', `127.0.0.1:${listenPort}`]);
+    const session = await Session.start(driverUrl, ['--db', database, '--listen', `127.0.0.1:${listenPort}`, ...extra]);
     await session.waitFor(ready);
     return session;
   }
@@ -284,5 +302,63 @@ describe('the desktop app in a real window', { skip: !binary && 'set KYC_MONITOR
         return true;
       }
     }, 'the app to exit');
+  });
+
+  it('keeps the ngrok authtoken in the keychain, never in a file or the page', async () => {
+    const database = join(scratch, 'keychain.db');
+    const token = '2kcDesktopKeychainToken_b71e';
+    // No token anywhere: the window says how to give one, with the keychain among the ways.
+    let session = await launch(database, '[data-testid="startup-error"]', ['--tunnel', 'ngrok']);
+    assert.match(await session.text(await session.find('[data-testid="startup-error"]')), /keep it in the keychain/);
+    const panel = await session.waitFor('[data-testid="keychain-ngrok-authtoken"]');
+    assert.equal(await session.text(await session.find('[data-testid="keychain-ngrok-authtoken"] [data-testid="keychain-state"]')), 'Not stored.');
+
+    const input = await session.find('input[name="ngrok-authtoken"]');
+    assert.equal(await session.attribute(input, 'type'), 'password');
+    await session.type(input, token);
+    await session.click(await session.find('[data-testid="keychain-ngrok-authtoken"] button[type="submit"]'));
+    await eventually(
+      async () => /is in the keychain/.test(await session.text(panel)),
+      'the token to be kept',
+    );
+    assert.equal(await session.property(input, 'value'), '', 'the field is cleared');
+    const state = () => session.find('[data-testid="keychain-ngrok-authtoken"] [data-testid="keychain-state"]').then((e) => session.text(e));
+    await eventually(async () => (await state()) === 'Stored in the keychain.', 'the window to show the token stored');
+    await session.screenshot(join(artifacts, 'desktop-keychain.png'));
+    // Where a user's own tools find it: the Secret Service, under the documented attributes.
+    const lookup = await secretTool(bus.address, ['lookup', 'service', 'kyc-monitor', 'username', 'ngrok-authtoken']);
+    assert.equal(lookup.stdout, token);
+    process.kill(appPid(database), 'SIGTERM');
+    await eventually(appExited, 'the app to quit');
+    await session.end().catch(() => {});
+
+    // The next start takes it from the keychain and goes to ngrok (which is not reachable here).
+    session = await launch(database, '[data-testid="board"]', ['--tunnel', 'ngrok']);
+    const badge = await session.waitFor('[data-testid="tunnel"]');
+    const reason = await eventually(async () => {
+      const title = await session.attribute(badge, 'title');
+      return /ngrok/.test(title ?? '') ? title : null;
+    }, 'the tunnel to report on ngrok');
+    assert.doesNotMatch(reason, /needs your account's authtoken/);
+    assert.match(await session.text(badge), /^ngrok (connecting|reconnecting|failed)/);
+    const page = await session.execute('return document.documentElement.outerHTML');
+    assert.ok(!page.includes(token), 'the token is not in the page');
+    for (const file of [join(scratch, 'config', 'kyc-monitor', 'desktop-settings.json'), database, `${database}-wal`]) {
+      if (existsSync(file)) assert.ok(!readFileSync(file).includes(token), `the token is not in ${file}`);
+    }
+
+    // Removed from the window: gone from the keychain too.
+    await session.execute('location.hash = "#/settings"');
+    const remove = await session.waitFor('[data-testid="keychain-ngrok-authtoken"] button[type="button"]');
+    await session.click(remove);
+    await eventually(
+      async () => /was removed from the keychain/.test(await session.text(await session.find('[data-testid="keychain-ngrok-authtoken"]'))),
+      'the token to be removed',
+    );
+    const gone = await secretTool(bus.address, ['lookup', 'service', 'kyc-monitor', 'username', 'ngrok-authtoken']);
+    assert.equal(gone.stdout, '');
+    process.kill(appPid(database), 'SIGTERM');
+    await eventually(appExited, 'the app to quit');
+    await session.end().catch(() => {});
   });
 });

@@ -84,7 +84,7 @@ pub(super) async fn open(
 fn classify(host: &str, text: &str) -> TunnelError {
     if text.contains("secret") || text.contains("authentication") {
         TunnelError::Permanent(format!(
-            "the bore server at {host} refused this client ({text}): check --bore-secret (KYC_MONITOR_BORE_SECRET)"
+            "the bore server at {host} refused this client ({text}): check --bore-secret (KYC_MONITOR_BORE_SECRET, or the bore secret in the keychain)"
         ))
     } else if text.contains("port") {
         TunnelError::Permanent(format!(

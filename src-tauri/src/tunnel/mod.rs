@@ -15,6 +15,8 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::watch;
 
+use crate::keychain;
+
 pub use cloudflared::parse_quick_tunnel_url;
 
 /// The first wait before reopening a dropped tunnel; it doubles up to [`MAX_BACKOFF`].
@@ -128,6 +130,27 @@ pub struct TunnelOptions {
     pub bore_port: u16,
     /// Kept by the bore client between connections.
     pub bore_memory: bore::BoreMemory,
+    /// Why the OS keychain could not be asked for a missing secret, for the error that follows.
+    pub keychain_unread: Option<String>,
+}
+
+impl TunnelOptions {
+    /// Takes the secret `spec` needs from the OS keychain when neither a flag nor the
+    /// environment gave one. Blocks on D-Bus briefly; call it before the tunnel starts.
+    pub fn fill_from_keychain(&mut self, spec: &TunnelSpec) {
+        let (slot, item) = match spec {
+            TunnelSpec::Ngrok => (&mut self.ngrok_authtoken, keychain::Item::NgrokAuthtoken),
+            TunnelSpec::Bore { .. } => (&mut self.bore_secret, keychain::Item::BoreSecret),
+            _ => return,
+        };
+        if slot.is_some() {
+            return;
+        }
+        match keychain::get(item) {
+            Ok(found) => *slot = found,
+            Err(reason) => self.keychain_unread = Some(reason),
+        }
+    }
 }
 
 /// The tunnel's state, as the UI and `serve` show it.

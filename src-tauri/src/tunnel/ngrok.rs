@@ -8,12 +8,15 @@ use ngrok::tunnel::EndpointInfo;
 
 use super::{Opened, TunnelError, TunnelOptions};
 
-const AUTHTOKEN_HINT: &str = "ngrok needs your account's authtoken: set NGROK_AUTHTOKEN (from https://dashboard.ngrok.com/get-started/your-authtoken), or choose --tunnel cloudflared, which needs no account";
+const AUTHTOKEN_HINT: &str = "ngrok needs your account's authtoken (from https://dashboard.ngrok.com/get-started/your-authtoken): set NGROK_AUTHTOKEN, keep it in the keychain (the desktop app's Settings, or `secret-tool store --label=\"KYC Monitor: ngrok authtoken\" service kyc-monitor username ngrok-authtoken`), or choose --tunnel cloudflared, which needs no account";
 
 pub(super) fn check(options: &TunnelOptions) -> Result<(), String> {
     match &options.ngrok_authtoken {
         Some(token) if !token.expose().trim().is_empty() => Ok(()),
-        _ => Err(AUTHTOKEN_HINT.to_owned()),
+        _ => Err(match &options.keychain_unread {
+            Some(reason) => format!("{AUTHTOKEN_HINT} (the keychain could not be asked: {reason})"),
+            None => AUTHTOKEN_HINT.to_owned(),
+        }),
     }
 }
 

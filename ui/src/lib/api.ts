@@ -21,6 +21,8 @@ import type {
   UserDetail,
   DesktopSettings,
   DesktopStatus,
+  KeychainItem,
+  KeychainStatus,
 } from './types';
 
 /** True inside the desktop app's window. */
@@ -94,6 +96,12 @@ export const desktop = {
   status: () => invoke<DesktopStatus>('desktop_status'),
   saveSettings: (settings: DesktopSettings) => invoke<{ restartNeeded: boolean }>('save_settings', { settings }),
   restart: () => invoke<void>('restart'),
+  keychain: {
+    status: () => invoke<KeychainStatus>('keychain_status'),
+    /** The value goes one way: the window never reads a secret back. */
+    set: (item: KeychainItem, value: string) => invoke<void>('keychain_set', { item, value }),
+    remove: (item: KeychainItem) => invoke<boolean>('keychain_delete', { item }),
+  },
   /** Tells the app the window shows its first view (for the launch-time figure). */
   ready: () => invoke<void>('window_ready'),
   /** A click on a desktop notification asks to open that user. */

@@ -236,3 +236,14 @@ export interface DesktopStatus {
   startupError: string | null;
   webhookUrl: string | null;
 }
+
+/** What the OS keychain holds for the tunnels (whether, never what). */
+export interface KeychainStatus {
+  available: boolean;
+  /** Why the keychain cannot be used here. */
+  reason: string | null;
+  /** Per secret: stored or not; null when it could not be read. */
+  items: Partial<Record<KeychainItem, boolean | null>>;
+}
+
+export type KeychainItem = 'ngrok-authtoken' | 'bore-secret';

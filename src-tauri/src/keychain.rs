@@ -1,0 +1,160 @@
+//! The OS keychain (the Secret Service on Linux: GNOME Keyring, KWallet), where the tunnels'
+//! secrets can live instead of the environment. The desktop app's Settings write them; the
+//! desktop app and `serve` read them when neither a flag nor the environment gives one. A
+//! secret read here goes straight into a [`TunnelSecret`]: it is never logged, stored in the
+//! database or the settings file, or sent back to the UI.
+//!
+//! Items carry the attributes `service=kyc-monitor` and `username=<name>`, so
+//! `secret-tool store --label="KYC Monitor ngrok authtoken" service kyc-monitor username ngrok-authtoken`
+//! fills one on a machine without the desktop app.
+
+use crate::tunnel::TunnelSecret;
+
+/// The keychain's service attribute for every item of ours.
+pub const SERVICE: &str = "kyc-monitor";
+
+/// The secrets the keychain may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Item {
+    NgrokAuthtoken,
+    BoreSecret,
+}
+
+impl Item {
+    pub const ALL: [Item; 2] = [Item::NgrokAuthtoken, Item::BoreSecret];
+
+    /// The item's `username` attribute, and its name in the UI's requests.
+    pub fn name(self) -> &'static str {
+        match self {
+            Item::NgrokAuthtoken => "ngrok-authtoken",
+            Item::BoreSecret => "bore-secret",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Item> {
+        Item::ALL.into_iter().find(|item| item.name() == name)
+    }
+}
+
+/// Why the keychain cannot be used here, as a sentence; `None` when it can be tried.
+pub fn unavailable() -> Option<String> {
+    if !cfg!(feature = "keychain") {
+        return Some(
+            "this build has no keychain support (it was built without the keychain feature)".into(),
+        );
+    }
+    // Without a session bus, libdbus would try to start one of its own (dbus-launch), which
+    // outlives us; ask only when the session has a bus.
+    let address_set = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some_and(|a| !a.is_empty());
+    let runtime_bus = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(|dir| std::path::Path::new(&dir).join("bus"))
+        .is_some_and(|bus| bus.exists());
+    if !address_set && !runtime_bus {
+        return Some("there is no D-Bus session here (DBUS_SESSION_BUS_ADDRESS is not set), so no Secret Service".into());
+    }
+    None
+}
+
+/// The stored secret, `None` when there is none (or no keychain: `Err` says why).
+pub fn get(item: Item) -> Result<Option<TunnelSecret>, String> {
+    if let Some(reason) = unavailable() {
+        return Err(reason);
+    }
+    store::get(item)
+}
+
+/// Keeps `value` as `item`, replacing what was there.
+pub fn set(item: Item, value: &str) -> Result<(), String> {
+    if let Some(reason) = unavailable() {
+        return Err(reason);
+    }
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(format!(
+            "the {} is empty: paste it, or remove the stored one",
+            item_words(item)
+        ));
+    }
+    store::set(item, value)
+}
+
+/// Forgets `item`; `Ok(false)` when there was nothing to forget.
+pub fn delete(item: Item) -> Result<bool, String> {
+    if let Some(reason) = unavailable() {
+        return Err(reason);
+    }
+    store::delete(item)
+}
+
+fn item_words(item: Item) -> &'static str {
+    match item {
+        Item::NgrokAuthtoken => "ngrok authtoken",
+        Item::BoreSecret => "bore secret",
+    }
+}
+
+#[cfg(feature = "keychain")]
+mod store {
+    use super::{item_words, Item, SERVICE};
+    use crate::tunnel::TunnelSecret;
+
+    fn entry(item: Item) -> Result<keyring::Entry, String> {
+        keyring::Entry::new(SERVICE, item.name()).map_err(|e| failure(item, "open", &e))
+    }
+
+    /// keyring's errors name the platform's problem (locked, no service); never the secret.
+    fn failure(item: Item, doing: &str, error: &keyring::Error) -> String {
+        format!(
+            "cannot {doing} the {} in the keychain: {error}",
+            item_words(item)
+        )
+    }
+
+    pub(super) fn get(item: Item) -> Result<Option<TunnelSecret>, String> {
+        match entry(item)?.get_password() {
+            Ok(text) if text.trim().is_empty() => Ok(None),
+            Ok(text) => Ok(Some(TunnelSecret::new(text.trim()))),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(error) => Err(failure(item, "read", &error)),
+        }
+    }
+
+    pub(super) fn set(item: Item, value: &str) -> Result<(), String> {
+        let entry = entry(item)?;
+        entry
+            .set_password(value)
+            .map_err(|e| failure(item, "keep", &e))?;
+        // The label is what a keychain manager shows; failing to set it loses nothing.
+        let label = format!("KYC Monitor: {}", item_words(item));
+        let _ = entry.update_attributes(&std::collections::HashMap::from([(
+            "label",
+            label.as_str(),
+        )]));
+        Ok(())
+    }
+
+    pub(super) fn delete(item: Item) -> Result<bool, String> {
+        match entry(item)?.delete_credential() {
+            Ok(()) => Ok(true),
+            Err(keyring::Error::NoEntry) => Ok(false),
+            Err(error) => Err(failure(item, "remove", &error)),
+        }
+    }
+}
+
+#[cfg(not(feature = "keychain"))]
+mod store {
+    use super::Item;
+    use crate::tunnel::TunnelSecret;
+
+    // `unavailable()` answers first in this build; these are never reached.
+    pub(super) fn get(_: Item) -> Result<Option<TunnelSecret>, String> {
+        Ok(None)
+    }
+    pub(super) fn set(_: Item, _: &str) -> Result<(), String> {
+        Err("this build has no keychain support".into())
+    }
+    pub(super) fn delete(_: Item) -> Result<bool, String> {
+        Ok(false)
+    }
+}
