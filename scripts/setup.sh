@@ -49,8 +49,9 @@ ensure_desktop_packages() {
 # (webkit2gtk-driver) and tauri-driver (built with cargo, once).
 ensure_desktop_test_tools() {
   ensure_apt_packages xvfb webkit2gtk-driver procps
-  # A private session bus with a throwaway keyring, for the keychain tests.
-  ensure_apt_packages dbus-daemon gnome-keyring libsecret-tools
+  # A private session bus with a throwaway keyring, for the keychain tests; and the desktop's
+  # side of notifications, the tray and the clipboard (e2e/desktop-session.py).
+  ensure_apt_packages dbus-daemon gnome-keyring libsecret-tools python3-dbus python3-gi python3-xlib xclip
   if ! command -v tauri-driver >/dev/null 2>&1; then
     echo "installing tauri-driver with cargo" >&2
     cargo install --locked --quiet tauri-driver --version '^2' >&2

@@ -11,7 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { secretTool, startKeyring, startSessionBus } from './session-bus.mjs';
+import { secretTool, startDesktopSession, startKeyring, startSessionBus } from './session-bus.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const artifacts = join(here, 'artifacts');
@@ -302,6 +302,126 @@ describe('the desktop app in a real window', { skip: !binary && 'set KYC_MONITOR
         return true;
       }
     }, 'the app to exit');
+  });
+
+  it('notifies, opens the user from a notification, and works from the tray', async () => {
+    // The desktop's notification service and tray host, on the session bus, before the app.
+    const desktop = await startDesktopSession(env);
+    const database = join(scratch, 'tray.db');
+    const settingsFile = join(scratch, 'config', 'kyc-monitor', 'desktop-settings.json');
+    mkdirSync(dirname(settingsFile), { recursive: true });
+    writeFileSync(settingsFile, JSON.stringify({ notifyReview: true, notifyReject: true, notifyAccept: false }));
+    let session;
+    try {
+      session = await launch(database);
+      const tray = await desktop.next((event) => event.event === 'tray');
+      assert.ok(tray.path.startsWith('/'), `the tray item registered (${JSON.stringify(tray)})`);
+      const webhookUrl = await eventually(async () => {
+        const url = await session.attribute(await session.find('.endpoint .url'), 'title');
+        return url?.startsWith(`http://127.0.0.1:${listenPort}/kyc-webhook/`) ? url : null;
+      }, 'the webhook URL to show');
+      const post = (externalId, decision, status, subStatus = '') =>
+        fetch(webhookUrl, {
+          method: 'POST',
+          body: JSON.stringify({ externalId, decision, status, subStatus, participantId: '', account: '' }),
+        }).then((r) => r.status);
+      const notified = (summary, from = 0) =>
+        desktop.next((event) => event.event === 'notify' && event.summary === summary, from);
+
+      // Notifications: review and rejection on, approvals off (in the settings file).
+      assert.equal(await post('tray_open', '', 'OPEN', 'pending'), 200);
+      assert.equal(await post('tray_review', 'REVIEW', 'ON_HOLD', 'Document Request Initiated'), 200);
+      assert.equal(await post('tray_reject', 'REJECT', 'CLOSED'), 200);
+      assert.equal(await post('tray_accept', 'ACCEPT', 'CLOSED'), 200);
+      assert.equal(await post('tray_review2', 'REVIEW', 'ON_HOLD'), 200);
+      const review = await notified('Review needed: tray_review');
+      assert.equal(review.app, 'KYC Monitor');
+      assert.equal(review.body, 'Document Request Initiated');
+      assert.deepEqual(review.actions, ['default', 'Open']);
+      const reject = await notified('Rejected: tray_reject');
+      assert.equal(reject.body, 'KYC closed with REJECT');
+      await notified('Review needed: tray_review2');
+      assert.ok(
+        !desktop.events.some((event) => event.summary === 'Approved: tray_accept'),
+        'approvals are switched off, so the ACCEPT before the last review was not announced',
+      );
+
+      // A click on the notification opens that user.
+      await desktop.ask({ cmd: 'action', id: reject.id, key: 'default' }, 'action-sent');
+      await eventually(
+        async () => (await session.text(await session.find('.user-page h1'))) === 'tray_reject',
+        'the notification to open tray_reject',
+      );
+
+      // The tray menu: counts per status, then the actions.
+      const menu = async () => (await desktop.ask({ cmd: 'menu' }, 'menu')).items.filter((item) => item.type !== 'separator');
+      const items = await eventually(async () => {
+        const found = await menu();
+        const labels = found.map((item) => item.label);
+        return ['Not started: 0', 'Open: 1', 'On hold: 2', 'Closed: 2'].every((label) => labels.includes(label)) && found;
+      }, 'the tray to count the users per status');
+      assert.deepEqual(
+        items.map((item) => [item.label, item.enabled]),
+        [
+          ['Not started: 0', false],
+          ['Open: 1', false],
+          ['On hold: 2', false],
+          ['Closed: 2', false],
+          ['Show window', true],
+          ['Copy webhook URL', true],
+          ['Pause notifications', true],
+          ['Quit', true],
+        ],
+      );
+
+      // Copy webhook URL puts it on the clipboard.
+      await desktop.ask({ cmd: 'click', label: 'Copy webhook URL' }, 'clicked');
+      await eventually(
+        () => execFileSync('xclip', ['-o', '-selection', 'clipboard'], { env }).toString() === webhookUrl,
+        'the webhook URL on the clipboard',
+      );
+
+      // Pause notifications: kept in the settings; nothing is announced until it is unticked.
+      await desktop.ask({ cmd: 'click', label: 'Pause notifications' }, 'clicked');
+      await eventually(async () => (await menu()).find((item) => item.label === 'Pause notifications').toggle === 1, 'the pause to be ticked');
+      assert.equal(JSON.parse(readFileSync(settingsFile, 'utf8')).notificationsPaused, true);
+      assert.equal(await post('tray_paused', 'REJECT', 'CLOSED'), 200);
+      await eventually(async () => (await menu()).some((item) => item.label === 'Closed: 3'), 'the paused rejection to be counted');
+      await desktop.ask({ cmd: 'click', label: 'Pause notifications' }, 'clicked');
+      await eventually(async () => (await menu()).find((item) => item.label === 'Pause notifications').toggle === 0, 'the pause to be unticked');
+      assert.equal(await post('tray_after', 'REJECT', 'CLOSED'), 200);
+      await notified('Rejected: tray_after');
+      assert.ok(!desktop.events.some((event) => event.summary === 'Rejected: tray_paused'), 'nothing was announced while paused');
+
+      // Closing the window keeps the monitor running in the tray; Show window brings it back.
+      const mapped = async () => (await desktop.ask({ cmd: 'window-mapped', title: 'KYC Monitor' }, 'window')).mapped;
+      assert.equal(await mapped(), true);
+      await desktop.ask({ cmd: 'close-window', title: 'KYC Monitor' }, 'close-sent');
+      await eventually(async () => !(await mapped()), 'the window to hide');
+      assert.ok(!appExited(database), 'the app is still running');
+      assert.equal(await post('tray_hidden', '', 'OPEN'), 200);
+      await eventually(async () => (await menu()).some((item) => item.label === 'Open: 2'), 'the hidden app to count the new user');
+      await desktop.ask({ cmd: 'click', label: 'Show window' }, 'clicked');
+      await eventually(mapped, 'the window to show again');
+      await session.execute('location.hash = "#/"');
+      await session.waitFor('[data-external-id="tray_hidden"]');
+      await session.screenshot(join(artifacts, 'desktop-tray.png'));
+
+      // Quit from the tray stops gracefully: deliveries in flight are stored and answered first.
+      const sent = Array.from({ length: 40 }, (_, n) => post(`trayquit_${n}`, '', 'OPEN').catch(() => 0));
+      await sleep(20);
+      await desktop.ask({ cmd: 'click', label: 'Quit' }, 'clicked');
+      const answers = await Promise.all(sent);
+      await eventually(() => appExited(database), 'the app to quit from the tray');
+      const acked = answers.filter((status) => status === 200).length;
+      const stored = execFileSync(binary, ['export', 'users', '--format', 'jsonl', '--db', database]).toString();
+      const quitUsers = stored.split('\n').filter((line) => line.includes('"trayquit_')).length;
+      assert.ok(quitUsers >= acked, `every acknowledged delivery is stored (${quitUsers} stored, ${acked} acked)`);
+    } finally {
+      await session?.end().catch(() => {});
+      await desktop.stop();
+      rmSync(settingsFile, { force: true });
+    }
   });
 
   it('keeps the ngrok authtoken in the keychain, never in a file or the page', async () => {

@@ -5,7 +5,8 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 
 async function stopChild(child) {
@@ -75,4 +76,55 @@ export async function secretTool(address, args, input) {
   child.stdin.end(input ?? '');
   const [code] = await once(child, 'exit');
   return { code, stdout, stderr };
+}
+
+/** The desktop's side for the app (e2e/desktop-session.py): a notification service, a tray host
+ * and the window manager's close request. `events` keeps everything it said. */
+export async function startDesktopSession(env) {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const child = spawn('/usr/bin/python3', [join(here, 'desktop-session.py')], {
+    env,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const events = [];
+  const waiters = new Set();
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    const event = JSON.parse(line);
+    events.push(event);
+    for (const waiter of waiters) waiter();
+  });
+  /** The first event since `from` that `match` accepts (a guard against hangs, not a timing check). */
+  const next = (match, from = 0, limit = 30_000) =>
+    new Promise((resolve, reject) => {
+      const check = () => {
+        const found = events.slice(from).find((event) => match(event) || event.event === 'error');
+        if (!found) return false;
+        waiters.delete(check);
+        clearTimeout(timer);
+        if (found.event === 'error' && !match(found)) reject(new Error(`desktop session: ${found.message}`));
+        else resolve(found);
+        return true;
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        reject(new Error(`the desktop session never saw what was waited for; it saw ${JSON.stringify(events)}`));
+      }, limit);
+      waiters.add(check);
+      check();
+    });
+  await next((event) => event.event === 'ready');
+  return {
+    events,
+    next,
+    /** Sends a command and waits for its answer (an event of `answer`'s kind). */
+    async ask(command, answer) {
+      const from = events.length;
+      child.stdin.write(`${JSON.stringify(command)}\n`);
+      return next((event) => event.event === answer, from);
+    },
+    async stop() {
+      child.stdin.end();
+      await stopChild(child);
+    },
+  };
 }
