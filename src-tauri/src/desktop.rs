@@ -71,6 +71,13 @@ static LAUNCHED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::
 /// Opens the window. Returns when the app quits.
 pub fn run(args: DesktopArgs) -> anyhow::Result<()> {
     LAUNCHED.get_or_init(std::time::Instant::now);
+    // WebKitGTK's DMA-BUF renderer brings GL into the web process: where there is no GPU
+    // (software GL, a VM, Xvfb) that is ~80 MB for nothing, and on some GPUs it shows a blank
+    // window. A board of cards renders well without it. Set before WebKit starts and before
+    // any thread exists; a value from the user's environment wins.
+    if std::env::var_os("WEBKIT_DISABLE_DMABUF_RENDERER").is_none() {
+        std::env::set_var("WEBKIT_DISABLE_DMABUF_RENDERER", "1");
+    }
     let (settings, settings_error) = match DesktopSettings::load(&args.settings_path) {
         Ok(settings) => (settings, None),
         Err(error) => (DesktopSettings::default(), Some(error.to_string())),
