@@ -291,6 +291,8 @@ describe('the desktop app in a real window', { skip: !binary && 'set KYC_MONITOR
     const error = await session.text(await session.find('[data-testid="startup-error"]'));
     assert.match(error, /is not a KYC Monitor database/);
     assert.match(error, /Choose another database/);
+    assert.equal(await session.text(await session.find('[data-testid="connection"]')), 'Not running');
+    assert.equal(await session.text(await session.find('nav a.active')), 'Settings');
     assert.ok(await session.find('input[name="db"]'), 'the settings are right there');
     await session.screenshot(join(artifacts, 'desktop-startup-error.png'));
     await session.end();
