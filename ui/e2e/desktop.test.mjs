@@ -237,10 +237,10 @@ describe('the desktop app in a real window', { skip: !binary && 'set KYC_MONITOR
     const title = await session.waitFor('.user-page h1');
     assert.equal(await session.text(title), 'desk_4821');
 
-    // The window's size is remembered across a restart (the quit below saves it).
-    await session.call('POST', '/window/rect', { width: 1100, height: 700 });
+    // The window's size and position are remembered across a restart (the quit below saves them).
+    await session.call('POST', '/window/rect', { x: 60, y: 40, width: 1100, height: 700 });
     const rect = await session.call('GET', '/window/rect');
-    assert.deepEqual([rect.width, rect.height], [1100, 700], 'the window took the new size');
+    assert.deepEqual([rect.x, rect.y, rect.width, rect.height], [60, 40, 1100, 700], 'the window took the new place and size');
 
     // Settings: turn approvals off, save, restart the app, find them still off.
     await session.click(await session.find('a[href="#/settings"]'));
@@ -256,7 +256,11 @@ describe('the desktop app in a real window', { skip: !binary && 'set KYC_MONITOR
 
     session = await launch();
     const again_rect = await session.call('GET', '/window/rect');
-    assert.deepEqual([again_rect.width, again_rect.height], [rect.width, rect.height], 'the window size survived');
+    assert.deepEqual(
+      [again_rect.x, again_rect.y, again_rect.width, again_rect.height],
+      [rect.x, rect.y, rect.width, rect.height],
+      'the window place and size survived',
+    );
     assert.ok(await session.find('[data-external-id="desk_4821"]'), 'the board is back from the database');
     await session.execute('location.hash = "#/settings"');
     const again = await session.waitFor('input[name="notifyAccept"]');
