@@ -22,8 +22,10 @@ use crate::settings::DesktopSettings;
 use crate::tunnel::{TunnelOptions, TunnelSpec};
 
 mod instance;
+mod notify;
 
 pub use instance::{Instance, InstanceError};
+use notify::Notifier;
 
 /// How long quitting waits for the deliveries in flight before it gives up on them.
 const QUIT_LIMIT: Duration = Duration::from_secs(15);
@@ -116,6 +118,7 @@ pub fn run(args: DesktopArgs) -> anyhow::Result<()> {
             keychain_delete
         ])
         .setup(move |app| {
+            app.manage(Notifier::default());
             let desktop = start(app.handle(), args, settings, settings_error, db);
             app.manage(desktop);
             // Ctrl-C and SIGTERM (a logout, a service manager) quit as the tray's Quit does.
@@ -334,71 +337,10 @@ fn on_feed_event(app: &AppHandle, event: &FeedEvent) {
         refresh_tray(app);
     }
     if event.event == "change" {
-        notify(app, &event.data);
-    }
-}
-
-/// Decisions that need a person (REVIEW on hold, REJECT) and approvals, as the settings allow.
-fn notify(app: &AppHandle, change: &Value) {
-    if change["outcome"] != "accepted" {
-        return;
-    }
-    let user = &change["user"];
-    let (Some(id), Some(decision), Some(status)) = (
-        user["externalId"].as_str(),
-        user["decision"].as_str(),
-        user["status"].as_str(),
-    ) else {
-        return;
-    };
-    let Some(desktop) = app.try_state::<Desktop>() else {
-        return;
-    };
-    let settings = desktop.settings.lock().expect("settings lock").clone();
-    if settings.notifications_paused {
-        return;
-    }
-    let (wanted, summary, body) = match (status, decision) {
-        ("ON_HOLD", "REVIEW") => (
-            settings.notify_review,
-            format!("Review needed: {id}"),
-            user["subStatus"].as_str().unwrap_or("").to_owned(),
-        ),
-        ("CLOSED", "REJECT") => (
-            settings.notify_reject,
-            format!("Rejected: {id}"),
-            "KYC closed with REJECT".to_owned(),
-        ),
-        ("CLOSED", "ACCEPT") => (
-            settings.notify_accept,
-            format!("Approved: {id}"),
-            "KYC closed with ACCEPT".to_owned(),
-        ),
-        _ => return,
-    };
-    if !wanted {
-        return;
-    }
-    let app = app.clone();
-    let id = id.to_owned();
-    // Shown and waited on off the async workers: the click ("default" action) opens the user.
-    std::thread::spawn(move || {
-        let shown = notify_rust::Notification::new()
-            .appname("KYC Monitor")
-            .summary(&summary)
-            .body(&body)
-            .action("default", "Open")
-            .show();
-        match shown {
-            Ok(handle) => handle.wait_for_action(|action| {
-                if action == "default" {
-                    show_window(&app);
-                    let _ = app.emit("open-user", id.clone());
-                }
-            }),
-            Err(error) => tracing::debug!("no desktop notification ({error})"),
+        if let Some(notifier) = app.try_state::<Notifier>() {
+            notifier.on_change(app, &event.data);
         }
-    });
+    }
 }
 
 fn show_window(app: &AppHandle) {

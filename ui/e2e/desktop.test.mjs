@@ -396,8 +396,33 @@ describe('the desktop app in a real window', { skip: !binary && 'set KYC_MONITOR
       await desktop.ask({ cmd: 'click', label: 'Pause notifications' }, 'clicked');
       await eventually(async () => (await menu()).find((item) => item.label === 'Pause notifications').toggle === 0, 'the pause to be unticked');
       assert.equal(await post('tray_after', 'REJECT', 'CLOSED'), 200);
+      // At once, or when the window's three are used up, at its end (alone, it is told as itself).
       await notified('Rejected: tray_after');
+      const isSummary = (event) => event.event === 'notify' && /^\d+ more decisions$/.test(event.summary);
+      const rejectedIn = (event) => Number(/(\d+) rejected/.exec(event.body)?.[1] ?? 0);
+      assert.ok(!desktop.events.some(isSummary), 'no summary for a window with one held back');
       assert.ok(!desktop.events.some((event) => event.summary === 'Rejected: tray_paused'), 'nothing was announced while paused');
+
+      // A burst: three a window are told one by one, the rest in one summary; none is lost.
+      const burstFrom = desktop.events.length;
+      const burst = Array.from({ length: 12 }, (_, n) => `burst_${String(n).padStart(2, '0')}`);
+      for (const externalId of burst) assert.equal(await post(externalId, 'REJECT', 'CLOSED'), 200);
+      const told = () => {
+        const since = desktop.events.slice(burstFrom).filter((event) => event.event === 'notify');
+        const single = since.filter((event) => event.summary.startsWith('Rejected: burst_'));
+        const summaries = since.filter(isSummary);
+        return { single, summaries, total: single.length + summaries.reduce((sum, event) => sum + rejectedIn(event), 0) };
+      };
+      await eventually(() => told().total === burst.length, 'every rejection of the burst to be told', 40_000);
+      const { single, summaries } = told();
+      assert.ok(single.length <= 3 * summaries.length, `${single.length} told one by one, ${summaries.length} summaries`);
+      assert.ok(summaries.length >= 1, 'the burst was summarised');
+      assert.equal(told().total, burst.length, 'each rejection told once');
+      // A click on the summary opens the board.
+      await session.execute('location.hash = "#/user/burst_00"');
+      await session.waitFor('.user-page h1');
+      await desktop.ask({ cmd: 'action', id: summaries[0].id, key: 'default' }, 'action-sent');
+      await session.waitFor('[data-testid="board"]');
 
       // Closing the window keeps the monitor running in the tray; Show window brings it back.
       const mapped = async () => (await desktop.ask({ cmd: 'window-mapped', title: 'KYC Monitor' }, 'window')).mapped;
@@ -424,6 +449,9 @@ describe('the desktop app in a real window', { skip: !binary && 'set KYC_MONITOR
       const quitUsers = stored.split('\n').filter((line) => line.includes('"trayquit_')).length;
       assert.ok(quitUsers >= acked, `every acknowledged delivery is stored (${quitUsers} stored, ${acked} acked)`);
     } finally {
+      // What the desktop was told, for a person to read next to the screenshots.
+      const told = desktop.events.filter((event) => event.event === 'notify');
+      writeFileSync(join(artifacts, 'desktop-notifications.json'), `${JSON.stringify(told, null, 2)}\n`);
       await session?.end().catch(() => {});
       await desktop.stop();
       rmSync(settingsFile, { force: true });

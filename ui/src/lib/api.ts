@@ -109,6 +109,11 @@ export const desktop = {
     const stop = listen<string>('open-user', (event) => open(event.payload));
     return () => void stop.then((unlisten) => unlisten());
   },
+  /** A click on the summary of a burst of notifications asks for the board. */
+  onOpenBoard: (open: () => void) => {
+    const stop = listen('open-board', () => open());
+    return () => void stop.then((unlisten) => unlisten());
+  },
 };
 
 export type FeedState = 'connecting' | 'live' | 'reconnecting';

@@ -1,0 +1,190 @@
+//! Desktop notifications for decisions: a user to review (ON_HOLD with REVIEW), a rejection,
+//! an approval, as the settings allow. A burst (a reconcile, a provider catching up, a demo)
+//! would bury the desktop under hundreds of them, so at most [`BURST`] are shown one by one in
+//! each [`WINDOW`]; the rest are counted and told in one summary when the window ends (or as
+//! itself, when only one was held back). Clicking
+//! a user's notification opens that user; clicking the summary opens the board.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tauri::{AppHandle, Emitter, Manager};
+
+use super::{show_window, Desktop};
+
+/// Notifications shown one by one per window; the rest go into the window's summary.
+pub const BURST: u32 = 3;
+pub const WINDOW: Duration = Duration::from_secs(10);
+/// Notifications whose click is waited for at once (each waits on a thread of its own until the
+/// desktop closes it); past this, new ones are shown without a click action's wait.
+const MAX_WAITING: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Review,
+    Reject,
+    Accept,
+}
+
+/// Rate-limits and summarises; managed as Tauri state.
+#[derive(Default)]
+pub struct Notifier {
+    state: Mutex<State>,
+    waiting: std::sync::Arc<AtomicUsize>,
+}
+
+#[derive(Default)]
+struct State {
+    window_started: Option<Instant>,
+    shown: u32,
+    held: [u32; 3],
+    /// The first one held back: told as itself when it stays alone.
+    first_held: Option<(String, String, String)>,
+    flush_scheduled: bool,
+}
+
+impl Notifier {
+    /// Called for each change of the live feed.
+    pub fn on_change(&self, app: &AppHandle, change: &Value) {
+        let Some((kind, external_id, summary, body)) = describe(app, change) else {
+            return;
+        };
+        let now = Instant::now();
+        let mut state = self.state.lock().expect("notifier lock");
+        let window_over = state
+            .window_started
+            .is_none_or(|started| now.duration_since(started) >= WINDOW);
+        if window_over && !state.flush_scheduled {
+            state.window_started = Some(now);
+            state.shown = 0;
+        }
+        if state.shown < BURST && !state.flush_scheduled {
+            state.shown += 1;
+            drop(state);
+            self.show(app, summary, body, Some(external_id));
+            return;
+        }
+        state.held[kind as usize] += 1;
+        if state.first_held.is_none() {
+            state.first_held = Some((summary, body, external_id));
+        }
+        if !state.flush_scheduled {
+            state.flush_scheduled = true;
+            let started = state.window_started.unwrap_or(now);
+            let wait = WINDOW.saturating_sub(now.duration_since(started));
+            let app = app.clone();
+            tauri::async_runtime::spawn(async move {
+                tokio::time::sleep(wait).await;
+                if let Some(notifier) = app.try_state::<Notifier>() {
+                    notifier.flush(&app);
+                }
+            });
+        }
+    }
+
+    /// Tells what was held back in one notification, which opens a new window.
+    fn flush(&self, app: &AppHandle) {
+        let (held, first) = {
+            let mut state = self.state.lock().expect("notifier lock");
+            state.flush_scheduled = false;
+            state.window_started = Some(Instant::now());
+            state.shown = 1;
+            (std::mem::take(&mut state.held), state.first_held.take())
+        };
+        let total: u32 = held.iter().sum();
+        match (total, first) {
+            (0, _) => return,
+            (1, Some((summary, body, external_id))) => {
+                return self.show(app, summary, body, Some(external_id));
+            }
+            _ => {}
+        }
+        let parts: Vec<String> = [
+            (held[Kind::Review as usize], "to review"),
+            (held[Kind::Reject as usize], "rejected"),
+            (held[Kind::Accept as usize], "approved"),
+        ]
+        .into_iter()
+        .filter(|(count, _)| *count > 0)
+        .map(|(count, what)| format!("{count} {what}"))
+        .collect();
+        let summary = format!("{total} more decisions");
+        self.show(app, summary, parts.join(", "), None);
+    }
+
+    /// Shows one notification; its click opens `external_id`, or the board for a summary.
+    fn show(&self, app: &AppHandle, summary: String, body: String, external_id: Option<String>) {
+        let app = app.clone();
+        let waiting = self.waiting.clone();
+        // Shown and waited on off the async workers (notify-rust's D-Bus calls block).
+        std::thread::spawn(move || {
+            let shown = notify_rust::Notification::new()
+                .appname("KYC Monitor")
+                .summary(&summary)
+                .body(&body)
+                .action("default", "Open")
+                .show();
+            let handle = match shown {
+                Ok(handle) => handle,
+                Err(error) => {
+                    tracing::debug!("no desktop notification ({error})");
+                    return;
+                }
+            };
+            if waiting.fetch_add(1, Ordering::SeqCst) >= MAX_WAITING {
+                waiting.fetch_sub(1, Ordering::SeqCst);
+                return;
+            }
+            handle.wait_for_action(|action| {
+                if action == "default" {
+                    show_window(&app);
+                    let _ = match &external_id {
+                        Some(id) => app.emit("open-user", id.clone()),
+                        None => app.emit("open-board", ()),
+                    };
+                }
+            });
+            waiting.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+}
+
+/// What a change means to a person, if the settings want it told: its kind, user, title, text.
+fn describe(app: &AppHandle, change: &Value) -> Option<(Kind, String, String, String)> {
+    if change["outcome"] != "accepted" {
+        return None;
+    }
+    let user = &change["user"];
+    let id = user["externalId"].as_str()?;
+    let decision = user["decision"].as_str()?;
+    let status = user["status"].as_str()?;
+    let desktop = app.try_state::<Desktop>()?;
+    let settings = desktop.settings.lock().expect("settings lock").clone();
+    if settings.notifications_paused {
+        return None;
+    }
+    let (wanted, kind, summary, body) = match (status, decision) {
+        ("ON_HOLD", "REVIEW") => (
+            settings.notify_review,
+            Kind::Review,
+            format!("Review needed: {id}"),
+            user["subStatus"].as_str().unwrap_or("").to_owned(),
+        ),
+        ("CLOSED", "REJECT") => (
+            settings.notify_reject,
+            Kind::Reject,
+            format!("Rejected: {id}"),
+            "KYC closed with REJECT".to_owned(),
+        ),
+        ("CLOSED", "ACCEPT") => (
+            settings.notify_accept,
+            Kind::Accept,
+            format!("Approved: {id}"),
+            "KYC closed with ACCEPT".to_owned(),
+        ),
+        _ => return None,
+    };
+    wanted.then(|| (kind, id.to_owned(), summary, body))
+}
