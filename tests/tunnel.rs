@@ -351,6 +351,16 @@ fn missing_programs_and_credentials_are_clear_failures() {
         )
     };
 
+    let (code, stderr, _) = run(
+        &["--tunnel", "ngrok", "--ngrok-allow-cidr", "10.0.0.0/33"],
+        &[("NGROK_AUTHTOKEN", "2kcNotUsed")],
+    );
+    assert_eq!(code, Some(2), "a usage error: {stderr}");
+    assert!(
+        stderr.contains("\"10.0.0.0/33\" is not a network such as 203.0.113.0/24"),
+        "{stderr}"
+    );
+
     let (code, stderr, stdout) = run(&["--tunnel", "ngrok"], &[]);
     assert_eq!(code, Some(1));
     assert!(

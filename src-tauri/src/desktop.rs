@@ -180,6 +180,11 @@ fn start(
         tunnel_options.bore_public_base = tunnel_options
             .bore_public_base
             .or(settings.bore_public_base.clone());
+        if tunnel_options.ngrok_allow_cidrs.is_empty() {
+            tunnel_options
+                .ngrok_allow_cidrs
+                .clone_from(&settings.ngrok_allow_cidrs);
+        }
         tunnel_options.fill_from_keychain(&tunnel);
         Ok(ServeConfig {
             db: db.clone(),
@@ -606,12 +611,12 @@ fn save_settings(
         || current.tunnel != settings.tunnel
         || current.cloudflared_path != settings.cloudflared_path
         || current.ngrok_domain != settings.ngrok_domain
+        || current.ngrok_allow_cidrs != settings.ngrok_allow_cidrs
         || current.bore_public_base != settings.bore_public_base;
     *current = settings;
     Ok(json!({"restartNeeded": restart_needed}))
 }
 
-/// Stops the monitor gracefully and starts the app again (to apply settings).
 /// Whether the keychain can be used here and which secrets it holds (never their values).
 #[tauri::command]
 async fn keychain_status() -> Value {
@@ -660,6 +665,7 @@ fn keychain_item(name: &str) -> Result<keychain::Item, String> {
         .ok_or_else(|| format!("{name:?} is not a secret the keychain keeps for KYC Monitor"))
 }
 
+/// Stops the monitor gracefully and starts the app again (to apply settings).
 #[tauri::command]
 async fn restart(app: AppHandle) -> Result<(), String> {
     stop_core(&app).await;

@@ -127,7 +127,7 @@ struct TunnelArgs {
     #[arg(long, env = "KYC_MONITOR_NGROK_DOMAIN", value_name = "DOMAIN")]
     ngrok_domain: Option<String>,
     /// ngrok: only these source addresses may call the webhook (repeat for more).
-    #[arg(long = "ngrok-allow-cidr", value_name = "CIDR")]
+    #[arg(long = "ngrok-allow-cidr", value_name = "CIDR", value_parser = kyc_monitor::tunnel::parse_allowed_cidr)]
     ngrok_allow_cidrs: Vec<String>,
     /// cloudflared: the program to run [default: cloudflared on PATH]
     #[arg(long, env = "KYC_MONITOR_CLOUDFLARED", value_name = "PATH")]

@@ -22,6 +22,8 @@ pub struct DesktopSettings {
     pub tunnel: String,
     pub cloudflared_path: Option<PathBuf>,
     pub ngrok_domain: Option<String>,
+    /// ngrok: only these source networks may call the webhook (empty: anyone).
+    pub ngrok_allow_cidrs: Vec<String>,
     pub bore_public_base: Option<String>,
     pub notify_review: bool,
     pub notify_reject: bool,
@@ -38,6 +40,7 @@ impl Default for DesktopSettings {
             tunnel: "none".to_owned(),
             cloudflared_path: None,
             ngrok_domain: None,
+            ngrok_allow_cidrs: Vec::new(),
             bore_public_base: None,
             notify_review: true,
             notify_reject: true,
@@ -108,6 +111,10 @@ impl DesktopSettings {
     pub fn validate(&self) -> Result<(), String> {
         self.listen_addr()?;
         self.tunnel_spec()?;
+        for cidr in &self.ngrok_allow_cidrs {
+            crate::tunnel::parse_allowed_cidr(cidr)
+                .map_err(|e| format!("ngrok allowed sources: {e}"))?;
+        }
         if let Some(db) = &self.db {
             if db.as_os_str().is_empty() {
                 return Err("the database path is empty: leave it unset for the default".into());
@@ -185,6 +192,26 @@ mod tests {
             ..DesktopSettings::default()
         };
         assert!(folder.validate().unwrap_err().contains("is a folder"));
+        let cidrs = DesktopSettings {
+            ngrok_allow_cidrs: vec!["203.0.113.0/24".into(), "2001:db8::/129".into()],
+            ..DesktopSettings::default()
+        };
+        assert_eq!(
+            cidrs.validate().unwrap_err(),
+            "ngrok allowed sources: \"2001:db8::/129\" is not a network such as 203.0.113.0/24 or 2001:db8::/32"
+        );
+        for good in ["203.0.113.7/32", "0.0.0.0/0", "2001:db8::/32"] {
+            assert!(crate::tunnel::parse_allowed_cidr(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "203.0.113.0",
+            "203.0.113.0/33",
+            "example.com/8",
+            "/24",
+            "10.0.0.0/x",
+        ] {
+            assert!(crate::tunnel::parse_allowed_cidr(bad).is_err(), "{bad}");
+        }
         assert!(!path.exists(), "nothing was written");
 
         std::fs::write(&path, "{ not json").unwrap();

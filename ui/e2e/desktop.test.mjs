@@ -247,8 +247,17 @@ describe('the desktop app in a real window', { skip: !binary && 'set KYC_MONITOR
     const approvals = await session.waitFor('input[name="notifyAccept"]');
     assert.equal(await session.property(approvals, 'checked'), true);
     await session.click(approvals);
-    await session.click(await session.find('[data-testid="settings-form"] button[type="submit"]'));
-    await eventually(async () => /Saved/.test(await session.text(await session.find('[data-testid="settings-answer"]'))), 'the save');
+    // A wrong value is refused with a sentence and nothing is saved; a right one is kept.
+    const cidrs = await session.find('input[name="ngrokAllowCidrs"]');
+    await session.type(cidrs, '203.0.113.0/24, 10.0.0.0/33');
+    const save = await session.find('[data-testid="settings-form"] button[type="submit"]');
+    await session.click(save);
+    const answer = () => session.find('[data-testid="settings-answer"]').then((e) => session.text(e));
+    await eventually(async () => /"10\.0\.0\.0\/33" is not a network/.test(await answer()), 'the refusal');
+    await session.call('POST', `/element/${cidrs}/clear`, {});
+    await session.type(cidrs, '203.0.113.0/24, 2001:db8::/32');
+    await session.click(save);
+    await eventually(async () => /Saved/.test(await answer()), 'the save');
     await session.screenshot(join(artifacts, 'desktop-settings.png'));
     process.kill(appPid(db), 'SIGTERM');
     await eventually(appExited, 'the app to quit');
@@ -265,6 +274,7 @@ describe('the desktop app in a real window', { skip: !binary && 'set KYC_MONITOR
     await session.execute('location.hash = "#/settings"');
     const again = await session.waitFor('input[name="notifyAccept"]');
     assert.equal(await session.property(again, 'checked'), false, 'the setting survived the restart');
+    assert.equal(await session.property(await session.find('input[name="ngrokAllowCidrs"]'), 'value'), '203.0.113.0/24, 2001:db8::/32');
     assert.equal(await session.property(await session.find('input[name="notifyReject"]'), 'checked'), true);
 
     // One instance per database: a second launch brings this window forward and exits.

@@ -18,6 +18,7 @@ use tokio::sync::watch;
 use crate::keychain;
 
 pub use cloudflared::parse_quick_tunnel_url;
+pub use ngrok::parse_allowed_cidr;
 
 /// The first wait before reopening a dropped tunnel; it doubles up to [`MAX_BACKOFF`].
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);

@@ -10,6 +10,21 @@ use super::{Opened, TunnelError, TunnelOptions};
 
 const AUTHTOKEN_HINT: &str = "ngrok needs your account's authtoken (from https://dashboard.ngrok.com/get-started/your-authtoken): set NGROK_AUTHTOKEN, keep it in the keychain (the desktop app's Settings, or `secret-tool store --label=\"KYC Monitor: ngrok authtoken\" service kyc-monitor username ngrok-authtoken`), or choose --tunnel cloudflared, which needs no account";
 
+/// Checks one allowed source for `--ngrok-allow-cidr` and the desktop settings: an IPv4 or IPv6
+/// network such as 203.0.113.0/24. ngrok would refuse a bad one only when the tunnel opens.
+pub fn parse_allowed_cidr(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    let bad = || format!("{text:?} is not a network such as 203.0.113.0/24 or 2001:db8::/32");
+    let (address, prefix) = text.split_once('/').ok_or_else(bad)?;
+    let address: std::net::IpAddr = address.parse().map_err(|_| bad())?;
+    let prefix: u8 = prefix.parse().map_err(|_| bad())?;
+    let longest = if address.is_ipv4() { 32 } else { 128 };
+    if prefix > longest {
+        return Err(bad());
+    }
+    Ok(text.to_owned())
+}
+
 pub(super) fn check(options: &TunnelOptions) -> Result<(), String> {
     match &options.ngrok_authtoken {
         Some(token) if !token.expose().trim().is_empty() => Ok(()),

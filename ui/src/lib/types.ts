@@ -219,6 +219,8 @@ export interface DesktopSettings {
   tunnel: string;
   cloudflaredPath: string | null;
   ngrokDomain: string | null;
+  /** ngrok: only these source networks may call the webhook (empty: anyone). */
+  ngrokAllowCidrs: string[];
   borePublicBase: string | null;
   notifyReview: boolean;
   notifyReject: boolean;
