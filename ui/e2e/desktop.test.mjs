@@ -136,6 +136,8 @@ describe('the desktop app in a real window', { skip: !binary && 'set KYC_MONITOR
   let db;
   let bus;
   let keyring;
+  /** What the apps launched by tauri-driver wrote to stdout and stderr. */
+  let appLog = '';
 
   before(async () => {
     mkdirSync(artifacts, { recursive: true });
@@ -159,14 +161,22 @@ describe('the desktop app in a real window', { skip: !binary && 'set KYC_MONITOR
       XDG_CONFIG_HOME: join(scratch, 'config'),
       XDG_DATA_HOME: join(scratch, 'data'),
       XDG_RUNTIME_DIR: scratch,
-      RUST_LOG: 'warn',
+      // Our own and the keychain's debug lines too, so that a secret logged there is seen.
+      RUST_LOG: 'warn,kyc_monitor=debug,keyring=debug',
     };
     const port = await freePort();
     const nativePort = await freePort();
     driver = spawn('tauri-driver', ['--port', String(port), '--native-port', String(nativePort)], {
       env,
-      stdio: ['ignore', 'inherit', 'inherit'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
+    // Shown as it comes, and kept: the keychain test reads the app's log for its secret.
+    for (const stream of [driver.stdout, driver.stderr]) {
+      stream.on('data', (chunk) => {
+        appLog += chunk;
+        process.stderr.write(chunk);
+      });
+    }
     driverUrl = `http://127.0.0.1:${port}`;
     await eventually(() => fetch(`${driverUrl}/status`).then((r) => r.ok), 'tauri-driver to start');
     listenPort = await freePort();
@@ -507,6 +517,8 @@ describe('the desktop app in a real window', { skip: !binary && 'set KYC_MONITOR
     assert.match(await session.text(badge), /^ngrok (connecting|reconnecting|failed)/);
     const page = await session.execute('return document.documentElement.outerHTML');
     assert.ok(!page.includes(token), 'the token is not in the page');
+    assert.match(appLog, /keyring: get password from entry/, 'the keychain debug lines are in the log read');
+    assert.ok(!appLog.includes(token), 'the token is not in the log');
     for (const file of [join(scratch, 'config', 'kyc-monitor', 'desktop-settings.json'), database, `${database}-wal`]) {
       if (existsSync(file)) assert.ok(!readFileSync(file).includes(token), `the token is not in ${file}`);
     }
