@@ -606,13 +606,7 @@ fn save_settings(
         .save(&desktop.settings_path)
         .map_err(|e| e.to_string())?;
     let mut current = desktop.settings.lock().expect("settings lock");
-    let restart_needed = current.db != settings.db
-        || current.listen != settings.listen
-        || current.tunnel != settings.tunnel
-        || current.cloudflared_path != settings.cloudflared_path
-        || current.ngrok_domain != settings.ngrok_domain
-        || current.ngrok_allow_cidrs != settings.ngrok_allow_cidrs
-        || current.bore_public_base != settings.bore_public_base;
+    let restart_needed = current.restart_needed_for(&settings);
     *current = settings;
     Ok(json!({"restartNeeded": restart_needed}))
 }

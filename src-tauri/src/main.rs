@@ -155,14 +155,12 @@ struct TunnelArgs {
 
 impl TunnelArgs {
     fn options(self) -> TunnelOptions {
-        let secret =
-            |text: Option<String>| text.filter(|t| !t.trim().is_empty()).map(TunnelSecret::new);
         TunnelOptions {
-            ngrok_authtoken: secret(self.ngrok_authtoken),
+            ngrok_authtoken: TunnelSecret::given(self.ngrok_authtoken),
             ngrok_domain: self.ngrok_domain,
             ngrok_allow_cidrs: self.ngrok_allow_cidrs,
             cloudflared_path: self.cloudflared_path,
-            bore_secret: secret(self.bore_secret),
+            bore_secret: TunnelSecret::given(self.bore_secret),
             bore_public_base: self.bore_public_base,
             bore_port: self.bore_port,
             ..TunnelOptions::default()
@@ -271,14 +269,8 @@ fn run_desktop(
         listen,
         tunnel,
         tunnel_options: TunnelOptions {
-            ngrok_authtoken: std::env::var("NGROK_AUTHTOKEN")
-                .ok()
-                .filter(|t| !t.trim().is_empty())
-                .map(TunnelSecret::new),
-            bore_secret: std::env::var("KYC_MONITOR_BORE_SECRET")
-                .ok()
-                .filter(|t| !t.trim().is_empty())
-                .map(TunnelSecret::new),
+            ngrok_authtoken: TunnelSecret::given(std::env::var("NGROK_AUTHTOKEN").ok()),
+            bore_secret: TunnelSecret::given(std::env::var("KYC_MONITOR_BORE_SECRET").ok()),
             ..TunnelOptions::default()
         },
         settings_path: desktop::settings_path(),

@@ -206,45 +206,24 @@ impl Server {
         ));
         let (stopping, _) = watch::channel(false);
         let ui = match config.ui_listen {
-            Some(addr) => {
-                let listener = match bind(addr, "--ui-listen").await {
-                    Err(ServeError::Bind { source, .. })
-                        if config.ui_port_fallback
-                            && source.kind() == std::io::ErrorKind::AddrInUse =>
-                    {
-                        tracing::warn!(%addr, "the UI's usual address is in use (another monitor?); it listens on a free port instead, see the ui: line");
-                        bind(SocketAddr::new(addr.ip(), 0), "--ui-listen").await?
-                    }
-                    bound => bound?,
-                };
-                let local_addr = listener.local_addr().map_err(ServeError::Listener)?;
-                let mut random = [0u8; 16];
-                getrandom::fill(&mut random).expect("the operating system's random source failed");
-                let token = hex::encode(random);
-                let url = format!("http://{local_addr}/?token={token}");
-                let config = UiConfig {
-                    token,
-                    local_addr,
-                    webhook_url: webhook_url.clone(),
-                    tunnel: (config.tunnel.name(), tunnel_state.subscribe()),
-                };
-                let router = api::router(
-                    store.clone(),
-                    writer.clone(),
-                    hub.clone(),
-                    config,
-                    stopping.subscribe(),
-                );
-                Some((Bound { listener, router }, url))
-            }
+            Some(addr) => Some(match bind(addr, "--ui-listen").await {
+                Err(ServeError::Bind { source, .. })
+                    if config.ui_port_fallback
+                        && source.kind() == std::io::ErrorKind::AddrInUse =>
+                {
+                    tracing::warn!(%addr, "the UI's usual address is in use (another monitor?); it listens on a free port instead, see the ui: line");
+                    bind(SocketAddr::new(addr.ip(), 0), "--ui-listen").await?
+                }
+                bound => bound?,
+            }),
             None => None,
         };
         let webhook_path = webhook.path();
         let router = ingest::router(webhook, writer.clone());
-        Ok(Server {
+        let mut server = Server {
             stopping,
             webhook: Bound { listener, router },
-            ui,
+            ui: None,
             writer,
             webhook_url,
             hub,
@@ -254,16 +233,21 @@ impl Server {
             webhook_path,
             tunnel: (config.tunnel, config.tunnel_options),
             store,
-        })
+        };
+        if let Some(listener) = ui {
+            let local_addr = listener.local_addr().map_err(ServeError::Listener)?;
+            let (router, token) = server.ui_router(local_addr);
+            let url = format!("http://{local_addr}/?token={token}");
+            server.ui = Some((Bound { listener, router }, url));
+        }
+        Ok(server)
     }
 
-    /// The UI API for in-process calls (the desktop window), with no listener.
-    pub fn api_in_process(&self) -> InProcessApi {
+    /// The UI API's routes for a listener at `local_addr`, with a fresh per-run token.
+    fn ui_router(&self, local_addr: SocketAddr) -> (axum::Router, String) {
         let mut random = [0u8; 16];
         getrandom::fill(&mut random).expect("the operating system's random source failed");
         let token = hex::encode(random);
-        // Never bound: only the guard's Host check sees it.
-        let local_addr = SocketAddr::from(([127, 0, 0, 1], 9));
         let config = UiConfig {
             token: token.clone(),
             local_addr,
@@ -277,6 +261,14 @@ impl Server {
             config,
             self.stopping.subscribe(),
         );
+        (router, token)
+    }
+
+    /// The UI API for in-process calls (the desktop window), with no listener.
+    pub fn api_in_process(&self) -> InProcessApi {
+        // Never bound: only the guard's Host check sees it.
+        let local_addr = SocketAddr::from(([127, 0, 0, 1], 9));
+        let (router, token) = self.ui_router(local_addr);
         InProcessApi {
             router,
             token,

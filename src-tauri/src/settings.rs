@@ -129,6 +129,19 @@ impl DesktopSettings {
         Ok(())
     }
 
+    /// Whether going from `self` to `saved` needs a restart: everything but the notification
+    /// choices, which apply at once.
+    pub fn restart_needed_for(&self, saved: &DesktopSettings) -> bool {
+        let without_notifications = |settings: &DesktopSettings| DesktopSettings {
+            notify_review: false,
+            notify_reject: false,
+            notify_accept: false,
+            notifications_paused: false,
+            ..settings.clone()
+        };
+        without_notifications(self) != without_notifications(saved)
+    }
+
     pub fn listen_addr(&self) -> Result<SocketAddr, String> {
         self.listen.trim().parse().map_err(|_| {
             format!(

@@ -105,6 +105,11 @@ impl TunnelSecret {
         TunnelSecret(text.into())
     }
 
+    /// A secret given as text (a flag, the environment); blank is none.
+    pub fn given(text: Option<String>) -> Option<TunnelSecret> {
+        text.filter(|t| !t.trim().is_empty()).map(TunnelSecret)
+    }
+
     /// The secret itself, for the one call that needs it.
     pub fn expose(&self) -> &str {
         &self.0
