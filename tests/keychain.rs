@@ -14,7 +14,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use support::bore::BoreServer;
-use support::{database_files_contain, flat, post, signal, Scratch, BIN};
+use support::{database_files_contain, flat, post, serve_command, signal, Scratch};
 
 /// A guard against a hang, not a performance assertion.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -151,11 +151,8 @@ impl Drop for KeychainSession {
 }
 
 fn serve_ngrok(db: &Path) -> Command {
-    let mut command = Command::new(BIN);
+    let mut command = serve_command(db);
     command
-        .args(["serve", "--listen", "127.0.0.1:0", "--ui-listen", "off"])
-        .arg("--db")
-        .arg(db)
         .args(["--tunnel", "ngrok"])
         .env_remove("NGROK_AUTHTOKEN")
         .env("RUST_LOG", "info")
@@ -260,10 +257,7 @@ async fn serve_takes_the_bore_secret_from_the_keychain() {
     let _server = BoreServer::start(47_000..=48_000, SECRET);
     let scratch = Scratch::new();
     let mut monitor = session
-        .apply(&mut Command::new(BIN))
-        .args(["serve", "--listen", "127.0.0.1:0", "--ui-listen", "off"])
-        .arg("--db")
-        .arg(scratch.db())
+        .apply(&mut serve_command(&scratch.db()))
         .args(["--tunnel", "bore:127.0.0.1"])
         .env_remove("KYC_MONITOR_BORE_SECRET")
         .env("RUST_LOG", "warn")

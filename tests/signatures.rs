@@ -263,16 +263,7 @@ fn a_malformed_secret_is_a_usage_error_that_does_not_echo_it() {
 async fn the_secret_can_come_from_the_environment_and_is_never_stored() {
     let scratch = Scratch::new();
     let secret = SigningSecret::generate();
-    let mut child = std::process::Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--ui-listen",
-            "off",
-            "--db",
-        ])
-        .arg(scratch.db())
+    let mut child = serve_command(&scratch.db())
         .env("KYC_MONITOR_SIGNING_SECRET", secret.expose())
         .env("RUST_LOG", "debug")
         .stdout(std::process::Stdio::piped())

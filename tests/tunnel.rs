@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use support::bore::BoreServer;
-use support::{cli, flat, lookup, raw_http, Monitor, Scratch, BIN};
+use support::{cli, flat, lookup, raw_http, serve_command, Monitor, Scratch, BIN};
 
 /// bore's control port is fixed: one bore server at a time.
 static BORE: Mutex<()> = Mutex::new(());
@@ -322,17 +322,8 @@ fn the_cloudflared_child_is_supervised_restarted_and_reaped() {
 fn missing_programs_and_credentials_are_clear_failures() {
     let scratch = Scratch::new();
     let run = |args: &[&str], env: &[(&str, &str)]| {
-        let mut command = Command::new(BIN);
+        let mut command = serve_command(&scratch.db());
         command
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--ui-listen",
-                "off",
-                "--db",
-            ])
-            .arg(scratch.db())
             .args(args)
             .env_remove("NGROK_AUTHTOKEN")
             // Not this machine's keychain: tests/keychain.rs has its own.

@@ -19,6 +19,23 @@ pub fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read fixture {}: {e}", path.display()))
 }
 
+/// `kyc-monitor serve` on a free port, the UI off, with the database at `db`; the caller adds
+/// the rest and runs it.
+pub fn serve_command(db: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--ui-listen",
+            "off",
+            "--db",
+        ])
+        .arg(db);
+    command
+}
+
 /// A running `kyc-monitor serve`. Killed when dropped.
 pub struct Monitor {
     pub child: Child,
