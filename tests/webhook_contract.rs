@@ -499,3 +499,172 @@ async fn ctrl_c_stops_gracefully_too() {
     assert_eq!(status.code(), Some(0));
     assert!(lookup(&scratch.db(), "user_4821").is_some());
 }
+
+/// Standard Webhooks signing done here, independently of the monitor's own code.
+struct Sender {
+    key: [u8; 32],
+}
+
+impl Sender {
+    fn new() -> Sender {
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).unwrap();
+        Sender { key }
+    }
+
+    fn secret(&self) -> String {
+        use base64::Engine;
+        format!(
+            "whsec_{}",
+            base64::engine::general_purpose::STANDARD.encode(self.key)
+        )
+    }
+
+    async fn post(&self, url: &str, webhook_id: &str, body: &str) -> Answer {
+        use base64::Engine;
+        use hmac::Mac;
+        let timestamp = kyc_monitor::time::now_millis() / 1000;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.key).unwrap();
+        mac.update(format!("{webhook_id}.{timestamp}.{body}").as_bytes());
+        let signature =
+            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        send(
+            client()
+                .post(url)
+                .header("webhook-id", webhook_id)
+                .header("webhook-timestamp", timestamp.to_string())
+                .header("webhook-signature", format!("v1,{signature}"))
+                .body(body.to_owned()),
+        )
+        .await
+    }
+}
+
+/// The kept counters agree with the users they count.
+fn assert_counters_match_users(db: &std::path::Path) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let rows = |sql: &str| -> Vec<(String, String, i64)> {
+        conn.prepare(sql)
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert_eq!(
+        rows("SELECT status, decision, users FROM user_counts WHERE users != 0 ORDER BY 1, 2"),
+        rows("SELECT status, decision, count(*) FROM users GROUP BY 1, 2 ORDER BY 1, 2"),
+    );
+    let (closed_counted, closed): (i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT coalesce(sum(users), 0) FROM close_times),
+                    (SELECT count(*) FROM users WHERE status = 'CLOSED')",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(closed_counted, closed);
+}
+
+const DUPLICATE: &str = r#"{"received":true,"duplicate":true}"#;
+
+#[tokio::test]
+async fn a_replayed_webhook_id_never_creates_or_changes_a_user() {
+    let scratch = Scratch::new();
+    let sender = Sender::new();
+    let monitor = Monitor::start(&scratch.db(), &["--signing-secret", &sender.secret()]);
+    let url = &monitor.webhook_url;
+    let first = sender.post(url, "msg_1", &flat("alice", "", "OPEN")).await;
+    assert_eq!(first.body, r#"{"received":true}"#);
+
+    // The same verified id with a body naming someone else: a redelivery, not a new user.
+    let other = sender
+        .post(url, "msg_1", &flat("mallory", "ACCEPT", "CLOSED"))
+        .await;
+    assert_eq!((other.status, other.body.as_str()), (200, DUPLICATE));
+    assert!(lookup(&scratch.db(), "mallory").is_none());
+    // Naming the same user with another state: counted as seen, the state unchanged.
+    let changed = sender
+        .post(url, "msg_1", &flat("alice", "REJECT", "CLOSED"))
+        .await;
+    assert_eq!(changed.body, DUPLICATE);
+
+    let alice = lookup(&scratch.db(), "alice").unwrap();
+    assert_eq!(
+        (alice["status"].as_str(), alice["decision"].as_str()),
+        (Some("OPEN"), Some(""))
+    );
+    let events = alice["events"].as_array().unwrap();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[1]["duplicate"], true);
+    assert_eq!(alice["lastSeenAt"], events[1]["receivedAt"]);
+    let users = export_jsonl(&scratch.db(), "users");
+    assert_eq!(users.len(), 1, "{users:?}");
+    assert_eq!(users[0]["eventCount"], 2);
+    let outcomes: Vec<_> = export_jsonl(&scratch.db(), "deliveries")
+        .iter()
+        .map(|d| d["outcome"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(outcomes, ["accepted", "duplicate", "duplicate"]);
+    assert!(export_jsonl(&scratch.db(), "deliveries")[1]["body"]
+        .as_str()
+        .unwrap()
+        .contains("mallory"));
+    assert_counters_match_users(&scratch.db());
+
+    let live = (
+        export_jsonl(&scratch.db(), "users"),
+        export_jsonl(&scratch.db(), "events"),
+    );
+    drop(monitor);
+    let rebuilt = cli(&scratch.db(), &["rebuild"]);
+    assert!(rebuilt.status.success());
+    assert!(
+        stdout(&rebuilt).contains("from 2 deliveries"),
+        "{}",
+        stdout(&rebuilt)
+    );
+    assert_eq!(export_jsonl(&scratch.db(), "users"), live.0);
+    assert_eq!(export_jsonl(&scratch.db(), "events"), live.1);
+    assert_counters_match_users(&scratch.db());
+}
+
+#[tokio::test]
+async fn a_repeated_event_id_naming_a_new_user_creates_no_user() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    let envelope = |user: &str, event_type: &str| {
+        serde_json::json!({
+            "event_type": event_type, "event_id": "evt_1", "event_time": "2026-11-26T10:00:00Z",
+            "data": {"external_id": user, "status": "KYC_STATUS_APPROVED"}
+        })
+        .to_string()
+    };
+    let first = post(&monitor.webhook_url, envelope("bob", "kyc.approved")).await;
+    assert_eq!(first.body, r#"{"received":true}"#);
+    let again = post(&monitor.webhook_url, envelope("carol", "kyc.rejected")).await;
+    assert_eq!((again.status, again.body.as_str()), (200, DUPLICATE));
+    assert!(lookup(&scratch.db(), "carol").is_none());
+    // carol's first real delivery makes her known, with that delivery as her first event.
+    let real = r#"{"event_type":"kyc.rejected","event_id":"evt_2","data":{"external_id":"carol"}}"#;
+    assert_eq!(
+        post(&monitor.webhook_url, real).await.body,
+        r#"{"received":true}"#
+    );
+    let carol = lookup(&scratch.db(), "carol").unwrap();
+    assert_eq!(carol["events"].as_array().unwrap().len(), 1);
+    assert_eq!(carol["events"][0]["duplicate"], false);
+    assert_eq!(carol["decision"], "REJECT");
+    assert_eq!(export_jsonl(&scratch.db(), "events").len(), 2);
+    assert_counters_match_users(&scratch.db());
+
+    let live = (
+        export_jsonl(&scratch.db(), "users"),
+        export_jsonl(&scratch.db(), "events"),
+    );
+    drop(monitor);
+    assert!(cli(&scratch.db(), &["rebuild"]).status.success());
+    assert_eq!(export_jsonl(&scratch.db(), "users"), live.0);
+    assert_eq!(export_jsonl(&scratch.db(), "events"), live.1);
+    assert_counters_match_users(&scratch.db());
+}

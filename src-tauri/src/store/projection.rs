@@ -100,13 +100,19 @@ fn count_close(conn: &Connection, millis: i64, change: i64) -> rusqlite::Result<
 }
 
 /// Adds the event row and moves the user: a duplicate only counts as seen, it is no transition.
+/// A duplicate naming a user never seen makes no event and no user (the delivery alone keeps
+/// it): a replayed `webhook-id` or `event_id` must not create users. Returns whether an event
+/// was written.
 pub(super) fn apply_event(
     conn: &Connection,
     delivery_id: i64,
     received_at: i64,
     event: &KycEvent,
     placement: &Placement,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<bool> {
+    if placement.duplicate && placement.previous.is_none() {
+        return Ok(false);
+    }
     let s = &event.state;
     conn.prepare_cached(
         "INSERT INTO events (delivery_id, received_at, external_id, decision, status, sub_status,
@@ -148,7 +154,6 @@ pub(super) fn apply_event(
         Some(_) => {}
     }
     if placement.previous.is_none() {
-        // Even a redelivery (its event_id came for another user) makes a new user known.
         conn.prepare_cached(
             "INSERT INTO users (external_id, decision, status, sub_status, participant_id, account,
                                 first_seen_at, last_seen_at, status_since, event_count, last_event_id)
@@ -188,7 +193,7 @@ pub(super) fn apply_event(
             delivery_id
         ])?;
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Keeps `user_counts` (users per status and decision) in step with `users`.
@@ -231,8 +236,9 @@ pub(super) fn rebuild(conn: &mut Connection) -> rusqlite::Result<u64> {
                 None => false,
             };
             let placement = place_event(&tx, &event, replayed_id)?;
-            apply_event(&tx, id, received_at, &event, &placement)?;
-            replayed += 1;
+            if apply_event(&tx, id, received_at, &event, &placement)? {
+                replayed += 1;
+            }
         }
     }
     tx.commit()?;
