@@ -668,3 +668,105 @@ async fn a_repeated_event_id_naming_a_new_user_creates_no_user() {
     assert_eq!(export_jsonl(&scratch.db(), "events"), live.1);
     assert_counters_match_users(&scratch.db());
 }
+
+#[tokio::test]
+async fn credentials_in_headers_are_never_stored() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    let secrets = [
+        ("X-Api-Key", "secret-value-api-key"),
+        ("X-AUTH-TOKEN", "secret-value-auth-token"),
+        ("Client-Secret", "secret-value-client-secret"),
+        ("Set-Cookie", "secret-value-set-cookie"),
+        ("X-Session-Id", "secret-value-session"),
+        ("X-Db-Password", "secret-value-password"),
+        ("Proxy-Authorization", "Basic secret-value-proxy"),
+        ("Authorization", "Bearer secret-value-bearer"),
+        ("Cookie", "sid=secret-value-cookie"),
+        ("x-amz-security-token", "secret-value-amz"),
+        ("X-Hub-Key-Id", "secret-value-mixed-case"),
+    ];
+    let mut request = client()
+        .post(&monitor.webhook_url)
+        .header("X-Trace", "t-1")
+        .header("webhook-id", "msg_kept")
+        .header("webhook-timestamp", "1700000000")
+        .header("webhook-signature", "v1,c2lnbmF0dXJl")
+        .header("svix-id", "msg_svix");
+    for (name, value) in secrets {
+        request = request.header(name, value);
+    }
+    assert_eq!(
+        send(request.body(fixture("flat-open.json"))).await.status,
+        200
+    );
+    drop(monitor);
+
+    let delivery = &export_jsonl(&scratch.db(), "deliveries")[0];
+    let headers: Vec<(String, String)> = delivery["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h[0].as_str().unwrap().into(), h[1].as_str().unwrap().into()))
+        .collect();
+    let stored = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    };
+    for (name, _) in secrets {
+        assert_eq!(stored(name), Some("[redacted]"), "{name} in {headers:?}");
+    }
+    assert_eq!(stored("x-trace"), Some("t-1"));
+    assert_eq!(stored("webhook-id"), Some("msg_kept"));
+    assert_eq!(stored("webhook-timestamp"), Some("1700000000"));
+    assert_eq!(stored("webhook-signature"), Some("v1,c2lnbmF0dXJl"));
+    assert_eq!(stored("svix-id"), Some("msg_svix"));
+    assert!(!database_files_contain(&scratch.db(), b"secret-value"));
+}
+
+#[tokio::test]
+async fn headers_over_16_kib_are_cut_and_the_cut_is_marked() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    // About 50 KB of headers: within what the listener reads (64 KiB), three times what it keeps.
+    let mut request = client()
+        .post(&monitor.webhook_url)
+        .header("webhook-id", "msg_big");
+    for i in 0..12 {
+        request = request.header(format!("x-filler-{i:02}"), "f".repeat(4000));
+    }
+    let request = request.header("x-api-key", format!("late-secret-{}", "s".repeat(100)));
+    let answer = send(request.body(fixture("flat-open.json"))).await;
+    assert_eq!(
+        (answer.status, answer.body.as_str()),
+        (200, r#"{"received":true}"#)
+    );
+    assert!(lookup(&scratch.db(), "user_4821").is_some());
+    drop(monitor);
+
+    let conn = rusqlite::Connection::open(scratch.db()).unwrap();
+    let stored: String = conn
+        .query_row("SELECT headers FROM deliveries", [], |r| r.get(0))
+        .unwrap();
+    assert!(stored.len() <= 16 * 1024, "{} bytes stored", stored.len());
+    let pairs: Vec<(String, String)> = serde_json::from_str(&stored).unwrap();
+    assert!(pairs
+        .iter()
+        .any(|(n, v)| n == "webhook-id" && v == "msg_big"));
+    assert!(
+        pairs
+            .iter()
+            .filter(|(n, _)| n.starts_with("x-filler-"))
+            .count()
+            >= 3
+    );
+    let (mark_name, mark) = pairs.last().unwrap();
+    assert_eq!(mark_name, "[cut]", "{pairs:?}");
+    assert!(
+        mark.contains("headers") && mark.contains("left out") && mark.contains("16384"),
+        "{mark}"
+    );
+    assert!(!database_files_contain(&scratch.db(), b"late-secret"));
+}

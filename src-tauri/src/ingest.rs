@@ -23,8 +23,31 @@ use crate::time::now_millis;
 pub const WEBHOOK_PATH: &str = "/kyc-webhook";
 /// Seconds the provider is asked to wait before retrying when the store cannot commit.
 const RETRY_AFTER_SECS: u32 = 5;
-/// Header values never written to the database.
-const REDACTED_HEADERS: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
+/// A header whose name contains one of these (lower case) never has its value written to the
+/// database: `Authorization`, `Proxy-Authorization`, `Cookie`, `X-Api-Key`, `X-Auth-Token`...
+const REDACTED_HEADERS: [&str; 8] = [
+    "auth",
+    "cookie",
+    "token",
+    "secret",
+    "key",
+    "password",
+    "session",
+    "credential",
+];
+/// The Standard Webhooks headers, kept whole: they prove what was verified (and hold no secret).
+const SIGNATURE_HEADERS: [&str; 6] = [
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "svix-id",
+    "svix-timestamp",
+    "svix-signature",
+];
+/// The most header bytes (the stored JSON text, the mark of a cut included) kept per delivery.
+const MAX_STORED_HEADERS: usize = 16 * 1024;
+/// Room kept under the cap for the pair that says what was left out.
+const CUT_MARK_ROOM: usize = 160;
 
 /// How the webhook path behaves.
 #[derive(Debug, Clone)]
@@ -235,20 +258,44 @@ fn signature_headers(headers: &HeaderMap) -> SignatureHeaders<'_> {
     }
 }
 
-/// The headers as stored: a JSON array of `[name, value]` pairs.
+/// The headers as stored: a JSON array of `[name, value]` pairs in arrival order, credentials
+/// as `[redacted]`, at most [`MAX_STORED_HEADERS`] bytes of JSON. Headers that do not fit are
+/// left out, and a last `["[cut]", "..."]` pair (no header can be named so) says how many.
 fn recorded_headers(headers: &HeaderMap) -> String {
-    let pairs: Vec<(&str, std::borrow::Cow<'_, str>)> = headers
-        .iter()
-        .map(|(name, value)| {
-            let value = if REDACTED_HEADERS.contains(&name.as_str()) {
-                "[redacted]".into()
-            } else {
-                String::from_utf8_lossy(value.as_bytes())
-            };
-            (name.as_str(), value)
-        })
-        .collect();
-    serde_json::to_string(&pairs).expect("strings serialise")
+    let mut stored = String::from("[");
+    let (mut left_out, mut left_out_bytes) = (0usize, 0usize);
+    for (name, value) in headers {
+        let name = name.as_str();
+        let redact = !SIGNATURE_HEADERS.contains(&name)
+            && REDACTED_HEADERS.iter().any(|part| name.contains(part));
+        let shown = if redact {
+            "[redacted]".into()
+        } else {
+            String::from_utf8_lossy(value.as_bytes())
+        };
+        let pair = serde_json::to_string(&(name, &shown)).expect("strings serialise");
+        // The comma before the pair, and the closing bracket.
+        if stored.len() + pair.len() + 2 <= MAX_STORED_HEADERS - CUT_MARK_ROOM {
+            if stored.len() > 1 {
+                stored.push(',');
+            }
+            stored.push_str(&pair);
+        } else {
+            left_out += 1;
+            left_out_bytes += name.len() + value.len();
+        }
+    }
+    if left_out > 0 {
+        let mark = format!(
+            "{left_out} headers ({left_out_bytes} bytes of names and values) were left out: at most {MAX_STORED_HEADERS} bytes of headers are stored"
+        );
+        if stored.len() > 1 {
+            stored.push(',');
+        }
+        stored.push_str(&serde_json::to_string(&("[cut]", mark)).expect("strings serialise"));
+    }
+    stored.push(']');
+    stored
 }
 
 fn answer(recorded: Recorded) -> Response {
