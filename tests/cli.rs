@@ -348,3 +348,64 @@ fn without_a_display_the_bare_command_points_to_serve() {
     assert!(output.stdout.is_empty());
     assert!(!scratch.db().exists(), "nothing was created");
 }
+
+#[tokio::test]
+async fn lookup_text_shows_control_and_bidi_characters_escaped_and_json_keeps_them() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    let external_id = "evil\u{1b}]0;pwned\u{7}id";
+    let body = serde_json::json!({
+        "externalId": external_id,
+        "decision": "\u{1b}[2J\u{1b}[HACCEPT",
+        "status": "OPEN\u{202e}DESOLC",
+        "subStatus": "a\u{2066}b\u{2069}\u{200b}\u{feff}c\u{9b}31m",
+        "participantId": "line\r\nfake: output\u{7f}",
+        "account": "\u{061c}\u{200e}\u{200f}\u{202a}acct",
+    });
+    assert_eq!(
+        post(&monitor.webhook_url, body.to_string()).await.status,
+        200
+    );
+    drop(monitor);
+
+    let output = cli(&scratch.db(), &["lookup", external_id]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = stdout(&output);
+    let raw_danger = |c: char| {
+        (c.is_control() && c != '\n')
+            || matches!(c, '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+    };
+    assert!(!text.chars().any(raw_danger), "{text:?}");
+    assert!(text.starts_with("evil\\u001b]0;pwned\\u0007id\n"), "{text}");
+    for shown in [
+        "\\u001b[2J\\u001b[HACCEPT",
+        "OPEN\\u202eDESOLC",
+        "a\\u2066b\\u2069\\u200b\\ufeffc\\u009b31m",
+        "line\\u000d\\u000afake: output\\u007f",
+        "\\u061c\\u200e\\u200f\\u202aacct",
+    ] {
+        assert!(text.contains(shown), "{shown} not in {text}");
+    }
+    // Each field stays on its own line: an embedded newline cannot fake one.
+    assert_eq!(
+        text.lines().filter(|l| l.contains("fake: output")).count(),
+        2
+    );
+
+    let json = lookup(&scratch.db(), external_id).unwrap();
+    assert_eq!(json["externalId"], external_id);
+    for key in [
+        "decision",
+        "status",
+        "subStatus",
+        "participantId",
+        "account",
+    ] {
+        assert_eq!(json[key], body[key], "{key}");
+        assert_eq!(json["events"][0][key], body[key], "{key}");
+    }
+}

@@ -424,11 +424,11 @@ fn write_lookup_text(
         if value.is_empty() {
             "-".to_owned()
         } else {
-            value.to_owned()
+            terminal_safe(value)
         }
     };
     let s = &user.state;
-    writeln!(out, "{}", user.external_id)?;
+    writeln!(out, "{}", terminal_safe(&user.external_id))?;
     writeln!(out, "  decision       {}", shown(&s.decision))?;
     writeln!(out, "  status         {}", shown(&s.status))?;
     writeln!(out, "  subStatus      {}", shown(&s.sub_status))?;
@@ -459,13 +459,16 @@ fn write_lookup_text(
             shown(&e.state.decision)
         );
         if !e.state.sub_status.is_empty() {
-            line.push_str(&format!("  subStatus={}", e.state.sub_status));
+            line.push_str(&format!("  subStatus={}", shown(&e.state.sub_status)));
         }
         if !e.state.participant_id.is_empty() {
-            line.push_str(&format!("  participantId={}", e.state.participant_id));
+            line.push_str(&format!(
+                "  participantId={}",
+                shown(&e.state.participant_id)
+            ));
         }
         if !e.state.account.is_empty() {
-            line.push_str(&format!("  account={}", e.state.account));
+            line.push_str(&format!("  account={}", shown(&e.state.account)));
         }
         if e.duplicate {
             line.push_str("  (duplicate)");
@@ -473,6 +476,39 @@ fn write_lookup_text(
         writeln!(out, "{line}")?;
     }
     Ok(())
+}
+
+/// A stored value as it may reach a terminal: control characters (C0, DEL, C1) and the
+/// invisible and bidirectional formatting characters are written as `\u001b`-style escapes, so
+/// that a payload can neither drive the terminal (clear it, retitle it) nor make text look
+/// other than it is.
+fn terminal_safe(value: &str) -> String {
+    let mut safe = String::with_capacity(value.len());
+    for c in value.chars() {
+        if c.is_control() || is_invisible_format(c) {
+            safe.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            safe.push(c);
+        }
+    }
+    safe
+}
+
+/// Bidirectional marks, embeddings, overrides and isolates, zero-width characters, line and
+/// paragraph separators, and the other formatting characters that show as nothing.
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00ad}'
+            | '\u{061c}'
+            | '\u{180e}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{2028}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206f}'
+            | '\u{feff}'
+            | '\u{fff9}'..='\u{fffb}'
+    )
 }
 
 const DEFAULT_UI_LISTEN: SocketAddr =
