@@ -203,6 +203,7 @@ async fn export_events_and_deliveries_list_everything_oldest_first() {
 #[test]
 fn export_of_an_empty_database_has_headers_only() {
     let scratch = Scratch::new();
+    kyc_monitor::store::Store::open(&scratch.db()).unwrap();
     for (table, first) in [
         ("users", "externalId"),
         ("events", "receivedAt"),
@@ -222,6 +223,7 @@ fn export_of_an_empty_database_has_headers_only() {
 fn export_into_a_closed_pipe_ends_quietly() {
     let scratch = Scratch::new();
     let db = scratch.db();
+    kyc_monitor::store::Store::open(&db).unwrap();
     let status = std::process::Command::new("bash")
         .arg("-c")
         .arg(format!(
@@ -408,4 +410,83 @@ async fn lookup_text_shows_control_and_bidi_characters_escaped_and_json_keeps_th
         assert_eq!(json[key], body[key], "{key}");
         assert_eq!(json["events"][0][key], body[key], "{key}");
     }
+}
+
+/// The database path and its SQLite companions, for checking that nothing appeared.
+fn database_files(db: &std::path::Path) -> Vec<std::path::PathBuf> {
+    ["", "-wal", "-shm", "-journal"]
+        .iter()
+        .map(|suffix| {
+            let mut path = db.as_os_str().to_owned();
+            path.push(suffix);
+            std::path::PathBuf::from(path)
+        })
+        .collect()
+}
+
+#[test]
+fn read_only_commands_never_create_a_database() {
+    let scratch = Scratch::new();
+    let typo = scratch.dir.path().join("no-such-folder/monitr.db");
+    let sibling = scratch.db();
+    for args in [
+        &["lookup", "user_4821"][..],
+        &["lookup", "user_4821", "--json"],
+        &["export"],
+        &["export", "deliveries", "--format", "jsonl"],
+        &["rebuild"],
+    ] {
+        for db in [&typo, &sibling] {
+            let output = cli(db, args);
+            assert_eq!(output.status.code(), Some(1), "{args:?}");
+            assert!(output.stdout.is_empty(), "{args:?}");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(stderr.lines().count(), 1, "{stderr}");
+            assert!(
+                stderr.contains(&db.display().to_string()) && stderr.contains("no database"),
+                "{args:?}: {stderr}"
+            );
+            for path in database_files(db) {
+                assert!(!path.exists(), "{args:?} made {}", path.display());
+            }
+        }
+        assert!(!typo.parent().unwrap().exists(), "{args:?} made the folder");
+    }
+    // The default location counts too.
+    let home = scratch.dir.path().join("home");
+    let output = std::process::Command::new(BIN)
+        .args(["export"])
+        .env_remove("KYC_MONITOR_DB")
+        .env("HOME", &home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("kyc-monitor.db"));
+    assert!(!home.exists());
+}
+
+#[test]
+fn read_only_commands_refuse_an_empty_file_and_leave_it_empty() {
+    let scratch = Scratch::new();
+    let empty = scratch.db();
+    std::fs::write(&empty, b"").unwrap();
+    for args in [&["lookup", "user_4821"][..], &["export"], &["rebuild"]] {
+        let output = cli(&empty, args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&empty.display().to_string())
+                && stderr.contains("empty")
+                && stderr.contains("untouched"),
+            "{stderr}"
+        );
+        assert_eq!(std::fs::metadata(&empty).unwrap().len(), 0, "{args:?}");
+    }
+    // serve still takes it as a new database, and then it reads as one.
+    let monitor = Monitor::start(&empty, &[]);
+    drop(monitor);
+    let output = cli(&empty, &["export"]);
+    assert!(output.status.success());
+    assert_eq!(stdout(&output).lines().count(), 1);
 }

@@ -10,16 +10,18 @@ use support::*;
 fn a_missing_folder_is_created_and_an_empty_file_is_a_new_database() {
     let scratch = Scratch::new();
     let nested = scratch.dir.path().join("a/b/c/monitor.db");
+    drop(Monitor::start(&nested, &[]));
+    assert!(nested.exists());
     let output = cli(&nested, &["export"]);
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(nested.exists());
 
     let empty = scratch.dir.path().join("empty.db");
     std::fs::write(&empty, b"").unwrap();
+    drop(Monitor::start(&empty, &[]));
     let output = cli(&empty, &["export", "users"]);
     assert!(
         output.status.success(),

@@ -229,10 +229,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         None => unreachable!("the desktop app is started above"),
         Some(Command::Serve(args)) => run_serve(db, args),
         Some(Command::Lookup { external_id, json }) => {
-            lookup(&Store::open(&db)?, &external_id, json)
+            lookup(&Store::open_existing(&db)?, &external_id, json)
         }
         Some(Command::Export { table, format }) => {
-            let reader = Store::open(&db)?.reader()?;
+            let reader = Store::open_existing(&db)?.reader()?;
             export::export(&reader, table, format, std::io::stdout().lock()).map_err(|error| {
                 match error {
                     ExportError::Write(io) => anyhow::Error::from(io),
@@ -244,7 +244,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Reconcile(args)) => provider_cli::reconcile(db, args),
         Some(Command::Emulate(args)) => provider_cli::emulate(args),
         Some(Command::Rebuild) => {
-            let replayed = Store::open(&db)?.rebuild()?;
+            let replayed = Store::open_existing(&db)?.rebuild()?;
             println!("rebuilt events and users from {replayed} deliveries");
             Ok(())
         }

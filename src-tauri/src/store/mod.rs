@@ -36,6 +36,10 @@ pub enum StoreError {
     },
     #[error("{path} is a folder; --db takes the path of a database file")]
     IsFolder { path: PathBuf },
+    #[error("there is no database at {path}: check --db (or KYC_MONITOR_DB); `kyc-monitor serve` creates one there")]
+    Missing { path: PathBuf },
+    #[error("{path} is empty, not a KYC Monitor database yet (`kyc-monitor serve` makes it one); it was left untouched")]
+    Blank { path: PathBuf },
     #[error("cannot create the folder {path}: {source}")]
     CreateFolder {
         path: PathBuf,
@@ -86,6 +90,54 @@ impl Store {
         }
         let mut conn = open_writable(path)?;
         migrate(&mut conn, path)?;
+        Ok(Store {
+            path: path.to_owned(),
+        })
+    }
+
+    /// Opens the database at `path` for a command that only reads or derives: a missing file,
+    /// folder or empty file is refused and nothing is created. An older schema is migrated.
+    pub fn open_existing(path: &Path) -> Result<Store, StoreError> {
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => {
+                return Err(StoreError::IsFolder {
+                    path: path.to_owned(),
+                })
+            }
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::Missing {
+                    path: path.to_owned(),
+                })
+            }
+            Err(source) => {
+                return Err(StoreError::Unreadable {
+                    path: path.to_owned(),
+                    source,
+                })
+            }
+        }
+        let version = match check_identity(path)? {
+            Identity::Blank => {
+                return Err(StoreError::Blank {
+                    path: path.to_owned(),
+                })
+            }
+            Identity::Ours { version } => version,
+        };
+        if version < schema::latest_version() {
+            // Without SQLITE_OPEN_CREATE: a file removed since the check is not made again.
+            let mut conn = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(|source| StoreError::Open {
+                path: path.to_owned(),
+                source,
+            })?;
+            conn.busy_timeout(WRITER_BUSY_TIMEOUT)?;
+            migrate(&mut conn, path)?;
+        }
         Ok(Store {
             path: path.to_owned(),
         })
@@ -179,8 +231,17 @@ impl Store {
     }
 }
 
+/// What an existing file at `--db` holds, when it is not refused.
+enum Identity {
+    /// Nothing yet: a 0-byte file (and no WAL content), to be made a new database.
+    Blank,
+    Ours {
+        version: i64,
+    },
+}
+
 /// Refuses a file that is not a KYC Monitor database, reading it only.
-fn check_identity(path: &Path) -> Result<(), StoreError> {
+fn check_identity(path: &Path) -> Result<Identity, StoreError> {
     let foreign = |reason: &str| StoreError::Foreign {
         path: path.to_owned(),
         reason: reason.to_owned(),
@@ -235,7 +296,8 @@ fn check_identity(path: &Path) -> Result<(), StoreError> {
                 known: schema::latest_version(),
             })
         }
-        (schema::APPLICATION_ID, _, _) | (0, 0, 0) => Ok(()),
+        (schema::APPLICATION_ID, version, _) => Ok(Identity::Ours { version }),
+        (0, 0, 0) => Ok(Identity::Blank),
         (0, _, _) => Err(foreign("it is an SQLite database of another program")),
         (other, _, _) => Err(foreign(&format!(
             "it is an SQLite database of another program, application id {other:#x}"
