@@ -58,6 +58,23 @@ ensure_desktop_test_tools() {
   fi
 }
 
+# The independent signers the signature tests check this monitor against: the standardwebhooks
+# package (v1, HMAC) and cryptography (v1a, Ed25519), in a venv outside the repository, made with
+# Debian's python3 (python3-venv provides its pip). Exports KYC_MONITOR_TEST_PYTHON for the tests.
+ensure_python_signers() {
+  local venv=/var/cache/kyc-monitor/venv
+  if ! "$venv/bin/python" -c 'import standardwebhooks, cryptography' >/dev/null 2>&1; then
+    [ -x /usr/bin/python3 ] || ensure_apt_packages python3
+    /usr/bin/python3 -c 'import ensurepip' >/dev/null 2>&1 || ensure_apt_packages python3-venv
+    echo "installing the independent webhook signers in $venv" >&2
+    mkdir -p "$(dirname "$venv")"
+    /usr/bin/python3 -m venv --clear "$venv" >&2
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+      'standardwebhooks==1.1.0' 'cryptography==50.0.2' >&2
+  fi
+  export KYC_MONITOR_TEST_PYTHON="$venv/bin/python"
+}
+
 # Whether a window can be shown here.
 has_display() {
   [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]

@@ -563,7 +563,7 @@ fn register_explains_missing_or_bad_options() {
     );
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr)
-        .contains("--signing-secret: the signing secret must start with"));
+        .contains("--signing-secret: the signing secret is too short"));
 
     let output = cli(&scratch.db(), &["register", "not a url", "--env", "dev"]);
     assert_eq!(output.status.code(), Some(2));
@@ -845,6 +845,100 @@ async fn signed_flows_are_verified_with_the_secret_made_at_registration() {
     )
     .await;
     assert_eq!(answer.status, 401);
+    emulator.stop().await;
+}
+
+fn last_form(db: &Path) -> String {
+    Store::open(db)
+        .unwrap()
+        .reader()
+        .unwrap()
+        .registrations(1)
+        .unwrap()[0]
+        .form
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn register_keeps_the_stored_secret_unless_told_unsigned() {
+    let scratch = Scratch::new();
+    let db = scratch.db();
+    let key = PrivateKey::generate();
+    let key_path = key_file(&scratch, &key);
+    let emulator = emulator(&key, quick_flows(0)).await;
+    let monitor = Monitor::start(&db, &[]);
+    let url = monitor.webhook_url.clone();
+    let secret_path = kyc_monitor::secret_file::path_for(&db);
+    let unsigned_status = || async {
+        support::post(&url, support::flat("someone", "", "OPEN"))
+            .await
+            .status
+    };
+
+    let (code, out, err) = register(&db, &emulator, &key_path, &url, &["--new-signing-secret"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let secret = std::fs::read_to_string(&secret_path).unwrap();
+
+    // No signing option: the stored secret is sent again, so the signed test request verifies.
+    let (code, out, err) = register(&db, &emulator, &key_path, &url, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("signing secret kept in"), "{err}");
+    assert!(!out.contains("signing-secret:") && !err.contains(secret.trim()));
+    assert_eq!(std::fs::read_to_string(&secret_path).unwrap(), secret);
+    assert_eq!(last_form(&db), "webhook_url");
+    assert_eq!(unsigned_status().await, 401);
+
+    // --unsigned that does not validate changes nothing.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down = format!("http://{}/kyc-webhook", closed.local_addr().unwrap());
+    drop(closed);
+    assert_eq!(
+        register(&db, &emulator, &key_path, &down, &["--unsigned"]).0,
+        1
+    );
+    assert_eq!(std::fs::read_to_string(&secret_path).unwrap(), secret);
+    assert_eq!(unsigned_status().await, 401);
+
+    // --unsigned: the documented form; once validated, signatures are no longer required.
+    let (code, out, err) = register(&db, &emulator, &key_path, &url, &["--unsigned"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("removed"), "{err}");
+    assert!(!secret_path.exists());
+    assert_eq!(last_form(&db), "webhookUrl");
+    assert_eq!(unsigned_status().await, 200);
+
+    // A provider that signs with its own Ed25519 key: its whpk_ key is kept the same way.
+    let provider_key = kyc_monitor::signature::Ed25519PrivateKey::generate();
+    emulator.sign_with(kyc_monitor::provider::DeliverySigning {
+        key: Some(provider_key.clone()),
+        ..Default::default()
+    });
+    let public = provider_key.public_key().expose();
+    for extra in [&["--signing-secret", public.as_str()][..], &[]] {
+        let (code, out, err) = register(&db, &emulator, &key_path, &url, extra);
+        assert_eq!(code, 0, "{extra:?}: {out}{err}");
+        assert_eq!(last_form(&db), "webhookUrl", "a public key is never sent");
+        assert_eq!(
+            std::fs::read_to_string(&secret_path).unwrap().trim(),
+            public
+        );
+    }
+    assert_eq!(unsigned_status().await, 401);
+
+    // Conflicting choices are usage errors.
+    for flags in [
+        &["--unsigned", "--new-signing-secret"][..],
+        &["--unsigned", "--signing-secret", secret.trim()],
+        &["--new-signing-secret", "--signing-secret", secret.trim()],
+    ] {
+        let (code, _, err) = register(&db, &emulator, &key_path, &url, flags);
+        assert_eq!(code, 2, "{flags:?}: {err}");
+        assert!(err.contains("cannot be used with"), "{err}");
+        assert!(
+            !err.contains(secret.trim().trim_start_matches("whsec_")),
+            "{err}"
+        );
+    }
     emulator.stop().await;
 }
 

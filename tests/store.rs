@@ -170,7 +170,7 @@ fn migrations_build_the_whole_schema_from_every_earlier_version() {
 #[tokio::test]
 async fn rebuild_from_deliveries_equals_the_live_projection() {
     let scratch = Scratch::new();
-    let secret = kyc_monitor::signature::SigningSecret::generate();
+    let secret = kyc_monitor::signature::SharedSecret::generate();
     let monitor = Monitor::start(&scratch.db(), &[]);
     let url = monitor.webhook_url.clone();
     // A mixed history: journeys, duplicates, envelopes, repeated event ids, pings, refusals.

@@ -249,12 +249,21 @@ fn refused(status: StatusCode, error: String) -> Verdict {
     }
 }
 
+/// The Standard Webhooks headers, each taken from its `svix-*` twin when the `webhook-*` one is
+/// absent (senders built on the Svix libraries use those). An empty value counts as absent.
 fn signature_headers(headers: &HeaderMap) -> SignatureHeaders<'_> {
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let text = |suffix: &str| {
+        ["webhook-", "svix-"].into_iter().find_map(|prefix| {
+            headers
+                .get(format!("{prefix}{suffix}"))
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| !v.trim().is_empty())
+        })
+    };
     SignatureHeaders {
-        id: text("webhook-id"),
-        timestamp: text("webhook-timestamp"),
-        signature: text("webhook-signature"),
+        id: text("id"),
+        timestamp: text("timestamp"),
+        signature: text("signature"),
     }
 }
 

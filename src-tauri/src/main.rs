@@ -88,7 +88,8 @@ struct ServeArgs {
     /// Serves the webhook at the bare /kyc-webhook instead of /kyc-webhook/TOKEN.
     #[arg(long)]
     no_webhook_token: bool,
-    /// Requires deliveries signed with this Standard Webhooks secret (whsec_...).
+    /// Requires deliveries signed with this Standard Webhooks secret: whsec_... (with or without
+    /// the prefix and padding; v1 entries) or a whpk_... Ed25519 public key (v1a entries).
     #[arg(
         long,
         env = "KYC_MONITOR_SIGNING_SECRET",

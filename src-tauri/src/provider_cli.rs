@@ -9,11 +9,11 @@ use anyhow::Context;
 use clap::Args;
 use kyc_monitor::provider::actions::{self, ProviderProfile, Signing};
 use kyc_monitor::provider::{
-    Emulator, EmulatorConfig, Endpoints, Environment, FlowConfig, PayloadForm, PrivateKey,
-    PublicKey,
+    DeliverySigning, Emulator, EmulatorConfig, Endpoints, Environment, FlowConfig, PayloadForm,
+    PrivateKey, PublicKey, SignatureHeaderNames,
 };
 use kyc_monitor::secret_file;
-use kyc_monitor::signature::SigningSecret;
+use kyc_monitor::signature::{Ed25519PrivateKey, Signer, SigningSecret};
 use kyc_monitor::store::Store;
 
 use crate::{parse_addr, UsageError};
@@ -90,22 +90,30 @@ pub struct RegisterArgs {
     webhook_url: String,
     #[command(flatten)]
     provider: ProviderArgs,
-    /// Registers with this Standard Webhooks secret (the newer body) and keeps it for serve.
-    #[arg(long, value_name = "SECRET", conflicts_with = "new_signing_secret")]
+    /// Registers with this Standard Webhooks secret (whsec_..., the newer body) and keeps it
+    /// for serve. A whpk_ Ed25519 public key registers the documented body and is kept for serve,
+    /// which then requires v1a signatures made with the provider's private key.
+    #[arg(long, value_name = "SECRET", conflicts_with_all = ["new_signing_secret", "unsigned"])]
     signing_secret: Option<String>,
     /// Makes a new whsec_ secret, registers with it, keeps it for serve and prints it once.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "unsigned")]
     new_signing_secret: bool,
+    /// Registers the documented unsigned body; once validated, the stored secret is removed and
+    /// serve stops requiring signatures. [default without any of these: the stored secret is
+    /// kept and sent again; unsigned when none is stored]
+    #[arg(long)]
+    unsigned: bool,
 }
 
 pub fn register(db: PathBuf, args: RegisterArgs) -> anyhow::Result<()> {
-    let signing = match (args.signing_secret, args.new_signing_secret) {
-        (Some(text), _) => Signing::Given(
+    let chosen = match (args.signing_secret, args.new_signing_secret, args.unsigned) {
+        (Some(text), _, _) => Some(Signing::Given(
             text.parse::<SigningSecret>()
                 .map_err(|e| UsageError(format!("--signing-secret: {e}")))?,
-        ),
-        (None, true) => Signing::New,
-        (None, false) => Signing::Unsigned,
+        )),
+        (None, true, _) => Some(Signing::New),
+        (None, false, true) => Some(Signing::Unsigned),
+        (None, false, false) => None,
     };
     let url = args.webhook_url.trim().to_owned();
     if !(url.starts_with("https://") || url.starts_with("http://")) {
@@ -115,10 +123,15 @@ pub fn register(db: PathBuf, args: RegisterArgs) -> anyhow::Result<()> {
         .into());
     }
     let store = Store::open(&db)?;
+    let had_secret = secret_file::path_for(&db).exists();
+    let signing = match chosen {
+        Some(signing) => signing,
+        None => Signing::keep_stored(&db)?,
+    };
     let profile = args.provider.profile(&store)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let client = profile.client()?;
-    let registered = runtime.block_on(actions::register(&store, &client, &url, signing))?;
+    let registered = runtime.block_on(actions::register(&store, &client, &url, signing.clone()))?;
     let attempt = &registered.attempt;
     let validated = attempt.validated == Some(true);
     if validated {
@@ -133,6 +146,17 @@ pub fn register(db: PathBuf, args: RegisterArgs) -> anyhow::Result<()> {
             "kyc-monitor: the signing secret is kept in {} for serve; it is not shown again",
             secret_file::path_for(&db).display()
         );
+    } else if validated {
+        match &signing {
+            Signing::Keep => eprintln!(
+                "kyc-monitor: registered with the signing secret kept in {}",
+                secret_file::path_for(&db).display()
+            ),
+            Signing::Unsigned if had_secret => eprintln!(
+                "kyc-monitor: the stored signing secret is removed: serve accepts unsigned deliveries for this database"
+            ),
+            _ => {}
+        }
     }
     out.flush()?;
     if validated {
@@ -197,9 +221,23 @@ pub struct EmulateArgs {
     /// Delivers to this URL straight away, without waiting for a registration.
     #[arg(long, value_name = "URL")]
     webhook_url: Option<String>,
-    /// Signs deliveries to --webhook-url with this secret.
+    /// Signs deliveries to --webhook-url with this secret: whsec_... (v1 entries, HMAC), or a
+    /// whsk_... Ed25519 private key (as --signing-key).
     #[arg(long, value_name = "SECRET", requires = "webhook_url")]
     signing_secret: Option<String>,
+    /// Signs every delivery, the validation request included, with this Ed25519 private key
+    /// (whsk_..., v1a entries), as a provider with asymmetric signing; also after a registration
+    /// with a whsec_ secret (then both entries are sent). Prints the public key as
+    /// `signing-public-key: whpk_...`, for serve --signing-secret.
+    #[arg(long, value_name = "KEY", conflicts_with = "new_signing_key")]
+    signing_key: Option<String>,
+    /// Like --signing-key, with a key pair made now.
+    #[arg(long)]
+    new_signing_key: bool,
+    /// The header names signatures travel in: webhook-id/-timestamp/-signature (Standard
+    /// Webhooks) or svix-id/-timestamp/-signature (as senders built on the Svix libraries).
+    #[arg(long, value_enum, default_value = "webhook", value_name = "NAMES")]
+    signature_headers: SignatureHeaderNames,
     /// Simulated users.
     #[arg(long, default_value_t = 20)]
     users: u32,
@@ -260,12 +298,33 @@ pub fn parse_positive(text: &str) -> Result<f64, String> {
 }
 
 pub fn emulate(args: EmulateArgs) -> anyhow::Result<()> {
-    let signing_secret = args
-        .signing_secret
-        .as_deref()
-        .map(str::parse::<SigningSecret>)
-        .transpose()
-        .map_err(|e| UsageError(format!("--signing-secret: {e}")))?;
+    let (signing_secret, mut signing_key) = match args.signing_secret.as_deref() {
+        None => (None, None),
+        Some(text) => match text
+            .parse::<Signer>()
+            .map_err(|e| UsageError(format!("--signing-secret: {e}")))?
+        {
+            Signer::Shared(secret) => (Some(secret), None),
+            Signer::Ed25519(key) => (None, Some(key)),
+        },
+    };
+    let other_key = match (args.signing_key.as_deref(), args.new_signing_key) {
+        (Some(text), _) => Some(
+            text.parse::<Ed25519PrivateKey>()
+                .map_err(|e| UsageError(format!("--signing-key: {e}")))?,
+        ),
+        (None, true) => Some(Ed25519PrivateKey::generate()),
+        (None, false) => None,
+    };
+    if other_key.is_some() {
+        if signing_key.is_some() {
+            return Err(UsageError(
+                "--signing-secret already gives a whsk_ key: leave out --signing-key and --new-signing-key".into(),
+            )
+            .into());
+        }
+        signing_key = other_key;
+    }
     let (public_key, written_key) = match &args.public_key {
         Some(path) => (PublicKey::from_file(path)?, None),
         None => {
@@ -304,6 +363,13 @@ pub fn emulate(args: EmulateArgs) -> anyhow::Result<()> {
         writeln!(out, "api-base: {}", emulator.api_base())?;
         writeln!(out, "token-url: {}", emulator.token_url())?;
         writeln!(out, "client-id: {}", args.client_id)?;
+        if let Some(key) = &signing_key {
+            writeln!(out, "signing-public-key: {}", key.public_key().expose())?;
+        }
+        emulator.sign_with(DeliverySigning {
+            headers: args.signature_headers,
+            key: signing_key,
+        });
         if let Some(key) = written_key {
             let path = args.write_private_key.unwrap_or_else(|| {
                 std::env::temp_dir().join(format!("kyc-monitor-emulator-{}.pem", emulator.addr().port()))

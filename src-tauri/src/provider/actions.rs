@@ -56,17 +56,30 @@ impl ProviderProfile {
     }
 }
 
-/// Which signing secret a registration gives the provider.
+/// Which signing secret a registration gives the provider and the listener then requires.
 #[derive(Debug, Clone)]
 pub enum Signing {
-    /// The documented form, `{"webhookUrl"}`: deliveries come unsigned, so none is required.
+    /// The documented form, `{"webhookUrl"}`: deliveries come unsigned, so once validated none
+    /// is required (a stored secret is removed).
     Unsigned,
-    /// The secret already stored for this database.
+    /// The secret already stored for this database, sent again.
     Keep,
     /// A fresh `whsec_` secret, made for this registration.
     New,
-    /// A secret the partner chose.
+    /// A secret the partner chose; a `whpk_` public key is kept for the listener only (the
+    /// provider signs with its own private key, so the documented form is registered).
     Given(SigningSecret),
+}
+
+impl Signing {
+    /// What a registration that names no signing does: keeps the stored secret if there is
+    /// one, so that the provider and the listener stay in agreement.
+    pub fn keep_stored(db: &Path) -> Result<Signing, SecretFileError> {
+        Ok(match secret_file::load(db)? {
+            Some(_) => Signing::Keep,
+            None => Signing::Unsigned,
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,8 +103,8 @@ pub struct Registered {
 }
 
 /// Registers `webhook_url` and keeps the attempt, whatever its result. The secret file is set
-/// before the provider's test request arrives (so the listener can verify it) and restored if
-/// the registration does not validate.
+/// (or, unsigned, removed) before the provider's test request arrives, so the listener answers
+/// it as it will answer deliveries, and restored if the registration does not validate.
 pub async fn register(
     store: &Store,
     client: &ProviderClient,
@@ -109,22 +122,18 @@ pub async fn register(
         Signing::New => (Some(SigningSecret::generate()), true),
         Signing::Given(secret) => (Some(secret), false),
     };
-    if secret.is_some() {
-        secret_file::store(db, secret.as_ref())?;
-    }
-    let answer = client.register(webhook_url, secret.as_ref()).await;
+    secret_file::store(db, secret.as_ref())?;
+    let handed_over = secret.as_ref().and_then(SigningSecret::shared);
+    let answer = client.register(webhook_url, handed_over).await;
     let validated = matches!(&answer, Ok(registration) if registration.validated);
-    if validated {
-        // Unsigned registration: the provider will not sign, so the listener must not require it.
-        secret_file::store(db, secret.as_ref())?;
-    } else {
+    if !validated {
         secret_file::store(db, previous.as_ref())?;
     }
     let attempt = RegistrationAttempt {
         id: 0,
         attempted_at: now_millis(),
         webhook_url: webhook_url.to_owned(),
-        form: registration_form(secret.as_ref()).to_owned(),
+        form: registration_form(handed_over).to_owned(),
         api_base: client.endpoints().api_base.clone(),
         client_id: client.client_id().to_owned(),
         validated: answer.as_ref().ok().map(|r| r.validated),
@@ -435,10 +444,7 @@ impl ProviderHub {
             if last.is_none_or(|attempt| attempt.webhook_url == public_url) {
                 return Ok(None);
             }
-            let signing = match secret_file::load(self.store.path())? {
-                Some(_) => Signing::Keep,
-                None => Signing::Unsigned,
-            };
+            let signing = Signing::keep_stored(self.store.path())?;
             self.register(profile, public_url, signing).await.map(Some)
         }
         .await;

@@ -12,7 +12,7 @@ use tokio::sync::Mutex;
 
 use super::jwt::{Claims, KeyError, PrivateKey, MAX_ASSERTION_LIFETIME_SECS};
 use crate::kyc::UserState;
-use crate::signature::SigningSecret;
+use crate::signature::SharedSecret;
 
 /// How long one request to the provider may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
@@ -121,7 +121,7 @@ pub struct Registration {
 }
 
 /// Which of the two documented request bodies a registration used.
-pub fn registration_form(signing_secret: Option<&SigningSecret>) -> &'static str {
+pub fn registration_form(signing_secret: Option<&SharedSecret>) -> &'static str {
     match signing_secret {
         Some(_) => "webhook_url",
         None => "webhookUrl",
@@ -214,7 +214,7 @@ impl ProviderClient {
     pub async fn register(
         &self,
         webhook_url: &str,
-        signing_secret: Option<&SigningSecret>,
+        signing_secret: Option<&SharedSecret>,
     ) -> Result<Registration, ProviderError> {
         let body = match signing_secret {
             Some(secret) => json!({"webhook_url": webhook_url, "signing_secret": secret.expose()}),

@@ -21,7 +21,7 @@ use tokio::sync::watch;
 
 use super::jwt::{PublicKey, MAX_ASSERTION_LIFETIME_SECS};
 use crate::kyc::UserState;
-use crate::signature::SigningSecret;
+use crate::signature::{Ed25519PrivateKey, SharedSecret};
 use crate::time::{now_millis, rfc3339_millis};
 
 /// How long the emulator's bearer tokens live, as the provider's do.
@@ -97,6 +97,38 @@ pub struct EmulatorConfig {
     pub rate_limit: u32,
 }
 
+/// Which header names carry a delivery's signature.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum SignatureHeaderNames {
+    /// `webhook-id`, `webhook-timestamp`, `webhook-signature` (Standard Webhooks)
+    #[default]
+    Webhook,
+    /// `svix-id`, `svix-timestamp`, `svix-signature` (senders built on the Svix libraries)
+    Svix,
+}
+
+impl SignatureHeaderNames {
+    /// The id, timestamp and signature header names.
+    fn names(self) -> [&'static str; 3] {
+        match self {
+            SignatureHeaderNames::Webhook => {
+                ["webhook-id", "webhook-timestamp", "webhook-signature"]
+            }
+            SignatureHeaderNames::Svix => ["svix-id", "svix-timestamp", "svix-signature"],
+        }
+    }
+}
+
+/// How the emulator signs, beyond the shared secret a registration (or [`Emulator::deliver_to`])
+/// gives it.
+#[derive(Debug, Clone, Default)]
+pub struct DeliverySigning {
+    pub headers: SignatureHeaderNames,
+    /// The provider's own Ed25519 key: every delivery, the validation request included, carries
+    /// a `v1a` entry made with it, beside the `v1` entry when there is a shared secret.
+    pub key: Option<Ed25519PrivateKey>,
+}
+
 /// Counts of what the flows delivered.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
@@ -146,7 +178,7 @@ struct Counters {
 #[derive(Clone)]
 struct Target {
     url: String,
-    secret: Option<SigningSecret>,
+    secret: Option<SharedSecret>,
 }
 
 struct Shared {
@@ -159,6 +191,7 @@ struct Shared {
     tokens: Mutex<HashMap<String, Instant>>,
     tokens_issued: AtomicU64,
     target: watch::Sender<Option<Target>>,
+    signing: Mutex<DeliverySigning>,
     /// The simulated users' true current state, as `/v1/kyc/status` tells it.
     users: Mutex<BTreeMap<String, UserState>>,
     counters: Counters,
@@ -195,6 +228,7 @@ impl Emulator {
             tokens: Mutex::default(),
             tokens_issued: AtomicU64::new(0),
             target: watch::channel(None).0,
+            signing: Mutex::default(),
             users: Mutex::default(),
             counters: Counters::default(),
             finished: watch::channel(false).0,
@@ -240,8 +274,14 @@ impl Emulator {
         &self.shared.token_url
     }
 
-    /// Delivers flows to `url` without a registration (for scripts that know the URL).
-    pub fn deliver_to(&self, url: &str, secret: Option<SigningSecret>) {
+    /// Changes how deliveries are signed from now on (header names, the provider's own key).
+    pub fn sign_with(&self, signing: DeliverySigning) {
+        *self.shared.signing.lock().expect("signing lock") = signing;
+    }
+
+    /// Delivers flows to `url` without a registration (for scripts that know the URL), signed
+    /// with `secret` (`v1`) when given.
+    pub fn deliver_to(&self, url: &str, secret: Option<SharedSecret>) {
         self.shared.target.send_replace(Some(Target {
             url: url.to_owned(),
             secret,
@@ -469,7 +509,7 @@ async fn register(
     let text = |key: &str| body.get(key).and_then(Value::as_str);
     let (url, secret) = match (text("webhookUrl"), text("webhook_url")) {
         (Some(url), None) => (url, None),
-        (None, Some(url)) => match text("signing_secret").map(str::parse::<SigningSecret>) {
+        (None, Some(url)) => match text("signing_secret").map(str::parse::<SharedSecret>) {
             None => (url, None),
             Some(Ok(secret)) => (url, Some(secret)),
             Some(Err(error)) => {
@@ -518,11 +558,7 @@ async fn register(
 }
 
 /// Sends the test request; `Err` says why the URL does not qualify.
-async fn validate(
-    shared: &Shared,
-    url: &str,
-    secret: Option<&SigningSecret>,
-) -> Result<(), String> {
+async fn validate(shared: &Shared, url: &str, secret: Option<&SharedSecret>) -> Result<(), String> {
     let id = format!("msg_{}", shared.random_hex(12));
     let body = match shared.config.flows.form {
         PayloadForm::Flat => json!({"test": true, "message": "KYC webhook validation"}),
@@ -794,7 +830,7 @@ async fn deliver(shared: &Shared, id: &str, body: &Value) -> bool {
 async fn send(
     shared: &Shared,
     url: &str,
-    secret: Option<&SigningSecret>,
+    secret: Option<&SharedSecret>,
     id: &str,
     body: &Value,
     timeout: Duration,
@@ -805,12 +841,21 @@ async fn send(
         .post(url)
         .timeout(timeout)
         .header(header::CONTENT_TYPE, "application/json");
-    if let Some(secret) = secret {
-        let timestamp = now_millis() / 1000;
+    let signing = shared.signing.lock().expect("signing lock").clone();
+    let timestamp = now_millis() / 1000;
+    let entries: Vec<String> = [
+        secret.map(|secret| secret.sign(id, timestamp, &bytes)),
+        signing.key.map(|key| key.sign(id, timestamp, &bytes)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !entries.is_empty() {
+        let [id_name, timestamp_name, signature_name] = signing.headers.names();
         request = request
-            .header("webhook-id", id)
-            .header("webhook-timestamp", timestamp.to_string())
-            .header("webhook-signature", secret.sign(id, timestamp, &bytes));
+            .header(id_name, id)
+            .header(timestamp_name, timestamp.to_string())
+            .header(signature_name, entries.join(" "));
     }
     let response = request.body(bytes).send().await?;
     let status = response.status();

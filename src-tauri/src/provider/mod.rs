@@ -7,5 +7,8 @@ pub mod emulator;
 pub mod jwt;
 
 pub use client::{Endpoints, Environment, ProviderClient, ProviderError, Registration};
-pub use emulator::{Emulator, EmulatorConfig, FlowConfig, PayloadForm, Summary};
+pub use emulator::{
+    DeliverySigning, Emulator, EmulatorConfig, FlowConfig, PayloadForm, SignatureHeaderNames,
+    Summary,
+};
 pub use jwt::{KeyError, PrivateKey, PublicKey};
