@@ -642,3 +642,143 @@ async fn start_demo_runs_on_an_empty_database_and_refuses_one_with_real_users() 
     assert_eq!(real.json("/api/provider").await["demoAllowed"], false);
     real.stop().await;
 }
+
+#[tokio::test]
+async fn every_ui_answer_carries_the_security_headers() {
+    let scratch = Scratch::new();
+    let mut monitor = Monitor::start_with(
+        &scratch.db(),
+        true,
+        &[],
+        &mut std::process::Command::new(BIN),
+    );
+    let ui_url = monitor.next_line();
+    let (base, token) = ui_url
+        .strip_prefix("ui: ")
+        .and_then(|url| url.split_once("/?token="))
+        .expect("a ui: line with the token");
+    let (base, token) = (base.to_owned(), token.to_owned());
+    assert_eq!(
+        post(&monitor.webhook_url, fixture("flat-open.json"))
+            .await
+            .status,
+        200
+    );
+
+    let authorised = |request: reqwest::RequestBuilder| request.bearer_auth(&token);
+    let url = |path: &str| format!("{base}{path}");
+    let data_answers = [
+        (
+            "overview",
+            authorised(client().get(url("/api/overview"))),
+            200,
+        ),
+        (
+            "user",
+            authorised(client().get(url("/api/users/user_4821"))),
+            200,
+        ),
+        (
+            "deliveries",
+            authorised(client().get(url("/api/deliveries"))),
+            200,
+        ),
+        (
+            "unknown user",
+            authorised(client().get(url("/api/users/nobody"))),
+            404,
+        ),
+        (
+            "unknown API route",
+            authorised(client().get(url("/api/nothing"))),
+            404,
+        ),
+        (
+            "unknown replay",
+            authorised(client().post(url("/api/deliveries/999999/replay"))),
+            404,
+        ),
+        (
+            "wrong method",
+            authorised(client().delete(url("/api/overview"))),
+            405,
+        ),
+        ("no token", client().get(url("/api/overview")), 401),
+        ("no token, page", client().get(url("/")), 401),
+        (
+            "foreign host",
+            authorised(client().get(url("/api/overview"))).header("host", "evil.example"),
+            403,
+        ),
+        (
+            "foreign origin",
+            authorised(client().get(url("/api/overview"))).header("origin", "http://evil.example"),
+            403,
+        ),
+        (
+            "missing file",
+            authorised(client().get(url("/nothing-here.js"))),
+            404,
+        ),
+    ];
+    for (what, request, status) in data_answers {
+        let answer = send(request).await;
+        assert_eq!(answer.status, status, "{what}: {}", answer.body);
+        let header = |name: &str| {
+            answer
+                .headers
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default()
+        };
+        assert_eq!(header("x-content-type-options"), "nosniff", "{what}");
+        assert_eq!(header("referrer-policy"), "no-referrer", "{what}");
+        assert_eq!(header("x-frame-options"), "DENY", "{what}");
+        assert_eq!(header("cache-control"), "no-store", "{what}");
+        assert!(
+            header("content-type").starts_with("application/json"),
+            "{what}"
+        );
+        assert!(
+            header("content-security-policy").contains("frame-ancestors 'none'"),
+            "{what}"
+        );
+    }
+
+    // The live feed: its own caching rule, the same protections.
+    let feed = authorised(client().get(url("/api/feed")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(feed.status(), 200);
+    assert_eq!(feed.headers()["content-type"], "text/event-stream");
+    assert_eq!(feed.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(feed.headers()["x-frame-options"], "DENY");
+    drop(feed);
+
+    // The page keeps its own policy (its scripts and styles still load) and caching.
+    let page = send(client().get(format!("{base}/?token={token}"))).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.headers["x-content-type-options"], "nosniff");
+    assert_eq!(page.headers["x-frame-options"], "DENY");
+    assert_eq!(page.headers["referrer-policy"], "no-referrer");
+    let policy = page.headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        policy.contains("script-src 'self'") && policy.contains("style-src 'self'"),
+        "{policy}"
+    );
+    assert_eq!(page.headers["cache-control"], "no-cache");
+    let script = page
+        .body
+        .split("src=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a script tag");
+    let asset = send(authorised(client().get(url(script)))).await;
+    assert_eq!(asset.status, 200);
+    assert_eq!(asset.headers["x-content-type-options"], "nosniff");
+    assert!(asset.headers["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("immutable"));
+}

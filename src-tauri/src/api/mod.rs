@@ -22,6 +22,7 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::watch;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 mod provider;
 
@@ -138,7 +139,35 @@ pub fn router(
             get(|| async { ApiError::NotFound("there is no such API route".into()) }),
         )
         .fallback(get(static_file))
+        .method_not_allowed_fallback(|method: axum::http::Method| async move {
+            refuse(
+                StatusCode::METHOD_NOT_ALLOWED,
+                &format!("{method} is not accepted on this route"),
+            )
+        })
         .layer(middleware::from_fn_with_state(ui.clone(), guard))
+        // Outside the guard, so that its refusals carry them too. The page and its assets set
+        // their own policy and caching; everything else is data for this browser tab only.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(DATA_SECURITY_POLICY),
+        ))
         .with_state(ui)
 }
 
@@ -149,6 +178,9 @@ mod assets {
 /// The only place scripts may come from is this listener; no framing, no leaking the address.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
      img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/// For answers that are data, not a page: nothing in them may load or be framed.
+const DATA_SECURITY_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";
 
 /// The built front end (embedded at build time): `/` is the app, `/assets/*` its files.
 async fn static_file(uri: axum::http::Uri) -> Response {
