@@ -14,6 +14,7 @@ use axum::{Json, Router};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
+use crate::connections::BODY_DEADLINE;
 use crate::kyc::parse_payload;
 use crate::secret_file::SecretSource;
 use crate::signature::SignatureHeaders;
@@ -121,7 +122,7 @@ async fn receive(
     let (body, body_size) = match &read {
         BodyRead::Complete(bytes) => (Some(bytes.clone()), Some(bytes.len() as i64)),
         BodyRead::TooLarge { declared } => (None, *declared),
-        BodyRead::Failed(_) => (None, None),
+        BodyRead::Failed(_) | BodyRead::TimedOut => (None, None),
     };
 
     let mut verified_webhook_id = None;
@@ -140,6 +141,10 @@ async fn receive(
             BodyRead::TooLarge { .. } => refused(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("the body is over this monitor's limit of {max_body} bytes; raise it with --max-body if such notifications are expected"),
+            ),
+            BodyRead::TimedOut => refused(
+                StatusCode::REQUEST_TIMEOUT,
+                format!("the body did not arrive within {} s of the headers; send the notification again", BODY_DEADLINE.as_secs()),
             ),
             BodyRead::Failed(reason) => refused(
                 StatusCode::BAD_REQUEST,
@@ -190,9 +195,12 @@ async fn receive(
             answer(recorded)
         }
         Err(error) => {
+            // The reason is the operator's (logged by the writer and shown in the UI), not the
+            // sender's: the answer goes out through the tunnel.
+            tracing::debug!(%error, "answering 503");
             let mut response = error_response(
                 StatusCode::SERVICE_UNAVAILABLE,
-                &format!("this monitor could not store the delivery ({error}), so it did not keep it: send it again later"),
+                "this monitor could not store the delivery, so it did not keep it: send it again later",
             );
             response
                 .headers_mut()
@@ -204,7 +212,11 @@ async fn receive(
 
 enum BodyRead {
     Complete(Vec<u8>),
-    TooLarge { declared: Option<i64> },
+    TooLarge {
+        declared: Option<i64>,
+    },
+    /// The client kept the body coming slower than the deadline allows.
+    TimedOut,
     Failed(String),
 }
 
@@ -218,7 +230,10 @@ async fn read_body(body: Body, headers: &HeaderMap, max_body: usize) -> BodyRead
             declared: declared.map(|d| d as i64),
         };
     }
-    match to_bytes(body, max_body).await {
+    let Ok(read) = tokio::time::timeout(BODY_DEADLINE, to_bytes(body, max_body)).await else {
+        return BodyRead::TimedOut;
+    };
+    match read {
         Ok(bytes) => BodyRead::Complete(bytes.to_vec()),
         Err(error) => {
             let over_limit = std::error::Error::source(&error)

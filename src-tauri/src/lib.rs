@@ -1,6 +1,7 @@
 //! KYC Monitor's core: everything the CLI, the web UI and the desktop shell share.
 
 pub mod api;
+pub mod connections;
 #[cfg(feature = "desktop")]
 pub mod desktop;
 pub mod export;

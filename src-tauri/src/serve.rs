@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::api::{self, UiConfig};
+use crate::connections::{self, ConnectionLimit};
 use crate::ingest::{self, WebhookConfig};
 use crate::provider::actions::ProviderHub;
 use crate::provider::FlowConfig;
@@ -21,6 +22,10 @@ use crate::tunnel::{self, TunnelOptions, TunnelSpec, TunnelState};
 
 /// How long a stop waits for requests still being received before it gives up on them.
 const DRAIN_LIMIT: Duration = Duration::from_secs(10);
+/// The longest a UI API answer may take (registration waits on the provider's retries).
+const UI_REQUEST_DEADLINE: Duration = Duration::from_secs(120);
+/// The UI API takes small JSON forms only.
+const UI_MAX_BODY: usize = 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
@@ -260,7 +265,12 @@ impl Server {
             self.hub.clone(),
             config,
             self.stopping.subscribe(),
-        );
+        )
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::GATEWAY_TIMEOUT,
+            UI_REQUEST_DEADLINE,
+        ))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(UI_MAX_BODY));
         (router, token)
     }
 
@@ -308,19 +318,23 @@ impl Server {
             tracing::info!("stopping: finishing the deliveries in flight");
             let _ = stopping_tx.send(true);
         });
+        let open_files = connections::raise_open_file_limit();
         let mut listeners = tokio::task::JoinSet::new();
-        for bound in std::iter::once(self.webhook).chain(self.ui.map(|(bound, _)| bound)) {
-            let mut stopping = stopping.clone();
-            let service = bound
-                .router
-                .into_make_service_with_connect_info::<SocketAddr>();
-            listeners.spawn(async move {
-                axum::serve(bound.listener, service)
-                    .with_graceful_shutdown(async move {
-                        let _ = stopping.wait_for(|stop| *stop).await;
-                    })
-                    .await
-            });
+        let webhook_limit = ConnectionLimit::webhook(open_files);
+        tracing::debug!(
+            open_files,
+            webhook_connections = webhook_limit.0,
+            "connection limits"
+        );
+        let served = std::iter::once((self.webhook, webhook_limit))
+            .chain(self.ui.map(|(bound, _)| (bound, ConnectionLimit::ui())));
+        for (bound, limit) in served {
+            listeners.spawn(connections::serve(
+                bound.listener,
+                bound.router,
+                limit,
+                stopping.clone(),
+            ));
         }
         let (spec, options) = self.tunnel;
         let tunnel = (spec != TunnelSpec::None).then(|| {
@@ -354,16 +368,9 @@ impl Server {
             });
         }
         let mut drain_limit = stopping.clone();
-        let drained = async {
-            while let Some(finished) = listeners.join_next().await {
-                finished
-                    .expect("a listener task panicked")
-                    .map_err(ServeError::Listener)?;
-            }
-            Ok::<(), ServeError>(())
-        };
+        let drained = async { while listeners.join_next().await.is_some() {} };
         tokio::select! {
-            result = drained => result?,
+            () = drained => {},
             _ = async {
                 let _ = drain_limit.wait_for(|stop| *stop).await;
                 tokio::time::sleep(DRAIN_LIMIT).await;
