@@ -30,8 +30,8 @@ use crate::ingest;
 use crate::kyc::{is_known_decision, is_known_status, KNOWN_STATUSES};
 use crate::provider::actions::ProviderHub;
 use crate::store::{
-    BoardCursor, Change, DeliveryFilter, DeliveryRecord, Reader, Store, StoreError, TimelineEntry,
-    UserRecord, Writer,
+    BoardCursor, Change, DeliveryFilter, DeliveryRecord, Reader, Store, StoreError, StoreProblem,
+    TimelineEntry, UserRecord, Writer,
 };
 use crate::tunnel::TunnelState;
 
@@ -374,6 +374,7 @@ async fn overview(State(ui): State<Arc<Ui>>) -> Result<Json<serde_json::Value>, 
     Ok(Json(json!({
         "webhookUrl": ui.config.webhook_url,
         "tunnel": tunnel_json(&ui),
+        "storeProblem": *ui.writer.health().borrow(),
         "lastDeliveryAt": last_delivery_at,
         "knownStatuses": KNOWN_STATUSES,
         "totalUsers": total,
@@ -614,8 +615,11 @@ async fn feed(
     let stopping = ui.stopping.clone();
     let mut tunnel = ui.config.tunnel.1.clone();
     tunnel.mark_unchanged();
+    let mut health = ui.writer.health();
+    health.mark_unchanged();
     let state = FeedState {
         tunnel,
+        health,
         ui,
         live,
         stopping,
@@ -638,6 +642,7 @@ fn tunnel_json(ui: &Ui) -> serde_json::Value {
 
 struct FeedState {
     tunnel: watch::Receiver<TunnelState>,
+    health: watch::Receiver<Option<StoreProblem>>,
     ui: Arc<Ui>,
     live: tokio::sync::broadcast::Receiver<Change>,
     stopping: watch::Receiver<bool>,
@@ -662,6 +667,10 @@ impl FeedState {
                             // No id: a tunnel event does not move the resume point.
                             let status = json!({"kind": self.ui.config.tunnel.0, "status": *self.tunnel.borrow_and_update()});
                             return Some(Event::default().event("tunnel").data(status.to_string()));
+                        }
+                        Ok(()) = self.health.changed() => {
+                            let problem = json!({"problem": *self.health.borrow_and_update()});
+                            return Some(Event::default().event("store").data(problem.to_string()));
                         }
                         _ = self.stopping.wait_for(|stop| *stop) => return None,
                     };

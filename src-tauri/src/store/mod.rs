@@ -1,6 +1,7 @@
 //! SQLite storage: every delivery as it arrived, the events and the per-user projection derived
 //! from them. SQL lives here and nowhere else.
 
+mod identity;
 mod projection;
 pub mod queries;
 pub mod schema;
@@ -16,7 +17,9 @@ pub use queries::{
     BoardCursor, DeliveryFilter, DeliveryRecord, EventRecord, MinuteCount, Reader,
     RegistrationAttempt, TimelineEntry, UserCount, UserRecord,
 };
-pub use writer::{Change, NewDelivery, Outcome, Recorded, Verdict, Writer, CHANGE_BACKLOG};
+pub use writer::{
+    Change, NewDelivery, Outcome, Recorded, StoreProblem, Verdict, Writer, CHANGE_BACKLOG,
+};
 
 /// How long the writer waits for a lock held by another process before it gives up on a batch
 /// (and the webhook answers 503). Well inside the provider's 5-second answer window.
@@ -62,6 +65,9 @@ pub enum StoreError {
     CommitFailed(String),
     #[error("the database writer has stopped")]
     WriterStopped,
+    /// The file at the path is not the one the writer holds open any more.
+    #[error("{0}")]
+    FileGone(String),
 }
 
 /// A KYC Monitor database file, checked and migrated.
@@ -163,7 +169,10 @@ impl Store {
 
     /// Starts the single writer that every delivery goes through.
     pub fn start_writer(&self) -> Result<Writer, StoreError> {
-        Writer::start(open_writable(&self.path)?, open_writable(&self.path)?)
+        let conn = open_writable(&self.path)?;
+        // After opening: the connection has made the WAL where there was none.
+        let identity = identity::FileIdentity::capture(&self.path);
+        Writer::start(conn, open_writable(&self.path)?, identity)
     }
 
     /// The secret part of the webhook path: made once, then the same on every start.

@@ -6,8 +6,9 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
 
 use rusqlite::{params, Connection, TransactionBehavior};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
+use super::identity::FileIdentity;
 use super::projection;
 use super::StoreError;
 use crate::kyc::Payload;
@@ -111,6 +112,19 @@ pub struct Writer {
     queue: mpsc::Sender<Command>,
     threads: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
     changes: broadcast::Sender<Change>,
+    health: watch::Receiver<Option<StoreProblem>>,
+}
+
+/// Why the store is not acknowledging deliveries now: for the operator's eyes (the log, the
+/// UI's banner), never for the sender's.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreProblem {
+    pub message: String,
+    /// When the problem was first seen (Unix milliseconds).
+    pub since: i64,
+    /// Only a restart helps (the file is gone); otherwise the next commit that works clears it.
+    pub needs_restart: bool,
 }
 
 /// A committed delivery, announced to whoever follows the store live (the UI's feed).
@@ -126,20 +140,30 @@ impl Writer {
     /// `conn` writes; `checkpoints` copies the WAL back into the database file in the
     /// background, so that no delivery waits while pages are copied. SQLite's automatic
     /// checkpoint would do that copying inside a commit.
-    pub(super) fn start(conn: Connection, checkpoints: Connection) -> Result<Writer, StoreError> {
+    pub(super) fn start(
+        conn: Connection,
+        checkpoints: Connection,
+        identity: FileIdentity,
+    ) -> Result<Writer, StoreError> {
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         let wal_restart = Arc::new(AtomicBool::new(false));
         let restart_requests = wal_restart.clone();
         let (queue, commands) = mpsc::channel(QUEUE_DEPTH);
         let (changes, _) = broadcast::channel(CHANGE_BACKLOG);
         let announce = changes.clone();
+        let (report, health) = watch::channel(None);
         let (stop_checkpoints, checkpoint_stop) = std::sync::mpsc::channel::<()>();
         let spawn_failed =
             |e: std::io::Error| StoreError::CommitFailed(format!("cannot start the writer: {e}"));
         let writer = std::thread::Builder::new()
             .name("kyc-writer".into())
             .spawn(move || {
-                write_until_stopped(conn, commands, &wal_restart, &announce);
+                let mut outlet = Outlet {
+                    identity,
+                    changes: announce,
+                    health: report,
+                };
+                write_until_stopped(conn, commands, &wal_restart, &mut outlet);
                 drop(stop_checkpoints);
             })
             .map_err(spawn_failed)?;
@@ -153,6 +177,7 @@ impl Writer {
             queue,
             threads: std::sync::Mutex::new(vec![writer, checkpointer]),
             changes,
+            health,
         })
     }
 
@@ -172,6 +197,11 @@ impl Writer {
         self.changes.subscribe()
     }
 
+    /// What keeps the store from acknowledging deliveries, as it changes (`None`: all is well).
+    pub fn health(&self) -> watch::Receiver<Option<StoreProblem>> {
+        self.health.clone()
+    }
+
     /// Commits and answers everything queued so far, then ends the thread. Deliveries recorded
     /// after this are refused with [`StoreError::WriterStopped`].
     pub async fn finish(&self) {
@@ -183,11 +213,42 @@ impl Writer {
     }
 }
 
+/// Where a written batch goes: checked against the file, announced, its health told.
+struct Outlet {
+    identity: FileIdentity,
+    changes: broadcast::Sender<Change>,
+    health: watch::Sender<Option<StoreProblem>>,
+}
+
+impl Outlet {
+    fn report(&self, message: String, needs_restart: bool) {
+        self.health.send_if_modified(|problem| {
+            let changed = problem.as_ref().is_none_or(|p| p.message != message);
+            if changed {
+                *problem = Some(StoreProblem {
+                    message,
+                    since: crate::time::now_millis(),
+                    needs_restart,
+                });
+            }
+            changed
+        });
+    }
+
+    fn needs_restart(&self) -> Option<String> {
+        let problem = self.health.borrow();
+        problem
+            .as_ref()
+            .filter(|p| p.needs_restart)
+            .map(|p| p.message.clone())
+    }
+}
+
 fn write_until_stopped(
     mut conn: Connection,
     mut commands: mpsc::Receiver<Command>,
     wal_restart: &AtomicBool,
-    changes: &broadcast::Sender<Change>,
+    outlet: &mut Outlet,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut stopping = false;
@@ -206,6 +267,11 @@ fn write_until_stopped(
                 Err(_) => break,
             }
         }
+        if let Some(reason) = outlet.needs_restart() {
+            // The file is gone: writing on would only fill the orphaned one.
+            fail_batch(&mut batch, || StoreError::FileGone(reason.clone()));
+            continue;
+        }
         let started = std::time::Instant::now();
         let written = write_batch(&mut conn, &batch);
         tracing::trace!(
@@ -213,15 +279,33 @@ fn write_until_stopped(
             micros = started.elapsed().as_micros() as u64,
             "committed a batch"
         );
+        let written = written.map_err(|error| {
+            let message = commit_problem(&error);
+            tracing::error!(%error, deliveries = batch.len(), "could not commit deliveries; answering 503: {message}");
+            outlet.report(message, false);
+            error.to_string()
+        });
+        // Checked after the commit: a file deleted or replaced a moment before it still took it.
+        let written = written.and_then(|recorded| match outlet.identity.check() {
+            Ok(()) => Ok(recorded),
+            Err(message) => {
+                tracing::error!("{message}");
+                outlet.report(message.clone(), true);
+                Err(message)
+            }
+        });
         match written {
             Ok(recorded) => {
+                outlet
+                    .health
+                    .send_if_modified(|problem| problem.take().is_some());
                 for (job, recorded) in batch.drain(..).zip(recorded) {
                     let external_id = match &job.delivery.verdict {
                         Verdict::Payload(Payload::Event(event)) => Some(event.external_id.clone()),
                         _ => None,
                     };
                     // Nobody listening is fine: the feed is a convenience, the store the record.
-                    let _ = changes.send(Change {
+                    let _ = outlet.changes.send(Change {
                         delivery_id: recorded.delivery_id,
                         outcome: recorded.outcome,
                         external_id,
@@ -229,15 +313,7 @@ fn write_until_stopped(
                     let _ = job.reply.send(Ok(recorded));
                 }
             }
-            Err(error) => {
-                tracing::error!(%error, deliveries = batch.len(), "could not commit deliveries; answering 503");
-                let reason = error.to_string();
-                for job in batch.drain(..) {
-                    let _ = job
-                        .reply
-                        .send(Err(StoreError::CommitFailed(reason.clone())));
-                }
-            }
+            Err(reason) => fail_batch(&mut batch, || StoreError::CommitFailed(reason.clone())),
         }
         if wal_restart.swap(false, Ordering::Relaxed) {
             // Between batches, after answering: the background thread has copied nearly every
@@ -253,6 +329,24 @@ fn write_until_stopped(
         if let Command::Write(job) = command {
             let _ = job.reply.send(Err(StoreError::WriterStopped));
         }
+    }
+}
+
+/// Answers every delivery of a batch that was not kept.
+fn fail_batch(batch: &mut Vec<Job>, error: impl Fn() -> StoreError) {
+    for job in batch.drain(..) {
+        let _ = job.reply.send(Err(error()));
+    }
+}
+
+/// What the operator is told when a commit fails, in words that say what to do.
+fn commit_problem(error: &rusqlite::Error) -> String {
+    use rusqlite::ErrorCode;
+    match error.sqlite_error_code() {
+        Some(ErrorCode::DiskFull) => "the disk holding the database is full: free some space; deliveries are answered 503 (the provider retries them) until a commit works again".to_owned(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => "another program holds the database's write lock: close it; deliveries are answered 503 (the provider retries them) until then".to_owned(),
+        Some(ErrorCode::ReadOnly | ErrorCode::PermissionDenied) => "the database file cannot be written (read-only or permission denied): fix its permissions; deliveries are answered 503 until then".to_owned(),
+        _ => format!("the database could not commit ({error}); deliveries are answered 503 (the provider retries them) until a commit works again"),
     }
 }
 

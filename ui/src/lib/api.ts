@@ -16,6 +16,7 @@ import type {
   RegisterForm,
   ReplayAnswer,
   Stats,
+  StoreProblem,
   Tunnel,
   User,
   UserDetail,
@@ -125,6 +126,7 @@ export function follow(handlers: {
   onResync: () => void;
   onState: (state: FeedState) => void;
   onTunnel?: (tunnel: Tunnel) => void;
+  onStore?: (problem: StoreProblem | null) => void;
 }): () => void {
   if (isDesktop) return followInProcess(handlers);
   const source = new EventSource('/api/feed');
@@ -134,6 +136,9 @@ export function follow(handlers: {
   source.addEventListener('change', (event) => handlers.onChange(JSON.parse((event as MessageEvent).data) as Change));
   source.addEventListener('resync', () => handlers.onResync());
   source.addEventListener('tunnel', (event) => handlers.onTunnel?.(JSON.parse((event as MessageEvent).data) as Tunnel));
+  source.addEventListener('store', (event) =>
+    handlers.onStore?.((JSON.parse((event as MessageEvent).data) as { problem: StoreProblem | null }).problem),
+  );
   return () => source.close();
 }
 
@@ -145,6 +150,7 @@ function followInProcess(handlers: Parameters<typeof follow>[0]): () => void {
     if (payload.event === 'change') handlers.onChange(payload.data as Change);
     else if (payload.event === 'resync') handlers.onResync();
     else if (payload.event === 'tunnel') handlers.onTunnel?.(payload.data as Tunnel);
+    else if (payload.event === 'store') handlers.onStore?.((payload.data as { problem: StoreProblem | null }).problem);
   });
   void stop.then(() => handlers.onState('live'));
   return () => void stop.then((unlisten) => unlisten());

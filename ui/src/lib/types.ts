@@ -34,9 +34,19 @@ export interface Tunnel {
   status: TunnelStatus;
 }
 
+/** Why the monitor is not acknowledging deliveries right now (the webhook answers 503). */
+export interface StoreProblem {
+  message: string;
+  /** When it was first seen (Unix ms). */
+  since: number;
+  /** Only a restart helps; otherwise the next commit that works clears it. */
+  needsRestart: boolean;
+}
+
 export interface Overview {
   webhookUrl: string;
   tunnel: Tunnel;
+  storeProblem: StoreProblem | null;
   /** When the newest delivery arrived (Unix ms), if any did. */
   lastDeliveryAt: number | null;
   knownStatuses: string[];
