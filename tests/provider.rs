@@ -1007,6 +1007,27 @@ fn serve_demo_registers_with_the_built_in_emulator_and_fills_its_own_database() 
     assert!(child.wait().unwrap().success());
 }
 
+#[test]
+fn a_demo_on_a_database_with_a_stored_secret_keeps_it_and_is_signed_with_it() {
+    let scratch = Scratch::new();
+    let db = scratch.db();
+    let secret_path = kyc_monitor::secret_file::path_for(&db);
+    let secret = kyc_monitor::signature::SharedSecret::generate().expose();
+    std::fs::write(&secret_path, &secret).unwrap();
+    let monitor = Monitor::start(&db, &["--demo", "--demo-users", "3", "--demo-speed", "100"]);
+    wait_for_closed_users(&db, 3);
+    let kept = std::fs::read_to_string(&secret_path).unwrap();
+    assert_eq!(kept.trim(), secret);
+    let deliveries = export_jsonl(&db, "deliveries");
+    assert!(
+        deliveries
+            .iter()
+            .all(|d| d["outcome"] != "rejected" && d["webhookId"].is_string()),
+        "every demo delivery was signed with the kept secret: {deliveries:?}"
+    );
+    assert_eq!(monitor.terminate(), 0);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn registering_again_replaces_the_url_deliveries_go_to() {
     let scratch = Scratch::new();

@@ -318,6 +318,16 @@ async fn the_secret_can_come_from_the_environment_and_is_never_stored() {
     ));
 }
 
+/// A child process killed when the test ends, passing or failing.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Signatures made by code that is not ours: tests/signers/sign.py with the `standardwebhooks`
 /// package (`v1`) or a key pair of the `cryptography` package's making (`v1a`).
 fn independent_signer(request: Value) -> Value {
@@ -609,14 +619,16 @@ async fn ed25519_signatures_from_an_independent_signer_verify_with_its_public_ke
 
     // The same key from the environment and from the secret file beside the database.
     let from_env = Scratch::new();
-    let mut child = serve_command(&from_env.db())
-        .env("KYC_MONITOR_SIGNING_SECRET", &public_key)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Running(
+        serve_command(&from_env.db())
+            .env("KYC_MONITOR_SIGNING_SECRET", &public_key)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
+    std::io::BufReader::new(child.0.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
     let env_url = line.trim().strip_prefix("webhook: ").unwrap().to_owned();
@@ -632,8 +644,8 @@ async fn ed25519_signatures_from_an_independent_signer_verify_with_its_public_ke
         let answer = post_with(url, &good, &webhook_headers("msg_a", &ts, &signature(0))).await;
         assert_eq!(answer.status, 200, "{}", answer.body);
     }
-    signal(&child, "TERM");
-    child.wait().unwrap();
+    signal(&child.0, "TERM");
+    assert!(child.0.wait().unwrap().success());
 }
 
 /// The counts in the emulator's `summary:` line.
@@ -678,6 +690,8 @@ fn emulate(args: &[&str]) -> Command {
             "100",
         ])
         .args(["--duplicates", "0.3", "--exit-when-done"])
+        // A delivery that is refused gives up soon, so a failure ends the run instead of hanging it.
+        .args(["--max-attempts", "2", "--retry-base-ms", "50"])
         .args(args)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null());
@@ -752,12 +766,14 @@ fn the_emulator_signs_every_way_and_a_signed_monitor_keeps_every_acked_delivery(
 async fn the_emulator_makes_a_key_pair_and_a_registration_keeps_its_public_key_for_serve() {
     let scratch = Scratch::new();
     let partner_key = scratch.dir.path().join("partner.pem");
-    let mut emulator = emulate(&["--new-signing-key", "--signature-headers", "svix"])
-        .args(["--write-private-key", partner_key.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(emulator.stdout.take().unwrap());
+    let mut emulator = Running(
+        emulate(&["--new-signing-key", "--signature-headers", "svix"])
+            .args(["--write-private-key", partner_key.to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = std::io::BufReader::new(emulator.0.stdout.take().unwrap());
     let mut printed = std::collections::HashMap::new();
     while !printed.contains_key("private-key") {
         let mut line = String::new();
@@ -800,7 +816,7 @@ async fn the_emulator_makes_a_key_pair_and_a_registration_keeps_its_public_key_f
     );
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut lines, &mut rest).unwrap();
-    assert!(emulator.wait().unwrap().success(), "{rest}");
+    assert!(emulator.0.wait().unwrap().success(), "{rest}");
     assert_every_acked_delivery_is_stored(&scratch.db(), &rest, 1);
     let kept = std::fs::read_to_string(kyc_monitor::secret_file::path_for(&scratch.db())).unwrap();
     assert_eq!(kept.trim(), public);

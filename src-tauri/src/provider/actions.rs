@@ -307,7 +307,9 @@ pub async fn start_demo(
     };
     let client =
         ProviderClient::new(endpoints, DEMO_CLIENT_ID, key).map_err(RegisterError::from)?;
-    let registered = register(store, &client, webhook_url, Signing::Unsigned).await?;
+    // Unsigned would drop a secret stored for the real provider; a kept one signs the demo too.
+    let signing = Signing::keep_stored(store.path()).map_err(RegisterError::from)?;
+    let registered = register(store, &client, webhook_url, signing).await?;
     if registered.attempt.validated != Some(true) {
         emulator.stop().await;
         return Err(DemoError::NotValidated(registered.attempt.message));
