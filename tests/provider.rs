@@ -946,8 +946,13 @@ async fn register_keeps_the_stored_secret_unless_told_unsigned() {
 fn wait_for_closed_users(db: &Path, count: usize) -> Vec<serde_json::Value> {
     let start = std::time::Instant::now();
     loop {
-        let users = if db.exists() {
-            export_jsonl(db, "users")
+        // The demo's database appears a moment before its schema: until then, no users.
+        let export = cli(db, &["export", "users", "--format", "jsonl"]);
+        let users: Vec<serde_json::Value> = if export.status.success() {
+            stdout(&export)
+                .lines()
+                .map(|line| serde_json::from_str(line).unwrap())
+                .collect()
         } else {
             Vec::new()
         };

@@ -6,10 +6,14 @@ mod support;
 use kyc_monitor::store::{BoardCursor, DeliveryFilter, Store};
 use support::*;
 
+/// Posts `bodies` and waits until the projection holds them (the writer projects right after
+/// acknowledging, in milliseconds).
 async fn ingest(monitor: &Monitor, bodies: &[String]) {
     for body in bodies {
         assert!(post(&monitor.webhook_url, body.clone()).await.status < 500);
     }
+    let reader = Store::open(&monitor.db).unwrap().reader().unwrap();
+    assert_eq!(reader.settle(std::time::Duration::from_secs(5)).unwrap(), 0);
 }
 
 #[tokio::test]
@@ -147,6 +151,7 @@ async fn a_timeline_carries_each_delivery_as_it_arrived() {
     post(&monitor.webhook_url, fixture("flat-open.json")).await;
     post(&monitor.webhook_url, fixture("flat-accepted.json")).await;
     let reader = Store::open(&scratch.db()).unwrap().reader().unwrap();
+    assert_eq!(reader.settle(std::time::Duration::from_secs(5)).unwrap(), 0);
     let timeline = reader.user_timeline("user_4821").unwrap();
     assert_eq!(timeline.len(), 3);
     assert_eq!(
@@ -301,6 +306,7 @@ async fn the_median_time_to_close_follows_users_in_and_out_of_closed() {
             .unwrap()
     };
     // Ten closed: 0, 1 s .. 9 s; the lower median is the 5th smallest, 4 s.
+    writer.projected(std::time::Duration::from_secs(5)).await;
     assert_eq!(median(&store), Some(4000));
     assert!((raw(&store) - 4000).abs() <= 20, "{}", raw(&store));
     // u9 and u8 are reopened: they leave the closed set (0, 1 s .. 7 s: lower median 3 s).
@@ -312,12 +318,14 @@ async fn the_median_time_to_close_follows_users_in_and_out_of_closed() {
         .record(delivery_at(t0 + 20_000, flat("u8", "REVIEW", "ON_HOLD")))
         .await
         .unwrap();
+    writer.projected(std::time::Duration::from_secs(5)).await;
     assert_eq!(median(&store), Some(3000));
     // u9 closes again, 40 s after it was first seen.
     writer
         .record(delivery_at(t0 + 40_000, flat("u9", "ACCEPT", "CLOSED")))
         .await
         .unwrap();
+    writer.projected(std::time::Duration::from_secs(5)).await;
     assert_eq!(median(&store), Some(4000));
     writer.finish().await;
     store.rebuild().unwrap();

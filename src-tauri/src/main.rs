@@ -233,7 +233,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             lookup(&Store::open_existing(&db)?, &external_id, json)
         }
         Some(Command::Export { table, format }) => {
-            let reader = Store::open_existing(&db)?.reader()?;
+            let reader = settled_reader(&Store::open_existing(&db)?)?;
             export::export(&reader, table, format, std::io::stdout().lock()).map_err(|error| {
                 match error {
                     ExportError::Write(io) => anyhow::Error::from(io),
@@ -370,8 +370,22 @@ struct LookupEventJson<'a> {
     duplicate: bool,
 }
 
-fn lookup(store: &Store, external_id: &str, json: bool) -> anyhow::Result<()> {
+/// A reader on a projection that holds every delivery journaled when it was asked for: a
+/// running monitor projects within milliseconds. One left behind by a crash is said so.
+fn settled_reader(store: &Store) -> anyhow::Result<kyc_monitor::store::Reader> {
     let reader = store.reader()?;
+    let lacking = reader.settle(std::time::Duration::from_secs(2))?;
+    if lacking > 0 {
+        eprintln!(
+            "kyc-monitor: the users and events of {} lack its {lacking} newest deliveries (kept, not yet projected): start the monitor on it, which catches up, or run `kyc-monitor rebuild`",
+            store.path().display()
+        );
+    }
+    Ok(reader)
+}
+
+fn lookup(store: &Store, external_id: &str, json: bool) -> anyhow::Result<()> {
+    let reader = settled_reader(store)?;
     let user = reader.user(external_id)?.ok_or_else(|| {
         NotFound(format!(
             "no user with externalId {external_id:?} in {}",

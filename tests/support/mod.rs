@@ -126,7 +126,21 @@ impl Monitor {
 }
 
 impl Drop for Monitor {
+    /// Stops as Ctrl-C would (the writer projects what it journaled), killing it only if it
+    /// does not exit: a test that reads the database next sees every acknowledged delivery.
     fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .status();
+            let start = std::time::Instant::now();
+            while start.elapsed() < Duration::from_secs(10) {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -39,6 +39,9 @@ const COOKIE: &str = "kyc_monitor_ui";
 const PAGE_LIMIT: u32 = 500;
 /// Past this many missed changes, a reconnecting follower is told to reload instead.
 const CATCH_UP_LIMIT: u32 = 1000;
+/// How long a view waits for the projection to hold what was acknowledged before it was asked
+/// for (it usually takes milliseconds); past that it shows what the projection has.
+const PROJECTION_WAIT: Duration = Duration::from_millis(500);
 
 /// What the UI API needs to know about this run.
 #[derive(Debug, Clone)]
@@ -294,6 +297,8 @@ impl Ui {
         self: &Arc<Self>,
         query: impl FnOnce(&Reader) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
+        // Read your writes: a view asked for after a delivery was acknowledged shows it.
+        self.writer.projected(PROJECTION_WAIT).await;
         let ui = self.clone();
         tokio::task::spawn_blocking(move || {
             let pooled = ui.readers.lock().expect("reader pool").pop();
@@ -606,7 +611,7 @@ async fn feed(
         .read(move |reader| {
             let after = match resume {
                 Some(after) => after,
-                None => reader.latest_delivery_id()?,
+                None => reader.projected_through()?,
             };
             Ok((after, reader.changes_after(after, CATCH_UP_LIMIT + 1)?))
         })
@@ -694,7 +699,7 @@ impl FeedState {
 
 /// Tells the follower to reload its views; the feed goes on from the newest delivery.
 async fn resync(last_sent: &mut i64, ui: &Arc<Ui>) -> Event {
-    if let Ok(latest) = ui.read(|reader| Ok(reader.latest_delivery_id()?)).await {
+    if let Ok(latest) = ui.read(|reader| Ok(reader.projected_through()?)).await {
         *last_sent = latest;
     }
     Event::default()

@@ -2,6 +2,7 @@
 //! from them. SQL lives here and nowhere else.
 
 mod identity;
+mod journal;
 mod projection;
 pub mod queries;
 pub mod schema;
@@ -232,11 +233,17 @@ impl Store {
         Ok(conn.last_insert_rowid())
     }
 
-    /// Derives events and users again from the stored deliveries alone, in one transaction.
-    /// Returns how many deliveries were replayed into events.
-    pub fn rebuild(&self) -> Result<u64, StoreError> {
+    /// Derives events and users again from the stored deliveries alone: the projector from
+    /// zero into fresh tables, swapped in at the end (a monitor running on the file keeps
+    /// acknowledging meanwhile, except during the swap). Returns how many events it derived.
+    pub fn rebuild(&self) -> Result<i64, StoreError> {
+        self.rebuild_with_progress(|_| {})
+    }
+
+    /// [`Store::rebuild`], telling `progress` how many deliveries it has projected so far.
+    pub fn rebuild_with_progress(&self, progress: impl FnMut(i64)) -> Result<i64, StoreError> {
         let mut conn = open_writable(&self.path)?;
-        Ok(projection::rebuild(&mut conn)?)
+        Ok(projection::rebuild(&mut conn, progress)?)
     }
 }
 

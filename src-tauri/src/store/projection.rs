@@ -1,29 +1,211 @@
-//! Events and the per-user projection, derived from deliveries. The live writer and `rebuild`
-//! run the same functions in the same order, so a rebuild reproduces the live tables exactly.
+//! The projector: follows the journal (the `deliveries` table) by id from its watermark and
+//! derives events, users and the aggregates from it. The live writer runs it between
+//! acknowledgement batches; `rebuild` runs the very same code from zero into fresh tables and
+//! swaps them in, so live and rebuilt state cannot disagree by construction.
+//!
+//! Whether a delivery is a duplicate was decided when it was journaled (its `outcome`); the
+//! projector applies that verdict, it never decides again.
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::kyc::{parse_payload, KycEvent, Payload, UserState};
 
-/// True when an earlier answered (2xx) delivery carried this verified `webhook-id`.
-pub(super) fn webhook_id_seen(
-    conn: &Connection,
-    webhook_id: &str,
-    before_delivery: i64,
-) -> rusqlite::Result<bool> {
-    conn.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM deliveries
-                         WHERE webhook_id = ?1 AND id < ?2 AND outcome IN ('accepted', 'duplicate', 'ping'))",
-    )?
-    .query_row(params![webhook_id, before_delivery], |row| row.get(0))
+use super::writer::{Change, Outcome};
+
+/// The derived tables: the live ones, or a fresh set that a rebuild fills before swapping it in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Tables {
+    Live,
+    Rebuild,
 }
 
-/// Where an event stands against what is stored: a redelivery or not, a known user or not.
-#[derive(Debug, Clone)]
-pub(super) struct Placement {
-    pub duplicate: bool,
-    /// The user's state before this event; `None` for a user never seen.
-    previous: Option<Previous>,
+impl Tables {
+    fn prefix(self) -> &'static str {
+        match self {
+            Tables::Live => "",
+            Tables::Rebuild => "rebuild_",
+        }
+    }
+
+    /// `sql` with `{p}` replaced by this set's table prefix.
+    fn sql(self, sql: &str) -> String {
+        sql.replace("{p}", self.prefix())
+    }
+}
+
+/// The derived tables as the migrations leave them, without their secondary indexes; `{p}` is
+/// the prefix. `rebuild` makes a fresh set from this, so it must match the live tables column
+/// for column (a test compares them).
+pub(super) const DERIVED_TABLES: &str = r#"
+    CREATE TABLE {p}events (
+        delivery_id    INTEGER PRIMARY KEY REFERENCES deliveries (id),
+        received_at    INTEGER NOT NULL,
+        external_id    TEXT NOT NULL,
+        decision       TEXT NOT NULL,
+        status         TEXT NOT NULL,
+        sub_status     TEXT NOT NULL,
+        participant_id TEXT NOT NULL,
+        account        TEXT NOT NULL,
+        event_id       TEXT,
+        duplicate      INTEGER NOT NULL CHECK (duplicate IN (0, 1))
+    ) STRICT;
+    CREATE TABLE {p}users (
+        external_id    TEXT PRIMARY KEY,
+        decision       TEXT NOT NULL,
+        status         TEXT NOT NULL,
+        sub_status     TEXT NOT NULL,
+        participant_id TEXT NOT NULL,
+        account        TEXT NOT NULL,
+        first_seen_at  INTEGER NOT NULL,
+        last_seen_at   INTEGER NOT NULL,
+        status_since   INTEGER NOT NULL,
+        event_count    INTEGER NOT NULL,
+        last_event_id  INTEGER NOT NULL REFERENCES {p}events (delivery_id)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE {p}user_counts (
+        status   TEXT NOT NULL,
+        decision TEXT NOT NULL,
+        users    INTEGER NOT NULL,
+        PRIMARY KEY (status, decision)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE {p}delivery_minutes (
+        minute     INTEGER PRIMARY KEY,
+        deliveries INTEGER NOT NULL,
+        rejected   INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE {p}close_times (
+        bucket INTEGER PRIMARY KEY,
+        users  INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE {p}projection (
+        id      INTEGER PRIMARY KEY CHECK (id = 1),
+        through INTEGER NOT NULL
+    ) STRICT;
+    INSERT INTO {p}projection (id, through) VALUES (1, 0);
+"#;
+
+/// The derived tables' secondary indexes; a rebuild makes them once its tables are full.
+pub(super) const DERIVED_INDEXES: &str = r#"
+    CREATE INDEX events_by_user ON events (external_id, delivery_id);
+    CREATE INDEX events_by_event_id ON events (event_id) WHERE event_id IS NOT NULL;
+    CREATE INDEX users_by_status ON users (status, status_since DESC, external_id);
+"#;
+
+/// The derived tables' names, for a rebuild's swap.
+pub(super) const DERIVED_NAMES: [&str; 6] = [
+    "users",
+    "events",
+    "user_counts",
+    "delivery_minutes",
+    "close_times",
+    "projection",
+];
+
+/// The journal row the projector reads: the body only where it names a user.
+struct Journaled {
+    id: i64,
+    received_at: i64,
+    outcome: Outcome,
+    body: Option<Vec<u8>>,
+}
+
+/// Where the projection stands: every delivery up to this id is in the derived tables.
+pub(super) fn watermark(conn: &Connection, tables: Tables) -> rusqlite::Result<i64> {
+    conn.prepare_cached(&tables.sql("SELECT through FROM {p}projection WHERE id = 1"))?
+        .query_row([], |row| row.get(0))
+}
+
+/// Projects up to `limit` journaled deliveries after the watermark, and moves the watermark in
+/// the same transaction (the caller's). Returns what was projected, in order, and the
+/// watermark after it.
+pub(super) fn project(
+    conn: &Connection,
+    tables: Tables,
+    limit: usize,
+) -> rusqlite::Result<(Vec<Change>, i64)> {
+    let from = watermark(conn, tables)?;
+    let rows = conn
+        .prepare_cached(
+            "SELECT id, received_at, outcome,
+                    CASE WHEN outcome IN ('accepted', 'duplicate') THEN body END
+               FROM deliveries WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )?
+        .query_map(params![from, limit as i64], |row| {
+            Ok(Journaled {
+                id: row.get(0)?,
+                received_at: row.get(1)?,
+                outcome: Outcome::from_stored(&row.get::<_, String>(2)?),
+                body: row.get(3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let Some(last) = rows.last().map(|row| row.id) else {
+        return Ok((Vec::new(), from));
+    };
+    let mut changes = Vec::with_capacity(rows.len());
+    for row in rows {
+        let event = match row.body.as_deref().map(parse_payload) {
+            Some(Ok(Payload::Event(event))) => Some(event),
+            _ => None,
+        };
+        let duplicate = row.outcome == Outcome::Duplicate;
+        if let Some(event) = &event {
+            apply_event(conn, tables, row.id, row.received_at, event, duplicate)?;
+        }
+        count_minute(conn, tables, row.received_at, row.outcome)?;
+        changes.push(Change {
+            delivery_id: row.id,
+            outcome: row.outcome,
+            external_id: event.map(|event| event.external_id),
+        });
+    }
+    conn.prepare_cached(&tables.sql("UPDATE {p}projection SET through = ?1 WHERE id = 1"))?
+        .execute([last])?;
+    Ok((changes, last))
+}
+
+/// How many deliveries a rebuild projects per transaction before its last step: small enough
+/// that a monitor running on the same file keeps acknowledging in between.
+const REBUILD_STEP: usize = 20_000;
+
+/// Derives events, users and aggregates again from the journal alone: the projector from zero
+/// into fresh tables, in steps, then swapped in for the live ones in one transaction (which also
+/// projects what arrived meanwhile and builds the indexes). `progress` hears the deliveries
+/// projected so far. Returns how many events the journal gave.
+pub(super) fn rebuild(
+    conn: &mut Connection,
+    mut progress: impl FnMut(i64),
+) -> rusqlite::Result<i64> {
+    let mut fresh = String::new();
+    for name in DERIVED_NAMES {
+        fresh.push_str(&format!("DROP TABLE IF EXISTS rebuild_{name};"));
+    }
+    fresh.push_str(&Tables::Rebuild.sql(DERIVED_TABLES));
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute_batch(&fresh)?;
+    tx.commit()?;
+    let mut projected = 0;
+    loop {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let (changes, _) = project(&tx, Tables::Rebuild, REBUILD_STEP)?;
+        tx.commit()?;
+        if changes.is_empty() {
+            break;
+        }
+        projected += changes.len() as i64;
+        progress(projected);
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    while !project(&tx, Tables::Rebuild, REBUILD_STEP)?.0.is_empty() {}
+    for name in DERIVED_NAMES {
+        tx.execute_batch(&format!(
+            "DROP TABLE {name}; ALTER TABLE rebuild_{name} RENAME TO {name};"
+        ))?;
+    }
+    tx.execute_batch(DERIVED_INDEXES)?;
+    let events = tx.query_row("SELECT count(*) FROM events", [], |row| row.get(0))?;
+    tx.commit()?;
+    Ok(events)
 }
 
 #[derive(Debug, Clone)]
@@ -33,31 +215,24 @@ struct Previous {
     status_since: i64,
 }
 
-/// A redelivery repeats a verified `webhook-id` (`replayed_id`), an `event_id` seen before, or
-/// the user's latest state.
-pub(super) fn place_event(
+/// The user's projected state, if the user is known.
+pub(super) fn user_state(
     conn: &Connection,
-    event: &KycEvent,
-    replayed_id: bool,
-) -> rusqlite::Result<Placement> {
-    let latest = latest_state(conn, &event.external_id)?;
-    let mut duplicate = replayed_id || latest.as_ref().map(|p| &p.state) == Some(&event.state);
-    if let (false, Some(event_id)) = (duplicate, &event.event_id) {
-        duplicate = conn
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM events WHERE event_id = ?1)")?
-            .query_row([event_id], |row| row.get(0))?;
-    }
-    Ok(Placement {
-        duplicate,
-        previous: latest,
-    })
+    tables: Tables,
+    external_id: &str,
+) -> rusqlite::Result<Option<UserState>> {
+    Ok(previous(conn, tables, external_id)?.map(|p| p.state))
 }
 
-fn latest_state(conn: &Connection, external_id: &str) -> rusqlite::Result<Option<Previous>> {
-    conn.prepare_cached(
+fn previous(
+    conn: &Connection,
+    tables: Tables,
+    external_id: &str,
+) -> rusqlite::Result<Option<Previous>> {
+    conn.prepare_cached(&tables.sql(
         "SELECT decision, status, sub_status, participant_id, account, first_seen_at, status_since
-           FROM users WHERE external_id = ?1",
-    )?
+           FROM {p}users WHERE external_id = ?1",
+    ))?
     .query_row([external_id], |row| {
         Ok(Previous {
             state: UserState {
@@ -72,6 +247,12 @@ fn latest_state(conn: &Connection, external_id: &str) -> rusqlite::Result<Option
         })
     })
     .optional()
+}
+
+/// True when a projected event carried this envelope `event_id`.
+pub(super) fn event_id_seen(conn: &Connection, event_id: &str) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM events WHERE event_id = ?1)")?
+        .query_row([event_id], |row| row.get(0))
 }
 
 /// The bucket of a time to close in `close_times`: its number of digits and its first three
@@ -90,35 +271,55 @@ pub(super) fn bucket_middle(bucket: i64) -> i64 {
     lead * unit + unit / 2
 }
 
-fn count_close(conn: &Connection, millis: i64, change: i64) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO close_times (bucket, users) VALUES (?1, ?2)
+fn count_close(
+    conn: &Connection,
+    tables: Tables,
+    millis: i64,
+    change: i64,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(&tables.sql(
+        "INSERT INTO {p}close_times (bucket, users) VALUES (?1, ?2)
          ON CONFLICT (bucket) DO UPDATE SET users = users + excluded.users",
-    )?
+    ))?
     .execute(params![close_bucket(millis), change])?;
+    Ok(())
+}
+
+fn count_minute(
+    conn: &Connection,
+    tables: Tables,
+    received_at: i64,
+    outcome: Outcome,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(&tables.sql(
+        "INSERT INTO {p}delivery_minutes (minute, deliveries, rejected) VALUES (?1 / 60000, 1, ?2)
+         ON CONFLICT (minute) DO UPDATE SET deliveries = deliveries + 1, rejected = rejected + excluded.rejected",
+    ))?
+    .execute(params![received_at, outcome == Outcome::Rejected])?;
     Ok(())
 }
 
 /// Adds the event row and moves the user: a duplicate only counts as seen, it is no transition.
 /// A duplicate naming a user never seen makes no event and no user (the delivery alone keeps
-/// it): a replayed `webhook-id` or `event_id` must not create users. Returns whether an event
-/// was written.
-pub(super) fn apply_event(
+/// it): a replayed `webhook-id` or `event_id` must not create users.
+fn apply_event(
     conn: &Connection,
+    tables: Tables,
     delivery_id: i64,
     received_at: i64,
     event: &KycEvent,
-    placement: &Placement,
-) -> rusqlite::Result<bool> {
-    if placement.duplicate && placement.previous.is_none() {
-        return Ok(false);
+    duplicate: bool,
+) -> rusqlite::Result<()> {
+    let previous = previous(conn, tables, &event.external_id)?;
+    if duplicate && previous.is_none() {
+        return Ok(());
     }
     let s = &event.state;
-    conn.prepare_cached(
-        "INSERT INTO events (delivery_id, received_at, external_id, decision, status, sub_status,
-                             participant_id, account, event_id, duplicate)
+    conn.prepare_cached(&tables.sql(
+        "INSERT INTO {p}events (delivery_id, received_at, external_id, decision, status, sub_status,
+                                participant_id, account, event_id, duplicate)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?
+    ))?
     .execute(params![
         delivery_id,
         received_at,
@@ -129,120 +330,90 @@ pub(super) fn apply_event(
         s.participant_id,
         s.account,
         event.event_id,
-        placement.duplicate,
+        duplicate,
     ])?;
     const CLOSED: &str = "CLOSED";
-    match &placement.previous {
+    match &previous {
         None => {
-            count_user(conn, &s.status, &s.decision, 1)?;
+            count_user(conn, tables, &s.status, &s.decision, 1)?;
             if s.status == CLOSED {
-                count_close(conn, 0, 1)?;
+                count_close(conn, tables, 0, 1)?;
             }
+            conn.prepare_cached(&tables.sql(
+                "INSERT INTO {p}users (external_id, decision, status, sub_status, participant_id, account,
+                                       first_seen_at, last_seen_at, status_since, event_count, last_event_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7, 1, ?8)",
+            ))?
+            .execute(params![
+                event.external_id,
+                s.decision,
+                s.status,
+                s.sub_status,
+                s.participant_id,
+                s.account,
+                received_at,
+                delivery_id
+            ])?;
         }
-        Some(previous) if !placement.duplicate => {
+        Some(_) if duplicate => {
+            conn.prepare_cached(&tables.sql(
+                "UPDATE {p}users SET last_seen_at = ?2, event_count = event_count + 1
+                  WHERE external_id = ?1",
+            ))?
+            .execute(params![event.external_id, received_at])?;
+        }
+        Some(previous) => {
             let before = &previous.state;
             if (&before.status, &before.decision) != (&s.status, &s.decision) {
-                count_user(conn, &before.status, &before.decision, -1)?;
-                count_user(conn, &s.status, &s.decision, 1)?;
+                count_user(conn, tables, &before.status, &before.decision, -1)?;
+                count_user(conn, tables, &s.status, &s.decision, 1)?;
             }
             if before.status == CLOSED && s.status != CLOSED {
-                count_close(conn, previous.status_since - previous.first_seen_at, -1)?;
+                count_close(
+                    conn,
+                    tables,
+                    previous.status_since - previous.first_seen_at,
+                    -1,
+                )?;
             } else if before.status != CLOSED && s.status == CLOSED {
-                count_close(conn, received_at - previous.first_seen_at, 1)?;
+                count_close(conn, tables, received_at - previous.first_seen_at, 1)?;
             }
+            conn.prepare_cached(&tables.sql(
+                "UPDATE {p}users SET decision = ?2, sub_status = ?4, participant_id = ?5, account = ?6,
+                                     status_since = CASE WHEN status = ?3 THEN status_since ELSE ?7 END,
+                                     status = ?3, last_seen_at = ?7, event_count = event_count + 1,
+                                     last_event_id = ?8
+                  WHERE external_id = ?1",
+            ))?
+            .execute(params![
+                event.external_id,
+                s.decision,
+                s.status,
+                s.sub_status,
+                s.participant_id,
+                s.account,
+                received_at,
+                delivery_id
+            ])?;
         }
-        Some(_) => {}
     }
-    if placement.previous.is_none() {
-        conn.prepare_cached(
-            "INSERT INTO users (external_id, decision, status, sub_status, participant_id, account,
-                                first_seen_at, last_seen_at, status_since, event_count, last_event_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7, 1, ?8)",
-        )?
-        .execute(params![
-            event.external_id,
-            s.decision,
-            s.status,
-            s.sub_status,
-            s.participant_id,
-            s.account,
-            received_at,
-            delivery_id
-        ])?;
-    } else if placement.duplicate {
-        conn.prepare_cached(
-            "UPDATE users SET last_seen_at = ?2, event_count = event_count + 1 WHERE external_id = ?1",
-        )?
-        .execute(params![event.external_id, received_at])?;
-    } else {
-        conn.prepare_cached(
-            "UPDATE users SET decision = ?2, sub_status = ?4, participant_id = ?5, account = ?6,
-                              status_since = CASE WHEN status = ?3 THEN status_since ELSE ?7 END,
-                              status = ?3, last_seen_at = ?7, event_count = event_count + 1,
-                              last_event_id = ?8
-              WHERE external_id = ?1",
-        )?
-        .execute(params![
-            event.external_id,
-            s.decision,
-            s.status,
-            s.sub_status,
-            s.participant_id,
-            s.account,
-            received_at,
-            delivery_id
-        ])?;
-    }
-    Ok(true)
+    Ok(())
 }
 
 /// Keeps `user_counts` (users per status and decision) in step with `users`.
 fn count_user(
     conn: &Connection,
+    tables: Tables,
     status: &str,
     decision: &str,
     change: i64,
 ) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO user_counts (status, decision, users) VALUES (?1, ?2, ?3)
+    conn.prepare_cached(&tables.sql(
+        "INSERT INTO {p}user_counts (status, decision, users) VALUES (?1, ?2, ?3)
          ON CONFLICT (status, decision) DO UPDATE SET users = users + excluded.users",
-    )?
+    ))?
     .execute(params![status, decision, change])?;
     Ok(())
-}
-
-/// Empties events and users and derives them again from every answered delivery, oldest first.
-pub(super) fn rebuild(conn: &mut Connection) -> rusqlite::Result<u64> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    tx.execute_batch(
-        "DELETE FROM close_times; DELETE FROM user_counts; DELETE FROM users; DELETE FROM events;",
-    )?;
-    let mut replayed = 0;
-    {
-        let mut deliveries = tx.prepare(
-            "SELECT id, received_at, webhook_id, body FROM deliveries
-              WHERE outcome IN ('accepted', 'duplicate') AND body IS NOT NULL ORDER BY id",
-        )?;
-        let mut rows = deliveries.query([])?;
-        while let Some(row) = rows.next()? {
-            let (id, received_at): (i64, i64) = (row.get(0)?, row.get(1)?);
-            let webhook_id: Option<String> = row.get(2)?;
-            let body: Vec<u8> = row.get(3)?;
-            let Ok(Payload::Event(event)) = parse_payload(&body) else {
-                continue;
-            };
-            let replayed_id = match &webhook_id {
-                Some(webhook_id) => webhook_id_seen(&tx, webhook_id, id)?,
-                None => false,
-            };
-            let placement = place_event(&tx, &event, replayed_id)?;
-            if apply_event(&tx, id, received_at, &event, &placement)? {
-                replayed += 1;
-            }
-        }
-    }
-    tx.commit()?;
-    Ok(replayed)
 }
 
 #[cfg(test)]

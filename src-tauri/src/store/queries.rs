@@ -330,13 +330,38 @@ impl Reader {
             .optional()
     }
 
-    /// Deliveries committed after `after_id`, oldest first, as the live feed announces them:
+    /// How far the projection (users, events, aggregates, the live feed) has followed the
+    /// journal: every delivery up to this id is in it.
+    pub fn projected_through(&self) -> rusqlite::Result<i64> {
+        self.conn
+            .prepare_cached("SELECT through FROM projection WHERE id = 1")?
+            .query_row([], |row| row.get(0))
+    }
+
+    /// Waits (polling, at most `limit`) until the projection holds every delivery journaled
+    /// when called, as a running monitor's writer brings it there within milliseconds. Returns
+    /// how many of those deliveries it still lacks (0 when it caught up; more when no monitor
+    /// runs on a journal left ahead of its projection by a crash).
+    pub fn settle(&self, limit: std::time::Duration) -> rusqlite::Result<i64> {
+        let journaled = self.latest_delivery_id()?;
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let lacking = journaled - self.projected_through()?;
+            if lacking <= 0 || std::time::Instant::now() >= deadline {
+                return Ok(lacking.max(0));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    /// Deliveries projected after `after_id`, oldest first, as the live feed announces them:
     /// what a follower that reconnects has missed.
     pub fn changes_after(&self, after_id: i64, limit: u32) -> rusqlite::Result<Vec<Change>> {
         self.conn
             .prepare_cached(
                 "SELECT id, outcome, external_id FROM deliveries LEFT JOIN events ON delivery_id = id
-                  WHERE id > ?1 ORDER BY id LIMIT ?2",
+                  WHERE id > ?1 AND id <= (SELECT through FROM projection WHERE id = 1)
+                  ORDER BY id LIMIT ?2",
             )?
             .query_map(rusqlite::params![after_id, limit], |row| {
                 let outcome: String = row.get(1)?;

@@ -111,6 +111,16 @@ pub const MIGRATIONS: &[&str] = &[
         http_status  INTEGER
     ) STRICT;
     "#,
+    // 4: journal-first ingestion. The acknowledgement only appends to deliveries (the journal);
+    // the projector derives the rest and keeps here how far it got, in the same transaction.
+    // Everything journaled so far was projected by the writer that journaled it.
+    r#"
+    CREATE TABLE projection (
+        id      INTEGER PRIMARY KEY CHECK (id = 1),
+        through INTEGER NOT NULL
+    ) STRICT;
+    INSERT INTO projection (id, through) SELECT 1, coalesce(max(id), 0) FROM deliveries;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -1,25 +1,40 @@
-//! The one writer: a thread with one connection that takes whatever deliveries are waiting,
-//! writes them in one transaction, commits (one fsync) and only then answers each of them.
+//! The one writer: a thread with one connection that does two jobs in turn.
+//!
+//! - The acknowledgement: take whatever deliveries are waiting, append them to the journal in
+//!   one transaction, commit (one fsync, `synchronous=FULL`) and only then answer each of them.
+//!   Nothing derived is written on this path (see `journal`).
+//! - The projection: between acknowledgement batches, follow the journal from the watermark and
+//!   derive events, users and aggregates (see `projection`), in batches sized by the backlog;
+//!   then announce the projected deliveries to the live feed.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use rusqlite::{params, Connection, TransactionBehavior};
+use rusqlite::{Connection, TransactionBehavior};
+use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::identity::FileIdentity;
-use super::projection;
+use super::journal::{Append, Unprojected};
+use super::projection::{self, Tables};
 use super::StoreError;
 use crate::kyc::Payload;
 
-/// Most deliveries written in one transaction; more waiting ones go in the next.
+/// Most deliveries appended in one transaction; more waiting ones go in the next.
 const MAX_BATCH: usize = 512;
+/// Most deliveries projected in one transaction while acknowledgements wait, and while none do.
+/// Small enough that a waiting acknowledgement is delayed by a few milliseconds at most.
+const PROJECT_BETWEEN_ACKS: usize = 1024;
+const PROJECT_WHEN_IDLE: usize = 8192;
+/// After a projection fails (a full disk, say), how long before it is tried again.
+const PROJECTION_RETRY: Duration = Duration::from_secs(1);
 /// Changes a slow follower may fall behind before it is told it lagged.
 pub const CHANGE_BACKLOG: usize = 4096;
 /// Deliveries waiting for the writer before new ones wait for room.
 const QUEUE_DEPTH: usize = 4096;
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// WAL size (in pages) past which the writer is asked to let the WAL start over.
 const RESTART_WAL_AFTER_FRAMES: i64 = 1000;
 
@@ -107,14 +122,6 @@ enum Command {
     Stop,
 }
 
-/// Handle to the writer thread; share it behind an `Arc`.
-pub struct Writer {
-    queue: mpsc::Sender<Command>,
-    threads: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
-    changes: broadcast::Sender<Change>,
-    health: watch::Receiver<Option<StoreProblem>>,
-}
-
 /// Why the store is not acknowledging deliveries now: for the operator's eyes (the log, the
 /// UI's banner), never for the sender's.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -136,33 +143,53 @@ pub struct Change {
     pub external_id: Option<String>,
 }
 
+/// Handle to the writer thread; share it behind an `Arc`.
+pub struct Writer {
+    queue: mpsc::Sender<Command>,
+    threads: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
+    changes: broadcast::Sender<Change>,
+    health: watch::Receiver<Option<StoreProblem>>,
+    /// The newest delivery journaled (acknowledged), and the newest projected.
+    journaled: Arc<AtomicI64>,
+    projected: watch::Receiver<i64>,
+}
+
 impl Writer {
     /// `conn` writes; `checkpoints` copies the WAL back into the database file in the
     /// background, so that no delivery waits while pages are copied. SQLite's automatic
-    /// checkpoint would do that copying inside a commit.
+    /// checkpoint would do that copying inside a commit. What the journal holds beyond the
+    /// projection (after a crash) is projected before the first delivery is taken.
     pub(super) fn start(
         conn: Connection,
         checkpoints: Connection,
         identity: FileIdentity,
     ) -> Result<Writer, StoreError> {
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let through = projection::watermark(&conn, Tables::Live)?;
+        let newest: i64 =
+            conn.query_row("SELECT coalesce(max(id), 0) FROM deliveries", [], |row| {
+                row.get(0)
+            })?;
+        let journaled = Arc::new(AtomicI64::new(newest));
+        let (projected_tx, projected) = watch::channel(through);
         let wal_restart = Arc::new(AtomicBool::new(false));
         let restart_requests = wal_restart.clone();
         let (queue, commands) = mpsc::channel(QUEUE_DEPTH);
         let (changes, _) = broadcast::channel(CHANGE_BACKLOG);
-        let announce = changes.clone();
         let (report, health) = watch::channel(None);
+        let mut outlet = Outlet {
+            identity,
+            changes: changes.clone(),
+            health: report,
+            journaled: journaled.clone(),
+            projected: projected_tx,
+        };
         let (stop_checkpoints, checkpoint_stop) = std::sync::mpsc::channel::<()>();
         let spawn_failed =
             |e: std::io::Error| StoreError::CommitFailed(format!("cannot start the writer: {e}"));
         let writer = std::thread::Builder::new()
             .name("kyc-writer".into())
             .spawn(move || {
-                let mut outlet = Outlet {
-                    identity,
-                    changes: announce,
-                    health: report,
-                };
                 write_until_stopped(conn, commands, &wal_restart, &mut outlet);
                 drop(stop_checkpoints);
             })
@@ -178,6 +205,8 @@ impl Writer {
             threads: std::sync::Mutex::new(vec![writer, checkpointer]),
             changes,
             health,
+            journaled,
+            projected,
         })
     }
 
@@ -191,7 +220,7 @@ impl Writer {
         answer.await.map_err(|_| StoreError::WriterStopped)?
     }
 
-    /// Follows every delivery committed from now on. A follower that falls more than
+    /// Follows every delivery projected from now on. A follower that falls more than
     /// [`CHANGE_BACKLOG`] behind is told it lagged and should read the store to catch up.
     pub fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.changes.subscribe()
@@ -202,8 +231,21 @@ impl Writer {
         self.health.clone()
     }
 
-    /// Commits and answers everything queued so far, then ends the thread. Deliveries recorded
-    /// after this are refused with [`StoreError::WriterStopped`].
+    /// Waits (at most `limit`) until the projection holds every delivery acknowledged before
+    /// the call: a view read after it sees what its reader has just sent.
+    pub async fn projected(&self, limit: Duration) {
+        let target = self.journaled.load(Ordering::Acquire);
+        let mut projected = self.projected.clone();
+        let _ = tokio::time::timeout(limit, projected.wait_for(|through| *through >= target)).await;
+    }
+
+    /// The newest delivery the projection (and so the feed) has reached.
+    pub fn projected_through(&self) -> i64 {
+        *self.projected.borrow()
+    }
+
+    /// Commits and answers everything queued so far, projects it, then ends the thread.
+    /// Deliveries recorded after this are refused with [`StoreError::WriterStopped`].
     pub async fn finish(&self) {
         let _ = self.queue.send(Command::Stop).await;
         let threads = std::mem::take(&mut *self.threads.lock().expect("writer thread handles"));
@@ -213,11 +255,13 @@ impl Writer {
     }
 }
 
-/// Where a written batch goes: checked against the file, announced, its health told.
+/// Where the writer's work goes: checked against the file, announced, its health told.
 struct Outlet {
     identity: FileIdentity,
     changes: broadcast::Sender<Change>,
     health: watch::Sender<Option<StoreProblem>>,
+    journaled: Arc<AtomicI64>,
+    projected: watch::Sender<i64>,
 }
 
 impl Outlet {
@@ -242,6 +286,10 @@ impl Outlet {
             .filter(|p| p.needs_restart)
             .map(|p| p.message.clone())
     }
+
+    fn behind(&self) -> bool {
+        *self.projected.borrow() < self.journaled.load(Ordering::Acquire)
+    }
 }
 
 fn write_until_stopped(
@@ -250,70 +298,59 @@ fn write_until_stopped(
     wal_restart: &AtomicBool,
     outlet: &mut Outlet,
 ) {
+    let mut unprojected = Unprojected::default();
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut projection_paused_until = None;
     let mut stopping = false;
+    // A journal left ahead of the projection (a crash) is caught up before anything else.
+    catch_up(&mut conn, &mut unprojected, outlet);
     while !stopping {
-        match commands.blocking_recv() {
+        let may_project = projection_paused_until.is_none_or(|until| Instant::now() >= until);
+        let first = if outlet.behind() && may_project {
+            match commands.try_recv() {
+                Ok(command) => Some(command),
+                Err(TryRecvError::Empty) => None,
+                Err(TryRecvError::Disconnected) => break,
+            }
+        } else if let Some(until) = projection_paused_until.filter(|_| outlet.behind()) {
+            // Wait for a delivery, but not past the time the projection is due again.
+            let wait = until.saturating_duration_since(Instant::now());
+            match recv_within(&mut commands, wait) {
+                Received::Command(command) => Some(command),
+                Received::Nothing => None,
+                Received::Closed => break,
+            }
+        } else {
+            match commands.blocking_recv() {
+                Some(command) => Some(command),
+                None => break,
+            }
+        };
+        match first {
             Some(Command::Write(job)) => batch.push(*job),
-            Some(Command::Stop) | None => break,
+            Some(Command::Stop) => stopping = true,
+            None => {}
         }
-        while batch.len() < MAX_BATCH {
+        while !stopping && !batch.is_empty() && batch.len() < MAX_BATCH {
             match commands.try_recv() {
                 Ok(Command::Write(job)) => batch.push(*job),
-                Ok(Command::Stop) => {
-                    stopping = true;
-                    break;
-                }
+                Ok(Command::Stop) => stopping = true,
                 Err(_) => break,
             }
         }
-        if let Some(reason) = outlet.needs_restart() {
-            // The file is gone: writing on would only fill the orphaned one.
-            fail_batch(&mut batch, || StoreError::FileGone(reason.clone()));
-            continue;
+        if !batch.is_empty() {
+            acknowledge(&mut conn, &mut batch, &mut unprojected, outlet);
         }
-        let started = std::time::Instant::now();
-        let written = write_batch(&mut conn, &batch);
-        tracing::trace!(
-            deliveries = batch.len(),
-            micros = started.elapsed().as_micros() as u64,
-            "committed a batch"
-        );
-        let written = written.map_err(|error| {
-            let message = commit_problem(&error);
-            tracing::error!(%error, deliveries = batch.len(), "could not commit deliveries; answering 503: {message}");
-            outlet.report(message, false);
-            error.to_string()
-        });
-        // Checked after the commit: a file deleted or replaced a moment before it still took it.
-        let written = written.and_then(|recorded| match outlet.identity.check() {
-            Ok(()) => Ok(recorded),
-            Err(message) => {
-                tracing::error!("{message}");
-                outlet.report(message.clone(), true);
-                Err(message)
-            }
-        });
-        match written {
-            Ok(recorded) => {
-                outlet
-                    .health
-                    .send_if_modified(|problem| problem.take().is_some());
-                for (job, recorded) in batch.drain(..).zip(recorded) {
-                    let external_id = match &job.delivery.verdict {
-                        Verdict::Payload(Payload::Event(event)) => Some(event.external_id.clone()),
-                        _ => None,
-                    };
-                    // Nobody listening is fine: the feed is a convenience, the store the record.
-                    let _ = outlet.changes.send(Change {
-                        delivery_id: recorded.delivery_id,
-                        outcome: recorded.outcome,
-                        external_id,
-                    });
-                    let _ = job.reply.send(Ok(recorded));
-                }
-            }
-            Err(reason) => fail_batch(&mut batch, || StoreError::CommitFailed(reason.clone())),
+        let may_project = projection_paused_until.is_none_or(|until| Instant::now() >= until);
+        if outlet.behind() && may_project {
+            let limit = if commands.is_empty() {
+                PROJECT_WHEN_IDLE
+            } else {
+                PROJECT_BETWEEN_ACKS
+            };
+            projection_paused_until = project(&mut conn, limit, &mut unprojected, outlet)
+                .err()
+                .map(|()| Instant::now() + PROJECTION_RETRY);
         }
         if wal_restart.swap(false, Ordering::Relaxed) {
             // Between batches, after answering: the background thread has copied nearly every
@@ -328,6 +365,151 @@ fn write_until_stopped(
     while let Ok(command) = commands.try_recv() {
         if let Command::Write(job) = command {
             let _ = job.reply.send(Err(StoreError::WriterStopped));
+        }
+    }
+    // What was acknowledged is projected before the writer ends, so the next start is quick.
+    catch_up(&mut conn, &mut unprojected, outlet);
+}
+
+/// Projects until the projection holds the whole journal (or it cannot go on).
+fn catch_up(conn: &mut Connection, unprojected: &mut Unprojected, outlet: &Outlet) {
+    while outlet.behind() {
+        match project(conn, PROJECT_WHEN_IDLE, unprojected, outlet) {
+            Ok(0) | Err(()) => break,
+            Ok(_) => {}
+        }
+    }
+}
+
+enum Received {
+    Command(Command),
+    Nothing,
+    Closed,
+}
+
+/// A blocking receive that gives up after `wait`.
+fn recv_within(commands: &mut mpsc::Receiver<Command>, wait: Duration) -> Received {
+    let deadline = Instant::now() + wait;
+    loop {
+        match commands.try_recv() {
+            Ok(command) => return Received::Command(command),
+            Err(TryRecvError::Disconnected) => return Received::Closed,
+            Err(TryRecvError::Empty) if Instant::now() >= deadline => return Received::Nothing,
+            Err(TryRecvError::Empty) => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+}
+
+/// Appends a batch to the journal, commits, checks the file, and answers every delivery in it.
+fn acknowledge(
+    conn: &mut Connection,
+    batch: &mut Vec<Job>,
+    unprojected: &mut Unprojected,
+    outlet: &mut Outlet,
+) {
+    if let Some(reason) = outlet.needs_restart() {
+        // The file is gone: writing on would only fill the orphaned one.
+        fail_batch(batch, || StoreError::FileGone(reason.clone()));
+        return;
+    }
+    let started = Instant::now();
+    let written = append_batch(conn, batch, unprojected);
+    tracing::trace!(
+        deliveries = batch.len(),
+        micros = started.elapsed().as_micros() as u64,
+        "journaled a batch"
+    );
+    let written = written.map_err(|error| {
+        let message = commit_problem(&error);
+        tracing::error!(%error, deliveries = batch.len(), "could not commit deliveries; answering 503: {message}");
+        outlet.report(message, false);
+        error.to_string()
+    });
+    // Checked after the commit: a file deleted or replaced a moment before it still took it.
+    let written = written.and_then(|recorded| match outlet.identity.check() {
+        Ok(()) => Ok(recorded),
+        Err(message) => {
+            tracing::error!("{message}");
+            outlet.report(message.clone(), true);
+            Err(message)
+        }
+    });
+    match written {
+        Ok(recorded) => {
+            outlet
+                .health
+                .send_if_modified(|problem| problem.take().is_some());
+            if let Some(last) = recorded.last() {
+                outlet.journaled.store(last.delivery_id, Ordering::Release);
+            }
+            for (job, recorded) in batch.drain(..).zip(recorded) {
+                let _ = job.reply.send(Ok(recorded));
+            }
+        }
+        Err(reason) => fail_batch(batch, || StoreError::CommitFailed(reason.clone())),
+    }
+}
+
+fn append_batch(
+    conn: &mut Connection,
+    batch: &[Job],
+    unprojected: &mut Unprojected,
+) -> Result<Vec<Recorded>, rusqlite::Error> {
+    // IMMEDIATE takes the write lock up front, so a lock held elsewhere waits the busy timeout
+    // instead of failing half-way.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut append = Append::new(unprojected);
+    let recorded = batch
+        .iter()
+        .map(|job| append.delivery(&tx, &job.delivery))
+        .collect::<Result<_, _>>()?;
+    tx.commit()?;
+    append.commit();
+    Ok(recorded)
+}
+
+/// Projects up to `limit` journaled deliveries in one transaction and announces them; returns
+/// how many. `Err` (logged) leaves the watermark where it was.
+fn project(
+    conn: &mut Connection,
+    limit: usize,
+    unprojected: &mut Unprojected,
+    outlet: &Outlet,
+) -> Result<usize, ()> {
+    let started = Instant::now();
+    let projected = (|| {
+        // The projection is derived: it needs no fsync of its own. The next acknowledgement's
+        // commit (FULL) makes it durable; a power cut before that loses only work to redo.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let projected = projection::project(&tx, Tables::Live, limit)?;
+        tx.commit()?;
+        Ok::<_, rusqlite::Error>(projected)
+    })();
+    if let Err(error) = conn.pragma_update(None, "synchronous", "FULL") {
+        tracing::error!(%error, "could not set synchronous=FULL again");
+    }
+    match projected {
+        Ok((changes, through)) => {
+            tracing::trace!(
+                deliveries = changes.len(),
+                micros = started.elapsed().as_micros() as u64,
+                "projected a batch"
+            );
+            // `through` comes from the file: a rebuild may have moved it past what this
+            // writer projected itself.
+            unprojected.projected_through(through);
+            outlet.projected.send_replace(through);
+            let count = changes.len();
+            for change in changes {
+                // Nobody listening is fine: the feed is a convenience, the store the record.
+                let _ = outlet.changes.send(change);
+            }
+            Ok(count)
+        }
+        Err(error) => {
+            tracing::error!(%error, "could not update the users and events from the journal; every delivery is still kept, and this is tried again in a second");
+            Err(())
         }
     }
 }
@@ -369,77 +551,4 @@ fn checkpoint_until_stopped(
             Err(error) => tracing::warn!(%error, "WAL checkpoint failed; it will be tried again"),
         }
     }
-}
-
-fn write_batch(conn: &mut Connection, batch: &[Job]) -> Result<Vec<Recorded>, rusqlite::Error> {
-    // IMMEDIATE takes the write lock up front, so a lock held elsewhere waits the busy timeout
-    // instead of failing half-way.
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let recorded = batch
-        .iter()
-        .map(|job| record_delivery(&tx, &job.delivery))
-        .collect::<Result<_, _>>()?;
-    tx.commit()?;
-    Ok(recorded)
-}
-
-/// Writes one delivery row and, when it names a user, its event and the user's new state.
-fn record_delivery(tx: &Connection, delivery: &NewDelivery) -> Result<Recorded, rusqlite::Error> {
-    let replayed_id = match &delivery.verified_webhook_id {
-        Some(id) => projection::webhook_id_seen(tx, id, i64::MAX)?,
-        None => false,
-    };
-    let mut placement = None;
-    let (outcome, http_status, error) = match &delivery.verdict {
-        Verdict::Payload(Payload::Event(event)) => {
-            let placed = projection::place_event(tx, event, replayed_id)?;
-            let duplicate = placed.duplicate;
-            placement = Some((event, placed));
-            if duplicate {
-                (Outcome::Duplicate, 200, None)
-            } else {
-                (Outcome::Accepted, 200, None)
-            }
-        }
-        _ if replayed_id => (Outcome::Duplicate, 200, None),
-        Verdict::Payload(Payload::Ping) | Verdict::Reachability => (Outcome::Ping, 200, None),
-        Verdict::Refused { http_status, error } => {
-            (Outcome::Rejected, *http_status, Some(error.clone()))
-        }
-    };
-    tx.prepare_cached(
-        "INSERT INTO deliveries
-           (received_at, remote_addr, method, headers, body, body_size, webhook_id, outcome, http_status, error,
-            replay_of, source)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-    )?
-    .execute(params![
-        delivery.received_at,
-        delivery.remote_addr,
-        delivery.method,
-        delivery.headers,
-        delivery.body,
-        delivery.body_size,
-        delivery.verified_webhook_id,
-        outcome.as_str(),
-        http_status,
-        error,
-        delivery.replay_of,
-        if delivery.polled { "poll" } else { "webhook" },
-    ])?;
-    let delivery_id = tx.last_insert_rowid();
-    tx.prepare_cached(
-        "INSERT INTO delivery_minutes (minute, deliveries, rejected) VALUES (?1 / 60000, 1, ?2)
-         ON CONFLICT (minute) DO UPDATE SET deliveries = deliveries + 1, rejected = rejected + excluded.rejected",
-    )?
-    .execute(params![delivery.received_at, outcome == Outcome::Rejected])?;
-    if let Some((event, placed)) = placement {
-        projection::apply_event(tx, delivery_id, delivery.received_at, event, &placed)?;
-    }
-    Ok(Recorded {
-        delivery_id,
-        outcome,
-        http_status,
-        error,
-    })
 }
