@@ -53,28 +53,59 @@ enum Cell {
 
 type Row = Vec<(&'static str, Cell)>;
 
+/// How far an export is: rows written, of the rows in the snapshot it streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exported {
+    pub rows: u64,
+    pub total: u64,
+}
+
+/// `progress` is told every this many rows, and at the start and the end.
+const PROGRESS_EVERY_ROWS: u64 = 256;
+
 /// Writes a whole table to `out`. Memory stays flat: one row at a time.
 pub fn export(
     reader: &Reader,
     table: Table,
     format: Format,
     out: impl Write,
+    mut progress: impl FnMut(Exported),
 ) -> Result<(), ExportError> {
     let mut sink = Sink::new(format, out);
-    match table {
-        Table::Users => {
-            sink.header(USER_COLUMNS)?;
-            reader.for_each_user(|user| sink.write(user_row(user)))?
+    // The total is counted in the snapshot the rows come from, so the two agree.
+    reader.snapshot(|reader| {
+        let total = match table {
+            Table::Users => reader.user_total()?,
+            Table::Events => reader.event_total()?,
+            Table::Deliveries => reader.delivery_total()?,
+        };
+        let mut rows = 0;
+        progress(Exported { rows, total });
+        let mut written = |sink: &mut Sink<_>, row: Row| {
+            sink.write(row)?;
+            rows += 1;
+            if rows % PROGRESS_EVERY_ROWS == 0 {
+                progress(Exported { rows, total });
+            }
+            Ok::<_, ExportError>(())
+        };
+        match table {
+            Table::Users => {
+                sink.header(USER_COLUMNS)?;
+                reader.for_each_user(|user| written(&mut sink, user_row(user)))?
+            }
+            Table::Events => {
+                sink.header(EVENT_COLUMNS)?;
+                reader.for_each_event(|event| written(&mut sink, event_row(event)))?
+            }
+            Table::Deliveries => {
+                sink.header(DELIVERY_COLUMNS)?;
+                reader.for_each_delivery(|delivery| written(&mut sink, delivery_row(delivery)))?
+            }
         }
-        Table::Events => {
-            sink.header(EVENT_COLUMNS)?;
-            reader.for_each_event(|event| sink.write(event_row(event)))?
-        }
-        Table::Deliveries => {
-            sink.header(DELIVERY_COLUMNS)?;
-            reader.for_each_delivery(|delivery| sink.write(delivery_row(delivery)))?
-        }
-    }
+        progress(Exported { rows, total });
+        Ok::<_, ExportError>(())
+    })?;
     sink.finish()
 }
 

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -11,11 +11,13 @@ use kyc_monitor::export::{self, ExportError, Format, Table};
 use kyc_monitor::provider::FlowConfig;
 use kyc_monitor::serve::{self, ServeConfig, Server};
 use kyc_monitor::signature::SigningSecret;
-use kyc_monitor::store::{EventRecord, Store, UserRecord};
+use kyc_monitor::store::{BackupStep, EventRecord, Store, UserRecord};
 use kyc_monitor::time::rfc3339_millis;
 use kyc_monitor::tunnel::{TunnelOptions, TunnelSecret, TunnelSpec};
+use progress::{Progress, Unit};
 use serde::Serialize;
 
+mod progress;
 mod provider_cli;
 
 #[derive(Parser)]
@@ -63,6 +65,11 @@ enum Command {
     },
     /// Derives events and users again from the stored deliveries alone.
     Rebuild,
+    /// Copies the database to a new file, also while the monitor runs; prints what it copied.
+    Backup {
+        /// The new file (refused if it exists; its folder must exist). Restore by using it as --db.
+        dest: PathBuf,
+    },
     /// Registers the webhook URL with the provider's API; prints validated and message.
     Register(provider_cli::RegisterArgs),
     /// Asks the provider about every user not CLOSED and records what the webhooks missed.
@@ -232,23 +239,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Lookup { external_id, json }) => {
             lookup(&Store::open_existing(&db)?, &external_id, json)
         }
-        Some(Command::Export { table, format }) => {
-            let reader = settled_reader(&Store::open_existing(&db)?)?;
-            export::export(&reader, table, format, std::io::stdout().lock()).map_err(|error| {
-                match error {
-                    ExportError::Write(io) => anyhow::Error::from(io),
-                    other => other.into(),
-                }
-            })
-        }
+        Some(Command::Export { table, format }) => export_table(&db, table, format),
+        Some(Command::Backup { dest }) => backup(&Store::open_existing(&db)?, &dest),
         Some(Command::Register(args)) => provider_cli::register(db, args),
         Some(Command::Reconcile(args)) => provider_cli::reconcile(db, args),
         Some(Command::Emulate(args)) => provider_cli::emulate(args),
-        Some(Command::Rebuild) => {
-            let replayed = Store::open_existing(&db)?.rebuild()?;
-            println!("rebuilt events and users from {replayed} deliveries");
-            Ok(())
-        }
+        Some(Command::Rebuild) => rebuild(&Store::open_existing(&db)?),
     }
 }
 
@@ -341,6 +337,76 @@ fn run_serve(db: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
         server.run(stop).await?;
         Ok(())
     })
+}
+
+/// Exports smaller than this show no progress: they are over before anyone would look.
+const EXPORT_PROGRESS_FROM_ROWS: u64 = 1_000;
+
+fn export_table(db: &Path, table: Table, format: Format) -> anyhow::Result<()> {
+    let reader = settled_reader(&Store::open_existing(db)?)?;
+    let noun = match table {
+        Table::Users => "users",
+        Table::Events => "events",
+        Table::Deliveries => "deliveries",
+    };
+    let mut progress = None;
+    let exported = export::export(&reader, table, format, std::io::stdout().lock(), |at| {
+        if at.total >= EXPORT_PROGRESS_FROM_ROWS {
+            progress
+                .get_or_insert_with(|| Progress::start("export", Unit::Items(noun), Some(at.total)))
+                .set(at.rows);
+        }
+    });
+    if let Some(progress) = progress {
+        progress.finish()
+    }
+    exported.map_err(|error| match error {
+        ExportError::Write(io) => anyhow::Error::from(io),
+        other => other.into(),
+    })
+}
+
+fn rebuild(store: &Store) -> anyhow::Result<()> {
+    // Deliveries that arrive while it runs (a monitor on the file) are projected too.
+    let mut total = store.reader()?.delivery_total()?;
+    let mut progress = Progress::start("rebuild", Unit::Items("deliveries"), Some(total));
+    let events = store.rebuild_with_progress(|projected| {
+        let projected = projected.max(0) as u64;
+        if projected > total {
+            total = projected;
+            progress.set_total(total);
+        }
+        progress.set(projected);
+    });
+    progress.finish();
+    println!("rebuilt events and users from {} deliveries", events?);
+    Ok(())
+}
+
+fn backup(store: &Store, dest: &Path) -> anyhow::Result<()> {
+    let mut progress = None;
+    let summary = store.backup_to(dest, |step| match step {
+        BackupStep::Copying { copied, total } => progress
+            .get_or_insert_with(|| Progress::start("backup", Unit::Bytes, Some(total)))
+            .set(copied),
+        BackupStep::Checking => {
+            if let Some(progress) = &mut progress {
+                progress.step("checking the copy")
+            }
+        }
+    });
+    if let Some(progress) = progress {
+        progress.finish()
+    }
+    let summary = summary?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "backup: {}", summary.path.display())?;
+    writeln!(out, "pages: {}", summary.pages)?;
+    writeln!(out, "bytes: {}", summary.bytes)?;
+    writeln!(out, "deliveries: {}", summary.deliveries)?;
+    writeln!(out, "users: {}", summary.users)?;
+    out.flush()?;
+    Ok(())
 }
 
 #[derive(Serialize)]

@@ -16,6 +16,7 @@ use kyc_monitor::secret_file;
 use kyc_monitor::signature::{Ed25519PrivateKey, Signer, SigningSecret};
 use kyc_monitor::store::Store;
 
+use crate::progress::{Progress, Unit};
 use crate::{parse_addr, UsageError};
 
 /// Who to call and as whom. Anything not given comes from the last validated registration.
@@ -171,13 +172,19 @@ pub fn reconcile(db: PathBuf, provider: ProviderArgs) -> anyhow::Result<()> {
     let client = provider.profile(&store)?.client()?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let report = runtime.block_on(async {
+        let mut total = store.reader()?.unclosed_user_total()?;
+        let mut progress = Progress::start("reconcile", Unit::Items("users"), Some(total));
         let writer = store.start_writer()?;
         let report = actions::reconcile(&store, &writer, &client, |report| {
-            if report.asked % 100 == 0 {
-                eprintln!("kyc-monitor: asked about {} users so far", report.asked);
+            // Users that arrive meanwhile are asked about too.
+            if report.asked > total {
+                total = report.asked;
+                progress.set_total(total);
             }
+            progress.set(report.asked);
         })
         .await;
+        progress.finish();
         writer.finish().await;
         anyhow::Ok(report?)
     })?;

@@ -1,6 +1,7 @@
 //! SQLite storage: every delivery as it arrived, the events and the per-user projection derived
 //! from them. SQL lives here and nowhere else.
 
+mod backup;
 mod identity;
 mod journal;
 mod projection;
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
+pub use backup::{BackupError, BackupStep, BackupSummary};
 pub use queries::{
     BoardCursor, DeliveryFilter, DeliveryRecord, EventRecord, MinuteCount, Reader,
     RegistrationAttempt, TimelineEntry, UserCount, UserRecord,
@@ -231,6 +233,16 @@ impl Store {
             ],
         )?;
         Ok(conn.last_insert_rowid())
+    }
+
+    /// Copies the database to the new file `dest` (SQLite's online backup), safe while the
+    /// monitor runs; `progress` is told how far the copy is after every step.
+    pub fn backup_to(
+        &self,
+        dest: &Path,
+        progress: impl FnMut(BackupStep),
+    ) -> Result<BackupSummary, BackupError> {
+        backup::copy_database(&self.path, dest, progress)
     }
 
     /// Derives events and users again from the stored deliveries alone: the projector from

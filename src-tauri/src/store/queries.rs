@@ -267,6 +267,11 @@ impl Reader {
             .collect()
     }
 
+    /// How many users are not CLOSED: how many reconcile will ask about.
+    pub fn unclosed_user_total(&self) -> rusqlite::Result<u64> {
+        self.count("SELECT count(*) FROM users WHERE status <> 'CLOSED'")
+    }
+
     /// One delivery by id.
     pub fn delivery(&self, id: i64) -> rusqlite::Result<Option<DeliveryRecord>> {
         self.conn
@@ -374,6 +379,38 @@ impl Reader {
             .collect()
     }
 
+    /// Runs `read` in one read transaction: every query in it sees the same snapshot.
+    pub fn snapshot<T, E: From<rusqlite::Error>>(
+        &self,
+        read: impl FnOnce(&Reader) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.conn.execute_batch("BEGIN")?;
+        let result = read(self);
+        let _ = self.conn.execute_batch("COMMIT");
+        result
+    }
+
+    /// How many rows [`Reader::for_each_user`] streams.
+    pub fn user_total(&self) -> rusqlite::Result<u64> {
+        self.count("SELECT count(*) FROM users")
+    }
+
+    /// How many rows [`Reader::for_each_event`] streams.
+    pub fn event_total(&self) -> rusqlite::Result<u64> {
+        self.count("SELECT count(*) FROM events")
+    }
+
+    /// How many rows [`Reader::for_each_delivery`] streams.
+    pub fn delivery_total(&self) -> rusqlite::Result<u64> {
+        self.count("SELECT count(*) FROM deliveries")
+    }
+
+    fn count(&self, sql: &str) -> rusqlite::Result<u64> {
+        self.conn
+            .query_row(sql, [], |row| row.get::<_, i64>(0))
+            .map(|n| n as u64)
+    }
+
     /// Every user, in the order they were first seen.
     pub fn for_each_user<E: From<rusqlite::Error>>(
         &self,
@@ -416,18 +453,21 @@ impl Reader {
         from_row: fn(&Row) -> rusqlite::Result<T>,
         mut each: impl FnMut(T) -> Result<(), E>,
     ) -> Result<(), E> {
-        // One read transaction, so the stream is one consistent snapshot while writes go on.
-        self.conn.execute_batch("BEGIN")?;
-        let result = (|| {
-            let mut statement = self.conn.prepare(sql)?;
+        let mut rows = |reader: &Reader| {
+            let mut statement = reader.conn.prepare(sql)?;
             let mut rows = statement.query([])?;
             while let Some(row) = rows.next()? {
                 each(from_row(row)?)?;
             }
             Ok(())
-        })();
-        let _ = self.conn.execute_batch("COMMIT");
-        result
+        };
+        // One read transaction, so the stream is one consistent snapshot while writes go on:
+        // the caller's, when it opened one, or its own.
+        if self.conn.is_autocommit() {
+            self.snapshot(rows)
+        } else {
+            rows(self)
+        }
     }
 }
 

@@ -1,0 +1,313 @@
+//! `backup DEST`: a consistent copy while `serve` takes deliveries, refusals that leave files as
+//! they were, and the progress it shows on stderr (the plain form, as in a log).
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use support::*;
+
+/// Posts distinct users from `clients` concurrent clients until `stop`; every acknowledged
+/// externalId goes into `acked`, in the order the answers came.
+fn load(
+    url: &str,
+    clients: usize,
+    stop: Arc<AtomicBool>,
+    acked: Arc<Mutex<Vec<String>>>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let client = client();
+    (0..clients)
+        .map(|sender| {
+            let (client, url, stop, acked) =
+                (client.clone(), url.to_owned(), stop.clone(), acked.clone());
+            tokio::spawn(async move {
+                for n in 0.. {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let id = format!("load_{sender}_{n}");
+                    let answer = send(client.post(&url).body(flat(&id, "", "OPEN"))).await;
+                    assert_eq!(answer.status, 200, "{}", answer.body);
+                    acked.lock().unwrap().push(id);
+                }
+            })
+        })
+        .collect()
+}
+
+fn integrity(db: &Path) -> String {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    conn.query_row("PRAGMA integrity_check", [], |row| row.get(0))
+        .unwrap()
+}
+
+/// The files in `dir`, without the -wal and -shm files SQLite keeps beside a database.
+fn files_in(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.ends_with("-wal") && !name.ends_with("-shm"))
+        .collect()
+}
+
+fn backup(db: &Path, dest: &Path) -> std::process::Output {
+    cli(db, &["backup", dest.to_str().unwrap()])
+}
+
+/// `external_id`s named in the bodies of `export deliveries` of `db`.
+fn delivered_users(db: &Path) -> BTreeSet<String> {
+    export_jsonl(db, "deliveries")
+        .iter()
+        .filter_map(|d| d["body"].as_str())
+        .filter_map(|body| serde_json::from_str::<serde_json::Value>(body).ok())
+        .filter_map(|body| body["externalId"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_backup_under_load_holds_every_delivery_acked_before_it_and_passes_integrity_check() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    let copies = scratch.dir.path().join("backups");
+    std::fs::create_dir(&copies).unwrap();
+    let dest = copies.join("monitor-copy.db");
+    let first = send(client().post(&monitor.webhook_url).body(flat(
+        "user_first",
+        "ACCEPT",
+        "CLOSED",
+    )))
+    .await;
+    assert_eq!(first.status, 200);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let senders = load(&monitor.webhook_url, 8, stop.clone(), acked.clone());
+    while acked.lock().unwrap().len() < 500 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let acked_before: Vec<String> = acked.lock().unwrap().clone();
+    let (db, to) = (scratch.db(), dest.clone());
+    let output = tokio::task::spawn_blocking(move || backup(&db, &to))
+        .await
+        .unwrap();
+    let acked_during = acked.lock().unwrap().len() - acked_before.len();
+    stop.store(true, Ordering::Relaxed);
+    for sender in senders {
+        sender.await.unwrap();
+    }
+
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(acked_during > 0, "the load went on while the backup ran");
+    let printed = stdout(&output);
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(lines[0], format!("backup: {}", dest.display()), "{printed}");
+    let value = |name: &str| -> u64 {
+        let line = lines
+            .iter()
+            .find_map(|line| line.strip_prefix(&format!("{name}: ")))
+            .unwrap_or_else(|| panic!("no {name}: line in {printed}"));
+        line.parse().unwrap()
+    };
+    assert!(value("pages") > 0 && value("bytes") >= value("pages") * 512);
+    assert!(value("deliveries") > acked_before.len() as u64, "{printed}");
+    assert!(value("users") > 0, "{printed}");
+    assert_eq!(
+        files_in(&copies),
+        BTreeSet::from(["monitor-copy.db".to_owned()]),
+        "only the copy, no temporary or journal file"
+    );
+    assert_eq!(integrity(&dest), "ok");
+
+    let in_copy = delivered_users(&dest);
+    let first = "user_first".to_owned();
+    let missing: Vec<&String> = acked_before
+        .iter()
+        .chain([&first])
+        .filter(|id| !in_copy.contains(*id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} deliveries acked before the backup are not in it, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
+    assert_eq!(
+        value("deliveries"),
+        export_jsonl(&dest, "deliveries").len() as u64,
+        "the printed count is the copy's"
+    );
+    let user = lookup(&dest, "user_first").expect("lookup reads the copy");
+    assert_eq!(user["decision"], "ACCEPT");
+    drop(monitor);
+
+    // The copy is a database the monitor runs on, as --db.
+    let restored = Monitor::start(&dest, &[]);
+    let answer = post(
+        &restored.webhook_url,
+        flat("user_after_restore", "", "OPEN"),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(restored.terminate(), 0);
+    assert!(delivered_users(&dest).contains("user_after_restore"));
+}
+
+#[test]
+fn an_existing_destination_is_refused_and_left_untouched() {
+    let scratch = Scratch::new();
+    drop(Monitor::start(&scratch.db(), &[]));
+    let dest = scratch.dir.path().join("precious.db");
+    std::fs::write(&dest, b"not to be overwritten").unwrap();
+    let before = files_in(scratch.dir.path());
+
+    let output = backup(&scratch.db(), &dest);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&dest.display().to_string()) && stderr.contains("already exists"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&dest).unwrap(), b"not to be overwritten");
+    assert_eq!(
+        files_in(scratch.dir.path()),
+        before,
+        "nothing left beside it"
+    );
+
+    // A folder is not a new file either.
+    let output = backup(&scratch.db(), scratch.dir.path());
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("is a folder"), "{stderr}");
+}
+
+#[test]
+fn a_missing_database_or_destination_folder_is_refused_and_nothing_is_made() {
+    let scratch = Scratch::new();
+    let missing_db = scratch.dir.path().join("no-such.db");
+    let dest = scratch.dir.path().join("copy.db");
+    let output = backup(&missing_db, &dest);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&missing_db.display().to_string()) && stderr.contains("no database"),
+        "{stderr}"
+    );
+    assert!(files_in(scratch.dir.path()).is_empty(), "nothing was made");
+
+    drop(Monitor::start(&scratch.db(), &[]));
+    let before = files_in(scratch.dir.path());
+    let absent: PathBuf = scratch.dir.path().join("not-mounted/copy.db");
+    let output = backup(&scratch.db(), &absent);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&absent.parent().unwrap().display().to_string())
+            && stderr.contains("does not exist"),
+        "{stderr}"
+    );
+    assert_eq!(files_in(scratch.dir.path()), before, "no folder was made");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn long_work_shows_plain_progress_lines_on_stderr_and_only_results_on_stdout() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    // 3,000 deliveries: 600 users through five steps each.
+    let client = client();
+    let steps = ["NOT_STARTED", "OPEN", "ON_HOLD", "OPEN", "CLOSED"];
+    let senders: Vec<_> = (0..12)
+        .map(|sender| {
+            let (client, url) = (client.clone(), monitor.webhook_url.clone());
+            tokio::spawn(async move {
+                for user in (sender..600).step_by(12) {
+                    for (step, status) in steps.iter().enumerate() {
+                        let decision = if step == 4 { "ACCEPT" } else { "" };
+                        let body = serde_json::json!({
+                            "externalId": format!("user_{user:04}"), "decision": decision,
+                            "status": status, "subStatus": format!("step {step}"),
+                            "participantId": "", "account": ""
+                        });
+                        let answer = send(client.post(&url).body(body.to_string())).await;
+                        assert_eq!(answer.status, 200, "{}", answer.body);
+                    }
+                }
+            })
+        })
+        .collect();
+    for sender in senders {
+        sender.await.unwrap();
+    }
+    assert_eq!(monitor.terminate(), 0);
+
+    let dest = scratch.dir.path().join("copy.db");
+    let output = backup(&scratch.db(), &dest);
+    assert!(output.status.success());
+    assert_eq!(
+        stdout(&output)
+            .lines()
+            .map(|l| l.split(':').next().unwrap())
+            .collect::<Vec<_>>(),
+        ["backup", "pages", "bytes", "deliveries", "users"],
+        "stdout holds the results only"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(
+        lines.iter().all(|l| l.starts_with("kyc-monitor: backup: ")),
+        "{stderr}"
+    );
+    assert!(lines.iter().any(|l| l.ends_with("(100%)")), "{stderr}");
+    assert!(
+        lines.contains(&"kyc-monitor: backup: checking the copy"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no terminal codes in the plain form: {stderr:?}"
+    );
+
+    let output = cli(
+        &scratch.db(),
+        &["export", "deliveries", "--format", "jsonl"],
+    );
+    assert!(output.status.success());
+    let rows = stdout(&output);
+    assert_eq!(rows.lines().count(), 3000);
+    assert!(rows
+        .lines()
+        .all(|line| serde_json::from_str::<serde_json::Value>(line).is_ok()));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines.first(),
+        Some(&"kyc-monitor: export: 0 of 3000 deliveries (0%)"),
+        "{stderr}"
+    );
+    assert_eq!(
+        lines.last(),
+        Some(&"kyc-monitor: export: 3000 of 3000 deliveries (100%)"),
+        "{stderr}"
+    );
+
+    // A small export is over before anyone would look: it says nothing.
+    let output = cli(&scratch.db(), &["export", "users"]);
+    assert!(output.status.success());
+    assert_eq!(stdout(&output).lines().count(), 601);
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
