@@ -75,6 +75,27 @@ ensure_python_signers() {
   export KYC_MONITOR_TEST_PYTHON="$venv/bin/python"
 }
 
+# Litestream, the SQLite streaming replicator the replication test runs beside `serve`: its
+# Linux binary as published on npm, installed in a cache folder outside the repository. Exports
+# KYC_MONITOR_TEST_LITESTREAM for the tests (one already set, to another binary, is kept).
+ensure_litestream() {
+  [ -n "${KYC_MONITOR_TEST_LITESTREAM:-}" ] && return 0
+  local dir=/var/cache/kyc-monitor/litestream
+  local package=@flydotio/litestream-linux-x64
+  local bin="$dir/node_modules/$package/litestream"
+  if [ "$(uname -m)" != x86_64 ]; then
+    echo "npm's $package is for x86_64 only: set KYC_MONITOR_TEST_LITESTREAM to a Litestream 0.3 binary for the replication test" >&2
+    return 0
+  fi
+  if ! "$bin" version >/dev/null 2>&1; then
+    ensure_node
+    echo "installing Litestream ($package) in $dir" >&2
+    mkdir -p "$dir"
+    npm install --prefix "$dir" --no-audit --no-fund --save-exact "$package@1.0.1" >&2
+  fi
+  export KYC_MONITOR_TEST_LITESTREAM="$bin"
+}
+
 # Whether a window can be shown here.
 has_display() {
   [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]
