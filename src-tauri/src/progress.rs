@@ -61,7 +61,12 @@ impl Progress {
     pub fn step(&mut self, what: &str) {
         match &mut self.shown {
             Shown::Bar(bar) => {
-                bar.set_style(spinner_style());
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{prefix:>12.cyan.bold} {spinner} {msg} ({elapsed})",
+                    )
+                    .expect("a valid progress template"),
+                );
                 bar.set_message(what.to_owned());
                 bar.enable_steady_tick(Duration::from_millis(100));
             }
