@@ -119,11 +119,6 @@ async fn receive(
     let (parts, body) = request.into_parts();
     let max_body = listener.config.max_body;
     let read = read_body(body, &parts.headers, max_body).await;
-    let (body, body_size) = match &read {
-        BodyRead::Complete(bytes) => (Some(bytes.clone()), Some(bytes.len() as i64)),
-        BodyRead::TooLarge { declared } => (None, *declared),
-        BodyRead::Failed(_) | BodyRead::TimedOut => (None, None),
-    };
 
     let mut verified_webhook_id = None;
     let verdict = if parts.method == Method::GET || parts.method == Method::HEAD {
@@ -163,6 +158,15 @@ async fn receive(
         }
     };
 
+    // Moved, not copied: the body is only read above.
+    let (body, body_size) = match read {
+        BodyRead::Complete(bytes) => {
+            let size = bytes.len() as i64;
+            (Some(bytes), Some(size))
+        }
+        BodyRead::TooLarge { declared } => (None, declared),
+        BodyRead::Failed(_) | BodyRead::TimedOut => (None, None),
+    };
     let delivery = NewDelivery {
         received_at,
         remote_addr: remote.to_string(),

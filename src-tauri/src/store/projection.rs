@@ -12,6 +12,17 @@ use crate::kyc::{parse_payload, KycEvent, Payload, UserState};
 
 use super::writer::{Change, Outcome};
 
+/// A statement on one derived table of `tables`, spelled out at compile time for both sets (the
+/// projector runs these for every delivery: no formatting on that path).
+macro_rules! table_sql {
+    ($tables:expr, $before:literal, $table:literal, $after:literal) => {
+        match $tables {
+            Tables::Live => concat!($before, $table, $after),
+            Tables::Rebuild => concat!($before, "rebuild_", $table, $after),
+        }
+    };
+}
+
 /// The derived tables: the live ones, or a fresh set that a rebuild fills before swapping it in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Tables {
@@ -27,7 +38,7 @@ impl Tables {
         }
     }
 
-    /// `sql` with `{p}` replaced by this set's table prefix.
+    /// `sql` with `{p}` replaced by this set's table prefix (for the rebuild's DDL).
     fn sql(self, sql: &str) -> String {
         sql.replace("{p}", self.prefix())
     }
@@ -111,8 +122,13 @@ struct Journaled {
 
 /// Where the projection stands: every delivery up to this id is in the derived tables.
 pub(super) fn watermark(conn: &Connection, tables: Tables) -> rusqlite::Result<i64> {
-    conn.prepare_cached(&tables.sql("SELECT through FROM {p}projection WHERE id = 1"))?
-        .query_row([], |row| row.get(0))
+    conn.prepare_cached(table_sql!(
+        tables,
+        "SELECT through FROM ",
+        "projection",
+        " WHERE id = 1"
+    ))?
+    .query_row([], |row| row.get(0))
 }
 
 /// Projects up to `limit` journaled deliveries after the watermark, and moves the watermark in
@@ -159,8 +175,13 @@ pub(super) fn project(
             external_id: event.map(|event| event.external_id),
         });
     }
-    conn.prepare_cached(&tables.sql("UPDATE {p}projection SET through = ?1 WHERE id = 1"))?
-        .execute([last])?;
+    conn.prepare_cached(table_sql!(
+        tables,
+        "UPDATE ",
+        "projection",
+        " SET through = ?1 WHERE id = 1"
+    ))?
+    .execute([last])?;
     Ok((changes, last))
 }
 
@@ -229,9 +250,12 @@ fn previous(
     tables: Tables,
     external_id: &str,
 ) -> rusqlite::Result<Option<Previous>> {
-    conn.prepare_cached(&tables.sql(
+    conn.prepare_cached(table_sql!(
+        tables,
         "SELECT decision, status, sub_status, participant_id, account, first_seen_at, status_since
-           FROM {p}users WHERE external_id = ?1",
+           FROM ",
+        "users",
+        " WHERE external_id = ?1"
     ))?
     .query_row([external_id], |row| {
         Ok(Previous {
@@ -277,9 +301,12 @@ fn count_close(
     millis: i64,
     change: i64,
 ) -> rusqlite::Result<()> {
-    conn.prepare_cached(&tables.sql(
-        "INSERT INTO {p}close_times (bucket, users) VALUES (?1, ?2)
-         ON CONFLICT (bucket) DO UPDATE SET users = users + excluded.users",
+    conn.prepare_cached(table_sql!(
+        tables,
+        "INSERT INTO ",
+        "close_times",
+        " (bucket, users) VALUES (?1, ?2)
+         ON CONFLICT (bucket) DO UPDATE SET users = users + excluded.users"
     ))?
     .execute(params![close_bucket(millis), change])?;
     Ok(())
@@ -291,9 +318,12 @@ fn count_minute(
     received_at: i64,
     outcome: Outcome,
 ) -> rusqlite::Result<()> {
-    conn.prepare_cached(&tables.sql(
-        "INSERT INTO {p}delivery_minutes (minute, deliveries, rejected) VALUES (?1 / 60000, 1, ?2)
-         ON CONFLICT (minute) DO UPDATE SET deliveries = deliveries + 1, rejected = rejected + excluded.rejected",
+    conn.prepare_cached(table_sql!(
+        tables,
+        "INSERT INTO ",
+        "delivery_minutes",
+        " (minute, deliveries, rejected) VALUES (?1 / 60000, 1, ?2)
+         ON CONFLICT (minute) DO UPDATE SET deliveries = deliveries + 1, rejected = rejected + excluded.rejected"
     ))?
     .execute(params![received_at, outcome == Outcome::Rejected])?;
     Ok(())
@@ -315,10 +345,13 @@ fn apply_event(
         return Ok(());
     }
     let s = &event.state;
-    conn.prepare_cached(&tables.sql(
-        "INSERT INTO {p}events (delivery_id, received_at, external_id, decision, status, sub_status,
+    conn.prepare_cached(table_sql!(
+        tables,
+        "INSERT INTO ",
+        "events",
+        " (delivery_id, received_at, external_id, decision, status, sub_status,
                                 participant_id, account, event_id, duplicate)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
     ))?
     .execute(params![
         delivery_id,
@@ -339,11 +372,14 @@ fn apply_event(
             if s.status == CLOSED {
                 count_close(conn, tables, 0, 1)?;
             }
-            conn.prepare_cached(&tables.sql(
-                "INSERT INTO {p}users (external_id, decision, status, sub_status, participant_id, account,
+            conn.prepare_cached(table_sql!(
+        tables,
+        "INSERT INTO ",
+        "users",
+        " (external_id, decision, status, sub_status, participant_id, account,
                                        first_seen_at, last_seen_at, status_since, event_count, last_event_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7, 1, ?8)",
-            ))?
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7, 1, ?8)"
+    ))?
             .execute(params![
                 event.external_id,
                 s.decision,
@@ -356,9 +392,12 @@ fn apply_event(
             ])?;
         }
         Some(_) if duplicate => {
-            conn.prepare_cached(&tables.sql(
-                "UPDATE {p}users SET last_seen_at = ?2, event_count = event_count + 1
-                  WHERE external_id = ?1",
+            conn.prepare_cached(table_sql!(
+                tables,
+                "UPDATE ",
+                "users",
+                " SET last_seen_at = ?2, event_count = event_count + 1
+                  WHERE external_id = ?1"
             ))?
             .execute(params![event.external_id, received_at])?;
         }
@@ -378,13 +417,16 @@ fn apply_event(
             } else if before.status != CLOSED && s.status == CLOSED {
                 count_close(conn, tables, received_at - previous.first_seen_at, 1)?;
             }
-            conn.prepare_cached(&tables.sql(
-                "UPDATE {p}users SET decision = ?2, sub_status = ?4, participant_id = ?5, account = ?6,
+            conn.prepare_cached(table_sql!(
+        tables,
+        "UPDATE ",
+        "users",
+        " SET decision = ?2, sub_status = ?4, participant_id = ?5, account = ?6,
                                      status_since = CASE WHEN status = ?3 THEN status_since ELSE ?7 END,
                                      status = ?3, last_seen_at = ?7, event_count = event_count + 1,
                                      last_event_id = ?8
-                  WHERE external_id = ?1",
-            ))?
+                  WHERE external_id = ?1"
+    ))?
             .execute(params![
                 event.external_id,
                 s.decision,
@@ -408,9 +450,12 @@ fn count_user(
     decision: &str,
     change: i64,
 ) -> rusqlite::Result<()> {
-    conn.prepare_cached(&tables.sql(
-        "INSERT INTO {p}user_counts (status, decision, users) VALUES (?1, ?2, ?3)
-         ON CONFLICT (status, decision) DO UPDATE SET users = users + excluded.users",
+    conn.prepare_cached(table_sql!(
+        tables,
+        "INSERT INTO ",
+        "user_counts",
+        " (status, decision, users) VALUES (?1, ?2, ?3)
+         ON CONFLICT (status, decision) DO UPDATE SET users = users + excluded.users"
     ))?
     .execute(params![status, decision, change])?;
     Ok(())

@@ -73,7 +73,8 @@ pub enum Verdict {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Accepted,
     Duplicate,
@@ -300,7 +301,7 @@ fn write_until_stopped(
 ) {
     let mut unprojected = Unprojected::default();
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    let mut projection_paused_until = None;
+    let mut projection_paused_until: Option<Instant> = None;
     let mut stopping = false;
     // A journal left ahead of the projection (a crash) is caught up before anything else.
     catch_up(&mut conn, &mut unprojected, outlet);
@@ -480,13 +481,16 @@ fn project(
     let projected = (|| {
         // The projection is derived: it needs no fsync of its own. The next acknowledgement's
         // commit (FULL) makes it durable; a power cut before that loses only work to redo.
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.prepare_cached("PRAGMA synchronous = NORMAL")?.execute([])?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let projected = projection::project(&tx, Tables::Live, limit)?;
         tx.commit()?;
         Ok::<_, rusqlite::Error>(projected)
     })();
-    if let Err(error) = conn.pragma_update(None, "synchronous", "FULL") {
+    let full = conn
+        .prepare_cached("PRAGMA synchronous = FULL")
+        .and_then(|mut statement| statement.execute([]));
+    if let Err(error) = full {
         tracing::error!(%error, "could not set synchronous=FULL again");
     }
     match projected {
