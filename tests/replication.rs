@@ -53,13 +53,15 @@ impl Litestream {
         command
     }
 
-    fn replicate(&self) -> Child {
+    fn replicate(&self) -> Replicating {
         let log = std::fs::File::create(&self.log).unwrap();
-        self.command(&["replicate"])
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start litestream replicate")
+        Replicating(
+            self.command(&["replicate"])
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .expect("start litestream replicate"),
+        )
     }
 
     /// `litestream restore` of the latest state into the new file `to`.
@@ -88,6 +90,16 @@ impl Litestream {
 
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// A running `litestream replicate`, killed when dropped (a failing test leaves none behind).
+struct Replicating(Child);
+
+impl Drop for Replicating {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -196,8 +208,8 @@ async fn litestream_replicates_every_acked_delivery_and_restores_it_after_the_se
     );
 
     // Stopped gracefully, Litestream syncs one last time and exits 0.
-    signal(&replicating, "TERM");
-    let status = replicating.wait().unwrap();
+    signal(&replicating.0, "TERM");
+    let status = replicating.0.wait().unwrap();
     assert!(
         status.success(),
         "litestream: {status}\n{}",
