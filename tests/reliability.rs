@@ -269,6 +269,11 @@ async fn a_full_disk_answers_503_keeps_nothing_half_and_recovers_without_restart
         answers.values().any(|s| *s == 503),
         "the disk never filled: {answers:?}"
     );
+    eprintln!(
+        "disk full: {} of 20 deliveries answered 503, {} kept",
+        answers.values().filter(|s| **s == 503).count(),
+        answers.values().filter(|s| **s == 200).count()
+    );
     let problem = ui_get(&ui, "/api/overview").await.json()["storeProblem"].clone();
     assert!(
         problem["message"]
@@ -518,6 +523,7 @@ async fn twenty_kill_9s_under_load_lose_no_acked_delivery_and_match_a_rebuild() 
     assert_eq!(restarted.terminate(), 0);
     let acked = acked.lock().unwrap().clone();
     assert!(acked.len() > 500, "only {} deliveries acked", acked.len());
+    eprintln!("{} deliveries acked across 20 kill -9s", acked.len());
 
     let stored: BTreeSet<String> = export_jsonl(&scratch.db(), "deliveries")
         .iter()
