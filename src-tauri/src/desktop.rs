@@ -1,40 +1,33 @@
 //! The desktop app: one Tauri window over the same core that `serve` runs. The webhook
-//! listener, the writer and the tunnel start with the app; the window talks to the same UI API
-//! in-process (Tauri commands and events, no UI port); a tray icon keeps the monitor running
-//! with the window closed.
+//! listener, the writer and the tunnel start with the app; the window calls the core's typed
+//! methods through Tauri commands (no UI port is opened) and follows its live stream as Tauri
+//! events; a tray icon keeps the monitor running with the window closed.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use http_body_util::BodyExt;
-use serde::Serialize;
-use serde_json::{json, Value};
-use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
-use tauri::tray::TrayIconBuilder;
-use tauri::{AppHandle, Emitter, Manager, RunEvent, WindowEvent};
+use tauri::{AppHandle, Manager, RunEvent, WindowEvent};
 use tokio::sync::watch;
 
-use crate::keychain;
-use crate::serve::{InProcessApi, ServeConfig, Server};
-use crate::settings::DesktopSettings;
+use crate::blocking::off_worker;
+use crate::monitor::Monitor;
+use crate::serve::{ServeConfig, Server};
+use crate::settings::{DesktopSettings, DesktopStatus, SettingsSaved};
 use crate::tunnel::{TunnelOptions, TunnelSpec};
 
+mod commands;
 mod instance;
+mod live;
 mod notify;
+mod tray;
 
 pub use instance::{Instance, InstanceError};
 use notify::Notifier;
 
 /// How long quitting waits for the deliveries in flight before it gives up on them.
 const QUIT_LIMIT: Duration = Duration::from_secs(15);
-const STATUS_ITEMS: [(&str, &str); 4] = [
-    ("NOT_STARTED", "Not started"),
-    ("OPEN", "Open"),
-    ("ON_HOLD", "On hold"),
-    ("CLOSED", "Closed"),
-];
 
 /// What the command line says for this run; it wins over the saved settings, without changing them.
 #[derive(Debug, Default)]
@@ -50,13 +43,12 @@ pub struct DesktopArgs {
 
 /// The running core, once it started.
 struct Core {
-    api: InProcessApi,
-    webhook_url: String,
+    monitor: Arc<Monitor>,
     stop: watch::Sender<bool>,
     finished: Mutex<Option<tauri::async_runtime::JoinHandle<()>>>,
 }
 
-/// The app's state, shared by the commands, the tray and the event pump.
+/// The app's state, shared by the commands, the tray and the live stream's follower.
 pub struct Desktop {
     settings_path: PathBuf,
     settings: Mutex<DesktopSettings>,
@@ -108,14 +100,24 @@ pub fn run(args: DesktopArgs) -> anyhow::Result<()> {
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .plugin(tauri_plugin_clipboard_manager::init())
         .invoke_handler(tauri::generate_handler![
-            api,
-            desktop_status,
-            save_settings,
-            restart,
-            window_ready,
-            keychain_status,
-            keychain_set,
-            keychain_delete
+            commands::overview,
+            commands::stats,
+            commands::board,
+            commands::search,
+            commands::user,
+            commands::deliveries,
+            commands::replay,
+            commands::provider_overview,
+            commands::register,
+            commands::reconcile,
+            commands::start_demo,
+            commands::desktop_status,
+            commands::save_settings,
+            commands::restart,
+            commands::window_ready,
+            commands::keychain_status,
+            commands::keychain_set,
+            commands::keychain_delete
         ])
         .setup(move |app| {
             app.manage(Notifier::default());
@@ -134,7 +136,7 @@ pub fn run(args: DesktopArgs) -> anyhow::Result<()> {
             });
             let handle = app.handle().clone();
             instance.on_focus_request(move || show_window(&handle));
-            build_tray(app.handle())?;
+            tray::build(app.handle())?;
             Ok(())
         })
         .on_window_event(|window, event| {
@@ -207,8 +209,7 @@ fn start(
     });
     let (core, startup_error) = match bound {
         Ok(server) => {
-            let api = server.api_in_process();
-            let webhook_url = server.webhook_url().to_owned();
+            let monitor = server.monitor();
             announce(&server);
             let (stop, mut stopping) = watch::channel(false);
             let finished = tauri::async_runtime::spawn(async move {
@@ -219,11 +220,10 @@ fn start(
                     tracing::error!("the monitor stopped: {error}");
                 }
             });
-            tauri::async_runtime::spawn(pump_feed(app.clone(), api.clone()));
+            tauri::async_runtime::spawn(live::follow(app.clone(), monitor.clone()));
             (
                 Some(Core {
-                    api,
-                    webhook_url,
+                    monitor,
                     stop,
                     finished: Mutex::new(Some(finished)),
                 }),
@@ -253,101 +253,6 @@ fn announce(server: &Server) {
     tauri::async_runtime::spawn(crate::serve::print_public_urls(server.tunnel_state()));
 }
 
-/// Reads the UI API's live feed in-process and hands each event to the window (`feed`), the
-/// tray (counts) and the notifications. Resumes after the last id if the feed ends.
-async fn pump_feed(app: AppHandle, api: InProcessApi) {
-    let mut last_id: Option<i64> = None;
-    loop {
-        let answer = api.call("GET", "/api/feed", None, last_id).await;
-        if answer.status != 200 {
-            tracing::warn!(status = answer.status, "the live feed is not available");
-            return;
-        }
-        let mut body = answer.body;
-        let mut buffer = String::new();
-        let mut event = SseEvent::default();
-        while let Some(frame) = body.frame().await {
-            let Ok(frame) = frame else { break };
-            let Some(bytes) = frame.data_ref() else {
-                continue;
-            };
-            buffer.push_str(&String::from_utf8_lossy(bytes));
-            while let Some(end) = buffer.find('\n') {
-                let line: String = buffer.drain(..=end).collect();
-                let line = line.trim_end_matches(['\r', '\n']);
-                if line.is_empty() {
-                    if let Some(done) = std::mem::take(&mut event).finish() {
-                        if let Some(id) = done.id {
-                            last_id = Some(id);
-                        }
-                        on_feed_event(&app, &done);
-                    }
-                } else if let Some(value) = line.strip_prefix("event:") {
-                    event.event = value.trim().to_owned();
-                } else if let Some(value) = line.strip_prefix("data:") {
-                    event
-                        .data
-                        .push_str(value.strip_prefix(' ').unwrap_or(value));
-                } else if let Some(value) = line.strip_prefix("id:") {
-                    event.id = value.trim().parse().ok();
-                }
-            }
-        }
-        let stopping = app
-            .try_state::<Desktop>()
-            .and_then(|d| d.core.as_ref().map(|c| *c.stop.borrow()))
-            .unwrap_or(true);
-        if stopping {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-#[derive(Default)]
-struct SseEvent {
-    event: String,
-    data: String,
-    id: Option<i64>,
-}
-
-#[derive(Clone, Serialize)]
-struct FeedEvent {
-    event: String,
-    data: Value,
-    #[serde(skip)]
-    id: Option<i64>,
-}
-
-impl SseEvent {
-    fn finish(self) -> Option<FeedEvent> {
-        if self.data.is_empty() && self.event.is_empty() {
-            return None;
-        }
-        Some(FeedEvent {
-            event: if self.event.is_empty() {
-                "message".into()
-            } else {
-                self.event
-            },
-            data: serde_json::from_str(&self.data).unwrap_or(Value::String(self.data)),
-            id: self.id,
-        })
-    }
-}
-
-fn on_feed_event(app: &AppHandle, event: &FeedEvent) {
-    let _ = app.emit("feed", event.clone());
-    if event.event == "change" || event.event == "resync" {
-        refresh_tray(app);
-    }
-    if event.event == "change" {
-        if let Some(notifier) = app.try_state::<Notifier>() {
-            notifier.on_change(app, &event.data);
-        }
-    }
-}
-
 fn show_window(app: &AppHandle) {
     if let Some(window) = app.get_webview_window("main") {
         let _ = window.unminimize();
@@ -356,154 +261,53 @@ fn show_window(app: &AppHandle) {
     }
 }
 
-/// Menu ids of the tray's items.
-const SHOW: &str = "show";
-const COPY: &str = "copy-webhook";
-const PAUSE: &str = "pause-notifications";
-const QUIT: &str = "quit";
+impl Desktop {
+    /// The running core, if it started.
+    fn monitor(&self) -> Option<&Arc<Monitor>> {
+        self.core.as_ref().map(|core| &core.monitor)
+    }
 
-struct Tray {
-    counts: Vec<MenuItem<tauri::Wry>>,
-    /// A refresh is scheduled; further changes until it runs need no other.
-    refresh_pending: std::sync::atomic::AtomicBool,
-}
+    fn settings(&self) -> DesktopSettings {
+        self.settings.lock().expect("settings lock").clone()
+    }
 
-fn build_tray(app: &AppHandle) -> tauri::Result<()> {
-    let counts: Vec<MenuItem<tauri::Wry>> = STATUS_ITEMS
-        .iter()
-        .map(|(status, label)| {
-            MenuItem::with_id(
-                app,
-                format!("count-{status}"),
-                format!("{label}: –"),
-                false,
-                None::<&str>,
-            )
-        })
-        .collect::<Result<_, _>>()?;
-    let paused = app.try_state::<Desktop>().is_some_and(|d| {
-        d.settings
-            .lock()
-            .expect("settings lock")
-            .notifications_paused
-    });
-    let show = MenuItem::with_id(app, SHOW, "Show window", true, None::<&str>)?;
-    let copy = MenuItem::with_id(app, COPY, "Copy webhook URL", true, None::<&str>)?;
-    let pause = CheckMenuItem::with_id(
-        app,
-        PAUSE,
-        "Pause notifications",
-        true,
-        paused,
-        None::<&str>,
-    )?;
-    let quit_item = MenuItem::with_id(app, QUIT, "Quit", true, None::<&str>)?;
-    let separator = PredefinedMenuItem::separator(app)?;
-    let separator2 = PredefinedMenuItem::separator(app)?;
-    let mut items: Vec<&dyn tauri::menu::IsMenuItem<tauri::Wry>> = counts
-        .iter()
-        .map(|item| item as &dyn tauri::menu::IsMenuItem<tauri::Wry>)
-        .collect();
-    items.extend([
-        &separator as &dyn tauri::menu::IsMenuItem<tauri::Wry>,
-        &show,
-        &copy,
-        &pause,
-        &separator2,
-        &quit_item,
-    ]);
-    let menu = Menu::with_items(app, &items)?;
-    let icon = tauri::image::Image::from_bytes(include_bytes!("../icons/32x32.png"))?;
-    TrayIconBuilder::with_id("main")
-        .icon(icon)
-        .tooltip("KYC Monitor")
-        .menu(&menu)
-        .on_menu_event(move |app, event| match event.id().as_ref() {
-            SHOW => show_window(app),
-            COPY => copy_webhook_url(app),
-            PAUSE => toggle_pause(app),
-            QUIT => quit(app.clone()),
-            _ => {}
-        })
-        .build(app)?;
-    app.manage(Tray {
-        counts,
-        refresh_pending: std::sync::atomic::AtomicBool::new(false),
-    });
-    refresh_tray(app);
-    Ok(())
-}
+    fn status(&self) -> DesktopStatus {
+        DesktopStatus {
+            settings: self.settings(),
+            settings_path: self.settings_path.clone(),
+            settings_error: self.settings_error.clone(),
+            db: self.db.clone(),
+            startup_error: self.startup_error.clone(),
+            webhook_url: self.monitor().map(|m| m.webhook_url().to_owned()),
+        }
+    }
 
-fn copy_webhook_url(app: &AppHandle) {
-    use tauri_plugin_clipboard_manager::ClipboardExt;
-    let Some(desktop) = app.try_state::<Desktop>() else {
-        return;
-    };
-    if let Some(core) = &desktop.core {
-        // The public URL once a tunnel is up: that is the one to give the provider.
-        let api = core.api.clone();
-        let local = core.webhook_url.clone();
-        let app = app.clone();
+    /// Checks and saves `settings` (off the main thread); they are this run's from now on.
+    async fn save_settings(&self, settings: DesktopSettings) -> Result<SettingsSaved, String> {
+        let (path, saved) = (self.settings_path.clone(), settings.clone());
+        off_worker(move || saved.save(&path))
+            .await
+            .map_err(|error| error.to_string())?;
+        let mut current = self.settings.lock().expect("settings lock");
+        let restart_needed = current.restart_needed_for(&settings);
+        *current = settings;
+        Ok(SettingsSaved { restart_needed })
+    }
+
+    /// The tray's Pause notifications: applies at once, saved in the background.
+    fn toggle_notifications_paused(&self) {
+        let settings = {
+            let mut settings = self.settings.lock().expect("settings lock");
+            settings.notifications_paused = !settings.notifications_paused;
+            settings.clone()
+        };
+        let path = self.settings_path.clone();
         tauri::async_runtime::spawn(async move {
-            let overview = json_of(api.call("GET", "/api/overview", None, None).await).await;
-            let url = overview["tunnel"]["status"]["publicUrl"]
-                .as_str()
-                .map_or(local, str::to_owned);
-            if let Err(error) = app.clipboard().write_text(url) {
-                tracing::warn!("could not copy the webhook URL: {error}");
+            if let Err(error) = off_worker(move || settings.save(&path)).await {
+                tracing::warn!("{error}");
             }
         });
     }
-}
-
-fn toggle_pause(app: &AppHandle) {
-    let Some(desktop) = app.try_state::<Desktop>() else {
-        return;
-    };
-    let mut settings = desktop.settings.lock().expect("settings lock");
-    settings.notifications_paused = !settings.notifications_paused;
-    if let Err(error) = settings.save(&desktop.settings_path) {
-        tracing::warn!("{error}");
-    }
-}
-
-/// How often at most the tray asks for the counts while deliveries stream in.
-const TRAY_REFRESH: Duration = Duration::from_millis(500);
-
-/// Updates the tray's counts: at most one query per [`TRAY_REFRESH`], and always one after
-/// the last change (changes that arrive meanwhile are folded into the pending refresh).
-fn refresh_tray(app: &AppHandle) {
-    let (Some(desktop), Some(tray)) = (app.try_state::<Desktop>(), app.try_state::<Tray>()) else {
-        return;
-    };
-    let Some(core) = &desktop.core else { return };
-    if tray
-        .refresh_pending
-        .swap(true, std::sync::atomic::Ordering::AcqRel)
-    {
-        return;
-    }
-    let api = core.api.clone();
-    let app = app.clone();
-    tauri::async_runtime::spawn(async move {
-        tokio::time::sleep(TRAY_REFRESH).await;
-        let Some(tray) = app.try_state::<Tray>() else {
-            return;
-        };
-        tray.refresh_pending
-            .store(false, std::sync::atomic::Ordering::Release);
-        let overview = json_of(api.call("GET", "/api/overview", None, None).await).await;
-        for ((status, label), item) in STATUS_ITEMS.iter().zip(&tray.counts) {
-            let users: i64 = overview["counts"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|c| c["status"] == *status)
-                .filter_map(|c| c["users"].as_i64())
-                .sum();
-            let _ = item.set_text(format!("{label}: {users}"));
-        }
-    });
 }
 
 /// Stops the monitor and waits (up to [`QUIT_LIMIT`]) until the deliveries in flight are
@@ -528,142 +332,6 @@ fn quit(app: AppHandle) {
         stop_core(&app).await;
         app.exit(0);
     });
-}
-
-async fn json_of(answer: crate::serve::ApiAnswer) -> Value {
-    let bytes = answer
-        .body
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
-}
-
-#[derive(Serialize)]
-struct ApiReply {
-    status: u16,
-    body: Value,
-}
-
-/// The UI API, in-process: the same routes and answers as the browser gets over HTTP.
-#[tauri::command]
-async fn api(
-    desktop: tauri::State<'_, Desktop>,
-    method: String,
-    path: String,
-    body: Option<Value>,
-) -> Result<ApiReply, String> {
-    let Some(core) = &desktop.core else {
-        let error = desktop.startup_error.clone().unwrap_or_default();
-        return Ok(ApiReply {
-            status: 503,
-            body: json!({"error": error}),
-        });
-    };
-    if !path.starts_with("/api/") || path.starts_with("/api/feed") {
-        return Err(format!("{path} is not an API route the window may call"));
-    }
-    let answer = core.api.call(&method, &path, body.as_ref(), None).await;
-    let status = answer.status;
-    Ok(ApiReply {
-        status,
-        body: json_of(answer).await,
-    })
-}
-
-/// The window calls this once its first view has rendered: the launch figure in the log.
-#[tauri::command]
-fn window_ready() {
-    if let Some(launched) = LAUNCHED.get() {
-        tracing::info!(
-            "window usable {} ms after launch",
-            launched.elapsed().as_millis()
-        );
-    }
-}
-
-/// What the window shows about this app itself: where things are, what failed at start.
-#[tauri::command]
-fn desktop_status(desktop: tauri::State<'_, Desktop>) -> Value {
-    json!({
-        "settings": *desktop.settings.lock().expect("settings lock"),
-        "settingsPath": desktop.settings_path,
-        "settingsError": desktop.settings_error,
-        "db": desktop.db,
-        "startupError": desktop.startup_error,
-        "webhookUrl": desktop.core.as_ref().map(|c| c.webhook_url.clone()),
-    })
-}
-
-/// Checks and saves the settings. Notification choices apply at once; the rest on restart.
-#[tauri::command]
-fn save_settings(
-    desktop: tauri::State<'_, Desktop>,
-    settings: DesktopSettings,
-) -> Result<Value, String> {
-    settings
-        .save(&desktop.settings_path)
-        .map_err(|e| e.to_string())?;
-    let mut current = desktop.settings.lock().expect("settings lock");
-    let restart_needed = current.restart_needed_for(&settings);
-    *current = settings;
-    Ok(json!({"restartNeeded": restart_needed}))
-}
-
-/// Whether the keychain can be used here and which secrets it holds (never their values).
-#[tauri::command]
-async fn keychain_status() -> Value {
-    tauri::async_runtime::spawn_blocking(|| {
-        if let Some(reason) = keychain::unavailable() {
-            return json!({"available": false, "reason": reason, "items": {}});
-        }
-        let mut items = serde_json::Map::new();
-        let mut reason = None;
-        for item in keychain::Item::ALL {
-            let stored = match keychain::get(item) {
-                Ok(found) => json!(found.is_some()),
-                Err(error) => {
-                    reason.get_or_insert(error);
-                    Value::Null
-                }
-            };
-            items.insert(item.name().to_owned(), stored);
-        }
-        json!({"available": reason.is_none(), "reason": reason, "items": items})
-    })
-    .await
-    .unwrap_or_else(|e| json!({"available": false, "reason": e.to_string(), "items": {}}))
-}
-
-/// Keeps a tunnel secret typed in Settings in the keychain; it is used from the next start.
-#[tauri::command]
-async fn keychain_set(item: String, value: String) -> Result<(), String> {
-    let item = keychain_item(&item)?;
-    tauri::async_runtime::spawn_blocking(move || keychain::set(item, &value))
-        .await
-        .map_err(|e| e.to_string())?
-}
-
-/// Removes a tunnel secret from the keychain.
-#[tauri::command]
-async fn keychain_delete(item: String) -> Result<bool, String> {
-    let item = keychain_item(&item)?;
-    tauri::async_runtime::spawn_blocking(move || keychain::delete(item))
-        .await
-        .map_err(|e| e.to_string())?
-}
-
-fn keychain_item(name: &str) -> Result<keychain::Item, String> {
-    keychain::Item::from_name(name)
-        .ok_or_else(|| format!("{name:?} is not a secret the keychain keeps for KYC Monitor"))
-}
-
-/// Stops the monitor gracefully and starts the app again (to apply settings).
-#[tauri::command]
-async fn restart(app: AppHandle) -> Result<(), String> {
-    stop_core(&app).await;
-    app.restart();
 }
 
 /// Whether a window can be shown here.

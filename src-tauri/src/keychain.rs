@@ -14,7 +14,20 @@ use crate::tunnel::TunnelSecret;
 pub const SERVICE: &str = "kyc-monitor";
 
 /// The secrets the keychain may hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    ts_rs::TS,
+)]
+#[serde(rename_all = "kebab-case")]
+#[ts(rename = "KeychainItem")]
 pub enum Item {
     NgrokAuthtoken,
     BoreSecret,
@@ -23,16 +36,53 @@ pub enum Item {
 impl Item {
     pub const ALL: [Item; 2] = [Item::NgrokAuthtoken, Item::BoreSecret];
 
-    /// The item's `username` attribute, and its name in the UI's requests.
+    /// The item's `username` attribute (and its name in the UI, by serde's kebab-case).
     pub fn name(self) -> &'static str {
         match self {
             Item::NgrokAuthtoken => "ngrok-authtoken",
             Item::BoreSecret => "bore-secret",
         }
     }
+}
 
-    pub fn from_name(name: &str) -> Option<Item> {
-        Item::ALL.into_iter().find(|item| item.name() == name)
+/// What the keychain holds for KYC Monitor: whether each secret is there, never what it is.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct KeychainStatus {
+    pub available: bool,
+    /// Why the keychain cannot be used here.
+    pub reason: Option<String>,
+    /// Per secret: stored or not; `None` when it could not be read.
+    pub items: std::collections::BTreeMap<Item, Option<bool>>,
+}
+
+/// Asks the keychain which secrets it holds. Blocks on D-Bus: call it off the async workers.
+pub fn status() -> KeychainStatus {
+    if let Some(reason) = unavailable() {
+        return KeychainStatus {
+            available: false,
+            reason: Some(reason),
+            items: Default::default(),
+        };
+    }
+    let mut reason = None;
+    let items = Item::ALL
+        .into_iter()
+        .map(|item| {
+            let stored = match get(item) {
+                Ok(found) => Some(found.is_some()),
+                Err(error) => {
+                    reason.get_or_insert(error);
+                    None
+                }
+            };
+            (item, stored)
+        })
+        .collect();
+    KeychainStatus {
+        available: reason.is_none(),
+        reason,
+        items,
     }
 }
 

@@ -10,11 +10,20 @@ use serde_json::{Map, Value};
 
 /// Statuses the provider documents; anything else is shown as "other".
 pub const KNOWN_STATUSES: [&str; 4] = ["NOT_STARTED", "OPEN", "ON_HOLD", "CLOSED"];
+/// How each documented status reads on screen (the board's columns, the tray's counts).
+pub const STATUS_LABELS: [(&str, &str); 4] = [
+    ("NOT_STARTED", "Not started"),
+    ("OPEN", "Open"),
+    ("ON_HOLD", "On hold"),
+    ("CLOSED", "Closed"),
+];
+/// The board's column for every status the provider does not document.
+pub const OTHER_STATUS_LABEL: &str = "Other";
 /// Decisions the provider documents (empty means none yet).
 pub const KNOWN_DECISIONS: [&str; 4] = ["ACCEPT", "REJECT", "REVIEW", ""];
 
 /// Where a user stands: the five fields of a notification besides `externalId`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct UserState {
     pub decision: String,

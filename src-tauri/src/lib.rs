@@ -1,6 +1,7 @@
 //! KYC Monitor's core: everything the CLI, the web UI and the desktop shell share.
 
 pub mod api;
+mod blocking;
 pub mod connections;
 #[cfg(feature = "desktop")]
 pub mod desktop;
@@ -8,6 +9,7 @@ pub mod export;
 pub mod ingest;
 pub mod keychain;
 pub mod kyc;
+pub mod monitor;
 pub mod provider;
 pub mod secret_file;
 pub mod serve;

@@ -10,9 +10,10 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::api::{self, UiConfig};
+use crate::api::{self, UiAccess};
 use crate::connections::{self, ConnectionLimit};
 use crate::ingest::{self, WebhookConfig};
+use crate::monitor::{Monitor, MonitorParts};
 use crate::provider::actions::ProviderHub;
 use crate::provider::FlowConfig;
 use crate::secret_file::{SecretFileError, SecretSource};
@@ -75,95 +76,26 @@ struct Bound {
     router: axum::Router,
 }
 
+/// The local UI listener with the URL (and this run's token) to open it.
+struct UiListener {
+    bound: Bound,
+    url: String,
+}
+
 /// A bound, not yet running, server.
 pub struct Server {
     stopping: watch::Sender<bool>,
     webhook: Bound,
-    ui: Option<(Bound, String)>,
+    ui: Option<UiListener>,
     writer: Arc<Writer>,
-    webhook_url: String,
+    monitor: Arc<Monitor>,
     hub: Arc<ProviderHub>,
     demo: Option<FlowConfig>,
-    tunnel: (TunnelSpec, TunnelOptions),
+    tunnel: TunnelSpec,
+    tunnel_options: TunnelOptions,
     tunnel_state: watch::Sender<TunnelState>,
     webhook_addr: SocketAddr,
     webhook_path: String,
-    store: Store,
-}
-
-/// The UI API without a listener, called in-process (the desktop window): the same routes,
-/// guard and JSON as the browser gets, and no port opened.
-#[derive(Clone)]
-pub struct InProcessApi {
-    router: axum::Router,
-    token: String,
-    host: String,
-}
-
-/// An in-process API answer.
-pub struct ApiAnswer {
-    pub status: u16,
-    pub body: axum::body::Body,
-}
-
-impl InProcessApi {
-    /// Sends one request; `body` is JSON for POSTs. `last_event_id` resumes the feed.
-    pub async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<&serde_json::Value>,
-        last_event_id: Option<i64>,
-    ) -> ApiAnswer {
-        use tower::ServiceExt;
-        let mut request = axum::http::Request::builder()
-            .method(method)
-            .uri(path)
-            .header(axum::http::header::HOST, &self.host)
-            .header(
-                axum::http::header::AUTHORIZATION,
-                format!("Bearer {}", self.token),
-            );
-        if let Some(id) = last_event_id {
-            request = request.header("last-event-id", id.to_string());
-        }
-        let body = match body {
-            Some(json) => {
-                request = request.header(axum::http::header::CONTENT_TYPE, "application/json");
-                axum::body::Body::from(json.to_string())
-            }
-            None => axum::body::Body::empty(),
-        };
-        let request = match request.body(body) {
-            Ok(request) => request,
-            Err(error) => {
-                return ApiAnswer {
-                    status: 400,
-                    body: axum::body::Body::from(
-                        serde_json::json!({"error": format!("not a request: {error}")}).to_string(),
-                    ),
-                }
-            }
-        };
-        // Connection info is what the router's handlers see as the caller.
-        let mut request = request;
-        request
-            .extensions_mut()
-            .insert(axum::extract::ConnectInfo(SocketAddr::from((
-                [127, 0, 0, 1],
-                0,
-            ))));
-        let response = self
-            .router
-            .clone()
-            .oneshot(request)
-            .await
-            .unwrap_or_else(|never| match never {});
-        ApiAnswer {
-            status: response.status().as_u16(),
-            body: response.into_body(),
-        }
-    }
 }
 
 async fn bind(addr: SocketAddr, flag: &'static str) -> Result<TcpListener, ServeError> {
@@ -225,65 +157,52 @@ impl Server {
         };
         let webhook_path = webhook.path();
         let router = ingest::router(webhook, writer.clone());
-        let mut server = Server {
+        let monitor = Arc::new(Monitor::new(MonitorParts {
+            store,
+            writer: writer.clone(),
+            hub: hub.clone(),
+            webhook_url,
+            tunnel_kind: config.tunnel.name(),
+            tunnel: tunnel_state.subscribe(),
+            stopping: stopping.subscribe(),
+        }));
+        let ui = match ui {
+            Some(listener) => {
+                let local_addr = listener.local_addr().map_err(ServeError::Listener)?;
+                let access = UiAccess::new(local_addr);
+                let url = format!("http://{local_addr}/?token={}", access.token());
+                let router = api::router(monitor.clone(), access)
+                    .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+                        axum::http::StatusCode::GATEWAY_TIMEOUT,
+                        UI_REQUEST_DEADLINE,
+                    ))
+                    .layer(tower_http::limit::RequestBodyLimitLayer::new(UI_MAX_BODY));
+                Some(UiListener {
+                    bound: Bound { listener, router },
+                    url,
+                })
+            }
+            None => None,
+        };
+        Ok(Server {
             stopping,
             webhook: Bound { listener, router },
-            ui: None,
+            ui,
             writer,
-            webhook_url,
+            monitor,
             hub,
             demo: config.demo,
             tunnel_state,
             webhook_addr: local_addr,
             webhook_path,
-            tunnel: (config.tunnel, config.tunnel_options),
-            store,
-        };
-        if let Some(listener) = ui {
-            let local_addr = listener.local_addr().map_err(ServeError::Listener)?;
-            let (router, token) = server.ui_router(local_addr);
-            let url = format!("http://{local_addr}/?token={token}");
-            server.ui = Some((Bound { listener, router }, url));
-        }
-        Ok(server)
+            tunnel: config.tunnel,
+            tunnel_options: config.tunnel_options,
+        })
     }
 
-    /// The UI API's routes for a listener at `local_addr`, with a fresh per-run token.
-    fn ui_router(&self, local_addr: SocketAddr) -> (axum::Router, String) {
-        let mut random = [0u8; 16];
-        getrandom::fill(&mut random).expect("the operating system's random source failed");
-        let token = hex::encode(random);
-        let config = UiConfig {
-            token: token.clone(),
-            local_addr,
-            webhook_url: self.webhook_url.clone(),
-            tunnel: (self.tunnel.0.name(), self.tunnel_state.subscribe()),
-        };
-        let router = api::router(
-            self.store.clone(),
-            self.writer.clone(),
-            self.hub.clone(),
-            config,
-            self.stopping.subscribe(),
-        )
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            axum::http::StatusCode::GATEWAY_TIMEOUT,
-            UI_REQUEST_DEADLINE,
-        ))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(UI_MAX_BODY));
-        (router, token)
-    }
-
-    /// The UI API for in-process calls (the desktop window), with no listener.
-    pub fn api_in_process(&self) -> InProcessApi {
-        // Never bound: only the guard's Host check sees it.
-        let local_addr = SocketAddr::from(([127, 0, 0, 1], 9));
-        let (router, token) = self.ui_router(local_addr);
-        InProcessApi {
-            router,
-            token,
-            host: local_addr.to_string(),
-        }
+    /// The core service of this run, for the shells that call it in-process (the desktop app).
+    pub fn monitor(&self) -> Arc<Monitor> {
+        self.monitor.clone()
     }
 
     /// The tunnel's state as it changes (`Off` without a tunnel).
@@ -291,19 +210,14 @@ impl Server {
         self.tunnel_state.subscribe()
     }
 
-    /// The provider side of this run (registration, reconcile, demo).
-    pub fn hub(&self) -> Arc<ProviderHub> {
-        self.hub.clone()
-    }
-
     /// The local URL of the webhook, with the real port.
     pub fn webhook_url(&self) -> &str {
-        &self.webhook_url
+        self.monitor.webhook_url()
     }
 
     /// The local UI's URL with this run's token, when the UI listens.
     pub fn ui_url(&self) -> Option<&str> {
-        self.ui.as_ref().map(|(_, url)| url.as_str())
+        self.ui.as_ref().map(|ui| ui.url.as_str())
     }
 
     /// Serves until `stop` completes; then stops accepting, stores and answers what is in flight.
@@ -327,7 +241,7 @@ impl Server {
             "connection limits"
         );
         let served = std::iter::once((self.webhook, webhook_limit))
-            .chain(self.ui.map(|(bound, _)| (bound, ConnectionLimit::ui())));
+            .chain(self.ui.map(|ui| (ui.bound, ConnectionLimit::ui())));
         for (bound, limit) in served {
             listeners.spawn(connections::serve(
                 bound.listener,
@@ -336,11 +250,10 @@ impl Server {
                 stopping.clone(),
             ));
         }
-        let (spec, options) = self.tunnel;
-        let tunnel = (spec != TunnelSpec::None).then(|| {
+        let tunnel = (self.tunnel != TunnelSpec::None).then(|| {
             tunnel::supervise(
-                spec,
-                options,
+                self.tunnel,
+                self.tunnel_options,
                 self.webhook_addr,
                 self.webhook_path,
                 self.tunnel_state.clone(),
@@ -362,7 +275,7 @@ impl Server {
             // After the listeners run: the emulator validates the URL with a real request.
             let hub = self.hub.clone();
             tokio::spawn(async move {
-                if let Err(error) = hub.start_demo(flows, false).await {
+                if let Err(error) = hub.start_demo(flows).await {
                     tracing::error!("{error}");
                 }
             });

@@ -11,7 +11,7 @@ use crate::tunnel::TunnelSpec;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase", default)]
 pub struct DesktopSettings {
     /// The database file; `None` is the OS data folder's default.
@@ -48,6 +48,28 @@ impl Default for DesktopSettings {
             notifications_paused: false,
         }
     }
+}
+
+/// What the desktop window shows about the app itself: where things are, what failed at start.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct DesktopStatus {
+    pub settings: DesktopSettings,
+    pub settings_path: PathBuf,
+    pub settings_error: Option<String>,
+    /// The database this run uses.
+    pub db: PathBuf,
+    /// Why the monitor could not start (the window then shows the settings to fix it).
+    pub startup_error: Option<String>,
+    pub webhook_url: Option<String>,
+}
+
+/// What saving the settings came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingsSaved {
+    /// Some of them apply from the next start only.
+    pub restart_needed: bool,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -9,10 +9,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use tauri::{AppHandle, Emitter, Manager};
 
 use super::{show_window, Desktop};
+use crate::monitor::ChangeView;
+use crate::store::Outcome;
 
 /// Notifications shown one by one per window; the rest go into the window's summary.
 pub const BURST: u32 = 3;
@@ -41,14 +42,22 @@ struct State {
     shown: u32,
     held: [u32; 3],
     /// The first one held back: told as itself when it stays alone.
-    first_held: Option<(String, String, String)>,
+    first_held: Option<Notice>,
     flush_scheduled: bool,
+}
+
+/// One user's notification.
+struct Notice {
+    kind: Kind,
+    external_id: String,
+    summary: String,
+    body: String,
 }
 
 impl Notifier {
     /// Called for each change of the live feed.
-    pub fn on_change(&self, app: &AppHandle, change: &Value) {
-        let Some((kind, external_id, summary, body)) = describe(app, change) else {
+    pub fn on_change(&self, app: &AppHandle, change: &ChangeView) {
+        let Some(notice) = describe(app, change) else {
             return;
         };
         let now = Instant::now();
@@ -63,12 +72,12 @@ impl Notifier {
         if state.shown < BURST && !state.flush_scheduled {
             state.shown += 1;
             drop(state);
-            self.show(app, summary, body, Some(external_id));
+            self.show(app, notice.summary, notice.body, Some(notice.external_id));
             return;
         }
-        state.held[kind as usize] += 1;
+        state.held[notice.kind as usize] += 1;
         if state.first_held.is_none() {
-            state.first_held = Some((summary, body, external_id));
+            state.first_held = Some(notice);
         }
         if !state.flush_scheduled {
             state.flush_scheduled = true;
@@ -96,8 +105,8 @@ impl Notifier {
         let total: u32 = held.iter().sum();
         match (total, first) {
             (0, _) => return,
-            (1, Some((summary, body, external_id))) => {
-                return self.show(app, summary, body, Some(external_id));
+            (1, Some(notice)) => {
+                return self.show(app, notice.summary, notice.body, Some(notice.external_id));
             }
             _ => {}
         }
@@ -151,40 +160,44 @@ impl Notifier {
     }
 }
 
-/// What a change means to a person, if the settings want it told: its kind, user, title, text.
-fn describe(app: &AppHandle, change: &Value) -> Option<(Kind, String, String, String)> {
-    if change["outcome"] != "accepted" {
+/// What a change means to a person, if the settings want it told.
+fn describe(app: &AppHandle, change: &ChangeView) -> Option<Notice> {
+    if change.outcome != Outcome::Accepted {
         return None;
     }
-    let user = &change["user"];
-    let id = user["externalId"].as_str()?;
-    let decision = user["decision"].as_str()?;
-    let status = user["status"].as_str()?;
+    let user = change.user.as_ref()?;
+    let id = &user.external_id;
     let desktop = app.try_state::<Desktop>()?;
-    let settings = desktop.settings.lock().expect("settings lock").clone();
+    let settings = desktop.settings();
     if settings.notifications_paused {
         return None;
     }
-    let (wanted, kind, summary, body) = match (status, decision) {
-        ("ON_HOLD", "REVIEW") => (
-            settings.notify_review,
-            Kind::Review,
-            format!("Review needed: {id}"),
-            user["subStatus"].as_str().unwrap_or("").to_owned(),
-        ),
-        ("CLOSED", "REJECT") => (
-            settings.notify_reject,
-            Kind::Reject,
-            format!("Rejected: {id}"),
-            "KYC closed with REJECT".to_owned(),
-        ),
-        ("CLOSED", "ACCEPT") => (
-            settings.notify_accept,
-            Kind::Accept,
-            format!("Approved: {id}"),
-            "KYC closed with ACCEPT".to_owned(),
-        ),
-        _ => return None,
-    };
-    wanted.then(|| (kind, id.to_owned(), summary, body))
+    let (wanted, kind, summary, body) =
+        match (user.state.status.as_str(), user.state.decision.as_str()) {
+            ("ON_HOLD", "REVIEW") => (
+                settings.notify_review,
+                Kind::Review,
+                format!("Review needed: {id}"),
+                user.state.sub_status.clone(),
+            ),
+            ("CLOSED", "REJECT") => (
+                settings.notify_reject,
+                Kind::Reject,
+                format!("Rejected: {id}"),
+                "KYC closed with REJECT".to_owned(),
+            ),
+            ("CLOSED", "ACCEPT") => (
+                settings.notify_accept,
+                Kind::Accept,
+                format!("Approved: {id}"),
+                "KYC closed with ACCEPT".to_owned(),
+            ),
+            _ => return None,
+        };
+    wanted.then(|| Notice {
+        kind,
+        external_id: id.clone(),
+        summary,
+        body,
+    })
 }

@@ -9,10 +9,13 @@ use serde::{Deserialize, Serialize};
 use super::client::{registration_form, Endpoints, Environment, ProviderClient, ProviderError};
 use super::emulator::{Emulator, EmulatorConfig, FlowConfig};
 use super::jwt::PrivateKey;
+use crate::blocking::off_worker;
 use crate::kyc::{KycEvent, Payload, UserState};
 use crate::secret_file::{self, SecretFileError};
 use crate::signature::SigningSecret;
-use crate::store::{NewDelivery, Outcome, RegistrationAttempt, Store, StoreError, Verdict, Writer};
+use crate::store::{
+    NewDelivery, Outcome, Reader, RegistrationAttempt, Store, StoreError, Verdict, Writer,
+};
 use crate::time::now_millis;
 
 const PROFILE_SETTING: &str = "provider_profile";
@@ -24,7 +27,7 @@ const RECONCILE_PAGE: u32 = 200;
 
 /// Who the monitor is to the provider, without any secret: remembered after a validated
 /// registration so that reconcile and re-registration need no retyping.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ProviderProfile {
     /// A known environment, or `None` for custom endpoints.
@@ -37,7 +40,12 @@ pub struct ProviderProfile {
 
 impl ProviderProfile {
     pub fn load(store: &Store) -> Result<Option<ProviderProfile>, StoreError> {
-        Ok(store
+        ProviderProfile::read(&store.reader()?)
+    }
+
+    /// The profile of the last validated registration, if there was one.
+    pub fn read(reader: &Reader) -> Result<Option<ProviderProfile>, StoreError> {
+        Ok(reader
             .setting(PROFILE_SETTING)?
             .and_then(|json| serde_json::from_str(&json).ok()))
     }
@@ -53,6 +61,17 @@ impl ProviderProfile {
     pub fn client(&self) -> Result<ProviderClient, ProviderError> {
         let key = PrivateKey::from_file(&self.private_key_path)?;
         ProviderClient::new(self.endpoints.clone(), &self.client_id, key)
+    }
+}
+
+/// The webhook URL as given, trimmed, when it is an http(s) URL; else the sentence saying so.
+pub fn checked_webhook_url(text: &str) -> Result<&str, String> {
+    let url = text.trim();
+    match reqwest::Url::parse(url) {
+        Ok(parsed) if matches!(parsed.scheme(), "https" | "http") && parsed.has_host() => Ok(url),
+        _ => Err(format!(
+            "{url:?} is not a webhook URL: give its full https:// URL (the provider calls it from the internet)"
+        )),
     }
 }
 
@@ -102,6 +121,28 @@ pub struct Registered {
     pub new_secret: Option<SigningSecret>,
 }
 
+/// Registers `webhook_url` with the profile's provider and keeps the attempt; once validated,
+/// remembers the profile (for reconcile and the next registration). Returns the client too.
+pub async fn register_profile(
+    store: &Store,
+    profile: &ProviderProfile,
+    webhook_url: &str,
+    signing: Signing,
+) -> Result<(Registered, ProviderClient), RegisterError> {
+    // Reads and parses the key file.
+    let client = off_worker({
+        let profile = profile.clone();
+        move || profile.client()
+    })
+    .await?;
+    let registered = register(store, &client, webhook_url, signing).await?;
+    if registered.attempt.validated == Some(true) {
+        let (store, profile) = (store.clone(), profile.clone());
+        off_worker(move || profile.save(&store)).await?;
+    }
+    Ok((registered, client))
+}
+
 /// Registers `webhook_url` and keeps the attempt, whatever its result. The secret file is set
 /// (or, unsigned, removed) before the provider's test request arrives, so the listener answers
 /// it as it will answer deliveries, and restored if the registration does not validate.
@@ -111,8 +152,12 @@ pub async fn register(
     webhook_url: &str,
     signing: Signing,
 ) -> Result<Registered, RegisterError> {
-    let db = store.path();
-    let previous = secret_file::load(db)?;
+    let db = store.path().to_owned();
+    let previous = off_worker({
+        let db = db.clone();
+        move || secret_file::load(&db)
+    })
+    .await?;
     let (secret, made) = match signing {
         Signing::Unsigned => (None, false),
         Signing::Keep => (
@@ -122,12 +167,12 @@ pub async fn register(
         Signing::New => (Some(SigningSecret::generate()), true),
         Signing::Given(secret) => (Some(secret), false),
     };
-    secret_file::store(db, secret.as_ref())?;
+    store_secret(&db, secret.clone()).await?;
     let handed_over = secret.as_ref().and_then(SigningSecret::shared);
     let answer = client.register(webhook_url, handed_over).await;
     let validated = matches!(&answer, Ok(registration) if registration.validated);
     if !validated {
-        secret_file::store(db, previous.as_ref())?;
+        store_secret(&db, previous).await?;
     }
     let attempt = RegistrationAttempt {
         id: 0,
@@ -143,7 +188,11 @@ pub async fn register(
         },
         http_status: answer.as_ref().ok().map(|r| r.http_status),
     };
-    let id = store.record_registration(&attempt)?;
+    let id = off_worker({
+        let (store, attempt) = (store.clone(), attempt.clone());
+        move || store.record_registration(&attempt)
+    })
+    .await?;
     answer?;
     Ok(Registered {
         attempt: RegistrationAttempt { id, ..attempt },
@@ -151,8 +200,13 @@ pub async fn register(
     })
 }
 
+async fn store_secret(db: &Path, secret: Option<SigningSecret>) -> Result<(), SecretFileError> {
+    let db = db.to_owned();
+    off_worker(move || secret_file::store(&db, secret.as_ref())).await
+}
+
 /// What reconcile found.
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ReconcileReport {
     /// Users not CLOSED that the provider was asked about.
@@ -165,7 +219,7 @@ pub struct ReconcileReport {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Learned {
     pub external_id: String,
@@ -188,11 +242,19 @@ pub async fn reconcile(
     client: &ProviderClient,
     mut progress: impl FnMut(&ReconcileReport),
 ) -> Result<ReconcileReport, StoreError> {
-    let reader = store.reader()?;
+    let store = store.clone();
+    let mut reader = off_worker(move || store.reader()).await?;
     let mut report = ReconcileReport::default();
     let mut after = String::new();
     loop {
-        let page = reader.unclosed_users(&after, RECONCILE_PAGE)?;
+        let from = after.clone();
+        let (returned, page) = off_worker(move || {
+            let page = reader.unclosed_users(&from, RECONCILE_PAGE);
+            (reader, page)
+        })
+        .await;
+        reader = returned;
+        let page = page?;
         let Some(last) = page.last() else { break };
         after = last.external_id.clone();
         for user in page {
@@ -258,8 +320,6 @@ pub struct Demo {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
-    #[error("this database already holds real users; run `kyc-monitor serve --demo` to demo on a database of its own")]
-    RealUsers,
     #[error("the demo emulator could not start: {0}")]
     Emulator(std::io::Error),
     #[error("the demo could not register this monitor's webhook: {0}")]
@@ -270,14 +330,13 @@ pub enum DemoError {
     Store(#[from] StoreError),
 }
 
+/// Why the UI may not start a demo on a database with real users.
+pub const DEMO_NEEDS_ITS_OWN_DATABASE: &str = "this database already holds real users; run `kyc-monitor serve --demo` to demo on a database of its own";
+
 /// Whether the UI may start a demo here: the database is empty or already a demo's.
-pub fn demo_allowed(store: &Store) -> Result<bool, StoreError> {
-    let empty = store
-        .reader()?
-        .user_counts()?
-        .iter()
-        .all(|count| count.users == 0);
-    Ok(empty || store.setting(DEMO_SETTING)?.is_some())
+pub fn demo_allowed(reader: &Reader) -> Result<bool, StoreError> {
+    let empty = reader.user_counts()?.iter().all(|count| count.users == 0);
+    Ok(empty || reader.setting(DEMO_SETTING)?.is_some())
 }
 
 /// Starts the emulator in-process, registers `webhook_url` with it through the real client (so
@@ -287,10 +346,12 @@ pub async fn start_demo(
     webhook_url: &str,
     flows: FlowConfig,
 ) -> Result<Demo, DemoError> {
-    store.set_setting(DEMO_SETTING, "1")?;
-    let key = tokio::task::spawn_blocking(PrivateKey::generate)
-        .await
-        .expect("key generation panicked");
+    off_worker({
+        let store = store.clone();
+        move || store.set_setting(DEMO_SETTING, "1")
+    })
+    .await?;
+    let key = off_worker(PrivateKey::generate).await;
     let emulator = Emulator::start(EmulatorConfig {
         listen: "127.0.0.1:0".parse().expect("a valid address"),
         client_id: DEMO_CLIENT_ID.to_owned(),
@@ -308,7 +369,9 @@ pub async fn start_demo(
     let client =
         ProviderClient::new(endpoints, DEMO_CLIENT_ID, key).map_err(RegisterError::from)?;
     // Unsigned would drop a secret stored for the real provider; a kept one signs the demo too.
-    let signing = Signing::keep_stored(store.path()).map_err(RegisterError::from)?;
+    let signing = keep_stored_signing(store.path())
+        .await
+        .map_err(RegisterError::from)?;
     let registered = register(store, &client, webhook_url, signing).await?;
     if registered.attempt.validated != Some(true) {
         emulator.stop().await;
@@ -330,7 +393,7 @@ pub fn demo_db_beside(default_db: &Path) -> PathBuf {
 }
 
 /// The demo's state as the UI shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct DemoStatus {
     pub api_base: String,
@@ -369,21 +432,12 @@ impl ProviderHub {
         }
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
-    pub async fn start_demo(
-        &self,
-        flows: FlowConfig,
-        check_users: bool,
-    ) -> Result<DemoStatus, DemoError> {
+    /// Starts the demo on this database (the caller decided it may: see [`demo_allowed`]),
+    /// or tells the one running.
+    pub async fn start_demo(&self, flows: FlowConfig) -> Result<DemoStatus, DemoError> {
         let mut demo = self.demo.lock().await;
         if let Some(running) = demo.as_ref().filter(|d| !d.emulator.is_finished()) {
             return Ok(demo_status(running));
-        }
-        if check_users && !demo_allowed(&self.store)? {
-            return Err(DemoError::RealUsers);
         }
         if let Some(old) = demo.take() {
             old.emulator.stop().await;
@@ -405,11 +459,10 @@ impl ProviderHub {
         webhook_url: &str,
         signing: Signing,
     ) -> Result<Registered, RegisterError> {
-        let client = Arc::new(profile.client()?);
-        let registered = register(&self.store, &client, webhook_url, signing).await?;
+        let (registered, client) =
+            register_profile(&self.store, &profile, webhook_url, signing).await?;
         if registered.attempt.validated == Some(true) {
-            profile.save(&self.store)?;
-            *self.client.lock().await = Some(client);
+            *self.client.lock().await = Some(Arc::new(client));
         }
         Ok(registered)
     }
@@ -420,10 +473,17 @@ impl ProviderHub {
             Some(client) => client,
             None => match self.demo.lock().await.as_ref() {
                 Some(demo) => demo.client.clone(),
-                None => match ProviderProfile::load(&self.store)? {
-                    Some(profile) => Arc::new(profile.client()?),
-                    None => return Err(ReconcileError::NoProvider),
-                },
+                None => {
+                    let store = self.store.clone();
+                    let client = off_worker(move || {
+                        ProviderProfile::load(&store)?
+                            .map(|profile| profile.client())
+                            .transpose()
+                            .map_err(ReconcileError::from)
+                    })
+                    .await?;
+                    Arc::new(client.ok_or(ReconcileError::NoProvider)?)
+                }
             },
         };
         Ok(reconcile(&self.store, &self.writer, &client, |_| {}).await?)
@@ -433,20 +493,23 @@ impl ProviderHub {
     /// monitor has registered before (a saved profile). Failures are logged, never fatal.
     pub async fn follow_public_url(&self, public_url: &str) {
         let result = async {
-            let Some(profile) = ProviderProfile::load(&self.store)? else {
+            let store = self.store.clone();
+            let (profile, last) = off_worker(move || {
+                let reader = store.reader()?;
+                let last = reader
+                    .registrations(100)?
+                    .into_iter()
+                    .find(|attempt| attempt.validated == Some(true));
+                Ok::<_, StoreError>((ProviderProfile::read(&reader)?, last))
+            })
+            .await?;
+            let Some(profile) = profile else {
                 return Ok(None);
             };
-            let last = self
-                .store
-                .reader()?
-                .registrations(100)
-                .map_err(StoreError::from)?
-                .into_iter()
-                .find(|attempt| attempt.validated == Some(true));
             if last.is_none_or(|attempt| attempt.webhook_url == public_url) {
                 return Ok(None);
             }
-            let signing = Signing::keep_stored(self.store.path())?;
+            let signing = keep_stored_signing(self.store.path()).await?;
             self.register(profile, public_url, signing).await.map(Some)
         }
         .await;
@@ -469,6 +532,12 @@ impl ProviderHub {
             demo.emulator.stop().await;
         }
     }
+}
+
+/// [`Signing::keep_stored`], off the async workers.
+async fn keep_stored_signing(db: &Path) -> Result<Signing, SecretFileError> {
+    let db = db.to_owned();
+    off_worker(move || Signing::keep_stored(&db)).await
 }
 
 fn demo_status(demo: &Demo) -> DemoStatus {

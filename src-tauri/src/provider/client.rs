@@ -25,8 +25,9 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// The provider's known environments.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
+#[ts(rename = "EnvironmentId")]
 pub enum Environment {
     Dev,
     Preprod,
@@ -34,6 +35,8 @@ pub enum Environment {
 }
 
 impl Environment {
+    pub const ALL: [Environment; 3] = [Environment::Dev, Environment::Preprod, Environment::Prod];
+
     pub fn endpoints(self) -> Endpoints {
         let (auth, api) = match self {
             Environment::Dev => ("pmx-dev01.us.auth0.com", "api.dev01.polymarketexchange.com"),
@@ -51,7 +54,7 @@ impl Environment {
 }
 
 /// Where the API and its token endpoint are.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Endpoints {
     /// The routes' base, also the token's `audience`.

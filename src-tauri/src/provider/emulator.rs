@@ -130,7 +130,8 @@ pub struct DeliverySigning {
 }
 
 /// Counts of what the flows delivered.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(rename = "DemoSummary")]
 pub struct Summary {
     pub users: u64,
     /// Deliveries started (duplicates included, retries not).

@@ -13,7 +13,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use rusqlite::{Connection, OpenFlags};
 
 pub use backup::{BackupError, BackupStep, BackupSummary};
 pub use queries::{
@@ -196,12 +196,7 @@ impl Store {
 
     /// A setting's value, if it was ever set. Settings never hold secrets.
     pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let conn = open_writable(&self.path)?;
-        Ok(conn
-            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |row| {
-                row.get(0)
-            })
-            .optional()?)
+        Ok(self.reader()?.setting(key)?)
     }
 
     pub fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {

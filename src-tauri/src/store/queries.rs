@@ -49,7 +49,7 @@ pub struct DeliveryRecord {
 }
 
 /// One attempt to register the webhook with the provider. Holds no secret.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct RegistrationAttempt {
     pub id: i64,
@@ -254,6 +254,14 @@ impl Reader {
                 })
             })?
             .collect()
+    }
+
+    /// A setting's value, if it was ever set. Settings never hold secrets.
+    pub fn setting(&self, key: &str) -> rusqlite::Result<Option<String>> {
+        self.conn
+            .prepare_cached("SELECT value FROM settings WHERE key = ?1")?
+            .query_row([key], |row| row.get(0))
+            .optional()
     }
 
     /// Users whose status is not CLOSED, by externalId, after `after`: what reconcile asks about.

@@ -73,7 +73,7 @@ pub enum Verdict {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Accepted,
@@ -125,7 +125,7 @@ enum Command {
 
 /// Why the store is not acknowledging deliveries now: for the operator's eyes (the log, the
 /// UI's banner), never for the sender's.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct StoreProblem {
     pub message: String,

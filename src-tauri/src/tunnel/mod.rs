@@ -160,8 +160,9 @@ impl TunnelOptions {
 }
 
 /// The tunnel's state, as the UI and `serve` show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(tag = "state", rename_all = "camelCase")]
+#[ts(rename = "TunnelStatus")]
 pub enum TunnelState {
     Off,
     Connecting,

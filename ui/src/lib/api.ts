@@ -1,29 +1,34 @@
 // The one module that knows how the UI talks to the monitor. In a browser: HTTP and
-// Server-Sent Events to the local UI listener. In the desktop window: the same API called
-// in-process through a Tauri command, and the same feed as Tauri events; no port is opened.
+// Server-Sent Events to the local UI listener. In the desktop window: the core's methods as
+// Tauri commands, and the same live events as Tauri events; no port is opened. Both answer
+// with the same types (./types).
 import { invoke } from '@tauri-apps/api/core';
 import { listen } from '@tauri-apps/api/event';
 import type {
-  BoardCursor,
   BoardPage,
   Change,
-  Delivery,
+  DeliveriesPage,
   DemoStatus,
+  DesktopSettings,
+  DesktopStatus,
+  ErrorBody,
+  ErrorCode,
+  KeychainItem,
+  KeychainStatus,
+  LiveEvent,
   Overview,
+  PageCursor,
   ProviderOverview,
   ReconcileReport,
   RegisterAnswer,
   RegisterForm,
   ReplayAnswer,
+  SettingsSaved,
   Stats,
   StoreProblem,
   Tunnel,
-  User,
   UserDetail,
-  DesktopSettings,
-  DesktopStatus,
-  KeychainItem,
-  KeychainStatus,
+  UsersFound,
 } from './types';
 
 /** True inside the desktop app's window. */
@@ -32,35 +37,46 @@ export const isDesktop = typeof window !== 'undefined' && '__TAURI_INTERNALS__' 
 export class ApiError extends Error {
   constructor(
     message: string,
-    readonly status: number,
+    /** What kind of failure, when the monitor said (a refusal by the browser guard does not). */
+    readonly code: ErrorCode | null,
   ) {
     super(message);
   }
 }
 
-async function request<T>(path: string, init?: { method?: string; json?: unknown }): Promise<T> {
-  const method = init?.method ?? 'GET';
-  let status: number;
-  let body: { error?: string };
-  if (isDesktop) {
-    const reply = await invoke<{ status: number; body: unknown }>('api', { method, path, body: init?.json ?? null });
-    status = reply.status;
-    body = (reply.body ?? {}) as { error?: string };
-  } else {
-    const response = await fetch(path, {
-      credentials: 'same-origin',
-      method,
-      ...(init?.json === undefined
-        ? {}
-        : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(init.json) }),
-    });
-    status = response.status;
-    body = (await response.json().catch(() => ({}))) as { error?: string };
+/** A command's answer in the window, or its refusal as an ApiError. */
+async function command<T>(name: string, args: Record<string, unknown> = {}): Promise<T> {
+  try {
+    return await invoke<T>(name, args);
+  } catch (failure) {
+    if (failure && typeof failure === 'object' && 'message' in failure) {
+      const body = failure as ErrorBody;
+      throw new ApiError(body.message, body.code);
+    }
+    throw new ApiError(String(failure), null);
   }
-  if (status < 200 || status >= 300) {
-    throw new ApiError(body.error ?? `the monitor answered ${status}`, status);
+}
+
+/** The same call over HTTP to the UI listener, in a browser. */
+async function fetchJson<T>(path: string, init?: { method?: string; json?: unknown }): Promise<T> {
+  const response = await fetch(path, {
+    credentials: 'same-origin',
+    method: init?.method ?? 'GET',
+    ...(init?.json === undefined
+      ? {}
+      : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(init.json) }),
+  });
+  const body = (await response.json().catch(() => ({}))) as { error?: string; code?: ErrorCode };
+  if (!response.ok) {
+    throw new ApiError(body.error ?? `the monitor answered ${response.status}`, body.code ?? null);
   }
   return body as T;
+}
+
+/** One core method: a Tauri command in the window, an HTTP route in a browser. */
+function call<T>(name: string, args: Record<string, unknown>, path: string, post?: { json: unknown }): Promise<T> {
+  if (isDesktop) return command<T>(name, args);
+  return fetchJson<T>(path, post ? { method: 'POST', json: post.json } : undefined);
 }
 
 function query(params: Record<string, string | number | undefined | null>): string {
@@ -72,39 +88,41 @@ function query(params: Record<string, string | number | undefined | null>): stri
   return text ? `?${text}` : '';
 }
 
+export type DeliveriesFilter = { outcome?: string; q?: string; before?: number | null; limit?: number };
+
 export const api = {
-  overview: () => request<Overview>('/api/overview'),
-  board: (status: string, after?: BoardCursor | null, limit = 50) =>
-    request<BoardPage>(`/api/board/${encodeURIComponent(status)}${query({ ...after, limit })}`),
-  search: (q: string, limit = 12) => request<{ users: User[] }>(`/api/search${query({ q, limit })}`),
-  user: (externalId: string) => request<UserDetail>(`/api/users/${encodeURIComponent(externalId)}`),
-  deliveries: (filter: { outcome?: string; q?: string; before?: number | null; limit?: number }) =>
-    request<{ deliveries: Delivery[] }>(`/api/deliveries${query(filter)}`),
-  stats: () => request<Stats>('/api/stats'),
-  replay: (id: number) => request<ReplayAnswer>(`/api/deliveries/${id}/replay`, { method: 'POST' }),
-  provider: () => request<ProviderOverview>('/api/provider'),
-  register: (form: RegisterForm) => post<RegisterAnswer>('/api/register', form),
-  reconcile: () => post<ReconcileReport>('/api/reconcile', {}),
-  startDemo: () => post<DemoStatus>('/api/demo', {}),
+  overview: () => call<Overview>('overview', {}, '/api/overview'),
+  board: (status: string, after?: PageCursor | null, limit = 50) =>
+    call<BoardPage>('board', { status, after: after ?? null, limit }, `/api/board/${encodeURIComponent(status)}${query({ ...after, limit })}`),
+  search: (q: string, limit = 12) => call<UsersFound>('search', { q, limit }, `/api/search${query({ q, limit })}`),
+  user: (externalId: string) => call<UserDetail>('user', { externalId }, `/api/users/${encodeURIComponent(externalId)}`),
+  deliveries: (filter: DeliveriesFilter) => call<DeliveriesPage>('deliveries', { query: filter }, `/api/deliveries${query(filter)}`),
+  stats: () => call<Stats>('stats', {}, '/api/stats'),
+  replay: (id: number) => call<ReplayAnswer>('replay', { id }, `/api/deliveries/${id}/replay`, { json: undefined }),
+  provider: () => call<ProviderOverview>('provider_overview', {}, '/api/provider'),
+  register: (form: RegisterForm) => call<RegisterAnswer>('register', { form }, '/api/register', { json: form }),
+  reconcile: () => call<ReconcileReport>('reconcile', {}, '/api/reconcile', { json: {} }),
+  startDemo: () => call<DemoStatus>('start_demo', {}, '/api/demo', { json: {} }),
 };
 
-function post<T>(path: string, json: unknown): Promise<T> {
-  return request<T>(path, { method: 'POST', json });
+/** What a failure says, for the page. */
+export function failureText(failure: unknown): string {
+  return failure instanceof Error ? failure.message : String(failure);
 }
 
 /** The desktop app's own commands (only in its window). */
 export const desktop = {
-  status: () => invoke<DesktopStatus>('desktop_status'),
-  saveSettings: (settings: DesktopSettings) => invoke<{ restartNeeded: boolean }>('save_settings', { settings }),
-  restart: () => invoke<void>('restart'),
+  status: () => command<DesktopStatus>('desktop_status'),
+  saveSettings: (settings: DesktopSettings) => command<SettingsSaved>('save_settings', { settings }),
+  restart: () => command<void>('restart'),
   keychain: {
-    status: () => invoke<KeychainStatus>('keychain_status'),
+    status: () => command<KeychainStatus>('keychain_status'),
     /** The value goes one way: the window never reads a secret back. */
-    set: (item: KeychainItem, value: string) => invoke<void>('keychain_set', { item, value }),
-    remove: (item: KeychainItem) => invoke<boolean>('keychain_delete', { item }),
+    set: (item: KeychainItem, value: string) => command<void>('keychain_set', { item, value }),
+    remove: (item: KeychainItem) => command<boolean>('keychain_delete', { item }),
   },
   /** Tells the app the window shows its first view (for the launch-time figure). */
-  ready: () => invoke<void>('window_ready'),
+  ready: () => command<void>('window_ready'),
   /** A click on a desktop notification asks to open that user. */
   onOpenUser: (open: (externalId: string) => void) => {
     const stop = listen<string>('open-user', (event) => open(event.payload));
@@ -142,15 +160,21 @@ export function follow(handlers: {
   return () => source.close();
 }
 
-/** The desktop window's feed: the app reads the same event stream in-process and re-emits each
- * event; it never drops while the app runs. */
+/** The desktop window's feed: the app follows the core's live stream and emits each event;
+ * it never drops while the app runs. */
 function followInProcess(handlers: Parameters<typeof follow>[0]): () => void {
   handlers.onState('connecting');
-  const stop = listen<{ event: string; data: unknown }>('feed', ({ payload }) => {
-    if (payload.event === 'change') handlers.onChange(payload.data as Change);
-    else if (payload.event === 'resync') handlers.onResync();
-    else if (payload.event === 'tunnel') handlers.onTunnel?.(payload.data as Tunnel);
-    else if (payload.event === 'store') handlers.onStore?.((payload.data as { problem: StoreProblem | null }).problem);
+  const stop = listen<LiveEvent>('feed', ({ payload }) => {
+    switch (payload.event) {
+      case 'change':
+        return handlers.onChange(payload.data);
+      case 'resync':
+        return handlers.onResync();
+      case 'tunnel':
+        return handlers.onTunnel?.(payload.data);
+      case 'store':
+        return handlers.onStore?.(payload.data.problem);
+    }
   });
   void stop.then(() => handlers.onState('live'));
   return () => void stop.then((unlisten) => unlisten());

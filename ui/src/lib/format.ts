@@ -1,8 +1,8 @@
 // How values read on screen. Pure functions, tested in format.test.ts.
 
-import type { Tunnel } from './types';
+import { KNOWN_STATUSES, OTHER_STATUS_LABEL, STATUS_LABELS, type Tunnel } from './types';
 
-export const STATUS_COLUMNS = ['NOT_STARTED', 'OPEN', 'ON_HOLD', 'CLOSED'] as const;
+export const STATUS_COLUMNS = KNOWN_STATUSES;
 export const OTHER_COLUMN = 'OTHER';
 export type ColumnKey = (typeof STATUS_COLUMNS)[number] | typeof OTHER_COLUMN;
 
@@ -11,13 +11,8 @@ export function columnOf(status: string): ColumnKey {
   return (STATUS_COLUMNS as readonly string[]).includes(status) ? (status as ColumnKey) : OTHER_COLUMN;
 }
 
-export const COLUMN_TITLES: Record<ColumnKey, string> = {
-  NOT_STARTED: 'Not started',
-  OPEN: 'Open',
-  ON_HOLD: 'On hold',
-  CLOSED: 'Closed',
-  OTHER: 'Other',
-};
+/** The labels come from the monitor (kyc.rs), as the tray's do. */
+export const COLUMN_TITLES: Record<ColumnKey, string> = { ...STATUS_LABELS, [OTHER_COLUMN]: OTHER_STATUS_LABEL };
 
 export type Tone = 'accept' | 'reject' | 'review' | 'none' | 'unknown';
 

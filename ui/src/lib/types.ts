@@ -1,261 +1,249 @@
-// The shapes the local UI API answers with (src-tauri/src/api.rs). Times are Unix milliseconds.
+// Generated from the Rust types by `UPDATE_UI_TYPES=1 cargo test --test ui_types`:
+// edit those (src-tauri/src/monitor/views.rs and the types they name), not this file.
+// Times are Unix milliseconds.
 
-export interface User {
-  externalId: string;
-  decision: string;
-  status: string;
-  subStatus: string;
-  participantId: string;
-  account: string;
-  firstSeenAt: number;
-  lastSeenAt: number;
-  statusSince: number;
-  eventCount: number;
-  knownStatus: boolean;
-  knownDecision: boolean;
-}
+export type UserState = { decision: string, status: string, subStatus: string, participantId: string, account: string, };
 
-export interface StatusCount {
-  status: string;
-  decision: string;
-  users: number;
-}
+export type User = { externalId: string, firstSeenAt: number, lastSeenAt: number, statusSince: number, eventCount: number, 
+/**
+ * The status is one the provider documents (else it shows in the "other" column).
+ */
+knownStatus: boolean, knownDecision: boolean, decision: string, status: string, subStatus: string, participantId: string, account: string, };
 
-export type TunnelStatus =
-  | { state: 'off' }
-  | { state: 'connecting' }
-  | { state: 'up'; publicUrl: string }
-  | { state: 'reconnecting'; attempt: number; reason: string }
-  | { state: 'failed'; reason: string };
+export type BodyText = { body: string | null, bodyBase64: string | null, };
 
-/** The tunnel that exposes the webhook listener: its kind (`none`, `bore`, ...) and state. */
-export interface Tunnel {
-  kind: string;
-  status: TunnelStatus;
-}
+export type StatusCount = { status: string, decision: string, users: number, };
 
-/** Why the monitor is not acknowledging deliveries right now (the webhook answers 503). */
-export interface StoreProblem {
-  message: string;
-  /** When it was first seen (Unix ms). */
-  since: number;
-  /** Only a restart helps; otherwise the next commit that works clears it. */
-  needsRestart: boolean;
-}
+export type TunnelStatus = { "state": "off" } | { "state": "connecting" } | { "state": "up", publicUrl: string, } | { "state": "reconnecting", attempt: number, reason: string, } | { "state": "failed", reason: string, };
 
-export interface Overview {
-  webhookUrl: string;
-  tunnel: Tunnel;
-  storeProblem: StoreProblem | null;
-  /** When the newest delivery arrived (Unix ms), if any did. */
-  lastDeliveryAt: number | null;
-  knownStatuses: string[];
-  totalUsers: number;
-  counts: StatusCount[];
-}
+export type Tunnel = { kind: string, status: TunnelStatus, };
 
-export interface BoardCursor {
-  afterSince: number;
-  afterId: string;
-}
+export type StoreProblem = { message: string, 
+/**
+ * When the problem was first seen (Unix milliseconds).
+ */
+since: number, 
+/**
+ * Only a restart helps (the file is gone); otherwise the next commit that works clears it.
+ */
+needsRestart: boolean, };
 
-export interface BoardPage {
-  users: User[];
-  next: BoardCursor | null;
-}
+export type Overview = { webhookUrl: string, tunnel: Tunnel, 
+/**
+ * Why deliveries are not being acknowledged now, if they are not.
+ */
+storeProblem: StoreProblem | null, lastDeliveryAt: number | null, knownStatuses: Array<string>, totalUsers: number, counts: Array<StatusCount>, };
 
-export type Header = [string, string];
+export type PageCursor = { afterSince: number, afterId: string, };
 
-export interface TimelineEntry {
-  deliveryId: number;
-  receivedAt: number;
-  decision: string;
-  status: string;
-  subStatus: string;
-  participantId: string;
-  account: string;
-  eventId: string | null;
-  duplicate: boolean;
-  /** Learned by asking the provider's status API (reconcile), not delivered by a webhook. */
-  polled: boolean;
-  headers: Header[];
-  body: string | null;
-  bodyBase64: string | null;
-}
+export type BoardPage = { users: Array<User>, next: PageCursor | null, };
 
-export interface UserDetail {
-  user: User;
-  timeline: TimelineEntry[];
-}
+export type UsersFound = { users: Array<User>, };
 
-export type Outcome = 'accepted' | 'duplicate' | 'ping' | 'rejected';
+export type Outcome = "accepted" | "duplicate" | "ping" | "rejected";
 
-export interface Delivery {
-  id: number;
-  receivedAt: number;
-  remoteAddr: string;
-  method: string;
-  outcome: Outcome;
-  httpStatus: number;
-  error: string | null;
-  webhookId: string | null;
-  bodySize: number | null;
-  headers: Header[];
-  body: string | null;
-  bodyBase64: string | null;
-  replayOf: number | null;
-  /** Learned by asking the provider's status API (reconcile), not delivered by a webhook. */
-  polled: boolean;
-  /** The user this delivery named, when it named one. */
-  externalId: string | null;
-}
+export type TimelineEntry = { deliveryId: number, receivedAt: number, eventId: string | null, duplicate: boolean, 
+/**
+ * Learned by asking the provider's status API (reconcile), not delivered by a webhook.
+ */
+polled: boolean, headers: Array<[string, string]>, decision: string, status: string, subStatus: string, participantId: string, account: string, body: string | null, bodyBase64: string | null, };
 
-export interface ReplayAnswer {
-  deliveryId: number;
-  outcome: Outcome;
-  httpStatus: number;
-  error: string | null;
-  replayOf: number;
-}
+export type UserDetail = { user: User, timeline: Array<TimelineEntry>, };
 
-/** One committed delivery, as the live feed announces it. */
-export interface Change {
-  deliveryId: number;
-  outcome: Outcome;
-  externalId: string | null;
-  user: User | null;
-}
+export type Delivery = { id: number, receivedAt: number, remoteAddr: string, method: string, outcome: Outcome, httpStatus: number, error: string | null, webhookId: string | null, bodySize: number | null, headers: Array<[string, string]>, replayOf: number | null, polled: boolean, 
+/**
+ * The user this delivery named, when it named one.
+ */
+externalId: string | null, body: string | null, bodyBase64: string | null, };
 
-export interface MinuteCount {
-  minuteStart: number;
-  deliveries: number;
-  rejected: number;
-}
+export type DeliveriesPage = { deliveries: Array<Delivery>, };
 
-export interface Stats {
-  totalUsers: number;
-  byStatus: Record<string, number>;
-  byDecision: Record<string, number>;
-  approvalRate: number | null;
-  rejectionRate: number | null;
-  medianTimeToCloseMs: number | null;
-  perMinute: MinuteCount[];
-}
+export type ReplayAnswer = { deliveryId: number, outcome: Outcome, httpStatus: number, error: string | null, replayOf: number, };
 
-export type EnvironmentId = 'dev' | 'preprod' | 'prod';
+export type Change = { deliveryId: number, outcome: Outcome, externalId: string | null, user: User | null, };
 
-export interface Endpoints {
-  apiBase: string;
-  tokenUrl: string;
-}
+export type LiveEvent = { "event": "change", "data": Change } | { "event": "resync", "data": { through: number, } } | { "event": "tunnel", "data": Tunnel } | { "event": "store", "data": { problem: StoreProblem | null, } };
 
-/** Who this monitor is to the provider: no secret, only where the key file is. */
-export interface ProviderProfile {
-  environment: EnvironmentId | null;
-  endpoints: Endpoints;
-  clientId: string;
-  privateKeyPath: string;
-}
+export type MinuteCount = { minuteStart: number, deliveries: number, rejected: number, };
 
-export interface RegistrationAttempt {
-  id: number;
-  attemptedAt: number;
-  webhookUrl: string;
-  form: 'webhookUrl' | 'webhook_url';
-  apiBase: string;
-  clientId: string;
-  /** null: the provider could not be asked (the message says why). */
-  validated: boolean | null;
-  message: string;
-  httpStatus: number | null;
-}
+export type Stats = { totalUsers: number, byStatus: { [key in string]: number }, byDecision: { [key in string]: number }, 
+/**
+ * Shares of ACCEPT and REJECT among decided users; none while nobody is decided.
+ */
+approvalRate: number | null, rejectionRate: number | null, medianTimeToCloseMs: number | null, 
+/**
+ * Every minute of the last hour, oldest first, zeros included.
+ */
+perMinute: Array<MinuteCount>, };
 
-export interface DemoSummary {
-  users: number;
-  sent: number;
-  acked: number;
-  retried: number;
-  failed: number;
-  dropped: number;
-  duplicates: number;
-}
+export type EnvironmentId = "dev" | "preprod" | "prod";
 
-export interface DemoStatus {
-  apiBase: string;
-  finished: boolean;
-  summary: DemoSummary;
-}
+export type Endpoints = { 
+/**
+ * The routes' base, also the token's `audience`.
+ */
+apiBase: string, 
+/**
+ * The token endpoint, also the assertion's `aud`.
+ */
+tokenUrl: string, };
 
-export interface ProviderOverview {
-  webhookUrl: string;
-  /** The tunnel's public webhook URL, once one is up. */
-  publicUrl: string | null;
-  environments: { id: EnvironmentId; endpoints: Endpoints }[];
-  profile: ProviderProfile | null;
-  signingSecretStored: boolean;
-  registrations: RegistrationAttempt[];
-  demo: DemoStatus | null;
-  demoAllowed: boolean;
-}
+export type ProviderEnvironment = { id: EnvironmentId, endpoints: Endpoints, };
 
-export type Signing = 'none' | 'keep' | 'new';
+export type ProviderProfile = { 
+/**
+ * A known environment, or `None` for custom endpoints.
+ */
+environment: EnvironmentId | null, endpoints: Endpoints, clientId: string, 
+/**
+ * Where the private key is read from; the key itself is never stored.
+ */
+privateKeyPath: string, };
 
-export interface RegisterForm {
-  environment: EnvironmentId | null;
-  apiBase: string;
-  tokenUrl: string;
-  clientId: string;
-  privateKeyPath: string;
-  webhookUrl: string;
-  signing: Signing;
-}
+export type RegistrationAttempt = { id: number, attemptedAt: number, webhookUrl: string, 
+/**
+ * `webhookUrl` (the documented body) or `webhook_url` (with a signing secret).
+ */
+form: string, apiBase: string, clientId: string, 
+/**
+ * `None` when the provider could not be asked; the message says why.
+ */
+validated: boolean | null, message: string, httpStatus: number | null, };
 
-export interface RegisterAnswer {
-  attempt: RegistrationAttempt;
-  newSecretStored: boolean;
-}
+export type DemoSummary = { users: number, 
+/**
+ * Deliveries started (duplicates included, retries not).
+ */
+sent: number, 
+/**
+ * Deliveries answered 2xx.
+ */
+acked: number, 
+/**
+ * Extra attempts after a non-2xx answer or a timeout.
+ */
+retried: number, 
+/**
+ * Deliveries given up after the last attempt.
+ */
+failed: number, 
+/**
+ * Steps deliberately not delivered.
+ */
+dropped: number, 
+/**
+ * Deliveries deliberately sent twice.
+ */
+duplicates: number, };
 
-export interface ReconcileReport {
-  asked: number;
-  learned: { externalId: string; was: string; now: string }[];
-  unknown: number;
-  error: string | null;
-}
+export type DemoStatus = { apiBase: string, finished: boolean, summary: DemoSummary, };
 
-/** The desktop app's settings (kept in a file in the OS config folder; no secrets). */
-export interface DesktopSettings {
-  db: string | null;
-  listen: string;
-  tunnel: string;
-  cloudflaredPath: string | null;
-  ngrokDomain: string | null;
-  /** ngrok: only these source networks may call the webhook (empty: anyone). */
-  ngrokAllowCidrs: string[];
-  borePublicBase: string | null;
-  notifyReview: boolean;
-  notifyReject: boolean;
-  notifyAccept: boolean;
-  notificationsPaused: boolean;
-}
+export type ProviderOverview = { webhookUrl: string, 
+/**
+ * The tunnel's public webhook URL, once one is up.
+ */
+publicUrl: string | null, environments: Array<ProviderEnvironment>, profile: ProviderProfile | null, signingSecretStored: boolean, 
+/**
+ * Newest first.
+ */
+registrations: Array<RegistrationAttempt>, demo: DemoStatus | null, 
+/**
+ * The database is empty or already a demo's.
+ */
+demoAllowed: boolean, };
 
-export interface DesktopStatus {
-  settings: DesktopSettings;
-  settingsPath: string;
-  settingsError: string | null;
-  /** The database this run uses. */
-  db: string;
-  /** Why the monitor could not start (the window then shows the settings to fix it). */
-  startupError: string | null;
-  webhookUrl: string | null;
-}
+export type Signing = "none" | "keep" | "new";
 
-/** What the OS keychain holds for the tunnels (whether, never what). */
-export interface KeychainStatus {
-  available: boolean;
-  /** Why the keychain cannot be used here. */
-  reason: string | null;
-  /** Per secret: stored or not; null when it could not be read. */
-  items: Partial<Record<KeychainItem, boolean | null>>;
-}
+export type RegisterForm = { 
+/**
+ * A known environment, or `None` for `apiBase` and `tokenUrl`.
+ */
+environment: EnvironmentId | null, apiBase: string, tokenUrl: string, clientId: string, privateKeyPath: string, webhookUrl: string, signing: Signing, };
 
-export type KeychainItem = 'ngrok-authtoken' | 'bore-secret';
+export type RegisterAnswer = { attempt: RegistrationAttempt, 
+/**
+ * A new secret was made and stored; it is never shown in the UI.
+ */
+newSecretStored: boolean, };
+
+export type Learned = { externalId: string, was: string, now: string, };
+
+export type ReconcileReport = { 
+/**
+ * Users not CLOSED that the provider was asked about.
+ */
+asked: number, 
+/**
+ * Users whose state the provider knew better, now recorded.
+ */
+learned: Array<Learned>, 
+/**
+ * Users the provider does not know.
+ */
+unknown: number, 
+/**
+ * Why reconcile stopped early, if it did.
+ */
+error: string | null, };
+
+export type ErrorCode = "notFound" | "invalid" | "conflict" | "provider" | "unavailable";
+
+export type ErrorBody = { code: ErrorCode, message: string, };
+
+export type DesktopSettings = { 
+/**
+ * The database file; `None` is the OS data folder's default.
+ */
+db: string | null, 
+/**
+ * The webhook listener's address.
+ */
+listen: string, 
+/**
+ * `none`, `cloudflared`, `ngrok`, `bore:HOST[:PORT]` or `url:https://...`.
+ */
+tunnel: string, cloudflaredPath: string | null, ngrokDomain: string | null, 
+/**
+ * ngrok: only these source networks may call the webhook (empty: anyone).
+ */
+ngrokAllowCidrs: Array<string>, borePublicBase: string | null, notifyReview: boolean, notifyReject: boolean, notifyAccept: boolean, 
+/**
+ * Set from the tray; kept across restarts.
+ */
+notificationsPaused: boolean, };
+
+export type DesktopStatus = { settings: DesktopSettings, settingsPath: string, settingsError: string | null, 
+/**
+ * The database this run uses.
+ */
+db: string, 
+/**
+ * Why the monitor could not start (the window then shows the settings to fix it).
+ */
+startupError: string | null, webhookUrl: string | null, };
+
+export type SettingsSaved = { 
+/**
+ * Some of them apply from the next start only.
+ */
+restartNeeded: boolean, };
+
+export type KeychainItem = "ngrok-authtoken" | "bore-secret";
+
+export type KeychainStatus = { available: boolean, 
+/**
+ * Why the keychain cannot be used here.
+ */
+reason: string | null, 
+/**
+ * Per secret: stored or not; `None` when it could not be read.
+ */
+items: { [key in KeychainItem]?: boolean | null }, };
+
+/** The statuses the provider documents, in board order. */
+export const KNOWN_STATUSES = ["NOT_STARTED","OPEN","ON_HOLD","CLOSED"] as const;
+
+/** How each documented status reads on screen; any other is "other". */
+export const STATUS_LABELS: Record<(typeof KNOWN_STATUSES)[number], string> = {"CLOSED":"Closed","NOT_STARTED":"Not started","ON_HOLD":"On hold","OPEN":"Open"};
+
+export const OTHER_STATUS_LABEL = "Other";

@@ -1,0 +1,93 @@
+//! The views' routes: each handler turns the request into a call on the [`Monitor`].
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use crate::monitor::{
+    BoardPage, CoreError, DeliveriesPage, DeliveriesQuery, Monitor, Overview, PageCursor,
+    ReplayAnswer, Stats, UserDetail, UsersFound,
+};
+
+type Answer<T> = Result<Json<T>, CoreError>;
+
+pub(super) fn router() -> Router<Arc<Monitor>> {
+    Router::new()
+        .route("/api/overview", get(overview))
+        .route("/api/stats", get(stats))
+        .route("/api/board/{status}", get(board))
+        .route("/api/search", get(search))
+        .route("/api/users/{external_id}", get(user))
+        .route("/api/deliveries", get(deliveries))
+        .route("/api/deliveries/{id}/replay", post(replay))
+}
+
+async fn overview(State(monitor): State<Arc<Monitor>>) -> Answer<Overview> {
+    monitor.overview().await.map(Json)
+}
+
+async fn stats(State(monitor): State<Arc<Monitor>>) -> Answer<Stats> {
+    monitor.stats().await.map(Json)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BoardQuery {
+    after_since: Option<i64>,
+    after_id: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn board(
+    State(monitor): State<Arc<Monitor>>,
+    Path(status): Path<String>,
+    Query(query): Query<BoardQuery>,
+) -> Answer<BoardPage> {
+    let after = match (query.after_since, query.after_id) {
+        (Some(after_since), Some(after_id)) => Some(PageCursor {
+            after_since,
+            after_id,
+        }),
+        (None, None) => None,
+        _ => {
+            return Err(CoreError::Invalid(
+                "afterSince and afterId go together".into(),
+            ))
+        }
+    };
+    monitor.board(status, after, query.limit).await.map(Json)
+}
+
+#[derive(Deserialize)]
+struct SearchQuery {
+    q: String,
+    limit: Option<u32>,
+}
+
+async fn search(
+    State(monitor): State<Arc<Monitor>>,
+    Query(query): Query<SearchQuery>,
+) -> Answer<UsersFound> {
+    monitor.search(query.q, query.limit).await.map(Json)
+}
+
+async fn user(
+    State(monitor): State<Arc<Monitor>>,
+    Path(external_id): Path<String>,
+) -> Answer<UserDetail> {
+    monitor.user(external_id).await.map(Json)
+}
+
+async fn deliveries(
+    State(monitor): State<Arc<Monitor>>,
+    Query(query): Query<DeliveriesQuery>,
+) -> Answer<DeliveriesPage> {
+    monitor.deliveries(query).await.map(Json)
+}
+
+async fn replay(State(monitor): State<Arc<Monitor>>, Path(id): Path<i64>) -> Answer<ReplayAnswer> {
+    monitor.replay(id).await.map(Json)
+}

@@ -1,0 +1,167 @@
+//! The window's Tauri commands: each a line or two over the core (or the settings, or the
+//! keychain), answering with the same typed data the browser gets as JSON.
+
+use tauri::{AppHandle, State};
+
+use super::{stop_core, Desktop, LAUNCHED};
+use crate::blocking::off_worker;
+use crate::keychain::{self, KeychainStatus};
+use crate::monitor::{
+    BoardPage, CoreError, DeliveriesPage, DeliveriesQuery, ErrorBody, ErrorCode, Monitor, Overview,
+    PageCursor, ProviderOverview, RegisterAnswer, RegisterForm, ReplayAnswer, Stats, UserDetail,
+    UsersFound,
+};
+use crate::provider::actions::{DemoStatus, ReconcileReport};
+use crate::settings::{DesktopSettings, DesktopStatus, SettingsSaved};
+
+type Answer<T> = Result<T, ErrorBody>;
+
+/// The core, or why it is not running (the window shows the settings to fix that).
+fn monitor(desktop: &Desktop) -> Answer<&Monitor> {
+    desktop
+        .monitor()
+        .map(|monitor| monitor.as_ref())
+        .ok_or_else(|| ErrorBody {
+            code: ErrorCode::Unavailable,
+            message: desktop.startup_error.clone().unwrap_or_default(),
+        })
+}
+
+fn answered<T>(result: Result<T, CoreError>) -> Answer<T> {
+    result.map_err(|error| error.body())
+}
+
+#[tauri::command]
+pub async fn overview(desktop: State<'_, Desktop>) -> Answer<Overview> {
+    answered(monitor(&desktop)?.overview().await)
+}
+
+#[tauri::command]
+pub async fn stats(desktop: State<'_, Desktop>) -> Answer<Stats> {
+    answered(monitor(&desktop)?.stats().await)
+}
+
+#[tauri::command]
+pub async fn board(
+    desktop: State<'_, Desktop>,
+    status: String,
+    after: Option<PageCursor>,
+    limit: Option<u32>,
+) -> Answer<BoardPage> {
+    answered(monitor(&desktop)?.board(status, after, limit).await)
+}
+
+#[tauri::command]
+pub async fn search(
+    desktop: State<'_, Desktop>,
+    q: String,
+    limit: Option<u32>,
+) -> Answer<UsersFound> {
+    answered(monitor(&desktop)?.search(q, limit).await)
+}
+
+#[tauri::command]
+pub async fn user(desktop: State<'_, Desktop>, external_id: String) -> Answer<UserDetail> {
+    answered(monitor(&desktop)?.user(external_id).await)
+}
+
+#[tauri::command]
+pub async fn deliveries(
+    desktop: State<'_, Desktop>,
+    query: DeliveriesQuery,
+) -> Answer<DeliveriesPage> {
+    answered(monitor(&desktop)?.deliveries(query).await)
+}
+
+#[tauri::command]
+pub async fn replay(desktop: State<'_, Desktop>, id: i64) -> Answer<ReplayAnswer> {
+    answered(monitor(&desktop)?.replay(id).await)
+}
+
+#[tauri::command]
+pub async fn provider_overview(desktop: State<'_, Desktop>) -> Answer<ProviderOverview> {
+    answered(monitor(&desktop)?.provider_overview().await)
+}
+
+#[tauri::command]
+pub async fn register(desktop: State<'_, Desktop>, form: RegisterForm) -> Answer<RegisterAnswer> {
+    answered(monitor(&desktop)?.register(form).await)
+}
+
+#[tauri::command]
+pub async fn reconcile(desktop: State<'_, Desktop>) -> Answer<ReconcileReport> {
+    answered(monitor(&desktop)?.reconcile().await)
+}
+
+#[tauri::command]
+pub async fn start_demo(desktop: State<'_, Desktop>) -> Answer<DemoStatus> {
+    answered(monitor(&desktop)?.start_demo().await)
+}
+
+/// The window calls this once its first view has rendered: the launch figure in the log.
+#[tauri::command]
+pub fn window_ready() {
+    if let Some(launched) = LAUNCHED.get() {
+        tracing::info!(
+            "window usable {} ms after launch",
+            launched.elapsed().as_millis()
+        );
+    }
+}
+
+#[tauri::command]
+pub fn desktop_status(desktop: State<'_, Desktop>) -> DesktopStatus {
+    desktop.status()
+}
+
+/// Checks and saves the settings. Notification choices apply at once; the rest on restart.
+#[tauri::command]
+pub async fn save_settings(
+    desktop: State<'_, Desktop>,
+    settings: DesktopSettings,
+) -> Answer<SettingsSaved> {
+    desktop.save_settings(settings).await.map_err(invalid)
+}
+
+/// Whether the keychain can be used here and which secrets it holds (never their values).
+#[tauri::command]
+pub async fn keychain_status() -> KeychainStatus {
+    off_worker(keychain::status).await
+}
+
+/// Keeps a tunnel secret typed in Settings in the keychain; it is used from the next start.
+#[tauri::command]
+pub async fn keychain_set(item: keychain::Item, value: String) -> Answer<()> {
+    off_worker(move || keychain::set(item, &value))
+        .await
+        .map_err(unavailable)
+}
+
+/// Removes a tunnel secret from the keychain.
+#[tauri::command]
+pub async fn keychain_delete(item: keychain::Item) -> Answer<bool> {
+    off_worker(move || keychain::delete(item))
+        .await
+        .map_err(unavailable)
+}
+
+/// Stops the monitor gracefully and starts the app again (to apply settings).
+#[tauri::command]
+pub async fn restart(app: AppHandle) -> Answer<()> {
+    stop_core(&app).await;
+    app.restart();
+}
+
+fn invalid(message: String) -> ErrorBody {
+    ErrorBody {
+        code: ErrorCode::Invalid,
+        message,
+    }
+}
+
+fn unavailable(message: String) -> ErrorBody {
+    ErrorBody {
+        code: ErrorCode::Unavailable,
+        message,
+    }
+}

@@ -1,0 +1,144 @@
+//! The tray icon: the number of users per status, Show window, Copy webhook URL, Pause
+//! notifications, Quit.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuItem, PredefinedMenuItem};
+use tauri::tray::TrayIconBuilder;
+use tauri::{AppHandle, Manager, Wry};
+
+use super::{quit, show_window, Desktop};
+use crate::kyc::STATUS_LABELS;
+
+/// Menu ids of the tray's items.
+const SHOW: &str = "show";
+const COPY: &str = "copy-webhook";
+const PAUSE: &str = "pause-notifications";
+const QUIT: &str = "quit";
+/// How often at most the tray asks for the counts while deliveries stream in.
+const REFRESH_EVERY: Duration = Duration::from_millis(500);
+
+struct Tray {
+    /// One item per documented status, in [`STATUS_LABELS`] order.
+    counts: Vec<MenuItem<Wry>>,
+    /// A refresh is scheduled; further changes until it runs need no other.
+    refresh_pending: AtomicBool,
+}
+
+pub(super) fn build(app: &AppHandle) -> tauri::Result<()> {
+    let counts: Vec<MenuItem<Wry>> = STATUS_LABELS
+        .iter()
+        .map(|(status, label)| {
+            MenuItem::with_id(
+                app,
+                format!("count-{status}"),
+                format!("{label}: –"),
+                false,
+                None::<&str>,
+            )
+        })
+        .collect::<Result<_, _>>()?;
+    let paused = app
+        .try_state::<Desktop>()
+        .is_some_and(|desktop| desktop.settings().notifications_paused);
+    let show = MenuItem::with_id(app, SHOW, "Show window", true, None::<&str>)?;
+    let copy = MenuItem::with_id(app, COPY, "Copy webhook URL", true, None::<&str>)?;
+    let pause = CheckMenuItem::with_id(
+        app,
+        PAUSE,
+        "Pause notifications",
+        true,
+        paused,
+        None::<&str>,
+    )?;
+    let quit_item = MenuItem::with_id(app, QUIT, "Quit", true, None::<&str>)?;
+    let separator = PredefinedMenuItem::separator(app)?;
+    let separator2 = PredefinedMenuItem::separator(app)?;
+    let mut items: Vec<&dyn IsMenuItem<Wry>> = counts
+        .iter()
+        .map(|item| item as &dyn IsMenuItem<Wry>)
+        .collect();
+    items.extend([
+        &separator as &dyn IsMenuItem<Wry>,
+        &show,
+        &copy,
+        &pause,
+        &separator2,
+        &quit_item,
+    ]);
+    let menu = Menu::with_items(app, &items)?;
+    let icon = tauri::image::Image::from_bytes(include_bytes!("../../icons/32x32.png"))?;
+    TrayIconBuilder::with_id("main")
+        .icon(icon)
+        .tooltip("KYC Monitor")
+        .menu(&menu)
+        .on_menu_event(move |app, event| match event.id().as_ref() {
+            SHOW => show_window(app),
+            COPY => copy_webhook_url(app),
+            PAUSE => toggle_pause(app),
+            QUIT => quit(app.clone()),
+            _ => {}
+        })
+        .build(app)?;
+    app.manage(Tray {
+        counts,
+        refresh_pending: AtomicBool::new(false),
+    });
+    refresh(app);
+    Ok(())
+}
+
+/// The public URL once a tunnel is up (the one to give the provider), the local one until then.
+fn copy_webhook_url(app: &AppHandle) {
+    use tauri_plugin_clipboard_manager::ClipboardExt;
+    let Some(desktop) = app.try_state::<Desktop>() else {
+        return;
+    };
+    if let Some(monitor) = desktop.monitor() {
+        if let Err(error) = app.clipboard().write_text(monitor.provider_facing_url()) {
+            tracing::warn!("could not copy the webhook URL: {error}");
+        }
+    }
+}
+
+fn toggle_pause(app: &AppHandle) {
+    if let Some(desktop) = app.try_state::<Desktop>() {
+        desktop.toggle_notifications_paused();
+    }
+}
+
+/// Updates the counts: at most one query per [`REFRESH_EVERY`], and always one after the last
+/// change (changes that arrive meanwhile are folded into the pending refresh).
+pub(super) fn refresh(app: &AppHandle) {
+    let (Some(desktop), Some(tray)) = (app.try_state::<Desktop>(), app.try_state::<Tray>()) else {
+        return;
+    };
+    let Some(monitor) = desktop.monitor().cloned() else {
+        return;
+    };
+    if tray.refresh_pending.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        tokio::time::sleep(REFRESH_EVERY).await;
+        let Some(tray) = app.try_state::<Tray>() else {
+            return;
+        };
+        tray.refresh_pending.store(false, Ordering::Release);
+        let overview = match monitor.overview().await {
+            Ok(overview) => overview,
+            Err(error) => return tracing::debug!("the tray's counts are not refreshed: {error}"),
+        };
+        for ((status, label), item) in STATUS_LABELS.iter().zip(&tray.counts) {
+            let users: i64 = overview
+                .counts
+                .iter()
+                .filter(|count| count.status == *status)
+                .map(|count| count.users)
+                .sum();
+            let _ = item.set_text(format!("{label}: {users}"));
+        }
+    });
+}

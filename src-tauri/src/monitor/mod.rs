@@ -1,0 +1,270 @@
+//! The core service: one [`Monitor`] per running monitor, owning the store, the writer, a pool of
+//! readers, the provider side and the tunnel's state. Every shell (the axum UI API, the Tauri
+//! commands, the tray and notifications) is an adapter over its typed methods; none of them
+//! reads the store, or JSON by string key, itself.
+
+mod error;
+mod live;
+mod provider;
+mod readers;
+pub mod typescript;
+pub mod views;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+pub use error::{CoreError, ErrorBody, ErrorCode};
+pub use live::LiveStream;
+pub use views::*;
+
+use crate::ingest;
+use crate::kyc::KNOWN_STATUSES;
+use crate::provider::actions::ProviderHub;
+use crate::store::{BoardCursor, DeliveryFilter, Store, Writer};
+use crate::tunnel::TunnelState;
+use readers::ReaderPool;
+
+/// The most rows one page of a view may ask for.
+const PAGE_LIMIT: u32 = 500;
+/// How long a view waits for the projection to hold what was acknowledged before it was asked
+/// for (it usually takes milliseconds); past that it shows what the projection has.
+const PROJECTION_WAIT: Duration = Duration::from_millis(500);
+
+/// What a monitor is made of; see [`crate::serve::Server::bind`].
+pub struct MonitorParts {
+    pub store: Store,
+    pub writer: Arc<Writer>,
+    pub hub: Arc<ProviderHub>,
+    /// The webhook's local URL, with the real port.
+    pub webhook_url: String,
+    pub tunnel_kind: &'static str,
+    pub tunnel: watch::Receiver<TunnelState>,
+    /// Turns true when the monitor stops: live streams end then.
+    pub stopping: watch::Receiver<bool>,
+}
+
+pub struct Monitor {
+    store: Store,
+    writer: Arc<Writer>,
+    readers: Arc<ReaderPool>,
+    hub: Arc<ProviderHub>,
+    webhook_url: String,
+    tunnel_kind: &'static str,
+    tunnel: watch::Receiver<TunnelState>,
+    stopping: watch::Receiver<bool>,
+}
+
+impl Monitor {
+    pub fn new(parts: MonitorParts) -> Monitor {
+        Monitor {
+            readers: Arc::new(ReaderPool::new(parts.store.clone())),
+            store: parts.store,
+            writer: parts.writer,
+            hub: parts.hub,
+            webhook_url: parts.webhook_url,
+            tunnel_kind: parts.tunnel_kind,
+            tunnel: parts.tunnel,
+            stopping: parts.stopping,
+        }
+    }
+
+    /// The webhook's local URL.
+    pub fn webhook_url(&self) -> &str {
+        &self.webhook_url
+    }
+
+    /// The URL to give the provider: the tunnel's once it is up, the local one until then.
+    pub fn provider_facing_url(&self) -> String {
+        self.tunnel
+            .borrow()
+            .public_url()
+            .unwrap_or(&self.webhook_url)
+            .to_owned()
+    }
+
+    pub fn tunnel(&self) -> TunnelView {
+        TunnelView {
+            kind: self.tunnel_kind.to_owned(),
+            status: self.tunnel.borrow().clone(),
+        }
+    }
+
+    /// Runs a query on a pooled reader, after the projection has caught up with what was
+    /// acknowledged before the call (a view shows what its reader has just sent).
+    async fn read<T: Send + 'static>(
+        &self,
+        query: impl FnOnce(&crate::store::Reader) -> Result<T, CoreError> + Send + 'static,
+    ) -> Result<T, CoreError> {
+        self.writer.projected(PROJECTION_WAIT).await;
+        self.readers.read(query).await
+    }
+
+    /// The top bar and the board's counts.
+    pub async fn overview(&self) -> Result<Overview, CoreError> {
+        let (counts, last_delivery_at) = self
+            .read(|reader| Ok((reader.user_counts()?, reader.latest_delivery_at()?)))
+            .await?;
+        Ok(Overview {
+            webhook_url: self.webhook_url.clone(),
+            tunnel: self.tunnel(),
+            store_problem: self.writer.health().borrow().clone(),
+            last_delivery_at,
+            known_statuses: KNOWN_STATUSES.iter().map(|s| (*s).to_owned()).collect(),
+            total_users: counts.iter().map(|c| c.users).sum(),
+            counts: counts
+                .into_iter()
+                .map(|c| StatusCount {
+                    status: c.status,
+                    decision: c.decision,
+                    users: c.users,
+                })
+                .collect(),
+        })
+    }
+
+    /// Totals, decision rates, the median time to CLOSED and the last hour's deliveries.
+    pub async fn stats(&self) -> Result<Stats, CoreError> {
+        let now = crate::time::now_millis();
+        let hour_start = (now / 60_000 - 59) * 60_000;
+        let (counts, median, minutes) = self
+            .read(move |reader| {
+                Ok((
+                    reader.user_counts()?,
+                    reader.median_time_to_close()?,
+                    reader.deliveries_per_minute(hour_start)?,
+                ))
+            })
+            .await?;
+        let mut by_status = std::collections::BTreeMap::new();
+        let mut by_decision = std::collections::BTreeMap::new();
+        for count in &counts {
+            *by_status.entry(count.status.clone()).or_insert(0) += count.users;
+            *by_decision.entry(count.decision.clone()).or_insert(0) += count.users;
+        }
+        let decided = |decision: &str| by_decision.get(decision).copied().unwrap_or(0);
+        let (accepted, rejected) = (decided("ACCEPT"), decided("REJECT"));
+        let rate = |part: i64| {
+            (accepted + rejected > 0).then(|| part as f64 / (accepted + rejected) as f64)
+        };
+        // Every minute of the hour, zeros included, so the chart has no gaps.
+        let per_minute = (0..60)
+            .map(|i| {
+                let start = hour_start + i * 60_000;
+                let found = minutes.iter().find(|m| m.minute_start == start);
+                MinuteView {
+                    minute_start: start,
+                    deliveries: found.map_or(0, |m| m.deliveries),
+                    rejected: found.map_or(0, |m| m.rejected),
+                }
+            })
+            .collect();
+        Ok(Stats {
+            total_users: counts.iter().map(|c| c.users).sum(),
+            approval_rate: rate(accepted),
+            rejection_rate: rate(rejected),
+            by_status,
+            by_decision,
+            median_time_to_close_ms: median,
+            per_minute,
+        })
+    }
+
+    /// One page of a board column: the users in `status`, the latest to enter it first.
+    pub async fn board(
+        &self,
+        status: String,
+        after: Option<PageCursor>,
+        limit: Option<u32>,
+    ) -> Result<BoardPage, CoreError> {
+        let limit = limit.unwrap_or(50).clamp(1, PAGE_LIMIT);
+        let cursor = after.map(|after| BoardCursor {
+            status_since: after.after_since,
+            external_id: after.after_id,
+        });
+        let page = self
+            .read(move |reader| Ok(reader.board_page(&status, cursor.as_ref(), limit)?))
+            .await?;
+        let next = (page.len() == limit as usize)
+            .then(|| page.last())
+            .flatten()
+            .map(|last| PageCursor {
+                after_since: last.status_since,
+                after_id: last.external_id.clone(),
+            });
+        Ok(BoardPage {
+            users: page.into_iter().map(UserView::from).collect(),
+            next,
+        })
+    }
+
+    /// Users whose `externalId` starts with `prefix`.
+    pub async fn search(
+        &self,
+        prefix: String,
+        limit: Option<u32>,
+    ) -> Result<UsersFound, CoreError> {
+        let limit = limit.unwrap_or(20).clamp(1, PAGE_LIMIT);
+        let users = self
+            .read(move |reader| Ok(reader.users_with_prefix(&prefix, limit)?))
+            .await?;
+        Ok(UsersFound {
+            users: users.into_iter().map(UserView::from).collect(),
+        })
+    }
+
+    /// A user's current state and timeline, oldest first.
+    pub async fn user(&self, external_id: String) -> Result<UserDetail, CoreError> {
+        let (user, timeline) = self
+            .read(move |reader| {
+                let user = reader.user(&external_id)?.ok_or_else(|| {
+                    CoreError::NotFound(format!("no user with externalId {external_id:?}"))
+                })?;
+                Ok((user, reader.user_timeline(&external_id)?))
+            })
+            .await?;
+        Ok(UserDetail {
+            user: user.into(),
+            timeline: timeline.into_iter().map(TimelineEntryView::from).collect(),
+        })
+    }
+
+    /// The newest deliveries matching `query`, newest first.
+    pub async fn deliveries(&self, query: DeliveriesQuery) -> Result<DeliveriesPage, CoreError> {
+        let limit = query.limit.unwrap_or(100).clamp(1, PAGE_LIMIT);
+        let filter = DeliveryFilter {
+            outcome: query.outcome.filter(|o| !o.is_empty()),
+            body_contains: query.q.filter(|q| !q.is_empty()),
+            before_id: query.before,
+        };
+        let page = self
+            .read(move |reader| Ok(reader.deliveries_page(&filter, limit)?))
+            .await?;
+        Ok(DeliveriesPage {
+            deliveries: page
+                .into_iter()
+                .map(|(delivery, external_id)| DeliveryView::new(delivery, external_id))
+                .collect(),
+        })
+    }
+
+    /// Sends a stored delivery through the normal path again, recorded as its replay.
+    pub async fn replay(&self, id: i64) -> Result<ReplayAnswer, CoreError> {
+        let original = self
+            .read(move |reader| {
+                reader
+                    .delivery(id)?
+                    .ok_or_else(|| CoreError::NotFound(format!("no delivery {id}")))
+            })
+            .await?;
+        let recorded = self.writer.record(ingest::replay(&original)).await?;
+        Ok(ReplayAnswer {
+            delivery_id: recorded.delivery_id,
+            outcome: recorded.outcome,
+            http_status: recorded.http_status,
+            error: recorded.error,
+            replay_of: id,
+        })
+    }
+}

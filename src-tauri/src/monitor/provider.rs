@@ -1,0 +1,143 @@
+//! The provider side as the UI uses it: the Register view, reconcile and the demo.
+
+use std::path::PathBuf;
+
+use super::{
+    CoreError, EnvironmentView, Monitor, ProviderOverview, RegisterAnswer, RegisterForm,
+    SigningChoice,
+};
+use crate::provider::actions::{
+    self, DemoError, DemoStatus, ProviderProfile, ReconcileError, ReconcileReport, RegisterError,
+    Signing,
+};
+use crate::provider::{Endpoints, Environment, FlowConfig, ProviderError};
+use crate::secret_file;
+
+/// Registration attempts the Register view lists.
+const HISTORY: u32 = 20;
+
+const SECRET_FILE_UNAVAILABLE: &str =
+    "the signing secret file beside the database could not be read or written; the monitor's log says why";
+
+impl Monitor {
+    pub async fn provider_overview(&self) -> Result<ProviderOverview, CoreError> {
+        let db = self.store.path().to_owned();
+        let (registrations, profile, demo_allowed, signing_secret_stored) = self
+            .read(move |reader| {
+                // A secret file that cannot be read counts as stored: the listener refuses
+                // unsigned deliveries while it is there.
+                let secret_stored = secret_file::load(&db).map_or(true, |s| s.is_some());
+                Ok((
+                    reader.registrations(HISTORY)?,
+                    ProviderProfile::read(reader)?,
+                    actions::demo_allowed(reader)?,
+                    secret_stored,
+                ))
+            })
+            .await?;
+        let demo = self.hub.demo_status().await;
+        Ok(ProviderOverview {
+            webhook_url: self.webhook_url.clone(),
+            public_url: self.tunnel.borrow().public_url().map(str::to_owned),
+            environments: Environment::ALL
+                .into_iter()
+                .map(|id| EnvironmentView {
+                    id,
+                    endpoints: id.endpoints(),
+                })
+                .collect(),
+            profile,
+            signing_secret_stored,
+            registrations,
+            demo,
+            demo_allowed,
+        })
+    }
+
+    /// Registers the webhook as the Register view's form says.
+    pub async fn register(&self, form: RegisterForm) -> Result<RegisterAnswer, CoreError> {
+        let endpoints = match form.environment {
+            Some(environment) => environment.endpoints(),
+            None => Endpoints::custom(form.api_base.trim(), form.token_url.trim())
+                .map_err(|e| CoreError::Invalid(e.to_string()))?,
+        };
+        if form.private_key_path.trim().is_empty() {
+            return Err(CoreError::Invalid(
+                "choose the private key file (PEM) whose public half the provider holds".into(),
+            ));
+        }
+        let webhook_url = actions::checked_webhook_url(&form.webhook_url)
+            .map_err(CoreError::Invalid)?
+            .to_owned();
+        let signing = match form.signing {
+            SigningChoice::None => Signing::Unsigned,
+            SigningChoice::Keep => Signing::Keep,
+            SigningChoice::New => Signing::New,
+        };
+        let profile = ProviderProfile {
+            environment: form.environment,
+            endpoints,
+            client_id: form.client_id.trim().to_owned(),
+            private_key_path: PathBuf::from(form.private_key_path.trim()),
+        };
+        let registered = self
+            .hub
+            .register(profile, &webhook_url, signing)
+            .await
+            .map_err(register_error)?;
+        Ok(RegisterAnswer {
+            // The secret itself never reaches the UI; it went to the provider and the secret file.
+            new_secret_stored: registered.new_secret.is_some(),
+            attempt: registered.attempt,
+        })
+    }
+
+    /// Asks the provider about every user not CLOSED.
+    pub async fn reconcile(&self) -> Result<ReconcileReport, CoreError> {
+        self.hub.reconcile().await.map_err(|error| match error {
+            ReconcileError::NoProvider => CoreError::Conflict(error.to_string()),
+            ReconcileError::Store(error) => error.into(),
+            ReconcileError::Provider(error) => CoreError::Provider(error.to_string()),
+        })
+    }
+
+    /// Starts the demo, on an empty database (or one that is already a demo's) only.
+    pub async fn start_demo(&self) -> Result<DemoStatus, CoreError> {
+        // A running demo's database is a demo's: it is reported, not started twice.
+        if !self
+            .read(|reader| Ok(actions::demo_allowed(reader)?))
+            .await?
+        {
+            return Err(CoreError::Conflict(
+                actions::DEMO_NEEDS_ITS_OWN_DATABASE.to_owned(),
+            ));
+        }
+        self.hub
+            .start_demo(FlowConfig::default())
+            .await
+            .map_err(|error| match error {
+                DemoError::Store(error) => error.into(),
+                DemoError::Register(inner) => match register_error(inner) {
+                    CoreError::Provider(reason) | CoreError::Invalid(reason) => {
+                        CoreError::Provider(format!(
+                            "the demo could not register this monitor's webhook: {reason}"
+                        ))
+                    }
+                    other => other,
+                },
+                other => CoreError::Provider(other.to_string()),
+            })
+    }
+}
+
+fn register_error(error: RegisterError) -> CoreError {
+    match error {
+        RegisterError::Store(error) => error.into(),
+        RegisterError::SecretFile(error) => CoreError::internal(SECRET_FILE_UNAVAILABLE, &error),
+        RegisterError::NoStoredSecret => CoreError::Invalid(error.to_string()),
+        RegisterError::Provider(ProviderError::Key(_) | ProviderError::Config(_)) => {
+            CoreError::Invalid(error.to_string())
+        }
+        RegisterError::Provider(error) => CoreError::Provider(error.to_string()),
+    }
+}

@@ -1,0 +1,139 @@
+//! The UI's types (`ui/src/lib/types.ts`), generated from the Rust types that the core and the
+//! desktop shell hand to the UI, so that the browser and the window read the same shapes and
+//! none is written twice. `tests/ui_types.rs` fails when the file is not what this makes.
+
+use std::collections::BTreeSet;
+
+use ts_rs::{Config, TS};
+
+use super::views::*;
+use super::{ErrorBody, ErrorCode};
+use crate::keychain::{self, KeychainStatus};
+use crate::kyc::{UserState, KNOWN_STATUSES, OTHER_STATUS_LABEL, STATUS_LABELS};
+use crate::provider::actions::{DemoStatus, Learned, ProviderProfile, ReconcileReport};
+use crate::provider::{Endpoints, Environment, Summary};
+use crate::settings::{DesktopSettings, DesktopStatus, SettingsSaved};
+use crate::store::{Outcome, RegistrationAttempt, StoreProblem};
+use crate::tunnel::TunnelState;
+
+/// Where the generated file lives, from the package root.
+pub const TYPES_FILE: &str = "ui/src/lib/types.ts";
+
+/// The whole generated file.
+pub fn typescript() -> String {
+    // Our integers are counts, ids and Unix milliseconds: JavaScript numbers hold them exactly.
+    let config = Config::new().with_large_int("number");
+    let mut file = Declarations::new(config);
+    file.push(
+        "// Generated from the Rust types by `UPDATE_UI_TYPES=1 cargo test --test ui_types`:\n",
+    );
+    file.push(
+        "// edit those (src-tauri/src/monitor/views.rs and the types they name), not this file.\n",
+    );
+    file.push("// Times are Unix milliseconds.\n\n");
+    file.declare::<UserState>();
+    file.declare::<UserView>();
+    file.declare::<BodyText>();
+    file.declare::<StatusCount>();
+    file.declare::<TunnelState>();
+    file.declare::<TunnelView>();
+    file.declare::<StoreProblem>();
+    file.declare::<Overview>();
+    file.declare::<PageCursor>();
+    file.declare::<BoardPage>();
+    file.declare::<UsersFound>();
+    file.declare::<Outcome>();
+    file.declare::<TimelineEntryView>();
+    file.declare::<UserDetail>();
+    file.declare::<DeliveryView>();
+    file.declare::<DeliveriesPage>();
+    file.declare::<ReplayAnswer>();
+    file.declare::<ChangeView>();
+    file.declare::<LiveEvent>();
+    file.declare::<MinuteView>();
+    file.declare::<Stats>();
+    file.declare::<Environment>();
+    file.declare::<Endpoints>();
+    file.declare::<EnvironmentView>();
+    file.declare::<ProviderProfile>();
+    file.declare::<RegistrationAttempt>();
+    file.declare::<Summary>();
+    file.declare::<DemoStatus>();
+    file.declare::<ProviderOverview>();
+    file.declare::<SigningChoice>();
+    file.declare::<RegisterForm>();
+    file.declare::<RegisterAnswer>();
+    file.declare::<Learned>();
+    file.declare::<ReconcileReport>();
+    file.declare::<ErrorCode>();
+    file.declare::<ErrorBody>();
+    file.declare::<DesktopSettings>();
+    file.declare::<DesktopStatus>();
+    file.declare::<SettingsSaved>();
+    file.declare::<keychain::Item>();
+    file.declare::<KeychainStatus>();
+    file.push("/** The statuses the provider documents, in board order. */\n");
+    file.push(&format!(
+        "export const KNOWN_STATUSES = {} as const;\n\n",
+        json(&KNOWN_STATUSES)
+    ));
+    file.push("/** How each documented status reads on screen; any other is \"other\". */\n");
+    let labels: std::collections::BTreeMap<_, _> = STATUS_LABELS.into_iter().collect();
+    file.push(&format!(
+        "export const STATUS_LABELS: Record<(typeof KNOWN_STATUSES)[number], string> = {};\n\n",
+        json(&labels)
+    ));
+    file.push(&format!(
+        "export const OTHER_STATUS_LABEL = {};\n",
+        json(&OTHER_STATUS_LABEL)
+    ));
+    file.finish()
+}
+
+fn json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).expect("constants serialise")
+}
+
+/// The declarations so far, and the names they use, to check that none is missing.
+struct Declarations {
+    config: Config,
+    text: String,
+    declared: BTreeSet<String>,
+    used: BTreeSet<String>,
+}
+
+impl Declarations {
+    fn new(config: Config) -> Declarations {
+        Declarations {
+            config,
+            text: String::new(),
+            declared: BTreeSet::new(),
+            used: BTreeSet::new(),
+        }
+    }
+
+    fn push(&mut self, text: &str) {
+        self.text.push_str(text);
+    }
+
+    fn declare<T: TS + 'static>(&mut self) {
+        self.text.push_str("export ");
+        self.text.push_str(&T::decl(&self.config));
+        self.text.push_str("\n\n");
+        self.declared.insert(T::name(&self.config));
+        self.used.extend(
+            T::dependencies(&self.config)
+                .into_iter()
+                .map(|dependency| dependency.ts_name),
+        );
+    }
+
+    fn finish(self) -> String {
+        let missing: Vec<_> = self.used.difference(&self.declared).collect();
+        assert!(
+            missing.is_empty(),
+            "the UI's types use {missing:?}, which are not declared: add them to typescript()"
+        );
+        self.text
+    }
+}

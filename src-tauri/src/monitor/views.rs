@@ -1,0 +1,393 @@
+//! The data the core hands to every shell: what the UI shows, typed. The browser gets them as
+//! JSON over HTTP, the desktop window through Tauri commands, both in the same shapes.
+
+use std::collections::BTreeMap;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::kyc::{is_known_decision, is_known_status, UserState};
+use crate::provider::actions::{DemoStatus, ProviderProfile};
+use crate::provider::{Endpoints, Environment};
+use crate::store::{
+    DeliveryRecord, Outcome, RegistrationAttempt, StoreProblem, TimelineEntry, UserRecord,
+};
+use crate::tunnel::TunnelState;
+
+/// A user's current state. Times are Unix milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(rename = "User")]
+pub struct UserView {
+    pub external_id: String,
+    #[serde(flatten)]
+    pub state: UserState,
+    pub first_seen_at: i64,
+    pub last_seen_at: i64,
+    pub status_since: i64,
+    pub event_count: i64,
+    /// The status is one the provider documents (else it shows in the "other" column).
+    pub known_status: bool,
+    pub known_decision: bool,
+}
+
+impl From<UserRecord> for UserView {
+    fn from(user: UserRecord) -> Self {
+        UserView {
+            known_status: is_known_status(&user.state.status),
+            known_decision: is_known_decision(&user.state.decision),
+            external_id: user.external_id,
+            state: user.state,
+            first_seen_at: user.first_seen_at,
+            last_seen_at: user.last_seen_at,
+            status_since: user.status_since,
+            event_count: user.event_count,
+        }
+    }
+}
+
+/// A raw body as text where it is UTF-8, as base64 otherwise; both absent when it was not kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct BodyText {
+    pub body: Option<String>,
+    pub body_base64: Option<String>,
+}
+
+impl BodyText {
+    pub fn of(bytes: Option<Vec<u8>>) -> BodyText {
+        match bytes.map(String::from_utf8) {
+            None => BodyText::default(),
+            Some(Ok(text)) => BodyText {
+                body: Some(text),
+                body_base64: None,
+            },
+            Some(Err(raw)) => BodyText {
+                body: None,
+                body_base64: Some(BASE64.encode(raw.as_bytes())),
+            },
+        }
+    }
+}
+
+/// A stored header: name and value (credentials already `[redacted]`).
+pub type Header = (String, String);
+
+/// The stored headers (a JSON array of pairs, written by the listener) as pairs.
+fn headers(stored: &str) -> Vec<Header> {
+    serde_json::from_str(stored).unwrap_or_default()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusCount {
+    pub status: String,
+    pub decision: String,
+    pub users: i64,
+}
+
+/// The tunnel that exposes the webhook listener: its kind (`none`, `bore`, ...) and state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(rename = "Tunnel")]
+pub struct TunnelView {
+    pub kind: String,
+    pub status: TunnelState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Overview {
+    pub webhook_url: String,
+    pub tunnel: TunnelView,
+    /// Why deliveries are not being acknowledged now, if they are not.
+    pub store_problem: Option<StoreProblem>,
+    pub last_delivery_at: Option<i64>,
+    pub known_statuses: Vec<String>,
+    pub total_users: i64,
+    pub counts: Vec<StatusCount>,
+}
+
+/// Where a board column's next page starts: after this user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PageCursor {
+    pub after_since: i64,
+    pub after_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct BoardPage {
+    pub users: Vec<UserView>,
+    pub next: Option<PageCursor>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct UsersFound {
+    pub users: Vec<UserView>,
+}
+
+/// One event of a user's timeline with the delivery that carried it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(rename = "TimelineEntry")]
+pub struct TimelineEntryView {
+    pub delivery_id: i64,
+    pub received_at: i64,
+    #[serde(flatten)]
+    pub state: UserState,
+    pub event_id: Option<String>,
+    pub duplicate: bool,
+    /// Learned by asking the provider's status API (reconcile), not delivered by a webhook.
+    pub polled: bool,
+    pub headers: Vec<Header>,
+    #[serde(flatten)]
+    pub body: BodyText,
+}
+
+impl From<TimelineEntry> for TimelineEntryView {
+    fn from(entry: TimelineEntry) -> Self {
+        let event = entry.event;
+        TimelineEntryView {
+            delivery_id: event.delivery_id,
+            received_at: event.received_at,
+            state: event.state,
+            event_id: event.event_id,
+            duplicate: event.duplicate,
+            polled: entry.polled,
+            headers: headers(&entry.headers),
+            body: BodyText::of(entry.body),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct UserDetail {
+    pub user: UserView,
+    pub timeline: Vec<TimelineEntryView>,
+}
+
+/// Which deliveries a page shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveriesQuery {
+    pub outcome: Option<String>,
+    /// Only deliveries whose raw body contains this text.
+    pub q: Option<String>,
+    /// Only deliveries older than this id.
+    pub before: Option<i64>,
+    pub limit: Option<u32>,
+}
+
+/// One request to the webhook path, as it arrived.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(rename = "Delivery")]
+pub struct DeliveryView {
+    pub id: i64,
+    pub received_at: i64,
+    pub remote_addr: String,
+    pub method: String,
+    pub outcome: Outcome,
+    pub http_status: u16,
+    pub error: Option<String>,
+    pub webhook_id: Option<String>,
+    pub body_size: Option<i64>,
+    pub headers: Vec<Header>,
+    #[serde(flatten)]
+    pub body: BodyText,
+    pub replay_of: Option<i64>,
+    pub polled: bool,
+    /// The user this delivery named, when it named one.
+    pub external_id: Option<String>,
+}
+
+impl DeliveryView {
+    pub fn new(delivery: DeliveryRecord, external_id: Option<String>) -> DeliveryView {
+        DeliveryView {
+            id: delivery.id,
+            received_at: delivery.received_at,
+            remote_addr: delivery.remote_addr,
+            method: delivery.method,
+            outcome: Outcome::from_stored(&delivery.outcome),
+            http_status: delivery.http_status,
+            error: delivery.error,
+            webhook_id: delivery.webhook_id,
+            body_size: delivery.body_size,
+            headers: headers(&delivery.headers),
+            body: BodyText::of(delivery.body),
+            replay_of: delivery.replay_of,
+            polled: delivery.polled,
+            external_id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveriesPage {
+    pub deliveries: Vec<DeliveryView>,
+}
+
+/// What a replay came to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplayAnswer {
+    pub delivery_id: i64,
+    pub outcome: Outcome,
+    pub http_status: u16,
+    pub error: Option<String>,
+    pub replay_of: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(rename = "MinuteCount")]
+pub struct MinuteView {
+    pub minute_start: i64,
+    pub deliveries: i64,
+    pub rejected: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    pub total_users: i64,
+    pub by_status: BTreeMap<String, i64>,
+    pub by_decision: BTreeMap<String, i64>,
+    /// Shares of ACCEPT and REJECT among decided users; none while nobody is decided.
+    pub approval_rate: Option<f64>,
+    pub rejection_rate: Option<f64>,
+    pub median_time_to_close_ms: Option<i64>,
+    /// Every minute of the last hour, oldest first, zeros included.
+    pub per_minute: Vec<MinuteView>,
+}
+
+/// One committed delivery, as the live feed announces it, with the user's state after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(rename = "Change")]
+pub struct ChangeView {
+    pub delivery_id: i64,
+    pub outcome: Outcome,
+    pub external_id: Option<String>,
+    pub user: Option<UserView>,
+}
+
+/// What the live feed carries, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(tag = "event", content = "data", rename_all = "camelCase")]
+pub enum LiveEvent {
+    /// A delivery was committed and projected.
+    Change(ChangeView),
+    /// The follower missed more than can be replayed: reload the views. The feed goes on from
+    /// `through`.
+    Resync { through: i64 },
+    /// The tunnel's state changed.
+    Tunnel(TunnelView),
+    /// The store's health changed (`None`: deliveries are acknowledged again).
+    Store { problem: Option<StoreProblem> },
+}
+
+impl LiveEvent {
+    /// The event's name on the wire (an SSE `event:`, the Tauri payload's `event`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            LiveEvent::Change(_) => "change",
+            LiveEvent::Resync { .. } => "resync",
+            LiveEvent::Tunnel(_) => "tunnel",
+            LiveEvent::Store { .. } => "store",
+        }
+    }
+
+    /// Where a follower resumes after this event; tunnel and store events do not move it.
+    pub fn resume_id(&self) -> Option<i64> {
+        match self {
+            LiveEvent::Change(change) => Some(change.delivery_id),
+            LiveEvent::Resync { through } => Some(*through),
+            LiveEvent::Tunnel(_) | LiveEvent::Store { .. } => None,
+        }
+    }
+
+    /// The event's data alone, as JSON text.
+    pub fn data_json(&self) -> String {
+        let data = match self {
+            LiveEvent::Change(change) => serde_json::to_string(change),
+            LiveEvent::Resync { through } => {
+                serde_json::to_string(&serde_json::json!({"through": through}))
+            }
+            LiveEvent::Tunnel(tunnel) => serde_json::to_string(tunnel),
+            LiveEvent::Store { problem } => {
+                serde_json::to_string(&serde_json::json!({"problem": problem}))
+            }
+        };
+        data.expect("live events serialise")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(rename = "ProviderEnvironment")]
+pub struct EnvironmentView {
+    pub id: Environment,
+    pub endpoints: Endpoints,
+}
+
+/// What the Register view shows.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderOverview {
+    pub webhook_url: String,
+    /// The tunnel's public webhook URL, once one is up.
+    pub public_url: Option<String>,
+    pub environments: Vec<EnvironmentView>,
+    pub profile: Option<ProviderProfile>,
+    pub signing_secret_stored: bool,
+    /// Newest first.
+    pub registrations: Vec<RegistrationAttempt>,
+    pub demo: Option<DemoStatus>,
+    /// The database is empty or already a demo's.
+    pub demo_allowed: bool,
+}
+
+/// Which signing secret a registration from the UI uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+#[ts(rename = "Signing")]
+pub enum SigningChoice {
+    /// The documented, unsigned form.
+    None,
+    /// The secret stored for this database.
+    Keep,
+    /// A new `whsec_` secret, stored and never shown.
+    New,
+}
+
+/// The Register view's form.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterForm {
+    /// A known environment, or `None` for `apiBase` and `tokenUrl`.
+    pub environment: Option<Environment>,
+    #[serde(default)]
+    pub api_base: String,
+    #[serde(default)]
+    pub token_url: String,
+    pub client_id: String,
+    pub private_key_path: String,
+    pub webhook_url: String,
+    pub signing: SigningChoice,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterAnswer {
+    pub attempt: RegistrationAttempt,
+    /// A new secret was made and stored; it is never shown in the UI.
+    pub new_secret_stored: bool,
+}
