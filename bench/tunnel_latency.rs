@@ -45,6 +45,7 @@ fn main() -> anyhow::Result<()> {
                 bore_secret: Some(TunnelSecret::new(SECRET)),
                 ..TunnelOptions::default()
             },
+            outbound: Default::default(),
         };
         let server = Server::bind(config).await?;
         let direct = server.webhook_url().to_owned();

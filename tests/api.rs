@@ -33,6 +33,7 @@ impl Running {
             demo: None,
             tunnel: kyc_monitor::tunnel::TunnelSpec::None,
             tunnel_options: Default::default(),
+            outbound: Default::default(),
         };
         let server = Server::bind(config).await.expect("bind");
         let webhook_url = server.webhook_url().to_owned();
@@ -172,6 +173,7 @@ async fn the_ui_refuses_to_listen_beyond_loopback() {
         demo: None,
         tunnel: kyc_monitor::tunnel::TunnelSpec::None,
         tunnel_options: Default::default(),
+            outbound: Default::default(),
     };
     let error = Server::bind(config)
         .await

@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::process::{Command, Stdio};
 
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
@@ -328,36 +328,9 @@ impl Drop for Running {
     }
 }
 
-/// Signatures made by code that is not ours: tests/signers/sign.py with the `standardwebhooks`
-/// package (`v1`) or a key pair of the `cryptography` package's making (`v1a`).
+/// Signs with the independent signers (tests/signers/sign.py).
 fn independent_signer(request: Value) -> Value {
-    let python = std::env::var("KYC_MONITOR_TEST_PYTHON").unwrap_or_else(|_| {
-        panic!(
-            "KYC_MONITOR_TEST_PYTHON is not set: run ./scripts/test, which installs the independent \
-             signers (Python's standardwebhooks and cryptography packages) and sets it"
-        )
-    });
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/signers/sign.py");
-    let mut child = Command::new(&python)
-        .arg(&script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {python}: {e}; run ./scripts/test"));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(request.to_string().as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "the independent signer failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("the signer's JSON answer")
+    independent_python("sign.py", request)
 }
 
 /// `(id, timestamp, body)` as the signer takes it.

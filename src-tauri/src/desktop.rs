@@ -202,6 +202,7 @@ fn start(
             demo: None,
             tunnel,
             tunnel_options,
+            outbound: Default::default(),
         })
     })();
     let bound = config.and_then(|config| {

@@ -1,11 +1,13 @@
 //! KYC Monitor's core: everything the CLI, the web UI and the desktop shell share.
 
 pub mod api;
+pub mod backoff;
 mod blocking;
 pub mod connections;
 #[cfg(feature = "desktop")]
 pub mod desktop;
 pub mod export;
+pub mod forward;
 pub mod ingest;
 pub mod keychain;
 pub mod kyc;

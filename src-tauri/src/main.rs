@@ -117,6 +117,24 @@ struct ServeArgs {
     /// Divides the demo's simulated delays (1: watchable; 20: brisk).
     #[arg(long, default_value_t = 1.0, requires = "demo", value_name = "F", value_parser = provider_cli::parse_positive)]
     demo_speed: f64,
+    /// Forwards every accepted delivery to this URL too (repeat for more): body byte for byte,
+    /// in order per user, retried for up to 24 hours, also across restarts.
+    #[arg(long = "forward-to", value_name = "URL", value_parser = parse_forward_url)]
+    forward_to: Vec<String>,
+    /// Signs forwarded deliveries with this Standard Webhooks secret (whsec_...), so the
+    /// backend can verify them.
+    #[arg(
+        long,
+        env = "KYC_MONITOR_FORWARD_SIGNING_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET",
+        requires = "forward_to"
+    )]
+    forward_signing_secret: Option<String>,
+    /// Removes the raw body and headers of deliveries older than DAYS (a decimal such as 0.5
+    /// is taken); users and their timelines stay [default: keep everything]
+    #[arg(long, value_name = "DAYS", value_parser = parse_days)]
+    keep_deliveries: Option<std::time::Duration>,
 }
 
 /// What the tunnel providers need (flags, with environment fallbacks).
@@ -320,6 +338,18 @@ fn run_serve(db: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
             options
         },
         tunnel: args.tunnel,
+        outbound: serve::Outbound {
+            forward_to: args.forward_to,
+            forward_signing_secret: match args.forward_signing_secret.as_deref() {
+                // The secret's value never goes into a message.
+                Some(text) => Some(
+                    text.parse()
+                        .map_err(|e| UsageError(format!("--forward-signing-secret: {e}")))?,
+                ),
+                None => None,
+            },
+            keep_deliveries: args.keep_deliveries,
+        },
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
@@ -604,6 +634,30 @@ fn parse_ui_listen(text: &str) -> Result<UiListen, String> {
         return Ok(UiListen(None));
     }
     parse_addr(text).map(|addr| UiListen(Some(addr)))
+}
+
+/// `--forward-to`: an http or https URL with a host.
+fn parse_forward_url(text: &str) -> Result<String, String> {
+    match reqwest::Url::parse(text) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+            Ok(text.to_owned())
+        }
+        _ => Err(format!(
+            "{text:?} is not an http(s) URL such as http://localhost:3000/webhooks/kyc"
+        )),
+    }
+}
+
+/// `--keep-deliveries`: a positive number of days.
+fn parse_days(text: &str) -> Result<std::time::Duration, String> {
+    match text.trim().parse::<f64>() {
+        Ok(days) if days > 0.0 && days <= 36_500.0 => {
+            Ok(std::time::Duration::from_secs_f64(days * 86_400.0))
+        }
+        _ => Err(format!(
+            "{text:?} is not a number of days such as 30 (or 0.5), up to 36500"
+        )),
+    }
 }
 
 fn parse_addr(text: &str) -> Result<SocketAddr, String> {

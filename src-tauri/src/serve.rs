@@ -46,6 +46,26 @@ pub struct ServeConfig {
     /// How the provider reaches the webhook listener (only that listener is forwarded).
     pub tunnel: TunnelSpec,
     pub tunnel_options: TunnelOptions,
+    /// Forwarding to the user's backends, and retention of raw deliveries.
+    pub outbound: Outbound,
+}
+
+/// What leaves the monitor or is let go: forwarding (`--forward-to`) and retention
+/// (`--keep-deliveries`). The default does neither.
+#[derive(Debug, Clone, Default)]
+pub struct Outbound {
+    pub forward_to: Vec<String>,
+    /// Signs forwarded deliveries (Standard Webhooks) with the monitor's own secret.
+    pub forward_signing_secret: Option<crate::signature::SharedSecret>,
+    /// Raw deliveries older than this lose their body and headers.
+    pub keep_deliveries: Option<Duration>,
+}
+
+/// Forwarding and retention as this run does them.
+struct Outgoing {
+    store: Store,
+    destinations: Vec<crate::store::Destination>,
+    outbound: Outbound,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +116,7 @@ pub struct Server {
     tunnel_state: watch::Sender<TunnelState>,
     webhook_addr: SocketAddr,
     webhook_path: String,
+    outgoing: Outgoing,
 }
 
 async fn bind(addr: SocketAddr, flag: &'static str) -> Result<TcpListener, ServeError> {
@@ -135,6 +156,14 @@ impl Server {
         let listener = bind(config.listen, "--listen").await?;
         let local_addr = listener.local_addr().map_err(ServeError::Listener)?;
         let webhook_url = format!("http://{local_addr}{}", webhook.path());
+        // Before the writer starts: the projector puts accepted deliveries in their outboxes.
+        let destinations =
+            store.set_destinations(&config.outbound.forward_to, crate::time::now_millis())?;
+        let outgoing = Outgoing {
+            store: store.clone(),
+            destinations,
+            outbound: config.outbound,
+        };
         let writer = Arc::new(store.start_writer()?);
         let hub = Arc::new(ProviderHub::new(
             store.clone(),
@@ -195,6 +224,7 @@ impl Server {
             tunnel_state,
             webhook_addr: local_addr,
             webhook_path,
+            outgoing,
             tunnel: config.tunnel,
             tunnel_options: config.tunnel_options,
         })
@@ -271,6 +301,21 @@ impl Server {
                 }
             }
         });
+        let outgoing = self.outgoing;
+        let forwarders = crate::forward::start(
+            &outgoing.store,
+            self.writer.clone(),
+            outgoing.destinations,
+            outgoing.outbound.forward_signing_secret,
+            stopping.clone(),
+        )?;
+        if let Some(keep) = outgoing.outbound.keep_deliveries {
+            tokio::spawn(crate::store::retention::keep_deliveries(
+                self.writer.clone(),
+                keep,
+                stopping.clone(),
+            ));
+        }
         if let Some(flows) = self.demo {
             // After the listeners run: the emulator validates the URL with a real request.
             let hub = self.hub.clone();
@@ -294,6 +339,10 @@ impl Server {
             let _ = tunnel.await;
         }
         self.hub.stop().await;
+        // An attempt cut short here is made again on the next start (at least once).
+        for forwarder in forwarders {
+            forwarder.abort();
+        }
         self.writer.finish().await;
         tracing::info!("stopped");
         Ok(())

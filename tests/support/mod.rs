@@ -298,3 +298,40 @@ pub fn database_files_contain(db: &Path, needle: &[u8]) -> bool {
         .filter_map(|path| std::fs::read(path).ok())
         .any(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
 }
+
+/// Runs one of the independent implementations in `tests/signers/` (Python's
+/// `standardwebhooks` and `cryptography` packages, in the venv that ./scripts/test installs and
+/// names in `KYC_MONITOR_TEST_PYTHON`): one JSON request on stdin, one JSON answer on stdout.
+pub fn independent_python(script: &str, request: serde_json::Value) -> serde_json::Value {
+    use std::io::Write;
+    let python = std::env::var("KYC_MONITOR_TEST_PYTHON").unwrap_or_else(|_| {
+        panic!(
+            "KYC_MONITOR_TEST_PYTHON is not set: run ./scripts/test, which installs the independent \
+             signers (Python's standardwebhooks and cryptography packages) and sets it"
+        )
+    });
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/signers")
+        .join(script);
+    let mut child = Command::new(&python)
+        .arg(&script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {python}: {e}; run ./scripts/test"));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(request.to_string().as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{} failed: {}",
+        script.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the script's JSON answer")
+}

@@ -4,8 +4,10 @@
 mod backup;
 mod identity;
 mod journal;
+mod outbox;
 mod projection;
 pub mod queries;
+pub mod retention;
 pub mod schema;
 mod writer;
 
@@ -16,6 +18,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 pub use backup::{BackupError, BackupStep, BackupSummary};
+pub use outbox::{Attempt, Destination, DueForward, ForwardState};
 pub use queries::{
     BoardCursor, DeliveryFilter, DeliveryRecord, EventRecord, MinuteCount, Reader,
     RegistrationAttempt, TimelineEntry, UserCount, UserRecord,
@@ -340,6 +343,9 @@ fn open_writable(path: &Path) -> Result<Connection, StoreError> {
         source,
     })?;
     conn.busy_timeout(WRITER_BUSY_TIMEOUT)?;
+    // A new file only (before its first table and before WAL is set, or it is ignored): pages
+    // freed by retention can be given back with incremental_vacuum.
+    conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
     // Pragmas stay outside migrations: journal_mode cannot change inside a transaction.
     conn.pragma_update(None, "journal_mode", "WAL")?;
     // FULL: a 2xx promises the delivery survives a power cut, not only a crash.

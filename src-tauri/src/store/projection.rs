@@ -118,6 +118,30 @@ struct Journaled {
     received_at: i64,
     outcome: Outcome,
     body: Option<Vec<u8>>,
+    trimmed: bool,
+}
+
+/// The event a trimmed delivery gave, as the live events table keeps it (a rebuild reads it
+/// there before swapping the tables).
+fn kept_event(conn: &Connection, delivery_id: i64) -> rusqlite::Result<Option<KycEvent>> {
+    conn.prepare_cached(
+        "SELECT external_id, decision, status, sub_status, participant_id, account, event_id
+           FROM events WHERE delivery_id = ?1",
+    )?
+    .query_row([delivery_id], |row| {
+        Ok(KycEvent {
+            external_id: row.get(0)?,
+            state: UserState {
+                decision: row.get(1)?,
+                status: row.get(2)?,
+                sub_status: row.get(3)?,
+                participant_id: row.get(4)?,
+                account: row.get(5)?,
+            },
+            event_id: row.get(6)?,
+        })
+    })
+    .optional()
 }
 
 /// Where the projection stands: every delivery up to this id is in the derived tables.
@@ -143,7 +167,7 @@ pub(super) fn project(
     let rows = conn
         .prepare_cached(
             "SELECT id, received_at, outcome,
-                    CASE WHEN outcome IN ('accepted', 'duplicate') THEN body END
+                    CASE WHEN outcome IN ('accepted', 'duplicate') THEN body END, trimmed
                FROM deliveries WHERE id > ?1 ORDER BY id LIMIT ?2",
         )?
         .query_map(params![from, limit as i64], |row| {
@@ -152,6 +176,7 @@ pub(super) fn project(
                 received_at: row.get(1)?,
                 outcome: Outcome::from_stored(&row.get::<_, String>(2)?),
                 body: row.get(3)?,
+                trimmed: row.get(4)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -162,11 +187,16 @@ pub(super) fn project(
     for row in rows {
         let event = match row.body.as_deref().map(parse_payload) {
             Some(Ok(Payload::Event(event))) => Some(event),
+            // Retention removed the raw body: the event kept its own fields.
+            _ if row.trimmed => kept_event(conn, row.id)?,
             _ => None,
         };
         let duplicate = row.outcome == Outcome::Duplicate;
         if let Some(event) = &event {
             apply_event(conn, tables, row.id, row.received_at, event, duplicate)?;
+            if tables == Tables::Live && !duplicate {
+                super::outbox::enqueue(conn, row.id, &event.external_id, row.received_at)?;
+            }
         }
         count_minute(conn, tables, row.received_at, row.outcome)?;
         changes.push(Change {

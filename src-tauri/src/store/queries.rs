@@ -127,6 +127,11 @@ impl Reader {
         Reader { conn }
     }
 
+    /// For the store's other rooms (the outbox) that read through the same connection.
+    pub(super) fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
     pub fn user(&self, external_id: &str) -> rusqlite::Result<Option<UserRecord>> {
         self.conn
             .prepare_cached(&format!(

@@ -121,6 +121,39 @@ pub const MIGRATIONS: &[&str] = &[
     ) STRICT;
     INSERT INTO projection (id, through) SELECT 1, coalesce(max(id), 0) FROM deliveries;
     "#,
+    // 5: forwarding to the user's own backends, and retention. The projector puts every
+    // accepted delivery in the outbox of each active destination; the forwarder works it off.
+    r#"
+    CREATE TABLE destinations (
+        id       INTEGER PRIMARY KEY,
+        url      TEXT NOT NULL UNIQUE,
+        -- Configured for the running monitor: new deliveries go to it.
+        active   INTEGER NOT NULL CHECK (active IN (0, 1)),
+        paused   INTEGER NOT NULL DEFAULT 0 CHECK (paused IN (0, 1)),
+        added_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE forwards (
+        destination_id  INTEGER NOT NULL REFERENCES destinations (id),
+        delivery_id     INTEGER NOT NULL REFERENCES deliveries (id),
+        external_id     TEXT NOT NULL,
+        state           TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_try_at     INTEGER NOT NULL,
+        first_attempt_at INTEGER,
+        last_attempt_at INTEGER,
+        last_status     INTEGER,
+        last_error      TEXT,
+        PRIMARY KEY (destination_id, delivery_id)
+    ) STRICT, WITHOUT ROWID;
+    -- What a forwarder works off: its pending deliveries, oldest first, and per user (a user's
+    -- deliveries go out in order).
+    CREATE INDEX forwards_pending ON forwards (destination_id, delivery_id) WHERE state = 'pending';
+    CREATE INDEX forwards_pending_by_user ON forwards (destination_id, external_id, delivery_id)
+        WHERE state = 'pending';
+    CREATE INDEX forwards_by_delivery ON forwards (delivery_id);
+    -- Set when retention removed the raw body and headers (the event keeps its own fields).
+    ALTER TABLE deliveries ADD COLUMN trimmed INTEGER NOT NULL DEFAULT 0 CHECK (trimmed IN (0, 1));
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -117,8 +117,13 @@ struct Job {
     reply: oneshot::Sender<Result<Recorded, StoreError>>,
 }
 
+/// A write other than a delivery (forwarding state, retention), run in a transaction of its
+/// own between batches: every write goes through the one writer connection.
+type Chore = Box<dyn FnOnce(&mut Connection) + Send>;
+
 enum Command {
     Write(Box<Job>),
+    Chore(Chore),
     /// Sent by [`Writer::finish`]: everything queued before it is still written.
     Stop,
 }
@@ -221,6 +226,30 @@ impl Writer {
         answer.await.map_err(|_| StoreError::WriterStopped)?
     }
 
+    /// Runs `work` in a transaction of its own on the writer's connection, between delivery
+    /// batches, and returns what it returned once committed.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let chore: Chore = Box::new(move |conn| {
+            let result = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .and_then(|tx| {
+                    let value = work(&tx)?;
+                    tx.commit()?;
+                    Ok(value)
+                });
+            let _ = reply.send(result.map_err(StoreError::from));
+        });
+        self.queue
+            .send(Command::Chore(chore))
+            .await
+            .map_err(|_| StoreError::WriterStopped)?;
+        answer.await.map_err(|_| StoreError::WriterStopped)?
+    }
+
     /// Follows every delivery projected from now on. A follower that falls more than
     /// [`CHANGE_BACKLOG`] behind is told it lagged and should read the store to catch up.
     pub fn subscribe(&self) -> broadcast::Receiver<Change> {
@@ -301,6 +330,7 @@ fn write_until_stopped(
 ) {
     let mut unprojected = Unprojected::default();
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut chores: Vec<Chore> = Vec::new();
     let mut projection_paused_until: Option<Instant> = None;
     let mut stopping = false;
     // A journal left ahead of the projection (a crash) is caught up before anything else.
@@ -329,18 +359,23 @@ fn write_until_stopped(
         };
         match first {
             Some(Command::Write(job)) => batch.push(*job),
+            Some(Command::Chore(chore)) => chores.push(chore),
             Some(Command::Stop) => stopping = true,
             None => {}
         }
-        while !stopping && !batch.is_empty() && batch.len() < MAX_BATCH {
+        while !stopping && (!batch.is_empty() || !chores.is_empty()) && batch.len() < MAX_BATCH {
             match commands.try_recv() {
                 Ok(Command::Write(job)) => batch.push(*job),
+                Ok(Command::Chore(chore)) => chores.push(chore),
                 Ok(Command::Stop) => stopping = true,
                 Err(_) => break,
             }
         }
         if !batch.is_empty() {
             acknowledge(&mut conn, &mut batch, &mut unprojected, outlet);
+        }
+        for chore in chores.drain(..) {
+            chore(&mut conn);
         }
         let may_project = projection_paused_until.is_none_or(|until| Instant::now() >= until);
         if outlet.behind() && may_project {

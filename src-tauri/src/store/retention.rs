@@ -1,0 +1,107 @@
+//! Retention (`serve --keep-deliveries DAYS`): the raw body and headers of deliveries older than
+//! that are removed in small batches through the writer, between acknowledgements. The row stays
+//! as a record that something arrived (time, outcome, status), and the user's timeline stays:
+//! an event keeps its own fields, and `rebuild` reads them there for a trimmed delivery.
+//! Deliveries still waiting to be forwarded keep their body until they are.
+
+use std::time::Duration;
+
+use rusqlite::{params, Transaction};
+use tokio::sync::watch;
+
+use super::{StoreError, Writer};
+
+/// Deliveries trimmed per transaction: a few milliseconds of the writer's time.
+const BATCH: i64 = 500;
+/// How often retention looks for deliveries that have come of age: a tenth of the time they
+/// are kept, between a second and a minute.
+fn every(keep: Duration) -> Duration {
+    (keep / 10).clamp(Duration::from_secs(1), Duration::from_secs(60))
+}
+/// Free pages handed back to the file system after a pass (where the file allows it).
+const VACUUM_PAGES: i64 = 4096;
+
+/// Trims deliveries older than `keep`, looking again and again, until `stopping` turns true.
+pub async fn keep_deliveries(
+    writer: std::sync::Arc<Writer>,
+    keep: Duration,
+    mut stopping: watch::Receiver<bool>,
+) {
+    // Every id up to this is trimmed or too young; a restart starts again from the oldest.
+    let mut cursor = 0;
+    while !*stopping.borrow() {
+        let cutoff = crate::time::now_millis() - keep.as_millis() as i64;
+        match trim_pass(&writer, cutoff, &mut cursor).await {
+            Ok(0) => {}
+            Ok(trimmed) => tracing::info!(
+                trimmed,
+                "removed the raw parts of deliveries older than --keep-deliveries"
+            ),
+            Err(error) => {
+                tracing::warn!(%error, "retention could not trim deliveries; it tries again in a minute")
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(every(keep)) => {}
+            _ = stopping.changed() => {}
+        }
+    }
+}
+
+/// Trims every delivery received before `cutoff`, a batch at a time; returns how many.
+pub async fn trim_pass(writer: &Writer, cutoff: i64, cursor: &mut i64) -> Result<i64, StoreError> {
+    let mut total = 0;
+    loop {
+        let from = *cursor;
+        let (trimmed, reached) = writer.write(move |tx| trim_batch(tx, cutoff, from)).await?;
+        total += trimmed;
+        if reached == from {
+            break;
+        }
+        *cursor = reached;
+    }
+    if total > 0 {
+        writer
+            .write(|tx| {
+                // A no-op on files made before auto_vacuum was set: their free pages are
+                // reused by new deliveries instead of given back.
+                tx.execute_batch(&format!("PRAGMA incremental_vacuum({VACUUM_PAGES})"))
+            })
+            .await?;
+    }
+    Ok(total)
+}
+
+/// Trims the next batch after `cursor` of projected deliveries received before `cutoff`;
+/// returns how many it trimmed and how far it got. Ids follow arrival, so the walk stops at the
+/// first delivery that is too young.
+fn trim_batch(tx: &Transaction, cutoff: i64, cursor: i64) -> rusqlite::Result<(i64, i64)> {
+    let candidates: Vec<(i64, i64, bool)> = tx
+        .prepare_cached(
+            "SELECT id, received_at, trimmed FROM deliveries
+              WHERE id > ?1 AND id <= (SELECT through FROM projection WHERE id = 1)
+              ORDER BY id LIMIT ?2",
+        )?
+        .query_map(params![cursor, BATCH], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut reached = cursor;
+    let mut trimmed = 0;
+    for (id, received_at, already) in candidates {
+        if received_at >= cutoff {
+            break;
+        }
+        reached = id;
+        if !already {
+            trimmed += tx
+                .prepare_cached(
+                    "UPDATE deliveries SET body = NULL, headers = '[]', trimmed = 1
+                      WHERE id = ?1 AND NOT EXISTS (
+                            SELECT 1 FROM forwards WHERE delivery_id = ?1 AND state = 'pending')",
+                )?
+                .execute([id])? as i64;
+        }
+    }
+    Ok((trimmed, reached))
+}
