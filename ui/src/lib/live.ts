@@ -1,7 +1,8 @@
-// Fans the live feed out to whichever views are open.
+// Fans the live feed out to whichever views are open, one batch per frame (the changes that
+// arrived since the last frame, in commit order).
 import type { Change } from './types';
 
-type Listener = { onChange: (change: Change) => void; onResync: () => void };
+type Listener = { onChanges: (changes: Change[]) => void; onResync: () => void };
 const listeners = new Set<Listener>();
 
 export function listen(listener: Listener): () => void {
@@ -9,8 +10,8 @@ export function listen(listener: Listener): () => void {
   return () => listeners.delete(listener);
 }
 
-export function announce(change: Change): void {
-  for (const listener of listeners) listener.onChange(change);
+export function announce(changes: Change[]): void {
+  for (const listener of listeners) listener.onChanges(changes);
 }
 
 export function announceResync(): void {

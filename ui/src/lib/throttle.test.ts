@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { trailing } from './throttle';
+import { perFrame, trailing } from './throttle';
 
 describe('trailing', () => {
   beforeEach(() => vi.useFakeTimers());
@@ -30,5 +30,42 @@ describe('trailing', () => {
     release();
     await vi.advanceTimersByTimeAsync(200);
     expect(run).toHaveBeenCalledTimes(2);
+  });
+});
+
+describe('perFrame', () => {
+  it('hands over everything that arrived before the frame, in one call', () => {
+    const frames: (() => void)[] = [];
+    const flushed: number[][] = [];
+    const push = perFrame<number>((items) => flushed.push(items), (run) => frames.push(run));
+    for (let i = 0; i < 3000; i++) push(i);
+    expect(frames).toHaveLength(1);
+    expect(flushed).toEqual([]);
+    frames.shift()?.();
+    expect(flushed).toHaveLength(1);
+    expect(flushed[0]).toHaveLength(3000);
+    push(3000);
+    frames.shift()?.();
+    expect(flushed[1]).toEqual([3000]);
+  });
+
+  it('falls back on a timer when no frame comes', async () => {
+    vi.useFakeTimers();
+    const requested: FrameRequestCallback[] = [];
+    vi.stubGlobal('requestAnimationFrame', (run: FrameRequestCallback) => requested.push(run));
+    try {
+      const flushed: string[][] = [];
+      const push = perFrame<string>((items) => flushed.push(items));
+      push('a');
+      push('b');
+      await vi.advanceTimersByTimeAsync(250);
+      expect(flushed).toEqual([['a', 'b']]);
+      // The frame that comes late does not hand the same items over again.
+      requested[0]?.(0);
+      expect(flushed).toHaveLength(1);
+    } finally {
+      vi.unstubAllGlobals();
+      vi.useRealTimers();
+    }
   });
 });
