@@ -82,6 +82,12 @@ pub(super) fn enqueue(
     Ok(())
 }
 
+/// Whether any destination takes new deliveries.
+pub(super) fn forwarding(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM destinations WHERE active = 1)")?
+        .query_row([], |row| row.get(0))
+}
+
 impl Store {
     /// Makes `urls` the destinations of this run: new ones are added (forwarding what is
     /// accepted from now on), ones no longer given stop receiving new deliveries (their

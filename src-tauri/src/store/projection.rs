@@ -6,6 +6,8 @@
 //! Whether a delivery is a duplicate was decided when it was journaled (its `outcome`); the
 //! projector applies that verdict, it never decides again.
 
+use std::collections::HashMap;
+
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::kyc::{parse_payload, KycEvent, Payload, UserState};
@@ -184,6 +186,9 @@ pub(super) fn project(
         return Ok((Vec::new(), from));
     };
     let mut changes = Vec::with_capacity(rows.len());
+    let mut tallies = Tallies::default();
+    // Looked up once a batch: most monitors forward nowhere.
+    let forwarding = tables == Tables::Live && super::outbox::forwarding(conn)?;
     for row in rows {
         let event = match row.body.as_deref().map(parse_payload) {
             Some(Ok(Payload::Event(event))) => Some(event),
@@ -193,18 +198,27 @@ pub(super) fn project(
         };
         let duplicate = row.outcome == Outcome::Duplicate;
         if let Some(event) = &event {
-            apply_event(conn, tables, row.id, row.received_at, event, duplicate)?;
-            if tables == Tables::Live && !duplicate {
+            apply_event(
+                conn,
+                tables,
+                &mut tallies,
+                row.id,
+                row.received_at,
+                event,
+                duplicate,
+            )?;
+            if forwarding && !duplicate {
                 super::outbox::enqueue(conn, row.id, &event.external_id, row.received_at)?;
             }
         }
-        count_minute(conn, tables, row.received_at, row.outcome)?;
+        tallies.minute(row.received_at, row.outcome);
         changes.push(Change {
             delivery_id: row.id,
             outcome: row.outcome,
             external_id: event.map(|event| event.external_id),
         });
     }
+    tallies.write(conn, tables)?;
     conn.prepare_cached(table_sql!(
         tables,
         "UPDATE ",
@@ -325,38 +339,70 @@ pub(super) fn bucket_middle(bucket: i64) -> i64 {
     lead * unit + unit / 2
 }
 
-fn count_close(
-    conn: &Connection,
-    tables: Tables,
-    millis: i64,
-    change: i64,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(table_sql!(
-        tables,
-        "INSERT INTO ",
-        "close_times",
-        " (bucket, users) VALUES (?1, ?2)
-         ON CONFLICT (bucket) DO UPDATE SET users = users + excluded.users"
-    ))?
-    .execute(params![close_bucket(millis), change])?;
-    Ok(())
+/// What a projected batch changes in the aggregates (`user_counts`, `close_times`,
+/// `delivery_minutes`), written once per key at the batch's end: a thousand deliveries touch a
+/// few rows of them, not thousands of times.
+#[derive(Debug, Default)]
+struct Tallies {
+    users: HashMap<(String, String), i64>,
+    closes: HashMap<i64, i64>,
+    minutes: HashMap<i64, (i64, i64)>,
 }
 
-fn count_minute(
-    conn: &Connection,
-    tables: Tables,
-    received_at: i64,
-    outcome: Outcome,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(table_sql!(
-        tables,
-        "INSERT INTO ",
-        "delivery_minutes",
-        " (minute, deliveries, rejected) VALUES (?1 / 60000, 1, ?2)
-         ON CONFLICT (minute) DO UPDATE SET deliveries = deliveries + 1, rejected = rejected + excluded.rejected"
-    ))?
-    .execute(params![received_at, outcome == Outcome::Rejected])?;
-    Ok(())
+impl Tallies {
+    /// Users per status and decision, kept in step with `users`.
+    fn user(&mut self, status: &str, decision: &str, change: i64) {
+        *self
+            .users
+            .entry((status.to_owned(), decision.to_owned()))
+            .or_default() += change;
+    }
+
+    /// Closed users by how long they took to close.
+    fn close(&mut self, millis: i64, change: i64) {
+        *self.closes.entry(close_bucket(millis)).or_default() += change;
+    }
+
+    fn minute(&mut self, received_at: i64, outcome: Outcome) {
+        let minute = self.minutes.entry(received_at / 60_000).or_default();
+        minute.0 += 1;
+        minute.1 += i64::from(outcome == Outcome::Rejected);
+    }
+
+    fn write(self, conn: &Connection, tables: Tables) -> rusqlite::Result<()> {
+        let mut users = conn.prepare_cached(table_sql!(
+            tables,
+            "INSERT INTO ",
+            "user_counts",
+            " (status, decision, users) VALUES (?1, ?2, ?3)
+             ON CONFLICT (status, decision) DO UPDATE SET users = users + excluded.users"
+        ))?;
+        for ((status, decision), change) in self.users.into_iter().filter(|(_, c)| *c != 0) {
+            users.execute(params![status, decision, change])?;
+        }
+        let mut closes = conn.prepare_cached(table_sql!(
+            tables,
+            "INSERT INTO ",
+            "close_times",
+            " (bucket, users) VALUES (?1, ?2)
+             ON CONFLICT (bucket) DO UPDATE SET users = users + excluded.users"
+        ))?;
+        for (bucket, change) in self.closes.into_iter().filter(|(_, c)| *c != 0) {
+            closes.execute(params![bucket, change])?;
+        }
+        let mut minutes = conn.prepare_cached(table_sql!(
+            tables,
+            "INSERT INTO ",
+            "delivery_minutes",
+            " (minute, deliveries, rejected) VALUES (?1, ?2, ?3)
+             ON CONFLICT (minute) DO UPDATE SET deliveries = deliveries + excluded.deliveries,
+                                                rejected = rejected + excluded.rejected"
+        ))?;
+        for (minute, (deliveries, rejected)) in self.minutes {
+            minutes.execute(params![minute, deliveries, rejected])?;
+        }
+        Ok(())
+    }
 }
 
 /// Adds the event row and moves the user: a duplicate only counts as seen, it is no transition.
@@ -365,6 +411,7 @@ fn count_minute(
 fn apply_event(
     conn: &Connection,
     tables: Tables,
+    tallies: &mut Tallies,
     delivery_id: i64,
     received_at: i64,
     event: &KycEvent,
@@ -398,9 +445,9 @@ fn apply_event(
     const CLOSED: &str = "CLOSED";
     match &previous {
         None => {
-            count_user(conn, tables, &s.status, &s.decision, 1)?;
+            tallies.user(&s.status, &s.decision, 1);
             if s.status == CLOSED {
-                count_close(conn, tables, 0, 1)?;
+                tallies.close(0, 1);
             }
             conn.prepare_cached(table_sql!(
         tables,
@@ -434,18 +481,13 @@ fn apply_event(
         Some(previous) => {
             let before = &previous.state;
             if (&before.status, &before.decision) != (&s.status, &s.decision) {
-                count_user(conn, tables, &before.status, &before.decision, -1)?;
-                count_user(conn, tables, &s.status, &s.decision, 1)?;
+                tallies.user(&before.status, &before.decision, -1);
+                tallies.user(&s.status, &s.decision, 1);
             }
             if before.status == CLOSED && s.status != CLOSED {
-                count_close(
-                    conn,
-                    tables,
-                    previous.status_since - previous.first_seen_at,
-                    -1,
-                )?;
+                tallies.close(previous.status_since - previous.first_seen_at, -1);
             } else if before.status != CLOSED && s.status == CLOSED {
-                count_close(conn, tables, received_at - previous.first_seen_at, 1)?;
+                tallies.close(received_at - previous.first_seen_at, 1);
             }
             conn.prepare_cached(table_sql!(
         tables,
@@ -469,25 +511,6 @@ fn apply_event(
             ])?;
         }
     }
-    Ok(())
-}
-
-/// Keeps `user_counts` (users per status and decision) in step with `users`.
-fn count_user(
-    conn: &Connection,
-    tables: Tables,
-    status: &str,
-    decision: &str,
-    change: i64,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(table_sql!(
-        tables,
-        "INSERT INTO ",
-        "user_counts",
-        " (status, decision, users) VALUES (?1, ?2, ?3)
-         ON CONFLICT (status, decision) DO UPDATE SET users = users + excluded.users"
-    ))?
-    .execute(params![status, decision, change])?;
     Ok(())
 }
 
