@@ -378,3 +378,13 @@ pub fn replay(original: &crate::store::DeliveryRecord) -> NewDelivery {
         verdict,
     }
 }
+
+/// A stored delivery sent again with a body edited in the inspector: a new delivery, with the
+/// original's headers, marked as a local replay of it and judged as its body deserves.
+pub fn replay_edited(original: &crate::store::DeliveryRecord, body: Vec<u8>) -> NewDelivery {
+    let mut delivery = replay(original);
+    delivery.verdict = payload_verdict(&body);
+    delivery.body_size = Some(body.len() as i64);
+    delivery.body = Some(body);
+    delivery
+}

@@ -8,8 +8,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use crate::monitor::{
-    BoardPage, CoreError, DeliveriesPage, DeliveriesQuery, Monitor, Overview, PageCursor,
-    ReplayAnswer, Stats, UserDetail, UsersFound,
+    BoardPage, CoreError, DeliveriesPage, DeliveriesQuery, Destinations, Forwarding, Monitor,
+    Overview, PageCursor, ReplayAnswer, ReplayRequest, RetryAnswer, Stats, UserDetail, UsersFound,
 };
 
 type Answer<T> = Result<Json<T>, CoreError>;
@@ -23,6 +23,10 @@ pub(super) fn router() -> Router<Arc<Monitor>> {
         .route("/api/users/{external_id}", get(user))
         .route("/api/deliveries", get(deliveries))
         .route("/api/deliveries/{id}/replay", post(replay))
+        .route("/api/deliveries/{id}/forwards", get(forwarding))
+        .route("/api/deliveries/{id}/retry", post(retry_forward))
+        .route("/api/destinations", get(destinations))
+        .route("/api/destinations/{id}/pause", post(pause_destination))
 }
 
 async fn overview(State(monitor): State<Arc<Monitor>>) -> Answer<Overview> {
@@ -88,6 +92,46 @@ async fn deliveries(
     monitor.deliveries(query).await.map(Json)
 }
 
-async fn replay(State(monitor): State<Arc<Monitor>>, Path(id): Path<i64>) -> Answer<ReplayAnswer> {
-    monitor.replay(id).await.map(Json)
+/// Without a body (or with `{}`), the stored bytes again; with `{"body": ...}`, an edited one.
+async fn replay(
+    State(monitor): State<Arc<Monitor>>,
+    Path(id): Path<i64>,
+    request: Option<Json<ReplayRequest>>,
+) -> Answer<ReplayAnswer> {
+    let request = request.map(|Json(request)| request).unwrap_or_default();
+    monitor.replay_with(id, request).await.map(Json)
+}
+
+async fn forwarding(
+    State(monitor): State<Arc<Monitor>>,
+    Path(id): Path<i64>,
+) -> Answer<Forwarding> {
+    monitor.forwarding(id).await.map(Json)
+}
+
+async fn retry_forward(
+    State(monitor): State<Arc<Monitor>>,
+    Path(id): Path<i64>,
+) -> Answer<RetryAnswer> {
+    monitor.retry_forward(id).await.map(Json)
+}
+
+async fn destinations(State(monitor): State<Arc<Monitor>>) -> Answer<Destinations> {
+    monitor.destinations().await.map(Json)
+}
+
+#[derive(Deserialize)]
+struct PauseRequest {
+    paused: bool,
+}
+
+async fn pause_destination(
+    State(monitor): State<Arc<Monitor>>,
+    Path(id): Path<i64>,
+    Json(request): Json<PauseRequest>,
+) -> Answer<Destinations> {
+    monitor
+        .pause_destination(id, request.paused)
+        .await
+        .map(Json)
 }

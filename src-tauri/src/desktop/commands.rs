@@ -7,9 +7,9 @@ use super::{stop_core, Desktop, LAUNCHED};
 use crate::blocking::off_worker;
 use crate::keychain::{self, KeychainStatus};
 use crate::monitor::{
-    BoardPage, CoreError, DeliveriesPage, DeliveriesQuery, ErrorBody, ErrorCode, Monitor, Overview,
-    PageCursor, ProviderOverview, RegisterAnswer, RegisterForm, ReplayAnswer, Stats, UserDetail,
-    UsersFound,
+    BoardPage, CoreError, DeliveriesPage, DeliveriesQuery, Destinations, ErrorBody, ErrorCode,
+    Forwarding, Monitor, Overview, PageCursor, ProviderOverview, RegisterAnswer, RegisterForm,
+    ReplayAnswer, ReplayRequest, RetryAnswer, Stats, UserDetail, UsersFound,
 };
 use crate::provider::actions::{DemoStatus, ReconcileReport};
 use crate::settings::{DesktopSettings, DesktopStatus, SettingsSaved};
@@ -74,8 +74,40 @@ pub async fn deliveries(
 }
 
 #[tauri::command]
-pub async fn replay(desktop: State<'_, Desktop>, id: i64) -> Answer<ReplayAnswer> {
-    answered(monitor(&desktop)?.replay(id).await)
+pub async fn replay(
+    desktop: State<'_, Desktop>,
+    id: i64,
+    request: Option<ReplayRequest>,
+) -> Answer<ReplayAnswer> {
+    answered(
+        monitor(&desktop)?
+            .replay_with(id, request.unwrap_or_default())
+            .await,
+    )
+}
+
+#[tauri::command]
+pub async fn forwarding(desktop: State<'_, Desktop>, id: i64) -> Answer<Forwarding> {
+    answered(monitor(&desktop)?.forwarding(id).await)
+}
+
+#[tauri::command]
+pub async fn retry_forward(desktop: State<'_, Desktop>, id: i64) -> Answer<RetryAnswer> {
+    answered(monitor(&desktop)?.retry_forward(id).await)
+}
+
+#[tauri::command]
+pub async fn destinations(desktop: State<'_, Desktop>) -> Answer<Destinations> {
+    answered(monitor(&desktop)?.destinations().await)
+}
+
+#[tauri::command]
+pub async fn pause_destination(
+    desktop: State<'_, Desktop>,
+    id: i64,
+    paused: bool,
+) -> Answer<Destinations> {
+    answered(monitor(&desktop)?.pause_destination(id, paused).await)
 }
 
 #[tauri::command]

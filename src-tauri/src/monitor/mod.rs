@@ -4,6 +4,7 @@
 //! reads the store, or JSON by string key, itself.
 
 mod error;
+mod inspector;
 mod live;
 mod provider;
 mod readers;
@@ -16,6 +17,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 pub use error::{CoreError, ErrorBody, ErrorCode};
+pub use inspector::*;
 pub use live::LiveStream;
 pub use views::*;
 

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use ts_rs::{Config, TS};
 
+use super::inspector::*;
 use super::views::*;
 use super::{ErrorBody, ErrorCode};
 use crate::keychain::{self, KeychainStatus};
@@ -48,6 +49,12 @@ pub fn typescript() -> String {
     file.declare::<DeliveryView>();
     file.declare::<DeliveriesPage>();
     file.declare::<ReplayAnswer>();
+    file.declare::<ReplayRequest>();
+    file.declare::<ForwardStateView>();
+    file.declare::<Forwarding>();
+    file.declare::<DestinationView>();
+    file.declare::<Destinations>();
+    file.declare::<RetryAnswer>();
     file.declare::<ChangeView>();
     file.declare::<LiveEvent>();
     file.declare::<MinuteView>();

@@ -8,7 +8,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::kyc::{is_known_decision, is_known_status, UserState};
+use crate::kyc::{is_known_decision, is_known_status, parse_payload, Payload, UserState};
 use crate::provider::actions::{DemoStatus, ProviderProfile};
 use crate::provider::{Endpoints, Environment};
 use crate::store::{
@@ -205,11 +205,20 @@ pub struct DeliveryView {
     pub polled: bool,
     /// The user this delivery named, when it named one.
     pub external_id: Option<String>,
+    /// The status and decision its body said, when it is an event about a user.
+    pub status: Option<String>,
+    pub decision: Option<String>,
 }
 
 impl DeliveryView {
     pub fn new(delivery: DeliveryRecord, external_id: Option<String>) -> DeliveryView {
+        let said = match delivery.body.as_deref().map(parse_payload) {
+            Some(Ok(Payload::Event(event))) => Some(event.state),
+            _ => None,
+        };
         DeliveryView {
+            status: said.as_ref().map(|state| state.status.clone()),
+            decision: said.map(|state| state.decision),
             id: delivery.id,
             received_at: delivery.received_at,
             remote_addr: delivery.remote_addr,

@@ -54,11 +54,47 @@ export type Delivery = { id: number, receivedAt: number, remoteAddr: string, met
 /**
  * The user this delivery named, when it named one.
  */
-externalId: string | null, body: string | null, bodyBase64: string | null, };
+externalId: string | null, 
+/**
+ * The status and decision its body said, when it is an event about a user.
+ */
+status: string | null, decision: string | null, body: string | null, bodyBase64: string | null, };
 
 export type DeliveriesPage = { deliveries: Array<Delivery>, };
 
 export type ReplayAnswer = { deliveryId: number, outcome: Outcome, httpStatus: number, error: string | null, replayOf: number, };
+
+export type ReplayRequest = { body: string | null, };
+
+export type ForwardState = { destinationId: number, url: string, 
+/**
+ * The destination is paused: nothing goes out to it until it is resumed.
+ */
+paused: boolean, 
+/**
+ * `pending`, `delivered` or `failed`.
+ */
+state: string, attempts: number, 
+/**
+ * When the next attempt is due, while pending.
+ */
+nextTryAt: number | null, lastAttemptAt: number | null, lastStatus: number | null, lastError: string | null, };
+
+export type Forwarding = { deliveryId: number, destinations: Array<ForwardState>, };
+
+export type Destination = { id: number, url: string, paused: boolean, 
+/**
+ * Deliveries waiting to go out to it.
+ */
+pending: number, 
+/**
+ * Deliveries it refused or that ran out of time.
+ */
+failed: number, };
+
+export type Destinations = { destinations: Array<Destination>, };
+
+export type RetryAnswer = { deliveryId: number, destinations: number, };
 
 export type Change = { deliveryId: number, outcome: Outcome, externalId: string | null, user: User | null, };
 
