@@ -12,10 +12,10 @@ use tauri::{AppHandle, Manager, RunEvent, WindowEvent};
 use tokio::sync::watch;
 
 use crate::blocking::off_worker;
+use crate::config::{self, DesktopOverrides};
 use crate::monitor::Monitor;
-use crate::serve::{ServeConfig, Server};
+use crate::serve::Server;
 use crate::settings::{DesktopSettings, DesktopStatus, SettingsSaved};
-use crate::tunnel::{TunnelOptions, TunnelSpec};
 
 mod commands;
 mod instance;
@@ -29,13 +29,11 @@ use notify::Notifier;
 /// How long quitting waits for the deliveries in flight before it gives up on them.
 const QUIT_LIMIT: Duration = Duration::from_secs(15);
 
-/// What the command line says for this run; it wins over the saved settings, without changing them.
+/// How the app is started.
 #[derive(Debug, Default)]
 pub struct DesktopArgs {
-    pub db: Option<PathBuf>,
-    pub listen: Option<std::net::SocketAddr>,
-    pub tunnel: Option<TunnelSpec>,
-    pub tunnel_options: TunnelOptions,
+    /// What the command line says for this run.
+    pub overrides: DesktopOverrides,
     /// Where the settings file is (tests use a folder of their own).
     pub settings_path: PathBuf,
     pub default_db: PathBuf,
@@ -76,11 +74,7 @@ pub fn run(args: DesktopArgs) -> anyhow::Result<()> {
         Ok(settings) => (settings, None),
         Err(error) => (DesktopSettings::default(), Some(error.to_string())),
     };
-    let db = args
-        .db
-        .clone()
-        .or_else(|| settings.db.clone())
-        .unwrap_or_else(|| args.default_db.clone());
+    let db = config::desktop_db(&args.overrides, &settings, args.default_db.clone());
 
     // One instance per database: a second launch brings the first one's window forward.
     let instance = match Instance::acquire(&db) {
@@ -171,44 +165,7 @@ fn start(
     settings_error: Option<String>,
     db: PathBuf,
 ) -> Desktop {
-    let config = (|| -> Result<ServeConfig, String> {
-        let tunnel = match args.tunnel {
-            Some(tunnel) => tunnel,
-            None => settings.tunnel_spec()?,
-        };
-        let mut tunnel_options = args.tunnel_options;
-        tunnel_options.cloudflared_path = tunnel_options
-            .cloudflared_path
-            .or(settings.cloudflared_path.clone());
-        tunnel_options.ngrok_domain = tunnel_options
-            .ngrok_domain
-            .or(settings.ngrok_domain.clone());
-        tunnel_options.bore_public_base = tunnel_options
-            .bore_public_base
-            .or(settings.bore_public_base.clone());
-        if tunnel_options.ngrok_allow_cidrs.is_empty() {
-            tunnel_options
-                .ngrok_allow_cidrs
-                .clone_from(&settings.ngrok_allow_cidrs);
-        }
-        tunnel_options.fill_from_keychain(&tunnel);
-        Ok(ServeConfig {
-            db: db.clone(),
-            listen: match args.listen {
-                Some(listen) => listen,
-                None => settings.listen_addr()?,
-            },
-            ui_listen: None,
-            ui_port_fallback: false,
-            webhook_token: true,
-            max_body: 64 * 1024,
-            signing_secret: None,
-            demo: None,
-            tunnel,
-            tunnel_options,
-            outbound: Default::default(),
-        })
-    })();
+    let config = config::desktop_serve_config(args.overrides, &settings, db.clone());
     let bound = config.and_then(|config| {
         tauri::async_runtime::block_on(Server::bind(config)).map_err(|error| error.to_string())
     });

@@ -17,7 +17,7 @@ use subtle::ConstantTimeEq;
 use crate::connections::BODY_DEADLINE;
 use crate::kyc::parse_payload;
 use crate::secret_file::SecretSource;
-use crate::signature::SignatureHeaders;
+use crate::signature::{SignatureError, SignatureHeaders, SigningSecret};
 use crate::store::{NewDelivery, Outcome, Recorded, Verdict, Writer};
 use crate::time::now_millis;
 
@@ -145,16 +145,16 @@ async fn receive(
                 StatusCode::BAD_REQUEST,
                 format!("the body could not be read ({reason}); send the notification again"),
             ),
-            BodyRead::Complete(bytes) => match &listener.config.signing_secret.current() {
-                Some(secret) => match secret.verify(signature_headers(&parts.headers), bytes, received_at / 1000) {
+            BodyRead::Complete(bytes) => {
+                let signature = signature_headers(&parts.headers);
+                match verify(&listener.config.signing_secret, signature, bytes, received_at).await {
                     Ok(id) => {
-                        verified_webhook_id = Some(id.to_owned());
+                        verified_webhook_id = id;
                         payload_verdict(bytes)
                     }
                     Err(error) => refused(StatusCode::UNAUTHORIZED, error.to_string()),
-                },
-                None => payload_verdict(bytes),
-            },
+                }
+            }
         }
     };
 
@@ -211,6 +211,35 @@ async fn receive(
                 .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
             response
         }
+    }
+}
+
+/// Checks a delivery's signature when a secret is required; returns its verified `webhook-id`.
+/// The secret is the one last read; the file is read again (off the async workers) before a
+/// delivery is refused with it, or when a signed delivery comes while none is known, so that a
+/// registration just made in another process is in force for its test request.
+async fn verify(
+    source: &Arc<SecretSource>,
+    signature: SignatureHeaders<'_>,
+    body: &[u8],
+    received_at: i64,
+) -> Result<Option<String>, SignatureError> {
+    let now_secs = received_at / 1000;
+    let check =
+        |secret: &SigningSecret| secret.verify(signature, body, now_secs).map(str::to_owned);
+    let known = source.current();
+    let refusal = match &known {
+        Some(secret) => match check(secret) {
+            Ok(id) => return Ok(Some(id)),
+            Err(error) => Some(error),
+        },
+        None if signature.signature.is_none() => return Ok(None),
+        None => None,
+    };
+    match source.refresh().await {
+        Some(fresh) if Some(&fresh) != known.as_ref() => check(&fresh).map(Some),
+        Some(_) => Err(refusal.expect("a known secret refused the delivery")),
+        None => Ok(None),
     }
 }
 

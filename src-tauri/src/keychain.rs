@@ -8,7 +8,7 @@
 //! `secret-tool store --label="KYC Monitor ngrok authtoken" service kyc-monitor username ngrok-authtoken`
 //! fills one on a machine without the desktop app.
 
-use crate::tunnel::TunnelSecret;
+use crate::secret::TunnelSecret;
 
 /// The keychain's service attribute for every item of ours.
 pub const SERVICE: &str = "kyc-monitor";
@@ -146,7 +146,7 @@ fn item_words(item: Item) -> &'static str {
 #[cfg(feature = "keychain")]
 mod store {
     use super::{item_words, Item, SERVICE};
-    use crate::tunnel::TunnelSecret;
+    use crate::secret::TunnelSecret;
 
     fn entry(item: Item) -> Result<keyring::Entry, String> {
         keyring::Entry::new(SERVICE, item.name()).map_err(|e| failure(item, "open", &e))
@@ -195,7 +195,7 @@ mod store {
 #[cfg(not(feature = "keychain"))]
 mod store {
     use super::Item;
-    use crate::tunnel::TunnelSecret;
+    use crate::secret::TunnelSecret;
 
     // `unavailable()` answers first in this build; these are never reached.
     pub(super) fn get(_: Item) -> Result<Option<TunnelSecret>, String> {

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod backoff;
 mod blocking;
+pub mod config;
 pub mod connections;
 #[cfg(feature = "desktop")]
 pub mod desktop;
@@ -12,7 +13,9 @@ pub mod ingest;
 pub mod keychain;
 pub mod kyc;
 pub mod monitor;
+pub mod private_file;
 pub mod provider;
+pub mod secret;
 pub mod secret_file;
 pub mod serve;
 pub mod settings;

@@ -7,13 +7,14 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use kyc_monitor::config::{self, ByteSize, TunnelFlags, DEFAULT_LISTEN, DEFAULT_MAX_BODY};
 use kyc_monitor::export::{self, ExportError, Format, Table};
 use kyc_monitor::provider::FlowConfig;
 use kyc_monitor::serve::{self, ServeConfig, Server};
 use kyc_monitor::signature::SigningSecret;
 use kyc_monitor::store::{BackupStep, EventRecord, Store, UserRecord};
 use kyc_monitor::time::rfc3339_millis;
-use kyc_monitor::tunnel::{TunnelOptions, TunnelSecret, TunnelSpec};
+use kyc_monitor::tunnel::TunnelSpec;
 use progress::{Progress, Unit};
 use serde::Serialize;
 
@@ -81,7 +82,7 @@ enum Command {
 #[derive(Args)]
 struct ServeArgs {
     /// Webhook listener address; port 0 takes any free port.
-    #[arg(long, default_value = "127.0.0.1:8787", value_name = "ADDR:PORT", value_parser = parse_addr)]
+    #[arg(long, default_value_t = DEFAULT_LISTEN, value_name = "ADDR:PORT", value_parser = parse_addr)]
     listen: SocketAddr,
     /// Local web UI address (loopback only), or "off" [default: 127.0.0.1:8788, or a free port
     /// when that one is taken]
@@ -91,7 +92,7 @@ struct ServeArgs {
     #[arg(long, default_value = "none", value_name = "PROVIDER")]
     tunnel: TunnelSpec,
     #[command(flatten)]
-    tunnel_options: TunnelArgs,
+    tunnel_options: TunnelFlags,
     /// Serves the webhook at the bare /kyc-webhook instead of /kyc-webhook/TOKEN.
     #[arg(long)]
     no_webhook_token: bool,
@@ -105,8 +106,8 @@ struct ServeArgs {
     )]
     signing_secret: Option<String>,
     /// Largest body accepted, in bytes (K, KiB, M, MiB suffixes accepted).
-    #[arg(long, default_value = "64KiB", value_name = "SIZE", value_parser = parse_size)]
-    max_body: usize,
+    #[arg(long, default_value_t = DEFAULT_MAX_BODY, value_name = "SIZE")]
+    max_body: ByteSize,
     /// Runs the built-in provider emulator, registers this listener with it and lets simulated
     /// users flow in. Without --db, uses a demo database of its own.
     #[arg(long)]
@@ -135,63 +136,6 @@ struct ServeArgs {
     /// is taken); users and their timelines stay [default: keep everything]
     #[arg(long, value_name = "DAYS", value_parser = parse_days)]
     keep_deliveries: Option<std::time::Duration>,
-}
-
-/// What the tunnel providers need (flags, with environment fallbacks).
-#[derive(Args)]
-#[command(next_help_heading = "Tunnel options")]
-struct TunnelArgs {
-    /// ngrok: your account's authtoken [default: the OS keychain's] (flags show in ps: prefer the environment or the keychain)
-    #[arg(
-        long,
-        env = "NGROK_AUTHTOKEN",
-        hide_env_values = true,
-        value_name = "TOKEN"
-    )]
-    ngrok_authtoken: Option<String>,
-    /// ngrok: a reserved domain, for a URL that never changes.
-    #[arg(long, env = "KYC_MONITOR_NGROK_DOMAIN", value_name = "DOMAIN")]
-    ngrok_domain: Option<String>,
-    /// ngrok: only these source addresses may call the webhook (repeat for more).
-    #[arg(long = "ngrok-allow-cidr", value_name = "CIDR", value_parser = kyc_monitor::tunnel::parse_allowed_cidr)]
-    ngrok_allow_cidrs: Vec<String>,
-    /// cloudflared: the program to run [default: cloudflared on PATH]
-    #[arg(long, env = "KYC_MONITOR_CLOUDFLARED", value_name = "PATH")]
-    cloudflared_path: Option<PathBuf>,
-    /// bore: the server's shared secret [default: the OS keychain's] (flags show in ps: prefer the environment or the keychain)
-    #[arg(
-        long,
-        env = "KYC_MONITOR_BORE_SECRET",
-        hide_env_values = true,
-        value_name = "SECRET"
-    )]
-    bore_secret: Option<String>,
-    /// bore: the https:// base that a TLS proxy in front of the bore server serves.
-    #[arg(long, env = "KYC_MONITOR_BORE_PUBLIC_BASE", value_name = "URL")]
-    bore_public_base: Option<String>,
-    /// bore: the public port to ask for [default: any free port, then kept on reconnects]
-    #[arg(
-        long,
-        env = "KYC_MONITOR_BORE_PORT",
-        default_value_t = 0,
-        value_name = "PORT"
-    )]
-    bore_port: u16,
-}
-
-impl TunnelArgs {
-    fn options(self) -> TunnelOptions {
-        TunnelOptions {
-            ngrok_authtoken: TunnelSecret::given(self.ngrok_authtoken),
-            ngrok_domain: self.ngrok_domain,
-            ngrok_allow_cidrs: self.ngrok_allow_cidrs,
-            cloudflared_path: self.cloudflared_path,
-            bore_secret: TunnelSecret::given(self.bore_secret),
-            bore_public_base: self.bore_public_base,
-            bore_port: self.bore_port,
-            ..TunnelOptions::default()
-        }
-    }
 }
 
 /// A mistake in how the command was called: exit code 2.
@@ -280,14 +224,7 @@ fn run_desktop(
         .into());
     }
     desktop::run(desktop::DesktopArgs {
-        db,
-        listen,
-        tunnel,
-        tunnel_options: TunnelOptions {
-            ngrok_authtoken: TunnelSecret::given(std::env::var("NGROK_AUTHTOKEN").ok()),
-            bore_secret: TunnelSecret::given(std::env::var("KYC_MONITOR_BORE_SECRET").ok()),
-            ..TunnelOptions::default()
-        },
+        overrides: kyc_monitor::config::DesktopOverrides { db, listen, tunnel },
         settings_path: desktop::settings_path(),
         default_db: default_db()?,
     })
@@ -325,18 +262,14 @@ fn run_serve(db: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
         ui_listen: args.ui_listen.map_or(Some(DEFAULT_UI_LISTEN), |ui| ui.0),
         ui_port_fallback: args.ui_listen.is_none(),
         webhook_token: !args.no_webhook_token,
-        max_body: args.max_body,
+        max_body: args.max_body.0,
         signing_secret,
         demo: args.demo.then(|| FlowConfig {
             users: args.demo_users,
             speed: args.demo_speed,
             ..FlowConfig::default()
         }),
-        tunnel_options: {
-            let mut options = args.tunnel_options.options();
-            options.fill_from_keychain(&args.tunnel);
-            options
-        },
+        tunnel_options: config::tunnel_options(args.tunnel_options, &args.tunnel, None),
         tunnel: args.tunnel,
         outbound: serve::Outbound {
             forward_to: args.forward_to,
@@ -665,36 +598,6 @@ fn parse_addr(text: &str) -> Result<SocketAddr, String> {
         .ok()
         .and_then(|mut addrs| addrs.next())
         .ok_or_else(|| format!("{text:?} is not an address and port such as 127.0.0.1:8787"))
-}
-
-/// `65536`, `64K`, `64KiB`, `1M`, `1MiB` (any case): binary multiples.
-fn parse_size(text: &str) -> Result<usize, String> {
-    let trimmed = text.trim();
-    let split = trimmed
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(trimmed.len());
-    let (digits, suffix) = trimmed.split_at(split);
-    let multiplier: usize = match suffix.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kib" => 1024,
-        "m" | "mib" => 1024 * 1024,
-        _ => {
-            return Err(format!(
-                "{text:?} is not a size such as 65536, 64K, 64KiB or 1MiB"
-            ))
-        }
-    };
-    let size = digits
-        .parse::<usize>()
-        .ok()
-        .and_then(|n| n.checked_mul(multiplier))
-        .ok_or_else(|| format!("{text:?} is not a size such as 65536, 64K, 64KiB or 1MiB"))?;
-    if size == 0 || size > 64 * 1024 * 1024 {
-        return Err(format!(
-            "{text:?} is out of range: choose from 1 byte to 64MiB"
-        ));
-    }
-    Ok(size)
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {

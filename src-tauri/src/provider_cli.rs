@@ -116,13 +116,9 @@ pub fn register(db: PathBuf, args: RegisterArgs) -> anyhow::Result<()> {
         (None, false, true) => Some(Signing::Unsigned),
         (None, false, false) => None,
     };
-    let url = args.webhook_url.trim().to_owned();
-    if !(url.starts_with("https://") || url.starts_with("http://")) {
-        return Err(UsageError(format!(
-            "{url:?} is not a URL: give the webhook's full https:// URL"
-        ))
-        .into());
-    }
+    let url = actions::checked_webhook_url(&args.webhook_url)
+        .map_err(UsageError)?
+        .to_owned();
     let store = Store::open(&db)?;
     let had_secret = secret_file::path_for(&db).exists();
     let signing = match chosen {
@@ -131,13 +127,14 @@ pub fn register(db: PathBuf, args: RegisterArgs) -> anyhow::Result<()> {
     };
     let profile = args.provider.profile(&store)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    let client = profile.client()?;
-    let registered = runtime.block_on(actions::register(&store, &client, &url, signing.clone()))?;
+    let (registered, _) = runtime.block_on(actions::register_profile(
+        &store,
+        &profile,
+        &url,
+        signing.clone(),
+    ))?;
     let attempt = &registered.attempt;
     let validated = attempt.validated == Some(true);
-    if validated {
-        profile.save(&store)?;
-    }
     let mut out = std::io::stdout().lock();
     writeln!(out, "validated: {validated}")?;
     writeln!(out, "message: {}", attempt.message)?;
@@ -381,7 +378,7 @@ pub fn emulate(args: EmulateArgs) -> anyhow::Result<()> {
             let path = args.write_private_key.unwrap_or_else(|| {
                 std::env::temp_dir().join(format!("kyc-monitor-emulator-{}.pem", emulator.addr().port()))
             });
-            write_private(&path, &key.expose_pem())
+            kyc_monitor::private_file::replace(&path, key.expose_pem().as_bytes())
                 .with_context(|| format!("cannot write the private key to {}", path.display()))?;
             writeln!(out, "private-key: {}", path.display())?;
         }
@@ -413,12 +410,4 @@ pub fn emulate(args: EmulateArgs) -> anyhow::Result<()> {
         }
         Ok(())
     })
-}
-
-fn write_private(path: &std::path::Path, pem: &str) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(pem.as_bytes())
 }

@@ -1,12 +1,20 @@
 //! Where the signing secret is kept between runs: a file beside the database, readable by its
-//! owner only. Never in the database, the logs or the UI. `serve` (and the desktop app) read it
-//! on every delivery's check, so a registration that makes a new secret takes effect at once.
+//! owner only. Never in the database, the logs or the UI. `serve` (and the desktop app) keep the
+//! secret they last read and check the file again, off the async workers, whenever a delivery
+//! would be refused with it (or is signed while none is known) and every second besides: a
+//! registration that makes, changes or removes the secret takes effect at once.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::SystemTime;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
 
+use tokio::sync::watch;
+
+use crate::blocking::off_worker;
 use crate::signature::{SecretError, SigningSecret};
+
+/// How often the file is checked while nothing asks for it.
+const RECHECK_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretFileError {
@@ -67,22 +75,8 @@ pub fn store(db: &Path, secret: Option<&SigningSecret>) -> Result<(), SecretFile
             _ => Ok(()),
         };
     };
-    let mut temporary = path.clone().into_os_string();
-    temporary.push(".new");
-    let temporary = PathBuf::from(temporary);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let write = || -> std::io::Result<()> {
-        use std::io::Write;
-        let mut file = options.open(&temporary)?;
-        file.write_all(secret.expose().as_bytes())?;
-        file.write_all(b"\n")?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, &path)
-    };
-    write().map_err(unwritable)
+    let text = format!("{}\n", secret.expose());
+    crate::private_file::replace(&path, text.as_bytes()).map_err(unwritable)
 }
 
 /// Where the webhook listener gets its secret from.
@@ -90,11 +84,21 @@ pub fn store(db: &Path, secret: Option<&SigningSecret>) -> Result<(), SecretFile
 pub enum SecretSource {
     /// Given on the command line or in the environment: fixed for the run.
     Fixed(Option<SigningSecret>),
-    /// The file beside the database, read again whenever it changes.
-    File {
-        path: PathBuf,
-        cache: Mutex<(Option<SystemTime>, Option<SigningSecret>)>,
-    },
+    /// The file beside the database, read again when it changes.
+    File(WatchedFile),
+}
+
+/// The secret file and what it held when last read.
+#[derive(Debug)]
+pub struct WatchedFile {
+    path: PathBuf,
+    known: RwLock<Known>,
+}
+
+#[derive(Debug)]
+struct Known {
+    modified: Option<SystemTime>,
+    secret: Option<SigningSecret>,
 }
 
 impl SecretSource {
@@ -103,29 +107,73 @@ impl SecretSource {
         let path = path_for(db);
         let secret = read(&path)?;
         let modified = modified(&path);
-        Ok(SecretSource::File {
+        Ok(SecretSource::File(WatchedFile {
             path,
-            cache: Mutex::new((modified, secret)),
-        })
+            known: RwLock::new(Known { modified, secret }),
+        }))
     }
 
-    /// The secret deliveries must be signed with now, if any.
+    /// The secret deliveries must be signed with, as last read: no file access.
     pub fn current(&self) -> Option<SigningSecret> {
         match self {
             SecretSource::Fixed(secret) => secret.clone(),
-            SecretSource::File { path, cache } => {
-                let mut cache = cache.lock().expect("secret cache lock");
-                let modified = modified(path);
-                if modified != cache.0 {
-                    match read(path) {
-                        Ok(secret) => *cache = (modified, secret),
-                        // Keep the last good secret: a half-edited file must not open the door.
-                        Err(error) => tracing::warn!("{error}"),
-                    }
-                }
-                cache.1.clone()
+            SecretSource::File(file) => file.known.read().expect("secret lock").secret.clone(),
+        }
+    }
+
+    /// Reads the file again if it changed since it was last read, and returns the secret in
+    /// force. Blocks on the file system: [`SecretSource::refresh`] is the async one.
+    pub fn reload(&self) -> Option<SigningSecret> {
+        let SecretSource::File(file) = self else {
+            return self.current();
+        };
+        let modified = modified(&file.path);
+        if modified == file.known.read().expect("secret lock").modified {
+            return self.current();
+        }
+        match read(&file.path) {
+            Ok(secret) => {
+                *file.known.write().expect("secret lock") = Known {
+                    modified,
+                    secret: secret.clone(),
+                };
+                secret
+            }
+            // Keep the last good secret: a half-edited file must not open the door.
+            Err(error) => {
+                tracing::warn!("{error}");
+                self.current()
             }
         }
+    }
+
+    /// [`SecretSource::reload`] off the async workers.
+    pub async fn refresh(self: &Arc<Self>) -> Option<SigningSecret> {
+        match self.as_ref() {
+            SecretSource::Fixed(secret) => secret.clone(),
+            SecretSource::File(_) => {
+                let source = self.clone();
+                off_worker(move || source.reload()).await
+            }
+        }
+    }
+
+    /// Checks the file every [`RECHECK_EVERY`] until `stopping` turns true, so that a secret
+    /// made by another process is required even before a signed delivery shows it.
+    pub fn keep_fresh(self: &Arc<Self>, mut stopping: watch::Receiver<bool>) {
+        if matches!(self.as_ref(), SecretSource::Fixed(_)) {
+            return;
+        }
+        let source = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(RECHECK_EVERY) => {}
+                    _ = stopping.wait_for(|stop| *stop) => return,
+                }
+                source.refresh().await;
+            }
+        });
     }
 }
 
@@ -146,6 +194,8 @@ mod tests {
 
         let secret = SigningSecret::generate();
         store(&db, Some(&secret)).unwrap();
+        assert_eq!(source.current(), None, "as last read, until read again");
+        assert_eq!(source.reload(), Some(secret.clone()));
         assert_eq!(source.current(), Some(secret.clone()));
         assert_eq!(load(&db).unwrap(), Some(secret));
         #[cfg(unix)]
@@ -159,7 +209,7 @@ mod tests {
         }
 
         store(&db, None).unwrap();
-        assert_eq!(source.current(), None);
+        assert_eq!(source.reload(), None);
         store(&db, None).unwrap();
     }
 
@@ -172,7 +222,7 @@ mod tests {
         let source = SecretSource::file(&db).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(20));
         std::fs::write(path_for(&db), "not a secret").unwrap();
-        assert_eq!(source.current(), Some(secret), "the last good secret stays");
+        assert_eq!(source.reload(), Some(secret), "the last good secret stays");
         let error = SecretSource::file(&db).unwrap_err().to_string();
         assert!(error.contains("damaged"), "{error}");
         assert!(!error.contains("not a secret"), "{error}");

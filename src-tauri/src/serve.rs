@@ -117,6 +117,7 @@ pub struct Server {
     webhook_addr: SocketAddr,
     webhook_path: String,
     outgoing: Outgoing,
+    signing_secret: Arc<SecretSource>,
 }
 
 async fn bind(addr: SocketAddr, flag: &'static str) -> Result<TcpListener, ServeError> {
@@ -151,7 +152,7 @@ impl Server {
         let webhook = WebhookConfig {
             token,
             max_body: config.max_body,
-            signing_secret,
+            signing_secret: signing_secret.clone(),
         };
         let listener = bind(config.listen, "--listen").await?;
         let local_addr = listener.local_addr().map_err(ServeError::Listener)?;
@@ -225,6 +226,7 @@ impl Server {
             webhook_addr: local_addr,
             webhook_path,
             outgoing,
+            signing_secret,
             tunnel: config.tunnel,
             tunnel_options: config.tunnel_options,
         })
@@ -262,6 +264,7 @@ impl Server {
             tracing::info!("stopping: finishing the deliveries in flight");
             let _ = stopping_tx.send(true);
         });
+        self.signing_secret.keep_fresh(stopping.clone());
         let open_files = connections::raise_open_file_limit();
         let mut listeners = tokio::task::JoinSet::new();
         let webhook_limit = ConnectionLimit::webhook(open_files);

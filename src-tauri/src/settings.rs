@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::tunnel::TunnelSpec;
 
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
+use crate::config::DEFAULT_LISTEN;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase", default)]
@@ -36,7 +36,7 @@ impl Default for DesktopSettings {
     fn default() -> Self {
         DesktopSettings {
             db: None,
-            listen: DEFAULT_LISTEN.to_owned(),
+            listen: DEFAULT_LISTEN.to_string(),
             tunnel: "none".to_owned(),
             cloudflared_path: None,
             ngrok_domain: None,

@@ -15,13 +15,16 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::keychain;
-
+use crate::backoff::{jitter, Backoff};
+pub use crate::secret::TunnelSecret;
 pub use cloudflared::parse_quick_tunnel_url;
 pub use ngrok::parse_allowed_cidr;
 
-/// The first wait before reopening a dropped tunnel; it doubles up to [`MAX_BACKOFF`].
-pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// The waits before reopening a dropped tunnel: 100 ms doubling to 30 s, with jitter.
+pub const REOPEN_BACKOFF: Backoff = Backoff {
+    first: Duration::from_millis(100),
+    max: MAX_BACKOFF,
+};
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Which tunnel `--tunnel` asks for.
@@ -96,33 +99,7 @@ impl TunnelSpec {
     }
 }
 
-/// A secret a tunnel needs (ngrok authtoken, bore secret). Its `Debug` never shows it.
-#[derive(Clone, Default)]
-pub struct TunnelSecret(String);
-
-impl TunnelSecret {
-    pub fn new(text: impl Into<String>) -> TunnelSecret {
-        TunnelSecret(text.into())
-    }
-
-    /// A secret given as text (a flag, the environment); blank is none.
-    pub fn given(text: Option<String>) -> Option<TunnelSecret> {
-        text.filter(|t| !t.trim().is_empty()).map(TunnelSecret)
-    }
-
-    /// The secret itself, for the one call that needs it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for TunnelSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TunnelSecret(redacted)")
-    }
-}
-
-/// What the providers need besides the spec; from flags, the environment or the settings.
+/// What the providers need besides the spec, as `config` resolved it.
 #[derive(Debug, Clone, Default)]
 pub struct TunnelOptions {
     pub ngrok_authtoken: Option<TunnelSecret>,
@@ -138,25 +115,6 @@ pub struct TunnelOptions {
     pub bore_memory: bore::BoreMemory,
     /// Why the OS keychain could not be asked for a missing secret, for the error that follows.
     pub keychain_unread: Option<String>,
-}
-
-impl TunnelOptions {
-    /// Takes the secret `spec` needs from the OS keychain when neither a flag nor the
-    /// environment gave one. Blocks on D-Bus briefly; call it before the tunnel starts.
-    pub fn fill_from_keychain(&mut self, spec: &TunnelSpec) {
-        let (slot, item) = match spec {
-            TunnelSpec::Ngrok => (&mut self.ngrok_authtoken, keychain::Item::NgrokAuthtoken),
-            TunnelSpec::Bore { .. } => (&mut self.bore_secret, keychain::Item::BoreSecret),
-            _ => return,
-        };
-        if slot.is_some() {
-            return;
-        }
-        match keychain::get(item) {
-            Ok(found) => *slot = found,
-            Err(reason) => self.keychain_unread = Some(reason),
-        }
-    }
 }
 
 /// The tunnel's state, as the UI and `serve` show it.
@@ -235,19 +193,9 @@ async fn open(
     }
 }
 
-/// The wait before reopening after `attempt` failures in a row: 100 ms doubling to 30 s, with
-/// jitter (between half and all of it) so that many monitors do not retry in step.
+/// The wait before reopening after `attempt` failures in a row (see [`REOPEN_BACKOFF`]).
 pub fn backoff(attempt: u32, unit: f64) -> Duration {
-    let full = FIRST_BACKOFF
-        .saturating_mul(1u32 << attempt.saturating_sub(1).min(20))
-        .min(MAX_BACKOFF);
-    full.mul_f64(0.5 + unit.clamp(0.0, 1.0) / 2.0)
-}
-
-fn jitter() -> f64 {
-    let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
-    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
+    REOPEN_BACKOFF.wait(attempt, unit)
 }
 
 /// The state a tunnel starts in.

@@ -1,0 +1,270 @@
+//! Configuration, resolved in one place and one order: the command line's flags, then the
+//! environment (clap reads both, see [`TunnelFlags`]), then the desktop app's settings file,
+//! then the OS keychain for a tunnel secret still missing. The defaults are written here once.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use clap::Parser;
+
+use crate::keychain;
+use crate::secret::TunnelSecret;
+use crate::serve::ServeConfig;
+use crate::settings::DesktopSettings;
+use crate::tunnel::{TunnelOptions, TunnelSpec};
+
+/// The webhook listener's address unless told otherwise.
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8787);
+/// The largest body a delivery may have unless told otherwise.
+pub const DEFAULT_MAX_BODY: ByteSize = ByteSize(64 * 1024);
+/// The most `--max-body` may be.
+const MAX_MAX_BODY: usize = 64 * 1024 * 1024;
+
+/// A size in bytes, written `65536`, `64K`, `64KiB`, `1M` or `1MiB` (any case; binary multiples).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteSize(pub usize);
+
+impl FromStr for ByteSize {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<ByteSize, String> {
+        let unreadable = || format!("{text:?} is not a size such as 65536, 64K, 64KiB or 1MiB");
+        let trimmed = text.trim();
+        let split = trimmed
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(trimmed.len());
+        let (digits, suffix) = trimmed.split_at(split);
+        let multiplier: usize = match suffix.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "k" | "kib" => 1024,
+            "m" | "mib" => 1024 * 1024,
+            _ => return Err(unreadable()),
+        };
+        let size = digits
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| n.checked_mul(multiplier))
+            .ok_or_else(unreadable)?;
+        if size == 0 || size > MAX_MAX_BODY {
+            return Err(format!(
+                "{text:?} is out of range: choose from 1 byte to 64MiB"
+            ));
+        }
+        Ok(ByteSize(size))
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            n if n > 0 && n % (1024 * 1024) == 0 => write!(f, "{}MiB", n / (1024 * 1024)),
+            n if n > 0 && n % 1024 == 0 => write!(f, "{}KiB", n / 1024),
+            n => write!(f, "{n}"),
+        }
+    }
+}
+
+/// What the tunnel providers take from the command line, each with its environment variable.
+#[derive(Debug, Default, clap::Args)]
+#[command(next_help_heading = "Tunnel options")]
+pub struct TunnelFlags {
+    /// ngrok: your account's authtoken [default: the OS keychain's] (flags show in ps: prefer the environment or the keychain)
+    #[arg(
+        long,
+        env = "NGROK_AUTHTOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub ngrok_authtoken: Option<String>,
+    /// ngrok: a reserved domain, for a URL that never changes.
+    #[arg(long, env = "KYC_MONITOR_NGROK_DOMAIN", value_name = "DOMAIN")]
+    pub ngrok_domain: Option<String>,
+    /// ngrok: only these source addresses may call the webhook (repeat for more).
+    #[arg(long = "ngrok-allow-cidr", value_name = "CIDR", value_parser = crate::tunnel::parse_allowed_cidr)]
+    pub ngrok_allow_cidrs: Vec<String>,
+    /// cloudflared: the program to run [default: cloudflared on PATH]
+    #[arg(long, env = "KYC_MONITOR_CLOUDFLARED", value_name = "PATH")]
+    pub cloudflared_path: Option<PathBuf>,
+    /// bore: the server's shared secret [default: the OS keychain's] (flags show in ps: prefer the environment or the keychain)
+    #[arg(
+        long,
+        env = "KYC_MONITOR_BORE_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub bore_secret: Option<String>,
+    /// bore: the https:// base that a TLS proxy in front of the bore server serves.
+    #[arg(long, env = "KYC_MONITOR_BORE_PUBLIC_BASE", value_name = "URL")]
+    pub bore_public_base: Option<String>,
+    /// bore: the public port to ask for [default: any free port, then kept on reconnects]
+    #[arg(
+        long,
+        env = "KYC_MONITOR_BORE_PORT",
+        default_value_t = 0,
+        value_name = "PORT"
+    )]
+    pub bore_port: u16,
+}
+
+/// [`TunnelFlags`] alone, to read them from the environment where the command line has none.
+#[derive(Parser)]
+struct EnvironmentOnly {
+    #[command(flatten)]
+    tunnel: TunnelFlags,
+}
+
+impl TunnelFlags {
+    /// What the environment gives (the desktop app, whose command line has no tunnel options).
+    pub fn from_environment() -> TunnelFlags {
+        EnvironmentOnly::try_parse_from(["kyc-monitor"])
+            .map(|only| only.tunnel)
+            .unwrap_or_else(|error| {
+                tracing::warn!("the tunnel options in the environment are ignored: {error}");
+                TunnelFlags::default()
+            })
+    }
+}
+
+/// The tunnel's options: the flags and the environment first, then `settings` for what they
+/// left out, then the keychain for `spec`'s secret. Asks the keychain over D-Bus: call it off
+/// the async workers, before the tunnel starts.
+pub fn tunnel_options(
+    flags: TunnelFlags,
+    spec: &TunnelSpec,
+    settings: Option<&DesktopSettings>,
+) -> TunnelOptions {
+    let mut options = TunnelOptions {
+        ngrok_authtoken: TunnelSecret::given(flags.ngrok_authtoken),
+        ngrok_domain: flags.ngrok_domain,
+        ngrok_allow_cidrs: flags.ngrok_allow_cidrs,
+        cloudflared_path: flags.cloudflared_path,
+        bore_secret: TunnelSecret::given(flags.bore_secret),
+        bore_public_base: flags.bore_public_base,
+        bore_port: flags.bore_port,
+        ..TunnelOptions::default()
+    };
+    if let Some(settings) = settings {
+        options.cloudflared_path = options
+            .cloudflared_path
+            .or_else(|| settings.cloudflared_path.clone());
+        options.ngrok_domain = options
+            .ngrok_domain
+            .or_else(|| settings.ngrok_domain.clone());
+        options.bore_public_base = options
+            .bore_public_base
+            .or_else(|| settings.bore_public_base.clone());
+        if options.ngrok_allow_cidrs.is_empty() {
+            options
+                .ngrok_allow_cidrs
+                .clone_from(&settings.ngrok_allow_cidrs);
+        }
+    }
+    let (slot, item) = match spec {
+        TunnelSpec::Ngrok => (&mut options.ngrok_authtoken, keychain::Item::NgrokAuthtoken),
+        TunnelSpec::Bore { .. } => (&mut options.bore_secret, keychain::Item::BoreSecret),
+        _ => return options,
+    };
+    if slot.is_none() {
+        match keychain::get(item) {
+            Ok(found) => *slot = found,
+            Err(reason) => options.keychain_unread = Some(reason),
+        }
+    }
+    options
+}
+
+/// What the desktop app's command line says for this run; it wins over the saved settings,
+/// without changing them.
+#[derive(Debug, Default)]
+pub struct DesktopOverrides {
+    pub db: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    pub tunnel: Option<TunnelSpec>,
+}
+
+/// The database the desktop app opens: the command line's, the settings', or the default.
+pub fn desktop_db(
+    overrides: &DesktopOverrides,
+    settings: &DesktopSettings,
+    default: PathBuf,
+) -> PathBuf {
+    overrides
+        .db
+        .clone()
+        .or_else(|| settings.db.clone())
+        .unwrap_or(default)
+}
+
+/// How the desktop app serves: the command line, the environment, the settings, the keychain.
+pub fn desktop_serve_config(
+    overrides: DesktopOverrides,
+    settings: &DesktopSettings,
+    db: PathBuf,
+) -> Result<ServeConfig, String> {
+    let tunnel = match overrides.tunnel {
+        Some(tunnel) => tunnel,
+        None => settings.tunnel_spec()?,
+    };
+    let listen = match overrides.listen {
+        Some(listen) => listen,
+        None => settings.listen_addr()?,
+    };
+    Ok(ServeConfig {
+        db,
+        listen,
+        // The window calls the core in-process: no UI port.
+        ui_listen: None,
+        ui_port_fallback: false,
+        webhook_token: true,
+        max_body: DEFAULT_MAX_BODY.0,
+        signing_secret: None,
+        demo: None,
+        tunnel_options: tunnel_options(TunnelFlags::from_environment(), &tunnel, Some(settings)),
+        outbound: Default::default(),
+        tunnel,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_and_show_in_binary_multiples() {
+        for (text, bytes) in [
+            ("65536", 65536),
+            ("64K", 65536),
+            ("64kib", 65536),
+            ("1MiB", 1 << 20),
+        ] {
+            assert_eq!(text.parse::<ByteSize>(), Ok(ByteSize(bytes)), "{text}");
+        }
+        for bad in ["", "64KB", "0", "65MiB", "-1", "1.5M"] {
+            assert!(bad.parse::<ByteSize>().is_err(), "{bad}");
+        }
+        assert_eq!(DEFAULT_MAX_BODY.to_string(), "64KiB");
+        assert_eq!(ByteSize(1 << 20).to_string(), "1MiB");
+        assert_eq!(ByteSize(1000).to_string(), "1000");
+    }
+
+    #[test]
+    fn flags_and_environment_win_over_settings() {
+        let settings = DesktopSettings {
+            ngrok_domain: Some("from-settings.example".into()),
+            bore_public_base: Some("https://settings.example".into()),
+            ..DesktopSettings::default()
+        };
+        let flags = TunnelFlags {
+            ngrok_domain: Some("from-flags.example".into()),
+            ..TunnelFlags::default()
+        };
+        let options = tunnel_options(flags, &TunnelSpec::None, Some(&settings));
+        assert_eq!(options.ngrok_domain.as_deref(), Some("from-flags.example"));
+        assert_eq!(
+            options.bore_public_base.as_deref(),
+            Some("https://settings.example")
+        );
+    }
+}
