@@ -11,8 +11,10 @@ import type {
   DemoStatus,
   DesktopSettings,
   DesktopStatus,
+  Destinations,
   ErrorBody,
   ErrorCode,
+  Forwarding,
   KeychainItem,
   KeychainStatus,
   LiveEvent,
@@ -23,6 +25,7 @@ import type {
   RegisterAnswer,
   RegisterForm,
   ReplayAnswer,
+  RetryAnswer,
   SettingsSaved,
   Stats,
   StoreProblem,
@@ -99,6 +102,14 @@ export const api = {
   deliveries: (filter: DeliveriesFilter) => call<DeliveriesPage>('deliveries', { query: filter }, `/api/deliveries${query(filter)}`),
   stats: () => call<Stats>('stats', {}, '/api/stats'),
   replay: (id: number) => call<ReplayAnswer>('replay', { id }, `/api/deliveries/${id}/replay`, { json: undefined }),
+  /** Sends `body` to this monitor as a new delivery, marked as a local replay of `id`. */
+  resend: (id: number, body: string) =>
+    call<ReplayAnswer>('replay', { id, request: { body } }, `/api/deliveries/${id}/replay`, { json: { body } }),
+  forwarding: (id: number) => call<Forwarding>('forwarding', { id }, `/api/deliveries/${id}/forwards`),
+  retryForward: (id: number) => call<RetryAnswer>('retry_forward', { id }, `/api/deliveries/${id}/retry`, { json: undefined }),
+  destinations: () => call<Destinations>('destinations', {}, '/api/destinations'),
+  pauseDestination: (id: number, paused: boolean) =>
+    call<Destinations>('pause_destination', { id, paused }, `/api/destinations/${id}/pause`, { json: { paused } }),
   provider: () => call<ProviderOverview>('provider_overview', {}, '/api/provider'),
   register: (form: RegisterForm) => call<RegisterAnswer>('register', { form }, '/api/register', { json: form }),
   reconcile: () => call<ReconcileReport>('reconcile', {}, '/api/reconcile', { json: {} }),

@@ -1,0 +1,210 @@
+// The deliveries inspector in Chromium against the real binary: a compact list beside a detail
+// pane, raw bytes exactly as received with a pretty toggle, copy body and copy as curl, replay
+// and edit-and-resend explained in words, and each delivery's forwarding to a real local backend
+// (`serve --forward-to`) with retry now and pause/resume. Screenshots go to e2e/artifacts/.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { launchChromium, startMonitor } from './monitor.mjs';
+
+const artifacts = join(dirname(fileURLToPath(import.meta.url)), 'artifacts');
+
+let monitor;
+let browser;
+let backend;
+/** The backend answers 503 while this is true, 200 after. */
+let backendFailing = true;
+let backendRequests = 0;
+
+// Odd spacing on purpose: the inspector shows these bytes, not a re-serialisation.
+const ON_HOLD = '{"externalId":"user_7310",  "decision":"REVIEW","status":"ON_HOLD","subStatus":"Document Request Initiated","participantId":"","account":""}';
+const OPEN = '{"externalId":"user_7310","decision":"","status":"OPEN","subStatus":"","participantId":"","account":""}';
+
+async function deliver(body) {
+  const response = await fetch(monitor.webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  return response.status;
+}
+
+function startBackend() {
+  const server = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      backendRequests += 1;
+      response.writeHead(backendFailing ? 503 : 200, { 'retry-after': '1' }).end();
+    });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+async function openInspector(colorScheme, width) {
+  const context = await browser.newContext({ colorScheme, viewport: { width, height: width > 600 ? 900 : 844 } });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (error) => problems.push(error.message));
+  await page.goto(monitor.uiUrl);
+  await page.getByTestId('connection').filter({ hasText: 'Live' }).waitFor();
+  await page.getByRole('link', { name: 'Deliveries' }).click();
+  await page.getByTestId('delivery').first().waitFor();
+  return { page, context, problems };
+}
+
+const row = (page, text) => page.getByTestId('delivery').filter({ hasText: text });
+/** Selects a row by its time cell (its user cell is a link to the user's page). */
+const pick = (locator) => locator.locator('.time').click();
+
+describe('the deliveries inspector', () => {
+  before(async () => {
+    mkdirSync(artifacts, { recursive: true });
+    backend = await startBackend();
+    const backendUrl = `http://127.0.0.1:${backend.address().port}/hooks`;
+    monitor = await startMonitor(['--forward-to', backendUrl]);
+    browser = await launchChromium();
+    assert.equal(await deliver(OPEN), 200);
+    assert.equal(await deliver(ON_HOLD), 200);
+    assert.equal(await deliver('{"externalId": null}'), 422);
+    assert.equal(await deliver('{}'), 200);
+  });
+  after(async () => {
+    await browser?.close();
+    monitor?.stop();
+    backend?.close();
+  });
+
+  it('lists deliveries one line a row with what each said, beside the selected one', async () => {
+    const { page, context, problems } = await openInspector('light', 1440);
+    assert.equal(await page.getByTestId('delivery').count(), 4);
+    const heights = await page.getByTestId('delivery').evaluateAll((rows) => rows.map((r) => r.getBoundingClientRect().height));
+    assert.ok(heights.every((h) => h <= 32), `one line a row: ${heights}`);
+    const onHold = row(page, 'ON_HOLD').last();
+    assert.match(await onHold.innerText(), /accepted\s+200\s+user_7310\s+ON_HOLD\s+REVIEW/);
+    assert.match(await row(page, 'externalId is null').innerText(), /rejected\s+422/);
+    // The newest is selected at first; the pane sits beside the list.
+    assert.match(await page.getByTestId('delivery-detail').innerText(), /ping/);
+    const list = await page.locator('.list-pane').boundingBox();
+    const detail = await page.locator('.detail-pane').boundingBox();
+    assert.ok(detail.x >= list.x + list.width, 'the detail pane is beside the list');
+
+    await pick(onHold);
+    const detailPane = page.getByTestId('delivery-detail');
+    await detailPane.filter({ hasText: 'user_7310' }).waitFor();
+    assert.equal(await page.getByTestId('raw-body').innerText(), ON_HOLD, 'the bytes as received');
+    await page.getByTestId('pretty-toggle').click();
+    assert.match(await page.getByTestId('raw-body').innerText(), /^\{\n {2}"externalId": "user_7310",\n {2}"decision": "REVIEW"/);
+    await page.getByTestId('raw-toggle').click();
+    assert.equal(await page.getByTestId('raw-body').innerText(), ON_HOLD);
+
+    await page.getByTestId('copy-body').click();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), ON_HOLD);
+    await page.getByTestId('copy-curl').click();
+    const curl = await page.evaluate(() => navigator.clipboard.readText());
+    assert.equal(curl, `curl -X POST '${monitor.webhookUrl}' -H 'content-type: application/json' --data-raw '${ON_HOLD}'`);
+    // The command works: it posts the same bytes to this monitor (a duplicate of the state).
+    const [, url, body] = curl.match(/^curl -X POST '([^']+)' -H '[^']+' --data-raw '(.*)'$/);
+    assert.equal((await fetch(url, { method: 'POST', body })).status, 200);
+
+    // Keyboard: down moves the selection.
+    await onHold.focus();
+    await page.keyboard.press('ArrowDown');
+    await detailPane.filter({ hasText: '"status":"OPEN"' }).waitFor();
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  it('replays, edits and resends, and says what each came to', async () => {
+    const { page, context, problems } = await openInspector('light', 1440);
+    await pick(row(page, 'ON_HOLD').first());
+    await page.getByTestId('replay').click();
+    await page
+      .getByTestId('replay-result')
+      .filter({ hasText: /Replayed as #\d+: duplicate \(200\)\. Duplicate: the user's latest state is the same/ })
+      .waitFor();
+    // The replay is listed, marked, and selected.
+    await page.getByTestId('replay-tag').waitFor();
+
+    await pick(row(page, 'OPEN').last());
+    await page.getByTestId('edit-resend').click();
+    const edited = OPEN.replace('"decision":""', '"decision":"ACCEPT"').replace('"status":"OPEN"', '"status":"CLOSED"');
+    await page.getByTestId('resend-body').fill(edited);
+    await page.getByTestId('resend').click();
+    await page.getByTestId('replay-result').filter({ hasText: /Edited and resent as #\d+: accepted \(200\)\. Accepted: it moved/ }).waitFor();
+    const top = page.getByTestId('delivery').first();
+    assert.match(await top.innerText(), /accepted\s*replay\s+200\s+user_7310\s+CLOSED\s+ACCEPT/);
+    assert.equal(await page.getByTestId('raw-body').innerText(), edited);
+    assert.match(await page.getByTestId('replay-tag').innerText(), /local replay of #\d+/);
+
+    // A body that is not an event is refused as the listener would refuse it, and explained.
+    await page.getByTestId('edit-resend').click();
+    await page.getByTestId('resend-body').fill('{"externalId": ');
+    await page.getByTestId('resend').click();
+    await page.getByTestId('replay-result').filter({ hasText: /rejected \(400\)\. Rejected with 400: the body is not valid JSON/ }).waitFor();
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  it('shows forwarding per destination with retry now and pause/resume', async () => {
+    const { page, context, problems } = await openInspector('light', 1440);
+    await pick(row(page, 'OPEN').last());
+    // The user's first delivery: the later ones wait behind it (in order per user).
+    const forward = page.getByTestId('forward');
+    await page
+      .getByTestId('forward-summary')
+      .filter({ hasText: /retrying \(503\) after \d+ attempts?; next try/ })
+      .waitFor({ timeout: 15_000 })
+      .catch(async (error) => assert.fail(`${error.message}\n${await page.getByTestId('forwarding').innerText()}`));
+    assert.match(await forward.innerText(), /Last status\s+503/);
+    assert.match(await forward.innerText(), /Last error\s+\S+/);
+    // A rejected delivery is not forwarded, and says so.
+    await pick(row(page, 'externalId is null'));
+    await page.getByTestId('forwarding').filter({ hasText: /Not forwarded/ }).waitFor();
+
+    await pick(row(page, 'OPEN').last());
+    await page.getByTestId('pause-destination').click();
+    await page.getByTestId('forward-summary').filter({ hasText: /paused/ }).waitFor();
+    await shot(page, 'inspector-forwarding-paused');
+    backendFailing = false;
+    const before = backendRequests;
+    await page.getByTestId('retry-now').click();
+    await page.getByTestId('forward-note').filter({ hasText: /Due again now at 1 destination/ }).waitFor();
+    await page.waitForTimeout(1500);
+    assert.equal(backendRequests, before, 'a paused destination receives nothing');
+    assert.equal(await forward.getAttribute('data-state'), 'pending');
+
+    await page.getByTestId('pause-destination').click();
+    await page.locator('[data-testid="forward"][data-state="delivered"]').waitFor({ timeout: 15_000 });
+    assert.match(await page.getByTestId('forward-summary').innerText(), /delivered \(200\)/);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  it('fits wide and narrow screens, light and dark', async () => {
+    for (const scheme of ['light', 'dark']) {
+      for (const width of [1440, 390]) {
+        const { page, context, problems } = await openInspector(scheme, width);
+        await pick(row(page, 'ON_HOLD').last());
+        await page.getByTestId('delivery-detail').filter({ hasText: 'user_7310' }).waitFor();
+        if (width < 600) {
+          // The list and the detail take turns; the detail's back button returns to the list.
+          assert.equal(await page.locator('.list-pane').isVisible(), false);
+          const inspector = await page.getByTestId('deliveries').boundingBox();
+          assert.ok(inspector.x + inspector.width <= width, `the inspector fits in ${width} px`);
+        }
+        await shot(page, `inspector-${scheme}-${width}`);
+        if (width < 600) {
+          await page.getByRole('button', { name: '← All deliveries' }).click();
+          await page.locator('.list-pane').waitFor();
+          await shot(page, `inspector-list-${scheme}-${width}`);
+        }
+        assert.deepEqual(problems, []);
+        await context.close();
+      }
+    }
+  });
+});
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: false });
+}

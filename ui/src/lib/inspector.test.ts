@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { bodyText, curlCommand, explainOutcome, forwardSummary, replayText, shellQuote } from './inspector';
+import type { Delivery, ForwardState } from './types';
+
+const delivery: Delivery = {
+  id: 7,
+  receivedAt: 0,
+  remoteAddr: '127.0.0.1:5000',
+  method: 'POST',
+  outcome: 'accepted',
+  httpStatus: 200,
+  error: null,
+  webhookId: null,
+  bodySize: 30,
+  headers: [['Content-Type', 'application/json; charset=utf-8']],
+  body: `{"externalId":"o'brien"}`,
+  bodyBase64: null,
+  replayOf: null,
+  polled: false,
+  externalId: "o'brien",
+  status: 'OPEN',
+  decision: '',
+};
+
+describe('the inspector', () => {
+  it('explains a duplicate replay in words', () => {
+    expect(explainOutcome('duplicate', 200, null)).toMatch(/^duplicate: the user's latest state is the same.*nothing moved/);
+    expect(replayText({ deliveryId: 9, outcome: 'duplicate', httpStatus: 200, error: null, replayOf: 7 }, false)).toMatch(
+      /^Replayed as #9: duplicate \(200\)\. Duplicate: /,
+    );
+    expect(explainOutcome('rejected', 422, 'externalId is null')).toContain('422: externalId is null');
+  });
+
+  it('quotes bodies for the shell and keeps the content type', () => {
+    expect(shellQuote("it's")).toBe(`'it'\\''s'`);
+    expect(curlCommand('http://127.0.0.1:8080/kyc-webhook', delivery)).toBe(
+      `curl -X POST 'http://127.0.0.1:8080/kyc-webhook' -H 'content-type: application/json; charset=utf-8' --data-raw '{"externalId":"o'\\''brien"}'`,
+    );
+  });
+
+  it('shows bytes as received unless asked to pretty-print', () => {
+    expect(bodyText(delivery, false)).toBe(delivery.body);
+    expect(bodyText(delivery, true)).toBe(`{\n  "externalId": "o'brien"\n}`);
+    expect(bodyText({ body: 'not json', bodyBase64: null }, true)).toBe('not json');
+  });
+
+  it('sums up a forward', () => {
+    const forward: ForwardState = {
+      destinationId: 1,
+      url: 'http://backend',
+      paused: false,
+      state: 'pending',
+      attempts: 2,
+      nextTryAt: 5,
+      lastAttemptAt: 1,
+      lastStatus: 503,
+      lastError: 'the backend answered 503',
+    };
+    expect(forwardSummary(forward, () => 'in 4s')).toBe('retrying (503) after 2 attempts; next try in 4s');
+    expect(forwardSummary({ ...forward, paused: true }, String)).toMatch(/paused/);
+    expect(forwardSummary({ ...forward, state: 'delivered', lastStatus: 200, attempts: 1 }, String)).toBe('delivered (200) after 1 attempt');
+  });
+});

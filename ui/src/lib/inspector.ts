@@ -1,0 +1,79 @@
+// The deliveries inspector's words and commands: what a replay came to, a delivery as a curl
+// command, where a forward stands. Kept apart from the components so that they are tested.
+import type { Delivery, ForwardState, Outcome, ReplayAnswer } from './types';
+
+/** A replay's outcome in words: what the monitor did with it, and why. */
+export function explainOutcome(outcome: Outcome, httpStatus: number, error: string | null): string {
+  switch (outcome) {
+    case 'accepted':
+      return "accepted: it moved the user's state, as a new delivery would.";
+    case 'duplicate':
+      return "duplicate: the user's latest state is the same (or its event_id was seen before), so nothing moved.";
+    case 'ping':
+      return 'ping: it names no user, so it counts as a validation request and changes nothing.';
+    case 'rejected':
+      return `rejected with ${httpStatus}: ${error ?? 'the listener refused it'}. It is kept, and no user changed.`;
+  }
+}
+
+/** "Replayed as #12: duplicate (200)" and what that means. */
+export function replayText(answer: ReplayAnswer, edited: boolean): string {
+  const how = edited ? 'Edited and resent' : 'Replayed';
+  return `${how} as #${answer.deliveryId}: ${answer.outcome} (${answer.httpStatus}). ${capitalise(
+    explainOutcome(answer.outcome, answer.httpStatus, answer.error),
+  )}`;
+}
+
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** A POSIX shell word. */
+export function shellQuote(text: string): string {
+  return `'${text.replaceAll("'", `'\\''`)}'`;
+}
+
+/** Headers a resend should carry: the content type only. Signatures would be stale (and are
+ * checked against the timestamp), lengths and hosts are curl's to set. */
+function contentType(delivery: Delivery): string {
+  const found = delivery.headers.find(([name]) => name.toLowerCase() === 'content-type');
+  return found ? found[1] : 'application/json';
+}
+
+/** The delivery as a curl command that posts the same body to `webhookUrl`. */
+export function curlCommand(webhookUrl: string, delivery: Delivery, body: string | null = delivery.body): string {
+  const parts = ['curl', '-X', 'POST', shellQuote(webhookUrl), '-H', shellQuote(`content-type: ${contentType(delivery)}`)];
+  if (body !== null) parts.push('--data-raw', shellQuote(body));
+  return parts.join(' ');
+}
+
+/** The body as sent, or pretty-printed JSON when asked and possible. */
+export function bodyText(delivery: Pick<Delivery, 'body' | 'bodyBase64'>, pretty: boolean): string {
+  if (delivery.body === null) {
+    return delivery.bodyBase64 === null ? '' : delivery.bodyBase64;
+  }
+  if (!pretty) return delivery.body;
+  try {
+    return JSON.stringify(JSON.parse(delivery.body), null, 2);
+  } catch {
+    return delivery.body;
+  }
+}
+
+/** One forward's state in a line: "delivered (200) after 2 attempts", "retrying at ...". */
+export function forwardSummary(forward: ForwardState, time: (ms: number) => string): string {
+  const attempts = `${forward.attempts} attempt${forward.attempts === 1 ? '' : 's'}`;
+  const status = forward.lastStatus === null ? '' : ` (${forward.lastStatus})`;
+  switch (forward.state) {
+    case 'delivered':
+      return `delivered${status} after ${attempts}`;
+    case 'failed':
+      return `failed${status} after ${attempts}: ${forward.lastError ?? 'given up'}`;
+    default: {
+      if (forward.paused) return `waiting: the destination is paused (${attempts} so far)`;
+      if (forward.attempts === 0) return "waiting for its first attempt (a user's deliveries go out in order)";
+      const next = forward.nextTryAt === null ? '' : `; next try ${time(forward.nextTryAt)}`;
+      return `retrying${status} after ${attempts}${next}`;
+    }
+  }
+}
