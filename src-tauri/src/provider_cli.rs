@@ -127,12 +127,14 @@ pub fn register(db: PathBuf, args: RegisterArgs) -> anyhow::Result<()> {
     };
     let profile = args.provider.profile(&store)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    let (registered, _) = runtime.block_on(actions::register_profile(
-        &store,
-        &profile,
-        &url,
-        signing.clone(),
-    ))?;
+    let registered = runtime.block_on(async {
+        // The attempt and the profile are written as every write is: through a writer.
+        let writer = store.start_writer()?;
+        let registered =
+            actions::register_profile(&store, &writer, &profile, &url, signing.clone()).await;
+        writer.finish().await;
+        anyhow::Ok(registered?.0)
+    })?;
     let attempt = &registered.attempt;
     let validated = attempt.validated == Some(true);
     let mut out = std::io::stdout().lock();

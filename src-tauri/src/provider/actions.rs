@@ -50,11 +50,9 @@ impl ProviderProfile {
             .and_then(|json| serde_json::from_str(&json).ok()))
     }
 
-    pub fn save(&self, store: &Store) -> Result<(), StoreError> {
-        store.set_setting(
-            PROFILE_SETTING,
-            &serde_json::to_string(self).expect("profile serialises"),
-        )
+    pub async fn save(&self, writer: &Writer) -> Result<(), StoreError> {
+        let json = serde_json::to_string(self).expect("profile serialises");
+        writer.set_setting(PROFILE_SETTING, &json).await
     }
 
     /// A client for this profile, reading the key file now.
@@ -125,6 +123,7 @@ pub struct Registered {
 /// remembers the profile (for reconcile and the next registration). Returns the client too.
 pub async fn register_profile(
     store: &Store,
+    writer: &Writer,
     profile: &ProviderProfile,
     webhook_url: &str,
     signing: Signing,
@@ -135,10 +134,9 @@ pub async fn register_profile(
         move || profile.client()
     })
     .await?;
-    let registered = register(store, &client, webhook_url, signing).await?;
+    let registered = register(store, writer, &client, webhook_url, signing).await?;
     if registered.attempt.validated == Some(true) {
-        let (store, profile) = (store.clone(), profile.clone());
-        off_worker(move || profile.save(&store)).await?;
+        profile.save(writer).await?;
     }
     Ok((registered, client))
 }
@@ -148,6 +146,7 @@ pub async fn register_profile(
 /// it as it will answer deliveries, and restored if the registration does not validate.
 pub async fn register(
     store: &Store,
+    writer: &Writer,
     client: &ProviderClient,
     webhook_url: &str,
     signing: Signing,
@@ -188,11 +187,7 @@ pub async fn register(
         },
         http_status: answer.as_ref().ok().map(|r| r.http_status),
     };
-    let id = off_worker({
-        let (store, attempt) = (store.clone(), attempt.clone());
-        move || store.record_registration(&attempt)
-    })
-    .await?;
+    let id = writer.record_registration(&attempt).await?;
     answer?;
     Ok(Registered {
         attempt: RegistrationAttempt { id, ..attempt },
@@ -343,14 +338,11 @@ pub fn demo_allowed(reader: &Reader) -> Result<bool, StoreError> {
 /// the demo exercises registration too), and lets the flows run.
 pub async fn start_demo(
     store: &Store,
+    writer: &Writer,
     webhook_url: &str,
     flows: FlowConfig,
 ) -> Result<Demo, DemoError> {
-    off_worker({
-        let store = store.clone();
-        move || store.set_setting(DEMO_SETTING, "1")
-    })
-    .await?;
+    writer.set_setting(DEMO_SETTING, "1").await?;
     let key = off_worker(PrivateKey::generate).await;
     let emulator = Emulator::start(EmulatorConfig {
         listen: "127.0.0.1:0".parse().expect("a valid address"),
@@ -372,7 +364,7 @@ pub async fn start_demo(
     let signing = keep_stored_signing(store.path())
         .await
         .map_err(RegisterError::from)?;
-    let registered = register(store, &client, webhook_url, signing).await?;
+    let registered = register(store, writer, &client, webhook_url, signing).await?;
     if registered.attempt.validated != Some(true) {
         emulator.stop().await;
         return Err(DemoError::NotValidated(registered.attempt.message));
@@ -442,7 +434,7 @@ impl ProviderHub {
         if let Some(old) = demo.take() {
             old.emulator.stop().await;
         }
-        let started = start_demo(&self.store, &self.webhook_url, flows).await?;
+        let started = start_demo(&self.store, &self.writer, &self.webhook_url, flows).await?;
         let status = demo_status(&started);
         *demo = Some(started);
         Ok(status)
@@ -460,7 +452,7 @@ impl ProviderHub {
         signing: Signing,
     ) -> Result<Registered, RegisterError> {
         let (registered, client) =
-            register_profile(&self.store, &profile, webhook_url, signing).await?;
+            register_profile(&self.store, &self.writer, &profile, webhook_url, signing).await?;
         if registered.attempt.validated == Some(true) {
             *self.client.lock().await = Some(Arc::new(client));
         }

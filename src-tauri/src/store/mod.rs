@@ -9,6 +9,7 @@ mod projection;
 pub mod queries;
 pub mod retention;
 pub mod schema;
+mod settings;
 mod writer;
 
 use std::io::Read;
@@ -200,37 +201,6 @@ impl Store {
     /// A setting's value, if it was ever set. Settings never hold secrets.
     pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self.reader()?.setting(key)?)
-    }
-
-    pub fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        let conn = open_writable(&self.path)?;
-        conn.execute(
-            "INSERT INTO settings (key, value) VALUES (?1, ?2)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [key, value],
-        )?;
-        Ok(())
-    }
-
-    /// Keeps one registration attempt; returns its id.
-    pub fn record_registration(&self, attempt: &RegistrationAttempt) -> Result<i64, StoreError> {
-        let conn = open_writable(&self.path)?;
-        conn.execute(
-            "INSERT INTO registrations
-               (attempted_at, webhook_url, form, api_base, client_id, validated, message, http_status)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            rusqlite::params![
-                attempt.attempted_at,
-                attempt.webhook_url,
-                attempt.form,
-                attempt.api_base,
-                attempt.client_id,
-                attempt.validated,
-                attempt.message,
-                attempt.http_status,
-            ],
-        )?;
-        Ok(conn.last_insert_rowid())
     }
 
     /// Copies the database to the new file `dest` (SQLite's online backup), safe while the
