@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bodyText, curlCommand, explainOutcome, forwardSummary, replayText, shellQuote } from './inspector';
+import { bodyText, curlCommand, explainOutcome, forwardSummary, replayText, shellQuote, whenDue } from './inspector';
 import type { Delivery, ForwardState } from './types';
 
 const delivery: Delivery = {
@@ -58,6 +58,8 @@ describe('the inspector', () => {
     };
     expect(forwardSummary(forward, () => 'in 4s')).toBe('retrying (503) after 2 attempts; next try in 4s');
     expect(forwardSummary({ ...forward, paused: true }, String)).toMatch(/paused/);
+    expect(whenDue(5_000, 1_000)).toBe(`in ${'4 s'}`);
+    expect(whenDue(1_000, 5_000)).toBe('due now');
     expect(forwardSummary({ ...forward, state: 'delivered', lastStatus: 200, attempts: 1 }, String)).toBe('delivered (200) after 1 attempt');
   });
 });

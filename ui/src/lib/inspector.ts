@@ -1,6 +1,12 @@
 // The deliveries inspector's words and commands: what a replay came to, a delivery as a curl
 // command, where a forward stands. Kept apart from the components so that they are tested.
+import { duration } from './format';
 import type { Delivery, ForwardState, Outcome, ReplayAnswer } from './types';
+
+/** When something scheduled is due: "in 4 s", "in 2 min", or "due now" once its time came. */
+export function whenDue(at: number, now: number): string {
+  return at <= now ? 'due now' : `in ${duration(at - now)}`;
+}
 
 /** A replay's outcome in words: what the monitor did with it, and why. */
 export function explainOutcome(outcome: Outcome, httpStatus: number, error: string | null): string {
