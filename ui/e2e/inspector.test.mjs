@@ -164,6 +164,7 @@ describe('the deliveries inspector', () => {
     await pick(row(page, 'OPEN').last());
     await page.getByTestId('pause-destination').click();
     await page.getByTestId('forward-summary').filter({ hasText: /paused/ }).waitFor();
+    await page.locator('[data-testid="destination"][data-paused="true"]').filter({ hasText: /\d+ waiting/ }).waitFor();
     await shot(page, 'inspector-forwarding-paused');
     backendFailing = false;
     const before = backendRequests;
@@ -175,6 +176,8 @@ describe('the deliveries inspector', () => {
 
     await page.getByTestId('pause-destination').click();
     await page.locator('[data-testid="forward"][data-state="delivered"]').waitFor({ timeout: 15_000 });
+    // The destination's own line: its queue worked off, not paused.
+    await page.locator('[data-testid="destination"][data-paused="false"]').filter({ hasText: /0 waiting\s+0 failed/ }).waitFor({ timeout: 15_000 });
     assert.match(await page.getByTestId('forward-summary').innerText(), /delivered \(200\)/);
     assert.deepEqual(problems, []);
     await context.close();
