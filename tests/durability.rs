@@ -89,46 +89,6 @@ async fn every_acked_delivery_survives_kill_9() {
     );
 }
 
-#[tokio::test]
-async fn a_store_that_cannot_commit_answers_503_then_recovers() {
-    let scratch = Scratch::new();
-    let monitor = Monitor::start(&scratch.db(), &[]);
-    assert_eq!(
-        post(&monitor.webhook_url, flat("before", "", "OPEN"))
-            .await
-            .status,
-        200
-    );
-
-    // Another process holds the write lock: the writer cannot commit.
-    let blocker = rusqlite::Connection::open(scratch.db()).unwrap();
-    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
-    let answer = post(&monitor.webhook_url, flat("during", "", "OPEN")).await;
-    assert_eq!(answer.status, 503);
-    assert_eq!(answer.headers["retry-after"], "5");
-    let error = answer.json()["error"].as_str().unwrap().to_owned();
-    assert!(
-        error.contains("could not store") && error.contains("again later"),
-        "{error}"
-    );
-    blocker.execute_batch("ROLLBACK").unwrap();
-    drop(blocker);
-
-    // The same server, still running, stores again.
-    assert_eq!(
-        post(&monitor.webhook_url, flat("during", "", "OPEN"))
-            .await
-            .status,
-        200
-    );
-    assert!(lookup(&scratch.db(), "during").is_some());
-    assert_eq!(
-        export_jsonl(&scratch.db(), "deliveries").len(),
-        2,
-        "the 503 stored nothing"
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_answers_what_is_in_flight_then_exits_0() {
     let scratch = Scratch::new();

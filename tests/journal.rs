@@ -171,3 +171,63 @@ async fn lookup_sees_a_delivery_the_moment_it_is_acknowledged() {
         );
     }
 }
+
+/// Each derived table's columns (name, type, not null, key), as SQLite describes them.
+fn derived_columns(db: &std::path::Path) -> Vec<(String, Vec<(String, String, bool, i64)>)> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    [
+        "users",
+        "events",
+        "user_counts",
+        "delivery_minutes",
+        "close_times",
+        "projection",
+    ]
+    .iter()
+    .map(|table| {
+        let mut statement = conn
+            .prepare("SELECT name, type, \"notnull\", pk FROM pragma_table_info(?1)")
+            .unwrap();
+        let columns = statement
+            .query_map([table], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        (table.to_string(), columns)
+    })
+    .collect()
+}
+
+#[tokio::test]
+async fn the_tables_a_rebuild_swaps_in_are_the_ones_the_migrations_make() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    assert_eq!(
+        post(&monitor.webhook_url, flat("u", "", "OPEN"))
+            .await
+            .status,
+        200
+    );
+    drop(monitor);
+    let migrated = derived_columns(&scratch.db());
+    assert!(migrated.iter().all(|(_, columns)| !columns.is_empty()));
+    assert!(cli(&scratch.db(), &["rebuild"]).status.success());
+    assert_eq!(derived_columns(&scratch.db()), migrated);
+    // And the indexes the queries rely on are there again, under their names.
+    let conn = rusqlite::Connection::open(scratch.db()).unwrap();
+    let indexes: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for index in ["events_by_event_id", "events_by_user", "users_by_status"] {
+        assert!(
+            indexes.iter().any(|i| i == index),
+            "{index} missing: {indexes:?}"
+        );
+    }
+}

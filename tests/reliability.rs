@@ -414,14 +414,16 @@ async fn a_lock_held_by_another_process_is_503_and_shown_until_released() {
         200
     );
 
-    // The sqlite3 shell of another program, holding the write lock.
+    // Another program (the sqlite3 shell, say) holds the write lock.
     let blocker = rusqlite::Connection::open(scratch.db()).unwrap();
     blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
-    assert_eq!(
-        post(&monitor.webhook_url, flat("during", "", "OPEN"))
-            .await
-            .status,
-        503
+    let answer = post(&monitor.webhook_url, flat("during", "", "OPEN")).await;
+    assert_eq!(answer.status, 503);
+    assert_eq!(answer.headers["retry-after"], "5");
+    let error = answer.json()["error"].as_str().unwrap().to_owned();
+    assert!(
+        error.contains("could not store") && error.contains("again later"),
+        "{error}"
     );
     let overview = ui_get(&ui, "/api/overview").await.json();
     assert!(
@@ -433,6 +435,8 @@ async fn a_lock_held_by_another_process_is_503_and_shown_until_released() {
     );
     blocker.execute_batch("ROLLBACK").unwrap();
     drop(blocker);
+
+    // The same server, still running, stores again, and the banner goes.
     assert_eq!(
         post(&monitor.webhook_url, flat("during", "", "OPEN"))
             .await
@@ -442,6 +446,13 @@ async fn a_lock_held_by_another_process_is_503_and_shown_until_released() {
     assert_eq!(
         ui_get(&ui, "/api/overview").await.json()["storeProblem"],
         serde_json::Value::Null
+    );
+    drop(monitor);
+    assert!(lookup(&scratch.db(), "during").is_some());
+    assert_eq!(
+        export_jsonl(&scratch.db(), "deliveries").len(),
+        2,
+        "the 503 stored nothing"
     );
 }
 

@@ -12,6 +12,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::kyc::{parse_payload, KycEvent, Payload, UserState};
 
+use super::queries::state_from_row;
 use super::writer::{Change, Outcome};
 
 /// A statement on one derived table of `tables`, spelled out at compile time for both sets (the
@@ -133,13 +134,7 @@ fn kept_event(conn: &Connection, delivery_id: i64) -> rusqlite::Result<Option<Ky
     .query_row([delivery_id], |row| {
         Ok(KycEvent {
             external_id: row.get(0)?,
-            state: UserState {
-                decision: row.get(1)?,
-                status: row.get(2)?,
-                sub_status: row.get(3)?,
-                participant_id: row.get(4)?,
-                account: row.get(5)?,
-            },
+            state: state_from_row(row, 1)?,
             event_id: row.get(6)?,
         })
     })
@@ -303,13 +298,7 @@ fn previous(
     ))?
     .query_row([external_id], |row| {
         Ok(Previous {
-            state: UserState {
-                decision: row.get(0)?,
-                status: row.get(1)?,
-                sub_status: row.get(2)?,
-                participant_id: row.get(3)?,
-                account: row.get(4)?,
-            },
+            state: state_from_row(row, 0)?,
             first_seen_at: row.get(5)?,
             status_since: row.get(6)?,
         })

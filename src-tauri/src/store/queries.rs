@@ -484,7 +484,8 @@ impl Reader {
     }
 }
 
-fn state_from_row(row: &Row, first: usize) -> rusqlite::Result<UserState> {
+/// The five state columns starting at `first`, in the order the tables keep them.
+pub(super) fn state_from_row(row: &Row, first: usize) -> rusqlite::Result<UserState> {
     Ok(UserState {
         decision: row.get(first)?,
         status: row.get(first + 1)?,
