@@ -2,12 +2,12 @@
 
 use std::io::Write;
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
-use crate::store::{DeliveryRecord, EventRecord, Reader, UserRecord};
+use crate::kyc::UserState;
+use crate::monitor::BodyText;
+use crate::store::{DeliveryRecord, EventRecord, Reader, StoreError, UserRecord};
 use crate::time::rfc3339_millis;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -28,7 +28,7 @@ pub enum ExportError {
     #[error("cannot write the export: {0}")]
     Write(#[from] std::io::Error),
     #[error("cannot read the database: {0}")]
-    Read(#[from] rusqlite::Error),
+    Read(#[from] StoreError),
 }
 
 impl From<csv::Error> for ExportError {
@@ -157,45 +157,41 @@ fn optional(value: Option<String>) -> Cell {
     value.map_or(Cell::Null, Cell::Text)
 }
 
+/// The five fields of a user's state, under the names every output gives them.
+fn state_cells(state: &UserState) -> impl Iterator<Item = (&'static str, Cell)> + '_ {
+    state
+        .fields()
+        .into_iter()
+        .map(|(name, value)| (name, text(value)))
+}
+
 fn user_row(user: UserRecord) -> Row {
-    let s = user.state;
-    vec![
-        ("externalId", text(user.external_id)),
-        ("decision", text(s.decision)),
-        ("status", text(s.status)),
-        ("subStatus", text(s.sub_status)),
-        ("participantId", text(s.participant_id)),
-        ("account", text(s.account)),
+    let mut row = vec![("externalId", text(&user.external_id))];
+    row.extend(state_cells(&user.state));
+    row.extend([
         ("firstSeenAt", text(rfc3339_millis(user.first_seen_at))),
         ("lastSeenAt", text(rfc3339_millis(user.last_seen_at))),
         ("eventCount", Cell::Number(user.event_count)),
-    ]
+    ]);
+    row
 }
 
 fn event_row(event: EventRecord) -> Row {
-    let s = event.state;
-    vec![
+    let mut row = vec![
         ("receivedAt", text(rfc3339_millis(event.received_at))),
-        ("externalId", text(event.external_id)),
-        ("decision", text(s.decision)),
-        ("status", text(s.status)),
-        ("subStatus", text(s.sub_status)),
-        ("participantId", text(s.participant_id)),
-        ("account", text(s.account)),
+        ("externalId", text(&event.external_id)),
+    ];
+    row.extend(state_cells(&event.state));
+    row.extend([
         ("duplicate", Cell::Bool(event.duplicate)),
         ("eventId", optional(event.event_id)),
         ("deliveryId", Cell::Number(event.delivery_id)),
-    ]
+    ]);
+    row
 }
 
 fn delivery_row(delivery: DeliveryRecord) -> Row {
-    let (body, body_base64) = match delivery.body {
-        None => (Cell::Null, Cell::Null),
-        Some(bytes) => match String::from_utf8(bytes) {
-            Ok(body) => (Cell::Text(body), Cell::Null),
-            Err(not_utf8) => (Cell::Null, Cell::Text(BASE64.encode(not_utf8.as_bytes()))),
-        },
-    };
+    let BodyText { body, body_base64 } = BodyText::of(delivery.body);
     vec![
         ("id", Cell::Number(delivery.id)),
         ("receivedAt", text(rfc3339_millis(delivery.received_at))),
@@ -210,8 +206,8 @@ fn delivery_row(delivery: DeliveryRecord) -> Row {
             delivery.body_size.map_or(Cell::Null, Cell::Number),
         ),
         ("headers", Cell::Json(delivery.headers)),
-        ("body", body),
-        ("bodyBase64", body_base64),
+        ("body", optional(body)),
+        ("bodyBase64", optional(body_base64)),
         (
             "replayOf",
             delivery.replay_of.map_or(Cell::Null, Cell::Number),

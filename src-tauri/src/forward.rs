@@ -214,7 +214,7 @@ impl Forwarder {
 /// Runs a read of the outbox off the async workers.
 async fn read<T: Send + 'static>(
     home: &mut Option<Reader>,
-    read: impl FnOnce(&Reader) -> rusqlite::Result<T> + Send + 'static,
+    read: impl FnOnce(&Reader) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
     let reader = home.take().expect("the forwarder's reader is home");
     let (reader, result) = tokio::task::spawn_blocking(move || {
@@ -224,14 +224,14 @@ async fn read<T: Send + 'static>(
     .await
     .expect("an outbox read panicked");
     *home = Some(reader);
-    Ok(result?)
+    result
 }
 
 /// What is due at a destination now, or how long until something may be.
 fn due_now(
     reader: &Reader,
     destination_id: i64,
-) -> rusqlite::Result<Result<Vec<DueForward>, Duration>> {
+) -> Result<Result<Vec<DueForward>, Duration>, StoreError> {
     if reader.destination_paused(destination_id)? {
         return Ok(Err(IDLE_LOOK));
     }

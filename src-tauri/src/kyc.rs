@@ -23,14 +23,50 @@ pub const OTHER_STATUS_LABEL: &str = "Other";
 pub const KNOWN_DECISIONS: [&str; 4] = ["ACCEPT", "REJECT", "REVIEW", ""];
 
 /// Where a user stands: the five fields of a notification besides `externalId`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, PartialEq, Eq, ts_rs::TS)]
+#[ts(rename_all = "camelCase")]
 pub struct UserState {
     pub decision: String,
     pub status: String,
     pub sub_status: String,
     pub participant_id: String,
     pub account: String,
+}
+
+impl UserState {
+    /// The fields under the payload's own names, in its documented order: the one place that
+    /// names them for every output (JSON anywhere, the export's columns).
+    pub fn fields(&self) -> [(&'static str, &str); 5] {
+        [
+            ("decision", &self.decision),
+            ("status", &self.status),
+            ("subStatus", &self.sub_status),
+            ("participantId", &self.participant_id),
+            ("account", &self.account),
+        ]
+    }
+}
+
+impl Serialize for UserState {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let fields = self.fields();
+        let mut map = serializer.serialize_map(Some(fields.len()))?;
+        for (name, value) in fields {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+}
+
+/// A user as every output names it first: `externalId`, then the five fields (the flat
+/// payload is exactly this; lookup --json and the UI add their own fields after it).
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NamedState<'a> {
+    pub external_id: &'a str,
+    #[serde(flatten)]
+    pub state: &'a UserState,
 }
 
 /// One notification about one user, whichever form it came in.
@@ -44,14 +80,7 @@ pub struct KycEvent {
 
 /// A user's state in the documented flat form, as the provider sends it.
 pub fn flat_json(external_id: &str, state: &UserState) -> serde_json::Value {
-    serde_json::json!({
-        "externalId": external_id,
-        "decision": state.decision,
-        "status": state.status,
-        "subStatus": state.sub_status,
-        "participantId": state.participant_id,
-        "account": state.account,
-    })
+    serde_json::to_value(NamedState { external_id, state }).expect("a user serialises")
 }
 
 /// What a request body means.

@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use kyc_monitor::config::{self, ByteSize, TunnelFlags, DEFAULT_LISTEN, DEFAULT_MAX_BODY};
 use kyc_monitor::export::{self, ExportError, Format, Table};
+use kyc_monitor::kyc::{NamedState, UserState};
 use kyc_monitor::provider::FlowConfig;
 use kyc_monitor::serve::{self, ServeConfig, Server};
 use kyc_monitor::signature::SigningSecret;
@@ -372,15 +373,13 @@ fn backup(store: &Store, dest: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `lookup --json` (its shape is fixed by the contract): the user as every output names it,
+/// then its times, count and timeline.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct LookupJson<'a> {
-    external_id: &'a str,
-    decision: &'a str,
-    status: &'a str,
-    sub_status: &'a str,
-    participant_id: &'a str,
-    account: &'a str,
+    #[serde(flatten)]
+    user: NamedState<'a>,
     first_seen_at: String,
     last_seen_at: String,
     event_count: i64,
@@ -391,11 +390,8 @@ struct LookupJson<'a> {
 #[serde(rename_all = "camelCase")]
 struct LookupEventJson<'a> {
     received_at: String,
-    decision: &'a str,
-    status: &'a str,
-    sub_status: &'a str,
-    participant_id: &'a str,
-    account: &'a str,
+    #[serde(flatten)]
+    state: &'a UserState,
     duplicate: bool,
 }
 
@@ -435,12 +431,10 @@ fn lookup(store: &Store, external_id: &str, json: bool) -> anyhow::Result<()> {
 
 fn lookup_json<'a>(user: &'a UserRecord, events: &'a [EventRecord]) -> LookupJson<'a> {
     LookupJson {
-        external_id: &user.external_id,
-        decision: &user.state.decision,
-        status: &user.state.status,
-        sub_status: &user.state.sub_status,
-        participant_id: &user.state.participant_id,
-        account: &user.state.account,
+        user: NamedState {
+            external_id: &user.external_id,
+            state: &user.state,
+        },
         first_seen_at: rfc3339_millis(user.first_seen_at),
         last_seen_at: rfc3339_millis(user.last_seen_at),
         event_count: user.event_count,
@@ -448,11 +442,7 @@ fn lookup_json<'a>(user: &'a UserRecord, events: &'a [EventRecord]) -> LookupJso
             .iter()
             .map(|e| LookupEventJson {
                 received_at: rfc3339_millis(e.received_at),
-                decision: &e.state.decision,
-                status: &e.state.status,
-                sub_status: &e.state.sub_status,
-                participant_id: &e.state.participant_id,
-                account: &e.state.account,
+                state: &e.state,
                 duplicate: e.duplicate,
             })
             .collect(),

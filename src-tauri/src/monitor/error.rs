@@ -75,12 +75,6 @@ impl From<StoreError> for CoreError {
     }
 }
 
-impl From<rusqlite::Error> for CoreError {
-    fn from(error: rusqlite::Error) -> Self {
-        StoreError::from(error).into()
-    }
-}
-
 /// An error as the UI receives it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct ErrorBody {

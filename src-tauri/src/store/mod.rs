@@ -200,7 +200,7 @@ impl Store {
 
     /// A setting's value, if it was ever set. Settings never hold secrets.
     pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.reader()?.setting(key)?)
+        self.reader()?.setting(key)
     }
 
     /// Copies the database to the new file `dest` (SQLite's online backup), safe while the

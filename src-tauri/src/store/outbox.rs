@@ -132,15 +132,16 @@ const USER_HEAD: &str = "NOT EXISTS (SELECT 1 FROM forwards e
 
 impl Reader {
     /// The destinations deliveries are forwarded to in this run.
-    pub fn destinations(&self) -> rusqlite::Result<Vec<Destination>> {
-        active_destinations(self.connection())
+    pub fn destinations(&self) -> Result<Vec<Destination>, StoreError> {
+        active_destinations(self.connection()).map_err(StoreError::from)
     }
 
     /// Whether a destination is paused now.
-    pub fn destination_paused(&self, destination_id: i64) -> rusqlite::Result<bool> {
+    pub fn destination_paused(&self, destination_id: i64) -> Result<bool, StoreError> {
         self.connection()
             .prepare_cached("SELECT paused FROM destinations WHERE id = ?1")?
             .query_row([destination_id], |row| row.get(0))
+            .map_err(StoreError::from)
     }
 
     /// Up to `limit` deliveries due at `destination_id` by `now`: for each user, the oldest
@@ -150,7 +151,7 @@ impl Reader {
         destination_id: i64,
         now: i64,
         limit: usize,
-    ) -> rusqlite::Result<Vec<DueForward>> {
+    ) -> Result<Vec<DueForward>, StoreError> {
         self.connection()
             .prepare_cached(&format!(
                 "SELECT f.delivery_id, f.attempts, f.first_attempt_at, d.body, d.headers
@@ -168,21 +169,23 @@ impl Reader {
                     headers: row.get(4)?,
                 })
             })?
-            .collect()
+            .collect::<rusqlite::Result<_>>()
+            .map_err(StoreError::from)
     }
 
     /// When the next pending delivery at `destination_id` is due, if any is pending.
-    pub fn next_forward_due(&self, destination_id: i64) -> rusqlite::Result<Option<i64>> {
+    pub fn next_forward_due(&self, destination_id: i64) -> Result<Option<i64>, StoreError> {
         self.connection()
             .prepare_cached(&format!(
                 "SELECT min(f.next_try_at) FROM forwards f
                   WHERE f.destination_id = ?1 AND f.state = 'pending' AND {USER_HEAD}"
             ))?
             .query_row([destination_id], |row| row.get(0))
+            .map_err(StoreError::from)
     }
 
     /// Where a delivery stands at every destination it was put out for.
-    pub fn forwards_of(&self, delivery_id: i64) -> rusqlite::Result<Vec<ForwardState>> {
+    pub fn forwards_of(&self, delivery_id: i64) -> Result<Vec<ForwardState>, StoreError> {
         self.connection()
             .prepare_cached(
                 "SELECT f.destination_id, d.url, d.paused, f.state, f.attempts,
@@ -204,17 +207,19 @@ impl Reader {
                     last_error: row.get(8)?,
                 })
             })?
-            .collect()
+            .collect::<rusqlite::Result<_>>()
+            .map_err(StoreError::from)
     }
 
     /// How many deliveries wait at `destination_id`, and how many failed there.
-    pub fn forward_counts(&self, destination_id: i64) -> rusqlite::Result<(i64, i64)> {
+    pub fn forward_counts(&self, destination_id: i64) -> Result<(i64, i64), StoreError> {
         self.connection()
             .prepare_cached(
                 "SELECT coalesce(sum(state = 'pending'), 0), coalesce(sum(state = 'failed'), 0)
                    FROM forwards WHERE destination_id = ?1",
             )?
             .query_row([destination_id], |row| Ok((row.get(0)?, row.get(1)?)))
+            .map_err(StoreError::from)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Row};
 
-use super::{Change, Outcome};
+use super::{Change, Outcome, StoreError};
 use crate::kyc::UserState;
 
 /// A user's current state, as the projection holds it.
@@ -132,33 +132,36 @@ impl Reader {
         &self.conn
     }
 
-    pub fn user(&self, external_id: &str) -> rusqlite::Result<Option<UserRecord>> {
+    pub fn user(&self, external_id: &str) -> Result<Option<UserRecord>, StoreError> {
         self.conn
             .prepare_cached(&format!(
                 "SELECT {USER_COLUMNS} FROM users WHERE external_id = ?1"
             ))?
             .query_row([external_id], user_from_row)
             .optional()
+            .map_err(StoreError::from)
     }
 
     /// Every event of one user, oldest first, duplicates included.
-    pub fn user_events(&self, external_id: &str) -> rusqlite::Result<Vec<EventRecord>> {
+    pub fn user_events(&self, external_id: &str) -> Result<Vec<EventRecord>, StoreError> {
         self.conn
             .prepare_cached(&format!(
                 "SELECT {EVENT_COLUMNS} FROM events WHERE external_id = ?1 ORDER BY delivery_id"
             ))?
             .query_map([external_id], event_from_row)?
-            .collect()
+            .collect::<rusqlite::Result<_>>()
+            .map_err(StoreError::from)
     }
 
     /// Users per status and decision, kept by the writer (no scan).
-    pub fn user_counts(&self) -> rusqlite::Result<Vec<UserCount>> {
+    pub fn user_counts(&self) -> Result<Vec<UserCount>, StoreError> {
         self.conn
             .prepare_cached(
                 "SELECT status, decision, users FROM user_counts WHERE users > 0 ORDER BY status, decision",
             )?
             .query_map([], |row| Ok(UserCount { status: row.get(0)?, decision: row.get(1)?, users: row.get(2)? }))?
-            .collect()
+            .collect::<rusqlite::Result<_>>()
+            .map_err(StoreError::from)
     }
 
     /// One page of a board column: the users in `status`, the latest to enter it first.
@@ -167,7 +170,7 @@ impl Reader {
         status: &str,
         after: Option<&BoardCursor>,
         limit: u32,
-    ) -> rusqlite::Result<Vec<UserRecord>> {
+    ) -> Result<Vec<UserRecord>, StoreError> {
         let (since, id) =
             after.map_or((i64::MAX, ""), |c| (c.status_since, c.external_id.as_str()));
         self.conn
@@ -177,11 +180,16 @@ impl Reader {
                   ORDER BY status_since DESC, external_id LIMIT ?4"
             ))?
             .query_map(rusqlite::params![status, since, id, limit], user_from_row)?
-            .collect()
+            .collect::<rusqlite::Result<_>>()
+            .map_err(StoreError::from)
     }
 
     /// Users whose `externalId` starts with `prefix`, in `externalId` order.
-    pub fn users_with_prefix(&self, prefix: &str, limit: u32) -> rusqlite::Result<Vec<UserRecord>> {
+    pub fn users_with_prefix(
+        &self,
+        prefix: &str,
+        limit: u32,
+    ) -> Result<Vec<UserRecord>, StoreError> {
         // The primary key's order makes a prefix a range: [prefix, prefix + the highest code point).
         let upper = format!("{prefix}\u{10FFFF}");
         self.conn
@@ -190,11 +198,12 @@ impl Reader {
                   ORDER BY external_id LIMIT ?3"
             ))?
             .query_map(rusqlite::params![prefix, upper, limit], user_from_row)?
-            .collect()
+            .collect::<rusqlite::Result<_>>()
+            .map_err(StoreError::from)
     }
 
     /// A user's events, oldest first, each with its delivery's headers and raw body.
-    pub fn user_timeline(&self, external_id: &str) -> rusqlite::Result<Vec<TimelineEntry>> {
+    pub fn user_timeline(&self, external_id: &str) -> Result<Vec<TimelineEntry>, StoreError> {
         self.conn
             .prepare_cached(&format!(
                 "SELECT {EVENT_COLUMNS}, headers, body, source = 'poll'
@@ -209,7 +218,8 @@ impl Reader {
                     polled: row.get(12)?,
                 })
             })?
-            .collect()
+            .collect::<rusqlite::Result<_>>()
+            .map_err(StoreError::from)
     }
 
     /// The newest deliveries matching `filter`, newest first, each with the user it named.
@@ -217,7 +227,7 @@ impl Reader {
         &self,
         filter: &DeliveryFilter,
         limit: u32,
-    ) -> rusqlite::Result<Vec<(DeliveryRecord, Option<String>)>> {
+    ) -> Result<Vec<(DeliveryRecord, Option<String>)>, StoreError> {
         self.conn
             .prepare_cached(&format!(
                 "SELECT {DELIVERY_COLUMNS}, (SELECT external_id FROM events WHERE delivery_id = id)
@@ -235,11 +245,12 @@ impl Reader {
                 ],
                 |row| Ok((delivery_from_row(row)?, row.get(13)?)),
             )?
-            .collect()
+            .collect::<rusqlite::Result<_>>()
+            .map_err(StoreError::from)
     }
 
     /// The newest registration attempts first.
-    pub fn registrations(&self, limit: u32) -> rusqlite::Result<Vec<RegistrationAttempt>> {
+    pub fn registrations(&self, limit: u32) -> Result<Vec<RegistrationAttempt>, StoreError> {
         self.conn
             .prepare_cached(
                 "SELECT id, attempted_at, webhook_url, form, api_base, client_id, validated, message, http_status
@@ -258,46 +269,51 @@ impl Reader {
                     http_status: row.get(8)?,
                 })
             })?
-            .collect()
+            .collect::<rusqlite::Result<_>>()
+            .map_err(StoreError::from)
     }
 
     /// A setting's value, if it was ever set. Settings never hold secrets.
-    pub fn setting(&self, key: &str) -> rusqlite::Result<Option<String>> {
+    pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.conn
             .prepare_cached("SELECT value FROM settings WHERE key = ?1")?
             .query_row([key], |row| row.get(0))
             .optional()
+            .map_err(StoreError::from)
     }
 
     /// Users whose status is not CLOSED, by externalId, after `after`: what reconcile asks about.
-    pub fn unclosed_users(&self, after: &str, limit: u32) -> rusqlite::Result<Vec<UserRecord>> {
+    pub fn unclosed_users(&self, after: &str, limit: u32) -> Result<Vec<UserRecord>, StoreError> {
         self.conn
             .prepare_cached(&format!(
                 "SELECT {USER_COLUMNS} FROM users
                   WHERE external_id > ?1 AND status <> 'CLOSED' ORDER BY external_id LIMIT ?2"
             ))?
             .query_map(rusqlite::params![after, limit], user_from_row)?
-            .collect()
+            .collect::<rusqlite::Result<_>>()
+            .map_err(StoreError::from)
     }
 
     /// How many users are not CLOSED: how many reconcile will ask about.
-    pub fn unclosed_user_total(&self) -> rusqlite::Result<u64> {
+    pub fn unclosed_user_total(&self) -> Result<u64, StoreError> {
         self.count("SELECT count(*) FROM users WHERE status <> 'CLOSED'")
+            .map_err(StoreError::from)
     }
 
     /// One delivery by id.
-    pub fn delivery(&self, id: i64) -> rusqlite::Result<Option<DeliveryRecord>> {
+    pub fn delivery(&self, id: i64) -> Result<Option<DeliveryRecord>, StoreError> {
         self.conn
             .prepare_cached(&format!(
                 "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = ?1"
             ))?
             .query_row([id], delivery_from_row)
             .optional()
+            .map_err(StoreError::from)
     }
 
     /// The median time from first seen to CLOSED over closed users, in milliseconds: exact
     /// below a second, within 0.5% above (see `close_times`).
-    pub fn median_time_to_close(&self) -> rusqlite::Result<Option<i64>> {
+    pub fn median_time_to_close(&self) -> Result<Option<i64>, StoreError> {
         let closed: i64 = self
             .conn
             .prepare_cached("SELECT coalesce(sum(users), 0) FROM close_times")?
@@ -315,10 +331,11 @@ impl Reader {
             .query_row([(closed - 1) / 2], |row| row.get(0))
             .optional()
             .map(|bucket| bucket.map(super::projection::bucket_middle))
+            .map_err(StoreError::from)
     }
 
     /// Deliveries per minute from `since` (Unix milliseconds) on; minutes without any are absent.
-    pub fn deliveries_per_minute(&self, since: i64) -> rusqlite::Result<Vec<MinuteCount>> {
+    pub fn deliveries_per_minute(&self, since: i64) -> Result<Vec<MinuteCount>, StoreError> {
         self.conn
             .prepare_cached(
                 "SELECT minute * 60000, deliveries, rejected FROM delivery_minutes WHERE minute >= ?1 / 60000 ORDER BY minute",
@@ -326,19 +343,21 @@ impl Reader {
             .query_map([since], |row| {
                 Ok(MinuteCount { minute_start: row.get(0)?, deliveries: row.get(1)?, rejected: row.get(2)? })
             })?
-            .collect()
+            .collect::<rusqlite::Result<_>>()
+            .map_err(StoreError::from)
     }
 
     /// The id of the newest delivery (0 when there is none).
-    pub fn latest_delivery_id(&self) -> rusqlite::Result<i64> {
+    pub fn latest_delivery_id(&self) -> Result<i64, StoreError> {
         self.conn
             .query_row("SELECT coalesce(max(id), 0) FROM deliveries", [], |row| {
                 row.get(0)
             })
+            .map_err(StoreError::from)
     }
 
     /// When the newest delivery arrived, if any did.
-    pub fn latest_delivery_at(&self) -> rusqlite::Result<Option<i64>> {
+    pub fn latest_delivery_at(&self) -> Result<Option<i64>, StoreError> {
         self.conn
             .query_row(
                 "SELECT received_at FROM deliveries ORDER BY id DESC LIMIT 1",
@@ -346,21 +365,23 @@ impl Reader {
                 |row| row.get(0),
             )
             .optional()
+            .map_err(StoreError::from)
     }
 
     /// How far the projection (users, events, aggregates, the live feed) has followed the
     /// journal: every delivery up to this id is in it.
-    pub fn projected_through(&self) -> rusqlite::Result<i64> {
+    pub fn projected_through(&self) -> Result<i64, StoreError> {
         self.conn
             .prepare_cached("SELECT through FROM projection WHERE id = 1")?
             .query_row([], |row| row.get(0))
+            .map_err(StoreError::from)
     }
 
     /// Waits (polling, at most `limit`) until the projection holds every delivery journaled
     /// when called, as a running monitor's writer brings it there within milliseconds. Returns
     /// how many of those deliveries it still lacks (0 when it caught up; more when no monitor
     /// runs on a journal left ahead of its projection by a crash).
-    pub fn settle(&self, limit: std::time::Duration) -> rusqlite::Result<i64> {
+    pub fn settle(&self, limit: std::time::Duration) -> Result<i64, StoreError> {
         let journaled = self.latest_delivery_id()?;
         let deadline = std::time::Instant::now() + limit;
         loop {
@@ -374,7 +395,7 @@ impl Reader {
 
     /// Deliveries projected after `after_id`, oldest first, as the live feed announces them:
     /// what a follower that reconnects has missed.
-    pub fn changes_after(&self, after_id: i64, limit: u32) -> rusqlite::Result<Vec<Change>> {
+    pub fn changes_after(&self, after_id: i64, limit: u32) -> Result<Vec<Change>, StoreError> {
         self.conn
             .prepare_cached(
                 "SELECT id, outcome, external_id FROM deliveries LEFT JOIN events ON delivery_id = id
@@ -389,33 +410,37 @@ impl Reader {
                     external_id: row.get(2)?,
                 })
             })?
-            .collect()
+            .collect::<rusqlite::Result<_>>()
+            .map_err(StoreError::from)
     }
 
     /// Runs `read` in one read transaction: every query in it sees the same snapshot.
-    pub fn snapshot<T, E: From<rusqlite::Error>>(
+    pub fn snapshot<T, E: From<StoreError>>(
         &self,
         read: impl FnOnce(&Reader) -> Result<T, E>,
     ) -> Result<T, E> {
-        self.conn.execute_batch("BEGIN")?;
+        self.conn.execute_batch("BEGIN").map_err(failed)?;
         let result = read(self);
         let _ = self.conn.execute_batch("COMMIT");
         result
     }
 
     /// How many rows [`Reader::for_each_user`] streams.
-    pub fn user_total(&self) -> rusqlite::Result<u64> {
+    pub fn user_total(&self) -> Result<u64, StoreError> {
         self.count("SELECT count(*) FROM users")
+            .map_err(StoreError::from)
     }
 
     /// How many rows [`Reader::for_each_event`] streams.
-    pub fn event_total(&self) -> rusqlite::Result<u64> {
+    pub fn event_total(&self) -> Result<u64, StoreError> {
         self.count("SELECT count(*) FROM events")
+            .map_err(StoreError::from)
     }
 
     /// How many rows [`Reader::for_each_delivery`] streams.
-    pub fn delivery_total(&self) -> rusqlite::Result<u64> {
+    pub fn delivery_total(&self) -> Result<u64, StoreError> {
         self.count("SELECT count(*) FROM deliveries")
+            .map_err(StoreError::from)
     }
 
     fn count(&self, sql: &str) -> rusqlite::Result<u64> {
@@ -425,7 +450,7 @@ impl Reader {
     }
 
     /// Every user, in the order they were first seen.
-    pub fn for_each_user<E: From<rusqlite::Error>>(
+    pub fn for_each_user<E: From<StoreError>>(
         &self,
         each: impl FnMut(UserRecord) -> Result<(), E>,
     ) -> Result<(), E> {
@@ -437,7 +462,7 @@ impl Reader {
     }
 
     /// Every event, oldest first.
-    pub fn for_each_event<E: From<rusqlite::Error>>(
+    pub fn for_each_event<E: From<StoreError>>(
         &self,
         each: impl FnMut(EventRecord) -> Result<(), E>,
     ) -> Result<(), E> {
@@ -449,7 +474,7 @@ impl Reader {
     }
 
     /// Every recorded request, in arrival order.
-    pub fn for_each_delivery<E: From<rusqlite::Error>>(
+    pub fn for_each_delivery<E: From<StoreError>>(
         &self,
         each: impl FnMut(DeliveryRecord) -> Result<(), E>,
     ) -> Result<(), E> {
@@ -460,17 +485,17 @@ impl Reader {
         )
     }
 
-    fn stream<T, E: From<rusqlite::Error>>(
+    fn stream<T, E: From<StoreError>>(
         &self,
         sql: &str,
         from_row: fn(&Row) -> rusqlite::Result<T>,
         mut each: impl FnMut(T) -> Result<(), E>,
     ) -> Result<(), E> {
         let mut rows = |reader: &Reader| {
-            let mut statement = reader.conn.prepare(sql)?;
-            let mut rows = statement.query([])?;
-            while let Some(row) = rows.next()? {
-                each(from_row(row)?)?;
+            let mut statement = reader.conn.prepare(sql).map_err(failed)?;
+            let mut rows = statement.query([]).map_err(failed)?;
+            while let Some(row) = rows.next().map_err(failed)? {
+                each(from_row(row).map_err(failed)?)?;
             }
             Ok(())
         };
@@ -482,6 +507,11 @@ impl Reader {
             rows(self)
         }
     }
+}
+
+/// A failed SQLite call as the caller's error, by way of the store's own.
+fn failed<E: From<StoreError>>(error: rusqlite::Error) -> E {
+    E::from(StoreError::from(error))
 }
 
 /// The five state columns starting at `first`, in the order the tables keep them.
