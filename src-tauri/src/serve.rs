@@ -139,16 +139,25 @@ impl Server {
             }
         })?;
         let tunnel_state = watch::channel(tunnel::initial_state(&config.tunnel)).0;
-        let store = Store::open(&config.db)?;
-        let token = if config.webhook_token {
-            Some(store.webhook_token()?)
-        } else {
-            None
+        // Opening the database (its checks and migrations) and reading the secret file block:
+        // off the async workers.
+        let (store, token, signing_secret) = {
+            let (db, with_token, given) = (
+                config.db.clone(),
+                config.webhook_token,
+                config.signing_secret.clone(),
+            );
+            crate::blocking::off_worker(move || {
+                let store = Store::open(&db)?;
+                let token = with_token.then(|| store.webhook_token()).transpose()?;
+                let secret = match given {
+                    Some(secret) => SecretSource::Fixed(Some(secret)),
+                    None => SecretSource::file(&db)?,
+                };
+                Ok::<_, ServeError>((store, token, Arc::new(secret)))
+            })
+            .await?
         };
-        let signing_secret = Arc::new(match config.signing_secret {
-            Some(secret) => SecretSource::Fixed(Some(secret)),
-            None => SecretSource::file(&config.db)?,
-        });
         let webhook = WebhookConfig {
             token,
             max_body: config.max_body,
@@ -165,7 +174,10 @@ impl Server {
             destinations,
             outbound: config.outbound,
         };
-        let writer = Arc::new(store.start_writer()?);
+        let writer = {
+            let store = store.clone();
+            Arc::new(crate::blocking::off_worker(move || store.start_writer()).await?)
+        };
         let hub = Arc::new(ProviderHub::new(
             store.clone(),
             writer.clone(),

@@ -3,6 +3,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Serialize;
 
 use crate::monitor::{CoreError, ErrorCode};
 
@@ -16,15 +17,27 @@ impl IntoResponse for CoreError {
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         };
         let body = self.body();
-        (
-            status,
-            Json(serde_json::json!({"error": body.message, "code": body.code})),
-        )
-            .into_response()
+        let answer = ErrorAnswer {
+            error: &body.message,
+            code: Some(body.code),
+        };
+        (status, Json(answer)).into_response()
     }
+}
+
+/// An error as the browser receives it: the sentence, and its kind when a view refused.
+#[derive(Serialize)]
+struct ErrorAnswer<'a> {
+    error: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<ErrorCode>,
 }
 
 /// A refusal by the guard or the router, before any view ran.
 pub(super) fn refuse(status: StatusCode, message: &str) -> Response {
-    (status, Json(serde_json::json!({"error": message}))).into_response()
+    let answer = ErrorAnswer {
+        error: message,
+        code: None,
+    };
+    (status, Json(answer)).into_response()
 }

@@ -29,8 +29,8 @@ pub(super) async fn follow(app: AppHandle, monitor: Arc<Monitor>) {
                     notifier.on_change(&app, change);
                 }
             }
-            LiveEvent::Resync { .. } => tray::refresh(&app),
-            LiveEvent::Tunnel(_) | LiveEvent::Store { .. } => {}
+            LiveEvent::Resync(_) => tray::refresh(&app),
+            LiveEvent::Tunnel(_) | LiveEvent::Store(_) => {}
         }
     }
 }

@@ -10,7 +10,7 @@ use futures_util::stream::{self, Stream};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
 
-use super::{ChangeView, CoreError, LiveEvent, Monitor, UserView};
+use super::{ChangeView, CoreError, LiveEvent, Monitor, Resync, StoreHealth, UserView};
 use crate::store::{Change, StoreProblem};
 use crate::tunnel::TunnelState;
 
@@ -88,7 +88,7 @@ impl Follower {
                         }
                         Ok(()) = self.health.changed() => {
                             let problem = self.health.borrow_and_update().clone();
-                            return Some(LiveEvent::Store { problem });
+                            return Some(LiveEvent::Store(StoreHealth { problem }));
                         }
                         _ = self.stopping.wait_for(|stop| *stop) => return None,
                     };
@@ -116,9 +116,9 @@ impl Follower {
         {
             self.last_sent = latest;
         }
-        LiveEvent::Resync {
+        LiveEvent::Resync(Resync {
             through: self.last_sent,
-        }
+        })
     }
 
     /// The change with the user's state after it.

@@ -125,6 +125,10 @@ impl Monitor {
                     }
                     other => other,
                 },
+                DemoError::Emulator(error) => CoreError::internal(
+                    "the demo emulator could not start; the monitor's log says why",
+                    &error,
+                ),
                 other => CoreError::Provider(other.to_string()),
             })
     }

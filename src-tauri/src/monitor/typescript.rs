@@ -56,6 +56,8 @@ pub fn typescript() -> String {
     file.declare::<Destinations>();
     file.declare::<RetryAnswer>();
     file.declare::<ChangeView>();
+    file.declare::<Resync>();
+    file.declare::<StoreHealth>();
     file.declare::<LiveEvent>();
     file.declare::<MinuteView>();
     file.declare::<Stats>();

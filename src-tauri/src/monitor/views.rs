@@ -294,13 +294,26 @@ pub struct ChangeView {
 pub enum LiveEvent {
     /// A delivery was committed and projected.
     Change(ChangeView),
-    /// The follower missed more than can be replayed: reload the views. The feed goes on from
-    /// `through`.
-    Resync { through: i64 },
+    /// The follower missed more than can be replayed: reload the views.
+    Resync(Resync),
     /// The tunnel's state changed.
     Tunnel(TunnelView),
-    /// The store's health changed (`None`: deliveries are acknowledged again).
-    Store { problem: Option<StoreProblem> },
+    /// The store's health changed.
+    Store(StoreHealth),
+}
+
+/// A resync: the feed goes on after `through`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Resync {
+    pub through: i64,
+}
+
+/// Why deliveries are not acknowledged now (`None`: they are again).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreHealth {
+    pub problem: Option<StoreProblem>,
 }
 
 impl LiveEvent {
@@ -308,9 +321,9 @@ impl LiveEvent {
     pub fn name(&self) -> &'static str {
         match self {
             LiveEvent::Change(_) => "change",
-            LiveEvent::Resync { .. } => "resync",
+            LiveEvent::Resync(_) => "resync",
             LiveEvent::Tunnel(_) => "tunnel",
-            LiveEvent::Store { .. } => "store",
+            LiveEvent::Store(_) => "store",
         }
     }
 
@@ -318,8 +331,8 @@ impl LiveEvent {
     pub fn resume_id(&self) -> Option<i64> {
         match self {
             LiveEvent::Change(change) => Some(change.delivery_id),
-            LiveEvent::Resync { through } => Some(*through),
-            LiveEvent::Tunnel(_) | LiveEvent::Store { .. } => None,
+            LiveEvent::Resync(resync) => Some(resync.through),
+            LiveEvent::Tunnel(_) | LiveEvent::Store(_) => None,
         }
     }
 
@@ -327,13 +340,9 @@ impl LiveEvent {
     pub fn data_json(&self) -> String {
         let data = match self {
             LiveEvent::Change(change) => serde_json::to_string(change),
-            LiveEvent::Resync { through } => {
-                serde_json::to_string(&serde_json::json!({"through": through}))
-            }
+            LiveEvent::Resync(resync) => serde_json::to_string(resync),
             LiveEvent::Tunnel(tunnel) => serde_json::to_string(tunnel),
-            LiveEvent::Store { problem } => {
-                serde_json::to_string(&serde_json::json!({"problem": problem}))
-            }
+            LiveEvent::Store(health) => serde_json::to_string(health),
         };
         data.expect("live events serialise")
     }

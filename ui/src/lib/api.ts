@@ -28,6 +28,7 @@ import type {
   RetryAnswer,
   SettingsSaved,
   Stats,
+  StoreHealth,
   StoreProblem,
   Tunnel,
   UserDetail,
@@ -166,7 +167,7 @@ export function follow(handlers: {
   source.addEventListener('resync', () => handlers.onResync());
   source.addEventListener('tunnel', (event) => handlers.onTunnel?.(JSON.parse((event as MessageEvent).data) as Tunnel));
   source.addEventListener('store', (event) =>
-    handlers.onStore?.((JSON.parse((event as MessageEvent).data) as { problem: StoreProblem | null }).problem),
+    handlers.onStore?.((JSON.parse((event as MessageEvent).data) as StoreHealth).problem),
   );
   return () => source.close();
 }

@@ -98,7 +98,11 @@ export type RetryAnswer = { deliveryId: number, destinations: number, };
 
 export type Change = { deliveryId: number, outcome: Outcome, externalId: string | null, user: User | null, };
 
-export type LiveEvent = { "event": "change", "data": Change } | { "event": "resync", "data": { through: number, } } | { "event": "tunnel", "data": Tunnel } | { "event": "store", "data": { problem: StoreProblem | null, } };
+export type Resync = { through: number, };
+
+export type StoreHealth = { problem: StoreProblem | null, };
+
+export type LiveEvent = { "event": "change", "data": Change } | { "event": "resync", "data": Resync } | { "event": "tunnel", "data": Tunnel } | { "event": "store", "data": StoreHealth };
 
 export type MinuteCount = { minuteStart: number, deliveries: number, rejected: number, };
 
