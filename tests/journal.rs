@@ -172,8 +172,11 @@ async fn lookup_sees_a_delivery_the_moment_it_is_acknowledged() {
     }
 }
 
-/// Each derived table's columns (name, type, not null, key), as SQLite describes them.
-fn derived_columns(db: &std::path::Path) -> Vec<(String, Vec<(String, String, bool, i64)>)> {
+/// A table's columns (name, type, not null, key), as SQLite describes them.
+type Columns = Vec<(String, String, bool, i64)>;
+
+/// Each derived table's columns.
+fn derived_columns(db: &std::path::Path) -> Vec<(String, Columns)> {
     let conn = rusqlite::Connection::open(db).unwrap();
     [
         "users",
