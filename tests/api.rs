@@ -173,7 +173,7 @@ async fn the_ui_refuses_to_listen_beyond_loopback() {
         demo: None,
         tunnel: kyc_monitor::tunnel::TunnelSpec::None,
         tunnel_options: Default::default(),
-            outbound: Default::default(),
+        outbound: Default::default(),
     };
     let error = Server::bind(config)
         .await

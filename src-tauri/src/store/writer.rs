@@ -516,7 +516,8 @@ fn project(
     let projected = (|| {
         // The projection is derived: it needs no fsync of its own. The next acknowledgement's
         // commit (FULL) makes it durable; a power cut before that loses only work to redo.
-        conn.prepare_cached("PRAGMA synchronous = NORMAL")?.execute([])?;
+        conn.prepare_cached("PRAGMA synchronous = NORMAL")?
+            .execute([])?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let projected = projection::project(&tx, Tables::Live, limit)?;
         tx.commit()?;
