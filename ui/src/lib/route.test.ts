@@ -14,6 +14,10 @@ describe('route', () => {
     expect(parseRoute('#/deliveries')).toEqual({ view: 'deliveries' });
     expect(parseRoute('#/stats')).toEqual({ view: 'stats' });
     expect(parseRoute('#/register')).toEqual({ view: 'register' });
-    expect(parseRoute('#/settings')).toEqual({ view: 'settings' });
+    expect(parseRoute('#/settings', true)).toEqual({ view: 'settings' });
+  });
+
+  it('has no route in a browser that only the desktop app can serve', () => {
+    expect(parseRoute('#/settings')).toEqual({ view: 'board' });
   });
 });

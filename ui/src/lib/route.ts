@@ -7,13 +7,15 @@ export type Route =
   | { view: 'settings' }
   | { view: 'user'; externalId: string };
 
-export function parseRoute(hash: string): Route {
+/** The view an address names. Settings are the desktop app's own: a browser shows the board
+ * for them, as for any address it has no view for. */
+export function parseRoute(hash: string, desktop = false): Route {
   const path = hash.replace(/^#/, '');
   if (path.startsWith('/user/')) return { view: 'user', externalId: decodeURIComponent(path.slice('/user/'.length)) };
   if (path === '/deliveries') return { view: 'deliveries' };
   if (path === '/stats') return { view: 'stats' };
   if (path === '/register') return { view: 'register' };
-  if (path === '/settings') return { view: 'settings' };
+  if (path === '/settings' && desktop) return { view: 'settings' };
   return { view: 'board' };
 }
 
