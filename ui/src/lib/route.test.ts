@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRoute, userHref } from './route';
+import { pageTitle, parseRoute, userHref } from './route';
 
 describe('route', () => {
   it('round-trips any externalId through the address', () => {
@@ -15,6 +15,12 @@ describe('route', () => {
     expect(parseRoute('#/stats')).toEqual({ view: 'stats' });
     expect(parseRoute('#/register')).toEqual({ view: 'register' });
     expect(parseRoute('#/settings', true)).toEqual({ view: 'settings' });
+  });
+
+  it('names the user, or the view, in the tab title', () => {
+    expect(pageTitle(parseRoute(userHref('user_6630')))).toBe('user_6630 · KYC Monitor');
+    expect(pageTitle(parseRoute('#/stats'))).toBe('Stats · KYC Monitor');
+    expect(pageTitle(parseRoute(''))).toBe('Board · KYC Monitor');
   });
 
   it('has no route in a browser that only the desktop app can serve', () => {

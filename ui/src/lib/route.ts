@@ -22,3 +22,17 @@ export function parseRoute(hash: string, desktop = false): Route {
 export function userHref(externalId: string): string {
   return `#/user/${encodeURIComponent(externalId)}`;
 }
+
+const VIEW_TITLES: Record<Exclude<Route['view'], 'user'>, string> = {
+  board: 'Board',
+  deliveries: 'Deliveries',
+  stats: 'Stats',
+  register: 'Register',
+  settings: 'Settings',
+};
+
+/** The tab's title: the user's externalId on a user page, else the view's name. */
+export function pageTitle(route: Route): string {
+  const name = route.view === 'user' ? route.externalId : VIEW_TITLES[route.view];
+  return `${name} · KYC Monitor`;
+}
