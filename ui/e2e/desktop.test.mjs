@@ -242,7 +242,7 @@ describe('the desktop app in a real window', { skip: !binary && 'set KYC_MONITOR
     // Search: type the start of an externalId, Enter opens the user.
     const search = await session.find('.search input');
     await session.type(search, 'desk_48');
-    await eventually(async () => (await session.all('.results button')).length === 1, 'one search result');
+    await eventually(async () => (await session.all('.results [role="option"]')).length === 1, 'one search result');
     await session.type(search, '\uE007');
     const title = await session.waitFor('.user-page h1');
     assert.equal(await session.text(title), 'desk_4821');
