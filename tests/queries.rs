@@ -233,6 +233,8 @@ fn the_uis_queries_use_their_indexes_not_scans() {
     for (sql, expected) in [
         ("SELECT * FROM users WHERE status = 'OPEN' AND (status_since < 5 OR (status_since = 5 AND external_id > 'x')) ORDER BY status_since DESC, external_id LIMIT 50", "users_by_status"),
         ("SELECT * FROM users WHERE external_id >= 'u' AND external_id < 'v' ORDER BY external_id LIMIT 20", "PRIMARY KEY"),
+        // The review queue, per status: the longest waits first, read backwards from the index.
+        ("SELECT * FROM users WHERE status = 'ON_HOLD' AND status_since <= 9 AND status_since >= 5 AND (status_since > 5 OR external_id < 'x') AND ('[\"REVIEW\"]' = '[]' OR decision IN (SELECT value FROM json_each('[\"REVIEW\"]'))) AND (NULL IS NULL OR sub_status = NULL) ORDER BY status_since, external_id DESC LIMIT 100", "users_by_status"),
         ("SELECT * FROM events WHERE external_id = 'u' ORDER BY delivery_id", "events_by_user"),
         ("SELECT * FROM deliveries WHERE id < 99 AND outcome = 'rejected' ORDER BY id DESC LIMIT 100", "deliveries_by_outcome"),
         ("SELECT * FROM delivery_minutes WHERE minute >= 5 ORDER BY minute", "INTEGER PRIMARY KEY"),

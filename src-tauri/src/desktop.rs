@@ -96,6 +96,9 @@ pub fn run(args: DesktopArgs) -> anyhow::Result<()> {
         .invoke_handler(tauri::generate_handler![
             commands::overview,
             commands::stats,
+            commands::review,
+            commands::review_settings,
+            commands::save_review_settings,
             commands::board,
             commands::search,
             commands::user,

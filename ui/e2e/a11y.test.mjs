@@ -14,6 +14,7 @@ import { launchChromium, startMonitor } from './monitor.mjs';
 const artifacts = join(dirname(fileURLToPath(import.meta.url)), 'artifacts');
 const VIEWS = [
   ['board', '#/', 'board'],
+  ['review', '#/review', 'review'],
   ['deliveries', '#/deliveries', 'deliveries'],
   ['stats', '#/stats', 'stats'],
   ['register', '#/register', 'history'],

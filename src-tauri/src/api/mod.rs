@@ -8,6 +8,7 @@ mod error;
 mod feed;
 mod guard;
 mod provider;
+mod review;
 mod views;
 
 use std::sync::Arc;
@@ -26,6 +27,7 @@ pub fn router(monitor: Arc<Monitor>, access: UiAccess) -> Router {
     Router::new()
         .merge(views::router())
         .merge(provider::router())
+        .merge(review::router())
         .merge(feed::router())
         .route(
             "/api/{*rest}",

@@ -9,7 +9,8 @@ use crate::keychain::{self, KeychainStatus};
 use crate::monitor::{
     BoardPage, CoreError, DeliveriesPage, DeliveriesQuery, Destinations, ErrorBody, ErrorCode,
     Forwarding, Monitor, Overview, PageCursor, ProviderOverview, RegisterAnswer, RegisterForm,
-    ReplayAnswer, ReplayRequest, RetryAnswer, Stats, UserDetail, UsersFound,
+    ReplayAnswer, ReplayRequest, RetryAnswer, ReviewPage, ReviewQuery, ReviewSettings, Stats,
+    UserDetail, UsersFound,
 };
 use crate::provider::actions::{DemoStatus, ReconcileReport};
 use crate::settings::{DesktopSettings, DesktopStatus, SettingsSaved};
@@ -34,6 +35,24 @@ fn answered<T>(result: Result<T, CoreError>) -> Answer<T> {
 #[tauri::command]
 pub async fn overview(desktop: State<'_, Desktop>) -> Answer<Overview> {
     answered(monitor(&desktop)?.overview().await)
+}
+
+#[tauri::command]
+pub async fn review(desktop: State<'_, Desktop>, query: ReviewQuery) -> Answer<ReviewPage> {
+    answered(monitor(&desktop)?.review(query).await)
+}
+
+#[tauri::command]
+pub async fn review_settings(desktop: State<'_, Desktop>) -> Answer<ReviewSettings> {
+    answered(monitor(&desktop)?.review_settings().await)
+}
+
+#[tauri::command]
+pub async fn save_review_settings(
+    desktop: State<'_, Desktop>,
+    settings: ReviewSettings,
+) -> Answer<ReviewSettings> {
+    answered(monitor(&desktop)?.save_review_settings(settings).await)
 }
 
 #[tauri::command]

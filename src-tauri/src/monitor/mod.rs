@@ -8,6 +8,7 @@ mod inspector;
 mod live;
 mod provider;
 mod readers;
+mod review;
 pub mod typescript;
 pub mod views;
 
@@ -19,6 +20,7 @@ use tokio::sync::watch;
 pub use error::{CoreError, ErrorBody, ErrorCode};
 pub use inspector::*;
 pub use live::LiveStream;
+pub use review::{ReviewPage, ReviewQuery, ReviewSettings};
 pub use views::*;
 
 use crate::ingest;

@@ -8,7 +8,7 @@ use ts_rs::{Config, TS};
 
 use super::inspector::*;
 use super::views::*;
-use super::{ErrorBody, ErrorCode};
+use super::{ErrorBody, ErrorCode, ReviewPage, ReviewQuery, ReviewSettings};
 use crate::keychain::{self, KeychainStatus};
 use crate::kyc::{UserState, KNOWN_STATUSES, OTHER_STATUS_LABEL, STATUS_LABELS};
 use crate::provider::actions::{DemoStatus, Learned, ProviderProfile, ReconcileReport};
@@ -43,6 +43,9 @@ pub fn typescript() -> String {
     file.declare::<PageCursor>();
     file.declare::<BoardPage>();
     file.declare::<UsersFound>();
+    file.declare::<ReviewSettings>();
+    file.declare::<ReviewQuery>();
+    file.declare::<ReviewPage>();
     file.declare::<Outcome>();
     file.declare::<TimelineEntryView>();
     file.declare::<UserDetail>();

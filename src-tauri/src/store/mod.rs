@@ -22,7 +22,7 @@ pub use backup::{BackupError, BackupStep, BackupSummary};
 pub use outbox::{Attempt, Destination, DueForward, ForwardState};
 pub use queries::{
     BoardCursor, DeliveryFilter, DeliveryRecord, EventRecord, MinuteCount, Reader,
-    RegistrationAttempt, TimelineEntry, UserCount, UserRecord,
+    RegistrationAttempt, ReviewFilter, TimelineEntry, UserCount, UserRecord,
 };
 pub use writer::{
     Change, NewDelivery, Outcome, Recorded, StoreProblem, Verdict, Writer, CHANGE_BACKLOG,

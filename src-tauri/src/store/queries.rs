@@ -6,6 +6,16 @@ use rusqlite::{Connection, OptionalExtension, Row};
 use super::{Change, Outcome, StoreError};
 use crate::kyc::UserState;
 
+/// What narrows the review queue within a status.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReviewFilter {
+    /// Only these decisions; empty: any.
+    pub decisions: Vec<String>,
+    pub sub_status: Option<String>,
+    /// Only users who entered their status at or before this time (Unix ms).
+    pub entered_by: i64,
+}
+
 /// A user's current state, as the projection holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRecord {
@@ -182,6 +192,45 @@ impl Reader {
             .query_map(rusqlite::params![status, since, id, limit], user_from_row)?
             .collect::<rusqlite::Result<_>>()
             .map_err(StoreError::from)
+    }
+
+    /// One status's part of the review queue: its users who have waited longest first (entered
+    /// the status at or before `entered_by`), optionally only some decisions and one subStatus,
+    /// after `after`. Reads the status's range of `users_by_status` backwards: no sort.
+    pub fn review_page(
+        &self,
+        status: &str,
+        filter: &ReviewFilter,
+        after: Option<&BoardCursor>,
+        limit: u32,
+    ) -> Result<Vec<UserRecord>, StoreError> {
+        let (since, id) = after.map_or((i64::MIN, "\u{10FFFF}"), |c| {
+            (c.status_since, c.external_id.as_str())
+        });
+        let decisions = serde_json::to_string(&filter.decisions).expect("strings serialise");
+        Ok(self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users
+                  WHERE status = ?1 AND status_since <= ?2
+                    AND status_since >= ?3 AND (status_since > ?3 OR external_id < ?4)
+                    AND (?5 = '[]' OR decision IN (SELECT value FROM json_each(?5)))
+                    AND (?6 IS NULL OR sub_status = ?6)
+                  ORDER BY status_since, external_id DESC LIMIT ?7"
+            ))?
+            .query_map(
+                rusqlite::params![
+                    status,
+                    filter.entered_by,
+                    since,
+                    id,
+                    decisions,
+                    filter.sub_status,
+                    limit
+                ],
+                user_from_row,
+            )?
+            .collect::<rusqlite::Result<_>>()?)
     }
 
     /// Users whose `externalId` starts with `prefix`, in `externalId` order.

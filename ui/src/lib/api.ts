@@ -33,6 +33,9 @@ import type {
   Tunnel,
   UserDetail,
   UsersFound,
+  ReviewPage,
+  ReviewQuery,
+  ReviewSettings,
 } from './types';
 
 /** True inside the desktop app's window. */
@@ -102,6 +105,10 @@ export const api = {
   user: (externalId: string) => call<UserDetail>('user', { externalId }, `/api/users/${encodeURIComponent(externalId)}`),
   deliveries: (filter: DeliveriesFilter) => call<DeliveriesPage>('deliveries', { query: filter }, `/api/deliveries${query(filter)}`),
   stats: () => call<Stats>('stats', {}, '/api/stats'),
+  review: (filter: ReviewQuery) => call<ReviewPage>('review', { query: filter }, reviewPath(filter)),
+  reviewSettings: () => call<ReviewSettings>('review_settings', {}, '/api/review/settings'),
+  saveReviewSettings: (settings: ReviewSettings) =>
+    call<ReviewSettings>('save_review_settings', { settings }, '/api/review/settings', { json: settings }),
   replay: (id: number) => call<ReplayAnswer>('replay', { id }, `/api/deliveries/${id}/replay`, { json: undefined }),
   /** Sends `body` to this monitor as a new delivery, marked as a local replay of `id`. */
   resend: (id: number, body: string) =>
@@ -116,6 +123,13 @@ export const api = {
   reconcile: () => call<ReconcileReport>('reconcile', {}, '/api/reconcile', { json: {} }),
   startDemo: () => call<DemoStatus>('start_demo', {}, '/api/demo', { json: {} }),
 };
+
+/** The queue's address: "no decision" is an empty decision, which `query` would drop. */
+function reviewPath(filter: ReviewQuery): string {
+  const path = `/api/review${query(filter)}`;
+  if (filter.decision !== '') return path;
+  return `${path}${path.includes('?') ? '&' : '?'}decision=`;
+}
 
 /** What a failure says, for the page. */
 export function failureText(failure: unknown): string {

@@ -11,6 +11,7 @@ describe('route', () => {
   it('falls back to the board', () => {
     expect(parseRoute('')).toEqual({ view: 'board' });
     expect(parseRoute('#/nowhere')).toEqual({ view: 'board' });
+    expect(parseRoute('#/review')).toEqual({ view: 'review' });
     expect(parseRoute('#/deliveries')).toEqual({ view: 'deliveries' });
     expect(parseRoute('#/stats')).toEqual({ view: 'stats' });
     expect(parseRoute('#/register')).toEqual({ view: 'register' });

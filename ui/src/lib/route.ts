@@ -1,6 +1,7 @@
 // Views live in the address's hash, so reload and back/forward keep the place.
 export type Route =
   | { view: 'board' }
+  | { view: 'review' }
   | { view: 'deliveries' }
   | { view: 'stats' }
   | { view: 'register' }
@@ -12,6 +13,7 @@ export type Route =
 export function parseRoute(hash: string, desktop = false): Route {
   const path = hash.replace(/^#/, '');
   if (path.startsWith('/user/')) return { view: 'user', externalId: decodeURIComponent(path.slice('/user/'.length)) };
+  if (path === '/review') return { view: 'review' };
   if (path === '/deliveries') return { view: 'deliveries' };
   if (path === '/stats') return { view: 'stats' };
   if (path === '/register') return { view: 'register' };
@@ -25,6 +27,7 @@ export function userHref(externalId: string): string {
 
 const VIEW_TITLES: Record<Exclude<Route['view'], 'user'>, string> = {
   board: 'Board',
+  review: 'Review queue',
   deliveries: 'Deliveries',
   stats: 'Stats',
   register: 'Register',

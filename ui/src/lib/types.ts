@@ -40,6 +40,44 @@ export type BoardPage = { users: Array<User>, next: PageCursor | null, };
 
 export type UsersFound = { users: Array<User>, };
 
+export type ReviewSettings = { 
+/**
+ * Users in these statuses...
+ */
+statuses: Array<string>, 
+/**
+ * ...with one of these decisions ("" is no decision); empty: any decision.
+ */
+decisions: Array<string>, 
+/**
+ * A wait in the status longer than this is shown as late.
+ */
+warnAfterMinutes: number, };
+
+export type ReviewQuery = { 
+/**
+ * One of the queue's statuses.
+ */
+status: string | null, 
+/**
+ * One of the queue's decisions ("" is no decision).
+ */
+decision: string | null, subStatus: string | null, 
+/**
+ * Only users who have been in their status at least this long.
+ */
+minAgeMinutes: number | null, afterSince: number | null, afterId: string | null, limit: number | null, };
+
+export type ReviewPage = { users: Array<User>, 
+/**
+ * Where the next page starts, if there may be one.
+ */
+next: PageCursor | null, 
+/**
+ * Users in the queue (its statuses and decisions, before the filters), from the counters.
+ */
+total: number, settings: ReviewSettings, };
+
 export type Outcome = "accepted" | "duplicate" | "ping" | "rejected";
 
 export type TimelineEntry = { deliveryId: number, receivedAt: number, eventId: string | null, duplicate: boolean, 

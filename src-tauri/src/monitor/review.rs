@@ -1,0 +1,187 @@
+//! The review queue: users waiting on a person, the one who waited longest first. Which
+//! statuses and decisions count, and after how long a wait is late, are settings kept in the
+//! database, so that every shell (the browser, the window, the tray) counts the same users.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use super::{CoreError, Monitor, PageCursor, UserView, PAGE_LIMIT};
+use crate::store::{BoardCursor, ReviewFilter};
+
+/// The settings key the queue's settings are kept under (JSON).
+const SETTINGS_KEY: &str = "review_queue";
+
+/// Who is in the review queue, and when a wait is late.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewSettings {
+    /// Users in these statuses...
+    pub statuses: Vec<String>,
+    /// ...with one of these decisions ("" is no decision); empty: any decision.
+    pub decisions: Vec<String>,
+    /// A wait in the status longer than this is shown as late.
+    pub warn_after_minutes: u32,
+}
+
+impl Default for ReviewSettings {
+    /// Users on hold for review, as the desktop's "needs review" notification has them.
+    fn default() -> Self {
+        ReviewSettings {
+            statuses: vec!["ON_HOLD".into()],
+            decisions: vec!["REVIEW".into()],
+            warn_after_minutes: 24 * 60,
+        }
+    }
+}
+
+impl ReviewSettings {
+    fn check(&self) -> Result<(), CoreError> {
+        if self.statuses.is_empty() {
+            return Err(CoreError::Invalid(
+                "choose at least one status for the review queue".into(),
+            ));
+        }
+        if self.warn_after_minutes == 0 {
+            return Err(CoreError::Invalid(
+                "the warning threshold must be at least a minute".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether a user with this status and decision is in the queue.
+    pub fn counts(&self, status: &str, decision: &str) -> bool {
+        self.statuses.iter().any(|s| s == status) && self.counts_decision(decision)
+    }
+
+    fn counts_decision(&self, decision: &str) -> bool {
+        self.decisions.is_empty() || self.decisions.iter().any(|d| d == decision)
+    }
+}
+
+/// The filters a person narrows the queue with (each optional); the same ones the board takes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewQuery {
+    /// One of the queue's statuses.
+    pub status: Option<String>,
+    /// One of the queue's decisions ("" is no decision).
+    pub decision: Option<String>,
+    pub sub_status: Option<String>,
+    /// Only users who have been in their status at least this long.
+    pub min_age_minutes: Option<u32>,
+    pub after_since: Option<i64>,
+    pub after_id: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// A page of the review queue, the longest wait first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewPage {
+    pub users: Vec<UserView>,
+    /// Where the next page starts, if there may be one.
+    pub next: Option<PageCursor>,
+    /// Users in the queue (its statuses and decisions, before the filters), from the counters.
+    pub total: i64,
+    pub settings: ReviewSettings,
+}
+
+impl Monitor {
+    /// The review queue's settings (the defaults until someone saves them).
+    pub async fn review_settings(&self) -> Result<ReviewSettings, CoreError> {
+        let saved = self
+            .read(|reader| Ok(reader.setting(SETTINGS_KEY)?))
+            .await?;
+        Ok(saved
+            .and_then(|json| serde_json::from_str(&json).ok())
+            .unwrap_or_default())
+    }
+
+    pub async fn save_review_settings(
+        &self,
+        settings: ReviewSettings,
+    ) -> Result<ReviewSettings, CoreError> {
+        settings.check()?;
+        let json = serde_json::to_string(&settings).expect("settings serialise");
+        self.writer.set_setting(SETTINGS_KEY, &json).await?;
+        Ok(settings)
+    }
+
+    /// One page of the queue: per status, its longest waits (an index range each), merged.
+    pub async fn review(&self, query: ReviewQuery) -> Result<ReviewPage, CoreError> {
+        let settings = self.review_settings().await?;
+        let limit = query.limit.unwrap_or(100).clamp(1, PAGE_LIMIT);
+        let statuses: Vec<String> = match &query.status {
+            Some(status) if !settings.statuses.contains(status) => {
+                return Err(CoreError::Invalid(format!(
+                    "{status} is not one of the review queue's statuses"
+                )))
+            }
+            Some(status) => vec![status.clone()],
+            None => settings.statuses.clone(),
+        };
+        let decisions = match &query.decision {
+            Some(decision) if !settings.counts_decision(decision) => {
+                return Err(CoreError::Invalid(format!(
+                    "{decision:?} is not one of the review queue's decisions"
+                )))
+            }
+            Some(decision) => vec![decision.clone()],
+            None => settings.decisions.clone(),
+        };
+        let after = match (query.after_since, query.after_id) {
+            (Some(status_since), Some(external_id)) => Some(BoardCursor {
+                status_since,
+                external_id,
+            }),
+            (None, None) => None,
+            _ => {
+                return Err(CoreError::Invalid(
+                    "afterSince and afterId go together".into(),
+                ))
+            }
+        };
+        let filter = ReviewFilter {
+            decisions,
+            sub_status: query.sub_status.filter(|s| !s.is_empty()),
+            entered_by: crate::time::now_millis()
+                - i64::from(query.min_age_minutes.unwrap_or(0)) * 60_000,
+        };
+        let queue = settings.clone();
+        let (mut users, counts) = self
+            .read(move |reader| {
+                let mut users = Vec::new();
+                for status in &statuses {
+                    users.extend(reader.review_page(status, &filter, after.as_ref(), limit)?);
+                }
+                Ok((users, reader.user_counts()?))
+            })
+            .await?;
+        // The queue's order: the longest wait first, then as the index reads (externalId down).
+        users.sort_by(|a, b| {
+            a.status_since
+                .cmp(&b.status_since)
+                .then_with(|| b.external_id.cmp(&a.external_id))
+        });
+        users.truncate(limit as usize);
+        let next = (users.len() == limit as usize)
+            .then(|| users.last())
+            .flatten()
+            .map(|last| PageCursor {
+                after_since: last.status_since,
+                after_id: last.external_id.clone(),
+            });
+        let total = counts
+            .iter()
+            .filter(|count| queue.counts(&count.status, &count.decision))
+            .map(|count| count.users)
+            .sum();
+        Ok(ReviewPage {
+            users: users.into_iter().map(UserView::from).collect(),
+            next,
+            total,
+            settings,
+        })
+    }
+}
