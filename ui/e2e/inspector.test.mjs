@@ -131,8 +131,13 @@ describe('the deliveries inspector', () => {
     await page.getByTestId('resend-body').fill(edited);
     await page.getByTestId('resend').click();
     await page.getByTestId('replay-result').filter({ hasText: /Edited and resent as #\d+: accepted \(200\)\. Accepted: it moved/ }).waitFor();
+    // The list takes the new delivery from the live feed, a frame or so after the answer.
     const top = page.getByTestId('delivery').first();
-    assert.match(await top.innerText(), /accepted\s*replay\s+200\s+user_7310\s+CLOSED\s+ACCEPT/);
+    const expected = /accepted\s*replay\s+200\s+user_7310\s+CLOSED\s+ACCEPT/;
+    for (let tries = 0; tries < 50 && !expected.test(await top.innerText()); tries++) {
+      await page.waitForTimeout(100);
+    }
+    assert.match(await top.innerText(), expected);
     assert.equal(await page.getByTestId('raw-body').innerText(), edited);
     assert.match(await page.getByTestId('replay-tag').innerText(), /local replay of #\d+/);
 
