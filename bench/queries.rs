@@ -1,6 +1,7 @@
 //! The UI's queries at scale: fills a database with USERS users and 5 events each through the
 //! production writer (the code every delivery goes through), then times lookup, the board's
-//! first page, the counts and the stats with the same reader functions the UI API calls.
+//! first page, search, the review queue, the counts and the stats with the same reader
+//! functions the UI API calls.
 //!
 //! cargo run --release --example queries -- [DB_PATH] [USERS]   (defaults: a temp file, 1000000)
 //! An existing DB_PATH that already holds the users is reused, so repeated runs skip the fill.
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kyc_monitor::kyc::parse_payload;
-use kyc_monitor::store::{NewDelivery, Reader, Store, Verdict};
+use kyc_monitor::store::{NewDelivery, Reader, ReviewFilter, Store, Verdict};
 
 const EVENTS_PER_USER: usize = 5;
 const IN_FLIGHT: usize = 2048;
@@ -72,6 +73,43 @@ async fn main() -> anyhow::Result<()> {
         time(SAMPLES, || {
             let status = statuses[next() as usize % statuses.len()];
             reader.board_page(status, None, 50).unwrap();
+        }),
+    );
+    report(
+        "search anywhere, 4 digits (12)",
+        "< 50",
+        time(SAMPLES, || {
+            let digits = format!("{:04}", next() % 10_000);
+            reader.search_users(&digits, 12).unwrap();
+        }),
+    );
+    report(
+        "search anywhere, in every id (12)",
+        "< 50",
+        time(SAMPLES, || {
+            // Not a prefix, and in all 1,000,000 externalIds and participantIds.
+            reader.search_users("SER_00", 12).unwrap();
+        }),
+    );
+    report(
+        "search anywhere, in accounts (12)",
+        "< 50",
+        time(SAMPLES, || {
+            let hex = format!("{:05x}", next() % 0x10_0000);
+            reader.search_users(&hex, 12).unwrap();
+        }),
+    );
+    report(
+        "review queue page (100)",
+        "< 50",
+        time(SAMPLES, || {
+            // The rejected among the closed, the longest in the status first.
+            let filter = ReviewFilter {
+                decisions: vec!["REJECT".into()],
+                sub_status: None,
+                entered_by: i64::MAX,
+            };
+            reader.review_page("CLOSED", &filter, None, 100).unwrap();
         }),
     );
     report(

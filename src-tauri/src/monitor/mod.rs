@@ -203,15 +203,12 @@ impl Monitor {
         })
     }
 
-    /// Users whose `externalId` starts with `prefix`.
-    pub async fn search(
-        &self,
-        prefix: String,
-        limit: Option<u32>,
-    ) -> Result<UsersFound, CoreError> {
+    /// Users with `text` in their externalId, participantId or account, ignoring case; those
+    /// whose externalId starts with it first.
+    pub async fn search(&self, text: String, limit: Option<u32>) -> Result<UsersFound, CoreError> {
         let limit = limit.unwrap_or(20).clamp(1, PAGE_LIMIT);
         let users = self
-            .read(move |reader| Ok(reader.users_with_prefix(&prefix, limit)?))
+            .read(move |reader| Ok(reader.search_users(&text, limit)?))
             .await?;
         Ok(UsersFound {
             users: users.into_iter().map(UserView::from).collect(),

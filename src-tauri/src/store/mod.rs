@@ -9,6 +9,7 @@ mod projection;
 pub mod queries;
 pub mod retention;
 pub mod schema;
+mod search;
 mod settings;
 mod writer;
 
@@ -20,6 +21,7 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use backup::{BackupError, BackupStep, BackupSummary};
 pub use outbox::{Attempt, Destination, DueForward, ForwardState};
+pub use search::SEARCH_TRIGGERS;
 pub use queries::{
     BoardCursor, DeliveryFilter, DeliveryRecord, EventRecord, MinuteCount, Reader,
     RegistrationAttempt, ReviewFilter, TimelineEntry, UserCount, UserRecord,
@@ -340,6 +342,8 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", index as i64 + 1)?;
     }
+    // A rebuild's swap drops the search index's triggers with the old users table.
+    tx.execute_batch(search::SEARCH_TRIGGERS)?;
     tx.pragma_update(None, "application_id", schema::APPLICATION_ID)?;
     tx.commit()?;
     Ok(())

@@ -119,7 +119,7 @@ pub struct DeliveryFilter {
     pub before_id: Option<i64>,
 }
 
-const USER_COLUMNS: &str = "external_id, decision, status, sub_status, participant_id, account,
+pub(super) const USER_COLUMNS: &str = "external_id, decision, status, sub_status, participant_id, account,
                             first_seen_at, last_seen_at, status_since, event_count";
 const EVENT_COLUMNS: &str = "delivery_id, received_at, external_id, decision, status, sub_status,
                              participant_id, account, event_id, duplicate";
@@ -574,7 +574,7 @@ pub(super) fn state_from_row(row: &Row, first: usize) -> rusqlite::Result<UserSt
     })
 }
 
-fn user_from_row(row: &Row) -> rusqlite::Result<UserRecord> {
+pub(super) fn user_from_row(row: &Row) -> rusqlite::Result<UserRecord> {
     Ok(UserRecord {
         external_id: row.get(0)?,
         state: state_from_row(row, 1)?,

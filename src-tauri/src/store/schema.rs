@@ -154,6 +154,12 @@ pub const MIGRATIONS: &[&str] = &[
     -- Set when retention removed the raw body and headers (the event keeps its own fields).
     ALTER TABLE deliveries ADD COLUMN trimmed INTEGER NOT NULL DEFAULT 0 CHECK (trimmed IN (0, 1));
     "#,
+    // 6: search anywhere in externalId, participantId and account (store/search.rs): a trigram
+    // index kept by triggers on users, filled from the users there are.
+    concat!(
+        super::search::search_tables!(),
+        super::search::search_triggers!()
+    ),
 ];
 
 /// The schema version this build writes.
