@@ -1,5 +1,5 @@
-// Makes docs/board.png and docs/tunnel.png for the README: the real binary behind a tunnel (the
-// user's own URL), a board of realistic users, Chromium.
+// Makes docs/board.png, docs/tunnel.png and docs/review.png for the README: the real binary
+// behind a tunnel (the user's own URL), a board of realistic users, Chromium.
 //   KYC_MONITOR_BIN=path/to/kyc-monitor node e2e/readme-screenshot.mjs
 import { launchChromium, startMonitor } from './monitor.mjs';
 
@@ -39,5 +39,9 @@ await page.locator('[data-testid="card"]').first().waitFor();
 await page.waitForTimeout(300);
 await page.screenshot({ path: new URL('../../docs/board.png', import.meta.url).pathname });
 await page.locator('.topbar').screenshot({ path: new URL('../../docs/tunnel.png', import.meta.url).pathname });
+await page.evaluate(() => (location.hash = '#/review'));
+await page.getByTestId('queue-row').first().waitFor();
+await page.waitForTimeout(300);
+await page.screenshot({ path: new URL('../../docs/review.png', import.meta.url).pathname });
 await browser.close();
 monitor.stop();
