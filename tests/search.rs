@@ -101,5 +101,8 @@ async fn users_that_arrive_after_a_rebuild_are_found() {
     assert!(cli(&scratch.db(), &["rebuild"]).status.success());
     let monitor = Monitor::start(&scratch.db(), &[]);
     ingest(&monitor, &[flat("after_rebuild", "", "OPEN")]).await;
-    assert_eq!(found(&scratch.db(), "_rebuild"), ["after_rebuild", "before_rebuild"]);
+    assert_eq!(
+        found(&scratch.db(), "_rebuild"),
+        ["after_rebuild", "before_rebuild"]
+    );
 }

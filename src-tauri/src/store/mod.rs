@@ -21,11 +21,11 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use backup::{BackupError, BackupStep, BackupSummary};
 pub use outbox::{Attempt, Destination, DueForward, ForwardState};
-pub use search::SEARCH_TRIGGERS;
 pub use queries::{
     BoardCursor, DeliveryFilter, DeliveryRecord, EventRecord, MinuteCount, Reader,
     RegistrationAttempt, ReviewFilter, TimelineEntry, UserCount, UserRecord,
 };
+pub use search::SEARCH_TRIGGERS;
 pub use writer::{
     Change, NewDelivery, Outcome, Recorded, StoreProblem, Verdict, Writer, CHANGE_BACKLOG,
 };

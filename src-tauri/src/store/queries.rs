@@ -119,7 +119,8 @@ pub struct DeliveryFilter {
     pub before_id: Option<i64>,
 }
 
-pub(super) const USER_COLUMNS: &str = "external_id, decision, status, sub_status, participant_id, account,
+pub(super) const USER_COLUMNS: &str =
+    "external_id, decision, status, sub_status, participant_id, account,
                             first_seen_at, last_seen_at, status_since, event_count";
 const EVENT_COLUMNS: &str = "delivery_id, received_at, external_id, decision, status, sub_status,
                              participant_id, account, event_id, duplicate";
