@@ -128,15 +128,17 @@ impl Monitor {
         })
     }
 
-    /// Totals, decision rates, the median time to CLOSED and the last hour's deliveries.
+    /// Totals, decision rates, the median and 90th percentile time to CLOSED and the last
+    /// hour's deliveries.
     pub async fn stats(&self) -> Result<Stats, CoreError> {
         let now = crate::time::now_millis();
         let hour_start = (now / 60_000 - 59) * 60_000;
-        let (counts, median, minutes) = self
+        let (counts, median, p90, minutes) = self
             .read(move |reader| {
                 Ok((
                     reader.user_counts()?,
                     reader.median_time_to_close()?,
+                    reader.time_to_close_within(0.9)?,
                     reader.deliveries_per_minute(hour_start)?,
                 ))
             })
@@ -171,6 +173,7 @@ impl Monitor {
             by_status,
             by_decision,
             median_time_to_close_ms: median,
+            p90_time_to_close_ms: p90,
             per_minute,
         })
     }

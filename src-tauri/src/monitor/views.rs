@@ -273,6 +273,8 @@ pub struct Stats {
     pub approval_rate: Option<f64>,
     pub rejection_rate: Option<f64>,
     pub median_time_to_close_ms: Option<i64>,
+    /// 90% of the closed users closed within this time from first seen.
+    pub p90_time_to_close_ms: Option<i64>,
     /// Every minute of the last hour, oldest first, zeros included.
     pub per_minute: Vec<MinuteView>,
 }

@@ -364,6 +364,12 @@ impl Reader {
     /// The median time from first seen to CLOSED over closed users, in milliseconds: exact
     /// below a second, within 0.5% above (see `close_times`).
     pub fn median_time_to_close(&self) -> Result<Option<i64>, StoreError> {
+        self.time_to_close_within(0.5)
+    }
+
+    /// The time from first seen to CLOSED within which `share` of the closed users closed
+    /// (0.5: the median, 0.9: the 90th percentile), from the maintained histogram.
+    pub fn time_to_close_within(&self, share: f64) -> Result<Option<i64>, StoreError> {
         let closed: i64 = self
             .conn
             .prepare_cached("SELECT coalesce(sum(users), 0) FROM close_times")?
@@ -371,14 +377,15 @@ impl Reader {
         if closed == 0 {
             return Ok(None);
         }
-        // The lower median: the bucket holding the ((closed - 1) / 2)-th time, counting from 0.
+        // The bucket holding the floor((closed - 1) * share)-th time, counting from 0 (for the
+        // median, the lower one).
         self.conn
             .prepare_cached(
                 "SELECT bucket FROM (SELECT bucket, sum(users) OVER (ORDER BY bucket) AS running
                                       FROM close_times WHERE users > 0)
                   WHERE running > ?1 ORDER BY bucket LIMIT 1",
             )?
-            .query_row([(closed - 1) / 2], |row| row.get(0))
+            .query_row([((closed - 1) as f64 * share) as i64], |row| row.get(0))
             .optional()
             .map(|bucket| bucket.map(super::projection::bucket_middle))
             .map_err(StoreError::from)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { barHeights, columnOf, decisionTone, duration, percent, prettyBody, relativeTime, tunnelLabel } from './format';
+import { columnOf, decisionTone, duration, percent, prettyBody, relativeTime, tunnelLabel } from './format';
 
 describe('format', () => {
   it('puts undocumented statuses in the other column', () => {
@@ -35,11 +35,9 @@ describe('format', () => {
     expect(duration(2 * 86_400_000 + 4 * 3_600_000)).toBe('2 d 4 h');
   });
 
-  it('writes rates and scales bars', () => {
+  it('writes rates', () => {
     expect(percent(2 / 3)).toBe('66.7%');
     expect(percent(null)).toBe('—');
-    expect(barHeights([0, 5, 10], 40)).toEqual([0, 20, 40]);
-    expect(barHeights([0, 0], 40)).toEqual([0, 0]);
   });
 
   it('shows bodies pretty when they are JSON and as they are otherwise', () => {

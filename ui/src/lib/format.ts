@@ -86,12 +86,6 @@ export function percent(rate: number | null): string {
   return rate === null ? '—' : `${(rate * 100).toFixed(1)}%`;
 }
 
-/** Bar heights for a chart of `values`, scaled so the largest fills `height`. */
-export function barHeights(values: number[], height: number): number[] {
-  const top = Math.max(1, ...values);
-  return values.map((value) => (value / top) * height);
-}
-
 const TUNNEL_NAMES: Record<string, string> = { ngrok: 'ngrok', cloudflared: 'cloudflared', bore: 'bore', url: 'own URL' };
 
 /** A short label for the tunnel's state, for the top bar (the reason goes in the tooltip). */

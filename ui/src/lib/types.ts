@@ -150,6 +150,10 @@ export type Stats = { totalUsers: number, byStatus: { [key in string]: number },
  */
 approvalRate: number | null, rejectionRate: number | null, medianTimeToCloseMs: number | null, 
 /**
+ * 90% of the closed users closed within this time from first seen.
+ */
+p90TimeToCloseMs: number | null, 
+/**
  * Every minute of the last hour, oldest first, zeros included.
  */
 perMinute: Array<MinuteCount>, };
