@@ -233,4 +233,22 @@ async fn the_tables_a_rebuild_swaps_in_are_the_ones_the_migrations_make() {
             "{index} missing: {indexes:?}"
         );
     }
+    // So are the search index's triggers, which went with the users table it replaced.
+    let triggers: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'trigger' ORDER BY name")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for trigger in [
+        "users_search_delete",
+        "users_search_insert",
+        "users_search_update",
+    ] {
+        assert!(
+            triggers.iter().any(|t| t == trigger),
+            "{trigger} missing: {triggers:?}"
+        );
+    }
 }

@@ -263,6 +263,8 @@ pub(super) fn rebuild(
         ))?;
     }
     tx.execute_batch(DERIVED_INDEXES)?;
+    // Dropping the live users table dropped the search index's triggers with it.
+    tx.execute_batch(super::SEARCH_TRIGGERS)?;
     let events = tx.query_row("SELECT count(*) FROM events", [], |row| row.get(0))?;
     tx.commit()?;
     Ok(events)
