@@ -157,6 +157,9 @@ describe('the desktop app in a real window', { skip: !binary && 'set KYC_MONITOR
       ...process.env,
       DBUS_SESSION_BUS_ADDRESS: bus.address,
       NO_AT_BRIDGE: '1', // no accessibility bus on this private session
+      // The POSIX locale, as on a server or a CI machine: WebKit then gives the page the
+      // language "C", which Intl refuses (a library reading it once blanked the whole window).
+      LC_ALL: 'C',
       DISPLAY: `:${display}`,
       XDG_CONFIG_HOME: join(scratch, 'config'),
       XDG_DATA_HOME: join(scratch, 'data'),

@@ -1,3 +1,5 @@
+// First: it makes `navigator.language` usable before any library reads it.
+import './lib/locale';
 import { mount } from 'svelte';
 import App from './App.svelte';
 import './app.css';
