@@ -11,7 +11,7 @@ use clap::Parser;
 
 use crate::keychain;
 use crate::secret::TunnelSecret;
-use crate::serve::ServeConfig;
+use crate::serve::{Outbound, ServeConfig};
 use crate::settings::DesktopSettings;
 use crate::tunnel::{TunnelOptions, TunnelSpec};
 
@@ -63,6 +63,45 @@ impl fmt::Display for ByteSize {
             n if n > 0 && n % 1024 == 0 => write!(f, "{}KiB", n / 1024),
             n => write!(f, "{n}"),
         }
+    }
+}
+
+/// A `--forward-to` destination (and the desktop setting's): an http(s) URL with a host.
+pub fn forward_url(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    match reqwest::Url::parse(text) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+            Ok(text.to_owned())
+        }
+        _ => Err(format!(
+            "{text:?} is not an http(s) URL such as http://localhost:3000/webhooks/kyc"
+        )),
+    }
+}
+
+/// Where `serve` and the desktop app read the forward signing secret from the environment.
+pub const FORWARD_SECRET_VARIABLE: &str = "KYC_MONITOR_FORWARD_SIGNING_SECRET";
+
+/// The most days `--keep-deliveries` takes: a hundred years.
+const MAX_KEEP_DAYS: f64 = 36_500.0;
+
+/// `--keep-deliveries` (and the desktop setting): a positive number of days, decimals taken.
+pub fn keep_days(text: &str) -> Result<std::time::Duration, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(|days| days_kept(days).ok())
+        .ok_or_else(|| format!("{text:?} is not a number of days such as 30 (or 0.5), up to 36500"))
+}
+
+/// `days` as a duration, when it is a positive number of days up to [`MAX_KEEP_DAYS`].
+pub fn days_kept(days: f64) -> Result<std::time::Duration, String> {
+    if days > 0.0 && days <= MAX_KEEP_DAYS {
+        Ok(std::time::Duration::from_secs_f64(days * 86_400.0))
+    } else {
+        Err(format!(
+            "{days} is not a number of days kept: choose more than 0, up to 36500"
+        ))
     }
 }
 
@@ -222,8 +261,52 @@ pub fn desktop_serve_config(
         signing_secret: None,
         demo: None,
         tunnel_options: tunnel_options(TunnelFlags::from_environment(), &tunnel, Some(settings)),
-        outbound: Default::default(),
+        outbound: desktop_outbound(settings)?,
         tunnel,
+    })
+}
+
+/// The desktop app's forwarding and retention: the settings' destinations and days, signed with
+/// `KYC_MONITOR_FORWARD_SIGNING_SECRET` or else the keychain's forward signing secret. Asks the
+/// keychain over D-Bus (only when there is somewhere to forward to).
+fn desktop_outbound(settings: &DesktopSettings) -> Result<Outbound, String> {
+    let keep_deliveries = settings.keep_deliveries()?;
+    let forward_to = settings
+        .forward_to
+        .iter()
+        .map(|url| forward_url(url).map_err(|e| format!("forward to: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    if forward_to.is_empty() {
+        return Ok(Outbound {
+            keep_deliveries,
+            ..Outbound::default()
+        });
+    }
+    let secret = match TunnelSecret::given(std::env::var(FORWARD_SECRET_VARIABLE).ok()) {
+        Some(secret) => Some((secret, FORWARD_SECRET_VARIABLE)),
+        None => match keychain::get(keychain::Item::ForwardSigningSecret) {
+            Ok(found) => found.map(|secret| (secret, "the keychain's forward signing secret")),
+            Err(reason) => {
+                tracing::warn!(
+                    "forwarded deliveries go unsigned: the keychain cannot be read ({reason})"
+                );
+                None
+            }
+        },
+    };
+    let forward_signing_secret = match secret {
+        Some((secret, source)) => Some(
+            secret
+                .expose()
+                .parse()
+                .map_err(|e| format!("{source}: {e}; replace it in Settings"))?,
+        ),
+        None => None,
+    };
+    Ok(Outbound {
+        forward_to,
+        forward_signing_secret,
+        keep_deliveries,
     })
 }
 

@@ -1,5 +1,5 @@
 //! The OS keychain (the Secret Service on Linux: GNOME Keyring, KWallet), where the tunnels'
-//! secrets can live instead of the environment. The desktop app's Settings write them; the
+//! secrets and the forward signing secret can live instead of the environment. The desktop app's Settings write them; the
 //! desktop app and `serve` read them when neither a flag nor the environment gives one. A
 //! secret read here goes straight into a [`TunnelSecret`]: it is never logged, stored in the
 //! database or the settings file, or sent back to the UI.
@@ -31,16 +31,23 @@ pub const SERVICE: &str = "kyc-monitor";
 pub enum Item {
     NgrokAuthtoken,
     BoreSecret,
+    /// Signs what is forwarded to the user's backends (a `whsec_` secret).
+    ForwardSigningSecret,
 }
 
 impl Item {
-    pub const ALL: [Item; 2] = [Item::NgrokAuthtoken, Item::BoreSecret];
+    pub const ALL: [Item; 3] = [
+        Item::NgrokAuthtoken,
+        Item::BoreSecret,
+        Item::ForwardSigningSecret,
+    ];
 
     /// The item's `username` attribute (and its name in the UI, by serde's kebab-case).
     pub fn name(self) -> &'static str {
         match self {
             Item::NgrokAuthtoken => "ngrok-authtoken",
             Item::BoreSecret => "bore-secret",
+            Item::ForwardSigningSecret => "forward-signing-secret",
         }
     }
 }
@@ -125,6 +132,12 @@ pub fn set(item: Item, value: &str) -> Result<(), String> {
             item_words(item)
         ));
     }
+    if item == Item::ForwardSigningSecret {
+        // Refused before it is kept, in words that never repeat it.
+        value
+            .parse::<crate::signature::SharedSecret>()
+            .map_err(|e| format!("the forward signing secret: {e}"))?;
+    }
     store::set(item, value)
 }
 
@@ -140,6 +153,7 @@ fn item_words(item: Item) -> &'static str {
     match item {
         Item::NgrokAuthtoken => "ngrok authtoken",
         Item::BoreSecret => "bore secret",
+        Item::ForwardSigningSecret => "forward signing secret",
     }
 }
 

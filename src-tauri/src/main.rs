@@ -121,7 +121,7 @@ struct ServeArgs {
     demo_speed: f64,
     /// Forwards every accepted delivery to this URL too (repeat for more): body byte for byte,
     /// in order per user, retried for up to 24 hours, also across restarts.
-    #[arg(long = "forward-to", value_name = "URL", value_parser = parse_forward_url)]
+    #[arg(long = "forward-to", value_name = "URL", value_parser = config::forward_url)]
     forward_to: Vec<String>,
     /// Signs forwarded deliveries with this Standard Webhooks secret (whsec_...), so the
     /// backend can verify them.
@@ -135,7 +135,7 @@ struct ServeArgs {
     forward_signing_secret: Option<String>,
     /// Removes the raw body and headers of deliveries older than DAYS (a decimal such as 0.5
     /// is taken); users and their timelines stay [default: keep everything]
-    #[arg(long, value_name = "DAYS", value_parser = parse_days)]
+    #[arg(long, value_name = "DAYS", value_parser = config::keep_days)]
     keep_deliveries: Option<std::time::Duration>,
 }
 
@@ -560,29 +560,6 @@ fn parse_ui_listen(text: &str) -> Result<UiListen, String> {
 }
 
 /// `--forward-to`: an http or https URL with a host.
-fn parse_forward_url(text: &str) -> Result<String, String> {
-    match reqwest::Url::parse(text) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
-            Ok(text.to_owned())
-        }
-        _ => Err(format!(
-            "{text:?} is not an http(s) URL such as http://localhost:3000/webhooks/kyc"
-        )),
-    }
-}
-
-/// `--keep-deliveries`: a positive number of days.
-fn parse_days(text: &str) -> Result<std::time::Duration, String> {
-    match text.trim().parse::<f64>() {
-        Ok(days) if days > 0.0 && days <= 36_500.0 => {
-            Ok(std::time::Duration::from_secs_f64(days * 86_400.0))
-        }
-        _ => Err(format!(
-            "{text:?} is not a number of days such as 30 (or 0.5), up to 36500"
-        )),
-    }
-}
-
 fn parse_addr(text: &str) -> Result<SocketAddr, String> {
     text.to_socket_addrs()
         .ok()

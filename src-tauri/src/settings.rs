@@ -11,7 +11,7 @@ use crate::tunnel::TunnelSpec;
 
 use crate::config::DEFAULT_LISTEN;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase", default)]
 pub struct DesktopSettings {
     /// The database file; `None` is the OS data folder's default.
@@ -25,6 +25,12 @@ pub struct DesktopSettings {
     /// ngrok: only these source networks may call the webhook (empty: anyone).
     pub ngrok_allow_cidrs: Vec<String>,
     pub bore_public_base: Option<String>,
+    /// Every accepted delivery is forwarded to each of these URLs too (`serve --forward-to`);
+    /// the signing secret for them is in the keychain.
+    pub forward_to: Vec<String>,
+    /// Raw deliveries older than this many days lose their body and headers
+    /// (`serve --keep-deliveries`); `None` keeps everything.
+    pub keep_deliveries_days: Option<f64>,
     pub notify_review: bool,
     pub notify_reject: bool,
     pub notify_accept: bool,
@@ -42,6 +48,8 @@ impl Default for DesktopSettings {
             ngrok_domain: None,
             ngrok_allow_cidrs: Vec::new(),
             bore_public_base: None,
+            forward_to: Vec::new(),
+            keep_deliveries_days: None,
             notify_review: true,
             notify_reject: true,
             notify_accept: true,
@@ -137,6 +145,10 @@ impl DesktopSettings {
             crate::tunnel::parse_allowed_cidr(cidr)
                 .map_err(|e| format!("ngrok allowed sources: {e}"))?;
         }
+        for url in &self.forward_to {
+            crate::config::forward_url(url).map_err(|e| format!("forward to: {e}"))?;
+        }
+        self.keep_deliveries()?;
         if let Some(db) = &self.db {
             if db.as_os_str().is_empty() {
                 return Err("the database path is empty: leave it unset for the default".into());
@@ -173,6 +185,14 @@ impl DesktopSettings {
         })
     }
 
+    /// How long raw deliveries are kept; `None`: for ever.
+    pub fn keep_deliveries(&self) -> Result<Option<std::time::Duration>, String> {
+        self.keep_deliveries_days
+            .map(crate::config::days_kept)
+            .transpose()
+            .map_err(|e| format!("keep deliveries: {e}"))
+    }
+
     pub fn tunnel_spec(&self) -> Result<TunnelSpec, String> {
         self.tunnel.trim().parse()
     }
@@ -194,6 +214,8 @@ mod tests {
             db: Some(dir.path().join("kyc.db")),
             listen: "127.0.0.1:9999".into(),
             tunnel: "cloudflared".into(),
+            forward_to: vec!["https://backend.example/kyc".into()],
+            keep_deliveries_days: Some(0.25),
             notify_accept: false,
             ..DesktopSettings::default()
         };
@@ -247,6 +269,37 @@ mod tests {
         ] {
             assert!(crate::tunnel::parse_allowed_cidr(bad).is_err(), "{bad}");
         }
+        let forward = DesktopSettings {
+            forward_to: vec![
+                "http://localhost:3000/kyc".into(),
+                "ftp://example.com".into(),
+            ],
+            ..DesktopSettings::default()
+        };
+        assert_eq!(
+            forward.validate().unwrap_err(),
+            "forward to: \"ftp://example.com\" is not an http(s) URL such as http://localhost:3000/webhooks/kyc"
+        );
+        for days in [0.0, -1.0, f64::NAN, f64::INFINITY, 40_000.0] {
+            let keep = DesktopSettings {
+                keep_deliveries_days: Some(days),
+                ..DesktopSettings::default()
+            };
+            assert!(
+                keep.validate()
+                    .unwrap_err()
+                    .starts_with("keep deliveries: "),
+                "{days}"
+            );
+        }
+        let kept = DesktopSettings {
+            keep_deliveries_days: Some(0.5),
+            ..DesktopSettings::default()
+        };
+        assert_eq!(
+            kept.keep_deliveries(),
+            Ok(Some(std::time::Duration::from_secs(43_200)))
+        );
         assert!(!path.exists(), "nothing was written");
 
         std::fs::write(&path, "{ not json").unwrap();

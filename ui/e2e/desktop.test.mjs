@@ -7,6 +7,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHmac, randomBytes } from 'node:crypto';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -539,5 +541,109 @@ describe('the desktop app in a real window', { skip: !binary && 'set KYC_MONITOR
     process.kill(appPid(database), 'SIGTERM');
     await eventually(appExited, 'the app to quit');
     await session.end().catch(() => {});
+  });
+  it('forwards to a backend set in Settings, signed with the keychain secret, and trims old deliveries', async () => {
+    const database = join(scratch, 'forward.db');
+    const settingsFile = join(scratch, 'config', 'kyc-monitor', 'desktop-settings.json');
+    const settingsBefore = existsSync(settingsFile) ? readFileSync(settingsFile) : null;
+    const secret = `whsec_${randomBytes(32).toString('base64')}`;
+    // The user's backend: a real HTTP server that keeps what it is sent.
+    const received = [];
+    const backend = createHttpServer((request, response) => {
+      const chunks = [];
+      request.on('data', (chunk) => chunks.push(chunk));
+      request.on('end', () => {
+        received.push({ headers: request.headers, body: Buffer.concat(chunks) });
+        response.end('ok');
+      });
+    });
+    await new Promise((resolve) => backend.listen(0, '127.0.0.1', resolve));
+    const backendUrl = `http://127.0.0.1:${backend.address().port}/hooks/kyc`;
+    try {
+      let session = await launch(database);
+      await session.execute('location.hash = "#/settings"');
+      const forwardTo = await session.waitFor('textarea[name="forwardTo"]');
+      await session.type(forwardTo, backendUrl);
+      const keep = await session.find('input[name="keepDeliveriesDays"]');
+      const save = await session.find('[data-testid="settings-form"] button[type="submit"]');
+      const answer = () => session.find('[data-testid="settings-answer"]').then((e) => session.text(e));
+      // A wrong number of days is refused with a sentence; 0.00002 days (1.7 s) is kept.
+      await session.type(keep, 'a week');
+      await session.click(save);
+      await eventually(async () => /"a week" is not a number of days/.test(await answer()), 'the refusal of the days');
+      await session.call('POST', `/element/${keep}/clear`, {});
+      await session.type(keep, '0.00002');
+      await session.click(save);
+      await eventually(async () => /Saved\..*forwarding and retention change when the monitor restarts/.test(await answer()), 'the save');
+
+      // The signing secret goes to the keychain; a public key is refused without being echoed.
+      const field = await session.find('input[name="forward-signing-secret"]');
+      const panel = await session.find('[data-testid="keychain-forward-signing-secret"]');
+      const submit = await session.find('[data-testid="keychain-forward-signing-secret"] button[type="submit"]');
+      const publicKey = `whpk_${randomBytes(32).toString('base64')}`;
+      await session.type(field, publicKey);
+      await session.click(submit);
+      await eventually(async () => /forward signing secret: /.test(await session.text(panel)), 'the refusal of a public key');
+      assert.ok(!(await session.text(panel)).includes(publicKey), 'the refused key is not shown');
+      await session.call('POST', `/element/${field}/clear`, {});
+      await session.type(field, secret);
+      await session.click(submit);
+      await eventually(async () => /is in the keychain/.test(await session.text(panel)), 'the secret to be kept');
+      await session.screenshot(join(artifacts, 'desktop-settings-forwarding.png'));
+      process.kill(appPid(database), 'SIGTERM');
+      await eventually(appExited, 'the app to quit');
+      await session.end().catch(() => {});
+
+      // The next start forwards what it accepts, signed, then trims it once it is old.
+      session = await launch(database);
+      const webhookUrl = await eventually(async () => {
+        const url = await session.attribute(await session.find('.endpoint .url'), 'title');
+        return url?.startsWith(`http://127.0.0.1:${listenPort}/kyc-webhook/`) ? url : null;
+      }, 'the webhook URL to show');
+      const body = JSON.stringify({ externalId: 'fwd_1', decision: 'REVIEW', status: 'ON_HOLD', subStatus: 'é ✓', participantId: '', account: '' });
+      const status = await fetch(webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then((r) => r.status);
+      assert.equal(status, 200);
+      await eventually(() => received.length > 0, 'the backend to receive the delivery');
+      const [forwarded] = received;
+      assert.equal(forwarded.body.toString(), body, 'the body byte for byte');
+      assert.equal(forwarded.headers['content-type'], 'application/json');
+      const { 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': signature } = forwarded.headers;
+      const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
+      const expected = createHmac('sha256', key).update(`${id}.${timestamp}.${forwarded.body}`).digest('base64');
+      assert.ok(signature.split(' ').includes(`v1,${expected}`), 'signed with the keychain secret (Standard Webhooks)');
+
+      // Retention keeps 1.7 s here and looks every second; the inspector reads the delivery anew
+      // each time it is opened.
+      const detail = await eventually(async () => {
+        await session.execute('location.hash = "#/board"');
+        await session.waitFor('[data-testid="board"]');
+        await session.execute('location.hash = "#/deliveries"');
+        // WebKitWebDriver does not click a table row itself: its first cell.
+        await session.click(await session.waitFor('[data-testid="delivery"] td'));
+        const body = await session.waitFor('section[aria-label="Body"]');
+        const text = await session.text(body);
+        if (/Not kept/.test(text)) return text;
+        await session.screenshot(join(artifacts, 'desktop-retention-pending.png'));
+        await sleep(500);
+        return null;
+      }, 'retention to remove the raw body');
+      await session.screenshot(join(artifacts, 'desktop-retention.png'));
+      assert.match(detail, /removed by --keep-deliveries/);
+
+      const page = await session.execute('return document.documentElement.outerHTML');
+      assert.ok(!page.includes(secret.slice(6)), 'the secret is not in the page');
+      assert.ok(!appLog.includes(secret.slice(6)), 'the secret is not in the log');
+      for (const file of [settingsFile, database, `${database}-wal`]) {
+        if (existsSync(file)) assert.ok(!readFileSync(file).includes(secret.slice(6)), `the secret is not in ${file}`);
+      }
+      process.kill(appPid(database), 'SIGTERM');
+      await eventually(appExited, 'the app to quit');
+      await session.end().catch(() => {});
+    } finally {
+      backend.close();
+      await secretTool(bus.address, ['clear', 'service', 'kyc-monitor', 'username', 'forward-signing-secret']);
+      if (settingsBefore) writeFileSync(settingsFile, settingsBefore);
+      else rmSync(settingsFile, { force: true });
+    }
   });
 });

@@ -288,7 +288,17 @@ tunnel: string, cloudflaredPath: string | null, ngrokDomain: string | null,
 /**
  * ngrok: only these source networks may call the webhook (empty: anyone).
  */
-ngrokAllowCidrs: Array<string>, borePublicBase: string | null, notifyReview: boolean, notifyReject: boolean, notifyAccept: boolean, 
+ngrokAllowCidrs: Array<string>, borePublicBase: string | null, 
+/**
+ * Every accepted delivery is forwarded to each of these URLs too (`serve --forward-to`);
+ * the signing secret for them is in the keychain.
+ */
+forwardTo: Array<string>, 
+/**
+ * Raw deliveries older than this many days lose their body and headers
+ * (`serve --keep-deliveries`); `None` keeps everything.
+ */
+keepDeliveriesDays: number | null, notifyReview: boolean, notifyReject: boolean, notifyAccept: boolean, 
 /**
  * Set from the tray; kept across restarts.
  */
@@ -310,7 +320,7 @@ export type SettingsSaved = {
  */
 restartNeeded: boolean, };
 
-export type KeychainItem = "ngrok-authtoken" | "bore-secret";
+export type KeychainItem = "ngrok-authtoken" | "bore-secret" | "forward-signing-secret";
 
 export type KeychainStatus = { available: boolean, 
 /**
