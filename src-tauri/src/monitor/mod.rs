@@ -128,21 +128,81 @@ impl Monitor {
         })
     }
 
-    /// Totals, decision rates, the median and 90th percentile time to CLOSED and the last
-    /// hour's deliveries.
+    /// Totals, decision rates, the median and 90th percentile time to CLOSED, the last hour's
+    /// deliveries, and for compliance the decisions per day, the funnel through the statuses and
+    /// the time in each: all read from aggregates the projector keeps, never from the events.
     pub async fn stats(&self) -> Result<Stats, CoreError> {
         let now = crate::time::now_millis();
         let hour_start = (now / 60_000 - 59) * 60_000;
-        let (counts, median, p90, minutes) = self
+        const DAY: i64 = 86_400_000;
+        let first_day = (now / DAY - (DECISION_DAYS - 1)) * DAY;
+        let (counts, median, p90, minutes, (days, reached, stays)) = self
             .read(move |reader| {
                 Ok((
                     reader.user_counts()?,
                     reader.median_time_to_close()?,
                     reader.time_to_close_within(0.9)?,
                     reader.deliveries_per_minute(hour_start)?,
+                    (
+                        reader.decisions_per_day(first_day)?,
+                        reader.statuses_reached()?,
+                        reader.status_stays()?,
+                    ),
                 ))
             })
             .await?;
+        let decisions_per_day = (0..DECISION_DAYS)
+            .map(|i| {
+                let day_start = first_day + i * DAY;
+                let mut view = DecisionDayView {
+                    day_start,
+                    accept: 0,
+                    reject: 0,
+                    review: 0,
+                    other: 0,
+                };
+                for count in days.iter().filter(|d| d.day * DAY == day_start) {
+                    *match count.decision.as_str() {
+                        "ACCEPT" => &mut view.accept,
+                        "REJECT" => &mut view.reject,
+                        "REVIEW" => &mut view.review,
+                        _ => &mut view.other,
+                    } += count.users;
+                }
+                view
+            })
+            .collect();
+        let funnel = KNOWN_STATUSES
+            .iter()
+            .map(|status| StatusReachedView {
+                status: (*status).to_owned(),
+                users: reached
+                    .iter()
+                    .find(|(s, _)| s == status)
+                    .map_or(0, |(_, users)| *users),
+            })
+            .collect();
+        let mut time_in_status: Vec<StatusTimeView> = KNOWN_STATUSES
+            .iter()
+            .map(|status| StatusTimeView {
+                status: (*status).to_owned(),
+                stays: 0,
+                median_ms: None,
+                p90_ms: None,
+            })
+            .collect();
+        for stay in stays {
+            let view = StatusTimeView {
+                stays: stay.stays,
+                median_ms: Some(stay.median_ms),
+                p90_ms: Some(stay.p90_ms),
+                status: stay.status,
+            };
+            match time_in_status.iter_mut().find(|t| t.status == view.status) {
+                Some(known) => *known = view,
+                None => time_in_status.push(view),
+            }
+        }
         let mut by_status = std::collections::BTreeMap::new();
         let mut by_decision = std::collections::BTreeMap::new();
         for count in &counts {
@@ -175,6 +235,9 @@ impl Monitor {
             median_time_to_close_ms: median,
             p90_time_to_close_ms: p90,
             per_minute,
+            decisions_per_day,
+            funnel,
+            time_in_status,
         })
     }
 

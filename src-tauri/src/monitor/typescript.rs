@@ -63,6 +63,9 @@ pub fn typescript() -> String {
     file.declare::<StoreHealth>();
     file.declare::<LiveEvent>();
     file.declare::<MinuteView>();
+    file.declare::<DecisionDayView>();
+    file.declare::<StatusReachedView>();
+    file.declare::<StatusTimeView>();
     file.declare::<Stats>();
     file.declare::<Environment>();
     file.declare::<Endpoints>();

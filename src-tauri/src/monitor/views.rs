@@ -263,6 +263,43 @@ pub struct MinuteView {
     pub rejected: i64,
 }
 
+/// Users whose decision became each decision on one UTC day (see `decision_days` in the
+/// store's projection for what counts).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(rename = "DecisionDay")]
+pub struct DecisionDayView {
+    /// Unix milliseconds at the start of the day, UTC.
+    pub day_start: i64,
+    pub accept: i64,
+    pub reject: i64,
+    pub review: i64,
+    /// Decisions outside the documented ones.
+    pub other: i64,
+}
+
+/// How many users were ever in a status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(rename = "StatusReached")]
+pub struct StatusReachedView {
+    pub status: String,
+    pub users: i64,
+}
+
+/// How long finished stays in a status lasted, with the histogram's precision: exact below a
+/// second, within 0.5% above.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(rename = "StatusTime")]
+pub struct StatusTimeView {
+    pub status: String,
+    /// Stays that ended (the user moved on); none while everyone is still in it.
+    pub stays: i64,
+    pub median_ms: Option<i64>,
+    pub p90_ms: Option<i64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Stats {
@@ -277,7 +314,16 @@ pub struct Stats {
     pub p90_time_to_close_ms: Option<i64>,
     /// Every minute of the last hour, oldest first, zeros included.
     pub per_minute: Vec<MinuteView>,
+    /// Every UTC day of the last [`DECISION_DAYS`], oldest first (today last), zeros included.
+    pub decisions_per_day: Vec<DecisionDayView>,
+    /// Users ever in each documented status, in the statuses' order.
+    pub funnel: Vec<StatusReachedView>,
+    /// Time in each status: the documented ones in order, then any other with finished stays.
+    pub time_in_status: Vec<StatusTimeView>,
 }
+
+/// How many days the decisions per day cover.
+pub const DECISION_DAYS: i64 = 30;
 
 /// One committed delivery, as the live feed announces it, with the user's state after it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]

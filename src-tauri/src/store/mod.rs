@@ -22,8 +22,8 @@ use rusqlite::{Connection, OpenFlags};
 pub use backup::{BackupError, BackupStep, BackupSummary};
 pub use outbox::{Attempt, Destination, DueForward, ForwardState};
 pub use queries::{
-    BoardCursor, DeliveryFilter, DeliveryRecord, EventRecord, MinuteCount, Reader,
-    RegistrationAttempt, ReviewFilter, TimelineEntry, UserCount, UserRecord,
+    BoardCursor, DecisionDayCount, DeliveryFilter, DeliveryRecord, EventRecord, MinuteCount,
+    Reader, RegistrationAttempt, ReviewFilter, StatusStays, TimelineEntry, UserCount, UserRecord,
 };
 pub use search::SEARCH_TRIGGERS;
 pub use writer::{

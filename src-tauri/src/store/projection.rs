@@ -74,7 +74,8 @@ pub(super) const DERIVED_TABLES: &str = r#"
         last_seen_at   INTEGER NOT NULL,
         status_since   INTEGER NOT NULL,
         event_count    INTEGER NOT NULL,
-        last_event_id  INTEGER NOT NULL REFERENCES {p}events (delivery_id)
+        last_event_id  INTEGER NOT NULL REFERENCES {p}events (delivery_id),
+        statuses_reached INTEGER NOT NULL DEFAULT 0
     ) STRICT, WITHOUT ROWID;
     CREATE TABLE {p}user_counts (
         status   TEXT NOT NULL,
@@ -91,6 +92,22 @@ pub(super) const DERIVED_TABLES: &str = r#"
         bucket INTEGER PRIMARY KEY,
         users  INTEGER NOT NULL
     ) STRICT;
+    CREATE TABLE {p}decision_days (
+        day      INTEGER NOT NULL,
+        decision TEXT NOT NULL,
+        users    INTEGER NOT NULL,
+        PRIMARY KEY (day, decision)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE {p}status_reached (
+        status TEXT PRIMARY KEY,
+        users  INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE {p}status_stays (
+        status TEXT NOT NULL,
+        bucket INTEGER NOT NULL,
+        users  INTEGER NOT NULL,
+        PRIMARY KEY (status, bucket)
+    ) STRICT, WITHOUT ROWID;
     CREATE TABLE {p}projection (
         id      INTEGER PRIMARY KEY CHECK (id = 1),
         through INTEGER NOT NULL
@@ -106,12 +123,15 @@ pub(super) const DERIVED_INDEXES: &str = r#"
 "#;
 
 /// The derived tables' names, for a rebuild's swap.
-pub(super) const DERIVED_NAMES: [&str; 6] = [
+pub(super) const DERIVED_NAMES: [&str; 9] = [
     "users",
     "events",
     "user_counts",
     "delivery_minutes",
     "close_times",
+    "decision_days",
+    "status_reached",
+    "status_stays",
     "projection",
 ];
 
@@ -275,6 +295,7 @@ struct Previous {
     state: UserState,
     first_seen_at: i64,
     status_since: i64,
+    statuses_reached: i64,
 }
 
 /// The user's projected state, if the user is known.
@@ -293,7 +314,8 @@ fn previous(
 ) -> rusqlite::Result<Option<Previous>> {
     conn.prepare_cached(table_sql!(
         tables,
-        "SELECT decision, status, sub_status, participant_id, account, first_seen_at, status_since
+        "SELECT decision, status, sub_status, participant_id, account, first_seen_at, status_since,
+                statuses_reached
            FROM ",
         "users",
         " WHERE external_id = ?1"
@@ -303,6 +325,7 @@ fn previous(
             state: state_from_row(row, 0)?,
             first_seen_at: row.get(5)?,
             status_since: row.get(6)?,
+            statuses_reached: row.get(7)?,
         })
     })
     .optional()
@@ -314,9 +337,9 @@ pub(super) fn event_id_seen(conn: &Connection, event_id: &str) -> rusqlite::Resu
         .query_row([event_id], |row| row.get(0))
 }
 
-/// The bucket of a time to close in `close_times`: its number of digits and its first three
-/// digits (in milliseconds), so buckets sort like the times, are exact below a second and within
-/// 0.5% above. The migration that fills close_times computes the same in SQL.
+/// The bucket of a duration in `close_times` and `status_stays`: its number of digits and its
+/// first three digits (in milliseconds), so buckets sort like the times, are exact below a
+/// second and within 0.5% above. The migrations that fill those tables compute the same in SQL.
 pub(super) fn close_bucket(millis: i64) -> i64 {
     let text = millis.max(0).to_string();
     let lead: i64 = text[..text.len().min(3)].parse().expect("digits");
@@ -330,14 +353,40 @@ pub(super) fn bucket_middle(bucket: i64) -> i64 {
     lead * unit + unit / 2
 }
 
-/// What a projected batch changes in the aggregates (`user_counts`, `close_times`,
-/// `delivery_minutes`), written once per key at the batch's end: a thousand deliveries touch a
-/// few rows of them, not thousands of times.
+/// The bit of a documented status in `users.statuses_reached` (the funnel's memory of which
+/// statuses a user has been in); none for other statuses, which the funnel leaves out.
+fn reached_bit(status: &str) -> i64 {
+    crate::kyc::KNOWN_STATUSES
+        .iter()
+        .position(|known| *known == status)
+        .map_or(0, |n| 1 << n)
+}
+
+/// The UTC day (days since 1970-01-01) of a time in Unix milliseconds.
+pub(super) fn utc_day(millis: i64) -> i64 {
+    millis / 86_400_000
+}
+
+/// What a projected batch changes in the aggregates, written once per key at the batch's end:
+/// a thousand deliveries touch a few rows of them, not thousands of times.
+///
+/// Only events that move a user count: a duplicate delivery (and a refused one, which names
+/// no user) changes none of them. The compliance stats count:
+/// - `decision_days`: a decision on the UTC day a user's decision became it (its first event's
+///   decision, or a later one that differs from the user's); "" (no decision) is not counted,
+///   and a user whose decision changes twice counts twice;
+/// - `status_reached`: users who were ever in a documented status, each user once a status
+///   (the funnel; other statuses are left out);
+/// - `status_stays`: finished stays in a status, from the event that entered it to the event
+///   that left it, by `close_bucket`; a user still in a status has no stay counted for it.
 #[derive(Debug, Default)]
 struct Tallies {
     users: HashMap<(String, String), i64>,
     closes: HashMap<i64, i64>,
     minutes: HashMap<i64, (i64, i64)>,
+    decisions: HashMap<(i64, String), i64>,
+    reached: HashMap<&'static str, i64>,
+    stays: HashMap<(String, i64), i64>,
 }
 
 impl Tallies {
@@ -352,6 +401,35 @@ impl Tallies {
     /// Closed users by how long they took to close.
     fn close(&mut self, millis: i64, change: i64) {
         *self.closes.entry(close_bucket(millis)).or_default() += change;
+    }
+
+    /// A user's decision became `decision` at `at`.
+    fn decided(&mut self, at: i64, decision: &str) {
+        if !decision.is_empty() {
+            *self
+                .decisions
+                .entry((utc_day(at), decision.to_owned()))
+                .or_default() += 1;
+        }
+    }
+
+    /// A user entered `status`, having been in the documented statuses of `before` (bits).
+    /// Returns the bits with this status's.
+    fn entered(&mut self, status: &str, before: i64) -> i64 {
+        let bit = reached_bit(status);
+        if bit != 0 && before & bit == 0 {
+            let known = crate::kyc::KNOWN_STATUSES[bit.trailing_zeros() as usize];
+            *self.reached.entry(known).or_default() += 1;
+        }
+        before | bit
+    }
+
+    /// A user left `status` after `millis` in it.
+    fn stayed(&mut self, status: &str, millis: i64) {
+        *self
+            .stays
+            .entry((status.to_owned(), close_bucket(millis)))
+            .or_default() += 1;
     }
 
     fn minute(&mut self, received_at: i64, outcome: Outcome) {
@@ -391,6 +469,36 @@ impl Tallies {
         ))?;
         for (minute, (deliveries, rejected)) in self.minutes {
             minutes.execute(params![minute, deliveries, rejected])?;
+        }
+        let mut decisions = conn.prepare_cached(table_sql!(
+            tables,
+            "INSERT INTO ",
+            "decision_days",
+            " (day, decision, users) VALUES (?1, ?2, ?3)
+             ON CONFLICT (day, decision) DO UPDATE SET users = users + excluded.users"
+        ))?;
+        for ((day, decision), users) in self.decisions {
+            decisions.execute(params![day, decision, users])?;
+        }
+        let mut reached = conn.prepare_cached(table_sql!(
+            tables,
+            "INSERT INTO ",
+            "status_reached",
+            " (status, users) VALUES (?1, ?2)
+             ON CONFLICT (status) DO UPDATE SET users = users + excluded.users"
+        ))?;
+        for (status, users) in self.reached {
+            reached.execute(params![status, users])?;
+        }
+        let mut stays = conn.prepare_cached(table_sql!(
+            tables,
+            "INSERT INTO ",
+            "status_stays",
+            " (status, bucket, users) VALUES (?1, ?2, ?3)
+             ON CONFLICT (status, bucket) DO UPDATE SET users = users + excluded.users"
+        ))?;
+        for ((status, bucket), users) in self.stays {
+            stays.execute(params![status, bucket, users])?;
         }
         Ok(())
     }
@@ -440,13 +548,16 @@ fn apply_event(
             if s.status == CLOSED {
                 tallies.close(0, 1);
             }
+            tallies.decided(received_at, &s.decision);
+            let reached = tallies.entered(&s.status, 0);
             conn.prepare_cached(table_sql!(
         tables,
         "INSERT INTO ",
         "users",
         " (external_id, decision, status, sub_status, participant_id, account,
-                                       first_seen_at, last_seen_at, status_since, event_count, last_event_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7, 1, ?8)"
+                                       first_seen_at, last_seen_at, status_since, event_count, last_event_id,
+                                       statuses_reached)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7, 1, ?8, ?9)"
     ))?
             .execute(params![
                 event.external_id,
@@ -456,7 +567,8 @@ fn apply_event(
                 s.participant_id,
                 s.account,
                 received_at,
-                delivery_id
+                delivery_id,
+                reached
             ])?;
         }
         Some(_) if duplicate => {
@@ -480,6 +592,14 @@ fn apply_event(
             } else if before.status != CLOSED && s.status == CLOSED {
                 tallies.close(received_at - previous.first_seen_at, 1);
             }
+            if s.decision != before.decision {
+                tallies.decided(received_at, &s.decision);
+            }
+            let mut reached = previous.statuses_reached;
+            if s.status != before.status {
+                tallies.stayed(&before.status, received_at - previous.status_since);
+                reached = tallies.entered(&s.status, reached);
+            }
             conn.prepare_cached(table_sql!(
         tables,
         "UPDATE ",
@@ -487,7 +607,7 @@ fn apply_event(
         " SET decision = ?2, sub_status = ?4, participant_id = ?5, account = ?6,
                                      status_since = CASE WHEN status = ?3 THEN status_since ELSE ?7 END,
                                      status = ?3, last_seen_at = ?7, event_count = event_count + 1,
-                                     last_event_id = ?8
+                                     last_event_id = ?8, statuses_reached = ?9
                   WHERE external_id = ?1"
     ))?
             .execute(params![
@@ -498,7 +618,8 @@ fn apply_event(
                 s.participant_id,
                 s.account,
                 received_at,
-                delivery_id
+                delivery_id,
+                reached
             ])?;
         }
     }

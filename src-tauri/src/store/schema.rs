@@ -160,6 +160,59 @@ pub const MIGRATIONS: &[&str] = &[
         super::search::search_tables!(),
         super::search::search_triggers!()
     ),
+    // 7: the compliance stats, kept by the projector (see `Tallies` in projection.rs for what
+    // counts): decisions per UTC day, how many users ever reached each documented status (each
+    // user remembers which it reached, one bit a status), and how long finished stays in a
+    // status lasted, by close_bucket. Filled here from the events there are, duplicates aside.
+    r#"
+    ALTER TABLE users ADD COLUMN statuses_reached INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE decision_days (
+        day      INTEGER NOT NULL,
+        decision TEXT NOT NULL,
+        users    INTEGER NOT NULL,
+        PRIMARY KEY (day, decision)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE status_reached (
+        status TEXT PRIMARY KEY,
+        users  INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE status_stays (
+        status TEXT NOT NULL,
+        bucket INTEGER NOT NULL,
+        users  INTEGER NOT NULL,
+        PRIMARY KEY (status, bucket)
+    ) STRICT, WITHOUT ROWID;
+    UPDATE users SET statuses_reached = (
+        SELECT coalesce(sum(DISTINCT CASE status WHEN 'NOT_STARTED' THEN 1 WHEN 'OPEN' THEN 2
+                                                 WHEN 'ON_HOLD' THEN 4 WHEN 'CLOSED' THEN 8 END), 0)
+          FROM events WHERE events.external_id = users.external_id AND duplicate = 0);
+    INSERT INTO status_reached (status, users)
+        SELECT status, count(DISTINCT external_id) FROM events
+         WHERE duplicate = 0 AND status IN ('NOT_STARTED', 'OPEN', 'ON_HOLD', 'CLOSED')
+         GROUP BY status;
+    INSERT INTO decision_days (day, decision, users)
+        SELECT received_at / 86400000, decision, count(*) FROM (
+            SELECT received_at, decision,
+                   lag(decision) OVER (PARTITION BY external_id ORDER BY delivery_id) AS before
+              FROM events WHERE duplicate = 0)
+         WHERE decision <> '' AND decision IS NOT before
+         GROUP BY 1, 2;
+    -- A stay begins with an event whose status differs from the one before it, and ends
+    -- where the next one begins.
+    WITH entries AS (
+        SELECT external_id, status, received_at, delivery_id,
+               status IS NOT lag(status) OVER (PARTITION BY external_id ORDER BY delivery_id) AS enters
+          FROM events WHERE duplicate = 0
+    ), stays AS (
+        SELECT status, max(lead(received_at) OVER (PARTITION BY external_id ORDER BY delivery_id)
+                           - received_at, 0) AS millis
+          FROM entries WHERE enters
+    )
+    INSERT INTO status_stays (status, bucket, users)
+        SELECT status, length(CAST(millis AS TEXT)) * 1000 + CAST(substr(CAST(millis AS TEXT), 1, 3) AS INTEGER),
+               count(*)
+          FROM stays WHERE millis IS NOT NULL GROUP BY 1, 2;
+    "#,
 ];
 
 /// The schema version this build writes.

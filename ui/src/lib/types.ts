@@ -144,6 +144,24 @@ export type LiveEvent = { "event": "change", "data": Change } | { "event": "resy
 
 export type MinuteCount = { minuteStart: number, deliveries: number, rejected: number, };
 
+export type DecisionDay = { 
+/**
+ * Unix milliseconds at the start of the day, UTC.
+ */
+dayStart: number, accept: number, reject: number, review: number, 
+/**
+ * Decisions outside the documented ones.
+ */
+other: number, };
+
+export type StatusReached = { status: string, users: number, };
+
+export type StatusTime = { status: string, 
+/**
+ * Stays that ended (the user moved on); none while everyone is still in it.
+ */
+stays: number, medianMs: number | null, p90Ms: number | null, };
+
 export type Stats = { totalUsers: number, byStatus: { [key in string]: number }, byDecision: { [key in string]: number }, 
 /**
  * Shares of ACCEPT and REJECT among decided users; none while nobody is decided.
@@ -156,7 +174,19 @@ p90TimeToCloseMs: number | null,
 /**
  * Every minute of the last hour, oldest first, zeros included.
  */
-perMinute: Array<MinuteCount>, };
+perMinute: Array<MinuteCount>, 
+/**
+ * Every UTC day of the last [`DECISION_DAYS`], oldest first (today last), zeros included.
+ */
+decisionsPerDay: Array<DecisionDay>, 
+/**
+ * Users ever in each documented status, in the statuses' order.
+ */
+funnel: Array<StatusReached>, 
+/**
+ * Time in each status: the documented ones in order, then any other with finished stays.
+ */
+timeInStatus: Array<StatusTime>, };
 
 export type EnvironmentId = "dev" | "preprod" | "prod";
 
