@@ -384,16 +384,17 @@ describe('the desktop app in a real window', { skip: !binary && 'set KYC_MONITOR
         'the notification to open tray_reject',
       );
 
-      // The tray menu: counts per status, then the actions.
+      // The tray menu: the review queue's count, counts per status, then the actions.
       const menu = async () => (await desktop.ask({ cmd: 'menu' }, 'menu')).items.filter((item) => item.type !== 'separator');
       const items = await eventually(async () => {
         const found = await menu();
         const labels = found.map((item) => item.label);
-        return ['Not started: 0', 'Open: 1', 'On hold: 2', 'Closed: 2'].every((label) => labels.includes(label)) && found;
+        return ['2 to review', 'Not started: 0', 'Open: 1', 'On hold: 2', 'Closed: 2'].every((label) => labels.includes(label)) && found;
       }, 'the tray to count the users per status');
       assert.deepEqual(
         items.map((item) => [item.label, item.enabled]),
         [
+          ['2 to review', false],
           ['Not started: 0', false],
           ['Open: 1', false],
           ['On hold: 2', false],
@@ -404,6 +405,27 @@ describe('the desktop app in a real window', { skip: !binary && 'set KYC_MONITOR
           ['Quit', true],
         ],
       );
+
+      // "N to review" is the review queue's total as the window shows it, under the queue's
+      // settings: saved in the window, the tray follows them.
+      const toReview = async () => Number(/^(\d+) to review$/.exec((await menu())[0].label)?.[1]);
+      const queueTotal = async () => Number(/^(\d+) waiting/.exec(await session.text(await session.find('[data-testid="review-total"]')))?.[1]);
+      await session.execute('location.hash = "#/review"');
+      await session.waitFor('[data-testid="queue-row"]');
+      await eventually(async () => (await queueTotal()) === 2, 'the queue to show its two users on hold for review');
+      assert.equal(await toReview(), await queueTotal());
+      await session.click(await session.find('.queue-settings summary'));
+      const choice = (text) =>
+        session.execute(
+          'return [...document.querySelectorAll(\'[data-testid="review-settings"] label.choice\')].find((l) => l.textContent.trim() === arguments[0]).querySelector("input")',
+          [text],
+        );
+      await session.click((await choice('CLOSED'))[W3C_ELEMENT]);
+      await session.click((await choice('REJECT'))[W3C_ELEMENT]);
+      await session.click(await session.find('[data-testid="review-settings"] button[type="submit"]'));
+      // tray_reject, closed with REJECT, joins the two.
+      await eventually(async () => (await queueTotal()) === 3, 'the queue to follow its new settings');
+      await eventually(async () => (await toReview()) === 3, 'the tray to follow the queue\'s new settings');
 
       // Copy webhook URL puts it on the clipboard.
       await desktop.ask({ cmd: 'click', label: 'Copy webhook URL' }, 'clicked');
@@ -418,6 +440,8 @@ describe('the desktop app in a real window', { skip: !binary && 'set KYC_MONITOR
       assert.equal(JSON.parse(readFileSync(settingsFile, 'utf8')).notificationsPaused, true);
       assert.equal(await post('tray_paused', 'REJECT', 'CLOSED'), 200);
       await eventually(async () => (await menu()).some((item) => item.label === 'Closed: 3'), 'the paused rejection to be counted');
+      // As deliveries arrive, the tray's count and the queue's stay equal.
+      await eventually(async () => (await toReview()) === 4 && (await queueTotal()) === 4, 'tray_paused in the queue and the tray');
       await desktop.ask({ cmd: 'click', label: 'Pause notifications' }, 'clicked');
       await eventually(async () => (await menu()).find((item) => item.label === 'Pause notifications').toggle === 0, 'the pause to be unticked');
       assert.equal(await post('tray_after', 'REJECT', 'CLOSED'), 200);

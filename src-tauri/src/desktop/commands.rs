@@ -49,10 +49,14 @@ pub async fn review_settings(desktop: State<'_, Desktop>) -> Answer<ReviewSettin
 
 #[tauri::command]
 pub async fn save_review_settings(
+    app: AppHandle,
     desktop: State<'_, Desktop>,
     settings: ReviewSettings,
 ) -> Answer<ReviewSettings> {
-    answered(monitor(&desktop)?.save_review_settings(settings).await)
+    let saved = answered(monitor(&desktop)?.save_review_settings(settings).await);
+    // The tray's "N to review" counts by these settings.
+    super::tray::refresh(&app);
+    saved
 }
 
 #[tauri::command]

@@ -1,5 +1,5 @@
-//! The tray icon: the number of users per status, Show window, Copy webhook URL, Pause
-//! notifications, Quit.
+//! The tray icon: the review queue's count, the number of users per status, Show window, Copy
+//! webhook URL, Pause notifications, Quit.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -20,6 +20,8 @@ const QUIT: &str = "quit";
 const REFRESH_EVERY: Duration = Duration::from_millis(500);
 
 struct Tray {
+    /// "N to review": the review queue's total, as its view counts it.
+    review: MenuItem<Wry>,
     /// One item per documented status, in [`STATUS_LABELS`] order.
     counts: Vec<MenuItem<Wry>>,
     /// A refresh is scheduled; further changes until it runs need no other.
@@ -27,6 +29,7 @@ struct Tray {
 }
 
 pub(super) fn build(app: &AppHandle) -> tauri::Result<()> {
+    let review = MenuItem::with_id(app, "count-review", "– to review", false, None::<&str>)?;
     let counts: Vec<MenuItem<Wry>> = STATUS_LABELS
         .iter()
         .map(|(status, label)| {
@@ -55,10 +58,8 @@ pub(super) fn build(app: &AppHandle) -> tauri::Result<()> {
     let quit_item = MenuItem::with_id(app, QUIT, "Quit", true, None::<&str>)?;
     let separator = PredefinedMenuItem::separator(app)?;
     let separator2 = PredefinedMenuItem::separator(app)?;
-    let mut items: Vec<&dyn IsMenuItem<Wry>> = counts
-        .iter()
-        .map(|item| item as &dyn IsMenuItem<Wry>)
-        .collect();
+    let mut items: Vec<&dyn IsMenuItem<Wry>> = vec![&review];
+    items.extend(counts.iter().map(|item| item as &dyn IsMenuItem<Wry>));
     items.extend([
         &separator as &dyn IsMenuItem<Wry>,
         &show,
@@ -82,6 +83,7 @@ pub(super) fn build(app: &AppHandle) -> tauri::Result<()> {
         })
         .build(app)?;
     app.manage(Tray {
+        review,
         counts,
         refresh_pending: AtomicBool::new(false),
     });
@@ -109,7 +111,8 @@ fn toggle_pause(app: &AppHandle) {
 }
 
 /// Updates the counts: at most one query per [`REFRESH_EVERY`], and always one after the last
-/// change (changes that arrive meanwhile are folded into the pending refresh).
+/// change (changes that arrive meanwhile are folded into the pending refresh). Called on every
+/// delivery and when the review queue's settings are saved.
 pub(super) fn refresh(app: &AppHandle) {
     let (Some(desktop), Some(tray)) = (app.try_state::<Desktop>(), app.try_state::<Tray>()) else {
         return;
@@ -127,10 +130,20 @@ pub(super) fn refresh(app: &AppHandle) {
             return;
         };
         tray.refresh_pending.store(false, Ordering::Release);
-        let overview = match monitor.overview().await {
-            Ok(overview) => overview,
-            Err(error) => return tracing::debug!("the tray's counts are not refreshed: {error}"),
+        let (overview, settings) = match (monitor.overview().await, monitor.review_settings().await)
+        {
+            (Ok(overview), Ok(settings)) => (overview, settings),
+            (Err(error), _) | (_, Err(error)) => {
+                return tracing::debug!("the tray's counts are not refreshed: {error}")
+            }
         };
+        let queued = settings.total(
+            overview
+                .counts
+                .iter()
+                .map(|c| (c.status.as_str(), c.decision.as_str(), c.users)),
+        );
+        let _ = tray.review.set_text(format!("{queued} to review"));
         for ((status, label), item) in STATUS_LABELS.iter().zip(&tray.counts) {
             let users: i64 = overview
                 .counts

@@ -54,6 +54,16 @@ impl ReviewSettings {
         self.statuses.iter().any(|s| s == status) && self.counts_decision(decision)
     }
 
+    /// How many users the queue holds, from users counted per (status, decision): the queue's
+    /// total as its view shows it, and the tray's "N to review".
+    pub fn total<'a>(&self, counts: impl IntoIterator<Item = (&'a str, &'a str, i64)>) -> i64 {
+        counts
+            .into_iter()
+            .filter(|(status, decision, _)| self.counts(status, decision))
+            .map(|(_, _, users)| users)
+            .sum()
+    }
+
     fn counts_decision(&self, decision: &str) -> bool {
         self.decisions.is_empty() || self.decisions.iter().any(|d| d == decision)
     }
@@ -172,11 +182,11 @@ impl Monitor {
                 after_since: last.status_since,
                 after_id: last.external_id.clone(),
             });
-        let total = counts
-            .iter()
-            .filter(|count| queue.counts(&count.status, &count.decision))
-            .map(|count| count.users)
-            .sum();
+        let total = queue.total(
+            counts
+                .iter()
+                .map(|c| (c.status.as_str(), c.decision.as_str(), c.users)),
+        );
         Ok(ReviewPage {
             users: users.into_iter().map(UserView::from).collect(),
             next,
