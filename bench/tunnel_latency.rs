@@ -36,7 +36,7 @@ fn main() -> anyhow::Result<()> {
             webhook_token: true,
             max_body: 64 * 1024,
             signing_secret: None,
-            demo: None,
+            demo: Default::default(),
             tunnel: TunnelSpec::Bore {
                 host: "127.0.0.1".into(),
                 port: 7835,

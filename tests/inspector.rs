@@ -32,7 +32,7 @@ impl Running {
             webhook_token: true,
             max_body: 64 * 1024,
             signing_secret: None,
-            demo: None,
+            demo: Default::default(),
             tunnel: kyc_monitor::tunnel::TunnelSpec::None,
             tunnel_options: Default::default(),
             outbound: Outbound {

@@ -11,8 +11,8 @@ use std::time::Duration;
 use kyc_monitor::kyc::UserState;
 use kyc_monitor::provider::jwt::Claims;
 use kyc_monitor::provider::{
-    Emulator, EmulatorConfig, Endpoints, FlowConfig, PayloadForm, PrivateKey, ProviderClient,
-    ProviderError,
+    Emulator, EmulatorConfig, Endpoints, FlowConfig, Outcome, PayloadForm, PrivateKey,
+    ProviderClient, ProviderError,
 };
 use kyc_monitor::store::Store;
 use support::{cli, export_jsonl, stdout, Monitor, Scratch};
@@ -980,6 +980,8 @@ fn serve_demo_registers_with_the_built_in_emulator_and_fills_its_own_database() 
             "--demo-speed",
             "100",
         ])
+        // Everyone finishes, so that the test knows when the demo is over.
+        .args(["--demo-hold-rate", "0", "--demo-abandon-rate", "0"])
         .args(["--listen", "127.0.0.1:0", "--ui-listen", "off"])
         .env("XDG_DATA_HOME", &data)
         .env_remove("KYC_MONITOR_DB")
@@ -1019,7 +1021,20 @@ fn a_demo_on_a_database_with_a_stored_secret_keeps_it_and_is_signed_with_it() {
     let secret_path = kyc_monitor::secret_file::path_for(&db);
     let secret = kyc_monitor::signature::SharedSecret::generate().expose();
     std::fs::write(&secret_path, &secret).unwrap();
-    let monitor = Monitor::start(&db, &["--demo", "--demo-users", "3", "--demo-speed", "100"]);
+    let monitor = Monitor::start(
+        &db,
+        &[
+            "--demo",
+            "--demo-users",
+            "3",
+            "--demo-speed",
+            "100",
+            "--demo-hold-rate",
+            "0",
+            "--demo-abandon-rate",
+            "0",
+        ],
+    );
     wait_for_closed_users(&db, 3);
     let kept = std::fs::read_to_string(&secret_path).unwrap();
     assert_eq!(kept.trim(), secret);
@@ -1116,7 +1131,8 @@ fn emulate_delivers_to_a_given_url_with_a_given_public_key_and_prints_a_summary(
     );
     assert!(
         out.ends_with(
-            "summary: users=3 sent=15 acked=15 retried=0 failed=0 dropped=0 duplicates=0\n"
+            "summary: users=3 sent=15 acked=15 retried=0 failed=0 dropped=0 duplicates=0 \
+             approved=3 rejected=0 held=0 abandoned=0\n"
         ),
         "{out}"
     );
@@ -1148,4 +1164,159 @@ fn emulate_delivers_to_a_given_url_with_a_given_public_key_and_prints_a_summary(
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("is not a share between 0 and 1"));
+}
+
+/// The flows' outcome mix, in a story: approved, rejected, left on hold, abandoned.
+fn story_flows(seed: u64) -> FlowConfig {
+    FlowConfig {
+        seed: Some(seed),
+        reject_rate: 0.2,
+        hold_rate: 0.25,
+        abandon_rate: 0.15,
+        review_rate: 0.5,
+        ..quick_flows(24)
+    }
+}
+
+/// Runs `flows` into a fresh monitor until every flow is delivered; returns each user's
+/// outcome, the summary, and every user's state as the monitor holds it.
+async fn run_story(
+    flows: FlowConfig,
+) -> (
+    BTreeMap<String, Outcome>,
+    kyc_monitor::provider::Summary,
+    BTreeMap<String, UserState>,
+) {
+    let scratch = Scratch::new();
+    let key = PrivateKey::generate();
+    let key_path = key_file(&scratch, &key);
+    let emulator = emulator(&key, flows).await;
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    let registered = register(
+        &scratch.db(),
+        &emulator,
+        &key_path,
+        &monitor.webhook_url,
+        &[],
+    );
+    assert_eq!(registered.0, 0, "{registered:?}");
+    let summary = finished(&emulator).await;
+    let users = monitor_users(&scratch.db());
+    assert_eq!(
+        users,
+        emulator.users(),
+        "the monitor holds what the provider holds"
+    );
+    let outcomes = emulator.outcomes();
+    emulator.stop().await;
+    (outcomes, summary, users)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_simulated_user_ends_as_its_outcome_says_and_every_outcome_occurs() {
+    let flows = story_flows(14);
+    let expected = flows.outcome_counts();
+    assert_eq!(
+        expected.values().sum::<u32>(),
+        24,
+        "the shares are dealt to every user: {expected:?}"
+    );
+    let (outcomes, summary, users) = run_story(flows.clone()).await;
+
+    let mut dealt: BTreeMap<Outcome, u32> = BTreeMap::new();
+    for outcome in outcomes.values() {
+        *dealt.entry(*outcome).or_default() += 1;
+    }
+    assert_eq!(dealt, expected, "the shares, dealt exactly");
+    for outcome in [
+        Outcome::Approved,
+        Outcome::Rejected,
+        Outcome::Held,
+        Outcome::Abandoned,
+    ] {
+        assert!(
+            dealt.get(&outcome).copied().unwrap_or(0) > 0,
+            "{outcome:?} occurs: {dealt:?}"
+        );
+    }
+    assert_eq!(
+        (summary.planned, summary.users, summary.failed),
+        (24, 24, 0),
+        "{summary}"
+    );
+    assert_eq!(
+        [
+            summary.approved,
+            summary.rejected,
+            summary.held,
+            summary.abandoned
+        ],
+        [
+            Outcome::Approved,
+            Outcome::Rejected,
+            Outcome::Held,
+            Outcome::Abandoned
+        ]
+        .map(|o| u64::from(expected[&o])),
+        "the summary counts each ending: {summary}"
+    );
+
+    assert_eq!(
+        users.keys().collect::<Vec<_>>(),
+        outcomes.keys().collect::<Vec<_>>()
+    );
+    for (id, outcome) in &outcomes {
+        let state = &users[id];
+        let seen = (state.status.as_str(), state.decision.as_str());
+        match outcome {
+            Outcome::Approved => {
+                assert_eq!(seen, ("CLOSED", "ACCEPT"), "{id}");
+                assert!(
+                    state.participant_id.ends_with(&format!("/users/{id}")),
+                    "{id}: {state:?}"
+                );
+                assert!(!state.account.is_empty(), "{id}: {state:?}");
+            }
+            Outcome::Rejected => {
+                assert_eq!(seen, ("CLOSED", "REJECT"), "{id}");
+                assert_eq!(
+                    (state.participant_id.as_str(), state.account.as_str()),
+                    ("", "")
+                );
+            }
+            Outcome::Held => {
+                assert_eq!(seen, ("ON_HOLD", "REVIEW"), "{id}");
+                assert!(!state.sub_status.is_empty(), "{id}: why it waits");
+            }
+            Outcome::Abandoned => assert!(
+                matches!(seen, ("NOT_STARTED", "") | ("OPEN", "")),
+                "{id} stopped early: {state:?}"
+            ),
+        }
+    }
+
+    let (again, _, _) = run_story(story_flows(14)).await;
+    assert_eq!(
+        again, outcomes,
+        "one seed, one story: the same ids and endings"
+    );
+}
+
+#[test]
+fn outcome_shares_over_one_are_refused() {
+    let scratch = Scratch::new();
+    let output = cli(
+        &scratch.db(),
+        &[
+            "serve",
+            "--demo-hold-rate",
+            "0.6",
+            "--demo-reject-rate",
+            "0.5",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("at most 1 together"), "{stderr}");
+    assert!(!scratch.db().exists(), "nothing started");
 }

@@ -259,7 +259,7 @@ pub fn desktop_serve_config(
         webhook_token: true,
         max_body: DEFAULT_MAX_BODY.0,
         signing_secret: None,
-        demo: None,
+        demo: Default::default(),
         tunnel_options: tunnel_options(TunnelFlags::from_environment(), &tunnel, Some(settings)),
         outbound: desktop_outbound(settings)?,
         tunnel,

@@ -113,12 +113,23 @@ struct ServeArgs {
     /// users flow in. Without --db, uses a demo database of its own.
     #[arg(long)]
     demo: bool,
-    /// How many simulated users the demo brings.
-    #[arg(long, default_value_t = 20, requires = "demo", value_name = "N")]
+    /// How many simulated users the demo brings (this and the other --demo-* options also set
+    /// what the UI's Start demo runs).
+    #[arg(long, default_value_t = FlowConfig::demo().users, value_name = "N")]
     demo_users: u32,
     /// Divides the demo's simulated delays (1: watchable; 20: brisk).
-    #[arg(long, default_value_t = 1.0, requires = "demo", value_name = "F", value_parser = provider_cli::parse_positive)]
+    #[arg(long, default_value_t = 1.0, value_name = "F", value_parser = provider_cli::parse_positive)]
     demo_speed: f64,
+    /// Share of the demo's users rejected.
+    #[arg(long, default_value_t = FlowConfig::demo().reject_rate, value_name = "SHARE", value_parser = provider_cli::parse_rate)]
+    demo_reject_rate: f64,
+    /// Share of the demo's users left ON_HOLD for review (they wait in the review queue).
+    #[arg(long, default_value_t = FlowConfig::demo().hold_rate, value_name = "SHARE", value_parser = provider_cli::parse_rate)]
+    demo_hold_rate: f64,
+    /// Share of the demo's users who stop at NOT_STARTED or OPEN and never finish; the users
+    /// not rejected, held or abandoned are approved.
+    #[arg(long, default_value_t = FlowConfig::demo().abandon_rate, value_name = "SHARE", value_parser = provider_cli::parse_rate)]
+    demo_abandon_rate: f64,
     /// Forwards every accepted delivery to this URL too (repeat for more): body byte for byte,
     /// in order per user, retried for up to 24 hours, also across restarts.
     #[arg(long = "forward-to", value_name = "URL", value_parser = config::forward_url)]
@@ -265,11 +276,20 @@ fn run_serve(db: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
         webhook_token: !args.no_webhook_token,
         max_body: args.max_body.0,
         signing_secret,
-        demo: args.demo.then(|| FlowConfig {
-            users: args.demo_users,
-            speed: args.demo_speed,
-            ..FlowConfig::default()
-        }),
+        demo: serve::DemoOptions {
+            at_start: args.demo,
+            flows: provider_cli::outcome_shares_checked(
+                FlowConfig {
+                    users: args.demo_users,
+                    speed: args.demo_speed,
+                    reject_rate: args.demo_reject_rate,
+                    hold_rate: args.demo_hold_rate,
+                    abandon_rate: args.demo_abandon_rate,
+                    ..FlowConfig::demo()
+                },
+                "--demo-reject-rate, --demo-hold-rate and --demo-abandon-rate",
+            )?,
+        },
         tunnel_options: config::tunnel_options(args.tunnel_options, &args.tunnel, None),
         tunnel: args.tunnel,
         outbound: serve::Outbound {

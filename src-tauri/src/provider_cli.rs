@@ -250,12 +250,22 @@ pub struct EmulateArgs {
     /// Divides every simulated delay (1: a watchable demo; 100: a quick test).
     #[arg(long, default_value_t = 1.0, value_parser = parse_positive)]
     speed: f64,
-    /// Share of users rejected at the end.
+    /// Share of users rejected.
     #[arg(long, default_value_t = 0.2, value_parser = parse_rate)]
     reject_rate: f64,
-    /// Share of users put ON_HOLD for documents on the way.
+    /// Share of users left ON_HOLD for review, never decided.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_rate)]
+    hold_rate: f64,
+    /// Share of users who stop at NOT_STARTED or OPEN and never finish; the users not
+    /// rejected, held or abandoned are approved.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_rate)]
+    abandon_rate: f64,
+    /// Share of the users who finish that are put ON_HOLD for documents on the way.
     #[arg(long, default_value_t = 0.3, value_parser = parse_rate)]
     review_rate: f64,
+    /// Seeds the simulation: the same seed gives the same ids, outcomes and delays.
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
     /// The payload form deliveries use.
     #[arg(long, value_enum, default_value = "flat")]
     form: PayloadForm,
@@ -285,7 +295,18 @@ pub struct EmulateArgs {
     exit_when_done: bool,
 }
 
-fn parse_rate(text: &str) -> Result<f64, String> {
+/// The flows, once their outcome shares (rejected, held, abandoned) add up to at most 1.
+pub fn outcome_shares_checked(flows: FlowConfig, flags: &str) -> Result<FlowConfig, UsageError> {
+    let taken = flows.reject_rate + flows.hold_rate + flows.abandon_rate;
+    if taken > 1.0 + 1e-9 {
+        return Err(UsageError(format!(
+            "{flags} add up to {taken}: they are shares of all users, so at most 1 together (the rest are approved)"
+        )));
+    }
+    Ok(flows)
+}
+
+pub fn parse_rate(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
         _ => Err(format!(
@@ -342,7 +363,10 @@ pub fn emulate(args: EmulateArgs) -> anyhow::Result<()> {
         users: args.users,
         speed: args.speed,
         reject_rate: args.reject_rate,
+        hold_rate: args.hold_rate,
+        abandon_rate: args.abandon_rate,
         review_rate: args.review_rate,
+        seed: args.seed,
         form: args.form,
         duplicate_rate: args.duplicates,
         reorder_rate: args.reorder,
@@ -351,6 +375,7 @@ pub fn emulate(args: EmulateArgs) -> anyhow::Result<()> {
         retry_base: Duration::from_millis(args.retry_base_ms),
         delivery_timeout: Duration::from_millis(args.timeout_ms),
     };
+    let flows = outcome_shares_checked(flows, "--reject-rate, --hold-rate and --abandon-rate")?;
     let config = EmulatorConfig {
         listen: args.listen,
         client_id: args.client_id.clone(),

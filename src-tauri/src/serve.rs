@@ -41,13 +41,30 @@ pub struct ServeConfig {
     pub max_body: usize,
     /// Fixed for the run; without one, the secret file beside the database (see `secret_file`).
     pub signing_secret: Option<SigningSecret>,
-    /// Runs the provider emulator in-process and registers this listener with it.
-    pub demo: Option<FlowConfig>,
+    /// The demo: whether it starts with the monitor, and what it (and the UI's Start demo) runs.
+    pub demo: DemoOptions,
     /// How the provider reaches the webhook listener (only that listener is forwarded).
     pub tunnel: TunnelSpec,
     pub tunnel_options: TunnelOptions,
     /// Forwarding to the user's backends, and retention of raw deliveries.
     pub outbound: Outbound,
+}
+
+/// The built-in demo (the provider emulator in-process, this listener registered with it).
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Starts it with the monitor (`serve --demo`), not only from the UI.
+    pub at_start: bool,
+    pub flows: FlowConfig,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions {
+            at_start: false,
+            flows: FlowConfig::demo(),
+        }
+    }
 }
 
 /// What leaves the monitor or is let go: forwarding (`--forward-to`) and retention
@@ -110,7 +127,7 @@ pub struct Server {
     writer: Arc<Writer>,
     monitor: Arc<Monitor>,
     hub: Arc<ProviderHub>,
-    demo: Option<FlowConfig>,
+    demo_at_start: bool,
     tunnel: TunnelSpec,
     tunnel_options: TunnelOptions,
     tunnel_state: watch::Sender<TunnelState>,
@@ -182,6 +199,7 @@ impl Server {
             store.clone(),
             writer.clone(),
             webhook_url.clone(),
+            config.demo.flows,
         ));
         let (stopping, _) = watch::channel(false);
         let ui = match config.ui_listen {
@@ -233,7 +251,7 @@ impl Server {
             writer,
             monitor,
             hub,
-            demo: config.demo,
+            demo_at_start: config.demo.at_start,
             tunnel_state,
             webhook_addr: local_addr,
             webhook_path,
@@ -331,11 +349,11 @@ impl Server {
                 stopping.clone(),
             ));
         }
-        if let Some(flows) = self.demo {
+        if self.demo_at_start {
             // After the listeners run: the emulator validates the URL with a real request.
             let hub = self.hub.clone();
             tokio::spawn(async move {
-                if let Err(error) = hub.start_demo(flows).await {
+                if let Err(error) = hub.start_demo().await {
                     tracing::error!("{error}");
                 }
             });

@@ -10,7 +10,7 @@ use crate::provider::actions::{
     self, DemoError, DemoStatus, ProviderProfile, ReconcileError, ReconcileReport, RegisterError,
     Signing,
 };
-use crate::provider::{Endpoints, Environment, FlowConfig, ProviderError};
+use crate::provider::{Endpoints, Environment, ProviderError};
 use crate::secret_file;
 
 /// Registration attempts the Register view lists.
@@ -113,7 +113,7 @@ impl Monitor {
             ));
         }
         self.hub
-            .start_demo(FlowConfig::default())
+            .start_demo()
             .await
             .map_err(|error| match error {
                 DemoError::Store(error) => error.into(),

@@ -409,24 +409,32 @@ pub struct ProviderHub {
     writer: Arc<Writer>,
     webhook_url: String,
     demo: tokio::sync::Mutex<Option<Demo>>,
+    /// What a demo started from the UI (or `serve --demo`) runs.
+    demo_flows: FlowConfig,
     /// The client of the last validated registration in this run (it holds the key in memory).
     client: tokio::sync::Mutex<Option<Arc<ProviderClient>>>,
 }
 
 impl ProviderHub {
-    pub fn new(store: Store, writer: Arc<Writer>, webhook_url: String) -> ProviderHub {
+    pub fn new(
+        store: Store,
+        writer: Arc<Writer>,
+        webhook_url: String,
+        demo_flows: FlowConfig,
+    ) -> ProviderHub {
         ProviderHub {
             store,
             writer,
             webhook_url,
             demo: tokio::sync::Mutex::new(None),
+            demo_flows,
             client: tokio::sync::Mutex::new(None),
         }
     }
 
     /// Starts the demo on this database (the caller decided it may: see [`demo_allowed`]),
     /// or tells the one running.
-    pub async fn start_demo(&self, flows: FlowConfig) -> Result<DemoStatus, DemoError> {
+    pub async fn start_demo(&self) -> Result<DemoStatus, DemoError> {
         let mut demo = self.demo.lock().await;
         if let Some(running) = demo.as_ref().filter(|d| !d.emulator.is_finished()) {
             return Ok(demo_status(running));
@@ -434,6 +442,7 @@ impl ProviderHub {
         if let Some(old) = demo.take() {
             old.emulator.stop().await;
         }
+        let flows = self.demo_flows.clone();
         let started = start_demo(&self.store, &self.writer, &self.webhook_url, flows).await?;
         let status = demo_status(&started);
         *demo = Some(started);

@@ -222,7 +222,15 @@ form: string, apiBase: string, clientId: string,
  */
 validated: boolean | null, message: string, httpStatus: number | null, };
 
-export type DemoSummary = { users: number, 
+export type DemoSummary = { 
+/**
+ * Users the run brings in all.
+ */
+planned: number, 
+/**
+ * Users who have begun onboarding so far.
+ */
+users: number, 
 /**
  * Deliveries started (duplicates included, retries not).
  */
@@ -246,7 +254,15 @@ dropped: number,
 /**
  * Deliveries deliberately sent twice.
  */
-duplicates: number, };
+duplicates: number, 
+/**
+ * Users whose onboarding has ended, by how it ended.
+ */
+approved: number, rejected: number, 
+/**
+ * Left ON_HOLD for review.
+ */
+held: number, abandoned: number, };
 
 export type DemoStatus = { apiBase: string, finished: boolean, summary: DemoSummary, };
 

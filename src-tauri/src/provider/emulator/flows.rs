@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::http::{header, StatusCode};
 use serde_json::{json, Value};
 
-use super::{PayloadForm, Shared};
+use super::{Outcome, PayloadForm, Shared};
 use crate::backoff::Backoff;
 use crate::kyc::UserState;
 use crate::signature::SharedSecret;
@@ -35,17 +35,37 @@ fn state(decision: &str, status: &str, sub_status: &str) -> UserState {
     }
 }
 
-fn plan(shared: &Shared, external_id: &str) -> Vec<Step> {
-    let mut steps = vec![
-        Step {
-            state: state("", "NOT_STARTED", ""),
-            delay: Duration::ZERO,
+/// The steps of a user whose onboarding ends as `outcome`.
+fn plan(shared: &Shared, external_id: &str, outcome: Outcome) -> Vec<Step> {
+    let mut steps = vec![Step {
+        state: state("", "NOT_STARTED", ""),
+        delay: Duration::ZERO,
+    }];
+    // Some who give up never open the application at all.
+    if outcome == Outcome::Abandoned && shared.chance(0.5) {
+        return steps;
+    }
+    steps.push(Step {
+        state: state("", "OPEN", "pending"),
+        delay: shared.delay(800.0, 2500.0),
+    });
+    let last = match outcome {
+        Outcome::Abandoned => return steps,
+        Outcome::Held => {
+            let why = HELD_FOR[shared.rng.lock().expect("rng lock").below(HELD_FOR.len())];
+            steps.push(Step {
+                state: state("REVIEW", "ON_HOLD", why),
+                delay: shared.delay(1000.0, 3000.0),
+            });
+            return steps;
+        }
+        Outcome::Rejected => state("REJECT", "CLOSED", ""),
+        Outcome::Approved => UserState {
+            participant_id: format!("firms/ISV-Participant-Emulator/users/{external_id}"),
+            account: format!("firms/ISV-Emulator/accounts/{}", shared.random_hex(6)),
+            ..state("ACCEPT", "CLOSED", "")
         },
-        Step {
-            state: state("", "OPEN", "pending"),
-            delay: shared.delay(800.0, 2500.0),
-        },
-    ];
+    };
     if shared.chance(shared.config.flows.review_rate) {
         steps.push(Step {
             state: state("REVIEW", "ON_HOLD", "Document Request Initiated"),
@@ -56,20 +76,30 @@ fn plan(shared: &Shared, external_id: &str) -> Vec<Step> {
             delay: shared.delay(1500.0, 4000.0),
         });
     }
-    let last = if shared.chance(shared.config.flows.reject_rate) {
-        state("REJECT", "CLOSED", "")
-    } else {
-        UserState {
-            participant_id: format!("firms/ISV-Participant-Emulator/users/{external_id}"),
-            account: format!("firms/ISV-Emulator/accounts/{}", shared.random_hex(6)),
-            ..state("ACCEPT", "CLOSED", "")
-        }
-    };
     steps.push(Step {
         state: last,
         delay: shared.delay(1000.0, 3500.0),
     });
     steps
+}
+
+/// Why a user left on hold waits for a person.
+const HELD_FOR: [&str; 2] = ["Document Request Initiated", "Manual Review"];
+
+/// Each user's outcome: the configured shares, dealt exactly and shuffled.
+fn deal_outcomes(shared: &Shared) -> Vec<Outcome> {
+    let mut outcomes: Vec<Outcome> = shared
+        .config
+        .flows
+        .outcome_counts()
+        .into_iter()
+        .flat_map(|(outcome, count)| std::iter::repeat_n(outcome, count as usize))
+        .collect();
+    let mut rng = shared.rng.lock().expect("rng lock");
+    for i in (1..outcomes.len()).rev() {
+        outcomes.swap(i, rng.below(i + 1));
+    }
+    outcomes
 }
 
 /// Waits for a registered URL, then runs every simulated user's flow.
@@ -79,15 +109,29 @@ pub(super) async fn run_flows(shared: Arc<Shared>) {
         return;
     }
     let run = shared.random_hex(2);
+    let outcomes = deal_outcomes(&shared);
+    shared
+        .counters
+        .planned
+        .store(outcomes.len() as u64, Ordering::Relaxed);
     let mut users = tokio::task::JoinSet::new();
-    for n in 1..=shared.config.flows.users {
+    for (n, outcome) in (1..).zip(outcomes) {
         let external_id = format!("user-{run}-{n:03}");
+        shared
+            .outcomes
+            .lock()
+            .expect("outcomes lock")
+            .insert(external_id.clone(), outcome);
         let arrival = shared.delay(300.0, 1200.0) * n.min(50);
         let shared = shared.clone();
         users.spawn(async move {
             tokio::time::sleep(arrival).await;
             shared.counters.users.fetch_add(1, Ordering::Relaxed);
-            run_user(&shared, &external_id).await;
+            run_user(&shared, &external_id, outcome).await;
+            shared
+                .counters
+                .ended(outcome)
+                .fetch_add(1, Ordering::Relaxed);
         });
     }
     while users.join_next().await.is_some() {}
@@ -96,8 +140,8 @@ pub(super) async fn run_flows(shared: Arc<Shared>) {
     shared.finished.send_replace(true);
 }
 
-async fn run_user(shared: &Shared, external_id: &str) {
-    let steps = plan(shared, external_id);
+async fn run_user(shared: &Shared, external_id: &str, outcome: Outcome) {
+    let steps = plan(shared, external_id, outcome);
     let mut held_back: Option<(String, Value)> = None;
     for (index, step) in steps.iter().enumerate() {
         tokio::time::sleep(step.delay).await;

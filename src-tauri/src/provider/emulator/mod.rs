@@ -46,16 +46,36 @@ pub enum PayloadForm {
     Envelope,
 }
 
+/// How a simulated user's onboarding ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Outcome {
+    /// `CLOSED` with `ACCEPT`, a `participantId` and an `account`.
+    Approved,
+    /// `CLOSED` with `REJECT`.
+    Rejected,
+    /// Left `ON_HOLD` with `REVIEW`: waits on a person, in the review queue.
+    Held,
+    /// Stopped early, at `NOT_STARTED` or `OPEN`, and never came back.
+    Abandoned,
+}
+
 /// What the simulated users do and what goes wrong on the way.
 #[derive(Debug, Clone)]
 pub struct FlowConfig {
     pub users: u32,
     /// Divides every simulated delay: 1 is a watchable demo, 100 is a quick test.
     pub speed: f64,
-    /// Share of users rejected at the end (the rest are accepted).
+    /// Share of users rejected at the end. The outcome shares are of all users, dealt
+    /// exactly (the largest remainder rounds); those not rejected, held or abandoned are approved.
     pub reject_rate: f64,
-    /// Share of users put ON_HOLD for documents on the way.
+    /// Share of users left ON_HOLD for review, never decided.
+    pub hold_rate: f64,
+    /// Share of users who stop at NOT_STARTED or OPEN and never finish.
+    pub abandon_rate: f64,
+    /// Share of the users who finish that are put ON_HOLD for documents on the way.
     pub review_rate: f64,
+    /// Seeds the simulation (ids, outcomes, delays, choices); `None`: a new run every time.
+    pub seed: Option<u64>,
     pub form: PayloadForm,
     /// Share of deliveries sent a second time, with the same id.
     pub duplicate_rate: f64,
@@ -77,7 +97,10 @@ impl Default for FlowConfig {
             users: 20,
             speed: 1.0,
             reject_rate: 0.2,
+            hold_rate: 0.0,
+            abandon_rate: 0.0,
             review_rate: 0.3,
+            seed: None,
             form: PayloadForm::Flat,
             duplicate_rate: 0.0,
             reorder_rate: 0.0,
@@ -86,6 +109,55 @@ impl Default for FlowConfig {
             retry_base: Duration::from_millis(500),
             delivery_timeout: Duration::from_secs(5),
         }
+    }
+}
+
+impl FlowConfig {
+    /// The demo's story: forty users, most approved, some rejected, some left on hold for a
+    /// person to review, a few who give up early.
+    pub fn demo() -> FlowConfig {
+        FlowConfig {
+            users: 40,
+            reject_rate: 0.15,
+            hold_rate: 0.2,
+            abandon_rate: 0.1,
+            ..FlowConfig::default()
+        }
+    }
+
+    /// How many users end each way: the shares of `users`, rounded so that they add up.
+    pub fn outcome_counts(&self) -> BTreeMap<Outcome, u32> {
+        let clamp = |share: f64| share.clamp(0.0, 1.0);
+        let mut left = 1.0;
+        let mut shares = Vec::new();
+        for (outcome, share) in [
+            (Outcome::Abandoned, self.abandon_rate),
+            (Outcome::Held, self.hold_rate),
+            (Outcome::Rejected, self.reject_rate),
+        ] {
+            let share = clamp(share).min(left);
+            left -= share;
+            shares.push((outcome, share));
+        }
+        shares.push((Outcome::Approved, left.max(0.0)));
+        let users = f64::from(self.users);
+        let mut counts: Vec<(Outcome, u32, f64)> = shares
+            .iter()
+            .map(|&(outcome, share)| {
+                let exact = share * users;
+                (outcome, exact.floor() as u32, exact - exact.floor())
+            })
+            .collect();
+        let dealt: u32 = counts.iter().map(|c| c.1).sum();
+        let mut by_remainder: Vec<usize> = (0..counts.len()).collect();
+        by_remainder.sort_by(|&a, &b| counts[b].2.total_cmp(&counts[a].2));
+        for &index in by_remainder.iter().take((self.users - dealt) as usize) {
+            counts[index].1 += 1;
+        }
+        counts
+            .into_iter()
+            .map(|(outcome, count, _)| (outcome, count))
+            .collect()
     }
 }
 
@@ -138,6 +210,9 @@ pub struct DeliverySigning {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[ts(rename = "DemoSummary")]
 pub struct Summary {
+    /// Users the run brings in all.
+    pub planned: u64,
+    /// Users who have begun onboarding so far.
     pub users: u64,
     /// Deliveries started (duplicates included, retries not).
     pub sent: u64,
@@ -151,26 +226,38 @@ pub struct Summary {
     pub dropped: u64,
     /// Deliveries deliberately sent twice.
     pub duplicates: u64,
+    /// Users whose onboarding has ended, by how it ended.
+    pub approved: u64,
+    pub rejected: u64,
+    /// Left ON_HOLD for review.
+    pub held: u64,
+    pub abandoned: u64,
 }
 
 impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "users={} sent={} acked={} retried={} failed={} dropped={} duplicates={}",
+            "users={} sent={} acked={} retried={} failed={} dropped={} duplicates={} \
+             approved={} rejected={} held={} abandoned={}",
             self.users,
             self.sent,
             self.acked,
             self.retried,
             self.failed,
             self.dropped,
-            self.duplicates
+            self.duplicates,
+            self.approved,
+            self.rejected,
+            self.held,
+            self.abandoned
         )
     }
 }
 
 #[derive(Default)]
 struct Counters {
+    planned: AtomicU64,
     users: AtomicU64,
     sent: AtomicU64,
     acked: AtomicU64,
@@ -178,6 +265,21 @@ struct Counters {
     failed: AtomicU64,
     dropped: AtomicU64,
     duplicates: AtomicU64,
+    approved: AtomicU64,
+    rejected: AtomicU64,
+    held: AtomicU64,
+    abandoned: AtomicU64,
+}
+
+impl Counters {
+    fn ended(&self, outcome: Outcome) -> &AtomicU64 {
+        match outcome {
+            Outcome::Approved => &self.approved,
+            Outcome::Rejected => &self.rejected,
+            Outcome::Held => &self.held,
+            Outcome::Abandoned => &self.abandoned,
+        }
+    }
 }
 
 /// Where deliveries go: the last URL that passed validation.
@@ -200,6 +302,8 @@ struct Shared {
     signing: Mutex<DeliverySigning>,
     /// The simulated users' true current state, as `/v1/kyc/status` tells it.
     users: Mutex<BTreeMap<String, UserState>>,
+    /// How each simulated user's onboarding ends, dealt when the flows start.
+    outcomes: Mutex<BTreeMap<String, Outcome>>,
     counters: Counters,
     finished: watch::Sender<bool>,
     rate: Mutex<rate::Windows>,
@@ -228,7 +332,6 @@ impl Emulator {
         let shared = Arc::new(Shared {
             token_url: format!("{api_base}/oauth/token"),
             api_base,
-            config,
             http,
             used_jti: Mutex::default(),
             tokens: Mutex::default(),
@@ -236,10 +339,12 @@ impl Emulator {
             target: watch::channel(None).0,
             signing: Mutex::default(),
             users: Mutex::default(),
+            outcomes: Mutex::default(),
             counters: Counters::default(),
             finished: watch::channel(false).0,
             rate: Mutex::default(),
-            rng: Mutex::new(Rng::seeded()),
+            rng: Mutex::new(config.flows.seed.map_or_else(Rng::seeded, Rng::from_seed)),
+            config,
         });
         let router = Router::new()
             .route("/oauth/token", post(oauth::token))
@@ -313,6 +418,11 @@ impl Emulator {
         self.shared.users.lock().expect("users lock").clone()
     }
 
+    /// How each simulated user's onboarding ends (known once the flows have started).
+    pub fn outcomes(&self) -> BTreeMap<String, Outcome> {
+        self.shared.outcomes.lock().expect("outcomes lock").clone()
+    }
+
     pub fn is_finished(&self) -> bool {
         *self.shared.finished.borrow()
     }
@@ -336,6 +446,7 @@ impl Shared {
         let c = &self.counters;
         let get = |n: &AtomicU64| n.load(Ordering::Relaxed);
         Summary {
+            planned: get(&c.planned),
             users: get(&c.users),
             sent: get(&c.sent),
             acked: get(&c.acked),
@@ -343,6 +454,10 @@ impl Shared {
             failed: get(&c.failed),
             dropped: get(&c.dropped),
             duplicates: get(&c.duplicates),
+            approved: get(&c.approved),
+            rejected: get(&c.rejected),
+            held: get(&c.held),
+            abandoned: get(&c.abandoned),
         }
     }
 

@@ -10,6 +10,11 @@ impl Rng {
         Rng(u64::from_le_bytes(seed))
     }
 
+    /// The same sequence every time for one seed: a run that can be told again.
+    pub(super) fn from_seed(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
     pub(super) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
@@ -21,5 +26,10 @@ impl Rng {
     /// Uniform in [0, 1).
     pub(super) fn unit(&mut self) -> f64 {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Uniform in 0..n (n > 0).
+    pub(super) fn below(&mut self, n: usize) -> usize {
+        ((self.unit() * n as f64) as usize).min(n - 1)
     }
 }
