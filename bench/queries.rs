@@ -72,7 +72,9 @@ async fn main() -> anyhow::Result<()> {
         "< 50",
         time(SAMPLES, || {
             let status = statuses[next() as usize % statuses.len()];
-            reader.board_page(status, None, 50).unwrap();
+            reader
+                .board_page(status, &Default::default(), None, 50)
+                .unwrap();
         }),
     );
     report(

@@ -21,7 +21,11 @@ struct Running {
 
 impl Running {
     async fn start() -> Running {
-        let scratch = Scratch::new();
+        Running::start_in(Scratch::new()).await
+    }
+
+    /// Serves the database in `scratch`, as it is.
+    async fn start_in(scratch: Scratch) -> Running {
         let config = ServeConfig {
             db: scratch.db(),
             listen: "127.0.0.1:0".parse().unwrap(),
@@ -783,4 +787,105 @@ async fn every_ui_answer_carries_the_security_headers() {
         .to_str()
         .unwrap()
         .contains("immutable"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn board_columns_take_the_review_queues_filters_and_count_what_they_let_through() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    let held = |id: &str, decision: &str, sub_status: &str| {
+        format!(
+            r#"{{"externalId":"{id}","decision":"{decision}","status":"ON_HOLD","subStatus":"{sub_status}","participantId":"","account":""}}"#
+        )
+    };
+    for body in [
+        held("held_old", "REVIEW", "Document Request Initiated"),
+        held("held_manual", "REVIEW", "Manual Review"),
+        held("held_none", "", "Document Request Initiated"),
+        held("held_new", "REVIEW", "Document Request Initiated"),
+        flat("closed_yes", "ACCEPT", "CLOSED"),
+        flat("closed_no", "REJECT", "CLOSED"),
+    ] {
+        assert_eq!(post(&monitor.webhook_url, body).await.status, 200);
+    }
+    assert_eq!(monitor.terminate(), 0);
+    // Three hours ago, as far as the stored deliveries (the source of truth) tell: rebuilt.
+    rusqlite::Connection::open(scratch.db())
+        .unwrap()
+        .execute(
+            "UPDATE deliveries SET received_at = received_at - 3 * 3600 * 1000
+              WHERE CAST(body AS TEXT) LIKE '%\"held_old\"%'",
+            [],
+        )
+        .unwrap();
+    assert!(cli(&scratch.db(), &["rebuild"]).status.success());
+    let ui = Running::start_in(scratch).await;
+
+    let column = |query: &str| {
+        let path = format!("/api/board/ON_HOLD{query}");
+        let ui = &ui;
+        async move {
+            let page = ui.json(&path).await;
+            let ids: Vec<String> = page["users"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["externalId"].as_str().unwrap().to_owned())
+                .collect();
+            (page["total"].as_i64().unwrap(), ids)
+        }
+    };
+    let (total, ids) = column("").await;
+    assert_eq!(total, 4);
+    assert_eq!(ids.last().map(String::as_str), Some("held_old"), "{ids:?}");
+    assert_eq!(column("?decision=REVIEW").await.0, 3);
+    assert_eq!(
+        column("?decision=").await,
+        (1, vec!["held_none".to_owned()]),
+        "an empty decision is no decision"
+    );
+    assert_eq!(
+        column("?subStatus=Manual%20Review").await,
+        (1, vec!["held_manual".to_owned()])
+    );
+    assert_eq!(
+        column("?minAgeMinutes=60").await,
+        (1, vec!["held_old".to_owned()])
+    );
+    assert_eq!(
+        column("?decision=REVIEW&subStatus=Document%20Request%20Initiated").await,
+        (2, vec!["held_new".to_owned(), "held_old".to_owned()])
+    );
+    assert_eq!(
+        column("?decision=REVIEW&minAgeMinutes=60&subStatus=Manual%20Review").await,
+        (0, vec![])
+    );
+    let closed = ui.json("/api/board/CLOSED?decision=ACCEPT").await;
+    assert_eq!(closed["total"], 1);
+    assert_eq!(closed["users"][0]["externalId"], "closed_yes");
+
+    // Filtered pages continue where the last one stopped, and the count stays the filter's.
+    let first = ui.json("/api/board/ON_HOLD?decision=REVIEW&limit=2").await;
+    let next = &first["next"];
+    let rest = ui
+        .json(&format!(
+            "/api/board/ON_HOLD?decision=REVIEW&limit=2&afterSince={}&afterId={}",
+            next["afterSince"],
+            next["afterId"].as_str().unwrap()
+        ))
+        .await;
+    let paged: Vec<_> = [&first, &rest]
+        .iter()
+        .flat_map(|page| page["users"].as_array().unwrap().clone())
+        .map(|u| u["externalId"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(paged, ["held_new", "held_manual", "held_old"]);
+    assert_eq!(
+        (first["total"].as_i64(), rest["total"].as_i64()),
+        (Some(3), Some(3))
+    );
+
+    let mismatch = send(ui.get("/api/board/ON_HOLD?status=OPEN")).await;
+    assert_eq!(mismatch.status, 400, "{}", mismatch.body);
+    ui.stop().await;
 }

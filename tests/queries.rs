@@ -72,7 +72,9 @@ async fn board_pages_are_newest_first_and_continue_without_gaps() {
     let mut seen = Vec::new();
     let mut cursor: Option<BoardCursor> = None;
     loop {
-        let page = reader.board_page("OPEN", cursor.as_ref(), 10).unwrap();
+        let page = reader
+            .board_page("OPEN", &Default::default(), cursor.as_ref(), 10)
+            .unwrap();
         if page.is_empty() {
             break;
         }
@@ -91,7 +93,9 @@ async fn board_pages_are_newest_first_and_continue_without_gaps() {
         "newest first"
     );
     assert!(!seen.iter().any(|(_, id)| id == "user_03"));
-    let on_hold = reader.board_page("ON_HOLD", None, 10).unwrap();
+    let on_hold = reader
+        .board_page("ON_HOLD", &Default::default(), None, 10)
+        .unwrap();
     assert_eq!(
         on_hold
             .iter()

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::monitor::{
     BoardPage, CoreError, DeliveriesPage, DeliveriesQuery, Destinations, Forwarding, Monitor,
-    Overview, PageCursor, ReplayAnswer, ReplayRequest, RetryAnswer, Stats, UserDetail, UsersFound,
+    Overview, ReplayAnswer, ReplayRequest, RetryAnswer, ReviewQuery, Stats, UserDetail, UsersFound,
 };
 
 type Answer<T> = Result<Json<T>, CoreError>;
@@ -37,32 +37,12 @@ async fn stats(State(monitor): State<Arc<Monitor>>) -> Answer<Stats> {
     monitor.stats().await.map(Json)
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct BoardQuery {
-    after_since: Option<i64>,
-    after_id: Option<String>,
-    limit: Option<u32>,
-}
-
 async fn board(
     State(monitor): State<Arc<Monitor>>,
     Path(status): Path<String>,
-    Query(query): Query<BoardQuery>,
+    Query(query): Query<ReviewQuery>,
 ) -> Answer<BoardPage> {
-    let after = match (query.after_since, query.after_id) {
-        (Some(after_since), Some(after_id)) => Some(PageCursor {
-            after_since,
-            after_id,
-        }),
-        (None, None) => None,
-        _ => {
-            return Err(CoreError::Invalid(
-                "afterSince and afterId go together".into(),
-            ))
-        }
-    };
-    monitor.board(status, after, query.limit).await.map(Json)
+    monitor.board(status, query).await.map(Json)
 }
 
 #[derive(Deserialize)]

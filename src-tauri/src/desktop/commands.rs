@@ -8,9 +8,9 @@ use crate::blocking::off_worker;
 use crate::keychain::{self, KeychainStatus};
 use crate::monitor::{
     BoardPage, CoreError, DeliveriesPage, DeliveriesQuery, Destinations, ErrorBody, ErrorCode,
-    Forwarding, Monitor, Overview, PageCursor, ProviderOverview, RegisterAnswer, RegisterForm,
-    ReplayAnswer, ReplayRequest, RetryAnswer, ReviewPage, ReviewQuery, ReviewSettings, Stats,
-    UserDetail, UsersFound,
+    Forwarding, Monitor, Overview, ProviderOverview, RegisterAnswer, RegisterForm, ReplayAnswer,
+    ReplayRequest, RetryAnswer, ReviewPage, ReviewQuery, ReviewSettings, Stats, UserDetail,
+    UsersFound,
 };
 use crate::provider::actions::{DemoStatus, ReconcileReport};
 use crate::settings::{DesktopSettings, DesktopStatus, SettingsSaved};
@@ -68,10 +68,9 @@ pub async fn stats(desktop: State<'_, Desktop>) -> Answer<Stats> {
 pub async fn board(
     desktop: State<'_, Desktop>,
     status: String,
-    after: Option<PageCursor>,
-    limit: Option<u32>,
+    query: ReviewQuery,
 ) -> Answer<BoardPage> {
-    answered(monitor(&desktop)?.board(status, after, limit).await)
+    answered(monitor(&desktop)?.board(status, query).await)
 }
 
 #[tauri::command]

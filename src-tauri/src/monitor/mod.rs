@@ -26,7 +26,7 @@ pub use views::*;
 use crate::ingest;
 use crate::kyc::KNOWN_STATUSES;
 use crate::provider::actions::ProviderHub;
-use crate::store::{BoardCursor, DeliveryFilter, Store, Writer};
+use crate::store::{DeliveryFilter, Store, Writer};
 use crate::tunnel::TunnelState;
 use readers::ReaderPool;
 
@@ -241,20 +241,28 @@ impl Monitor {
         })
     }
 
-    /// One page of a board column: the users in `status`, the latest to enter it first.
-    pub async fn board(
-        &self,
-        status: String,
-        after: Option<PageCursor>,
-        limit: Option<u32>,
-    ) -> Result<BoardPage, CoreError> {
-        let limit = limit.unwrap_or(50).clamp(1, PAGE_LIMIT);
-        let cursor = after.map(|after| BoardCursor {
-            status_since: after.after_since,
-            external_id: after.after_id,
-        });
-        let page = self
-            .read(move |reader| Ok(reader.board_page(&status, cursor.as_ref(), limit)?))
+    /// One page of a board column: the users in `status` that the query's filters (the review
+    /// queue's: decision, subStatus, time in status) let through, the latest to enter it first,
+    /// and how many there are.
+    pub async fn board(&self, status: String, query: ReviewQuery) -> Result<BoardPage, CoreError> {
+        if query.status.as_ref().is_some_and(|named| *named != status) {
+            return Err(CoreError::Invalid(
+                "a board column shows the status it names: leave status out of its filters".into(),
+            ));
+        }
+        let limit = query.limit.unwrap_or(50).clamp(1, PAGE_LIMIT);
+        let cursor = query.cursor()?;
+        let filter = query.narrowing(
+            query.decision.iter().cloned().collect(),
+            crate::time::now_millis(),
+        );
+        let (page, total) = self
+            .read(move |reader| {
+                Ok((
+                    reader.board_page(&status, &filter, cursor.as_ref(), limit)?,
+                    reader.users_in_status(&status, &filter)?,
+                ))
+            })
             .await?;
         let next = (page.len() == limit as usize)
             .then(|| page.last())
@@ -271,6 +279,7 @@ impl Monitor {
 
     /// Users with `text` in their externalId, participantId or account, ignoring case; those
     /// whose externalId starts with it first.
+            total,
     pub async fn search(&self, text: String, limit: Option<u32>) -> Result<UsersFound, CoreError> {
         let limit = limit.unwrap_or(20).clamp(1, PAGE_LIMIT);
         let users = self

@@ -69,7 +69,8 @@ impl ReviewSettings {
     }
 }
 
-/// The filters a person narrows the queue with (each optional); the same ones the board takes.
+/// The filters a person narrows the queue with (each optional); the same ones a board column
+/// takes (its status is the column's).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ReviewQuery {
@@ -83,6 +84,35 @@ pub struct ReviewQuery {
     pub after_since: Option<i64>,
     pub after_id: Option<String>,
     pub limit: Option<u32>,
+}
+
+impl ReviewQuery {
+    /// Where the page continues, if it does.
+    pub(super) fn cursor(&self) -> Result<Option<BoardCursor>, CoreError> {
+        match (self.after_since, &self.after_id) {
+            (Some(status_since), Some(external_id)) => Ok(Some(BoardCursor {
+                status_since,
+                external_id: external_id.clone(),
+            })),
+            (None, None) => Ok(None),
+            _ => Err(CoreError::Invalid(
+                "afterSince and afterId go together".into(),
+            )),
+        }
+    }
+
+    /// The store's filter: `decisions` (empty: any), the subStatus, and the least time in the
+    /// status counted from `now`.
+    pub(super) fn narrowing(&self, decisions: Vec<String>, now: i64) -> ReviewFilter {
+        ReviewFilter {
+            decisions,
+            sub_status: self.sub_status.clone().filter(|s| !s.is_empty()),
+            entered_by: match self.min_age_minutes.unwrap_or(0) {
+                0 => i64::MAX,
+                minutes => now - i64::from(minutes) * 60_000,
+            },
+        }
+    }
 }
 
 /// A page of the review queue, the longest wait first.
@@ -140,24 +170,8 @@ impl Monitor {
             Some(decision) => vec![decision.clone()],
             None => settings.decisions.clone(),
         };
-        let after = match (query.after_since, query.after_id) {
-            (Some(status_since), Some(external_id)) => Some(BoardCursor {
-                status_since,
-                external_id,
-            }),
-            (None, None) => None,
-            _ => {
-                return Err(CoreError::Invalid(
-                    "afterSince and afterId go together".into(),
-                ))
-            }
-        };
-        let filter = ReviewFilter {
-            decisions,
-            sub_status: query.sub_status.filter(|s| !s.is_empty()),
-            entered_by: crate::time::now_millis()
-                - i64::from(query.min_age_minutes.unwrap_or(0)) * 60_000,
-        };
+        let after = query.cursor()?;
+        let filter = query.narrowing(decisions, crate::time::now_millis());
         let queue = settings.clone();
         let (mut users, counts) = self
             .read(move |reader| {

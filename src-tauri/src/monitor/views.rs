@@ -123,6 +123,8 @@ pub struct PageCursor {
 pub struct BoardPage {
     pub users: Vec<UserView>,
     pub next: Option<PageCursor>,
+    /// Users in the column's status that the filters let through (all of them, unfiltered).
+    pub total: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]

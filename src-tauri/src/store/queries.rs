@@ -6,14 +6,36 @@ use rusqlite::{Connection, OptionalExtension, Row};
 use super::{Change, Outcome, StoreError};
 use crate::kyc::UserState;
 
-/// What narrows the review queue within a status.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What narrows the review queue, or a board column, within a status.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReviewFilter {
     /// Only these decisions; empty: any.
     pub decisions: Vec<String>,
     pub sub_status: Option<String>,
     /// Only users who entered their status at or before this time (Unix ms).
     pub entered_by: i64,
+}
+
+impl Default for ReviewFilter {
+    /// Every user.
+    fn default() -> Self {
+        ReviewFilter {
+            decisions: Vec::new(),
+            sub_status: None,
+            entered_by: i64::MAX,
+        }
+    }
+}
+
+impl ReviewFilter {
+    /// Whether the counters per status and decision answer how many users match.
+    fn counted_by_decision_alone(&self) -> bool {
+        self.sub_status.is_none() && self.entered_by == i64::MAX
+    }
+
+    fn decisions_json(&self) -> String {
+        serde_json::to_string(&self.decisions).expect("strings serialise")
+    }
 }
 
 /// A user's current state, as the projection holds it.
@@ -210,10 +232,12 @@ impl Reader {
             .map_err(StoreError::from)
     }
 
-    /// One page of a board column: the users in `status`, the latest to enter it first.
+    /// One page of a board column: the users in `status` that `filter` lets through, the
+    /// latest to enter it first.
     pub fn board_page(
         &self,
         status: &str,
+        filter: &ReviewFilter,
         after: Option<&BoardCursor>,
         limit: u32,
     ) -> Result<Vec<UserRecord>, StoreError> {
@@ -223,11 +247,52 @@ impl Reader {
             .prepare_cached(&format!(
                 "SELECT {USER_COLUMNS} FROM users
                   WHERE status = ?1 AND (status_since < ?2 OR (status_since = ?2 AND external_id > ?3))
-                  ORDER BY status_since DESC, external_id LIMIT ?4"
+                    AND status_since <= ?4
+                    AND (?5 = '[]' OR decision IN (SELECT value FROM json_each(?5)))
+                    AND (?6 IS NULL OR sub_status = ?6)
+                  ORDER BY status_since DESC, external_id LIMIT ?7"
             ))?
-            .query_map(rusqlite::params![status, since, id, limit], user_from_row)?
+            .query_map(
+                rusqlite::params![
+                    status,
+                    since,
+                    id,
+                    filter.entered_by,
+                    filter.decisions_json(),
+                    filter.sub_status,
+                    limit
+                ],
+                user_from_row,
+            )?
             .collect::<rusqlite::Result<_>>()
             .map_err(StoreError::from)
+    }
+
+    /// How many users in `status` `filter` lets through: from the counters when it narrows by
+    /// decision alone, else counted along the status's range of `users_by_status`.
+    pub fn users_in_status(&self, status: &str, filter: &ReviewFilter) -> Result<i64, StoreError> {
+        let decisions = filter.decisions_json();
+        let count = if filter.counted_by_decision_alone() {
+            self.conn
+                .prepare_cached(
+                    "SELECT COALESCE(SUM(users), 0) FROM user_counts
+                      WHERE status = ?1 AND (?2 = '[]' OR decision IN (SELECT value FROM json_each(?2)))",
+                )?
+                .query_row(rusqlite::params![status, decisions], |row| row.get(0))?
+        } else {
+            self.conn
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM users
+                      WHERE status = ?1 AND status_since <= ?2
+                        AND (?3 = '[]' OR decision IN (SELECT value FROM json_each(?3)))
+                        AND (?4 IS NULL OR sub_status = ?4)",
+                )?
+                .query_row(
+                    rusqlite::params![status, filter.entered_by, decisions, filter.sub_status],
+                    |row| row.get(0),
+                )?
+        };
+        Ok(count)
     }
 
     /// One status's part of the review queue: its users who have waited longest first (entered
@@ -243,7 +308,7 @@ impl Reader {
         let (since, id) = after.map_or((i64::MIN, "\u{10FFFF}"), |c| {
             (c.status_since, c.external_id.as_str())
         });
-        let decisions = serde_json::to_string(&filter.decisions).expect("strings serialise");
+        let decisions = filter.decisions_json();
         Ok(self
             .conn
             .prepare_cached(&format!(

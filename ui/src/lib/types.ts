@@ -36,7 +36,11 @@ storeProblem: StoreProblem | null, lastDeliveryAt: number | null, knownStatuses:
 
 export type PageCursor = { afterSince: number, afterId: string, };
 
-export type BoardPage = { users: Array<User>, next: PageCursor | null, };
+export type BoardPage = { users: Array<User>, next: PageCursor | null, 
+/**
+ * Users in the column's status that the filters let through (all of them, unfiltered).
+ */
+total: number, };
 
 export type UsersFound = { users: Array<User>, };
 
