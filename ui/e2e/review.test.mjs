@@ -67,7 +67,7 @@ describe('the review queue', () => {
     await page.getByTestId('filter-substatus').fill('');
     await page.getByTestId('filter-age').selectOption({ label: 'Over 1 hour' });
     await page.getByText(/Nobody is waiting that matches these filters/).waitFor();
-    await page.getByTestId('filter-age').selectOption({ label: 'Any wait' });
+    await page.getByTestId('filter-age').selectOption({ label: 'Any time' });
     await page.getByTestId('queue-row').nth(2).waitFor();
 
     // A user who enters the queue shows up live, at the end (the shortest wait).

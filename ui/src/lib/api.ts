@@ -19,7 +19,6 @@ import type {
   KeychainStatus,
   LiveEvent,
   Overview,
-  PageCursor,
   ProviderOverview,
   ReconcileReport,
   RegisterAnswer,
@@ -99,13 +98,14 @@ export type DeliveriesFilter = { outcome?: string; q?: string; before?: number |
 
 export const api = {
   overview: () => call<Overview>('overview', {}, '/api/overview'),
-  board: (status: string, after?: PageCursor | null, limit = 50) =>
-    call<BoardPage>('board', { status, after: after ?? null, limit }, `/api/board/${encodeURIComponent(status)}${query({ ...after, limit })}`),
+  /** One page of a board column, under the review queue's filters (its status is the column's). */
+  board: (status: string, filter: ReviewQuery) =>
+    call<BoardPage>('board', { status, query: filter }, withDecision(`/api/board/${encodeURIComponent(status)}${query(filter)}`, filter)),
   search: (q: string, limit = 12) => call<UsersFound>('search', { q, limit }, `/api/search${query({ q, limit })}`),
   user: (externalId: string) => call<UserDetail>('user', { externalId }, `/api/users/${encodeURIComponent(externalId)}`),
   deliveries: (filter: DeliveriesFilter) => call<DeliveriesPage>('deliveries', { query: filter }, `/api/deliveries${query(filter)}`),
   stats: () => call<Stats>('stats', {}, '/api/stats'),
-  review: (filter: ReviewQuery) => call<ReviewPage>('review', { query: filter }, reviewPath(filter)),
+  review: (filter: ReviewQuery) => call<ReviewPage>('review', { query: filter }, withDecision(`/api/review${query(filter)}`, filter)),
   reviewSettings: () => call<ReviewSettings>('review_settings', {}, '/api/review/settings'),
   saveReviewSettings: (settings: ReviewSettings) =>
     call<ReviewSettings>('save_review_settings', { settings }, '/api/review/settings', { json: settings }),
@@ -124,9 +124,8 @@ export const api = {
   startDemo: () => call<DemoStatus>('start_demo', {}, '/api/demo', { json: {} }),
 };
 
-/** The queue's address: "no decision" is an empty decision, which `query` would drop. */
-function reviewPath(filter: ReviewQuery): string {
-  const path = `/api/review${query(filter)}`;
+/** A filtered address: "no decision" is an empty decision, which `query` would drop. */
+function withDecision(path: string, filter: ReviewQuery): string {
   if (filter.decision !== '') return path;
   return `${path}${path.includes('?') ? '&' : '?'}decision=`;
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { pageTitle, parseRoute, userHref } from './route';
+import { NO_FILTER } from './filters';
+import { boardHref, pageTitle, parseRoute, userHref } from './route';
 
 describe('route', () => {
   it('round-trips any externalId through the address', () => {
@@ -9,13 +10,21 @@ describe('route', () => {
   });
 
   it('falls back to the board', () => {
-    expect(parseRoute('')).toEqual({ view: 'board' });
-    expect(parseRoute('#/nowhere')).toEqual({ view: 'board' });
+    expect(parseRoute('')).toEqual({ view: 'board', filter: NO_FILTER });
+    expect(parseRoute('#/nowhere')).toEqual({ view: 'board', filter: NO_FILTER });
     expect(parseRoute('#/review')).toEqual({ view: 'review' });
     expect(parseRoute('#/deliveries')).toEqual({ view: 'deliveries' });
     expect(parseRoute('#/stats')).toEqual({ view: 'stats' });
     expect(parseRoute('#/register')).toEqual({ view: 'register' });
     expect(parseRoute('#/settings', true)).toEqual({ view: 'settings' });
+  });
+
+  it('keeps the board\'s filters in the address', () => {
+    const filter = { decision: 'REVIEW', subStatus: 'Manual Review', minAgeMinutes: 60 };
+    expect(boardHref(filter)).toBe('#/?decision=REVIEW&subStatus=Manual+Review&minAge=60');
+    expect(parseRoute(boardHref(filter))).toEqual({ view: 'board', filter });
+    expect(boardHref(NO_FILTER)).toBe('#/');
+    expect(parseRoute('#/review?decision=REVIEW')).toEqual({ view: 'review' });
   });
 
   it('names the user, or the view, in the tab title', () => {
@@ -25,6 +34,6 @@ describe('route', () => {
   });
 
   it('has no route in a browser that only the desktop app can serve', () => {
-    expect(parseRoute('#/settings')).toEqual({ view: 'board' });
+    expect(parseRoute('#/settings')).toEqual({ view: 'board', filter: NO_FILTER });
   });
 });

@@ -1,6 +1,9 @@
-// Views live in the address's hash, so reload and back/forward keep the place.
+// Views live in the address's hash, so reload and back/forward keep the place; the board's
+// filters too (#/?decision=REVIEW&minAge=60).
+import { filterParams, parseFilter, type UserFilter } from './filters';
+
 export type Route =
-  | { view: 'board' }
+  | { view: 'board'; filter: UserFilter }
   | { view: 'review' }
   | { view: 'deliveries' }
   | { view: 'stats' }
@@ -11,14 +14,22 @@ export type Route =
 /** The view an address names. Settings are the desktop app's own: a browser shows the board
  * for them, as for any address it has no view for. */
 export function parseRoute(hash: string, desktop = false): Route {
-  const path = hash.replace(/^#/, '');
+  const address = hash.replace(/^#/, '');
+  const query = address.indexOf('?');
+  const path = query < 0 ? address : address.slice(0, query);
   if (path.startsWith('/user/')) return { view: 'user', externalId: decodeURIComponent(path.slice('/user/'.length)) };
   if (path === '/review') return { view: 'review' };
   if (path === '/deliveries') return { view: 'deliveries' };
   if (path === '/stats') return { view: 'stats' };
   if (path === '/register') return { view: 'register' };
   if (path === '/settings' && desktop) return { view: 'settings' };
-  return { view: 'board' };
+  return { view: 'board', filter: parseFilter(new URLSearchParams(query < 0 ? '' : address.slice(query + 1))) };
+}
+
+/** The board's address, with its filters. */
+export function boardHref(filter: UserFilter): string {
+  const params = filterParams(filter);
+  return params ? `#/?${params}` : '#/';
 }
 
 export function userHref(externalId: string): string {
