@@ -301,6 +301,24 @@ async fn long_work_shows_plain_progress_lines_on_stderr_and_only_results_on_stdo
         "{stderr}"
     );
 
+    // rebuild: its deliveries, then its last step, which holds deliveries up meanwhile.
+    let output = cli(&scratch.db(), &["rebuild"]);
+    assert!(output.status.success());
+    assert_eq!(
+        stdout(&output),
+        "rebuilt events and users from 3000 deliveries\n"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    let swapping = lines
+        .iter()
+        .position(|l| *l == "kyc-monitor: rebuild: building the indexes and swapping the tables in")
+        .unwrap_or_else(|| panic!("the last step is said: {stderr}"));
+    assert!(
+        lines[..swapping].contains(&"kyc-monitor: rebuild: 3000 of 3000 deliveries (100%)"),
+        "every delivery projected before the swap: {stderr}"
+    );
+
     // A small export is over before anyone would look: it says nothing.
     let output = cli(&scratch.db(), &["export", "users"]);
     assert!(output.status.success());
@@ -310,4 +328,117 @@ async fn long_work_shows_plain_progress_lines_on_stderr_and_only_results_on_stdo
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// The `ui:` line's base and token.
+fn ui_of(monitor: &mut Monitor) -> (String, String) {
+    let line = monitor.next_line();
+    let url = line
+        .strip_prefix("ui: ")
+        .unwrap_or_else(|| panic!("serve printed {line:?} instead of the ui line"));
+    let (base, token) = url.split_once("/?token=").expect("a token in the ui URL");
+    (base.to_owned(), token.to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_backup_from_the_ui_shows_its_progress_on_the_live_feed_and_refuses_bad_paths() {
+    let scratch = Scratch::new();
+    let mut monitor = Monitor::start_with(
+        &scratch.db(),
+        true,
+        &[],
+        &mut std::process::Command::new(BIN),
+    );
+    let (base, token) = ui_of(&mut monitor);
+    for n in 0..200 {
+        let answer = send(client().post(&monitor.webhook_url).body(flat(
+            &format!("ui_backup_{n}"),
+            "",
+            "OPEN",
+        )))
+        .await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    let post = |path: &str| {
+        client()
+            .post(format!("{base}/api/backup"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "path": path }))
+    };
+
+    // The feed first, so that nothing the backup says is missed.
+    let mut feed = reqwest::Client::new()
+        .get(format!("{base}/api/feed"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(feed.status(), 200);
+    let dest = scratch.dir.path().join("from-the-ui.db");
+    let answer = send(post(dest.to_str().unwrap())).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let report = answer.json();
+    assert_eq!(report["users"], 200);
+    assert_eq!(report["path"], dest.to_str().unwrap());
+
+    // What the feed said: the backup running, then done with every byte counted.
+    let mut said = String::new();
+    let works = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let chunk = feed.chunk().await.unwrap().expect("the feed goes on");
+            said.push_str(&String::from_utf8_lossy(&chunk));
+            let works: Vec<serde_json::Value> = said
+                .split("\n\n")
+                .filter(|event| event.starts_with("event: work\n"))
+                .filter_map(|event| event.lines().find_map(|l| l.strip_prefix("data: ")))
+                .flat_map(|data| serde_json::from_str::<Vec<serde_json::Value>>(data).unwrap())
+                .filter(|work| work["kind"] == "backup")
+                .collect();
+            if works.iter().any(|work| work["state"] != "running") {
+                return works;
+            }
+        }
+    })
+    .await
+    .expect("the feed told how the backup ended");
+    assert_eq!(works.first().unwrap()["state"], "running", "{works:?}");
+    let last = works.last().unwrap();
+    assert_eq!(last["state"], "done", "{works:?}");
+    assert_eq!(last["unit"], "bytes");
+    assert_eq!(last["done"], last["total"], "{last}");
+    assert!(last["total"].as_u64().unwrap() > 0, "{last}");
+    assert!(
+        last["message"].as_str().unwrap().contains("200 users"),
+        "{last}"
+    );
+    assert_eq!(integrity(&dest), "ok");
+    assert_eq!(
+        delivered_users(&dest).len(),
+        200,
+        "the copy holds every delivery"
+    );
+
+    // Refusals say what to do; a failed backup shows as failed to whoever looks next.
+    let relative = send(post("copy.db")).await;
+    assert_eq!(relative.status, 400, "{}", relative.body);
+    assert!(
+        relative.body.contains("not an absolute path"),
+        "{}",
+        relative.body
+    );
+    let again = send(post(dest.to_str().unwrap())).await;
+    assert_eq!(again.status, 400, "{}", again.body);
+    assert!(again.body.contains("already exists"), "{}", again.body);
+    let board = send(client().get(format!("{base}/api/work")).bearer_auth(&token)).await;
+    let board = board.json();
+    assert_eq!(board[0]["kind"], "backup", "{board}");
+    assert_eq!(board[0]["state"], "failed", "{board}");
+    assert!(
+        board[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already exists"),
+        "{board}"
+    );
+    assert_eq!(monitor.terminate(), 0);
 }

@@ -111,6 +111,8 @@ pub fn run(args: DesktopArgs) -> anyhow::Result<()> {
             commands::provider_overview,
             commands::register,
             commands::reconcile,
+            commands::work,
+            commands::backup,
             commands::start_demo,
             commands::desktop_status,
             commands::save_settings,

@@ -13,7 +13,7 @@ use kyc_monitor::kyc::{NamedState, UserState};
 use kyc_monitor::provider::FlowConfig;
 use kyc_monitor::serve::{self, ServeConfig, Server};
 use kyc_monitor::signature::SigningSecret;
-use kyc_monitor::store::{BackupStep, EventRecord, Store, UserRecord};
+use kyc_monitor::store::{BackupStep, EventRecord, RebuildStep, Store, UserRecord};
 use kyc_monitor::time::rfc3339_millis;
 use kyc_monitor::tunnel::TunnelSpec;
 use progress::{Progress, Unit};
@@ -354,13 +354,16 @@ fn rebuild(store: &Store) -> anyhow::Result<()> {
     // Deliveries that arrive while it runs (a monitor on the file) are projected too.
     let mut total = store.reader()?.delivery_total()?;
     let mut progress = Progress::start("rebuild", Unit::Items("deliveries"), Some(total));
-    let events = store.rebuild_with_progress(|projected| {
-        let projected = projected.max(0) as u64;
-        if projected > total {
-            total = projected;
-            progress.set_total(total);
+    let events = store.rebuild_with_progress(|step| match step {
+        RebuildStep::Projected(projected) => {
+            let projected = projected.max(0) as u64;
+            if projected > total {
+                total = projected;
+                progress.set_total(total);
+            }
+            progress.set(projected);
         }
-        progress.set(projected);
+        RebuildStep::Swapping => progress.step("building the indexes and swapping the tables in"),
     });
     progress.finish();
     println!("rebuilt events and users from {} deliveries", events?);

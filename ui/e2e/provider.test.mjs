@@ -77,6 +77,11 @@ describe('the provider side in Chromium', () => {
       await page.getByRole('link', { name: 'Register', exact: true }).click();
       await page.getByTestId('reconcile').click();
       await page.getByTestId('reconcile-report').getByText('Asked about 0 users').waitFor();
+      // Its progress and outcome come through the live feed too, to every view.
+      assert.match(
+        await page.locator('[data-testid="work"][data-kind="reconcile"][data-state="done"]').innerText(),
+        /Reconcile finished:\s+0 users asked, 0 learned, 0 unknown to the provider/,
+      );
       assert.deepEqual(problems, []);
       await context.close();
     } finally {

@@ -10,6 +10,7 @@ mod guard;
 mod provider;
 mod review;
 mod views;
+mod work;
 
 use std::sync::Arc;
 
@@ -29,6 +30,7 @@ pub fn router(monitor: Arc<Monitor>, access: UiAccess) -> Router {
         .merge(provider::router())
         .merge(review::router())
         .merge(feed::router())
+        .merge(work::router())
         .route(
             "/api/{*rest}",
             get(|| async { CoreError::NotFound("there is no such API route".into()) }),

@@ -6,6 +6,7 @@ use tauri::{AppHandle, State};
 use super::{stop_core, Desktop, LAUNCHED};
 use crate::blocking::off_worker;
 use crate::keychain::{self, KeychainStatus};
+use crate::monitor::{BackupReport, BackupRequest, WorkView};
 use crate::monitor::{
     BoardPage, CoreError, DeliveriesPage, DeliveriesQuery, Destinations, ErrorBody, ErrorCode,
     Forwarding, Monitor, Overview, ProviderOverview, RegisterAnswer, RegisterForm, ReplayAnswer,
@@ -145,6 +146,17 @@ pub async fn register(desktop: State<'_, Desktop>, form: RegisterForm) -> Answer
 #[tauri::command]
 pub async fn reconcile(desktop: State<'_, Desktop>) -> Answer<ReconcileReport> {
     answered(monitor(&desktop)?.reconcile().await)
+}
+
+/// Reconcile's and backup's progress, running or last finished.
+#[tauri::command]
+pub fn work(desktop: State<'_, Desktop>) -> Answer<Vec<WorkView>> {
+    Ok(monitor(&desktop)?.work().into_values().collect())
+}
+
+#[tauri::command]
+pub async fn backup(desktop: State<'_, Desktop>, request: BackupRequest) -> Answer<BackupReport> {
+    answered(monitor(&desktop)?.backup(request).await)
 }
 
 #[tauri::command]

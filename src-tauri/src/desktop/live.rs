@@ -30,7 +30,7 @@ pub(super) async fn follow(app: AppHandle, monitor: Arc<Monitor>) {
                 }
             }
             LiveEvent::Resync(_) => tray::refresh(&app),
-            LiveEvent::Tunnel(_) | LiveEvent::Store(_) => {}
+            LiveEvent::Tunnel(_) | LiveEvent::Store(_) | LiveEvent::Work(_) => {}
         }
     }
 }

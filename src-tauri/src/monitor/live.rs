@@ -10,7 +10,7 @@ use futures_util::stream::{self, Stream};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
 
-use super::{ChangeView, CoreError, LiveEvent, Monitor, Resync, StoreHealth, UserView};
+use super::{ChangeView, CoreError, LiveEvent, Monitor, Resync, StoreHealth, UserView, WorkBoard};
 use crate::store::{Change, StoreProblem};
 use crate::tunnel::TunnelState;
 
@@ -39,10 +39,13 @@ impl Monitor {
         tunnel.mark_unchanged();
         let mut health = self.writer.health();
         health.mark_unchanged();
+        let mut work = self.work.subscribe();
+        work.mark_unchanged();
         let follower = Follower {
             monitor: self.clone(),
             tunnel,
             health,
+            work,
             live,
             stopping: self.stopping.clone(),
             backlog: backlog.into_iter(),
@@ -63,6 +66,7 @@ struct Follower {
     monitor: Arc<Monitor>,
     tunnel: watch::Receiver<TunnelState>,
     health: watch::Receiver<Option<StoreProblem>>,
+    work: watch::Receiver<WorkBoard>,
     live: broadcast::Receiver<Change>,
     stopping: watch::Receiver<bool>,
     backlog: std::vec::IntoIter<Change>,
@@ -89,6 +93,10 @@ impl Follower {
                         Ok(()) = self.health.changed() => {
                             let problem = self.health.borrow_and_update().clone();
                             return Some(LiveEvent::Store(StoreHealth { problem }));
+                        }
+                        Ok(()) = self.work.changed() => {
+                            let works = self.work.borrow_and_update().values().cloned().collect();
+                            return Some(LiveEvent::Work(works));
                         }
                         _ = self.stopping.wait_for(|stop| *stop) => return None,
                     };

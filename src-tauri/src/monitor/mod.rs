@@ -11,6 +11,7 @@ mod readers;
 mod review;
 pub mod typescript;
 pub mod views;
+mod work;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +23,7 @@ pub use inspector::*;
 pub use live::LiveStream;
 pub use review::{ReviewPage, ReviewQuery, ReviewSettings};
 pub use views::*;
+pub use work::{BackupReport, BackupRequest, WorkBoard, WorkKind, WorkState, WorkView};
 
 use crate::ingest;
 use crate::kyc::KNOWN_STATUSES;
@@ -58,6 +60,8 @@ pub struct Monitor {
     tunnel_kind: &'static str,
     tunnel: watch::Receiver<TunnelState>,
     stopping: watch::Receiver<bool>,
+    /// Reconcile's and backup's progress, followed by the live feed.
+    work: watch::Sender<WorkBoard>,
 }
 
 impl Monitor {
@@ -71,6 +75,7 @@ impl Monitor {
             tunnel_kind: parts.tunnel_kind,
             tunnel: parts.tunnel,
             stopping: parts.stopping,
+            work: watch::Sender::new(WorkBoard::new()),
         }
     }
 
@@ -274,12 +279,12 @@ impl Monitor {
         Ok(BoardPage {
             users: page.into_iter().map(UserView::from).collect(),
             next,
+            total,
         })
     }
 
     /// Users with `text` in their externalId, participantId or account, ignoring case; those
     /// whose externalId starts with it first.
-            total,
     pub async fn search(&self, text: String, limit: Option<u32>) -> Result<UsersFound, CoreError> {
         let limit = limit.unwrap_or(20).clamp(1, PAGE_LIMIT);
         let users = self

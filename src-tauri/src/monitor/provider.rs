@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use super::work::{WorkKind, WorkSlot};
 use super::{
     CoreError, EnvironmentView, Monitor, ProviderOverview, RegisterAnswer, RegisterForm,
     SigningChoice,
@@ -94,11 +95,32 @@ impl Monitor {
 
     /// Asks the provider about every user not CLOSED.
     pub async fn reconcile(&self) -> Result<ReconcileReport, CoreError> {
-        self.hub.reconcile().await.map_err(|error| match error {
-            ReconcileError::NoProvider => CoreError::Conflict(error.to_string()),
-            ReconcileError::Store(error) => error.into(),
-            ReconcileError::Provider(error) => CoreError::Provider(error.to_string()),
-        })
+        let total = self
+            .read(|reader| Ok(reader.unclosed_user_total()?))
+            .await?;
+        let slot = WorkSlot::claim(&self.work, WorkKind::Reconcile, "users", Some(total))?;
+        let answer = self
+            .hub
+            .reconcile(|report| slot.progress(report.asked, None))
+            .await
+            .map_err(|error| match error {
+                ReconcileError::NoProvider => CoreError::Conflict(error.to_string()),
+                ReconcileError::Store(error) => error.into(),
+                ReconcileError::Provider(error) => CoreError::Provider(error.to_string()),
+            });
+        slot.finish(match &answer {
+            Ok(report) => match &report.error {
+                Some(error) => Err(format!("stopped after {} users: {error}", report.asked)),
+                None => Ok(format!(
+                    "{} users asked, {} learned, {} unknown to the provider",
+                    report.asked,
+                    report.learned.len(),
+                    report.unknown
+                )),
+            },
+            Err(error) => Err(error.to_string()),
+        });
+        answer
     }
 
     /// Starts the demo, on an empty database (or one that is already a demo's) only.
@@ -112,25 +134,20 @@ impl Monitor {
                 actions::DEMO_NEEDS_ITS_OWN_DATABASE.to_owned(),
             ));
         }
-        self.hub
-            .start_demo()
-            .await
-            .map_err(|error| match error {
-                DemoError::Store(error) => error.into(),
-                DemoError::Register(inner) => match register_error(inner) {
-                    CoreError::Provider(reason) | CoreError::Invalid(reason) => {
-                        CoreError::Provider(format!(
-                            "the demo could not register this monitor's webhook: {reason}"
-                        ))
-                    }
-                    other => other,
-                },
-                DemoError::Emulator(error) => CoreError::internal(
-                    "the demo emulator could not start; the monitor's log says why",
-                    &error,
+        self.hub.start_demo().await.map_err(|error| match error {
+            DemoError::Store(error) => error.into(),
+            DemoError::Register(inner) => match register_error(inner) {
+                CoreError::Provider(reason) | CoreError::Invalid(reason) => CoreError::Provider(
+                    format!("the demo could not register this monitor's webhook: {reason}"),
                 ),
-                other => CoreError::Provider(other.to_string()),
-            })
+                other => other,
+            },
+            DemoError::Emulator(error) => CoreError::internal(
+                "the demo emulator could not start; the monitor's log says why",
+                &error,
+            ),
+            other => CoreError::Provider(other.to_string()),
+        })
     }
 }
 

@@ -8,6 +8,7 @@ use ts_rs::{Config, TS};
 
 use super::inspector::*;
 use super::views::*;
+use super::work::{BackupReport, BackupRequest, WorkKind, WorkState, WorkView};
 use super::{ErrorBody, ErrorCode, ReviewPage, ReviewQuery, ReviewSettings};
 use crate::keychain::{self, KeychainStatus};
 use crate::kyc::{UserState, KNOWN_STATUSES, OTHER_STATUS_LABEL, STATUS_LABELS};
@@ -61,6 +62,11 @@ pub fn typescript() -> String {
     file.declare::<ChangeView>();
     file.declare::<Resync>();
     file.declare::<StoreHealth>();
+    file.declare::<WorkKind>();
+    file.declare::<WorkState>();
+    file.declare::<WorkView>();
+    file.declare::<BackupRequest>();
+    file.declare::<BackupReport>();
     file.declare::<LiveEvent>();
     file.declare::<MinuteView>();
     file.declare::<DecisionDayView>();

@@ -350,6 +350,8 @@ pub enum LiveEvent {
     Tunnel(TunnelView),
     /// The store's health changed.
     Store(StoreHealth),
+    /// Long work (reconcile, backup) moved on: every kind's latest.
+    Work(Vec<super::WorkView>),
 }
 
 /// A resync: the feed goes on after `through`.
@@ -374,6 +376,7 @@ impl LiveEvent {
             LiveEvent::Resync(_) => "resync",
             LiveEvent::Tunnel(_) => "tunnel",
             LiveEvent::Store(_) => "store",
+            LiveEvent::Work(_) => "work",
         }
     }
 
@@ -382,7 +385,7 @@ impl LiveEvent {
         match self {
             LiveEvent::Change(change) => Some(change.delivery_id),
             LiveEvent::Resync(resync) => Some(resync.through),
-            LiveEvent::Tunnel(_) | LiveEvent::Store(_) => None,
+            LiveEvent::Tunnel(_) | LiveEvent::Store(_) | LiveEvent::Work(_) => None,
         }
     }
 
@@ -393,6 +396,7 @@ impl LiveEvent {
             LiveEvent::Resync(resync) => serde_json::to_string(resync),
             LiveEvent::Tunnel(tunnel) => serde_json::to_string(tunnel),
             LiveEvent::Store(health) => serde_json::to_string(health),
+            LiveEvent::Work(works) => serde_json::to_string(works),
         };
         data.expect("live events serialise")
     }

@@ -469,7 +469,11 @@ impl ProviderHub {
     }
 
     /// Reconciles with the last registered provider (or the demo's, or the saved profile's).
-    pub async fn reconcile(&self) -> Result<ReconcileReport, ReconcileError> {
+    /// `progress` is told after each user.
+    pub async fn reconcile(
+        &self,
+        progress: impl FnMut(&ReconcileReport),
+    ) -> Result<ReconcileReport, ReconcileError> {
         let client = match self.client.lock().await.clone() {
             Some(client) => client,
             None => match self.demo.lock().await.as_ref() {
@@ -487,7 +491,7 @@ impl ProviderHub {
                 }
             },
         };
-        Ok(reconcile(&self.store, &self.writer, &client, |_| {}).await?)
+        Ok(reconcile(&self.store, &self.writer, &client, progress).await?)
     }
 
     /// Registers `public_url` again when the tunnel's URL is not the one last validated, if this

@@ -21,6 +21,7 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use backup::{BackupError, BackupStep, BackupSummary};
 pub use outbox::{Attempt, Destination, DueForward, ForwardState};
+pub use projection::RebuildStep;
 pub use queries::{
     BoardCursor, DecisionDayCount, DeliveryFilter, DeliveryRecord, EventRecord, MinuteCount,
     Reader, RegistrationAttempt, ReviewFilter, StatusStays, TimelineEntry, UserCount, UserRecord,
@@ -222,8 +223,11 @@ impl Store {
         self.rebuild_with_progress(|_| {})
     }
 
-    /// [`Store::rebuild`], telling `progress` how many deliveries it has projected so far.
-    pub fn rebuild_with_progress(&self, progress: impl FnMut(i64)) -> Result<i64, StoreError> {
+    /// [`Store::rebuild`], telling `progress` how far it is.
+    pub fn rebuild_with_progress(
+        &self,
+        progress: impl FnMut(RebuildStep),
+    ) -> Result<i64, StoreError> {
         let mut conn = open_writable(&self.path)?;
         Ok(projection::rebuild(&mut conn, progress)?)
     }

@@ -248,13 +248,23 @@ pub(super) fn project(
 /// that a monitor running on the same file keeps acknowledging in between.
 const REBUILD_STEP: usize = 20_000;
 
+/// Where a rebuild is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RebuildStep {
+    /// Deliveries projected into the fresh tables so far.
+    Projected(i64),
+    /// The last step: what arrived meanwhile is projected, the indexes are built and the fresh
+    /// tables take the live ones' place, in one transaction (deliveries wait for it to end).
+    Swapping,
+}
+
 /// Derives events, users and aggregates again from the journal alone: the projector from zero
 /// into fresh tables, in steps, then swapped in for the live ones in one transaction (which also
-/// projects what arrived meanwhile and builds the indexes). `progress` hears the deliveries
-/// projected so far. Returns how many events the journal gave.
+/// projects what arrived meanwhile and builds the indexes). `progress` hears each step.
+/// Returns how many events the journal gave.
 pub(super) fn rebuild(
     conn: &mut Connection,
-    mut progress: impl FnMut(i64),
+    mut progress: impl FnMut(RebuildStep),
 ) -> rusqlite::Result<i64> {
     let mut fresh = String::new();
     for name in DERIVED_NAMES {
@@ -273,8 +283,9 @@ pub(super) fn rebuild(
             break;
         }
         projected += changes.len() as i64;
-        progress(projected);
+        progress(RebuildStep::Projected(projected));
     }
+    progress(RebuildStep::Swapping);
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     while !project(&tx, Tables::Rebuild, REBUILD_STEP)?.0.is_empty() {}
     for name in DERIVED_NAMES {

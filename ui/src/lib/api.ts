@@ -5,6 +5,7 @@
 import { invoke } from '@tauri-apps/api/core';
 import { listen } from '@tauri-apps/api/event';
 import type {
+  BackupReport,
   BoardPage,
   Change,
   DeliveriesPage,
@@ -32,6 +33,7 @@ import type {
   Tunnel,
   UserDetail,
   UsersFound,
+  Work,
   ReviewPage,
   ReviewQuery,
   ReviewSettings,
@@ -122,6 +124,10 @@ export const api = {
   register: (form: RegisterForm) => call<RegisterAnswer>('register', { form }, '/api/register', { json: form }),
   reconcile: () => call<ReconcileReport>('reconcile', {}, '/api/reconcile', { json: {} }),
   startDemo: () => call<DemoStatus>('start_demo', {}, '/api/demo', { json: {} }),
+  /** Reconcile's and backup's progress, running or last finished. */
+  work: () => call<Work[]>('work', {}, '/api/work'),
+  /** Copies the database to the new file `path` on the monitor's machine. */
+  backup: (path: string) => call<BackupReport>('backup', { request: { path } }, '/api/backup', { json: { path } }),
 };
 
 /** A filtered address: "no decision" is an empty decision, which `query` would drop. */
@@ -170,6 +176,7 @@ export function follow(handlers: {
   onState: (state: FeedState) => void;
   onTunnel?: (tunnel: Tunnel) => void;
   onStore?: (problem: StoreProblem | null) => void;
+  onWork?: (works: Work[]) => void;
 }): () => void {
   if (isDesktop) return followInProcess(handlers);
   const source = new EventSource('/api/feed');
@@ -182,6 +189,7 @@ export function follow(handlers: {
   source.addEventListener('store', (event) =>
     handlers.onStore?.((JSON.parse((event as MessageEvent).data) as StoreHealth).problem),
   );
+  source.addEventListener('work', (event) => handlers.onWork?.(JSON.parse((event as MessageEvent).data) as Work[]));
   return () => source.close();
 }
 
@@ -199,6 +207,8 @@ function followInProcess(handlers: Parameters<typeof follow>[0]): () => void {
         return handlers.onTunnel?.(payload.data);
       case 'store':
         return handlers.onStore?.(payload.data.problem);
+      case 'work':
+        return handlers.onWork?.(payload.data);
     }
   });
   void stop.then(() => handlers.onState('live'));

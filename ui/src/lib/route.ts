@@ -11,9 +11,9 @@ export type Route =
   | { view: 'settings' }
   | { view: 'user'; externalId: string };
 
-/** The view an address names. Settings are the desktop app's own: a browser shows the board
- * for them, as for any address it has no view for. */
-export function parseRoute(hash: string, desktop = false): Route {
+/** The view an address names; the board for any address it has no view for. Settings show a
+ * browser what it can do there (a backup), and the desktop app its own settings too. */
+export function parseRoute(hash: string): Route {
   const address = hash.replace(/^#/, '');
   const query = address.indexOf('?');
   const path = query < 0 ? address : address.slice(0, query);
@@ -22,7 +22,7 @@ export function parseRoute(hash: string, desktop = false): Route {
   if (path === '/deliveries') return { view: 'deliveries' };
   if (path === '/stats') return { view: 'stats' };
   if (path === '/register') return { view: 'register' };
-  if (path === '/settings' && desktop) return { view: 'settings' };
+  if (path === '/settings') return { view: 'settings' };
   return { view: 'board', filter: parseFilter(new URLSearchParams(query < 0 ? '' : address.slice(query + 1))) };
 }
 

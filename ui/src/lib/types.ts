@@ -144,7 +144,41 @@ export type Resync = { through: number, };
 
 export type StoreHealth = { problem: StoreProblem | null, };
 
-export type LiveEvent = { "event": "change", "data": Change } | { "event": "resync", "data": Resync } | { "event": "tunnel", "data": Tunnel } | { "event": "store", "data": StoreHealth };
+export type WorkKind = "reconcile" | "backup";
+
+export type WorkState = "running" | "done" | "failed";
+
+export type Work = { kind: WorkKind, state: WorkState, 
+/**
+ * Users asked (reconcile) or bytes copied (backup) so far.
+ */
+done: number, 
+/**
+ * Of how many, when known.
+ */
+total: number | null, 
+/**
+ * `users` or `bytes`.
+ */
+unit: string, 
+/**
+ * What it is doing now ("checking the copy"), or how it ended.
+ */
+message: string | null, 
+/**
+ * Unix milliseconds when it started.
+ */
+startedAt: number, };
+
+export type BackupRequest = { 
+/**
+ * The new file to write, on the machine the monitor runs on.
+ */
+path: string, };
+
+export type BackupReport = { path: string, bytes: number, deliveries: number, users: number, };
+
+export type LiveEvent = { "event": "change", "data": Change } | { "event": "resync", "data": Resync } | { "event": "tunnel", "data": Tunnel } | { "event": "store", "data": StoreHealth } | { "event": "work", "data": Array<Work> };
 
 export type MinuteCount = { minuteStart: number, deliveries: number, rejected: number, };
 

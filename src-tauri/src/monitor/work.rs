@@ -1,0 +1,223 @@
+//! Long work started from the UI (reconcile, backup) and how far it is. Each kind runs once at a
+//! time; its progress is a watch that the live feed follows, so every window and browser sees
+//! it, not only the one that started it. The command line shows the same work on stderr
+//! (`progress.rs`).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use ts_rs::TS;
+
+use super::{CoreError, Monitor};
+use crate::blocking::off_worker;
+use crate::store::{BackupError, BackupStep};
+
+/// The long work the UI can start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum WorkKind {
+    Reconcile,
+    Backup,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum WorkState {
+    Running,
+    Done,
+    Failed,
+}
+
+/// How far one piece of long work is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(rename = "Work")]
+pub struct WorkView {
+    pub kind: WorkKind,
+    pub state: WorkState,
+    /// Users asked (reconcile) or bytes copied (backup) so far.
+    pub done: u64,
+    /// Of how many, when known.
+    pub total: Option<u64>,
+    /// `users` or `bytes`.
+    pub unit: String,
+    /// What it is doing now ("checking the copy"), or how it ended.
+    pub message: Option<String>,
+    /// Unix milliseconds when it started.
+    pub started_at: i64,
+}
+
+/// Every kind's latest work, as the live feed sends it.
+pub type WorkBoard = BTreeMap<WorkKind, WorkView>;
+
+/// A backup asked for from the UI.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupRequest {
+    /// The new file to write, on the machine the monitor runs on.
+    pub path: String,
+}
+
+/// What a finished backup holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupReport {
+    pub path: String,
+    pub bytes: u64,
+    pub deliveries: u64,
+    pub users: u64,
+}
+
+/// Publishes one kind's progress; refuses a second run of a kind already running.
+pub(super) struct WorkSlot {
+    board: watch::Sender<WorkBoard>,
+    kind: WorkKind,
+}
+
+impl WorkSlot {
+    pub(super) fn claim(
+        board: &watch::Sender<WorkBoard>,
+        kind: WorkKind,
+        unit: &str,
+        total: Option<u64>,
+    ) -> Result<WorkSlot, CoreError> {
+        let mut claimed = false;
+        board.send_if_modified(|works| {
+            if works
+                .get(&kind)
+                .is_some_and(|work| work.state == WorkState::Running)
+            {
+                return false;
+            }
+            works.insert(
+                kind,
+                WorkView {
+                    kind,
+                    state: WorkState::Running,
+                    done: 0,
+                    total,
+                    unit: unit.to_owned(),
+                    message: None,
+                    started_at: crate::time::now_millis(),
+                },
+            );
+            claimed = true;
+            true
+        });
+        if !claimed {
+            return Err(CoreError::Conflict(format!(
+                "a {} is already running; its progress shows at the top of the window",
+                kind.noun()
+            )));
+        }
+        Ok(WorkSlot {
+            board: board.clone(),
+            kind,
+        })
+    }
+
+    fn update(&self, change: impl FnOnce(&mut WorkView)) {
+        self.board.send_modify(|works| {
+            if let Some(work) = works.get_mut(&self.kind) {
+                change(work)
+            }
+        });
+    }
+
+    pub(super) fn progress(&self, done: u64, total: Option<u64>) {
+        self.update(|work| {
+            work.done = done;
+            work.total = total.or(work.total);
+        });
+    }
+
+    pub(super) fn finish(self, outcome: Result<String, String>) {
+        self.update(|work| match outcome {
+            Ok(summary) => {
+                work.state = WorkState::Done;
+                work.done = work.total.unwrap_or(work.done);
+                work.message = Some(summary);
+            }
+            Err(reason) => {
+                work.state = WorkState::Failed;
+                work.message = Some(reason);
+            }
+        });
+    }
+}
+
+impl WorkKind {
+    fn noun(self) -> &'static str {
+        match self {
+            WorkKind::Reconcile => "reconcile",
+            WorkKind::Backup => "backup",
+        }
+    }
+}
+
+impl Monitor {
+    /// The long work running or last finished, by kind.
+    pub fn work(&self) -> WorkBoard {
+        self.work.borrow().clone()
+    }
+
+    /// Copies the database to the new file `request.path` (SQLite's online backup) while the
+    /// monitor goes on; its progress goes out on the live feed.
+    pub async fn backup(&self, request: BackupRequest) -> Result<BackupReport, CoreError> {
+        let path = request.path.trim();
+        if path.is_empty() {
+            return Err(CoreError::Invalid(
+                "give the path of a new file for the backup, such as /var/backups/kyc.db".into(),
+            ));
+        }
+        let dest = PathBuf::from(path);
+        if !dest.is_absolute() {
+            return Err(CoreError::Invalid(format!(
+                "{path:?} is not an absolute path: give the full path of a new file, such as /var/backups/kyc.db"
+            )));
+        }
+        let slot = WorkSlot::claim(&self.work, WorkKind::Backup, "bytes", None)?;
+        let store = self.store.clone();
+        let (slot, summary) = off_worker(move || {
+            let summary = store.backup_to(&dest, |step| match step {
+                BackupStep::Copying { copied, total } => slot.progress(copied, Some(total)),
+                BackupStep::Checking => slot.update(|work| {
+                    work.done = work.total.unwrap_or(work.done);
+                    work.message = Some("checking the copy".to_owned());
+                }),
+            });
+            (slot, summary)
+        })
+        .await;
+        match summary {
+            Ok(summary) => {
+                let report = BackupReport {
+                    path: summary.path.display().to_string(),
+                    bytes: summary.bytes,
+                    deliveries: summary.deliveries,
+                    users: summary.users,
+                };
+                slot.finish(Ok(format!(
+                    "{} written: {} deliveries, {} users",
+                    report.path, report.deliveries, report.users
+                )));
+                Ok(report)
+            }
+            Err(error) => {
+                let error = match error {
+                    BackupError::Sqlite(_)
+                    | BackupError::Store(_)
+                    | BackupError::CopyDamaged { .. } => {
+                        CoreError::internal("the backup failed; the monitor's log says why", &error)
+                    }
+                    // The destination's own problem, in words that say what to do.
+                    destination => CoreError::Invalid(destination.to_string()),
+                };
+                slot.finish(Err(error.to_string()));
+                Err(error)
+            }
+        }
+    }
+}
