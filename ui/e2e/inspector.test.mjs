@@ -114,6 +114,30 @@ describe('the deliveries inspector', () => {
     await context.close();
   });
 
+  it('keeps the selected delivery in the address, so a reload or a shared link opens it', async () => {
+    const { page, context, problems } = await openInspector('light', 1440);
+    const first = row(page, 'OPEN').last();
+    const id = await first.getAttribute('data-id');
+    await pick(first);
+    await page.waitForFunction((id) => location.hash === `#/deliveries?id=${id}`, id);
+    await page.reload();
+    await page.getByTestId('delivery-detail').filter({ hasText: `#${id}` }).waitFor();
+    assert.equal(await page.getByTestId('raw-body').innerText(), OPEN);
+    assert.equal(await page.locator(`[data-testid="delivery"][data-id="${id}"]`).getAttribute('aria-selected'), 'true');
+    // The list starts at it; the newer ones are a click away.
+    await page.getByRole('button', { name: /Jump to newest/ }).click();
+    await page.getByTestId('delivery').filter({ hasText: 'ping' }).first().waitFor();
+
+    // A link to a delivery that does not exist opens the newest, without an error.
+    const other = await context.newPage();
+    other.on('pageerror', (error) => problems.push(error.message));
+    await other.goto(`${monitor.uiUrl}#/deliveries?id=999999`);
+    const newest = await other.getByTestId('delivery').first().getAttribute('data-id');
+    await other.getByTestId('delivery-detail').filter({ hasText: `#${newest}` }).waitFor();
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
   it('replays, edits and resends, and says what each came to', async () => {
     const { page, context, problems } = await openInspector('light', 1440);
     await pick(row(page, 'ON_HOLD').first());
