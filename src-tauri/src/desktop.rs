@@ -21,6 +21,7 @@ mod commands;
 mod instance;
 mod live;
 mod notify;
+mod save;
 mod tray;
 
 pub use instance::{Instance, InstanceError};
@@ -120,7 +121,8 @@ pub fn run(args: DesktopArgs) -> anyhow::Result<()> {
             commands::window_ready,
             commands::keychain_status,
             commands::keychain_set,
-            commands::keychain_delete
+            commands::keychain_delete,
+            save::save_download
         ])
         .setup(move |app| {
             app.manage(Notifier::default());

@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHmac, randomBytes } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
@@ -138,12 +138,17 @@ describe('the desktop app in a real window', { skip: !binary && 'set KYC_MONITOR
   let db;
   let bus;
   let keyring;
+  /** The user's Downloads folder, as the desktop session names it. */
+  let downloads;
   /** What the apps launched by tauri-driver wrote to stdout and stderr. */
   let appLog = '';
 
   before(async () => {
     mkdirSync(artifacts, { recursive: true });
     scratch = mkdtempSync(join(tmpdir(), 'kyc-desktop-'));
+    downloads = join(scratch, 'downloads');
+    mkdirSync(join(scratch, 'config'), { recursive: true });
+    writeFileSync(join(scratch, 'config', 'user-dirs.dirs'), `XDG_DOWNLOAD_DIR="${downloads}"\n`);
     let display = 90;
     while (existsSync(`/tmp/.X11-unix/X${display}`) || existsSync(`/tmp/.X${display}-lock`)) display++;
     xvfb = spawn('Xvfb', [`:${display}`, '-screen', '0', '1440x900x24', '-nolisten', 'tcp'], { stdio: 'ignore' });
@@ -426,6 +431,28 @@ describe('the desktop app in a real window', { skip: !binary && 'set KYC_MONITOR
       // tray_reject, closed with REJECT, joins the two.
       await eventually(async () => (await queueTotal()) === 3, 'the queue to follow its new settings');
       await eventually(async () => (await toReview()) === 3, 'the tray to follow the queue\'s new settings');
+
+      // Download CSV: the window has no download bar, so the app writes the file into the
+      // user's Downloads folder (XDG_DOWNLOAD_DIR), under a name that replaces nothing, and says
+      // where; the second one is a second file.
+      const saveCsv = async () => {
+        await session.click(await session.find('[data-testid="review-csv"]'));
+        return eventually(async () => {
+          const said = await session.text(await session.find('[data-testid="review-csv-saved"]'));
+          const path = /^Saved to (.+)$/.exec(said)?.[1];
+          return path && path !== lastSaved ? path : null;
+        }, 'the CSV to be saved');
+      };
+      let lastSaved = null;
+      lastSaved = await saveCsv();
+      assert.equal(dirname(lastSaved), downloads);
+      const rows = readFileSync(lastSaved, 'utf8').trim().split('\n');
+      assert.equal(rows.length, 1 + 3, 'a header and the three users listed');
+      assert.ok(rows.some((row) => row.startsWith('tray_reject,')), rows.join('\n'));
+      assert.equal(statSync(lastSaved).mode & 0o777, 0o600, 'it lists users: the owner\'s only');
+      const second = await saveCsv();
+      assert.match(second, / \(2\)\.csv$/);
+      assert.equal(readFileSync(second, 'utf8'), readFileSync(lastSaved, 'utf8'));
 
       // Copy webhook URL puts it on the clipboard.
       await desktop.ask({ cmd: 'click', label: 'Copy webhook URL' }, 'clicked');
