@@ -126,6 +126,11 @@ async fn main() -> anyhow::Result<()> {
         "< 100",
         time(200, || stats(&reader)),
     );
+    report(
+        "compliance stats (per day, funnel, time in status)",
+        "< 100",
+        time(200, || compliance_stats(&reader)),
+    );
     Ok(())
 }
 
@@ -212,6 +217,14 @@ fn stats(reader: &Reader) {
     reader
         .deliveries_per_minute(kyc_monitor::time::now_millis() - 3_600_000)
         .unwrap();
+}
+
+/// What the Stats view adds for compliance, from the aggregates the projector keeps.
+fn compliance_stats(reader: &Reader) {
+    let month_ago = kyc_monitor::time::now_millis() - 30 * 86_400_000;
+    assert!(!reader.decisions_per_day(month_ago).unwrap().is_empty());
+    assert_eq!(reader.statuses_reached().unwrap().len(), 4);
+    assert!(!reader.status_stays().unwrap().is_empty());
 }
 
 fn time(samples: usize, mut run: impl FnMut()) -> Vec<Duration> {

@@ -1,4 +1,4 @@
-// Makes docs/board.png, docs/tunnel.png and docs/review.png for the README: the real binary
+// Makes docs/board.png, docs/tunnel.png, docs/review.png and docs/stats.png for the README: the real binary
 // behind a tunnel (the user's own URL), a board of realistic users, Chromium.
 //   KYC_MONITOR_BIN=path/to/kyc-monitor node e2e/readme-screenshot.mjs
 import { launchChromium, startMonitor } from './monitor.mjs';
@@ -43,5 +43,10 @@ await page.evaluate(() => (location.hash = '#/review'));
 await page.getByTestId('queue-row').first().waitFor();
 await page.waitForTimeout(300);
 await page.screenshot({ path: new URL('../../docs/review.png', import.meta.url).pathname });
+await page.evaluate(() => (location.hash = '#/stats'));
+await page.getByTestId('funnel').waitFor();
+await page.locator('.chart canvas').first().waitFor();
+await page.waitForTimeout(300);
+await page.screenshot({ path: new URL('../../docs/stats.png', import.meta.url).pathname, fullPage: true });
 await browser.close();
 monitor.stop();
