@@ -184,6 +184,9 @@ fn derived_columns(db: &std::path::Path) -> Vec<(String, Columns)> {
         "user_counts",
         "delivery_minutes",
         "close_times",
+        "decision_days",
+        "status_reached",
+        "status_stays",
         "projection",
     ]
     .iter()
