@@ -38,6 +38,17 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// WAL size (in pages) past which the writer is asked to let the WAL start over.
 const RESTART_WAL_AFTER_FRAMES: i64 = 1000;
 
+thread_local! {
+    /// The pages in the WAL after the writer thread's last commit (SQLite's WAL hook tells).
+    static WAL_FRAMES: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
+}
+
+/// SQLite's WAL hook on the writer's connection: runs on the writer thread after each commit.
+fn note_wal_frames(_: &rusqlite::hooks::Wal, frames: std::ffi::c_int) -> rusqlite::Result<()> {
+    WAL_FRAMES.with(|count| count.set(i64::from(frames)));
+    Ok(())
+}
+
 /// A request to the webhook path, as it arrived, with what the listener made of it.
 #[derive(Debug, Clone)]
 pub struct NewDelivery {
@@ -171,6 +182,8 @@ impl Writer {
         identity: FileIdentity,
     ) -> Result<Writer, StoreError> {
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        // After the pragma, which sets a hook of its own.
+        conn.wal_hook(Some(note_wal_frames));
         let through = projection::watermark(&conn, Tables::Live)?;
         let newest: i64 =
             conn.query_row("SELECT coalesce(max(id), 0) FROM deliveries", [], |row| {
@@ -190,20 +203,22 @@ impl Writer {
             journaled: journaled.clone(),
             projected: projected_tx,
         };
-        let (stop_checkpoints, checkpoint_stop) = std::sync::mpsc::channel::<()>();
+        // The writer wakes the checkpointer early when the WAL grows fast; dropping the sender
+        // (the writer's end) stops it.
+        let (wake_checkpoints, checkpoint_wakes) = std::sync::mpsc::sync_channel::<()>(1);
         let spawn_failed =
             |e: std::io::Error| StoreError::CommitFailed(format!("cannot start the writer: {e}"));
         let writer = std::thread::Builder::new()
             .name("kyc-writer".into())
             .spawn(move || {
-                write_until_stopped(conn, commands, &wal_restart, &mut outlet);
-                drop(stop_checkpoints);
+                write_until_stopped(conn, commands, &wal_restart, &wake_checkpoints, &mut outlet);
+                drop(wake_checkpoints);
             })
             .map_err(spawn_failed)?;
         let checkpointer = std::thread::Builder::new()
             .name("kyc-checkpoint".into())
             .spawn(move || {
-                checkpoint_until_stopped(checkpoints, checkpoint_stop, &restart_requests)
+                checkpoint_until_stopped(checkpoints, checkpoint_wakes, &restart_requests)
             })
             .map_err(spawn_failed)?;
         Ok(Writer {
@@ -326,6 +341,7 @@ fn write_until_stopped(
     mut conn: Connection,
     mut commands: mpsc::Receiver<Command>,
     wal_restart: &AtomicBool,
+    wake_checkpoints: &std::sync::mpsc::SyncSender<()>,
     outlet: &mut Outlet,
 ) {
     let mut unprojected = Unprojected::default();
@@ -387,6 +403,11 @@ fn write_until_stopped(
             projection_paused_until = project(&mut conn, limit, &mut unprojected, outlet)
                 .err()
                 .map(|()| Instant::now() + PROJECTION_RETRY);
+        }
+        if WAL_FRAMES.with(std::cell::Cell::get) >= RESTART_WAL_AFTER_FRAMES {
+            // A fast-growing WAL is not left until the checkpointer's next look: it is woken
+            // now (a wake already pending is enough).
+            let _ = wake_checkpoints.try_send(());
         }
         if wal_restart.swap(false, Ordering::Relaxed) {
             // Between batches, after answering: the background thread has copied nearly every
@@ -572,13 +593,14 @@ fn commit_problem(error: &rusqlite::Error) -> String {
     }
 }
 
-/// Checkpoints the WAL every so often until the writer ends. PASSIVE never blocks the writer.
+/// Checkpoints the WAL every so often, and when the writer wakes it, until the writer ends.
+/// PASSIVE never blocks the writer.
 fn checkpoint_until_stopped(
     conn: Connection,
-    stop: std::sync::mpsc::Receiver<()>,
+    wakes: std::sync::mpsc::Receiver<()>,
     wal_restart: &AtomicBool,
 ) {
-    while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+    while let Ok(()) | Err(RecvTimeoutError::Timeout) = wakes.recv_timeout(CHECKPOINT_EVERY) {
         // PASSIVE never blocks the writer. It cannot finish while the writer keeps appending,
         // so past a size the writer is asked to finish it (see write_until_stopped).
         match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
