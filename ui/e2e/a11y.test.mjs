@@ -129,7 +129,7 @@ describe('every view, for everyone', () => {
     assert.equal(await search.evaluate((node) => node === document.activeElement), true);
     assert.equal(await search.getAttribute('aria-expanded'), 'false');
     await page.keyboard.type('user_');
-    await page.getByRole('option').first().waitFor();
+    await page.getByTestId('search-results').getByRole('option').first().waitFor();
     assert.equal(await search.getAttribute('aria-expanded'), 'true');
     const listbox = page.getByRole('listbox');
     assert.equal(await search.getAttribute('aria-controls'), await listbox.getAttribute('id'));

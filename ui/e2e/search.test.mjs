@@ -26,7 +26,7 @@ async function deliver(externalId, decision, status, approved = false) {
   assert.equal(response.status, 200);
 }
 
-const options = (page) => page.getByRole('option').evaluateAll((nodes) => nodes.map((node) => node.querySelector('.id')?.firstChild?.textContent));
+const options = (page) => page.getByTestId('search-results').getByRole('option').evaluateAll((nodes) => nodes.map((node) => node.querySelector('.id')?.firstChild?.textContent));
 
 describe('search anywhere', () => {
   before(async () => {
@@ -53,14 +53,14 @@ describe('search anywhere', () => {
 
       await page.keyboard.press('/');
       await page.keyboard.type('4999');
-      await page.getByRole('option').nth(1).waitFor();
+      await page.getByTestId('search-results').getByRole('option').nth(1).waitFor();
       assert.deepEqual((await options(page)).sort(), ['USER_14999', 'user_4999']);
 
       await page.getByTestId('search').fill('');
       await page.keyboard.type('acc-9f3');
-      await page.getByRole('option').first().waitFor();
+      await page.getByTestId('search-results').getByRole('option').first().waitFor();
       assert.deepEqual(await options(page), ['user_4999']);
-      assert.match(await page.getByRole('option').first().locator('.matched').innerText(), /ACC-9F3C2E1D$/);
+      assert.match(await page.getByTestId('search-results').getByRole('option').first().locator('.matched').innerText(), /ACC-9F3C2E1D$/);
       assert.deepEqual(await seriousViolations(page), []);
       await page.screenshot({ path: join(artifacts, `search-${scheme}.png`) });
       await page.keyboard.press('Enter');
