@@ -1,5 +1,5 @@
-// Makes docs/board.png, docs/tunnel.png, docs/review.png and docs/stats.png for the README: the real binary
-// behind a tunnel (the user's own URL), a board of realistic users, Chromium.
+// Makes docs/board.png, docs/tunnel.png, docs/review.png, docs/stats.png and docs/deliveries.png
+// for the README: the real binary behind a tunnel (the user's own URL), a board of realistic users, Chromium.
 //   KYC_MONITOR_BIN=path/to/kyc-monitor node e2e/readme-screenshot.mjs
 import { launchChromium, startMonitor } from './monitor.mjs';
 
@@ -48,5 +48,11 @@ await page.getByTestId('funnel').waitFor();
 await page.locator('.chart canvas').first().waitFor();
 await page.waitForTimeout(300);
 await page.screenshot({ path: new URL('../../docs/stats.png', import.meta.url).pathname, fullPage: true });
+// The inspector, on one user's ON_HOLD delivery (picked by its time cell: the user cell is a link).
+await page.evaluate(() => (location.hash = '#/deliveries'));
+await page.getByTestId('delivery').filter({ hasText: 'ON_HOLD' }).first().locator('.time').click();
+await page.getByTestId('raw-body').waitFor();
+await page.waitForTimeout(300);
+await page.screenshot({ path: new URL('../../docs/deliveries.png', import.meta.url).pathname });
 await browser.close();
 monitor.stop();
