@@ -2,51 +2,67 @@
 // the other (a copy of it moves above the page, as the card fades in there), and the cards
 // around make room (FLIP). Only for a few changes at once: a burst is laid in without motion,
 // and so is everything when the person asked for reduced motion (no movement at all then).
-import { flip, type AnimationConfig } from 'svelte/animate';
-import { cubicOut } from 'svelte/easing';
-import type { TransitionConfig } from 'svelte/transition';
+import { tick } from 'svelte';
 
 /** More changes than this in one frame are laid in without motion. */
 export const FEW_CHANGES = 8;
 const DURATION = 420;
-
-let moving = false;
-/** Where each card that just left a column was, by externalId, for its counterpart to fly from. */
-const departed = new Map<string, DOMRect>();
+const EASING = 'cubic-bezier(0.2, 0.7, 0.2, 1)';
+/** Changes that come sooner than this after the last ones are a stream: laid in without motion. */
+const CALM_MS = 250;
+let lastChangesAt = -Infinity;
 
 export function reducedMotion(): boolean {
   return typeof matchMedia === 'function' && matchMedia('(prefers-reduced-motion: reduce)').matches;
 }
 
-/** Tells what the next update of the board is: `changes` live changes (they move if few), or
- * a page loaded (0: nothing moves). */
-export function nextUpdate(changes: number): void {
-  moving = changes > 0 && changes <= FEW_CHANGES && !reducedMotion();
+/** Where each card in `root` is now, by externalId. */
+function cardPlaces(root: ParentNode): Map<string, DOMRect> {
+  const places = new Map<string, DOMRect>();
+  for (const card of root.querySelectorAll<HTMLElement>('[data-testid="card"][data-external-id]')) {
+    places.set(card.dataset.externalId ?? '', card.getBoundingClientRect());
+  }
+  return places;
 }
 
-const STILL: TransitionConfig = { duration: 0 };
-
-/** out: a card leaves its column. It goes at once; where it was is kept for its counterpart. */
-export function cardLeaves(node: Element, { key }: { key: string }): TransitionConfig {
-  if (!moving) return STILL;
-  departed.set(key, node.getBoundingClientRect());
-  // Kept for the counterpart's intro in this update only.
-  requestAnimationFrame(() => departed.delete(key));
-  return STILL;
-}
-
-/** in: a card enters a column. From where it left another column, a copy of it flies here; a
- * new user fades in. */
-export function cardEnters(node: Element, { key }: { key: string }): TransitionConfig | (() => TransitionConfig) {
-  if (!moving) return STILL;
-  // Asked after the whole update is laid out, so the counterpart has left by then.
-  return () => {
-    const from = departed.get(key);
-    departed.delete(key);
-    if (!from) return { duration: DURATION / 2, easing: cubicOut, css: (t) => `opacity: ${t}; transform: translateY(${(1 - t) * -8}px)` };
-    fly(node as HTMLElement, from);
-    return { duration: DURATION, css: (t) => `opacity: ${t < 0.85 ? 0 : (t - 0.85) / 0.15}` };
-  };
+/** Lays `changed` users in with `apply` (which must change the board at once) and moves the
+ * cards by hand (FLIP): a card that changed column flies there as a copy drawn above the page,
+ * a new user fades in, and the cards around slide to make room. Nothing is measured or moved
+ * for a burst (more than a few changes at once, or changes that keep coming) or when the person
+ * asked for reduced motion, so that a burst costs no layout reads per card. */
+export async function moveCards(root: ParentNode | undefined, changed: string[], apply: () => void): Promise<void> {
+  const now = performance.now();
+  const calm = now - lastChangesAt > CALM_MS;
+  lastChangesAt = now;
+  if (!root || !calm || changed.length === 0 || changed.length > FEW_CHANGES || reducedMotion()) {
+    apply();
+    return;
+  }
+  const before = cardPlaces(root);
+  apply();
+  await tick();
+  const moved = new Set(changed);
+  for (const card of root.querySelectorAll<HTMLElement>('[data-testid="card"][data-external-id]')) {
+    const id = card.dataset.externalId ?? '';
+    const from = before.get(id);
+    const to = card.getBoundingClientRect();
+    if (!from) {
+      if (moved.has(id)) {
+        card.animate([{ opacity: 0, transform: 'translateY(-8px)' }, { opacity: 1, transform: 'none' }], { duration: DURATION / 2, easing: EASING });
+      }
+      continue;
+    }
+    const dx = from.left - to.left;
+    const dy = from.top - to.top;
+    if (dx === 0 && dy === 0) continue;
+    if (moved.has(id) && Math.abs(dx) > to.width / 2) {
+      // Another column: a copy flies across, and the card shows once it lands.
+      fly(card, from);
+      card.animate([{ opacity: 0 }, { opacity: 0, offset: 0.85 }, { opacity: 1 }], { duration: DURATION });
+    } else {
+      card.animate([{ transform: `translate(${dx}px, ${dy}px)` }, { transform: 'none' }], { duration: DURATION * 0.6, easing: EASING });
+    }
+  }
 }
 
 /** A copy of `node` (its new look), above the page, from `from` to where `node` is now. */
@@ -73,12 +89,7 @@ function fly(node: HTMLElement, from: DOMRect) {
   document.body.append(ghost);
   const flight = ghost.animate(
     [{ transform: 'translate(0, 0)' }, { transform: `translate(${to.left - from.left}px, ${to.top - from.top}px)` }],
-    { duration: DURATION, easing: 'cubic-bezier(0.2, 0.7, 0.2, 1)' },
+    { duration: DURATION, easing: EASING },
   );
   flight.onfinish = flight.oncancel = () => ghost.remove();
-}
-
-/** animate: the cards that stay slide to their new places. */
-export function cardMakesRoom(node: Element, fromTo: { from: DOMRect; to: DOMRect }): AnimationConfig {
-  return moving ? flip(node, fromTo, { duration: DURATION * 0.6 }) : { duration: 0 };
 }
