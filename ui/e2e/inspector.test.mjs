@@ -188,7 +188,7 @@ describe('the deliveries inspector', () => {
     assert.match(await forward.innerText(), /Last error\s+\S+/);
     // A rejected delivery is not forwarded, and says so.
     await pick(row(page, 'externalId is null'));
-    await page.getByTestId('forwarding').filter({ hasText: /Not forwarded/ }).waitFor();
+    await page.getByTestId('forwarding').filter({ hasText: /Not forwarded: only accepted deliveries are, and this one was rejected/ }).waitFor();
 
     await pick(row(page, 'OPEN').last());
     await page.getByTestId('pause-destination').click();

@@ -185,6 +185,8 @@ describe('the live UI in Chromium', () => {
         );
         // Each delivery names its user, and the name leads to the user page.
         assert.equal(await page.locator('[data-testid="delivery"] .user a', { hasText: 'user_6630' }).count() >= 1, true);
+        // No --forward-to here: the accepted one says why it went nowhere.
+        await page.getByTestId('forwarding').filter({ hasText: /Not forwarded: no backend was set to forward to/ }).waitFor();
         await page.getByTestId('replay').first().click();
         assert.match(await page.getByTestId('replay-result').first().innerText(), /Replayed as #\d+: (accepted|duplicate) \(200\)/);
       }
