@@ -396,4 +396,27 @@ async fn retention_removes_old_raw_deliveries_and_keeps_users_and_timelines() {
     assert!(cli(&scratch.db(), &["rebuild"]).status.success());
     assert_eq!(export_jsonl(&scratch.db(), "users"), users);
     assert_eq!(lookup(&scratch.db(), "old").unwrap(), before);
+
+    // The inspector's list still says what each trimmed delivery said, from its event.
+    let reader = kyc_monitor::store::Store::open(&scratch.db())
+        .unwrap()
+        .reader()
+        .unwrap();
+    let said: Vec<(Option<String>, Option<String>)> = reader
+        .deliveries_page(&Default::default(), 10)
+        .unwrap()
+        .into_iter()
+        .map(kyc_monitor::monitor::DeliveryView::listed)
+        .filter(|view| view.external_id.as_deref() == Some("old"))
+        .map(|view| (view.status, view.decision))
+        .collect();
+    let some = |text: &str| Some(text.to_owned());
+    assert_eq!(
+        said,
+        [
+            (some("CLOSED"), some("ACCEPT")),
+            (some("OPEN"), some("")),
+            (some("NOT_STARTED"), some("")),
+        ]
+    );
 }

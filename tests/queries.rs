@@ -192,19 +192,30 @@ async fn the_deliveries_page_filters_by_outcome_and_body_and_pages_back() {
     assert_eq!(
         newest
             .iter()
-            .map(|(d, _)| d.outcome.as_str())
+            .map(|listed| listed.delivery.outcome.as_str())
             .collect::<Vec<_>>(),
         ["ping", "rejected", "rejected", "accepted", "accepted"]
     );
-    let named: Vec<Option<&str>> = newest.iter().map(|(_, user)| user.as_deref()).collect();
+    let named: Vec<Option<&str>> = newest
+        .iter()
+        .map(|listed| listed.external_id.as_deref())
+        .collect();
     assert_eq!(named, [None, None, None, Some("u11"), Some("u10")]);
+    // What each event said comes along (the inspector shows it once a body is trimmed).
+    assert_eq!(
+        newest[3].event_state,
+        Some(("OPEN".to_owned(), String::new()))
+    );
+    assert_eq!(newest[0].event_state, None, "a ping has no event");
     let older = DeliveryFilter {
-        before_id: Some(newest[4].0.id),
+        before_id: Some(newest[4].delivery.id),
         ..Default::default()
     };
     let next = reader.deliveries_page(&older, 100).unwrap();
     assert_eq!(next.len(), 10);
-    assert!(next.iter().all(|(d, _)| d.id < newest[4].0.id));
+    assert!(next
+        .iter()
+        .all(|listed| listed.delivery.id < newest[4].delivery.id));
 
     let rejected = DeliveryFilter {
         outcome: Some("rejected".into()),
@@ -217,8 +228,11 @@ async fn the_deliveries_page_filters_by_outcome_and_body_and_pages_back() {
     };
     let found = reader.deliveries_page(&needle, 100).unwrap();
     assert_eq!(found.len(), 1);
-    assert_eq!(found[0].0.http_status, 422);
-    assert_eq!(reader.delivery(found[0].0.id).unwrap().unwrap(), found[0].0);
+    assert_eq!(found[0].delivery.http_status, 422);
+    assert_eq!(
+        reader.delivery(found[0].delivery.id).unwrap().unwrap(),
+        found[0].delivery
+    );
     assert!(reader.delivery(9999).unwrap().is_none());
 }
 

@@ -323,10 +323,7 @@ impl Monitor {
             .read(move |reader| Ok(reader.deliveries_page(&filter, limit)?))
             .await?;
         Ok(DeliveriesPage {
-            deliveries: page
-                .into_iter()
-                .map(|(delivery, external_id)| DeliveryView::new(delivery, external_id))
-                .collect(),
+            deliveries: page.into_iter().map(DeliveryView::listed).collect(),
         })
     }
 

@@ -12,7 +12,7 @@ use crate::kyc::{is_known_decision, is_known_status, parse_payload, Payload, Use
 use crate::provider::actions::{DemoStatus, ProviderProfile};
 use crate::provider::{Endpoints, Environment};
 use crate::store::{
-    DeliveryRecord, Outcome, RegistrationAttempt, StoreProblem, TimelineEntry, UserRecord,
+    ListedDelivery, Outcome, RegistrationAttempt, StoreProblem, TimelineEntry, UserRecord,
 };
 use crate::tunnel::TunnelState;
 
@@ -213,14 +213,22 @@ pub struct DeliveryView {
 }
 
 impl DeliveryView {
-    pub fn new(delivery: DeliveryRecord, external_id: Option<String>) -> DeliveryView {
+    /// A listed delivery: what it said is read from its body, or, once retention has removed
+    /// the body, from the event that kept it.
+    pub fn listed(listed: ListedDelivery) -> DeliveryView {
+        let ListedDelivery {
+            delivery,
+            external_id,
+            event_state,
+        } = listed;
         let said = match delivery.body.as_deref().map(parse_payload) {
-            Some(Ok(Payload::Event(event))) => Some(event.state),
-            _ => None,
+            Some(Ok(Payload::Event(event))) => Some((event.state.status, event.state.decision)),
+            Some(_) => None,
+            None => event_state,
         };
         DeliveryView {
-            status: said.as_ref().map(|state| state.status.clone()),
-            decision: said.map(|state| state.decision),
+            status: said.as_ref().map(|(status, _)| status.clone()),
+            decision: said.map(|(_, decision)| decision),
             id: delivery.id,
             received_at: delivery.received_at,
             remote_addr: delivery.remote_addr,

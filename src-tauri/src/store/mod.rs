@@ -23,8 +23,9 @@ pub use backup::{BackupError, BackupStep, BackupSummary};
 pub use outbox::{Attempt, Destination, DueForward, ForwardState};
 pub use projection::RebuildStep;
 pub use queries::{
-    BoardCursor, DecisionDayCount, DeliveryFilter, DeliveryRecord, EventRecord, MinuteCount,
-    Reader, RegistrationAttempt, ReviewFilter, StatusStays, TimelineEntry, UserCount, UserRecord,
+    BoardCursor, DecisionDayCount, DeliveryFilter, DeliveryRecord, EventRecord, ListedDelivery,
+    MinuteCount, Reader, RegistrationAttempt, ReviewFilter, StatusStays, TimelineEntry, UserCount,
+    UserRecord,
 };
 pub use search::SEARCH_TRIGGERS;
 pub use writer::{

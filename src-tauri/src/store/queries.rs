@@ -80,6 +80,16 @@ pub struct DeliveryRecord {
     pub polled: bool,
 }
 
+/// A delivery as the inspector lists it, with what its event kept: the user it named, and the
+/// status and decision it said (still known once retention has removed the body).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedDelivery {
+    pub delivery: DeliveryRecord,
+    pub external_id: Option<String>,
+    /// `(status, decision)`.
+    pub event_state: Option<(String, String)>,
+}
+
 /// One attempt to register the webhook with the provider. Holds no secret.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
@@ -377,10 +387,12 @@ impl Reader {
         &self,
         filter: &DeliveryFilter,
         limit: u32,
-    ) -> Result<Vec<(DeliveryRecord, Option<String>)>, StoreError> {
+    ) -> Result<Vec<ListedDelivery>, StoreError> {
         self.conn
             .prepare_cached(&format!(
-                "SELECT {DELIVERY_COLUMNS}, (SELECT external_id FROM events WHERE delivery_id = id)
+                "SELECT {DELIVERY_COLUMNS}, (SELECT external_id FROM events WHERE delivery_id = id),
+                        (SELECT status FROM events WHERE delivery_id = id),
+                        (SELECT decision FROM events WHERE delivery_id = id)
                    FROM deliveries
                   WHERE id < ?1 AND (?2 IS NULL OR outcome = ?2)
                     AND (?3 IS NULL OR (body IS NOT NULL AND instr(body, CAST(?3 AS BLOB)) > 0))
@@ -393,7 +405,15 @@ impl Reader {
                     filter.body_contains,
                     limit
                 ],
-                |row| Ok((delivery_from_row(row)?, row.get(13)?)),
+                |row| {
+                    let status: Option<String> = row.get(14)?;
+                    let decision: Option<String> = row.get(15)?;
+                    Ok(ListedDelivery {
+                        delivery: delivery_from_row(row)?,
+                        external_id: row.get(13)?,
+                        event_state: status.zip(decision),
+                    })
+                },
             )?
             .collect::<rusqlite::Result<_>>()
             .map_err(StoreError::from)
