@@ -82,8 +82,18 @@ async fn a_rebuild_beside_a_live_monitor_swaps_in_what_the_projector_would_have(
     assert!(acked.len() > 200, "only {} acked", acked.len());
 
     // The monitor's projector carried on over the swapped-in tables: nothing missing, nothing
-    // counted twice, and the same as yet another rebuild from zero.
-    let (through, newest) = watermark(&scratch.db());
+    // counted twice, and the same as yet another rebuild from zero. It projects what was just
+    // acknowledged right after answering, so the last few may still be on their way: it is
+    // given a moment (a guard against a hang, not a timing check).
+    let mut waited = Duration::ZERO;
+    let (through, newest) = loop {
+        let (through, newest) = watermark(&scratch.db());
+        if through == newest || waited >= Duration::from_secs(5) {
+            break (through, newest);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        waited += Duration::from_millis(20);
+    };
     assert_eq!(
         through, newest,
         "the live projector caught up after the swaps"
