@@ -658,12 +658,7 @@ async fn every_ui_answer_carries_the_security_headers() {
         &[],
         &mut std::process::Command::new(BIN),
     );
-    let ui_url = monitor.next_line();
-    let (base, token) = ui_url
-        .strip_prefix("ui: ")
-        .and_then(|url| url.split_once("/?token="))
-        .expect("a ui: line with the token");
-    let (base, token) = (base.to_owned(), token.to_owned());
+    let (base, token) = monitor.ui();
     assert_eq!(
         post(&monitor.webhook_url, fixture("flat-open.json"))
             .await

@@ -330,16 +330,6 @@ async fn long_work_shows_plain_progress_lines_on_stderr_and_only_results_on_stdo
     );
 }
 
-/// The `ui:` line's base and token.
-fn ui_of(monitor: &mut Monitor) -> (String, String) {
-    let line = monitor.next_line();
-    let url = line
-        .strip_prefix("ui: ")
-        .unwrap_or_else(|| panic!("serve printed {line:?} instead of the ui line"));
-    let (base, token) = url.split_once("/?token=").expect("a token in the ui URL");
-    (base.to_owned(), token.to_owned())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_backup_from_the_ui_shows_its_progress_on_the_live_feed_and_refuses_bad_paths() {
     let scratch = Scratch::new();
@@ -349,7 +339,7 @@ async fn a_backup_from_the_ui_shows_its_progress_on_the_live_feed_and_refuses_ba
         &[],
         &mut std::process::Command::new(BIN),
     );
-    let (base, token) = ui_of(&mut monitor);
+    let (base, token) = monitor.ui();
     for n in 0..200 {
         let answer = send(client().post(&monitor.webhook_url).body(flat(
             &format!("ui_backup_{n}"),

@@ -99,6 +99,18 @@ impl Monitor {
         line.trim_end().to_owned()
     }
 
+    /// The UI's base URL and its token, from the `ui:` line (for a monitor started with the UI).
+    pub fn ui(&mut self) -> (String, String) {
+        let line = self.next_line();
+        let (base, token) = line
+            .strip_prefix("ui: ")
+            .and_then(|url| url.split_once("/?token="))
+            .unwrap_or_else(|| {
+                panic!("serve printed {line:?} instead of a ui: line with the token")
+            });
+        (base.to_owned(), token.to_owned())
+    }
+
     /// The listener's base, `http://127.0.0.1:PORT`.
     pub fn base_url(&self) -> String {
         let rest = self.webhook_url.strip_prefix("http://").expect("http URL");
