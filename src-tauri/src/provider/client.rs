@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -403,12 +403,9 @@ fn provider_message(body: &[u8]) -> Option<String> {
         .map(|s| s.chars().take(300).collect())
 }
 
+/// The wait a 429 asks for; a second when it names none (or none that can be read).
 fn retry_after(headers: &HeaderMap) -> Duration {
-    headers
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map_or(Duration::from_secs(1), Duration::from_secs)
+    crate::backoff::retry_after(headers).unwrap_or(Duration::from_secs(1))
 }
 
 fn transport_error(url: &str, error: &reqwest::Error, timeout: Duration) -> ProviderError {

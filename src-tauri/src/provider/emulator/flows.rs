@@ -304,18 +304,8 @@ pub(super) async fn send(
     // Honoured where the provider documents it (408, 429) and where this monitor sends it (503).
     let retry_after = [408, 429, 503]
         .contains(&status.as_u16())
-        .then(|| {
-            response
-                .headers()
-                .get(header::RETRY_AFTER)?
-                .to_str()
-                .ok()?
-                .trim()
-                .parse()
-                .ok()
-        })
-        .flatten()
-        .map(Duration::from_secs);
+        .then(|| crate::backoff::retry_after(response.headers()))
+        .flatten();
     Ok(Answered {
         status,
         retry_after,
