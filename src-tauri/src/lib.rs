@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod keychain;
 pub mod kyc;
 pub mod monitor;
+pub mod named_file;
 pub mod private_file;
 pub mod provider;
 pub mod secret;

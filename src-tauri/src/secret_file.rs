@@ -45,7 +45,7 @@ pub fn load(db: &Path) -> Result<Option<SigningSecret>, SecretFileError> {
 }
 
 fn read(path: &Path) -> Result<Option<SigningSecret>, SecretFileError> {
-    match std::fs::read_to_string(path) {
+    match crate::named_file::read_text(path, crate::named_file::MAX_KEY_FILE) {
         Ok(text) => text
             .trim()
             .parse()

@@ -148,9 +148,11 @@ fn header_part(token: &str) -> &str {
 }
 
 fn read(path: &Path) -> Result<String, KeyError> {
-    std::fs::read_to_string(path).map_err(|source| KeyError::Unreadable {
-        path: path.display().to_string(),
-        source,
+    crate::named_file::read_text(path, crate::named_file::MAX_KEY_FILE).map_err(|source| {
+        KeyError::Unreadable {
+            path: path.display().to_string(),
+            source,
+        }
     })
 }
 
