@@ -2,7 +2,8 @@
 //! that are removed in small batches through the writer, between acknowledgements. The row stays
 //! as a record that something arrived (time, outcome, status), and the user's timeline stays:
 //! an event keeps its own fields, and `rebuild` reads them there for a trimmed delivery.
-//! Deliveries still waiting to be forwarded keep their body until they are.
+//! Deliveries still waiting to be forwarded keep their body until they are: the pass remembers
+//! them and trims each once it no longer waits, however long a backend was down.
 
 use std::time::Duration;
 
@@ -27,11 +28,10 @@ pub async fn keep_deliveries(
     keep: Duration,
     mut stopping: watch::Receiver<bool>,
 ) {
-    // Every id up to this is trimmed or too young; a restart starts again from the oldest.
-    let mut cursor = 0;
+    let mut walk = RetentionWalk::default();
     while !*stopping.borrow() {
         let cutoff = crate::time::now_millis() - keep.as_millis() as i64;
-        match trim_pass(&writer, cutoff, &mut cursor).await {
+        match trim_pass(&writer, cutoff, &mut walk).await {
             Ok(0) => {}
             Ok(trimmed) => tracing::info!(
                 trimmed,
@@ -48,17 +48,42 @@ pub async fn keep_deliveries(
     }
 }
 
-/// Trims every delivery received before `cutoff`, a batch at a time; returns how many.
-pub async fn trim_pass(writer: &Writer, cutoff: i64, cursor: &mut i64) -> Result<i64, StoreError> {
+/// How far retention has walked the deliveries. A restart starts again from the oldest.
+#[derive(Debug, Default)]
+pub struct RetentionWalk {
+    /// Every id up to this is trimmed, too young, or in `waiting`.
+    cursor: i64,
+    /// Old enough, but still waiting to be forwarded when last looked at (ascending ids).
+    waiting: Vec<i64>,
+}
+
+/// Trims every delivery received before `cutoff` that no longer waits to be forwarded, a batch
+/// at a time; returns how many.
+pub async fn trim_pass(
+    writer: &Writer,
+    cutoff: i64,
+    walk: &mut RetentionWalk,
+) -> Result<i64, StoreError> {
     let mut total = 0;
-    loop {
-        let from = *cursor;
-        let (trimmed, reached) = writer.write(move |tx| trim_batch(tx, cutoff, from)).await?;
+    // First those that waited last time: a backend that came back lets them go.
+    let mut still_waiting = Vec::with_capacity(walk.waiting.len());
+    for ids in walk.waiting.chunks(BATCH as usize) {
+        let ids = ids.to_vec();
+        let (trimmed, waiting) = writer.write(move |tx| trim_listed(tx, &ids)).await?;
         total += trimmed;
+        still_waiting.extend(waiting);
+    }
+    walk.waiting = still_waiting;
+    loop {
+        let from = walk.cursor;
+        let (trimmed, reached, waiting) =
+            writer.write(move |tx| trim_batch(tx, cutoff, from)).await?;
+        total += trimmed;
+        walk.waiting.extend(waiting);
         if reached == from {
             break;
         }
-        *cursor = reached;
+        walk.cursor = reached;
     }
     if total > 0 {
         writer
@@ -73,9 +98,13 @@ pub async fn trim_pass(writer: &Writer, cutoff: i64, cursor: &mut i64) -> Result
 }
 
 /// Trims the next batch after `cursor` of projected deliveries received before `cutoff`;
-/// returns how many it trimmed and how far it got. Ids follow arrival, so the walk stops at the
-/// first delivery that is too young.
-fn trim_batch(tx: &Transaction, cutoff: i64, cursor: i64) -> rusqlite::Result<(i64, i64)> {
+/// returns how many it trimmed, how far it got, and which it left because they wait to be
+/// forwarded. Ids follow arrival, so the walk stops at the first delivery that is too young.
+fn trim_batch(
+    tx: &Transaction,
+    cutoff: i64,
+    cursor: i64,
+) -> rusqlite::Result<(i64, i64, Vec<i64>)> {
     let candidates: Vec<(i64, i64, bool)> = tx
         .prepare_cached(
             "SELECT id, received_at, trimmed FROM deliveries
@@ -88,20 +117,43 @@ fn trim_batch(tx: &Transaction, cutoff: i64, cursor: i64) -> rusqlite::Result<(i
         .collect::<rusqlite::Result<_>>()?;
     let mut reached = cursor;
     let mut trimmed = 0;
+    let mut waiting = Vec::new();
     for (id, received_at, already) in candidates {
         if received_at >= cutoff {
             break;
         }
         reached = id;
         if !already {
-            trimmed += tx
-                .prepare_cached(
-                    "UPDATE deliveries SET body = NULL, headers = '[]', trimmed = 1
-                      WHERE id = ?1 AND NOT EXISTS (
-                            SELECT 1 FROM forwards WHERE delivery_id = ?1 AND state = 'pending')",
-                )?
-                .execute([id])? as i64;
+            match trim_one(tx, id)? {
+                true => trimmed += 1,
+                false => waiting.push(id),
+            }
         }
     }
-    Ok((trimmed, reached))
+    Ok((trimmed, reached, waiting))
+}
+
+/// Trims the listed deliveries that no longer wait; returns how many, and those that still do.
+fn trim_listed(tx: &Transaction, ids: &[i64]) -> rusqlite::Result<(i64, Vec<i64>)> {
+    let mut trimmed = 0;
+    let mut waiting = Vec::new();
+    for &id in ids {
+        match trim_one(tx, id)? {
+            true => trimmed += 1,
+            false => waiting.push(id),
+        }
+    }
+    Ok((trimmed, waiting))
+}
+
+/// Removes a delivery's raw parts unless it waits to be forwarded; false when it waits.
+fn trim_one(tx: &Transaction, id: i64) -> rusqlite::Result<bool> {
+    let trimmed = tx
+        .prepare_cached(
+            "UPDATE deliveries SET body = NULL, headers = '[]', trimmed = 1
+              WHERE id = ?1 AND NOT EXISTS (
+                    SELECT 1 FROM forwards WHERE delivery_id = ?1 AND state = 'pending')",
+        )?
+        .execute([id])?;
+    Ok(trimmed == 1)
 }
