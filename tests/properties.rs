@@ -407,6 +407,8 @@ impl Listener {
             token: Some(token.clone()),
             max_body: MAX_BODY,
             signing_secret: Arc::new(SecretSource::Fixed(secret)),
+            own_forwards: kyc_monitor::forward::own_webhook_id_prefix("properties"),
+            refusals: Default::default(),
         };
         Listener {
             router: ingest::router(config, writer.clone()),

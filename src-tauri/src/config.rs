@@ -279,6 +279,7 @@ fn desktop_outbound(settings: &DesktopSettings) -> Result<Outbound, String> {
     if forward_to.is_empty() {
         return Ok(Outbound {
             keep_deliveries,
+            backup_dir: settings.backup_dir.clone(),
             ..Outbound::default()
         });
     }
@@ -307,6 +308,7 @@ fn desktop_outbound(settings: &DesktopSettings) -> Result<Outbound, String> {
         forward_to,
         forward_signing_secret,
         keep_deliveries,
+        backup_dir: settings.backup_dir.clone(),
     })
 }
 

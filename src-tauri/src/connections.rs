@@ -27,6 +27,12 @@ pub const HEADER_DEADLINE: Duration = Duration::from_secs(10);
 pub const BODY_DEADLINE: Duration = Duration::from_secs(30);
 /// hyper's read buffer, which bounds a request's headers (larger ones are answered 431).
 const MAX_HEADER_BUFFER: usize = 64 * 1024;
+/// As many headers as fit in [`MAX_HEADER_BUFFER`] (the shortest is `a:` and its line end, 4
+/// bytes): the size bounds the headers, never their count (hyper's default is 100).
+const MAX_HEADERS: usize = MAX_HEADER_BUFFER / 4;
+
+/// Told of each request answered 431 (headers over the limit) before anything of it was read.
+pub type OnOversized = Arc<dyn Fn(std::net::SocketAddr) + Send + Sync>;
 /// File descriptors kept free for the database, the tunnel, the UI and the rest of the process.
 const RESERVED_FILES: u64 = 256;
 /// Clients over the cap are answered 503 by tasks of their own; past this many at once the
@@ -74,12 +80,14 @@ pub async fn serve(
     listener: TcpListener,
     router: Router,
     limit: ConnectionLimit,
+    oversized: Option<OnOversized>,
     mut stopping: watch::Receiver<bool>,
 ) {
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(HEADER_DEADLINE)
-        .max_buf_size(MAX_HEADER_BUFFER);
+        .max_buf_size(MAX_HEADER_BUFFER)
+        .max_headers(MAX_HEADERS);
     let connections = Arc::new(Semaphore::new(limit.0));
     let refusals = Arc::new(Semaphore::new(MAX_REFUSALS_IN_FLIGHT));
     let graceful = GracefulShutdown::new();
@@ -122,11 +130,15 @@ pub async fn serve(
         let connection =
             http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
         let connection = graceful.watch(connection);
+        let oversized = oversized.clone();
         tokio::spawn(async move {
             // Errors here are the client's: a reset, a header deadline missed, bytes that are
             // not HTTP. hyper has answered what could be answered.
             if let Err(error) = connection.await {
                 tracing::debug!(%remote, %error, "a connection ended with an error");
+                if let (true, Some(oversized)) = (error.is_parse_too_large(), oversized) {
+                    oversized(remote);
+                }
             }
             drop(permit);
         });

@@ -10,6 +10,8 @@
 //! fails that delivery and the user's later ones go on. Each destination has a task of its own,
 //! and nothing here is on the acknowledgement's path.
 
+use std::collections::HashSet;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,7 +24,7 @@ use crate::time::now_millis;
 
 /// How long one attempt may take before it counts as a timeout.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Deliveries (of different users) sent to one destination at once.
+/// Deliveries (of different users) sent to one destination at once, each on its own.
 const IN_FLIGHT: usize = 8;
 /// The first retry's wait; each next one doubles, up to an hour.
 const RETRIES: Backoff = Backoff {
@@ -34,12 +36,22 @@ const GIVE_UP_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 /// How often an idle or paused destination looks again without being woken.
 const IDLE_LOOK: Duration = Duration::from_secs(1);
 
+/// The `webhook-id` prefix of the deliveries a monitor forwards: `kycm_` and the monitor's own
+/// instance id. A delivery arriving with this monitor's prefix went round a loop.
+pub fn own_webhook_id_prefix(instance_id: &str) -> String {
+    format!("{FORWARD_ID_PREFIX}{instance_id}_")
+}
+
+/// What every monitor's forwarded `webhook-id` starts with.
+const FORWARD_ID_PREFIX: &str = "kycm_";
+
 /// Starts one forwarding task per destination; they end when `stopping` turns true.
 pub fn start(
     store: &Store,
     writer: Arc<Writer>,
     destinations: Vec<Destination>,
     secret: Option<SharedSecret>,
+    instance_id: &str,
     stopping: watch::Receiver<bool>,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>, StoreError> {
     let client = reqwest::Client::builder()
@@ -50,15 +62,17 @@ pub fn start(
         .map_err(|error| {
             StoreError::CommitFailed(format!("cannot make an HTTP client: {error}"))
         })?;
+    let id_prefix = own_webhook_id_prefix(instance_id);
     destinations
         .into_iter()
         .map(|destination| {
-            let forwarder = Forwarder {
+            let forwarder = Arc::new(Forwarder {
                 writer: writer.clone(),
                 client: client.clone(),
                 secret: secret.clone(),
+                id_prefix: id_prefix.clone(),
                 destination,
-            };
+            });
             Ok(tokio::spawn(
                 forwarder.run(store.reader()?, stopping.clone()),
             ))
@@ -70,47 +84,60 @@ struct Forwarder {
     writer: Arc<Writer>,
     client: reqwest::Client,
     secret: Option<SharedSecret>,
+    /// This monitor's `webhook-id` prefix (see [`own_webhook_id_prefix`]).
+    id_prefix: String,
     destination: Destination,
 }
 
 impl Forwarder {
-    async fn run(self, reader: Reader, mut stopping: watch::Receiver<bool>) {
+    /// Keeps up to [`IN_FLIGHT`] attempts going, each on its own: a user's delivery that the
+    /// backend leaves unanswered holds that user's later ones (order per user) and nobody
+    /// else's.
+    async fn run(self: Arc<Self>, reader: Reader, mut stopping: watch::Receiver<bool>) {
         let mut changes = self.writer.subscribe();
         // Moved into blocking tasks and back: SQLite reads never run on the async workers.
         let mut reader = Some(reader);
         let id = self.destination.id;
+        let mut in_flight = tokio::task::JoinSet::new();
+        let mut busy = HashSet::new();
         tracing::info!(url = %self.destination.url, "forwarding accepted deliveries");
         while !*stopping.borrow() {
-            let due = match read(&mut reader, move |reader| due_now(reader, id)).await {
-                Ok(due) => due,
-                Err(error) => {
-                    tracing::warn!(%error, "could not read the outbox; trying again shortly");
-                    Err(IDLE_LOOK)
+            let mut wait = IDLE_LOOK;
+            if in_flight.len() < IN_FLIGHT {
+                let room = IN_FLIGHT - in_flight.len();
+                let skip = busy.clone();
+                match read(&mut reader, move |reader| due_now(reader, id, room, &skip)).await {
+                    Ok((due, next)) => {
+                        wait = next;
+                        for forward in due {
+                            busy.insert(forward.delivery_id);
+                            let forwarder = self.clone();
+                            in_flight.spawn(async move {
+                                let (at, attempt) = forwarder.attempt(&forward).await;
+                                (forward.delivery_id, at, attempt)
+                            });
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "could not read the outbox; trying again shortly");
+                    }
                 }
-            };
-            match due {
-                Ok(due) => {
-                    let attempts = due.iter().map(|forward| self.attempt(forward));
-                    let outcomes = futures_util::future::join_all(attempts).await;
-                    for (forward, (at, attempt)) in due.iter().zip(outcomes) {
-                        let recorded = self
-                            .writer
-                            .record_forward(self.destination.id, forward.delivery_id, at, attempt)
-                            .await;
+            }
+            // Sleep until an attempt ends, the next is due, a delivery is projected, or stop.
+            tokio::select! {
+                Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
+                    if let Ok((delivery_id, at, attempt)) = done {
+                        busy.remove(&delivery_id);
+                        let recorded = self.writer.record_forward(id, delivery_id, at, attempt).await;
                         if let Err(error) = recorded {
-                            tracing::warn!(%error, delivery = forward.delivery_id, "could not keep a forwarding attempt; it will be made again");
+                            tracing::warn!(%error, delivery = delivery_id, "could not keep a forwarding attempt; it will be made again");
                             tokio::time::sleep(IDLE_LOOK).await;
                         }
                     }
                 }
-                Err(wait) => {
-                    // Nothing due: sleep until the next is, a delivery is projected, or stop.
-                    tokio::select! {
-                        () = tokio::time::sleep(wait) => {}
-                        _ = changes.recv() => {}
-                        _ = stopping.changed() => {}
-                    }
-                }
+                () = tokio::time::sleep(wait) => {}
+                _ = changes.recv() => {}
+                _ = stopping.changed() => {}
             }
         }
     }
@@ -133,8 +160,11 @@ impl Forwarder {
             reqwest::header::CONTENT_TYPE,
             content_type(&forward.headers),
         );
-        // The same id on every retry, so the backend can tell a retry from a new delivery.
-        let id = format!("kycm_{}", forward.delivery_id);
+        // The same id on every retry, so the backend can tell a retry from a new delivery. A
+        // delivery another monitor forwarded keeps that monitor's id, so that it recognises
+        // it should it come back round a chain of monitors.
+        let id = passed_on_id(&forward.headers)
+            .unwrap_or_else(|| format!("{}{}", self.id_prefix, forward.delivery_id));
         let timestamp = at / 1000;
         if let Some(secret) = &self.secret {
             request = request.header("webhook-signature", secret.sign(&id, timestamp, &body));
@@ -147,14 +177,26 @@ impl Forwarder {
             Ok(response) if response.status().is_success() => Attempt::Delivered {
                 status: response.status().as_u16(),
             },
+            Ok(response) if response.status().is_redirection() => {
+                let status = response.status().as_u16();
+                let location = response
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .map(|value| {
+                        String::from_utf8_lossy(value.as_bytes())
+                            .chars()
+                            .take(300)
+                            .collect()
+                    })
+                    .unwrap_or_else(|| "nowhere (no Location header)".to_owned());
+                Attempt::Failed {
+                    status: Some(status),
+                    error: format!("the backend answered a redirect (HTTP {status}) to {location}; redirects are not followed: forward to the final URL instead"),
+                }
+            }
             Ok(response) => {
                 let status = response.status().as_u16();
-                let retry_after = response
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|value| value.to_str().ok())
-                    .and_then(|value| value.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs);
+                let retry_after = crate::backoff::retry_after(response.headers());
                 if matches!(status, 408 | 429) || status >= 500 {
                     self.retry(
                         forward,
@@ -192,11 +234,12 @@ impl Forwarder {
         error: String,
         retry_after: Option<Duration>,
     ) -> Attempt {
+        // Both are at most an hour (the backoff's ceiling, the parser's cap): no overflow here.
         let wait = RETRIES
             .wait(forward.attempts as u32 + 1, jitter())
             .max(retry_after.unwrap_or_default());
         let first = forward.first_attempt_at.unwrap_or(at);
-        let next_try_at = at + wait.as_millis() as i64;
+        let next_try_at = at.saturating_add(wait.as_millis() as i64);
         if next_try_at - first > GIVE_UP_AFTER.as_millis() as i64 {
             return Attempt::Failed {
                 status,
@@ -209,6 +252,70 @@ impl Forwarder {
             next_try_at,
         }
     }
+}
+
+/// Whether forwarding to `url` would deliver to this monitor's own webhook listener at
+/// `listener` (any spelling: a loopback or local address, `localhost`, the machine's own name
+/// with `resolve`), or to `public`, the URL the tunnel exposes it at. Such a destination would
+/// feed every delivery back in without end.
+pub fn forwards_to_itself(
+    url: &str,
+    listener: SocketAddr,
+    public: Option<&str>,
+    resolve: bool,
+) -> bool {
+    let Ok(url) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let origin = |url: &reqwest::Url| {
+        url.host_str()
+            .map(|host| (host.to_ascii_lowercase(), url.port_or_known_default()))
+    };
+    if let Some(public) = public.and_then(|public| reqwest::Url::parse(public).ok()) {
+        if origin(&public).is_some() && origin(&public) == origin(&url) {
+            return true;
+        }
+    }
+    let Some(port) = url.port_or_known_default() else {
+        return false;
+    };
+    if port != listener.port() {
+        return false;
+    }
+    let addresses: Vec<IpAddr> = match url.host() {
+        Some(url::Host::Ipv4(ip)) => vec![ip.into()],
+        Some(url::Host::Ipv6(ip)) => vec![ip.into()],
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            if name == "localhost" || name.ends_with(".localhost") {
+                vec![Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()]
+            } else if resolve {
+                (name.as_str(), port)
+                    .to_socket_addrs()
+                    .map(|found| found.map(|addr| addr.ip()).collect())
+                    .unwrap_or_default()
+            } else {
+                Vec::new()
+            }
+        }
+        None => Vec::new(),
+    };
+    addresses
+        .into_iter()
+        .any(|ip| reaches(listener.ip(), ip.to_canonical()))
+}
+
+/// Whether a connection to `ip` (on the listener's port) reaches a listener bound to `bound`.
+fn reaches(bound: IpAddr, ip: IpAddr) -> bool {
+    if ip.is_unspecified() {
+        // Connecting to 0.0.0.0 or :: reaches this machine.
+        return true;
+    }
+    if bound.is_unspecified() {
+        // An address is this machine's when a socket can be bound to it.
+        return ip.is_loopback() || std::net::UdpSocket::bind((ip, 0)).is_ok();
+    }
+    ip == bound || (ip.is_loopback() && bound.is_loopback())
 }
 
 /// Runs a read of the outbox off the async workers.
@@ -227,24 +334,42 @@ async fn read<T: Send + 'static>(
     result
 }
 
-/// What is due at a destination now, or how long until something may be.
+/// Up to `room` deliveries due at a destination now (leaving out those in flight), and how long
+/// to wait before looking again when nothing more is.
 fn due_now(
     reader: &Reader,
     destination_id: i64,
-) -> Result<Result<Vec<DueForward>, Duration>, StoreError> {
+    room: usize,
+    in_flight: &HashSet<i64>,
+) -> Result<(Vec<DueForward>, Duration), StoreError> {
     if reader.destination_paused(destination_id)? {
-        return Ok(Err(IDLE_LOOK));
+        return Ok((Vec::new(), IDLE_LOOK));
     }
     let now = now_millis();
-    let due = reader.due_forwards(destination_id, now, IN_FLIGHT)?;
+    // Those in flight are still pending (and so due): ask for enough to fill the room anyway.
+    let mut due = reader.due_forwards(destination_id, now, room + in_flight.len())?;
+    due.retain(|forward| !in_flight.contains(&forward.delivery_id));
+    due.truncate(room);
     if !due.is_empty() {
-        return Ok(Ok(due));
+        return Ok((due, IDLE_LOOK));
     }
     let wait = match reader.next_forward_due(destination_id)? {
-        Some(next) => Duration::from_millis((next - now).max(0) as u64).min(IDLE_LOOK),
-        None => IDLE_LOOK,
+        Some(next) if next > now => Duration::from_millis((next - now) as u64).min(IDLE_LOOK),
+        _ => IDLE_LOOK,
     };
-    Ok(Err(wait))
+    Ok((due, wait))
+}
+
+/// The `webhook-id` another monitor gave a delivery it forwarded here, to be passed on as it is.
+fn passed_on_id(headers: &str) -> Option<String> {
+    serde_json::from_str::<Vec<(String, String)>>(headers)
+        .ok()?
+        .into_iter()
+        .find(|(name, value)| {
+            (name.eq_ignore_ascii_case("webhook-id") || name.eq_ignore_ascii_case("svix-id"))
+                && value.starts_with(FORWARD_ID_PREFIX)
+        })
+        .map(|(_, value)| value)
 }
 
 /// The original `Content-Type` among the stored headers (a JSON array of pairs).
@@ -263,6 +388,74 @@ fn content_type(headers: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_destination_that_is_the_listener_in_any_spelling_loops() {
+        let listener: SocketAddr = "127.0.0.1:8787".parse().unwrap();
+        for url in [
+            "http://127.0.0.1:8787/kyc-webhook/abc",
+            "http://127.0.0.1:8787/kyc-webhook",
+            "http://localhost:8787/",
+            "http://LOCALHOST.:8787/x",
+            "http://127.0.0.2:8787/x",
+            "http://[::1]:8787/x",
+            "http://[::ffff:127.0.0.1]:8787/x",
+            "http://0.0.0.0:8787/x",
+            "https://hooks.example.org/kyc-webhook/abc",
+        ] {
+            assert!(
+                forwards_to_itself(
+                    url,
+                    listener,
+                    Some("https://HOOKS.example.org/kyc-webhook/abc"),
+                    false
+                ),
+                "{url}"
+            );
+        }
+        for url in [
+            "http://127.0.0.1:8788/kyc-webhook/abc",
+            "https://backend.example.org/kyc",
+            "https://hooks.example.org:8443/kyc-webhook/abc",
+        ] {
+            assert!(
+                !forwards_to_itself(
+                    url,
+                    listener,
+                    Some("https://hooks.example.org/kyc-webhook/abc"),
+                    false
+                ),
+                "{url}"
+            );
+        }
+        let everywhere: SocketAddr = "0.0.0.0:8787".parse().unwrap();
+        assert!(forwards_to_itself(
+            "http://127.0.0.1:8787/",
+            everywhere,
+            None,
+            false
+        ));
+        assert!(!forwards_to_itself(
+            "http://192.0.2.1:8787/",
+            everywhere,
+            None,
+            false
+        ));
+    }
+
+    #[test]
+    fn a_forwarded_id_is_passed_on_only_when_a_monitor_made_it() {
+        assert_eq!(
+            passed_on_id(r#"[["Webhook-Id","kycm_ab12_7"]]"#).as_deref(),
+            Some("kycm_ab12_7")
+        );
+        assert_eq!(
+            passed_on_id(r#"[["svix-id","kycm_ff_1"]]"#).as_deref(),
+            Some("kycm_ff_1")
+        );
+        assert_eq!(passed_on_id(r#"[["webhook-id","msg_1"]]"#), None);
+        assert_eq!(passed_on_id("[]"), None);
+    }
 
     #[test]
     fn the_original_content_type_is_kept() {

@@ -58,6 +58,107 @@ pub struct WebhookConfig {
     pub max_body: usize,
     /// Where the secret that deliveries must be signed with comes from (none: unsigned accepted).
     pub signing_secret: Arc<SecretSource>,
+    /// The `webhook-id` prefix of the deliveries this monitor forwards: one arriving with it
+    /// has gone round a loop.
+    pub own_forwards: String,
+    /// How many refused requests are kept one by one; the rest are counted.
+    pub refusals: Arc<RefusalBudget>,
+}
+
+/// Refused requests kept one by one per remote address and minute; past this they are counted
+/// (per address, minute and reason) instead. Accepted deliveries are always kept.
+pub const REFUSALS_KEPT_PER_MINUTE: u32 = 1_000;
+/// Addresses remembered per minute; past this (a flood from many addresses) refusals from new
+/// addresses are counted, under their own address while there is room.
+const BUDGET_ADDRESSES: usize = 65_536;
+/// How often counted refusals are written to the database.
+const COUNTS_WRITTEN_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The budget of refused requests kept: a stranger who holds the webhook URL could otherwise
+/// grow the database by megabytes a second with unsigned or malformed posts.
+#[derive(Debug, Default)]
+pub struct RefusalBudget {
+    state: std::sync::Mutex<BudgetState>,
+}
+
+#[derive(Debug, Default)]
+struct BudgetState {
+    /// The minute being counted (its start, Unix ms).
+    minute: i64,
+    kept: std::collections::HashMap<std::net::IpAddr, u32>,
+    /// Not yet written: (address, minute, reason) and how many.
+    counted: std::collections::HashMap<(String, i64, &'static str), i64>,
+}
+
+impl RefusalBudget {
+    /// Whether a refused request from `ip` at `now` (Unix ms) is kept; when not, it is counted.
+    pub fn admit(&self, ip: std::net::IpAddr, now: i64) -> bool {
+        let minute = now - now.rem_euclid(60_000);
+        let mut state = self.state.lock().expect("budget lock");
+        if state.minute != minute {
+            state.minute = minute;
+            state.kept.clear();
+        }
+        let room = state.kept.len() < BUDGET_ADDRESSES || state.kept.contains_key(&ip);
+        if room {
+            let kept = state.kept.entry(ip).or_default();
+            if *kept < REFUSALS_KEPT_PER_MINUTE {
+                *kept += 1;
+                return true;
+            }
+            if *kept == REFUSALS_KEPT_PER_MINUTE {
+                *kept += 1;
+                tracing::warn!(remote = %ip, "over {REFUSALS_KEPT_PER_MINUTE} refused requests this minute from one address: further ones are counted, not kept (the deliveries inspector shows the counts)");
+            }
+        }
+        state.count(ip, minute, "over-budget");
+        false
+    }
+
+    /// Counts a request refused before it could be read (no path, no body): `reason` says why.
+    pub fn count(&self, ip: std::net::IpAddr, now: i64, reason: &'static str) {
+        let minute = now - now.rem_euclid(60_000);
+        self.state
+            .lock()
+            .expect("budget lock")
+            .count(ip, minute, reason);
+    }
+
+    /// Writes what was counted, every second, until `stopping` turns true (and once more then).
+    pub async fn write_counts(
+        self: Arc<Self>,
+        writer: Arc<Writer>,
+        mut stopping: tokio::sync::watch::Receiver<bool>,
+    ) {
+        loop {
+            let stop = tokio::select! {
+                () = tokio::time::sleep(COUNTS_WRITTEN_EVERY) => false,
+                _ = stopping.changed() => true,
+            };
+            let tally: Vec<_> =
+                std::mem::take(&mut self.state.lock().expect("budget lock").counted)
+                    .into_iter()
+                    .collect();
+            if !tally.is_empty() {
+                if let Err(error) = writer.count_refusals(tally, now_millis()).await {
+                    tracing::warn!(%error, "could not keep the count of refused requests");
+                }
+            }
+            if stop || *stopping.borrow() {
+                break;
+            }
+        }
+    }
+}
+
+impl BudgetState {
+    fn count(&mut self, ip: std::net::IpAddr, minute: i64, reason: &'static str) {
+        let mut key = (ip.to_string(), minute, reason);
+        if self.counted.len() >= BUDGET_ADDRESSES && !self.counted.contains_key(&key) {
+            key.0 = "(other addresses)".to_owned();
+        }
+        *self.counted.entry(key).or_default() += 1;
+    }
 }
 
 impl WebhookConfig {
@@ -148,6 +249,9 @@ async fn receive(
             BodyRead::Complete(bytes) => {
                 let signature = signature_headers(&parts.headers);
                 match verify(&listener.config.signing_secret, signature, bytes, received_at).await {
+                    Ok(_) if came_back(&signature, &listener.config.own_forwards) => {
+                        Verdict::CameBack
+                    }
                     Ok(id) => {
                         verified_webhook_id = id;
                         payload_verdict(bytes)
@@ -167,6 +271,16 @@ async fn receive(
         BodyRead::TooLarge { declared } => (None, declared),
         BodyRead::Failed(_) | BodyRead::TimedOut => (None, None),
     };
+    if let Verdict::Refused { http_status, error } = &verdict {
+        if !listener
+            .config
+            .refusals
+            .admit(remote.ip().to_canonical(), received_at)
+        {
+            // Answered as if kept: the sender learns nothing of the budget.
+            return refusal(*http_status, error);
+        }
+    }
     let delivery = NewDelivery {
         received_at,
         remote_addr: remote.to_string(),
@@ -297,6 +411,11 @@ fn refused(status: StatusCode, error: String) -> Verdict {
     }
 }
 
+/// Whether the delivery carries a `webhook-id` this monitor gave a delivery it forwarded.
+fn came_back(signature: &SignatureHeaders<'_>, own_forwards: &str) -> bool {
+    signature.id.is_some_and(|id| id.starts_with(own_forwards))
+}
+
 /// The Standard Webhooks headers, each taken from its `svix-*` twin when the `webhook-*` one is
 /// absent (senders built on the Svix libraries use those). An empty value counts as absent.
 fn signature_headers(headers: &HeaderMap) -> SignatureHeaders<'_> {
@@ -360,19 +479,22 @@ fn answer(recorded: Recorded) -> Response {
         Outcome::Accepted => json_body(StatusCode::OK, r#"{"received":true}"#),
         Outcome::Duplicate => json_body(StatusCode::OK, r#"{"received":true,"duplicate":true}"#),
         Outcome::Ping => json_body(StatusCode::OK, r#"{"received":true,"ping":true}"#),
-        Outcome::Rejected => {
-            let status =
-                StatusCode::from_u16(recorded.http_status).unwrap_or(StatusCode::BAD_REQUEST);
-            let mut response =
-                error_response(status, recorded.error.as_deref().unwrap_or("refused"));
-            if status == StatusCode::METHOD_NOT_ALLOWED {
-                response
-                    .headers_mut()
-                    .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST"));
-            }
-            response
-        }
+        Outcome::Rejected => refusal(
+            recorded.http_status,
+            recorded.error.as_deref().unwrap_or("refused"),
+        ),
     }
+}
+
+fn refusal(http_status: u16, error: &str) -> Response {
+    let status = StatusCode::from_u16(http_status).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut response = error_response(status, error);
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST"));
+    }
+    response
 }
 
 fn json_body(status: StatusCode, body: &'static str) -> Response {

@@ -148,6 +148,10 @@ struct ServeArgs {
     /// is taken); users and their timelines stay [default: keep everything]
     #[arg(long, value_name = "DAYS", value_parser = config::keep_days)]
     keep_deliveries: Option<std::time::Duration>,
+    /// The only folder backups asked for from the UI may be written into (symbolic links out
+    /// of it are refused) [default: any absolute path the process may write]
+    #[arg(long, value_name = "DIR")]
+    backup_dir: Option<PathBuf>,
 }
 
 /// A mistake in how the command was called: exit code 2.
@@ -303,11 +307,18 @@ fn run_serve(db: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
                 None => None,
             },
             keep_deliveries: args.keep_deliveries,
+            backup_dir: args.backup_dir,
         },
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let server = Server::bind(config).await?;
+        let server = Server::bind(config).await.map_err(|error| match error {
+            // A mistake in how it was called, like any other usage error: exit 2.
+            error @ serve::ServeError::ForwardsToItself { .. } => {
+                anyhow::Error::new(UsageError(error.to_string()))
+            }
+            error => error.into(),
+        })?;
         let stop = serve::stop_signal().context("cannot listen for Ctrl-C and SIGTERM")?;
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "webhook: {}", server.webhook_url())?;

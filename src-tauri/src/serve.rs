@@ -76,11 +76,15 @@ pub struct Outbound {
     pub forward_signing_secret: Option<crate::signature::SharedSecret>,
     /// Raw deliveries older than this lose their body and headers.
     pub keep_deliveries: Option<Duration>,
+    /// When set, the only folder backups asked for from the UI may be written into.
+    pub backup_dir: Option<PathBuf>,
 }
 
 /// Forwarding and retention as this run does them.
 struct Outgoing {
     store: Store,
+    /// Names the deliveries this monitor forwards (see `forward::own_webhook_id_prefix`).
+    instance_id: String,
     destinations: Vec<crate::store::Destination>,
     outbound: Outbound,
 }
@@ -99,6 +103,8 @@ pub enum ServeError {
     },
     #[error("the UI listens on loopback only (such as 127.0.0.1:8788), not on {0}: it shows every user's data")]
     UiNotLoopback(SocketAddr),
+    #[error("--forward-to {url} is this monitor's own webhook ({listener}): every delivery would be forwarded back to itself without end; forward to your backend's URL instead")]
+    ForwardsToItself { url: String, listener: String },
     #[error("a listener failed: {0}")]
     Listener(std::io::Error),
     #[error("--tunnel {tunnel}: {reason}")]
@@ -135,6 +141,7 @@ pub struct Server {
     webhook_path: String,
     outgoing: Outgoing,
     signing_secret: Arc<SecretSource>,
+    refusals: Arc<ingest::RefusalBudget>,
 }
 
 async fn bind(addr: SocketAddr, flag: &'static str) -> Result<TcpListener, ServeError> {
@@ -158,7 +165,7 @@ impl Server {
         let tunnel_state = watch::channel(tunnel::initial_state(&config.tunnel)).0;
         // Opening the database (its checks and migrations) and reading the secret file block:
         // off the async workers.
-        let (store, token, signing_secret) = {
+        let (store, token, instance_id, signing_secret) = {
             let (db, with_token, given) = (
                 config.db.clone(),
                 config.webhook_token,
@@ -167,11 +174,12 @@ impl Server {
             crate::blocking::off_worker(move || {
                 let store = Store::open(&db)?;
                 let token = with_token.then(|| store.webhook_token()).transpose()?;
+                let instance_id = store.instance_id()?;
                 let secret = match given {
                     Some(secret) => SecretSource::Fixed(Some(secret)),
                     None => SecretSource::file(&db)?,
                 };
-                Ok::<_, ServeError>((store, token, Arc::new(secret)))
+                Ok::<_, ServeError>((store, token, instance_id, Arc::new(secret)))
             })
             .await?
         };
@@ -179,10 +187,15 @@ impl Server {
             token,
             max_body: config.max_body,
             signing_secret: signing_secret.clone(),
+            own_forwards: crate::forward::own_webhook_id_prefix(&instance_id),
+            refusals: Arc::new(ingest::RefusalBudget::default()),
         };
+        let refusals = webhook.refusals.clone();
         let listener = bind(config.listen, "--listen").await?;
         let local_addr = listener.local_addr().map_err(ServeError::Listener)?;
         let webhook_url = format!("http://{local_addr}{}", webhook.path());
+        refuse_forwarding_to_itself(&config.outbound.forward_to, local_addr, &config.tunnel)
+            .await?;
         // Before the writer starts: the projector puts accepted deliveries in their outboxes.
         let destinations =
             store.set_destinations(&config.outbound.forward_to, crate::time::now_millis())?;
@@ -190,6 +203,7 @@ impl Server {
             store: store.clone(),
             destinations,
             outbound: config.outbound,
+            instance_id,
         };
         let writer = {
             let store = store.clone();
@@ -222,6 +236,7 @@ impl Server {
             writer: writer.clone(),
             hub: hub.clone(),
             webhook_url,
+            backup_dir: outgoing.outbound.backup_dir.clone(),
             tunnel_kind: config.tunnel.name(),
             tunnel: tunnel_state.subscribe(),
             stopping: stopping.subscribe(),
@@ -257,6 +272,7 @@ impl Server {
             webhook_path,
             outgoing,
             signing_secret,
+            refusals,
             tunnel: config.tunnel,
             tunnel_options: config.tunnel_options,
         })
@@ -303,13 +319,29 @@ impl Server {
             webhook_connections = webhook_limit.0,
             "connection limits"
         );
-        let served = std::iter::once((self.webhook, webhook_limit))
-            .chain(self.ui.map(|ui| (ui.bound, ConnectionLimit::ui())));
-        for (bound, limit) in served {
+        tokio::spawn(
+            self.refusals
+                .clone()
+                .write_counts(self.writer.clone(), stopping.clone()),
+        );
+        // Requests whose headers are over the limit are answered 431 by hyper before a path is
+        // read: counted, as they cannot be kept.
+        let refusals = self.refusals.clone();
+        let oversized: connections::OnOversized = Arc::new(move |remote| {
+            refusals.count(
+                remote.ip().to_canonical(),
+                crate::time::now_millis(),
+                "headers-too-large",
+            )
+        });
+        let served = std::iter::once((self.webhook, webhook_limit, Some(oversized)))
+            .chain(self.ui.map(|ui| (ui.bound, ConnectionLimit::ui(), None)));
+        for (bound, limit, oversized) in served {
             listeners.spawn(connections::serve(
                 bound.listener,
                 bound.router,
                 limit,
+                oversized,
                 stopping.clone(),
             ));
         }
@@ -324,12 +356,27 @@ impl Server {
             )
         });
         // A new public URL is registered again, when this monitor was registered before.
+        // A destination that turns out to be the tunnel's new public URL is paused: it would
+        // loop (a forwarded delivery coming back is recognised anyway, see ingest).
         let mut public = self.tunnel_state.subscribe();
         let hub = self.hub.clone();
+        let (writer, webhook_addr) = (self.writer.clone(), self.webhook_addr);
+        let destinations = self.outgoing.destinations.clone();
         tokio::spawn(async move {
             while public.changed().await.is_ok() {
                 let url = public.borrow_and_update().public_url().map(str::to_owned);
                 if let Some(url) = url {
+                    for destination in &destinations {
+                        if crate::forward::forwards_to_itself(
+                            &destination.url,
+                            webhook_addr,
+                            Some(&url),
+                            false,
+                        ) {
+                            tracing::error!(destination = %destination.url, public = %url, "a forwarding destination is this monitor's own public URL; forwarding there is paused (it would loop): remove it from --forward-to");
+                            let _ = writer.pause_destination(destination.id, true).await;
+                        }
+                    }
                     hub.follow_public_url(&url).await;
                 }
             }
@@ -340,6 +387,7 @@ impl Server {
             self.writer.clone(),
             outgoing.destinations,
             outgoing.outbound.forward_signing_secret,
+            &outgoing.instance_id,
             stopping.clone(),
         )?;
         if let Some(keep) = outgoing.outbound.keep_deliveries {
@@ -380,6 +428,33 @@ impl Server {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Refuses a forwarding destination that is this monitor's own webhook listener (names are
+/// resolved, off the async workers) or the public URL of a `url:` tunnel.
+async fn refuse_forwarding_to_itself(
+    urls: &[String],
+    listener: SocketAddr,
+    tunnel: &TunnelSpec,
+) -> Result<(), ServeError> {
+    let public = match tunnel {
+        TunnelSpec::Url(url) => Some(url.clone()),
+        _ => None,
+    };
+    let urls = urls.to_vec();
+    crate::blocking::off_worker(move || {
+        match urls
+            .into_iter()
+            .find(|url| crate::forward::forwards_to_itself(url, listener, public.as_deref(), true))
+        {
+            Some(url) => Err(ServeError::ForwardsToItself {
+                url,
+                listener: listener.to_string(),
+            }),
+            None => Ok(()),
+        }
+    })
+    .await
 }
 
 /// Prints `public: URL` on stdout when the tunnel is up, and again whenever its URL changes

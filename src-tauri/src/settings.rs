@@ -31,6 +31,8 @@ pub struct DesktopSettings {
     /// Raw deliveries older than this many days lose their body and headers
     /// (`serve --keep-deliveries`); `None` keeps everything.
     pub keep_deliveries_days: Option<f64>,
+    /// When set, the only folder backups are written into (`serve --backup-dir`).
+    pub backup_dir: Option<PathBuf>,
     pub notify_review: bool,
     pub notify_reject: bool,
     pub notify_accept: bool,
@@ -50,6 +52,7 @@ impl Default for DesktopSettings {
             bore_public_base: None,
             forward_to: Vec::new(),
             keep_deliveries_days: None,
+            backup_dir: None,
             notify_review: true,
             notify_reject: true,
             notify_accept: true,
@@ -106,7 +109,7 @@ impl DesktopSettings {
 
     /// Reads the settings; a missing file gives the defaults.
     pub fn load(path: &Path) -> Result<DesktopSettings, SettingsError> {
-        match std::fs::read_to_string(path) {
+        match crate::named_file::read_text(path, crate::named_file::MAX_SETTINGS_FILE) {
             Ok(text) => serde_json::from_str(&text).map_err(|e| SettingsError::Damaged {
                 path: path.to_owned(),
                 reason: e.to_string(),
@@ -145,10 +148,26 @@ impl DesktopSettings {
             crate::tunnel::parse_allowed_cidr(cidr)
                 .map_err(|e| format!("ngrok allowed sources: {e}"))?;
         }
+        let listener = self.listen_addr()?;
+        let public = match self.tunnel_spec()? {
+            crate::tunnel::TunnelSpec::Url(url) => Some(url),
+            _ => None,
+        };
         for url in &self.forward_to {
             crate::config::forward_url(url).map_err(|e| format!("forward to: {e}"))?;
+            if crate::forward::forwards_to_itself(url, listener, public.as_deref(), false) {
+                return Err(format!("forward to: {url} is this monitor's own webhook; every delivery would come back to it without end: forward to your backend's URL instead"));
+            }
         }
         self.keep_deliveries()?;
+        if let Some(folder) = &self.backup_dir {
+            if !folder.is_absolute() || !folder.is_dir() {
+                return Err(format!(
+                    "backup folder: {} is not an existing folder given by its full path",
+                    folder.display()
+                ));
+            }
+        }
         if let Some(db) = &self.db {
             if db.as_os_str().is_empty() {
                 return Err("the database path is empty: leave it unset for the default".into());
@@ -280,6 +299,33 @@ mod tests {
             forward.validate().unwrap_err(),
             "forward to: \"ftp://example.com\" is not an http(s) URL such as http://localhost:3000/webhooks/kyc"
         );
+        // The monitor's own webhook, however spelled, would loop.
+        let itself = DesktopSettings {
+            listen: "127.0.0.1:8787".into(),
+            forward_to: vec!["http://localhost:8787/kyc-webhook/abc".into()],
+            ..DesktopSettings::default()
+        };
+        assert!(itself
+            .validate()
+            .unwrap_err()
+            .contains("is this monitor's own webhook"));
+        let public = DesktopSettings {
+            tunnel: "url:https://hooks.example.org".into(),
+            forward_to: vec!["https://hooks.example.org/kyc-webhook/abc".into()],
+            ..DesktopSettings::default()
+        };
+        assert!(public
+            .validate()
+            .unwrap_err()
+            .contains("is this monitor's own webhook"));
+        let backup_dir = DesktopSettings {
+            backup_dir: Some("backups".into()),
+            ..DesktopSettings::default()
+        };
+        assert!(backup_dir
+            .validate()
+            .unwrap_err()
+            .starts_with("backup folder: backups is not an existing folder"));
         for days in [0.0, -1.0, f64::NAN, f64::INFINITY, 40_000.0] {
             let keep = DesktopSettings {
                 keep_deliveries_days: Some(days),

@@ -45,6 +45,8 @@ pub struct MonitorParts {
     pub hub: Arc<ProviderHub>,
     /// The webhook's local URL, with the real port.
     pub webhook_url: String,
+    /// When set, the only folder backups go into (`--backup-dir`).
+    pub backup_dir: Option<std::path::PathBuf>,
     pub tunnel_kind: &'static str,
     pub tunnel: watch::Receiver<TunnelState>,
     /// Turns true when the monitor stops: live streams end then.
@@ -57,6 +59,7 @@ pub struct Monitor {
     readers: Arc<ReaderPool>,
     hub: Arc<ProviderHub>,
     webhook_url: String,
+    backup_dir: Option<std::path::PathBuf>,
     tunnel_kind: &'static str,
     tunnel: watch::Receiver<TunnelState>,
     stopping: watch::Receiver<bool>,
@@ -72,6 +75,7 @@ impl Monitor {
             writer: parts.writer,
             hub: parts.hub,
             webhook_url: parts.webhook_url,
+            backup_dir: parts.backup_dir,
             tunnel_kind: parts.tunnel_kind,
             tunnel: parts.tunnel,
             stopping: parts.stopping,
@@ -319,11 +323,18 @@ impl Monitor {
             body_contains: query.q.filter(|q| !q.is_empty()),
             before_id: query.before,
         };
-        let page = self
-            .read(move |reader| Ok(reader.deliveries_page(&filter, limit)?))
+        let since = crate::time::now_millis() - 24 * 60 * 60 * 1000;
+        let (page, counted) = self
+            .read(move |reader| {
+                Ok((
+                    reader.deliveries_page(&filter, limit)?,
+                    reader.counted_refusals(since)?,
+                ))
+            })
             .await?;
         Ok(DeliveriesPage {
             deliveries: page.into_iter().map(DeliveryView::listed).collect(),
+            counted,
         })
     }
 

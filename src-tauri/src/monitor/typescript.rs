@@ -15,7 +15,7 @@ use crate::kyc::{UserState, KNOWN_STATUSES, OTHER_STATUS_LABEL, STATUS_LABELS};
 use crate::provider::actions::{DemoStatus, Learned, ProviderProfile, ReconcileReport};
 use crate::provider::{Endpoints, Environment, Summary};
 use crate::settings::{DesktopSettings, DesktopStatus, SettingsSaved};
-use crate::store::{Outcome, RegistrationAttempt, StoreProblem};
+use crate::store::{CountedRefusals, Outcome, RegistrationAttempt, StoreProblem};
 use crate::tunnel::TunnelState;
 
 /// Where the generated file lives, from the package root.
@@ -51,6 +51,7 @@ pub fn typescript() -> String {
     file.declare::<TimelineEntryView>();
     file.declare::<UserDetail>();
     file.declare::<DeliveryView>();
+    file.declare::<CountedRefusals>();
     file.declare::<DeliveriesPage>();
     file.declare::<ReplayAnswer>();
     file.declare::<ReplayRequest>();

@@ -12,7 +12,8 @@ use crate::kyc::{is_known_decision, is_known_status, parse_payload, Payload, Use
 use crate::provider::actions::{DemoStatus, ProviderProfile};
 use crate::provider::{Endpoints, Environment};
 use crate::store::{
-    ListedDelivery, Outcome, RegistrationAttempt, StoreProblem, TimelineEntry, UserRecord,
+    CountedRefusals, ListedDelivery, Outcome, RegistrationAttempt, StoreProblem, TimelineEntry,
+    UserRecord,
 };
 use crate::tunnel::TunnelState;
 
@@ -251,6 +252,9 @@ impl DeliveryView {
 #[serde(rename_all = "camelCase")]
 pub struct DeliveriesPage {
     pub deliveries: Vec<DeliveryView>,
+    /// Refused requests of the last 24 hours that were counted, not kept (over the budget per
+    /// address and minute, or headers too large to read).
+    pub counted: Vec<CountedRefusals>,
 }
 
 /// What a replay came to.

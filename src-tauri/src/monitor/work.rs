@@ -4,7 +4,7 @@
 //! (`progress.rs`).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -178,6 +178,13 @@ impl Monitor {
                 "{path:?} is not an absolute path: give the full path of a new file, such as /var/backups/kyc.db"
             )));
         }
+        let dest = match &self.backup_dir {
+            Some(folder) => {
+                let folder = folder.clone();
+                off_worker(move || inside_backup_dir(&dest, &folder)).await?
+            }
+            None => dest,
+        };
         let slot = WorkSlot::claim(&self.work, WorkKind::Backup, "bytes", None)?;
         let store = self.store.clone();
         let (slot, summary) = off_worker(move || {
@@ -220,4 +227,36 @@ impl Monitor {
             }
         }
     }
+}
+
+/// `dest` as written: in `folder` (`--backup-dir`) once symbolic links are followed, or refused
+/// with a sentence. Its folder is resolved here and the copy is written there, so a link
+/// swapped in later does not move it.
+fn inside_backup_dir(dest: &Path, folder: &Path) -> Result<PathBuf, CoreError> {
+    let allowed = std::fs::canonicalize(folder).map_err(|error| {
+        CoreError::Invalid(format!(
+            "the backup folder {} (--backup-dir) cannot be used ({error}): create it or choose another",
+            folder.display()
+        ))
+    })?;
+    let outside = || {
+        CoreError::Invalid(format!(
+            "backups are written only into {} (--backup-dir): give the path of a new file in that folder",
+            folder.display()
+        ))
+    };
+    let (Some(parent), Some(name)) = (dest.parent(), dest.file_name()) else {
+        return Err(outside());
+    };
+    let parent = std::fs::canonicalize(parent).map_err(|_| {
+        CoreError::Invalid(format!(
+            "the folder {} does not exist: backups go into {} (--backup-dir)",
+            parent.display(),
+            folder.display()
+        ))
+    })?;
+    if !parent.starts_with(&allowed) {
+        return Err(outside());
+    }
+    Ok(parent.join(name))
 }

@@ -74,6 +74,7 @@ impl<'a> Append<'a> {
                 (outcome, 200, None)
             }
             _ if replayed_id => (Outcome::Duplicate, 200, None),
+            Verdict::CameBack => (Outcome::Duplicate, 200, None),
             Verdict::Payload(Payload::Ping) | Verdict::Reachability => (Outcome::Ping, 200, None),
             Verdict::Refused { http_status, error } => {
                 (Outcome::Rejected, *http_status, Some(error.clone()))

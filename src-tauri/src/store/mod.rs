@@ -7,6 +7,7 @@ mod journal;
 mod outbox;
 mod projection;
 pub mod queries;
+mod refusals;
 pub mod retention;
 pub mod schema;
 mod search;
@@ -27,6 +28,7 @@ pub use queries::{
     MinuteCount, Reader, RegistrationAttempt, ReviewFilter, StatusStays, TimelineEntry, UserCount,
     UserRecord,
 };
+pub use refusals::{CountedRefusals, RefusalTally};
 pub use search::SEARCH_TRIGGERS;
 pub use writer::{
     Change, NewDelivery, Outcome, Recorded, StoreProblem, Verdict, Writer, CHANGE_BACKLOG,
@@ -188,18 +190,29 @@ impl Store {
 
     /// The secret part of the webhook path: made once, then the same on every start.
     pub fn webhook_token(&self) -> Result<String, StoreError> {
+        self.made_once("webhook_token", 24)
+    }
+
+    /// This database's own id, made once: it names the deliveries its monitor forwards, so that
+    /// one coming back (a loop) is recognised.
+    pub fn instance_id(&self) -> Result<String, StoreError> {
+        self.made_once("instance_id", 8)
+    }
+
+    /// The setting `key`, made of `bytes` random bytes (hex) the first time it is asked for.
+    fn made_once(&self, key: &str, bytes: usize) -> Result<String, StoreError> {
         let conn = open_writable(&self.path)?;
-        let mut random = [0u8; 24];
+        let mut random = vec![0u8; bytes];
         getrandom::fill(&mut random).expect("the operating system's random source failed");
         conn.execute(
-            "INSERT OR IGNORE INTO settings (key, value) VALUES ('webhook_token', ?1)",
-            [hex::encode(random)],
+            "INSERT OR IGNORE INTO settings (key, value) VALUES (?1, ?2)",
+            [key, &hex::encode(random)],
         )?;
-        Ok(conn.query_row(
-            "SELECT value FROM settings WHERE key = 'webhook_token'",
-            [],
-            |row| row.get(0),
-        )?)
+        Ok(
+            conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |row| {
+                row.get(0)
+            })?,
+        )
     }
 
     /// A setting's value, if it was ever set. Settings never hold secrets.

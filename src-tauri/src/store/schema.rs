@@ -213,6 +213,18 @@ pub const MIGRATIONS: &[&str] = &[
                count(*)
           FROM stays WHERE millis IS NOT NULL GROUP BY 1, 2;
     "#,
+    // 8: refused requests past the budget (ingest.rs), counted per remote address, minute and
+    // reason instead of kept one by one.
+    r#"
+    CREATE TABLE refused_counts (
+        remote_addr TEXT NOT NULL,
+        minute      INTEGER NOT NULL,
+        reason      TEXT NOT NULL,
+        requests    INTEGER NOT NULL,
+        PRIMARY KEY (remote_addr, minute, reason)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX refused_counts_by_minute ON refused_counts (minute);
+    "#,
 ];
 
 /// The schema version this build writes.

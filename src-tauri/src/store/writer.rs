@@ -77,6 +77,9 @@ pub enum Verdict {
     Payload(Payload),
     /// GET or HEAD on the webhook path.
     Reachability,
+    /// A delivery this monitor forwarded, come back to it (a destination that loops, directly
+    /// or through a chain of monitors): kept as a duplicate, never forwarded again.
+    CameBack,
     /// Refused by the listener: the answer's status and the sentence explaining it.
     Refused {
         http_status: u16,

@@ -102,7 +102,23 @@ externalId: string | null,
  */
 status: string | null, decision: string | null, body: string | null, bodyBase64: string | null, };
 
-export type DeliveriesPage = { deliveries: Array<Delivery>, };
+export type CountedRefusals = { remoteAddr: string, 
+/**
+ * `over-budget` (refusals past the budget) or `headers-too-large` (answered 431 before
+ * anything could be read).
+ */
+reason: string, requests: number, 
+/**
+ * The start of the first and of the last minute counted (Unix ms).
+ */
+firstMinute: number, lastMinute: number, };
+
+export type DeliveriesPage = { deliveries: Array<Delivery>, 
+/**
+ * Refused requests of the last 24 hours that were counted, not kept (over the budget per
+ * address and minute, or headers too large to read).
+ */
+counted: Array<CountedRefusals>, };
 
 export type ReplayAnswer = { deliveryId: number, outcome: Outcome, httpStatus: number, error: string | null, replayOf: number, };
 
@@ -382,7 +398,11 @@ forwardTo: Array<string>,
  * Raw deliveries older than this many days lose their body and headers
  * (`serve --keep-deliveries`); `None` keeps everything.
  */
-keepDeliveriesDays: number | null, notifyReview: boolean, notifyReject: boolean, notifyAccept: boolean, 
+keepDeliveriesDays: number | null, 
+/**
+ * When set, the only folder backups are written into (`serve --backup-dir`).
+ */
+backupDir: string | null, notifyReview: boolean, notifyReject: boolean, notifyAccept: boolean, 
 /**
  * Set from the tray; kept across restarts.
  */

@@ -1,0 +1,72 @@
+//! Refused requests past the budget: counted per remote address, minute and reason rather than
+//! kept one by one (see `ingest::RefusalBudget`), so that a stranger holding the webhook URL
+//! cannot grow the database at will.
+
+use rusqlite::params;
+use serde::Serialize;
+
+use super::{Reader, StoreError, Writer};
+
+/// How long the counts are kept.
+const KEPT_FOR_MILLIS: i64 = 7 * 24 * 60 * 60 * 1000;
+
+/// Refused requests counted, not kept: one address, one reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CountedRefusals {
+    pub remote_addr: String,
+    /// `over-budget` (refusals past the budget) or `headers-too-large` (answered 431 before
+    /// anything could be read).
+    pub reason: String,
+    pub requests: i64,
+    /// The start of the first and of the last minute counted (Unix ms).
+    pub first_minute: i64,
+    pub last_minute: i64,
+}
+
+/// Counts to add: (remote address, minute's start in Unix ms, reason) and how many.
+pub type RefusalTally = Vec<((String, i64, &'static str), i64)>;
+
+impl Writer {
+    /// Adds counted refusals; forgets those older than a week.
+    pub async fn count_refusals(&self, tally: RefusalTally, now: i64) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            let mut add = tx.prepare_cached(
+                "INSERT INTO refused_counts (remote_addr, minute, reason, requests)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (remote_addr, minute, reason)
+                 DO UPDATE SET requests = requests + excluded.requests",
+            )?;
+            for ((addr, minute, reason), requests) in &tally {
+                add.execute(params![addr, minute, reason, requests])?;
+            }
+            tx.prepare_cached("DELETE FROM refused_counts WHERE minute < ?1")?
+                .execute([now - KEPT_FOR_MILLIS])?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+impl Reader {
+    /// Refusals counted since `since` (Unix ms), per address and reason, most first.
+    pub fn counted_refusals(&self, since: i64) -> Result<Vec<CountedRefusals>, StoreError> {
+        self.connection()
+            .prepare_cached(
+                "SELECT remote_addr, reason, sum(requests), min(minute), max(minute)
+                   FROM refused_counts WHERE minute >= ?1
+                  GROUP BY remote_addr, reason ORDER BY sum(requests) DESC LIMIT 20",
+            )?
+            .query_map([since], |row| {
+                Ok(CountedRefusals {
+                    remote_addr: row.get(0)?,
+                    reason: row.get(1)?,
+                    requests: row.get(2)?,
+                    first_minute: row.get(3)?,
+                    last_minute: row.get(4)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(StoreError::from)
+    }
+}
