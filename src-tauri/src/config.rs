@@ -9,6 +9,8 @@ use std::str::FromStr;
 
 use clap::Parser;
 
+pub mod file;
+
 use crate::keychain;
 use crate::secret::TunnelSecret;
 use crate::serve::{Outbound, ServeConfig};

@@ -78,10 +78,17 @@ enum Command {
     Reconcile(provider_cli::ProviderArgs),
     /// Runs a local stand-in for the provider: its API, and onboarding flows as real webhooks.
     Emulate(provider_cli::EmulateArgs),
+    /// Prints the configuration `serve` would run with (same options and --config file): each
+    /// value with where it came from, secrets masked; exit 2 naming the first invalid value.
+    Config(ServeArgs),
 }
 
 #[derive(Args)]
 struct ServeArgs {
+    /// Reads options from this TOML file, each by its long name (listen = "0.0.0.0:8787",
+    /// forward-to = ["https://..."]); flags and the environment win over it.
+    #[arg(long, env = "KYC_MONITOR_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Webhook listener address; port 0 takes any free port.
     #[arg(long, default_value_t = DEFAULT_LISTEN, value_name = "ADDR:PORT", value_parser = parse_addr)]
     listen: SocketAddr,
@@ -169,14 +176,79 @@ struct Silent;
 #[error("{0}")]
 struct NotFound(String);
 
+/// The `--config` file's layer, for `kyc-monitor config` to say where each value came from.
+struct FileLayer {
+    matches: clap::ArgMatches,
+    path: Option<PathBuf>,
+    from_file: Vec<String>,
+}
+
+/// The command line, with a `serve` or `config` command's `--config` file read in as the
+/// flags it names (behind the command line and the environment). Exits 2 on a usage error.
+fn parse_command_line() -> (Cli, Option<FileLayer>) {
+    use clap::{CommandFactory, FromArgMatches};
+    let usage = |message: String| -> ! {
+        eprintln!("kyc-monitor: {message}");
+        std::process::exit(2)
+    };
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mut command = Cli::command();
+    command.build();
+    let matches = command
+        .clone()
+        .try_get_matches_from(&argv)
+        .unwrap_or_else(|error| error.exit());
+    let mut layer = None;
+    let matches = match matches.subcommand() {
+        Some((name @ ("serve" | "config"), given)) => {
+            let serve = command.find_subcommand(name).expect("serve is a command");
+            let path = given.get_one::<PathBuf>("config").cloned();
+            let (extra, from_file) = match &path {
+                Some(path) => config::file::file_arguments(serve, given, path)
+                    .unwrap_or_else(|error| usage(error.to_string())),
+                None => (Vec::new(), Vec::new()),
+            };
+            let matches = if extra.is_empty() {
+                matches.clone()
+            } else {
+                let mut argv = argv.clone();
+                argv.extend(extra);
+                command
+                    .clone()
+                    .try_get_matches_from(argv)
+                    .unwrap_or_else(|error| {
+                        let path = path.as_deref().unwrap_or(Path::new("")).display();
+                        let rendered = error.render().to_string();
+                        // The sentence only, without clap's pointer to --help.
+                        let sentence = rendered.split("\n\n").next().unwrap_or_default();
+                        usage(format!(
+                            "in {path}: {}",
+                            sentence.trim_start_matches("error: ")
+                        ))
+                    })
+            };
+            let (_, given) = matches.subcommand().expect("the same command");
+            layer = Some(FileLayer {
+                matches: given.clone(),
+                path,
+                from_file,
+            });
+            matches
+        }
+        _ => matches,
+    };
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
+    (cli, layer)
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let (cli, layer) = parse_command_line();
     let quiet = !matches!(
         cli.command,
         Some(Command::Serve(_)) | Some(Command::Emulate(_)) | None
     );
     init_logging(if quiet { "warn" } else { "info" });
-    match run(cli) {
+    match run(cli, layer) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) if error.is::<Silent>() => ExitCode::FAILURE,
@@ -201,7 +273,7 @@ fn init_logging(default: &str) {
         .init();
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli, layer: Option<FileLayer>) -> anyhow::Result<()> {
     let demo = matches!(&cli.command, Some(Command::Serve(args)) if args.demo);
     if cli.command.is_none() {
         return run_desktop(cli.db, cli.listen, cli.tunnel);
@@ -214,6 +286,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         None => unreachable!("the desktop app is started above"),
         Some(Command::Serve(args)) => run_serve(db, args),
+        Some(Command::Config(args)) => print_config(db, args, layer.expect("config is layered")),
         Some(Command::Lookup { external_id, json }) => {
             lookup(&Store::open_existing(&db)?, &external_id, json)
         }
@@ -263,7 +336,38 @@ fn default_db() -> anyhow::Result<PathBuf> {
     Ok(data.join("kyc-monitor").join("kyc-monitor.db"))
 }
 
-fn run_serve(db: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
+/// `kyc-monitor config`: checks the configuration as `serve` would, then prints each option
+/// with its value and where it came from (TOML, so it can start a --config file).
+fn print_config(db: PathBuf, args: ServeArgs, layer: FileLayer) -> anyhow::Result<()> {
+    use clap::CommandFactory;
+    serve_config(db.clone(), args)?;
+    let mut command = Cli::command();
+    command.build();
+    let serve = command
+        .find_subcommand("config")
+        .expect("config is a command");
+    let mut out = std::io::stdout().lock();
+    for (name, value, source) in config::file::resolved(
+        serve,
+        &layer.matches,
+        layer.path.as_deref(),
+        &layer.from_file,
+    ) {
+        let line = match (name.as_str(), value.as_str()) {
+            ("db", config::file::NOT_SET) => format!("db = {:?}", db.display().to_string()),
+            // Commented out: the file stays TOML, and says the option exists.
+            (_, config::file::NOT_SET) => format!("# {name} ="),
+            _ => format!("{name} = {value}"),
+        };
+        writeln!(out, "{line:<48} # {source}")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// `serve`'s options as the core takes them, every value checked (a usage error names the first
+/// one that is not usable).
+fn serve_config(db: PathBuf, args: ServeArgs) -> anyhow::Result<ServeConfig> {
     let signing_secret = match args.signing_secret.as_deref().filter(|s| !s.is_empty()) {
         // The secret's value never goes into a message.
         Some(text) => Some(
@@ -272,7 +376,7 @@ fn run_serve(db: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
         ),
         None => None,
     };
-    let config = ServeConfig {
+    Ok(ServeConfig {
         db,
         listen: args.listen,
         ui_listen: args.ui_listen.map_or(Some(DEFAULT_UI_LISTEN), |ui| ui.0),
@@ -309,7 +413,11 @@ fn run_serve(db: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
             keep_deliveries: args.keep_deliveries,
             backup_dir: args.backup_dir,
         },
-    };
+    })
+}
+
+fn run_serve(db: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
+    let config = serve_config(db, args)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let server = Server::bind(config).await.map_err(|error| match error {

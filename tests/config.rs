@@ -1,0 +1,173 @@
+//! `serve --config FILE` and `kyc-monitor config`: options from a TOML file by their long names,
+//! behind the command line and the environment, each resolved value with where it came from
+//! and secrets masked. The real binary.
+
+mod support;
+
+use std::process::{Command, Stdio};
+
+use support::*;
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+fn write_config(scratch: &Scratch, text: &str) -> std::path::PathBuf {
+    let path = scratch.db().with_file_name("kyc-monitor.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `kyc-monitor config ...` with a clean environment but for `env`.
+fn config(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = Command::new(BIN);
+    command.arg("config").args(args).stdin(Stdio::null());
+    for name in [
+        "KYC_MONITOR_SIGNING_SECRET",
+        "KYC_MONITOR_FORWARD_SIGNING_SECRET",
+        "KYC_MONITOR_DB",
+        "KYC_MONITOR_CONFIG",
+    ] {
+        command.env_remove(name);
+    }
+    command.envs(env.iter().copied()).output().unwrap()
+}
+
+/// The line `config` printed for `name`, split into its value and its source.
+fn line<'a>(stdout: &'a str, name: &str) -> (&'a str, &'a str) {
+    let line = stdout
+        .lines()
+        .find(|line| line.starts_with(&format!("{name} =")))
+        .unwrap_or_else(|| panic!("no line for {name} in:\n{stdout}"));
+    let (setting, source) = line.split_once(" # ").unwrap();
+    (setting.split_once(" = ").unwrap().1.trim(), source.trim())
+}
+
+#[test]
+fn flags_win_over_the_environment_which_wins_over_the_file_which_wins_over_defaults() {
+    let scratch = Scratch::new();
+    let file = write_config(
+        &scratch,
+        r#"
+listen = "127.0.0.1:9911"
+ui-listen = "127.0.0.1:9912"
+signing-secret = "whsec_c2VjcmV0LWluLXRoZS1maWxlLTEyMzQ1Njc4OTA="
+forward-to = ["https://backend.example/kyc", "https://second.example/hook"]
+keep-deliveries = 30
+no-webhook-token = true
+"#,
+    );
+    let file_arg = file.to_str().unwrap();
+    let output = config(
+        &["--config", file_arg, "--ui-listen", "off"],
+        &[("KYC_MONITOR_SIGNING_SECRET", SECRET)],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let from_file = format!("file {file_arg}");
+    assert_eq!(
+        line(&stdout, "listen"),
+        ("\"127.0.0.1:9911\"", from_file.as_str())
+    );
+    assert_eq!(line(&stdout, "ui-listen"), ("\"off\"", "flag"));
+    assert_eq!(
+        line(&stdout, "signing-secret"),
+        ("(set, not shown)", "environment KYC_MONITOR_SIGNING_SECRET")
+    );
+    assert_eq!(
+        line(&stdout, "forward-to"),
+        (
+            "[\"https://backend.example/kyc\", \"https://second.example/hook\"]",
+            from_file.as_str()
+        )
+    );
+    assert_eq!(line(&stdout, "keep-deliveries"), ("30", from_file.as_str()));
+    assert_eq!(
+        line(&stdout, "no-webhook-token"),
+        ("true", from_file.as_str())
+    );
+    assert_eq!(line(&stdout, "max-body"), ("\"64KiB\"", "default"));
+    // Neither secret is ever printed.
+    assert!(
+        !stdout.contains(SECRET) && !stdout.contains("c2VjcmV0"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn serve_runs_with_the_file_s_options() {
+    let scratch = Scratch::new();
+    let file = write_config(
+        &scratch,
+        "listen = \"127.0.0.1:0\"\nui-listen = \"off\"\nno-webhook-token = true\n",
+    );
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config", file.to_str().unwrap(), "--db"])
+        .arg(scratch.db())
+        .env_remove("KYC_MONITOR_SIGNING_SECRET")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let webhook = lines.next().unwrap().unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    // The file's no-webhook-token: the bare path; its ui-listen off: no ui: line.
+    assert!(
+        webhook.starts_with("webhook: http://127.0.0.1:"),
+        "{webhook}"
+    );
+    assert!(webhook.ends_with("/kyc-webhook"), "{webhook}");
+}
+
+#[test]
+fn a_bad_value_or_an_unknown_key_in_the_file_is_a_usage_error_naming_it() {
+    let scratch = Scratch::new();
+    for (text, says) in [
+        (
+            "listen = \"nowhere\"\n",
+            "invalid value 'nowhere' for '--listen",
+        ),
+        (
+            "lisen = \"127.0.0.1:1\"\n",
+            "\"lisen\" is not an option of serve",
+        ),
+        (
+            "keep-deliveries = [1, 2]\n",
+            "keep-deliveries = [1, 2]: this option takes one value",
+        ),
+        (
+            "demo = \"yes\"\n",
+            "demo = \"yes\": this option is true or false",
+        ),
+        ("listen = \n", "is not TOML"),
+        (
+            "demo-reject-rate = 0.9\ndemo-hold-rate = 0.5\n",
+            "add up to 1.5",
+        ),
+    ] {
+        let file = write_config(&scratch, text);
+        for command in ["config", "serve"] {
+            let output = Command::new(BIN)
+                .args([command, "--config", file.to_str().unwrap(), "--db"])
+                .arg(scratch.db())
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(
+                output.status.code(),
+                Some(2),
+                "{command} {text:?}: {stderr}"
+            );
+            assert!(stderr.contains(says), "{command} {text:?}: {stderr}");
+        }
+    }
+    // A file that is not a file is refused at once, with what it is.
+    let output = config(&["--config", "/dev/zero"], &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("it is a device, not a regular file"));
+}
