@@ -8,7 +8,7 @@ mod support;
 use std::net::TcpListener as StdListener;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -109,19 +109,17 @@ impl Backend {
 
     /// Waits until `what` holds of what the backend has seen.
     async fn wait_until(&self, what: &str, done: impl Fn(&[Seen]) -> bool) -> Vec<Seen> {
-        let start = Instant::now();
-        loop {
+        eventually(&format!("the backend to see {what}"), || async {
             let seen = self.seen();
-            if done(&seen) {
-                return seen;
+            match done(&seen) {
+                true => Ok(seen),
+                false => Err(format!(
+                    "{:?}",
+                    seen.iter().map(|s| &s.body).collect::<Vec<_>>()
+                )),
             }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "the backend never saw {what}: {:?}",
-                seen.iter().map(|s| &s.body).collect::<Vec<_>>()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        })
+        .await
     }
 }
 
@@ -149,20 +147,14 @@ async fn api_get(base: &str, token: &str, path: &str) -> Value {
 
 /// The forwarding state of a delivery at its one destination, once `ready` holds of it.
 async fn forward_state(base: &str, token: &str, id: i64, ready: impl Fn(&Value) -> bool) -> Value {
-    let start = Instant::now();
-    loop {
+    eventually(&format!("delivery {id}'s forwarding state"), || async {
         let forwarding = api_get(base, token, &format!("/api/deliveries/{id}/forwards")).await;
-        if let Some(state) = forwarding["destinations"].get(0) {
-            if ready(state) {
-                return state.clone();
-            }
+        match forwarding["destinations"].get(0) {
+            Some(state) if ready(state) => Ok(state.clone()),
+            _ => Err(forwarding.to_string()),
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "delivery {id} never reached the state expected: {forwarding}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await
 }
 
 /// The newest delivery's id in the inspector.
@@ -343,20 +335,15 @@ impl Drop for KillOnDrop {
 
 /// Waits until the inspector lists at least `count` deliveries; returns them, newest first.
 async fn wait_for_deliveries(base: &str, token: &str, count: usize) -> Vec<Value> {
-    let start = Instant::now();
-    loop {
+    eventually(&format!("{count} deliveries"), || async {
         let page = api_get(base, token, "/api/deliveries").await;
         let deliveries = page["deliveries"].as_array().unwrap().clone();
-        if deliveries.len() >= count {
-            return deliveries;
+        match deliveries.len() >= count {
+            true => Ok(deliveries),
+            false => Err(format!("{} deliveries", deliveries.len())),
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "only {} of {count} deliveries arrived",
-            deliveries.len()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -567,19 +554,19 @@ async fn retention_trims_deliveries_that_waited_through_a_backend_outage() {
     forward_state(&base, &token, later, |s| s["state"] == "delivered").await;
     forward_state(&base, &token, waited, |s| s["state"] == "delivered").await;
     // Both are trimmed once old enough, whatever order that happened in.
-    let start = Instant::now();
-    loop {
-        let deliveries = export_jsonl(&scratch.db(), "deliveries");
-        let untrimmed: Vec<&Value> = deliveries.iter().filter(|d| !d["body"].is_null()).collect();
-        if untrimmed.is_empty() {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "deliveries kept their bodies after the backend recovered: {untrimmed:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(
+        "every delivery trimmed after the backend recovered",
+        || async {
+            let deliveries = export_jsonl(&scratch.db(), "deliveries");
+            let untrimmed: Vec<&Value> =
+                deliveries.iter().filter(|d| !d["body"].is_null()).collect();
+            match untrimmed.is_empty() {
+                true => Ok(()),
+                false => Err(format!("{untrimmed:?}")),
+            }
+        },
+    )
+    .await;
 }
 
 // ---- Bounded inputs --------------------------------------------------------------------------
@@ -688,19 +675,15 @@ async fn a_request_with_many_headers_is_recorded_and_one_over_the_size_is_counte
 
 /// Waits until the inspector's counted refusals satisfy `done`.
 async fn wait_for_counted(base: &str, token: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    let start = Instant::now();
-    loop {
+    eventually("the counted refusals", || async {
         let page = api_get(base, token, "/api/deliveries?limit=1").await;
         let counted = page["counted"].as_array().unwrap().clone();
-        if done(&counted) {
-            return counted;
+        match done(&counted) {
+            true => Ok(counted),
+            false => Err(format!("{counted:?}")),
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "the counts never showed: {counted:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -301,6 +301,26 @@ pub fn raw_http(base: &str, request: &[u8]) -> String {
     String::from_utf8_lossy(&answer).into_owned()
 }
 
+/// Waits until `check` gives a value (it is asked every 20 ms), and returns it; fails the test
+/// saying `what` was awaited when a minute goes by first. Tests wait on what they can observe,
+/// never on a fixed sleep.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        match check().await {
+            Ok(found) => return found,
+            Err(last) if start.elapsed() > Duration::from_secs(60) => {
+                panic!("waited a minute for {what}; last seen: {last}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
 /// True when the database file or its WAL holds `needle` anywhere.
 pub fn database_files_contain(db: &Path, needle: &[u8]) -> bool {
     let mut wal = db.as_os_str().to_owned();
