@@ -155,20 +155,32 @@ async fn over_the_connection_cap_clients_are_answered_503_until_some_leave() {
     limited.args(["--nofile=512:512", BIN]);
     let monitor = Monitor::start_with(&scratch.db(), false, &[], &mut limited);
     let base = monitor.base_url();
-    let streams: Vec<TcpStream> = (0..260).map(|_| connect(&base)).collect();
+    let mut streams: Vec<TcpStream> = (0..260).map(|_| connect(&base)).collect();
+    for stream in &streams {
+        stream.set_nonblocking(true).unwrap();
+    }
     // Those over the cap are given 2 s to send a request (to be answered 503), then closed;
     // the others are held until the header deadline (10 s).
-    std::thread::sleep(Duration::from_secs(3));
-    let mut held = Vec::new();
     let mut closed = 0;
-    for mut stream in streams {
-        stream.set_nonblocking(true).unwrap();
-        match stream.read(&mut [0u8; 64]) {
-            Ok(0) => closed += 1,
-            Ok(n) => panic!("an idle client was sent {n} bytes"),
-            Err(_) => held.push(stream),
+    eventually("the 68 connections over the cap closed", || {
+        let mut still_open = Vec::new();
+        for mut stream in std::mem::take(&mut streams) {
+            match stream.read(&mut [0u8; 64]) {
+                Ok(0) => closed += 1,
+                Ok(n) => panic!("an idle client was sent {n} bytes"),
+                Err(_) => still_open.push(stream),
+            }
         }
-    }
+        streams = still_open;
+        let result = if closed >= 68 {
+            Ok(())
+        } else {
+            Err(format!("{closed} closed"))
+        };
+        async move { result }
+    })
+    .await;
+    let held = streams;
     assert_eq!((held.len(), closed), (192, 68));
 
     // A delivery now is answered 503, with a reason and Retry-After.
@@ -181,9 +193,14 @@ async fn over_the_connection_cap_clients_are_answered_503_until_some_leave() {
         .contains("too many open connections"));
 
     // The idle ones are cut off at the header deadline; then deliveries are taken again.
-    std::thread::sleep(Duration::from_secs(11));
-    let answer = post(&monitor.webhook_url, flat("after", "", "OPEN")).await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
+    eventually("a delivery taken again", || async {
+        let answer = post(&monitor.webhook_url, flat("after", "", "OPEN")).await;
+        match answer.status {
+            200 => Ok(()),
+            other => Err(format!("{other} {}", answer.body)),
+        }
+    })
+    .await;
     assert!(lookup(&scratch.db(), "after").is_some());
     assert!(lookup(&scratch.db(), "while_full").is_none());
     drop(held);
