@@ -56,7 +56,14 @@ async fn every_acked_delivery_survives_kill_9() {
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Killed in the middle of a stream of deliveries, once some have been acknowledged.
+    eventually("deliveries acknowledged before the kill", || async {
+        match acked.lock().unwrap().len() {
+            n if n > 50 => Ok(()),
+            n => Err(format!("{n} acked")),
+        }
+    })
+    .await;
     monitor.kill_hard();
     for sender in senders {
         sender.await.unwrap();
