@@ -269,6 +269,20 @@ impl<W: Write> Sink<W> {
     }
 }
 
+/// CSV rows (RFC 4180, CRLF) of text cells, neutralised as `export` does; the review queue's
+/// download streams them page by page.
+pub fn csv_rows<'a>(rows: impl IntoIterator<Item = Vec<&'a str>>) -> Vec<u8> {
+    let mut csv = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .quote_style(csv::QuoteStyle::Necessary)
+        .from_writer(Vec::new());
+    for row in rows {
+        let cells = row.into_iter().map(|value| csv_cell(&text(value)));
+        csv.write_record(cells).expect("writing to memory");
+    }
+    csv.into_inner().expect("writing to memory")
+}
+
 /// A cell as CSV text. A text cell that a spreadsheet would run as a formula gets a leading `'`.
 fn csv_cell(cell: &Cell) -> String {
     match cell {

@@ -188,18 +188,26 @@ impl Store {
 
     /// The secret part of the webhook path: made once, then the same on every start.
     pub fn webhook_token(&self) -> Result<String, StoreError> {
+        self.kept_token("webhook_token", 24)
+    }
+
+    /// The local UI's token: made once and kept, so that an open page and a bookmarked `ui:`
+    /// link survive a restart; replaced only when the user asks for a new link.
+    pub fn ui_token(&self) -> Result<String, StoreError> {
+        self.kept_token(UI_TOKEN_SETTING, 16)
+    }
+
+    fn kept_token(&self, key: &str, bytes: usize) -> Result<String, StoreError> {
         let conn = open_writable(&self.path)?;
-        let mut random = [0u8; 24];
-        getrandom::fill(&mut random).expect("the operating system's random source failed");
         conn.execute(
-            "INSERT OR IGNORE INTO settings (key, value) VALUES ('webhook_token', ?1)",
-            [hex::encode(random)],
+            "INSERT OR IGNORE INTO settings (key, value) VALUES (?1, ?2)",
+            [key, &random_token(bytes)],
         )?;
-        Ok(conn.query_row(
-            "SELECT value FROM settings WHERE key = 'webhook_token'",
-            [],
-            |row| row.get(0),
-        )?)
+        Ok(
+            conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |row| {
+                row.get(0)
+            })?,
+        )
     }
 
     /// A setting's value, if it was ever set. Settings never hold secrets.
@@ -352,4 +360,14 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     tx.pragma_update(None, "application_id", schema::APPLICATION_ID)?;
     tx.commit()?;
     Ok(())
+}
+
+/// The settings key of the local UI's token.
+pub const UI_TOKEN_SETTING: &str = "ui_token";
+
+/// A fresh random secret of `bytes` bytes, hex-encoded.
+pub fn random_token(bytes: usize) -> String {
+    let mut random = vec![0u8; bytes];
+    getrandom::fill(&mut random).expect("the operating system's random source failed");
+    hex::encode(random)
 }

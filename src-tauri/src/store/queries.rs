@@ -11,6 +11,7 @@ use crate::kyc::UserState;
 pub struct ReviewFilter {
     /// Only these decisions; empty: any.
     pub decisions: Vec<String>,
+    /// Only subStatus values containing this, whatever the case.
     pub sub_status: Option<String>,
     /// Only users who entered their status at or before this time (Unix ms).
     pub entered_by: i64,
@@ -259,7 +260,7 @@ impl Reader {
                   WHERE status = ?1 AND (status_since < ?2 OR (status_since = ?2 AND external_id > ?3))
                     AND status_since <= ?4
                     AND (?5 = '[]' OR decision IN (SELECT value FROM json_each(?5)))
-                    AND (?6 IS NULL OR sub_status = ?6)
+                    AND (?6 IS NULL OR instr(lower(sub_status), lower(?6)) > 0)
                   ORDER BY status_since DESC, external_id LIMIT ?7"
             ))?
             .query_map(
@@ -295,7 +296,7 @@ impl Reader {
                     "SELECT COUNT(*) FROM users
                       WHERE status = ?1 AND status_since <= ?2
                         AND (?3 = '[]' OR decision IN (SELECT value FROM json_each(?3)))
-                        AND (?4 IS NULL OR sub_status = ?4)",
+                        AND (?4 IS NULL OR instr(lower(sub_status), lower(?4)) > 0)",
                 )?
                 .query_row(
                     rusqlite::params![status, filter.entered_by, decisions, filter.sub_status],
@@ -303,6 +304,26 @@ impl Reader {
                 )?
         };
         Ok(count)
+    }
+
+    /// The subStatus values of users in `status` with one of `filter`'s decisions, and how many
+    /// users have each, the most common first.
+    pub fn sub_status_counts(
+        &self,
+        status: &str,
+        filter: &ReviewFilter,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT sub_status, COUNT(*) AS n FROM users
+                  WHERE status = ?1 AND (?2 = '[]' OR decision IN (SELECT value FROM json_each(?2)))
+                  GROUP BY sub_status ORDER BY n DESC, sub_status LIMIT 100",
+            )?
+            .query_map(rusqlite::params![status, filter.decisions_json()], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?)
     }
 
     /// One status's part of the review queue: its users who have waited longest first (entered
@@ -326,7 +347,7 @@ impl Reader {
                   WHERE status = ?1 AND status_since <= ?2
                     AND status_since >= ?3 AND (status_since > ?3 OR external_id < ?4)
                     AND (?5 = '[]' OR decision IN (SELECT value FROM json_each(?5)))
-                    AND (?6 IS NULL OR sub_status = ?6)
+                    AND (?6 IS NULL OR instr(lower(sub_status), lower(?6)) > 0)
                   ORDER BY status_since, external_id DESC LIMIT ?7"
             ))?
             .query_map(

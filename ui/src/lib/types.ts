@@ -72,15 +72,26 @@ decision: string | null, subStatus: string | null,
  */
 minAgeMinutes: number | null, afterSince: number | null, afterId: string | null, limit: number | null, };
 
+export type SubStatusCount = { value: string, users: number, };
+
 export type ReviewPage = { users: Array<User>, 
 /**
  * Where the next page starts, if there may be one.
  */
 next: PageCursor | null, 
 /**
- * Users in the queue (its statuses and decisions, before the filters), from the counters.
+ * Users in the queue that the filters let through (not only those on this page).
  */
-total: number, settings: ReviewSettings, };
+total: number, 
+/**
+ * Of those, the ones waiting longer than `settings.warn_after_minutes`.
+ */
+late: number, 
+/**
+ * The subStatus values in the queue (under its statuses and decisions), the most common
+ * first, for the filter to offer.
+ */
+subStatuses: Array<SubStatusCount>, settings: ReviewSettings, };
 
 export type Outcome = "accepted" | "duplicate" | "ping" | "rejected";
 
@@ -177,6 +188,8 @@ export type BackupRequest = {
 path: string, };
 
 export type BackupReport = { path: string, bytes: number, deliveries: number, users: number, };
+
+export type UiLink = { url: string, };
 
 export type LiveEvent = { "event": "change", "data": Change } | { "event": "resync", "data": Resync } | { "event": "tunnel", "data": Tunnel } | { "event": "store", "data": StoreHealth } | { "event": "work", "data": Array<Work> };
 
