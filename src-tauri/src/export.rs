@@ -131,6 +131,8 @@ const EVENT_COLUMNS: &[&str] = &[
     "duplicate",
     "eventId",
     "deliveryId",
+    "replayOf",
+    "edited",
 ];
 const DELIVERY_COLUMNS: &[&str] = &[
     "id",
@@ -186,6 +188,8 @@ fn event_row(event: EventRecord) -> Row {
         ("duplicate", Cell::Bool(event.duplicate)),
         ("eventId", optional(event.event_id)),
         ("deliveryId", Cell::Number(event.delivery_id)),
+        ("replayOf", event.replay_of.map_or(Cell::Null, Cell::Number)),
+        ("edited", Cell::Bool(event.edited)),
     ]);
     row
 }
@@ -341,6 +345,8 @@ mod tests {
             state: Default::default(),
             event_id: None,
             duplicate: false,
+            replay_of: None,
+            edited: false,
         };
         assert_eq!(names(event_row(event)), EVENT_COLUMNS);
         let delivery = DeliveryRecord {

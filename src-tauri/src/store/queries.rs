@@ -59,6 +59,10 @@ pub struct EventRecord {
     pub state: UserState,
     pub event_id: Option<String>,
     pub duplicate: bool,
+    /// The delivery this one replayed, when it was sent again from the UI.
+    pub replay_of: Option<i64>,
+    /// A replay whose body was edited before it was sent.
+    pub edited: bool,
 }
 
 /// One request to the webhook path, as it arrived.
@@ -191,7 +195,10 @@ pub(super) const USER_COLUMNS: &str =
     "external_id, decision, status, sub_status, participant_id, account,
                             first_seen_at, last_seen_at, status_since, event_count";
 const EVENT_COLUMNS: &str = "delivery_id, received_at, external_id, decision, status, sub_status,
-                             participant_id, account, event_id, duplicate";
+                             participant_id, account, event_id, duplicate,
+                             (SELECT replay_of FROM deliveries AS d WHERE d.id = events.delivery_id),
+                             coalesce((SELECT remote_addr = 'edited replay' FROM deliveries AS d
+                                        WHERE d.id = events.delivery_id), 0)";
 const DELIVERY_COLUMNS: &str = "id, received_at, remote_addr, method, headers, body, body_size,
                                 webhook_id, outcome, http_status, error, replay_of,
                                 source = 'poll'";
@@ -394,9 +401,9 @@ impl Reader {
             .query_map([external_id], |row| {
                 Ok(TimelineEntry {
                     event: event_from_row(row)?,
-                    headers: row.get(10)?,
-                    body: row.get(11)?,
-                    polled: row.get(12)?,
+                    headers: row.get(12)?,
+                    body: row.get(13)?,
+                    polled: row.get(14)?,
                 })
             })?
             .collect::<rusqlite::Result<_>>()
@@ -800,6 +807,8 @@ fn event_from_row(row: &Row) -> rusqlite::Result<EventRecord> {
         state: state_from_row(row, 3)?,
         event_id: row.get(8)?,
         duplicate: row.get(9)?,
+        replay_of: row.get(10)?,
+        edited: row.get(11)?,
     })
 }
 

@@ -99,11 +99,23 @@ export type TimelineEntry = { deliveryId: number, receivedAt: number, eventId: s
 /**
  * Learned by asking the provider's status API (reconcile), not delivered by a webhook.
  */
-polled: boolean, headers: Array<[string, string]>, decision: string, status: string, subStatus: string, participantId: string, account: string, body: string | null, bodyBase64: string | null, };
+polled: boolean, 
+/**
+ * The delivery this one replayed, when a person sent it again from the inspector.
+ */
+replayOf: number | null, 
+/**
+ * A replay whose body was edited before it was sent.
+ */
+edited: boolean, headers: Array<[string, string]>, decision: string, status: string, subStatus: string, participantId: string, account: string, body: string | null, bodyBase64: string | null, };
 
 export type UserDetail = { user: User, timeline: Array<TimelineEntry>, };
 
-export type Delivery = { id: number, receivedAt: number, remoteAddr: string, method: string, outcome: Outcome, httpStatus: number, error: string | null, webhookId: string | null, bodySize: number | null, headers: Array<[string, string]>, replayOf: number | null, polled: boolean, 
+export type Delivery = { id: number, receivedAt: number, remoteAddr: string, method: string, outcome: Outcome, httpStatus: number, error: string | null, webhookId: string | null, bodySize: number | null, headers: Array<[string, string]>, replayOf: number | null, 
+/**
+ * A replay whose body was edited before it was sent.
+ */
+edited: boolean, polled: boolean, 
 /**
  * The user this delivery named, when it named one.
  */
