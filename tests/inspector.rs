@@ -180,8 +180,18 @@ async fn an_edited_replay_is_a_new_delivery_marked_as_a_replay_of_the_original()
     let newest = &newest["deliveries"][0];
     assert_eq!(newest["id"], answer["deliveryId"]);
     assert_eq!(newest["replayOf"], id);
-    assert_eq!(newest["remoteAddr"], "replay");
+    assert_eq!(newest["remoteAddr"], "edited replay");
+    assert_eq!(newest["edited"], true);
     assert_eq!(newest["body"], edited.as_str(), "the edited bytes are kept");
+    let content_length = newest["headers"]
+        .as_array()
+        .and_then(|headers| headers.iter().find(|pair| pair[0] == "content-length"))
+        .map(|pair| pair[1].clone());
+    assert_eq!(
+        content_length,
+        Some(serde_json::json!(edited.len().to_string())),
+        "the stored headers describe the body sent"
+    );
     assert_eq!(newest["status"], "CLOSED");
     let user = ui.json("/api/users/user_e").await;
     assert_eq!(user["user"]["decision"], "ACCEPT");

@@ -131,6 +131,8 @@ const EVENT_COLUMNS: &[&str] = &[
     "duplicate",
     "eventId",
     "deliveryId",
+    "replayOf",
+    "edited",
 ];
 const DELIVERY_COLUMNS: &[&str] = &[
     "id",
@@ -186,6 +188,8 @@ fn event_row(event: EventRecord) -> Row {
         ("duplicate", Cell::Bool(event.duplicate)),
         ("eventId", optional(event.event_id)),
         ("deliveryId", Cell::Number(event.delivery_id)),
+        ("replayOf", event.replay_of.map_or(Cell::Null, Cell::Number)),
+        ("edited", Cell::Bool(event.edited)),
     ]);
     row
 }
@@ -269,6 +273,20 @@ impl<W: Write> Sink<W> {
     }
 }
 
+/// CSV rows (RFC 4180, CRLF) of text cells, neutralised as `export` does; the review queue's
+/// download streams them page by page.
+pub fn csv_rows<'a>(rows: impl IntoIterator<Item = Vec<&'a str>>) -> Vec<u8> {
+    let mut csv = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .quote_style(csv::QuoteStyle::Necessary)
+        .from_writer(Vec::new());
+    for row in rows {
+        let cells = row.into_iter().map(|value| csv_cell(&text(value)));
+        csv.write_record(cells).expect("writing to memory");
+    }
+    csv.into_inner().expect("writing to memory")
+}
+
 /// A cell as CSV text. A text cell that a spreadsheet would run as a formula gets a leading `'`.
 fn csv_cell(cell: &Cell) -> String {
     match cell {
@@ -327,6 +345,8 @@ mod tests {
             state: Default::default(),
             event_id: None,
             duplicate: false,
+            replay_of: None,
+            edited: false,
         };
         assert_eq!(names(event_row(event)), EVENT_COLUMNS);
         let delivery = DeliveryRecord {

@@ -518,7 +518,7 @@ pub fn replay(original: &crate::store::DeliveryRecord) -> NewDelivery {
     };
     NewDelivery {
         received_at: now_millis(),
-        remote_addr: "replay".to_owned(),
+        remote_addr: REPLAY_FROM.to_owned(),
         method: Method::POST.to_string(),
         headers: original.headers.clone(),
         body: original.body.clone(),
@@ -530,12 +530,35 @@ pub fn replay(original: &crate::store::DeliveryRecord) -> NewDelivery {
     }
 }
 
-/// A stored delivery sent again with a body edited in the inspector: a new delivery, with the
-/// original's headers, marked as a local replay of it and judged as its body deserves.
+/// Where a replay comes from, as its delivery records it.
+pub const REPLAY_FROM: &str = "replay";
+/// Where a replay with an edited body comes from (events and exports mark it as edited).
+pub const EDITED_REPLAY_FROM: &str = "edited replay";
+
+/// A stored delivery sent again with a body edited in the inspector: a new delivery, marked as
+/// an edited local replay of it and judged as its body deserves. Its headers are the original's
+/// with a `content-length` of the body actually sent.
 pub fn replay_edited(original: &crate::store::DeliveryRecord, body: Vec<u8>) -> NewDelivery {
     let mut delivery = replay(original);
+    delivery.remote_addr = EDITED_REPLAY_FROM.to_owned();
+    delivery.headers = with_content_length(&original.headers, body.len());
     delivery.verdict = payload_verdict(&body);
     delivery.body_size = Some(body.len() as i64);
     delivery.body = Some(body);
     delivery
+}
+
+/// Stored headers (a JSON array of `[name, value]` pairs) with `content-length` set to `length`
+/// (added where there was none, and a `transfer-encoding` dropped: the body is sent whole).
+fn with_content_length(headers: &str, length: usize) -> String {
+    let mut pairs: Vec<(String, String)> = serde_json::from_str(headers).unwrap_or_default();
+    pairs.retain(|(name, _)| !name.eq_ignore_ascii_case("transfer-encoding"));
+    match pairs
+        .iter_mut()
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+    {
+        Some((_, value)) => *value = length.to_string(),
+        None => pairs.push(("content-length".to_owned(), length.to_string())),
+    }
+    serde_json::to_string(&pairs).expect("strings serialise")
 }

@@ -535,6 +535,11 @@ struct LookupEventJson<'a> {
     #[serde(flatten)]
     state: &'a UserState,
     duplicate: bool,
+    /// Only on a replay sent from the UI: the delivery it replayed, and whether it was edited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replay_of: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    edited: Option<bool>,
 }
 
 /// A reader on a projection that holds every delivery journaled when it was asked for: a
@@ -586,6 +591,8 @@ fn lookup_json<'a>(user: &'a UserRecord, events: &'a [EventRecord]) -> LookupJso
                 received_at: rfc3339_millis(e.received_at),
                 state: &e.state,
                 duplicate: e.duplicate,
+                replay_of: e.replay_of,
+                edited: e.replay_of.map(|_| e.edited),
             })
             .collect(),
     }
@@ -648,6 +655,10 @@ fn write_lookup_text(
         }
         if e.duplicate {
             line.push_str("  (duplicate)");
+        }
+        if let Some(original) = e.replay_of {
+            let what = if e.edited { "edited replay" } else { "replay" };
+            line.push_str(&format!("  ({what} of #{original}, sent from the UI)"));
         }
         writeln!(out, "{line}")?;
     }

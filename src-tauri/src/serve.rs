@@ -165,21 +165,23 @@ impl Server {
         let tunnel_state = watch::channel(tunnel::initial_state(&config.tunnel)).0;
         // Opening the database (its checks and migrations) and reading the secret file block:
         // off the async workers.
-        let (store, token, instance_id, signing_secret) = {
-            let (db, with_token, given) = (
+        let (store, token, instance_id, ui_token, signing_secret) = {
+            let (db, with_token, given, with_ui) = (
                 config.db.clone(),
                 config.webhook_token,
                 config.signing_secret.clone(),
+                config.ui_listen.is_some(),
             );
             crate::blocking::off_worker(move || {
                 let store = Store::open(&db)?;
                 let token = with_token.then(|| store.webhook_token()).transpose()?;
                 let instance_id = store.instance_id()?;
+                let ui_token = with_ui.then(|| store.ui_token()).transpose()?;
                 let secret = match given {
                     Some(secret) => SecretSource::Fixed(Some(secret)),
                     None => SecretSource::file(&db)?,
                 };
-                Ok::<_, ServeError>((store, token, instance_id, Arc::new(secret)))
+                Ok::<_, ServeError>((store, token, instance_id, ui_token, Arc::new(secret)))
             })
             .await?
         };
@@ -244,8 +246,9 @@ impl Server {
         let ui = match ui {
             Some(listener) => {
                 let local_addr = listener.local_addr().map_err(ServeError::Listener)?;
-                let access = UiAccess::new(local_addr);
-                let url = format!("http://{local_addr}/?token={}", access.token());
+                let token = ui_token.unwrap_or_default();
+                let access = UiAccess::new(local_addr, token, writer.clone());
+                let url = access.url();
                 let router = api::router(monitor.clone(), access)
                     .layer(tower_http::timeout::TimeoutLayer::with_status_code(
                         axum::http::StatusCode::GATEWAY_TIMEOUT,

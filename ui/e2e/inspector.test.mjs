@@ -5,6 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +23,14 @@ let backendRequests = 0;
 // Odd spacing on purpose: the inspector shows these bytes, not a re-serialisation.
 const ON_HOLD = '{"externalId":"user_7310",  "decision":"REVIEW","status":"ON_HOLD","subStatus":"Document Request Initiated","participantId":"","account":""}';
 const OPEN = '{"externalId":"user_7310","decision":"","status":"OPEN","subStatus":"","participantId":"","account":""}';
+
+/** A UI API answer, with the token of the ui: line. */
+async function apiGet(path) {
+  const { origin, searchParams } = new URL(monitor.uiUrl);
+  const response = await fetch(`${origin}${path}`, { headers: { authorization: `Bearer ${searchParams.get('token')}` } });
+  assert.equal(response.status, 200);
+  return response.json();
+}
 
 async function deliver(body) {
   const response = await fetch(monitor.webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
@@ -101,9 +110,9 @@ describe('the deliveries inspector', () => {
     assert.equal(await page.evaluate(() => navigator.clipboard.readText()), ON_HOLD);
     await page.getByTestId('copy-curl').click();
     const curl = await page.evaluate(() => navigator.clipboard.readText());
-    assert.equal(curl, `curl -X POST '${monitor.webhookUrl}' -H 'content-type: application/json' --data-raw '${ON_HOLD}'`);
+    assert.equal(curl, `curl -sS -X POST '${monitor.webhookUrl}' -H 'content-type: application/json' --data-raw '${ON_HOLD}'`);
     // The command works: it posts the same bytes to this monitor (a duplicate of the state).
-    const [, url, body] = curl.match(/^curl -X POST '([^']+)' -H '[^']+' --data-raw '(.*)'$/);
+    const [, url, body] = curl.match(/^curl -sS -X POST '([^']+)' -H '[^']+' --data-raw '(.*)'$/);
     assert.equal((await fetch(url, { method: 'POST', body })).status, 200);
 
     // Keyboard: down moves the selection.
@@ -154,16 +163,64 @@ describe('the deliveries inspector', () => {
     const edited = OPEN.replace('"decision":""', '"decision":"ACCEPT"').replace('"status":"OPEN"', '"status":"CLOSED"');
     await page.getByTestId('resend-body').fill(edited);
     await page.getByTestId('resend').click();
+    // The OPEN delivery is older than the user's latest state: what it changes is said first.
+    const confirm = page.getByTestId('replay-confirm');
+    await confirm.waitFor();
+    assert.equal(await confirm.getByTestId('replay-before').innerText(), 'ON_HOLD · REVIEW · Document Request Initiated');
+    assert.equal(await confirm.getByTestId('replay-after').innerText(), 'CLOSED · ACCEPT');
+    await page.getByTestId('replay-confirm-yes').click();
     await page.getByTestId('replay-result').filter({ hasText: /Edited and resent as #\d+: accepted \(200\)\. Accepted: it moved/ }).waitFor();
     // The list takes the new delivery from the live feed, a frame or so after the answer.
     const top = page.getByTestId('delivery').first();
-    const expected = /accepted\s*replay\s+200\s+user_7310\s+CLOSED\s+ACCEPT/;
+    const expected = /accepted\s*edited\s+200\s+user_7310\s+CLOSED\s+ACCEPT/;
     for (let tries = 0; tries < 50 && !expected.test(await top.innerText()); tries++) {
       await page.waitForTimeout(100);
     }
     assert.match(await top.innerText(), expected);
     assert.equal(await page.getByTestId('raw-body').innerText(), edited);
-    assert.match(await page.getByTestId('replay-tag').innerText(), /local replay of #\d+/);
+    assert.match(await page.getByTestId('replay-tag').innerText(), /edited replay of #\d+/);
+    // What was stored describes what was sent: the new body's length, not the original's.
+    const editedId = Number(await top.getAttribute('data-id'));
+    const stored = await apiGet(`/api/deliveries?limit=10`);
+    const sent = stored.deliveries.find((d) => d.id === editedId);
+    assert.equal(sent.headers.find(([name]) => name === 'content-length')?.[1], String(Buffer.byteLength(edited)));
+    assert.equal(sent.edited, true);
+
+    // Replaying the old OPEN delivery would move the approved user back: asked first; Cancel
+    // sends nothing, yes sends it, and the user's timeline says a person replayed it.
+    await pick(row(page, 'OPEN').last());
+    const openId = Number(await row(page, 'OPEN').last().getAttribute('data-id'));
+    const countBefore = (await apiGet('/api/deliveries?limit=100')).deliveries.length;
+    await page.getByTestId('replay').click();
+    await confirm.waitFor();
+    assert.equal(await confirm.getByTestId('replay-before').innerText(), 'CLOSED · ACCEPT');
+    assert.equal(await confirm.getByTestId('replay-after').innerText(), 'OPEN · (no decision)');
+    await page.getByTestId('replay-confirm-no').click();
+    await confirm.waitFor({ state: 'detached' });
+    assert.equal((await apiGet('/api/deliveries?limit=100')).deliveries.length, countBefore, 'Cancel sent nothing');
+    await page.getByTestId('replay').click();
+    await page.getByTestId('replay-confirm-yes').click();
+    await page.getByTestId('replay-result').filter({ hasText: /Replayed as #\d+: accepted/ }).waitFor();
+    await page.goto(`${monitor.uiUrl}#/user/user_7310`);
+    const marks = page.getByTestId('timeline-replay');
+    await marks.nth(2).waitFor();
+    // The first is the replay of ON_HOLD above (a duplicate, shown as one).
+    assert.deepEqual((await marks.allInnerTexts()).slice(1), [`edited replay of #${openId}`, `replay of #${openId}`]);
+
+    // The command line says so too: lookup's text, and --json as extra fields.
+    const text = execFileSync(process.env.KYC_MONITOR_BIN, ['lookup', 'user_7310', '--db', monitor.db], { encoding: 'utf8' });
+    assert.match(text, new RegExp(`CLOSED\\s+ACCEPT.*\\(edited replay of #${openId}, sent from the UI\\)`));
+    assert.match(text, new RegExp(`OPEN .*\\(replay of #${openId}, sent from the UI\\)`));
+    const json = JSON.parse(execFileSync(process.env.KYC_MONITOR_BIN, ['lookup', 'user_7310', '--json', '--db', monitor.db], { encoding: 'utf8' }));
+    assert.deepEqual(json.events.filter((e) => e.replayOf !== undefined).slice(1).map((e) => [e.status, e.replayOf, e.edited]), [
+      ['CLOSED', openId, true],
+      ['OPEN', openId, false],
+    ]);
+    const events = execFileSync(process.env.KYC_MONITOR_BIN, ['export', 'events', '--db', monitor.db], { encoding: 'utf8' }).trim().split('\r\n');
+    assert.ok(events[0].endsWith(',replayOf,edited'), events[0]);
+    assert.ok(events.some((line) => line.endsWith(`,${openId},true`)));
+    await page.goto(`${monitor.uiUrl}#/deliveries`);
+    await pick(row(page, 'CLOSED').first());
 
     // A body that is not an event is refused as the listener would refuse it, and explained.
     await page.getByTestId('edit-resend').click();

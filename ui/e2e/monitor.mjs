@@ -13,11 +13,15 @@ function binary() {
   return path;
 }
 
-/** Starts `kyc-monitor serve` (KYC_MONITOR_BIN) and resolves once it printed both URLs. */
-export function startMonitor(extra = []) {
-  const scratch = mkdtempSync(join(tmpdir(), 'kyc-e2e-'));
-  const args = ['serve', '--listen', '127.0.0.1:0', '--ui-listen', '127.0.0.1:0', '--db', join(scratch, 'e2e.db'), ...extra];
+/** Starts `kyc-monitor serve` (KYC_MONITOR_BIN) and resolves once it printed both URLs.
+ * `options.db` runs it on that database (kept when it stops: a restart), else on a fresh one;
+ * `options.uiListen` on that UI address (a restart keeps the page's origin). */
+export function startMonitor(extra = [], options = {}) {
+  const scratch = options.db ? null : mkdtempSync(join(tmpdir(), 'kyc-e2e-'));
+  const db = options.db ?? join(scratch, 'e2e.db');
+  const args = ['serve', '--listen', '127.0.0.1:0', '--ui-listen', options.uiListen ?? '127.0.0.1:0', '--db', db, ...extra];
   const child = spawn(binary(), args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
   const urls = {};
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`kyc-monitor exited early with ${code}`)));
@@ -29,11 +33,14 @@ export function startMonitor(extra = []) {
         resolve({
           webhookUrl: urls.webhook,
           uiUrl: urls.ui,
+          db,
           /** The tunnel's public webhook URL, once `serve` has printed it. */
           publicUrl: () => urls.public,
+          /** Stops it (SIGTERM); resolves once the process has exited. */
           stop() {
             child.kill('SIGTERM');
-            rmSync(scratch, { recursive: true, force: true });
+            if (scratch) rmSync(scratch, { recursive: true, force: true });
+            return exited;
           },
         });
       }

@@ -1,4 +1,5 @@
-// Makes docs/board.png, docs/tunnel.png, docs/review.png, docs/stats.png and docs/deliveries.png
+// Makes docs/board.png, docs/tunnel.png, docs/review.png, docs/stats.png, docs/deliveries.png and
+// docs/replay.png
 // for the README: the real binary behind a tunnel (the user's own URL), a board of realistic users, Chromium.
 //   KYC_MONITOR_BIN=path/to/kyc-monitor node e2e/readme-screenshot.mjs
 import { launchChromium, startMonitor } from './monitor.mjs';
@@ -39,7 +40,9 @@ await page.locator('[data-testid="card"]').first().waitFor();
 await page.waitForTimeout(300);
 await page.screenshot({ path: new URL('../../docs/board.png', import.meta.url).pathname });
 await page.locator('.topbar').screenshot({ path: new URL('../../docs/tunnel.png', import.meta.url).pathname });
-await page.evaluate(() => (location.hash = '#/review'));
+// The queue with its filters in the address.
+await page.evaluate(() => (location.hash = '#/review?subStatus=document'));
+await page.getByTestId('review-total').filter({ hasText: /match/ }).waitFor();
 await page.getByTestId('queue-row').first().waitFor();
 await page.waitForTimeout(300);
 await page.screenshot({ path: new URL('../../docs/review.png', import.meta.url).pathname });
@@ -54,5 +57,16 @@ await page.getByTestId('delivery').filter({ hasText: 'ON_HOLD' }).first().locato
 await page.getByTestId('raw-body').waitFor();
 await page.waitForTimeout(300);
 await page.screenshot({ path: new URL('../../docs/deliveries.png', import.meta.url).pathname });
+// Replaying an approved user's old OPEN delivery: the pane asks first, before → after.
+const token = new URL(urls.ui).searchParams.get('token');
+const approved = await (await fetch(`${new URL(urls.ui).origin}/api/users/user_4948`, { headers: { authorization: `Bearer ${token}` } })).json();
+const old = approved.timeline.find((entry) => entry.status === 'OPEN').deliveryId;
+await page.evaluate((id) => (location.hash = `#/deliveries?id=${id}`), old);
+await page.reload();
+await page.getByTestId('delivery-detail').filter({ hasText: `#${old}` }).waitFor();
+await page.getByTestId('replay').click();
+await page.getByTestId('replay-confirm').waitFor();
+await page.waitForTimeout(300);
+await page.screenshot({ path: new URL('../../docs/replay.png', import.meta.url).pathname });
 await browser.close();
 monitor.stop();

@@ -61,21 +61,39 @@ describe('the review queue', () => {
     assert.match(await page.getByTestId('review-total').innerText(), /^3 waiting/);
     assert.equal(await page.title(), 'Review queue · KYC Monitor');
 
-    await page.getByTestId('filter-substatus').fill('Manual check');
+    // The subStatus filter offers the values there are, with how many users have each, and
+    // matches part of one whatever the case.
+    const offered = await page.getByTestId('substatus-values').locator('option').evaluateAll((options) => options.map((o) => o.textContent));
+    assert.deepEqual(offered, ['Document Request Initiated (2)', 'Manual check (1)']);
+    await page.getByTestId('filter-substatus').fill('MANUAL ch');
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="queue-row"]').length === 1);
     assert.deepEqual(await listed(page), ['rev_mid']);
-    await page.getByTestId('filter-substatus').fill('');
+    // The count honours the filters, and the filters live in the address: a reload keeps them.
+    await page.getByTestId('review-total').filter({ hasText: /^1 match/ }).waitFor();
+    await page.waitForFunction(() => location.hash === '#/review?subStatus=MANUAL+ch');
+    await page.reload();
+    await page.getByTestId('review-total').filter({ hasText: /^1 match/ }).waitFor();
+    assert.deepEqual(await listed(page), ['rev_mid']);
+    assert.equal(await page.getByTestId('filter-substatus').inputValue(), 'MANUAL ch');
+    // Back returns to the queue unfiltered.
+    await page.goBack();
+    await page.getByTestId('queue-row').nth(2).waitFor();
+    assert.equal(await page.getByTestId('filter-substatus').inputValue(), '');
     await page.getByTestId('filter-age').selectOption({ label: 'Over 1 hour' });
     await page.getByText(/Nobody is waiting that matches these filters/).waitFor();
+    assert.match(await page.getByTestId('review-total').innerText(), /^0 match/, 'not "3 waiting" above nobody');
     await page.getByTestId('filter-age').selectOption({ label: 'Any time' });
     await page.getByTestId('queue-row').nth(2).waitFor();
+    // Each row tells its wait to the second.
+    const exact = await page.getByTestId('waiting-exact').allInnerTexts();
+    assert.ok(exact.every((text) => /^00:00:\d\d$/.test(text)), exact.join());
 
     // A user who enters the queue shows up live, at the end (the shortest wait).
     await deliver('open_1', 'REVIEW', 'ON_HOLD', 'Manual check');
     await page.locator('[data-testid="queue-row"][data-external-id="open_1"]').waitFor();
     assert.equal((await listed(page)).at(-1), 'open_1');
 
-    // The CSV is what is listed, formulas neutralised.
+    // The CSV is every matching user, formulas neutralised.
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('review-csv').click()]);
     const csv = readFileSync(await download.path(), 'utf8').trim().split('\r\n');
     assert.equal(csv[0], 'externalId,status,decision,subStatus,statusSince,firstSeenAt,participantId,account');
@@ -103,7 +121,8 @@ describe('the review queue', () => {
     // Two minutes later every wait is late.
     await page.clock.fastForward('02:00');
     await page.locator('td.late').nth(4).waitFor();
-    assert.match(await page.getByTestId('review-total').innerText(), /5 listed over 1 min/);
+    assert.match(await page.getByTestId('review-total').innerText(), /5 over 1 min/);
+    assert.match(await page.getByTestId('waiting-exact').first().innerText(), /^00:0[2-3]:\d\d$/);
     for (const scheme of ['light', 'dark']) {
       await page.emulateMedia({ colorScheme: scheme });
       assert.deepEqual(await seriousViolations(page), []);
@@ -117,5 +136,20 @@ describe('the review queue', () => {
     await again.page.getByTestId('queue-row').nth(4).waitFor();
     assert.match(await again.page.getByTestId('review-total').innerText(), /^5 waiting/);
     await again.context.close();
+  });
+
+  it('downloads every matching user, not only the page on screen', async () => {
+    for (let n = 0; n < 130; n += 1) await deliver(`bulk_${String(n).padStart(3, '0')}`, 'REVIEW', 'ON_HOLD', 'Bulk import');
+    const { page, context, problems } = await openQueue();
+    await page.getByTestId('filter-substatus').fill('bulk');
+    await page.getByTestId('review-total').filter({ hasText: /^130 match/ }).waitFor();
+    assert.equal(await page.getByTestId('queue-row').count(), 100, 'a page on screen');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('review-csv').click()]);
+    assert.match(download.suggestedFilename(), /^review-queue-\d{4}-\d\d-\d\dT\d{4}\.csv$/);
+    const csv = readFileSync(await download.path(), 'utf8').trim().split('\r\n');
+    assert.equal(csv.length, 131);
+    assert.deepEqual(new Set(csv.slice(1).map((line) => line.split(',')[3])), new Set(['Bulk import']));
+    assert.deepEqual(problems, []);
+    await context.close();
   });
 });

@@ -1,35 +1,54 @@
-//! Who may call the UI API: Host and Origin must name the UI listener, and the run's token must
+//! Who may call the UI API: Host and Origin must name the UI listener, and the UI's token must
 //! come with the request (in the query once, then in the cookie that sets, or as a bearer token).
+//! The token is kept in the database (an open page and a bookmark survive a restart); a new one
+//! replaces it on request, after which the old link and cookies no longer get in.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
 use subtle::ConstantTimeEq;
+use ts_rs::TS;
 
 use super::error::refuse;
+use crate::monitor::CoreError;
+use crate::store::{random_token, Writer, UI_TOKEN_SETTING};
 
 const COOKIE: &str = "kyc_monitor_ui";
 
-/// The UI listener's address and this run's token.
-#[derive(Debug, Clone)]
+/// The UI listener's address and the UI's token.
 pub struct UiAccess {
-    token: String,
+    token: RwLock<String>,
     local_addr: SocketAddr,
     allowed_hosts: Vec<String>,
+    /// Where a new token is kept.
+    writer: Arc<Writer>,
+    /// Told when the token is replaced: open live feeds end, so that no page with the old
+    /// token goes on receiving changes.
+    replaced: tokio::sync::watch::Sender<u64>,
 }
 
+/// The UI's new link, after the old one was replaced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct UiLink {
+    pub url: String,
+}
+
+/// The path that replaces the UI's token (POST).
+pub(super) const NEW_LINK_PATH: &str = "/api/ui-link";
+
 impl UiAccess {
-    /// Access to the UI listening at `local_addr`, with a fresh random token.
-    pub fn new(local_addr: SocketAddr) -> UiAccess {
-        let mut random = [0u8; 16];
-        getrandom::fill(&mut random).expect("the operating system's random source failed");
+    /// Access to the UI listening at `local_addr` with the kept `token`; `writer` keeps a new one.
+    pub fn new(local_addr: SocketAddr, token: String, writer: Arc<Writer>) -> UiAccess {
         let port = local_addr.port();
         UiAccess {
-            token: hex::encode(random),
+            token: RwLock::new(token),
             local_addr,
             allowed_hosts: vec![
                 local_addr.to_string(),
@@ -37,16 +56,54 @@ impl UiAccess {
                 format!("127.0.0.1:{port}"),
                 format!("[::1]:{port}"),
             ],
+            writer,
+            replaced: tokio::sync::watch::channel(0).0,
         }
     }
 
-    /// The per-run secret in the `ui:` URL.
-    pub fn token(&self) -> &str {
-        &self.token
+    /// The secret in the `ui:` URL.
+    pub fn token(&self) -> String {
+        self.token.read().expect("the token lock").clone()
+    }
+
+    /// The link to open the UI with.
+    pub fn url(&self) -> String {
+        format!("http://{}/?token={}", self.local_addr, self.token())
     }
 
     fn matches(&self, candidate: &str) -> bool {
-        bool::from(candidate.as_bytes().ct_eq(self.token.as_bytes()))
+        let token = self.token.read().expect("the token lock");
+        bool::from(candidate.as_bytes().ct_eq(token.as_bytes()))
+    }
+
+    /// Makes and keeps a new token: every earlier link and cookie stops working.
+    async fn replace_token(&self) -> Result<String, CoreError> {
+        let token = random_token(16);
+        self.writer.set_setting(UI_TOKEN_SETTING, &token).await?;
+        *self.token.write().expect("the token lock") = token.clone();
+        self.replaced.send_modify(|count| *count += 1);
+        Ok(token)
+    }
+}
+
+fn session_cookie(token: &str) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict"
+    ))
+    .ok()
+}
+
+/// Replaces the token and gives the page that asked the new cookie and link.
+async fn new_link(access: &UiAccess) -> Response {
+    match access.replace_token().await {
+        Ok(token) => {
+            let mut response = Json(UiLink { url: access.url() }).into_response();
+            if let Some(cookie) = session_cookie(&token) {
+                response.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            response
+        }
+        Err(error) => error.into_response(),
     }
 }
 
@@ -100,14 +157,27 @@ pub(super) async fn guard(
             "open the UI with the link that kyc-monitor printed (the ui: line); it carries this run's token",
         );
     }
+    if request.method() == axum::http::Method::POST && request.uri().path() == NEW_LINK_PATH {
+        return new_link(&access).await;
+    }
+    let mut replaced = access.replaced.subscribe();
     let mut response = next.run(request).await;
+    let content_type = response.headers().get(header::CONTENT_TYPE);
+    if content_type.is_some_and(|value| value.as_bytes().starts_with(b"text/event-stream")) {
+        // A live feed lasts only as long as the token it was opened with.
+        let ended = async move {
+            let _ = replaced.changed().await;
+        };
+        response = response.map(|body| {
+            axum::body::Body::from_stream(futures_util::StreamExt::take_until(
+                body.into_data_stream(),
+                Box::pin(ended),
+            ))
+        });
+    }
     if from_query && !from_cookie {
-        let cookie = format!(
-            "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict",
-            access.token
-        );
-        if let Ok(value) = HeaderValue::from_str(&cookie) {
-            response.headers_mut().append(header::SET_COOKIE, value);
+        if let Some(cookie) = session_cookie(&access.token()) {
+            response.headers_mut().append(header::SET_COOKIE, cookie);
         }
     }
     response

@@ -19,7 +19,7 @@ use axum::routing::get;
 use axum::{middleware, Router};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-pub use guard::UiAccess;
+pub use guard::{UiAccess, UiLink};
 
 use crate::monitor::{CoreError, Monitor};
 

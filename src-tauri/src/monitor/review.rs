@@ -122,9 +122,22 @@ pub struct ReviewPage {
     pub users: Vec<UserView>,
     /// Where the next page starts, if there may be one.
     pub next: Option<PageCursor>,
-    /// Users in the queue (its statuses and decisions, before the filters), from the counters.
+    /// Users in the queue that the filters let through (not only those on this page).
     pub total: i64,
+    /// Of those, the ones waiting longer than `settings.warn_after_minutes`.
+    pub late: i64,
+    /// The subStatus values in the queue (under its statuses and decisions), the most common
+    /// first, for the filter to offer.
+    pub sub_statuses: Vec<SubStatusCount>,
     pub settings: ReviewSettings,
+}
+
+/// One subStatus value and how many users in the queue have it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SubStatusCount {
+    pub value: String,
+    pub users: i64,
 }
 
 impl Monitor {
@@ -171,17 +184,35 @@ impl Monitor {
             None => settings.decisions.clone(),
         };
         let after = query.cursor()?;
-        let filter = query.narrowing(decisions, crate::time::now_millis());
-        let queue = settings.clone();
-        let (mut users, counts) = self
+        let now = crate::time::now_millis();
+        let filter = query.narrowing(decisions, now);
+        // Late: waiting longer than the settings' threshold, among those the filters let through.
+        let late_filter = ReviewFilter {
+            entered_by: filter
+                .entered_by
+                .min(now - i64::from(settings.warn_after_minutes) * 60_000),
+            ..filter.clone()
+        };
+        let (mut users, total, late, sub_statuses) = self
             .read(move |reader| {
-                let mut users = Vec::new();
+                let (mut users, mut total, mut late) = (Vec::new(), 0, 0);
+                let mut sub_statuses = std::collections::BTreeMap::<String, i64>::new();
                 for status in &statuses {
                     users.extend(reader.review_page(status, &filter, after.as_ref(), limit)?);
+                    total += reader.users_in_status(status, &filter)?;
+                    late += reader.users_in_status(status, &late_filter)?;
+                    for (value, users) in reader.sub_status_counts(status, &filter)? {
+                        *sub_statuses.entry(value).or_default() += users;
+                    }
                 }
-                Ok((users, reader.user_counts()?))
+                Ok((users, total, late, sub_statuses))
             })
             .await?;
+        let mut sub_statuses: Vec<SubStatusCount> = sub_statuses
+            .into_iter()
+            .map(|(value, users)| SubStatusCount { value, users })
+            .collect();
+        sub_statuses.sort_by(|a, b| b.users.cmp(&a.users).then_with(|| a.value.cmp(&b.value)));
         // The queue's order: the longest wait first, then as the index reads (externalId down).
         users.sort_by(|a, b| {
             a.status_since
@@ -196,15 +227,12 @@ impl Monitor {
                 after_since: last.status_since,
                 after_id: last.external_id.clone(),
             });
-        let total = queue.total(
-            counts
-                .iter()
-                .map(|c| (c.status.as_str(), c.decision.as_str(), c.users)),
-        );
         Ok(ReviewPage {
             users: users.into_iter().map(UserView::from).collect(),
             next,
             total,
+            late,
+            sub_statuses,
             settings,
         })
     }

@@ -7,9 +7,11 @@ use std::collections::BTreeSet;
 use ts_rs::{Config, TS};
 
 use super::inspector::*;
+use super::review::SubStatusCount;
 use super::views::*;
 use super::work::{BackupReport, BackupRequest, WorkKind, WorkState, WorkView};
 use super::{ErrorBody, ErrorCode, ReviewPage, ReviewQuery, ReviewSettings};
+use crate::api::UiLink;
 use crate::keychain::{self, KeychainStatus};
 use crate::kyc::{UserState, KNOWN_STATUSES, OTHER_STATUS_LABEL, STATUS_LABELS};
 use crate::provider::actions::{DemoStatus, Learned, ProviderProfile, ReconcileReport};
@@ -46,6 +48,7 @@ pub fn typescript() -> String {
     file.declare::<UsersFound>();
     file.declare::<ReviewSettings>();
     file.declare::<ReviewQuery>();
+    file.declare::<SubStatusCount>();
     file.declare::<ReviewPage>();
     file.declare::<Outcome>();
     file.declare::<TimelineEntryView>();
@@ -68,6 +71,7 @@ pub fn typescript() -> String {
     file.declare::<WorkView>();
     file.declare::<BackupRequest>();
     file.declare::<BackupReport>();
+    file.declare::<UiLink>();
     file.declare::<LiveEvent>();
     file.declare::<MinuteView>();
     file.declare::<DecisionDayView>();

@@ -147,6 +147,10 @@ pub struct TimelineEntryView {
     pub duplicate: bool,
     /// Learned by asking the provider's status API (reconcile), not delivered by a webhook.
     pub polled: bool,
+    /// The delivery this one replayed, when a person sent it again from the inspector.
+    pub replay_of: Option<i64>,
+    /// A replay whose body was edited before it was sent.
+    pub edited: bool,
     pub headers: Vec<Header>,
     #[serde(flatten)]
     pub body: BodyText,
@@ -162,6 +166,8 @@ impl From<TimelineEntry> for TimelineEntryView {
             event_id: event.event_id,
             duplicate: event.duplicate,
             polled: entry.polled,
+            replay_of: event.replay_of,
+            edited: event.edited,
             headers: headers(&entry.headers),
             body: BodyText::of(entry.body),
         }
@@ -205,6 +211,8 @@ pub struct DeliveryView {
     #[serde(flatten)]
     pub body: BodyText,
     pub replay_of: Option<i64>,
+    /// A replay whose body was edited before it was sent.
+    pub edited: bool,
     pub polled: bool,
     /// The user this delivery named, when it named one.
     pub external_id: Option<String>,
@@ -232,6 +240,7 @@ impl DeliveryView {
             decision: said.map(|(_, decision)| decision),
             id: delivery.id,
             received_at: delivery.received_at,
+            edited: delivery.remote_addr == crate::ingest::EDITED_REPLAY_FROM,
             remote_addr: delivery.remote_addr,
             method: delivery.method,
             outcome: Outcome::from_stored(&delivery.outcome),

@@ -190,23 +190,26 @@ impl Store {
 
     /// The secret part of the webhook path: made once, then the same on every start.
     pub fn webhook_token(&self) -> Result<String, StoreError> {
-        self.made_once("webhook_token", 24)
+        self.kept_token("webhook_token", 24)
+    }
+
+    /// The local UI's token: made once and kept, so that an open page and a bookmarked `ui:`
+    /// link survive a restart; replaced only when the user asks for a new link.
+    pub fn ui_token(&self) -> Result<String, StoreError> {
+        self.kept_token(UI_TOKEN_SETTING, 16)
     }
 
     /// This database's own id, made once: it names the deliveries its monitor forwards, so that
     /// one coming back (a loop) is recognised.
     pub fn instance_id(&self) -> Result<String, StoreError> {
-        self.made_once("instance_id", 8)
+        self.kept_token("instance_id", 8)
     }
 
-    /// The setting `key`, made of `bytes` random bytes (hex) the first time it is asked for.
-    fn made_once(&self, key: &str, bytes: usize) -> Result<String, StoreError> {
+    fn kept_token(&self, key: &str, bytes: usize) -> Result<String, StoreError> {
         let conn = open_writable(&self.path)?;
-        let mut random = vec![0u8; bytes];
-        getrandom::fill(&mut random).expect("the operating system's random source failed");
         conn.execute(
             "INSERT OR IGNORE INTO settings (key, value) VALUES (?1, ?2)",
-            [key, &hex::encode(random)],
+            [key, &random_token(bytes)],
         )?;
         Ok(
             conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |row| {
@@ -365,4 +368,14 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     tx.pragma_update(None, "application_id", schema::APPLICATION_ID)?;
     tx.commit()?;
     Ok(())
+}
+
+/// The settings key of the local UI's token.
+pub const UI_TOKEN_SETTING: &str = "ui_token";
+
+/// A fresh random secret of `bytes` bytes, hex-encoded.
+pub fn random_token(bytes: usize) -> String {
+    let mut random = vec![0u8; bytes];
+    getrandom::fill(&mut random).expect("the operating system's random source failed");
+    hex::encode(random)
 }

@@ -11,6 +11,7 @@ use crate::kyc::UserState;
 pub struct ReviewFilter {
     /// Only these decisions; empty: any.
     pub decisions: Vec<String>,
+    /// Only subStatus values containing this, whatever the case.
     pub sub_status: Option<String>,
     /// Only users who entered their status at or before this time (Unix ms).
     pub entered_by: i64,
@@ -58,6 +59,10 @@ pub struct EventRecord {
     pub state: UserState,
     pub event_id: Option<String>,
     pub duplicate: bool,
+    /// The delivery this one replayed, when it was sent again from the UI.
+    pub replay_of: Option<i64>,
+    /// A replay whose body was edited before it was sent.
+    pub edited: bool,
 }
 
 /// One request to the webhook path, as it arrived.
@@ -190,7 +195,10 @@ pub(super) const USER_COLUMNS: &str =
     "external_id, decision, status, sub_status, participant_id, account,
                             first_seen_at, last_seen_at, status_since, event_count";
 const EVENT_COLUMNS: &str = "delivery_id, received_at, external_id, decision, status, sub_status,
-                             participant_id, account, event_id, duplicate";
+                             participant_id, account, event_id, duplicate,
+                             (SELECT replay_of FROM deliveries AS d WHERE d.id = events.delivery_id),
+                             coalesce((SELECT remote_addr = 'edited replay' FROM deliveries AS d
+                                        WHERE d.id = events.delivery_id), 0)";
 const DELIVERY_COLUMNS: &str = "id, received_at, remote_addr, method, headers, body, body_size,
                                 webhook_id, outcome, http_status, error, replay_of,
                                 source = 'poll'";
@@ -259,7 +267,7 @@ impl Reader {
                   WHERE status = ?1 AND (status_since < ?2 OR (status_since = ?2 AND external_id > ?3))
                     AND status_since <= ?4
                     AND (?5 = '[]' OR decision IN (SELECT value FROM json_each(?5)))
-                    AND (?6 IS NULL OR sub_status = ?6)
+                    AND (?6 IS NULL OR instr(lower(sub_status), lower(?6)) > 0)
                   ORDER BY status_since DESC, external_id LIMIT ?7"
             ))?
             .query_map(
@@ -295,7 +303,7 @@ impl Reader {
                     "SELECT COUNT(*) FROM users
                       WHERE status = ?1 AND status_since <= ?2
                         AND (?3 = '[]' OR decision IN (SELECT value FROM json_each(?3)))
-                        AND (?4 IS NULL OR sub_status = ?4)",
+                        AND (?4 IS NULL OR instr(lower(sub_status), lower(?4)) > 0)",
                 )?
                 .query_row(
                     rusqlite::params![status, filter.entered_by, decisions, filter.sub_status],
@@ -303,6 +311,26 @@ impl Reader {
                 )?
         };
         Ok(count)
+    }
+
+    /// The subStatus values of users in `status` with one of `filter`'s decisions, and how many
+    /// users have each, the most common first.
+    pub fn sub_status_counts(
+        &self,
+        status: &str,
+        filter: &ReviewFilter,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT sub_status, COUNT(*) AS n FROM users
+                  WHERE status = ?1 AND (?2 = '[]' OR decision IN (SELECT value FROM json_each(?2)))
+                  GROUP BY sub_status ORDER BY n DESC, sub_status LIMIT 100",
+            )?
+            .query_map(rusqlite::params![status, filter.decisions_json()], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?)
     }
 
     /// One status's part of the review queue: its users who have waited longest first (entered
@@ -326,7 +354,7 @@ impl Reader {
                   WHERE status = ?1 AND status_since <= ?2
                     AND status_since >= ?3 AND (status_since > ?3 OR external_id < ?4)
                     AND (?5 = '[]' OR decision IN (SELECT value FROM json_each(?5)))
-                    AND (?6 IS NULL OR sub_status = ?6)
+                    AND (?6 IS NULL OR instr(lower(sub_status), lower(?6)) > 0)
                   ORDER BY status_since, external_id DESC LIMIT ?7"
             ))?
             .query_map(
@@ -373,9 +401,9 @@ impl Reader {
             .query_map([external_id], |row| {
                 Ok(TimelineEntry {
                     event: event_from_row(row)?,
-                    headers: row.get(10)?,
-                    body: row.get(11)?,
-                    polled: row.get(12)?,
+                    headers: row.get(12)?,
+                    body: row.get(13)?,
+                    polled: row.get(14)?,
                 })
             })?
             .collect::<rusqlite::Result<_>>()
@@ -779,6 +807,8 @@ fn event_from_row(row: &Row) -> rusqlite::Result<EventRecord> {
         state: state_from_row(row, 3)?,
         event_id: row.get(8)?,
         duplicate: row.get(9)?,
+        replay_of: row.get(10)?,
+        edited: row.get(11)?,
     })
 }
 

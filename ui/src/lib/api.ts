@@ -31,6 +31,7 @@ import type {
   StoreHealth,
   StoreProblem,
   Tunnel,
+  UiLink,
   UserDetail,
   UsersFound,
   Work,
@@ -130,6 +131,10 @@ export const api = {
   backup: (path: string) => call<BackupReport>('backup', { request: { path } }, '/api/backup', { json: { path } }),
 };
 
+/** Browser only: replaces the UI's token, so that every earlier link and other browsers' cookies
+ * stop working; this page gets the new cookie and the new link to keep. */
+export const newUiLink = () => fetchJson<UiLink>('/api/ui-link', { method: 'POST', json: {} });
+
 /** A filtered address: "no decision" is an empty decision, which `query` would drop. */
 function withDecision(path: string, filter: ReviewQuery): string {
   if (filter.decision !== '') return path;
@@ -168,10 +173,13 @@ export const desktop = {
   },
 };
 
-export type FeedState = 'connecting' | 'live' | 'reconnecting';
+/** `refused`: the monitor no longer takes this page's token (a new UI link was made). */
+export type FeedState = 'connecting' | 'live' | 'reconnecting' | 'refused';
 
 /** Follows committed deliveries. The browser reconnects by itself and resumes after the last
- * event id; `onResync` asks the views to reload when the monitor could not replay the gap. */
+ * event id; when it gives up (the monitor was down when it retried), the feed is opened again
+ * here, with growing pauses, until the monitor answers. `onResync` asks the views to reload when
+ * the monitor could not replay the gap. */
 export function follow(handlers: {
   onChange: (change: Change) => void;
   onResync: () => void;
@@ -181,18 +189,59 @@ export function follow(handlers: {
   onWork?: (works: Work[]) => void;
 }): () => void {
   if (isDesktop) return followInProcess(handlers);
-  const source = new EventSource('/api/feed');
+  let source: EventSource | null = null;
+  let lastId: string | null = null;
+  let retry: ReturnType<typeof setTimeout> | undefined;
+  let pause = 500;
+  let stopped = false;
+
+  const open = () => {
+    source = new EventSource(lastId === null ? '/api/feed' : `/api/feed?after=${encodeURIComponent(lastId)}`);
+    source.onopen = () => {
+      pause = 500;
+      handlers.onState('live');
+    };
+    source.onerror = () => {
+      if (source?.readyState !== EventSource.CLOSED) return handlers.onState('reconnecting');
+      source = null;
+      void reopenLater();
+    };
+    source.addEventListener('change', (event) => {
+      const message = event as MessageEvent;
+      if (message.lastEventId) lastId = message.lastEventId;
+      handlers.onChange(JSON.parse(message.data) as Change);
+    });
+    source.addEventListener('resync', () => handlers.onResync());
+    source.addEventListener('tunnel', (event) => handlers.onTunnel?.(JSON.parse((event as MessageEvent).data) as Tunnel));
+    source.addEventListener('store', (event) =>
+      handlers.onStore?.((JSON.parse((event as MessageEvent).data) as StoreHealth).problem),
+    );
+    source.addEventListener('work', (event) => handlers.onWork?.(JSON.parse((event as MessageEvent).data) as Work[]));
+  };
+
+  // The browser closed the feed for good: the monitor refused it (its token was replaced) or
+  // could not be reached. Ask which, then try again a little later.
+  const reopenLater = async () => {
+    if (stopped) return;
+    let refused = false;
+    try {
+      refused = (await fetch('/api/overview', { credentials: 'same-origin' })).status === 401;
+    } catch {
+      // Not reachable yet.
+    }
+    if (stopped) return;
+    handlers.onState(refused ? 'refused' : 'reconnecting');
+    retry = setTimeout(open, pause);
+    pause = Math.min(pause * 2, 10_000);
+  };
+
   handlers.onState('connecting');
-  source.onopen = () => handlers.onState('live');
-  source.onerror = () => handlers.onState('reconnecting');
-  source.addEventListener('change', (event) => handlers.onChange(JSON.parse((event as MessageEvent).data) as Change));
-  source.addEventListener('resync', () => handlers.onResync());
-  source.addEventListener('tunnel', (event) => handlers.onTunnel?.(JSON.parse((event as MessageEvent).data) as Tunnel));
-  source.addEventListener('store', (event) =>
-    handlers.onStore?.((JSON.parse((event as MessageEvent).data) as StoreHealth).problem),
-  );
-  source.addEventListener('work', (event) => handlers.onWork?.(JSON.parse((event as MessageEvent).data) as Work[]));
-  return () => source.close();
+  open();
+  return () => {
+    stopped = true;
+    clearTimeout(retry);
+    source?.close();
+  };
 }
 
 /** The desktop window's feed: the app follows the core's live stream and emits each event;

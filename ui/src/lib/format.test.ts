@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { columnOf, decisionTone, duration, percent, prettyBody, relativeTime, tunnelLabel } from './format';
+import { columnOf, decisionTone, duration, exactDuration, percent, prettyBody, relativeTime, tunnelLabel } from './format';
 
 describe('format', () => {
+  it('tells waits apart to the second', () => {
+    expect(exactDuration(727_400)).toBe('00:12:07');
+    expect(exactDuration(((2 * 24 + 3) * 3600 + 4 * 60 + 5) * 1000)).toBe('2 d 03:04:05');
+    expect(exactDuration(-5)).toBe('00:00:00');
+  });
+
   it('puts undocumented statuses in the other column', () => {
     expect(columnOf('ON_HOLD')).toBe('ON_HOLD');
     expect(columnOf('KYC_STATUS_RESUBMIT')).toBe('OTHER');

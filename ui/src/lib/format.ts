@@ -62,6 +62,16 @@ export function duration(ms: number): string {
 }
 
 /** The exact local time, with milliseconds, for hovers and timelines. */
+/** A wait to the second, so that two rows that say "12 min" are told apart: `00:12:07`,
+ * `2 d 03:04:05`. */
+export function exactDuration(ms: number): string {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const clock = `${pad(Math.floor(seconds / 3600) % 24)}:${pad(Math.floor(seconds / 60) % 60)}:${pad(seconds % 60)}`;
+  const days = Math.floor(seconds / 86_400);
+  return days > 0 ? `${days} d ${clock}` : clock;
+}
+
 export function exactTime(ms: number): string {
   const date = new Date(ms);
   const pad = (n: number, width = 2) => String(n).padStart(width, '0');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bodyText, curlCommand, explainOutcome, forwardSummary, replayText, shellQuote, whenDue } from './inspector';
+import { bodyText, curlCommand, explainOutcome, flatPayloadState, forwardSummary, replayText, replayWouldChange, shellQuote, whenDue } from './inspector';
 import type { Delivery, ForwardState } from './types';
 
 const delivery: Delivery = {
@@ -16,6 +16,7 @@ const delivery: Delivery = {
   body: `{"externalId":"o'brien"}`,
   bodyBase64: null,
   replayOf: null,
+  edited: false,
   polled: false,
   externalId: "o'brien",
   status: 'OPEN',
@@ -34,7 +35,7 @@ describe('the inspector', () => {
   it('quotes bodies for the shell and keeps the content type', () => {
     expect(shellQuote("it's")).toBe(`'it'\\''s'`);
     expect(curlCommand('http://127.0.0.1:8080/kyc-webhook', delivery)).toBe(
-      `curl -X POST 'http://127.0.0.1:8080/kyc-webhook' -H 'content-type: application/json; charset=utf-8' --data-raw '{"externalId":"o'\\''brien"}'`,
+      `curl -sS -X POST 'http://127.0.0.1:8080/kyc-webhook' -H 'content-type: application/json; charset=utf-8' --data-raw '{"externalId":"o'\\''brien"}'`,
     );
   });
 
@@ -61,5 +62,22 @@ describe('the inspector', () => {
     expect(whenDue(5_000, 1_000)).toBe(`in ${'4 s'}`);
     expect(whenDue(1_000, 5_000)).toBe('due now');
     expect(forwardSummary({ ...forward, state: 'delivered', lastStatus: 200, attempts: 1 }, String)).toBe('delivered (200) after 1 attempt');
+  });
+});
+
+describe('replay safety', () => {
+  const held = { status: 'ON_HOLD', decision: 'REVIEW', subStatus: 'Document Request Initiated' };
+  const open = { status: 'OPEN', decision: '', subStatus: '' };
+  it('asks before an older delivery moves its user back', () => {
+    expect(replayWouldChange(3, open, held, 7)).toEqual({ before: 'ON_HOLD · REVIEW · Document Request Initiated', after: 'OPEN · (no decision)' });
+  });
+  it('does not ask when nothing would move, or the delivery is the latest', () => {
+    expect(replayWouldChange(3, held, held, 7)).toBeNull();
+    expect(replayWouldChange(7, open, held, 7)).toBeNull();
+  });
+  it('reads the documented form only', () => {
+    expect(flatPayloadState('{"externalId":"u","status":"OPEN"}')).toEqual({ externalId: 'u', status: 'OPEN', decision: '', subStatus: '' });
+    expect(flatPayloadState('{"event_type":"kyc.approved"}')).toBeNull();
+    expect(flatPayloadState('not json')).toBeNull();
   });
 });

@@ -48,7 +48,7 @@ function contentType(delivery: Delivery): string {
 
 /** The delivery as a curl command that posts the same body to `webhookUrl`. */
 export function curlCommand(webhookUrl: string, delivery: Delivery, body: string | null = delivery.body): string {
-  const parts = ['curl', '-X', 'POST', shellQuote(webhookUrl), '-H', shellQuote(`content-type: ${contentType(delivery)}`)];
+  const parts = ['curl', '-sS', '-X', 'POST', shellQuote(webhookUrl), '-H', shellQuote(`content-type: ${contentType(delivery)}`)];
   if (body !== null) parts.push('--data-raw', shellQuote(body));
   return parts.join(' ');
 }
@@ -82,4 +82,37 @@ export function forwardSummary(forward: ForwardState, time: (ms: number) => stri
       return `retrying${status} after ${attempts}${next}`;
     }
   }
+}
+
+/** A user's state in a line: `ON_HOLD · REVIEW · Document Request Initiated`. */
+export function stateLine(state: { status: string; decision: string; subStatus: string }): string {
+  return [state.status || '(no status)', state.decision || '(no decision)', state.subStatus].filter((part) => part !== '').join(' · ');
+}
+
+/** What a body would set, in the documented flat form; null when it names no user that way. */
+export function flatPayloadState(body: string | null): { externalId: string; status: string; decision: string; subStatus: string } | null {
+  if (body === null) return null;
+  try {
+    const value: unknown = JSON.parse(body);
+    if (!value || typeof value !== 'object' || Array.isArray(value)) return null;
+    const payload = value as Record<string, unknown>;
+    if (typeof payload.externalId !== 'string' || payload.externalId === '') return null;
+    const text = (field: unknown) => (typeof field === 'string' ? field : '');
+    return { externalId: payload.externalId, status: text(payload.status), decision: text(payload.decision), subStatus: text(payload.subStatus) };
+  } catch {
+    return null;
+  }
+}
+
+/** Whether sending a delivery again would move its user back: the user's latest state came
+ * after it (a later delivery) and differs from what it says. Null: nothing to ask. */
+export function replayWouldChange(
+  deliveryId: number,
+  says: { status: string; decision: string; subStatus: string },
+  user: { status: string; decision: string; subStatus: string },
+  latestDeliveryId: number,
+): { before: string; after: string } | null {
+  const same = says.status === user.status && says.decision === user.decision && says.subStatus === user.subStatus;
+  if (same || deliveryId >= latestDeliveryId) return null;
+  return { before: stateLine(user), after: stateLine(says) };
 }

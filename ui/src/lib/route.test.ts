@@ -12,7 +12,7 @@ describe('route', () => {
   it('falls back to the board', () => {
     expect(parseRoute('')).toEqual({ view: 'board', filter: NO_FILTER });
     expect(parseRoute('#/nowhere')).toEqual({ view: 'board', filter: NO_FILTER });
-    expect(parseRoute('#/review')).toEqual({ view: 'review' });
+    expect(parseRoute('#/review')).toEqual({ view: 'review', filter: { subStatus: '', minAgeMinutes: 0 } });
     expect(parseRoute('#/deliveries')).toEqual({ view: 'deliveries' });
     expect(parseRoute('#/stats')).toEqual({ view: 'stats' });
     expect(parseRoute('#/register')).toEqual({ view: 'register' });
@@ -24,7 +24,7 @@ describe('route', () => {
     expect(boardHref(filter)).toBe('#/?decision=REVIEW&subStatus=Manual+Review&minAge=60');
     expect(parseRoute(boardHref(filter))).toEqual({ view: 'board', filter });
     expect(boardHref(NO_FILTER)).toBe('#/');
-    expect(parseRoute('#/review?decision=REVIEW')).toEqual({ view: 'review' });
+    expect(parseRoute('#/review?decision=REVIEW&subStatus=doc')).toEqual({ view: 'review', filter: { decision: 'REVIEW', subStatus: 'doc', minAgeMinutes: 0 } });
   });
 
   it('names the user, or the view, in the tab title', () => {

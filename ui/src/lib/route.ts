@@ -1,10 +1,10 @@
 // Views live in the address's hash, so reload and back/forward keep the place; the board's
-// filters too (#/?decision=REVIEW&minAge=60).
+// filters too (#/?decision=REVIEW&minAge=60), and the review queue's (#/review?subStatus=doc).
 import { filterParams, parseFilter, type UserFilter } from './filters';
 
 export type Route =
   | { view: 'board'; filter: UserFilter }
-  | { view: 'review' }
+  | { view: 'review'; filter: UserFilter }
   | { view: 'deliveries' }
   | { view: 'stats' }
   | { view: 'register' }
@@ -18,18 +18,25 @@ export function parseRoute(hash: string): Route {
   const query = address.indexOf('?');
   const path = query < 0 ? address : address.slice(0, query);
   if (path.startsWith('/user/')) return { view: 'user', externalId: decodeURIComponent(path.slice('/user/'.length)) };
-  if (path === '/review') return { view: 'review' };
+  const params = new URLSearchParams(query < 0 ? '' : address.slice(query + 1));
+  if (path === '/review') return { view: 'review', filter: parseFilter(params) };
   if (path === '/deliveries') return { view: 'deliveries' };
   if (path === '/stats') return { view: 'stats' };
   if (path === '/register') return { view: 'register' };
   if (path === '/settings') return { view: 'settings' };
-  return { view: 'board', filter: parseFilter(new URLSearchParams(query < 0 ? '' : address.slice(query + 1))) };
+  return { view: 'board', filter: parseFilter(params) };
 }
 
 /** The board's address, with its filters. */
 export function boardHref(filter: UserFilter): string {
   const params = filterParams(filter);
   return params ? `#/?${params}` : '#/';
+}
+
+/** The review queue's address, with its filters. */
+export function reviewHref(filter: UserFilter): string {
+  const params = filterParams(filter);
+  return params ? `#/review?${params}` : '#/review';
 }
 
 export function userHref(externalId: string): string {

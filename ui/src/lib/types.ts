@@ -72,15 +72,26 @@ decision: string | null, subStatus: string | null,
  */
 minAgeMinutes: number | null, afterSince: number | null, afterId: string | null, limit: number | null, };
 
+export type SubStatusCount = { value: string, users: number, };
+
 export type ReviewPage = { users: Array<User>, 
 /**
  * Where the next page starts, if there may be one.
  */
 next: PageCursor | null, 
 /**
- * Users in the queue (its statuses and decisions, before the filters), from the counters.
+ * Users in the queue that the filters let through (not only those on this page).
  */
-total: number, settings: ReviewSettings, };
+total: number, 
+/**
+ * Of those, the ones waiting longer than `settings.warn_after_minutes`.
+ */
+late: number, 
+/**
+ * The subStatus values in the queue (under its statuses and decisions), the most common
+ * first, for the filter to offer.
+ */
+subStatuses: Array<SubStatusCount>, settings: ReviewSettings, };
 
 export type Outcome = "accepted" | "duplicate" | "ping" | "rejected";
 
@@ -88,11 +99,23 @@ export type TimelineEntry = { deliveryId: number, receivedAt: number, eventId: s
 /**
  * Learned by asking the provider's status API (reconcile), not delivered by a webhook.
  */
-polled: boolean, headers: Array<[string, string]>, decision: string, status: string, subStatus: string, participantId: string, account: string, body: string | null, bodyBase64: string | null, };
+polled: boolean, 
+/**
+ * The delivery this one replayed, when a person sent it again from the inspector.
+ */
+replayOf: number | null, 
+/**
+ * A replay whose body was edited before it was sent.
+ */
+edited: boolean, headers: Array<[string, string]>, decision: string, status: string, subStatus: string, participantId: string, account: string, body: string | null, bodyBase64: string | null, };
 
 export type UserDetail = { user: User, timeline: Array<TimelineEntry>, };
 
-export type Delivery = { id: number, receivedAt: number, remoteAddr: string, method: string, outcome: Outcome, httpStatus: number, error: string | null, webhookId: string | null, bodySize: number | null, headers: Array<[string, string]>, replayOf: number | null, polled: boolean, 
+export type Delivery = { id: number, receivedAt: number, remoteAddr: string, method: string, outcome: Outcome, httpStatus: number, error: string | null, webhookId: string | null, bodySize: number | null, headers: Array<[string, string]>, replayOf: number | null, 
+/**
+ * A replay whose body was edited before it was sent.
+ */
+edited: boolean, polled: boolean, 
 /**
  * The user this delivery named, when it named one.
  */
@@ -193,6 +216,8 @@ export type BackupRequest = {
 path: string, };
 
 export type BackupReport = { path: string, bytes: number, deliveries: number, users: number, };
+
+export type UiLink = { url: string, };
 
 export type LiveEvent = { "event": "change", "data": Change } | { "event": "resync", "data": Resync } | { "event": "tunnel", "data": Tunnel } | { "event": "store", "data": StoreHealth } | { "event": "work", "data": Array<Work> };
 
