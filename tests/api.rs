@@ -88,7 +88,10 @@ async fn the_token_is_required_and_the_first_visit_sets_a_cookie() {
     let ui = Running::start().await;
     let bare = send(client().get(format!("{}/api/overview", ui.ui_base))).await;
     assert_eq!(bare.status, 401);
-    assert!(bare.json()["error"].as_str().unwrap().contains("ui: line"));
+    assert!(bare.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("ui: line"));
     let wrong = send(
         client()
             .get(format!("{}/api/overview", ui.ui_base))
@@ -533,7 +536,7 @@ async fn the_register_view_registers_keeps_history_and_reconciles() {
         .post_json("/api/reconcile", serde_json::json!({}))
         .await;
     assert_eq!(reconcile.status, 409, "{}", reconcile.body);
-    assert!(reconcile.json()["error"]
+    assert!(reconcile.json()["message"]
         .as_str()
         .unwrap()
         .contains("register the webhook first"));
@@ -549,7 +552,7 @@ async fn the_register_view_registers_keeps_history_and_reconciles() {
         .post_json("/api/register", form("/nowhere/key.pem", "ui-partner"))
         .await;
     assert_eq!(missing.status, 400);
-    assert!(missing.json()["error"]
+    assert!(missing.json()["message"]
         .as_str()
         .unwrap()
         .contains("cannot read the key file /nowhere/key.pem"));
@@ -558,7 +561,7 @@ async fn the_register_view_registers_keeps_history_and_reconciles() {
         .post_json("/api/register", form(key_path.to_str().unwrap(), "someone"))
         .await;
     assert_eq!(wrong_client.status, 502, "{}", wrong_client.body);
-    assert!(wrong_client.json()["error"]
+    assert!(wrong_client.json()["message"]
         .as_str()
         .unwrap()
         .contains("401"));
@@ -641,7 +644,7 @@ async fn start_demo_runs_on_an_empty_database_and_refuses_one_with_real_users() 
     );
     let refused = real.post_json("/api/demo", serde_json::json!({})).await;
     assert_eq!(refused.status, 409, "{}", refused.body);
-    assert!(refused.json()["error"]
+    assert!(refused.json()["message"]
         .as_str()
         .unwrap()
         .contains("kyc-monitor serve --demo"));
@@ -882,5 +885,111 @@ async fn board_columns_take_the_review_queues_filters_and_count_what_they_let_th
 
     let mismatch = send(ui.get("/api/board/ON_HOLD?status=OPEN")).await;
     assert_eq!(mismatch.status, 400, "{}", mismatch.body);
+    ui.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_refusal_has_the_one_error_body_whatever_refused_it() {
+    let ui = Running::start().await;
+    let base = ui.ui_base.clone();
+    let post = |path: &str, body: Vec<u8>| {
+        client()
+            .post(format!("{base}{path}"))
+            .bearer_auth(&ui.token)
+            .header("content-type", "application/json")
+            .body(body)
+    };
+    let cases: Vec<(&str, reqwest::RequestBuilder, u16, &str, &str)> = vec![
+        (
+            "no token",
+            client().get(format!("{base}/api/overview")),
+            401,
+            "unauthorized",
+            "ui: line",
+        ),
+        (
+            "another site",
+            ui.get("/api/overview")
+                .header("origin", "http://evil.example"),
+            403,
+            "forbidden",
+            "other sites",
+        ),
+        (
+            "no such route",
+            ui.get("/api/nothing-here"),
+            404,
+            "notFound",
+            "no such API route",
+        ),
+        (
+            "no such user",
+            ui.get("/api/users/nobody"),
+            404,
+            "notFound",
+            "nobody",
+        ),
+        (
+            "wrong method",
+            client()
+                .delete(format!("{base}/api/overview"))
+                .bearer_auth(&ui.token),
+            405,
+            "invalid",
+            "DELETE",
+        ),
+        (
+            "malformed query",
+            ui.get("/api/deliveries?limit=lots"),
+            400,
+            "invalid",
+            "the request is not what this route takes",
+        ),
+        (
+            "malformed JSON",
+            post("/api/backup", b"{\"path\":".to_vec()),
+            400,
+            "invalid",
+            "the request is not what this route takes",
+        ),
+        (
+            "JSON of the wrong shape",
+            post("/api/backup", b"{\"path\": 7}".to_vec()),
+            422,
+            "invalid",
+            "the request is not what this route takes",
+        ),
+        (
+            "a body over the limit",
+            post("/api/backup", vec![b' '; 2 * 1024 * 1024]),
+            413,
+            "invalid",
+            "over what the UI API takes",
+        ),
+        (
+            "a refusal of the core",
+            post("/api/backup", b"{\"path\": \"relative.db\"}".to_vec()),
+            400,
+            "invalid",
+            "not an absolute path",
+        ),
+    ];
+    for (case, request, status, code, says) in cases {
+        let answer = send(request).await;
+        assert_eq!(answer.status, status, "{case}: {}", answer.body);
+        assert_eq!(
+            answer.headers["content-type"], "application/json",
+            "{case}: {}",
+            answer.body
+        );
+        let body = answer.json();
+        let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["code", "message"], "{case}: {body}");
+        assert_eq!(body["code"], code, "{case}: {body}");
+        assert!(
+            body["message"].as_str().unwrap().contains(says),
+            "{case}: {body}"
+        );
+    }
     ui.stop().await;
 }

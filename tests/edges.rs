@@ -788,7 +788,6 @@ async fn backups_go_only_into_the_backup_folder() {
         assert!(
             answer.json()["message"]
                 .as_str()
-                .or(answer.json()["error"].as_str())
                 .unwrap()
                 .contains("backups are written only into"),
             "{}",

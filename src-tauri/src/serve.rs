@@ -254,7 +254,9 @@ impl Server {
                         axum::http::StatusCode::GATEWAY_TIMEOUT,
                         UI_REQUEST_DEADLINE,
                     ))
-                    .layer(tower_http::limit::RequestBodyLimitLayer::new(UI_MAX_BODY));
+                    .layer(tower_http::limit::RequestBodyLimitLayer::new(UI_MAX_BODY))
+                    // Outermost: the layers' own refusals (413, 504) get the one error body too.
+                    .layer(axum::middleware::from_fn(api::one_error_shape));
                 Some(UiListener {
                     bound: Bound { listener, router },
                     url,

@@ -19,6 +19,7 @@ use axum::routing::get;
 use axum::{middleware, Router};
 use tower_http::set_header::SetResponseHeaderLayer;
 
+pub use error::one_error_shape;
 pub use guard::{UiAccess, UiLink};
 
 use crate::monitor::{CoreError, Monitor};

@@ -7,15 +7,29 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::monitor::{ErrorBody, ErrorCode};
+
 /// The longest name taken.
 const MAX_NAME: usize = 120;
 
 /// Saves `text` as `name` in the user's Downloads folder; returns the file's path.
 #[tauri::command]
-pub async fn save_download(name: String, text: String) -> Result<String, String> {
+pub async fn save_download(name: String, text: String) -> Result<String, ErrorBody> {
     crate::blocking::off_worker(move || {
-        let folder = downloads_folder()?;
-        save_in(&folder, &name, text.as_bytes()).map(|path| path.display().to_string())
+        let folder = downloads_folder().map_err(|message| ErrorBody {
+            code: ErrorCode::Unavailable,
+            message,
+        })?;
+        let (stem, extension) = checked_name(&name).map_err(|message| ErrorBody {
+            code: ErrorCode::Invalid,
+            message,
+        })?;
+        save_in(&folder, stem, extension, text.as_bytes())
+            .map(|path| path.display().to_string())
+            .map_err(|message| ErrorBody {
+                code: ErrorCode::Unavailable,
+                message,
+            })
     })
     .await
 }
@@ -29,8 +43,7 @@ fn downloads_folder() -> Result<PathBuf, String> {
 
 /// Writes `bytes` as a new file named `name` in `folder` (made if missing); when that name is
 /// taken, as `name (2)`, `name (3)`, and so on.
-fn save_in(folder: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, String> {
-    let (stem, extension) = checked_name(name)?;
+fn save_in(folder: &Path, stem: &str, extension: &str, bytes: &[u8]) -> Result<PathBuf, String> {
     std::fs::create_dir_all(folder)
         .map_err(|e| format!("cannot make the folder {}: {e}", folder.display()))?;
     for copy in 1..1000 {
@@ -90,8 +103,8 @@ mod tests {
     fn saves_under_a_new_name_each_time_and_refuses_paths() {
         let dir = tempfile::tempdir().unwrap();
         let folder = dir.path().join("Downloads");
-        let first = save_in(&folder, "review-queue.csv", b"a,b\n").unwrap();
-        let second = save_in(&folder, "review-queue.csv", b"c,d\n").unwrap();
+        let first = save_in(&folder, "review-queue", ".csv", b"a,b\n").unwrap();
+        let second = save_in(&folder, "review-queue", ".csv", b"c,d\n").unwrap();
         assert_eq!(first, folder.join("review-queue.csv"));
         assert_eq!(second, folder.join("review-queue (2).csv"));
         assert_eq!(
@@ -114,7 +127,7 @@ mod tests {
             "a b.csv",
             "x\n.csv",
         ] {
-            assert!(save_in(&folder, bad, b"").is_err(), "{bad:?}");
+            assert!(checked_name(bad).is_err(), "{bad:?}");
         }
         assert_eq!(std::fs::read_dir(&folder).unwrap().count(), 2);
     }

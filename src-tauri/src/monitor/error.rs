@@ -22,6 +22,10 @@ pub enum ErrorCode {
     Provider,
     /// The monitor cannot do it just now (the store, a file); its log says why.
     Unavailable,
+    /// The request carries no credentials the monitor accepts (no token, an old link).
+    Unauthorized,
+    /// The request is refused for who or where it comes from (another site, another host).
+    Forbidden,
 }
 
 #[derive(Debug, thiserror::Error)]

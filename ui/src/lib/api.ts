@@ -75,9 +75,9 @@ async function fetchJson<T>(path: string, init?: { method?: string; json?: unkno
       ? {}
       : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(init.json) }),
   });
-  const body = (await response.json().catch(() => ({}))) as { error?: string; code?: ErrorCode };
+  const body = (await response.json().catch(() => ({}))) as Partial<ErrorBody>;
   if (!response.ok) {
-    throw new ApiError(body.error ?? `the monitor answered ${response.status}`, body.code ?? null);
+    throw new ApiError(body.message ?? `the monitor answered ${response.status}`, body.code ?? null);
   }
   return body as T;
 }

@@ -393,7 +393,7 @@ unknown: number,
  */
 error: string | null, };
 
-export type ErrorCode = "notFound" | "invalid" | "conflict" | "provider" | "unavailable";
+export type ErrorCode = "notFound" | "invalid" | "conflict" | "provider" | "unavailable" | "unauthorized" | "forbidden";
 
 export type ErrorBody = { code: ErrorCode, message: string, };
 
