@@ -18,7 +18,7 @@ use crate::provider::actions::ProviderHub;
 use crate::provider::FlowConfig;
 use crate::secret_file::{SecretFileError, SecretSource};
 use crate::signature::SigningSecret;
-use crate::store::{Store, StoreError, Writer};
+use crate::store::{FileLock, Store, StoreError, Writer};
 use crate::tunnel::{self, TunnelOptions, TunnelSpec, TunnelState};
 
 /// How long a stop waits for requests still being received before it gives up on them.
@@ -135,6 +135,8 @@ pub struct Server {
     webhook_path: String,
     outgoing: Outgoing,
     signing_secret: Arc<SecretSource>,
+    /// This run's claim on the database, released once the writer has finished.
+    claim: FileLock,
 }
 
 async fn bind(addr: SocketAddr, flag: &'static str) -> Result<TcpListener, ServeError> {
@@ -158,7 +160,7 @@ impl Server {
         let tunnel_state = watch::channel(tunnel::initial_state(&config.tunnel)).0;
         // Opening the database (its checks and migrations) and reading the secret file block:
         // off the async workers.
-        let (store, token, signing_secret) = {
+        let (store, claim, token, signing_secret) = {
             let (db, with_token, given) = (
                 config.db.clone(),
                 config.webhook_token,
@@ -166,12 +168,13 @@ impl Server {
             );
             crate::blocking::off_worker(move || {
                 let store = Store::open(&db)?;
+                let claim = store.claim_monitor()?;
                 let token = with_token.then(|| store.webhook_token()).transpose()?;
                 let secret = match given {
                     Some(secret) => SecretSource::Fixed(Some(secret)),
                     None => SecretSource::file(&db)?,
                 };
-                Ok::<_, ServeError>((store, token, Arc::new(secret)))
+                Ok::<_, ServeError>((store, claim, token, Arc::new(secret)))
             })
             .await?
         };
@@ -257,6 +260,7 @@ impl Server {
             webhook_path,
             outgoing,
             signing_secret,
+            claim,
             tunnel: config.tunnel,
             tunnel_options: config.tunnel_options,
         })
@@ -377,6 +381,7 @@ impl Server {
             forwarder.abort();
         }
         self.writer.finish().await;
+        drop(self.claim);
         tracing::info!("stopped");
         Ok(())
     }

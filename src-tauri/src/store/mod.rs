@@ -4,6 +4,7 @@
 mod backup;
 mod identity;
 mod journal;
+mod lock;
 mod outbox;
 mod projection;
 pub mod queries;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 pub use backup::{BackupError, BackupStep, BackupSummary};
+pub use lock::FileLock;
 pub use outbox::{Attempt, Destination, DueForward, ForwardState};
 pub use projection::RebuildStep;
 pub use queries::{
@@ -76,6 +78,15 @@ pub enum StoreError {
     CommitFailed(String),
     #[error("the database writer has stopped")]
     WriterStopped,
+    #[error("another KYC Monitor{pid} is already running on {path}: stop it first, or give this one another database with --db")]
+    InUse { path: PathBuf, pid: String },
+    #[error("a rebuild{pid} is already running on {path}: wait for it to end")]
+    RebuildRunning { path: PathBuf, pid: String },
+    #[error("cannot lock {path}: {source}")]
+    Lock {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The file at the path is not the one the writer holds open any more.
     #[error("{0}")]
     FileGone(String),
@@ -107,9 +118,24 @@ impl Store {
         }
         let mut conn = open_writable(path)?;
         migrate(&mut conn, path)?;
+        drop_interrupted_rebuild(&mut conn, path)?;
         Ok(Store {
             path: path.to_owned(),
         })
+    }
+
+    /// Claims the database for the one monitor (`serve` or the desktop app) that may run on
+    /// it: two writers and two forwarders on one file is not a state anyone means. Held until
+    /// the returned lock is dropped; readers (`lookup`, `export`, `backup`) never need it.
+    pub fn claim_monitor(&self) -> Result<FileLock, StoreError> {
+        let path = lock::path_beside(&self.path, "-lock");
+        match lock::try_claim(&path).map_err(|source| StoreError::Lock { path, source })? {
+            lock::Claim::Held(held) => Ok(held),
+            lock::Claim::Taken { pid } => Err(StoreError::InUse {
+                path: self.path.clone(),
+                pid: lock::pid_note(pid),
+            }),
+        }
     }
 
     /// Opens the database at `path` for a command that only reads or derives: a missing file,
@@ -229,9 +255,51 @@ impl Store {
         &self,
         progress: impl FnMut(RebuildStep),
     ) -> Result<i64, StoreError> {
+        let _running = match claim_rebuild(&self.path)? {
+            lock::Claim::Held(held) => held,
+            lock::Claim::Taken { pid } => {
+                return Err(StoreError::RebuildRunning {
+                    path: self.path.clone(),
+                    pid: lock::pid_note(pid),
+                })
+            }
+        };
         let mut conn = open_writable(&self.path)?;
+        drop_interrupted_rebuild(&mut conn, &self.path)?;
         Ok(projection::rebuild(&mut conn, progress)?)
     }
+}
+
+/// Held by a running rebuild, so that no one else takes its tables for leftovers.
+fn claim_rebuild(db: &Path) -> Result<lock::Claim, StoreError> {
+    let path = lock::path_beside(db, "-rebuild-lock");
+    lock::try_claim(&path).map_err(|source| StoreError::Lock { path, source })
+}
+
+/// Drops the fresh tables a rebuild killed before its swap left behind (they hold a partial
+/// copy of the derived data and nothing else), unless a rebuild is running now; says so in the
+/// log.
+fn drop_interrupted_rebuild(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let leftovers = projection::rebuild_tables(conn)?;
+    if leftovers.is_empty() {
+        return Ok(());
+    }
+    let _running = match claim_rebuild(path)? {
+        lock::Claim::Held(held) => held,
+        // Its tables are in use; it drops or swaps them itself.
+        lock::Claim::Taken { .. } => return Ok(()),
+    };
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let dropped = projection::drop_rebuild_tables(&tx)?;
+    tx.commit()?;
+    if !dropped.is_empty() {
+        tracing::warn!(
+            "removed the tables an interrupted rebuild left in {}: {}",
+            path.display(),
+            dropped.join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// What an existing file at `--db` holds, when it is not refused.
