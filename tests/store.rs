@@ -481,3 +481,103 @@ async fn a_second_monitor_on_a_database_says_so_and_exits_1_while_readers_go_on(
     assert_eq!(lookup(&db, "user_2").unwrap()["status"], "OPEN");
     assert_eq!(after_crash.terminate(), 0);
 }
+
+/// Every file in `dir` with its size, to show that nothing was written there.
+fn folder_state(dir: &std::path::Path) -> Vec<(String, u64)> {
+    let mut files: Vec<(String, u64)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| {
+            let entry = entry.unwrap();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            (name, entry.metadata().unwrap().len())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// `lookup`, `export` and `backup` of the database in `view` (a read-only mount) all work and
+/// see `last_user`; nothing in the folder changes.
+fn read_on_read_only_media(
+    view: &support::disks::ReadOnlyView,
+    last_user: &str,
+    copy: &std::path::Path,
+) {
+    let db = view.path().join("monitor.db");
+    let before = folder_state(view.path());
+    let output = cli(&db, &["lookup", last_user, "--json"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let user: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(user["status"], "OPEN");
+    let output = cli(&db, &["export", "deliveries", "--format", "jsonl"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(stdout(&output).lines().count(), 3);
+    let output = cli(&db, &["backup", copy.to_str().unwrap()]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(lookup(copy, last_user).is_some(), "the copy holds it");
+    assert_eq!(folder_state(view.path()), before, "nothing written there");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookup_export_and_backup_read_a_database_on_read_only_media() {
+    let copies = Scratch::new();
+    // Left clean: the monitor stopped, nothing in a -wal file.
+    let clean = Scratch::new();
+    let monitor = Monitor::start(&clean.db(), &[]);
+    for id in ["user_1", "user_2", "user_3"] {
+        assert_eq!(
+            post(&monitor.webhook_url, flat(id, "", "OPEN"))
+                .await
+                .status,
+            200
+        );
+    }
+    assert_eq!(monitor.terminate(), 0);
+    let view = support::disks::ReadOnlyView::of(clean.dir.path());
+    read_on_read_only_media(&view, "user_3", &copies.dir.path().join("clean.db"));
+    drop(view);
+
+    // Left by a crash: its last deliveries are in the -wal file only, beside its -shm file.
+    let crashed = Scratch::new();
+    let monitor = Monitor::start(&crashed.db(), &[]);
+    for id in ["user_1", "user_2", "user_3"] {
+        assert_eq!(
+            post(&monitor.webhook_url, flat(id, "", "OPEN"))
+                .await
+                .status,
+            200
+        );
+    }
+    monitor.kill_hard();
+    let wal = crashed.dir.path().join("monitor.db-wal");
+    assert!(
+        std::fs::metadata(&wal).unwrap().len() > 0,
+        "the -wal file holds writes"
+    );
+    let view = support::disks::ReadOnlyView::of(crashed.dir.path());
+    read_on_read_only_media(&view, "user_3", &copies.dir.path().join("crashed.db"));
+    drop(view);
+
+    // Without its -shm file, that -wal cannot be read there: said, not read past.
+    std::fs::remove_file(crashed.dir.path().join("monitor.db-shm")).unwrap();
+    let view = support::disks::ReadOnlyView::of(crashed.dir.path());
+    let output = cli(&view.path().join("monitor.db"), &["export"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("-wal") && stderr.contains("writable folder"),
+        "{stderr}"
+    );
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
 
-use super::{schema, StoreError, READER_BUSY_TIMEOUT};
+use super::{open_reading, schema, ReadMode, StoreError};
 
 /// Pages copied per step (2 MiB at the default 4 KiB page size). Between steps the copy pauses,
 /// so on a shared disk the writer's commits are not queued behind one long stream of reads.
@@ -67,6 +67,7 @@ pub struct BackupSummary {
 /// killed one left is removed by the next backup to the same path.
 pub(super) fn copy_database(
     source: &Path,
+    reading: ReadMode,
     dest: &Path,
     mut progress: impl FnMut(BackupStep),
 ) -> Result<BackupSummary, BackupError> {
@@ -103,15 +104,7 @@ pub(super) fn copy_database(
         _ => BackupError::Sqlite(error),
     };
 
-    let from = Connection::open_with_flags(
-        source,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|source_error| StoreError::Open {
-        path: source.to_owned(),
-        source: source_error,
-    })?;
-    from.busy_timeout(READER_BUSY_TIMEOUT)?;
+    let from = open_reading(source, reading)?;
     // One read transaction across every step: each step then copies from the same snapshot
     // (without it, a commit by the monitor between two steps would start the copy over), and
     // in WAL mode a reader never blocks the monitor's writer.
