@@ -432,3 +432,121 @@ async fn a_backup_from_the_ui_shows_its_progress_on_the_live_feed_and_refuses_ba
     );
     assert_eq!(monitor.terminate(), 0);
 }
+
+/// Every file in `dir`, hidden ones and SQLite's companions included.
+fn every_file_in(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_that_fills_the_disk_fails_in_one_sentence_and_leaves_no_file_behind() {
+    let scratch = Scratch::new();
+    // About 25 MiB, for a disk of 4.
+    support::bulk::bulk_database(&scratch.db(), 800, 32 * 1024).await;
+    let disk = support::disks::SmallDisk::mount("4m");
+    let dest = disk.path().join("copy.db");
+
+    let output = backup(&scratch.db(), &dest);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let said: Vec<&str> = stderr
+        .lines()
+        .filter(|line| !line.starts_with("kyc-monitor: backup: "))
+        .collect();
+    assert_eq!(said.len(), 1, "one sentence: {stderr}");
+    assert!(
+        said[0].contains("is full") && said[0].contains(&dest.display().to_string()),
+        "{stderr}"
+    );
+    assert_eq!(
+        every_file_in(disk.path()),
+        BTreeSet::new(),
+        "no copy, no temporary file and no -journal left"
+    );
+
+    // From the UI, the same copy fails the same way.
+    let mut monitor = Monitor::start_with(
+        &scratch.db(),
+        true,
+        &[],
+        &mut std::process::Command::new(BIN),
+    );
+    let (base, token) = monitor.ui();
+    let answer = send(
+        client()
+            .post(format!("{base}/api/backup"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "path": dest })),
+    )
+    .await;
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert!(answer.body.contains("is full"), "{}", answer.body);
+    assert_eq!(every_file_in(disk.path()), BTreeSet::new());
+    assert_eq!(monitor.terminate(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_backup_leaves_no_finished_looking_file_and_the_next_one_clears_its_leftovers() {
+    let scratch = Scratch::new();
+    // About 100 MiB: the copy takes long enough to be caught midway.
+    support::bulk::bulk_database(&scratch.db(), 3_000, 32 * 1024).await;
+    let copies = scratch.dir.path().join("backups");
+    std::fs::create_dir(&copies).unwrap();
+    let dest = copies.join("copy.db");
+
+    let mut running = std::process::Command::new(BIN)
+        .args(["backup", dest.to_str().unwrap(), "--db"])
+        .arg(scratch.db())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Midway: its temporary copy exists and has pages in it.
+    let started = std::time::Instant::now();
+    loop {
+        let copying = std::fs::read_dir(&copies)
+            .unwrap()
+            .flatten()
+            .any(|entry| entry.metadata().is_ok_and(|meta| meta.len() > 0));
+        if copying {
+            break;
+        }
+        assert!(
+            running.try_wait().unwrap().is_none(),
+            "the backup ended before it could be caught copying"
+        );
+        assert!(started.elapsed() < Duration::from_secs(60), "no copy began");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    signal(&running, "KILL");
+    let status = running.wait().unwrap();
+    assert_eq!(status.code(), None, "killed midway, not finished: {status}");
+
+    assert!(!dest.exists(), "nothing at the destination");
+    let left = every_file_in(&copies);
+    assert!(
+        left.iter()
+            .all(|name| name.starts_with(".copy.db.") && name.contains(".partial")),
+        "only a hidden temporary file: {left:?}"
+    );
+    let output = cli(&dest, &["export"]);
+    assert_eq!(output.status.code(), Some(1), "nothing to use as --db");
+
+    let output = backup(&scratch.db(), &dest);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        every_file_in(&copies),
+        BTreeSet::from(["copy.db".to_owned()]),
+        "the next backup to the same path removed what the killed one left"
+    );
+    assert_eq!(integrity(&dest), "ok");
+    assert_eq!(export_jsonl(&dest, "users").len(), 3_000);
+}

@@ -412,6 +412,68 @@ async fn lookup_text_shows_control_and_bidi_characters_escaped_and_json_keeps_th
     }
 }
 
+#[tokio::test]
+async fn csv_export_shows_bidi_controls_escaped_and_jsonl_keeps_them() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    let bidi = [
+        '\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}', '\u{202e}', '\u{2066}', '\u{2067}',
+        '\u{2068}', '\u{2069}', '\u{200e}', '\u{200f}', '\u{061c}',
+    ];
+    // An id that a spreadsheet would show as "invoice_exe.pdf", and one per control.
+    let mut ids = vec!["invoice_\u{202e}fdp.exe".to_owned()];
+    ids.extend(bidi.iter().map(|c| format!("{c}=user_{:04x}", *c as u32)));
+    for id in &ids {
+        let answer = post(&monitor.webhook_url, flat(id, "", "OPEN\u{2067}x")).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    drop(monitor);
+
+    for table in ["users", "events", "deliveries"] {
+        let output = cli(&scratch.db(), &["export", table, "--format", "csv"]);
+        assert!(output.status.success(), "{table}");
+        let text = stdout(&output);
+        assert!(
+            !text.chars().any(|c| bidi.contains(&c)),
+            "{table}: a raw bidi control in {text:?}"
+        );
+        assert!(text.contains("invoice_\\u202efdp.exe"), "{table}: {text}");
+        assert!(text.contains("OPEN\\u2067x"), "{table}: {text}");
+    }
+    let output = cli(&scratch.db(), &["export", "users", "--format", "csv"]);
+    let mut reader = csv::Reader::from_reader(output.stdout.as_slice());
+    let shown: Vec<String> = reader
+        .records()
+        .map(|row| row.unwrap()[0].to_owned())
+        .collect();
+    for c in bidi {
+        // Escaped: the cell starts with a backslash now, which no spreadsheet runs.
+        let expected = format!("\\u{:04x}=user_{:04x}", c as u32, c as u32);
+        assert!(shown.contains(&expected), "{expected} not in {shown:?}");
+    }
+    // The deliveries' raw bodies stay JSON that reads back as the same id.
+    let output = cli(&scratch.db(), &["export", "deliveries", "--format", "csv"]);
+    let mut reader = csv::Reader::from_reader(output.stdout.as_slice());
+    let body_column = reader.headers().unwrap().iter().position(|h| h == "body");
+    let bodies: Vec<serde_json::Value> = reader
+        .records()
+        .map(|row| serde_json::from_str(&row.unwrap()[body_column.unwrap()]).unwrap())
+        .collect();
+    assert_eq!(bodies[0]["externalId"], ids[0]);
+
+    let users = export_jsonl(&scratch.db(), "users");
+    let exact: Vec<&str> = users
+        .iter()
+        .map(|u| u["externalId"].as_str().unwrap())
+        .collect();
+    for id in &ids {
+        assert!(
+            exact.contains(&id.as_str()),
+            "JSON Lines keeps {id:?} exactly"
+        );
+    }
+}
+
 /// The database path and its SQLite companions, for checking that nothing appeared.
 fn database_files(db: &std::path::Path) -> Vec<std::path::PathBuf> {
     ["", "-wal", "-shm", "-journal"]

@@ -307,3 +307,277 @@ fn upgrading_from_version_1_counts_the_users_already_there() {
         ]
     );
 }
+
+/// The tables named rebuild_* in `db`.
+fn rebuild_tables(db: &std::path::Path) -> Vec<String> {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let names = conn
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name LIKE 'rebuild%'")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    names
+}
+
+/// How far a running rebuild has projected into its fresh tables, once it has made them.
+fn rebuild_watermark(db: &std::path::Path) -> Option<i64> {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .ok()?;
+    conn.query_row("SELECT through FROM rebuild_projection", [], |row| {
+        row.get(0)
+    })
+    .ok()
+}
+
+/// Users and events as `export` gives them.
+fn derived_data(db: &std::path::Path) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
+    (export_jsonl(db, "users"), export_jsonl(db, "events"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_rebuild_leaves_tables_the_next_start_removes_and_says_so() {
+    use std::io::Read;
+    let scratch = Scratch::new();
+    let db = scratch.db();
+    // More than one of the rebuild's steps (20,000 deliveries), so it can be caught between them.
+    support::bulk::bulk_database(&db, 32_000, 0).await;
+
+    let mut rebuild = std::process::Command::new(BIN)
+        .args(["rebuild", "--db"])
+        .arg(&db)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Midway: its fresh tables hold part of the journal, and nothing was swapped in yet.
+    let started = std::time::Instant::now();
+    while rebuild_watermark(&db).unwrap_or(0) == 0 {
+        assert!(
+            rebuild.try_wait().unwrap().is_none(),
+            "the rebuild ended before it was caught midway"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "the rebuild made no progress"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    signal(&rebuild, "KILL");
+    let status = rebuild.wait().unwrap();
+    assert_eq!(status.code(), None, "killed midway, not finished: {status}");
+    let left = rebuild_tables(&db);
+    assert!(left.contains(&"rebuild_users".to_owned()), "{left:?}");
+
+    let mut command = std::process::Command::new(BIN);
+    command.stderr(std::process::Stdio::piped());
+    let mut monitor = Monitor::start_with(&db, false, &[], &mut command);
+    let mut log = monitor.child.stderr.take().unwrap();
+    assert_eq!(
+        rebuild_tables(&db),
+        Vec::<String>::new(),
+        "removed at start"
+    );
+    assert_eq!(monitor.terminate(), 0);
+    let mut said = String::new();
+    log.read_to_string(&mut said).unwrap();
+    let lines: Vec<&str> = said
+        .lines()
+        .filter(|line| line.contains("interrupted rebuild"))
+        .collect();
+    assert_eq!(lines.len(), 1, "one line says what was removed: {said}");
+    for table in &left {
+        assert!(
+            lines[0].contains(table.as_str()),
+            "{table} not named: {said}"
+        );
+    }
+
+    // The data is what a rebuild that runs to its end makes.
+    let (users, events) = derived_data(&db);
+    assert_eq!(users.len(), 32_000);
+    let output = cli(&db, &["rebuild"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let (rebuilt_users, rebuilt_events) = derived_data(&db);
+    assert!(users == rebuilt_users, "users equal to a clean rebuild's");
+    assert!(
+        events == rebuilt_events,
+        "events equal to a clean rebuild's"
+    );
+    assert_eq!(rebuild_tables(&db), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_monitor_on_a_database_says_so_and_exits_1_while_readers_go_on() {
+    use std::io::{BufRead, Read};
+    let scratch = Scratch::new();
+    let db = scratch.db();
+    let first = Monitor::start(&db, &[]);
+    let answer = post(&first.webhook_url, flat("user_1", "", "OPEN")).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+
+    let mut second = serve_command(&db)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut announced = String::new();
+    std::io::BufReader::new(second.stdout.take().unwrap())
+        .read_line(&mut announced)
+        .unwrap();
+    if !announced.is_empty() {
+        let _ = second.kill();
+        let _ = second.wait();
+        panic!("a second monitor started on the same database: {announced}");
+    }
+    let status = second.wait().unwrap();
+    let mut said = String::new();
+    second
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut said)
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{said}");
+    assert_eq!(said.lines().count(), 1, "one sentence: {said}");
+    assert!(
+        said.contains(&db.display().to_string())
+            && said.contains("already running")
+            && said.contains(&format!("pid {}", first.child.id())),
+        "{said}"
+    );
+
+    // Readers need no claim: they go on while the first monitor runs.
+    assert_eq!(lookup(&db, "user_1").unwrap()["status"], "OPEN");
+    assert_eq!(export_jsonl(&db, "deliveries").len(), 1);
+    let copy = scratch.dir.path().join("copy.db");
+    let output = cli(&db, &["backup", copy.to_str().unwrap()]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let answer = post(&first.webhook_url, flat("user_2", "", "OPEN")).await;
+    assert_eq!(
+        answer.status, 200,
+        "the first monitor goes on: {}",
+        answer.body
+    );
+
+    // Once it has stopped, the database is free again, also after a crash.
+    assert_eq!(first.terminate(), 0);
+    let again = Monitor::start(&db, &[]);
+    again.kill_hard();
+    let after_crash = Monitor::start(&db, &[]);
+    assert_eq!(lookup(&db, "user_2").unwrap()["status"], "OPEN");
+    assert_eq!(after_crash.terminate(), 0);
+}
+
+/// Every file in `dir` with its size, to show that nothing was written there.
+fn folder_state(dir: &std::path::Path) -> Vec<(String, u64)> {
+    let mut files: Vec<(String, u64)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| {
+            let entry = entry.unwrap();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            (name, entry.metadata().unwrap().len())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// `lookup`, `export` and `backup` of the database in `view` (a read-only mount) all work and
+/// see `last_user`; nothing in the folder changes.
+fn read_on_read_only_media(
+    view: &support::disks::ReadOnlyView,
+    last_user: &str,
+    copy: &std::path::Path,
+) {
+    let db = view.path().join("monitor.db");
+    let before = folder_state(view.path());
+    let output = cli(&db, &["lookup", last_user, "--json"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let user: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(user["status"], "OPEN");
+    let output = cli(&db, &["export", "deliveries", "--format", "jsonl"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(stdout(&output).lines().count(), 3);
+    let output = cli(&db, &["backup", copy.to_str().unwrap()]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(lookup(copy, last_user).is_some(), "the copy holds it");
+    assert_eq!(folder_state(view.path()), before, "nothing written there");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookup_export_and_backup_read_a_database_on_read_only_media() {
+    let copies = Scratch::new();
+    // Left clean: the monitor stopped, nothing in a -wal file.
+    let clean = Scratch::new();
+    let monitor = Monitor::start(&clean.db(), &[]);
+    for id in ["user_1", "user_2", "user_3"] {
+        assert_eq!(
+            post(&monitor.webhook_url, flat(id, "", "OPEN"))
+                .await
+                .status,
+            200
+        );
+    }
+    assert_eq!(monitor.terminate(), 0);
+    let view = support::disks::ReadOnlyView::of(clean.dir.path());
+    read_on_read_only_media(&view, "user_3", &copies.dir.path().join("clean.db"));
+    drop(view);
+
+    // Left by a crash: its last deliveries are in the -wal file only, beside its -shm file.
+    let crashed = Scratch::new();
+    let monitor = Monitor::start(&crashed.db(), &[]);
+    for id in ["user_1", "user_2", "user_3"] {
+        assert_eq!(
+            post(&monitor.webhook_url, flat(id, "", "OPEN"))
+                .await
+                .status,
+            200
+        );
+    }
+    monitor.kill_hard();
+    let wal = crashed.dir.path().join("monitor.db-wal");
+    assert!(
+        std::fs::metadata(&wal).unwrap().len() > 0,
+        "the -wal file holds writes"
+    );
+    let view = support::disks::ReadOnlyView::of(crashed.dir.path());
+    read_on_read_only_media(&view, "user_3", &copies.dir.path().join("crashed.db"));
+    drop(view);
+
+    // Without its -shm file, that -wal cannot be read there: said, not read past.
+    std::fs::remove_file(crashed.dir.path().join("monitor.db-shm")).unwrap();
+    let view = support::disks::ReadOnlyView::of(crashed.dir.path());
+    let output = cli(&view.path().join("monitor.db"), &["export"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("-wal") && stderr.contains("writable folder"),
+        "{stderr}"
+    );
+}

@@ -288,16 +288,49 @@ pub fn csv_rows<'a>(rows: impl IntoIterator<Item = Vec<&'a str>>) -> Vec<u8> {
 }
 
 /// A cell as CSV text. A text cell that a spreadsheet would run as a formula gets a leading `'`.
+/// Bidirectional controls are written as visible escapes (`\u202e`) wherever they are in the
+/// cell: a leading `'` would not stop one in the middle of a value from showing
+/// `user_\u{202e}gpj.exe` as `user_exe.jpg`. In a JSON cell (headers, body) the escape is the
+/// same character to a JSON reader. JSON Lines keeps every value exactly.
 fn csv_cell(cell: &Cell) -> String {
     match cell {
-        Cell::Text(value) if value.starts_with(['=', '+', '-', '@', '\t', '\r']) => {
-            format!("'{value}")
+        Cell::Text(value) | Cell::Json(value) => {
+            let shown = escape_bidi_controls(value);
+            if matches!(cell, Cell::Text(_)) && shown.starts_with(['=', '+', '-', '@', '\t', '\r'])
+            {
+                format!("'{shown}")
+            } else {
+                shown
+            }
         }
-        Cell::Text(value) | Cell::Json(value) => value.clone(),
         Cell::Number(value) => value.to_string(),
         Cell::Bool(value) => value.to_string(),
         Cell::Null => String::new(),
     }
+}
+
+/// The characters that reorder how text around them is shown: the bidirectional embeddings,
+/// overrides and isolates, and the marks (LRM, RLM, ALM).
+fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+    )
+}
+
+fn escape_bidi_controls(value: &str) -> String {
+    if !value.contains(is_bidi_control) {
+        return value.to_owned();
+    }
+    let mut shown = String::with_capacity(value.len() + 8);
+    for c in value.chars() {
+        if is_bidi_control(c) {
+            shown.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            shown.push(c);
+        }
+    }
+    shown
 }
 
 struct JsonRow<'a>(&'a Row);
@@ -375,5 +408,19 @@ mod tests {
         assert_eq!(csv_cell(&Cell::Text("user_1".into())), "user_1");
         assert_eq!(csv_cell(&Cell::Number(-3)), "-3");
         assert_eq!(csv_cell(&Cell::Null), "");
+    }
+
+    #[test]
+    fn bidi_controls_are_escaped_anywhere_in_a_cell() {
+        assert_eq!(
+            csv_cell(&Cell::Text("user_\u{202e}gpj.exe".into())),
+            "user_\\u202egpj.exe"
+        );
+        assert_eq!(
+            csv_cell(&Cell::Json("{\"a\":\"\u{2066}x\u{2069}\"}".into())),
+            r#"{"a":"\u2066x\u2069"}"#
+        );
+        assert_eq!(csv_cell(&Cell::Text("=\u{200f}1".into())), "'=\\u200f1");
+        assert_eq!(csv_cell(&Cell::Text("José".into())), "José");
     }
 }

@@ -18,7 +18,7 @@ use crate::provider::actions::ProviderHub;
 use crate::provider::FlowConfig;
 use crate::secret_file::{SecretFileError, SecretSource};
 use crate::signature::SigningSecret;
-use crate::store::{Store, StoreError, Writer};
+use crate::store::{FileLock, Store, StoreError, Writer};
 use crate::tunnel::{self, TunnelOptions, TunnelSpec, TunnelState};
 
 /// How long a stop waits for requests still being received before it gives up on them.
@@ -142,6 +142,8 @@ pub struct Server {
     outgoing: Outgoing,
     signing_secret: Arc<SecretSource>,
     refusals: Arc<ingest::RefusalBudget>,
+    /// This run's claim on the database, released once the writer has finished.
+    claim: FileLock,
 }
 
 async fn bind(addr: SocketAddr, flag: &'static str) -> Result<TcpListener, ServeError> {
@@ -165,7 +167,7 @@ impl Server {
         let tunnel_state = watch::channel(tunnel::initial_state(&config.tunnel)).0;
         // Opening the database (its checks and migrations) and reading the secret file block:
         // off the async workers.
-        let (store, token, instance_id, ui_token, signing_secret) = {
+        let (store, claim, token, instance_id, ui_token, signing_secret) = {
             let (db, with_token, given, with_ui) = (
                 config.db.clone(),
                 config.webhook_token,
@@ -174,6 +176,7 @@ impl Server {
             );
             crate::blocking::off_worker(move || {
                 let store = Store::open(&db)?;
+                let claim = store.claim_monitor()?;
                 let token = with_token.then(|| store.webhook_token()).transpose()?;
                 let instance_id = store.instance_id()?;
                 let ui_token = with_ui.then(|| store.ui_token()).transpose()?;
@@ -181,7 +184,7 @@ impl Server {
                     Some(secret) => SecretSource::Fixed(Some(secret)),
                     None => SecretSource::file(&db)?,
                 };
-                Ok::<_, ServeError>((store, token, instance_id, ui_token, Arc::new(secret)))
+                Ok::<_, ServeError>((store, claim, token, instance_id, ui_token, Arc::new(secret)))
             })
             .await?
         };
@@ -278,6 +281,7 @@ impl Server {
             outgoing,
             signing_secret,
             refusals,
+            claim,
             tunnel: config.tunnel,
             tunnel_options: config.tunnel_options,
         })
@@ -430,6 +434,7 @@ impl Server {
             forwarder.abort();
         }
         self.writer.finish().await;
+        drop(self.claim);
         tracing::info!("stopped");
         Ok(())
     }

@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod bore;
+pub mod bulk;
+pub mod disks;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

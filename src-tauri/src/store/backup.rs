@@ -7,7 +7,7 @@ use std::time::Duration;
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
 
-use super::{schema, StoreError, READER_BUSY_TIMEOUT};
+use super::{open_reading, schema, ReadMode, StoreError};
 
 /// Pages copied per step (2 MiB at the default 4 KiB page size). Between steps the copy pauses,
 /// so on a shared disk the writer's commits are not queued behind one long stream of reads.
@@ -22,6 +22,12 @@ pub enum BackupError {
     DestinationIsFolder { path: PathBuf, example: PathBuf },
     #[error("the folder {path} does not exist: create it (or check the path; is a disk missing?)")]
     NoFolder { path: PathBuf },
+    #[error("the disk holding {folder} is full ({needed} MiB needed for the copy); nothing was written to {path}: free some space or choose another disk")]
+    DiskFull {
+        folder: PathBuf,
+        path: PathBuf,
+        needed: u64,
+    },
     #[error("cannot write the backup in {folder}: {source}")]
     Write {
         folder: PathBuf,
@@ -57,9 +63,11 @@ pub struct BackupSummary {
 /// Copies the database at `source` to the new file `dest`. The copy is one snapshot: every
 /// write committed before it began is in it, none that came later. It is written under a
 /// temporary name beside `dest`, checked, and only then given its name, so a failed or killed
-/// backup never leaves a partial file at `dest`.
+/// backup never leaves a partial file at `dest`. A failed one removes its temporary file; what a
+/// killed one left is removed by the next backup to the same path.
 pub(super) fn copy_database(
     source: &Path,
+    reading: ReadMode,
     dest: &Path,
     mut progress: impl FnMut(BackupStep),
 ) -> Result<BackupSummary, BackupError> {
@@ -68,24 +76,35 @@ pub(super) fn copy_database(
         folder: folder.clone(),
         source,
     };
+    let prefix = format!(
+        ".{}.",
+        dest.file_name().unwrap_or_default().to_string_lossy()
+    );
+    remove_leftovers(&folder, &prefix);
     let partial = tempfile::Builder::new()
-        .prefix(&format!(
-            ".{}.",
-            dest.file_name().unwrap_or_default().to_string_lossy()
-        ))
-        .suffix(".partial")
+        .prefix(&prefix)
+        .suffix(PARTIAL_SUFFIX)
         .tempfile_in(&folder)
         .map_err(write_error)?;
-
-    let from = Connection::open_with_flags(
-        source,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|source_error| StoreError::Open {
-        path: source.to_owned(),
-        source: source_error,
+    // Held until the copy has its name: tells a later backup that this one is not a leftover.
+    partial.as_file().try_lock().map_err(|error| {
+        write_error(std::io::Error::other(format!(
+            "cannot lock the temporary copy: {error}"
+        )))
     })?;
-    from.busy_timeout(READER_BUSY_TIMEOUT)?;
+    // Dropped before `partial` (which deletes the copy itself) on every way out.
+    let _companions = Companions(partial.path().to_owned());
+    let mut total_bytes = 0;
+    let full = |error: rusqlite::Error, total_bytes: u64| match error.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DiskFull) => BackupError::DiskFull {
+            folder: folder.clone(),
+            path: dest.to_owned(),
+            needed: total_bytes.div_ceil(1024 * 1024),
+        },
+        _ => BackupError::Sqlite(error),
+    };
+
+    let from = open_reading(source, reading)?;
     // One read transaction across every step: each step then copies from the same snapshot
     // (without it, a commit by the monitor between two steps would start the copy over), and
     // in WAL mode a reader never blocks the monitor's writer.
@@ -95,13 +114,19 @@ pub(super) fn copy_database(
         partial.path(),
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
+    // No rollback journal: a copy that fails is thrown away whole, never rolled back, and a
+    // journal is one more file a failure (a full disk) would leave behind.
+    to.pragma_update(None, "journal_mode", "OFF")?;
     let pages = {
         let backup = Backup::new(&from, &mut to)?;
         loop {
-            let step = backup.step(PAGES_PER_STEP)?;
+            let step = backup
+                .step(PAGES_PER_STEP)
+                .map_err(|error| full(error, total_bytes))?;
             let done = backup.progress();
             let total = done.pagecount.max(0) as u64;
             let copied = total.saturating_sub(done.remaining.max(0) as u64);
+            total_bytes = total * page_size;
             progress(BackupStep::Copying {
                 copied: copied * page_size,
                 total: total * page_size,
@@ -141,6 +166,44 @@ pub(super) fn copy_database(
         bytes,
         ..summary
     })
+}
+
+const PARTIAL_SUFFIX: &str = ".partial";
+
+/// Removes the temporary files of earlier backups to the same path that were killed before
+/// they ended: a `.NAME.XXXXXX.partial` no running backup holds the lock of, and the files
+/// SQLite kept beside it. Best effort: a leftover that cannot be removed harms nothing.
+fn remove_leftovers(folder: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !(name.starts_with(prefix) && name.ends_with(PARTIAL_SUFFIX)) {
+            continue;
+        }
+        let path = entry.path();
+        let abandoned = std::fs::File::open(&path).is_ok_and(|file| file.try_lock().is_ok());
+        if abandoned {
+            let _ = std::fs::remove_file(&path);
+            drop(Companions(path.clone()));
+            tracing::info!(path = %path.display(), "removed the temporary file of a backup that was interrupted");
+        }
+    }
+}
+
+/// The files SQLite may keep beside the temporary copy (a journal; the WAL and its index while
+/// the finished copy, a WAL database like its source, is checked), removed when dropped.
+struct Companions(PathBuf);
+
+impl Drop for Companions {
+    fn drop(&mut self) {
+        for suffix in ["-journal", "-wal", "-shm"] {
+            let mut path = self.0.clone().into_os_string();
+            path.push(suffix);
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 /// The folder `dest` goes in, which must exist: a backup aimed at a disk that is not mounted

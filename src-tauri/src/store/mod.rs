@@ -4,6 +4,7 @@
 mod backup;
 mod identity;
 mod journal;
+mod lock;
 mod outbox;
 mod projection;
 pub mod queries;
@@ -21,6 +22,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 pub use backup::{BackupError, BackupStep, BackupSummary};
+pub use lock::FileLock;
 pub use outbox::{Attempt, Destination, DueForward, ForwardState};
 pub use projection::RebuildStep;
 pub use queries::{
@@ -78,6 +80,17 @@ pub enum StoreError {
     CommitFailed(String),
     #[error("the database writer has stopped")]
     WriterStopped,
+    #[error("another KYC Monitor{pid} is already running on {path}: stop it first, or give this one another database with --db")]
+    InUse { path: PathBuf, pid: String },
+    #[error("a rebuild{pid} is already running on {path}: wait for it to end")]
+    RebuildRunning { path: PathBuf, pid: String },
+    #[error("cannot lock {path}: {source}")]
+    Lock {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is in a folder that cannot be written (read-only media?) and its -wal file holds writes SQLite can only read there with its -shm file, which is missing: copy the database with its -wal file to a writable folder and use the copy")]
+    WalUnreadable { path: PathBuf },
     /// The file at the path is not the one the writer holds open any more.
     #[error("{0}")]
     FileGone(String),
@@ -87,6 +100,18 @@ pub enum StoreError {
 #[derive(Debug, Clone)]
 pub struct Store {
     path: PathBuf,
+    reading: ReadMode,
+}
+
+/// How readers open the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ReadMode {
+    /// As SQLite's WAL readers do, beside a writer: they use (or make) the -shm file.
+    Shared,
+    /// `immutable=1`: no -shm, no locks. Only for a file in a folder that cannot be written
+    /// (read-only media) with nothing in its -wal: there, no writer can change it and SQLite
+    /// could not make the -shm file a shared reader needs.
+    Immutable,
 }
 
 impl Store {
@@ -109,9 +134,25 @@ impl Store {
         }
         let mut conn = open_writable(path)?;
         migrate(&mut conn, path)?;
+        drop_interrupted_rebuild(&mut conn, path)?;
         Ok(Store {
             path: path.to_owned(),
+            reading: ReadMode::Shared,
         })
+    }
+
+    /// Claims the database for the one monitor (`serve` or the desktop app) that may run on
+    /// it: two writers and two forwarders on one file is not a state anyone means. Held until
+    /// the returned lock is dropped; readers (`lookup`, `export`, `backup`) never need it.
+    pub fn claim_monitor(&self) -> Result<FileLock, StoreError> {
+        let path = lock::path_beside(&self.path, "-lock");
+        match lock::try_claim(&path).map_err(|source| StoreError::Lock { path, source })? {
+            lock::Claim::Held(held) => Ok(held),
+            lock::Claim::Taken { pid } => Err(StoreError::InUse {
+                path: self.path.clone(),
+                pid: lock::pid_note(pid),
+            }),
+        }
     }
 
     /// Opens the database at `path` for a command that only reads or derives: a missing file,
@@ -136,13 +177,13 @@ impl Store {
                 })
             }
         }
-        let version = match check_identity(path)? {
-            Identity::Blank => {
+        let (version, reading) = match check_identity(path)? {
+            (Identity::Blank, _) => {
                 return Err(StoreError::Blank {
                     path: path.to_owned(),
                 })
             }
-            Identity::Ours { version } => version,
+            (Identity::Ours { version }, reading) => (version, reading),
         };
         if version < schema::latest_version() {
             // Without SQLITE_OPEN_CREATE: a file removed since the check is not made again.
@@ -159,6 +200,7 @@ impl Store {
         }
         Ok(Store {
             path: path.to_owned(),
+            reading,
         })
     }
 
@@ -168,16 +210,7 @@ impl Store {
 
     /// A read-only connection for queries; it sees every committed write (WAL reader).
     pub fn reader(&self) -> Result<Reader, StoreError> {
-        let conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|source| StoreError::Open {
-            path: self.path.clone(),
-            source,
-        })?;
-        conn.busy_timeout(READER_BUSY_TIMEOUT)?;
-        Ok(Reader::new(conn))
+        Ok(Reader::new(open_reading(&self.path, self.reading)?))
     }
 
     /// Starts the single writer that every delivery goes through.
@@ -230,7 +263,7 @@ impl Store {
         dest: &Path,
         progress: impl FnMut(BackupStep),
     ) -> Result<BackupSummary, BackupError> {
-        backup::copy_database(&self.path, dest, progress)
+        backup::copy_database(&self.path, self.reading, dest, progress)
     }
 
     /// Derives events and users again from the stored deliveries alone: the projector from
@@ -245,9 +278,51 @@ impl Store {
         &self,
         progress: impl FnMut(RebuildStep),
     ) -> Result<i64, StoreError> {
+        let _running = match claim_rebuild(&self.path)? {
+            lock::Claim::Held(held) => held,
+            lock::Claim::Taken { pid } => {
+                return Err(StoreError::RebuildRunning {
+                    path: self.path.clone(),
+                    pid: lock::pid_note(pid),
+                })
+            }
+        };
         let mut conn = open_writable(&self.path)?;
+        drop_interrupted_rebuild(&mut conn, &self.path)?;
         Ok(projection::rebuild(&mut conn, progress)?)
     }
+}
+
+/// Held by a running rebuild, so that no one else takes its tables for leftovers.
+fn claim_rebuild(db: &Path) -> Result<lock::Claim, StoreError> {
+    let path = lock::path_beside(db, "-rebuild-lock");
+    lock::try_claim(&path).map_err(|source| StoreError::Lock { path, source })
+}
+
+/// Drops the fresh tables a rebuild killed before its swap left behind (they hold a partial
+/// copy of the derived data and nothing else), unless a rebuild is running now; says so in the
+/// log.
+fn drop_interrupted_rebuild(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let leftovers = projection::rebuild_tables(conn)?;
+    if leftovers.is_empty() {
+        return Ok(());
+    }
+    let _running = match claim_rebuild(path)? {
+        lock::Claim::Held(held) => held,
+        // Its tables are in use; it drops or swaps them itself.
+        lock::Claim::Taken { .. } => return Ok(()),
+    };
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let dropped = projection::drop_rebuild_tables(&tx)?;
+    tx.commit()?;
+    if !dropped.is_empty() {
+        tracing::warn!(
+            "removed the tables an interrupted rebuild left in {}: {}",
+            path.display(),
+            dropped.join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// What an existing file at `--db` holds, when it is not refused.
@@ -259,8 +334,45 @@ enum Identity {
     },
 }
 
-/// Refuses a file that is not a KYC Monitor database, reading it only.
-fn check_identity(path: &Path) -> Result<Identity, StoreError> {
+/// A read-only connection to `path`.
+pub(super) fn open_reading(path: &Path, mode: ReadMode) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = match mode {
+        ReadMode::Shared => Connection::open_with_flags(path, flags),
+        ReadMode::Immutable => {
+            Connection::open_with_flags(immutable_uri(path), flags | OpenFlags::SQLITE_OPEN_URI)
+        }
+    }
+    .map_err(|source| StoreError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    conn.busy_timeout(READER_BUSY_TIMEOUT)?;
+    Ok(conn)
+}
+
+/// `file:PATH?immutable=1`, every byte of the path that a URI could read otherwise escaped.
+fn immutable_uri(path: &Path) -> String {
+    let mut uri = String::from("file:");
+    for &byte in path.as_os_str().as_encoded_bytes() {
+        if byte.is_ascii_alphanumeric() || b"/._-~".contains(&byte) {
+            uri.push(byte as char);
+        } else {
+            uri.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
+}
+
+/// True when `<db>-wal` exists with something in it (writes not yet in the main file).
+fn wal_has_content(db: &Path) -> bool {
+    std::fs::metadata(lock::path_beside(db, "-wal")).is_ok_and(|meta| meta.len() > 0)
+}
+
+/// Refuses a file that is not a KYC Monitor database, reading it only. Says how readers can
+/// open it: shared, or immutable where SQLite cannot make its -shm file (a read-only folder).
+fn check_identity(path: &Path) -> Result<(Identity, ReadMode), StoreError> {
     let foreign = |reason: &str| StoreError::Foreign {
         path: path.to_owned(),
         reason: reason.to_owned(),
@@ -277,17 +389,8 @@ fn check_identity(path: &Path) -> Result<Identity, StoreError> {
     if read > 0 && (read < header.len() || &header != SQLITE_MAGIC) {
         return Err(foreign("it is not an SQLite database"));
     }
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|source| StoreError::Open {
-        path: path.to_owned(),
-        source,
-    })?;
-    conn.busy_timeout(READER_BUSY_TIMEOUT)?;
-    let identity = conn
-        .query_row(
+    let identify = |conn: &Connection| {
+        conn.query_row(
             "SELECT (SELECT application_id FROM pragma_application_id),
                     (SELECT user_version FROM pragma_user_version),
                     (SELECT count(*) FROM sqlite_schema)",
@@ -300,14 +403,32 @@ fn check_identity(path: &Path) -> Result<Identity, StoreError> {
                 ))
             },
         )
-        .map_err(|error| match error.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::NotADatabase) => foreign("it is not an SQLite database"),
-            _ => StoreError::Open {
+    };
+    let mut reading = ReadMode::Shared;
+    let mut found = identify(&open_reading(path, reading)?);
+    if matches!(
+        found.as_ref().map_err(rusqlite::Error::sqlite_error_code),
+        Err(Some(
+            rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly
+        ))
+    ) {
+        // SQLite could not make the -shm file: the folder cannot be written.
+        if wal_has_content(path) {
+            return Err(StoreError::WalUnreadable {
                 path: path.to_owned(),
-                source: error,
-            },
-        })?;
-    match identity {
+            });
+        }
+        reading = ReadMode::Immutable;
+        found = identify(&open_reading(path, reading)?);
+    }
+    let identity = found.map_err(|error| match error.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase) => foreign("it is not an SQLite database"),
+        _ => StoreError::Open {
+            path: path.to_owned(),
+            source: error,
+        },
+    })?;
+    let identity = match identity {
         (schema::APPLICATION_ID, version, _) if version > schema::latest_version() => {
             Err(StoreError::TooNew {
                 path: path.to_owned(),
@@ -321,7 +442,8 @@ fn check_identity(path: &Path) -> Result<Identity, StoreError> {
         (other, _, _) => Err(foreign(&format!(
             "it is an SQLite database of another program, application id {other:#x}"
         ))),
-    }
+    }?;
+    Ok((identity, reading))
 }
 
 fn open_writable(path: &Path) -> Result<Connection, StoreError> {

@@ -135,6 +135,28 @@ pub(super) const DERIVED_NAMES: [&str; 9] = [
     "projection",
 ];
 
+/// The tables a rebuild made and has not swapped in yet (left by one that was killed, or being
+/// filled by one running now).
+pub(super) fn rebuild_tables(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    conn.prepare(
+        r"SELECT name FROM sqlite_schema WHERE type = 'table' AND name LIKE 'rebuild\_%' ESCAPE '\'
+           ORDER BY name",
+    )?
+    .query_map([], |row| row.get(0))?
+    .collect()
+}
+
+/// Drops every table [`rebuild_tables`] finds, in the caller's transaction; returns their names.
+pub(super) fn drop_rebuild_tables(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let names = rebuild_tables(conn)?;
+    // rebuild_users refers to rebuild_events: checked at commit, when both are gone.
+    conn.pragma_update(None, "defer_foreign_keys", "ON")?;
+    for name in &names {
+        conn.execute_batch(&format!("DROP TABLE \"{}\";", name.replace('"', "\"\"")))?;
+    }
+    Ok(names)
+}
+
 /// The journal row the projector reads: the body only where it names a user.
 struct Journaled {
     id: i64,

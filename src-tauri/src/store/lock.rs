@@ -1,0 +1,62 @@
+//! Advisory locks in files beside the database: one says a monitor serves it, one that a
+//! rebuild is running on it. Never on the database file itself: closing any descriptor of a
+//! file drops the POSIX locks SQLite holds on it. The lock goes with the process, however it
+//! ends, so a crash leaves nothing to clean up; the files themselves stay (removing a lock
+//! file races with whoever is opening it).
+
+use std::fs::File;
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+/// Held while alive.
+#[derive(Debug)]
+pub struct FileLock {
+    _file: File,
+}
+
+/// What trying a lock found.
+pub(super) enum Claim {
+    Held(FileLock),
+    /// Another process holds it; its pid, when it wrote one.
+    Taken {
+        pid: Option<u32>,
+    },
+}
+
+/// `<db><suffix>`, beside the database.
+pub(super) fn path_beside(db: &Path, suffix: &str) -> PathBuf {
+    let mut path = db.as_os_str().to_owned();
+    path.push(suffix);
+    PathBuf::from(path)
+}
+
+/// Takes the lock in `path` (creating the file) without waiting, and writes this process's pid
+/// in it for whoever finds it taken.
+pub(super) fn try_claim(path: &Path) -> std::io::Result<Claim> {
+    let mut file = File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            let _ = file.read_to_string(&mut text);
+            return Ok(Claim::Taken {
+                pid: text.trim().parse().ok(),
+            });
+        }
+        Err(std::fs::TryLockError::Error(error)) => return Err(error),
+    }
+    file.set_len(0)?;
+    file.rewind()?;
+    writeln!(file, "{}", std::process::id())?;
+    Ok(Claim::Held(FileLock { _file: file }))
+}
+
+/// " (pid N)" when the pid is known, for messages.
+pub(super) fn pid_note(pid: Option<u32>) -> String {
+    pid.map(|pid| format!(" (pid {pid})")).unwrap_or_default()
+}
