@@ -321,6 +321,38 @@ async fn a_chain_of_monitors_forwarding_to_each_other_does_not_loop() {
         (&"CLOSED".into(), &"ACCEPT".into())
     );
     assert_eq!(user["events"].as_array().unwrap().len(), 4, "{user}");
+
+    // An id made by a monitor outside the ring (or made up): it goes round once and stops.
+    for (n, status) in [(1, "OPEN"), (2, "CLOSED")] {
+        let answer = send(
+            client()
+                .post(&webhook_a)
+                .header("webhook-id", format!("kycm_elsewhere_{n}"))
+                .body(flat("ringed", "", status)),
+        )
+        .await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    let at_a = wait_for_deliveries(&base_a, &token_a, 8).await;
+    let ringed: Vec<&str> = at_a[..4]
+        .iter()
+        .map(|d| d["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ringed,
+        ["duplicate", "duplicate", "accepted", "accepted"],
+        "{at_a:?}"
+    );
+    for delivery in &wait_for_deliveries(&base_b, &token_b, 4).await[..2] {
+        let id = delivery["id"].as_i64().unwrap();
+        forward_state(&base_b, &token_b, id, |s| s["state"] == "delivered").await;
+    }
+    let settled = api_get(&base_a, &token_a, "/api/deliveries").await;
+    assert_eq!(
+        settled["deliveries"].as_array().unwrap().len(),
+        8,
+        "{settled}"
+    );
 }
 
 /// A child process killed when dropped.
@@ -485,9 +517,19 @@ async fn retry_after_of_any_size_and_form_is_honoured_and_capped_at_an_hour() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_redirect_is_said_to_be_one_and_not_followed() {
-    let backend =
-        Backend::start(|_, _| Reply::status(302, &[("location", "https://elsewhere.example/kyc")]))
-            .await;
+    let backend = Backend::start(|body, _| {
+        let location = if body.contains("hostile") {
+            "https://elsewhere.example/\u{202e}gpj.exe"
+        } else {
+            "https://elsewhere.example/kyc"
+        };
+        Reply {
+            status: StatusCode::FOUND,
+            headers: vec![("location", location.to_owned())],
+            hold: false,
+        }
+    })
+    .await;
     let scratch = Scratch::new();
     let (monitor, base, token) = serve_with_ui(&scratch.db(), &["--forward-to", &backend.url]);
     assert_eq!(
@@ -507,6 +549,20 @@ async fn a_redirect_is_said_to_be_one_and_not_followed() {
         backend.seen().len(),
         1,
         "the redirect was followed or retried"
+    );
+    // What the backend named is stored and shown inert: a bidi override percent-encoded.
+    assert_eq!(
+        post(&monitor.webhook_url, flat("hostile", "", "OPEN"))
+            .await
+            .status,
+        200
+    );
+    let id = newest_delivery(&base, &token).await;
+    let state = forward_state(&base, &token, id, |s| s["state"] == "failed").await;
+    let error = state["lastError"].as_str().unwrap();
+    assert!(
+        error.contains("to https://elsewhere.example/%E2%80%AEgpj.exe;"),
+        "{error}"
     );
 }
 
@@ -798,4 +854,331 @@ async fn backups_go_only_into_the_backup_folder() {
     let answer = backup(folder.join("good.db")).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert!(folder.join("good.db").is_file());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_folder_swapped_for_a_link_while_backups_run_never_moves_one_out() {
+    let scratch = Scratch::new();
+    let root = scratch.db().parent().unwrap().to_owned();
+    let (folder, outside) = (root.join("backups"), root.join("elsewhere"));
+    std::fs::create_dir_all(folder.join("sub")).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, folder.join("link")).unwrap();
+    let (_monitor, base, token) =
+        serve_with_ui(&scratch.db(), &["--backup-dir", folder.to_str().unwrap()]);
+    // Another process keeps exchanging the folder and the link (renameat2 RENAME_EXCHANGE).
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let swapper = {
+        let (stop, folder) = (stop.clone(), folder.clone());
+        std::thread::spawn(move || {
+            use std::os::unix::ffi::OsStrExt;
+            let sub = std::ffi::CString::new(folder.join("sub").as_os_str().as_bytes()).unwrap();
+            let link = std::ffi::CString::new(folder.join("link").as_os_str().as_bytes()).unwrap();
+            let mut swaps = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // SAFETY: two valid paths; the call only renames.
+                let done = unsafe {
+                    libc::renameat2(
+                        libc::AT_FDCWD,
+                        sub.as_ptr(),
+                        libc::AT_FDCWD,
+                        link.as_ptr(),
+                        libc::RENAME_EXCHANGE,
+                    )
+                };
+                assert_eq!(done, 0, "{}", std::io::Error::last_os_error());
+                swaps += 1;
+            }
+            swaps
+        })
+    };
+    let mut written = 0;
+    for n in 0..150 {
+        let path = folder.join("sub").join(format!("race{n}.db"));
+        let answer = send(
+            client()
+                .post(format!("{base}/api/backup"))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({ "path": path })),
+        )
+        .await;
+        match answer.status {
+            200 => written += 1,
+            400 => assert!(
+                answer.body.contains("backups are written only into"),
+                "{}",
+                answer.body
+            ),
+            other => panic!("{other}: {}", answer.body),
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let swaps = swapper.join().unwrap();
+    assert!(swaps > 1_000, "the swapper ran only {swaps} times");
+    let escaped: Vec<_> = std::fs::read_dir(&outside).unwrap().collect();
+    assert!(
+        escaped.is_empty(),
+        "{} files written outside the folder: {escaped:?}",
+        escaped.len()
+    );
+    assert!(written > 0, "no backup was written at all");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_users_hanging_at_a_backend_leave_room_for_the_others() {
+    // The backend holds every delivery of the `bad` users until released.
+    let backend = Backend::start(|body, _| Reply {
+        hold: body.contains("\"bad_"),
+        ..Reply::ok()
+    })
+    .await;
+    let scratch = Scratch::new();
+    let (monitor, base, token) = serve_with_ui(&scratch.db(), &["--forward-to", &backend.url]);
+    const BAD: usize = 30;
+    let mut bad_ids = Vec::new();
+    for n in 0..BAD {
+        assert_eq!(
+            post(&monitor.webhook_url, flat(&format!("bad_{n}"), "", "OPEN"))
+                .await
+                .status,
+            200
+        );
+        bad_ids.push(newest_delivery(&base, &token).await);
+    }
+    backend
+        .wait_until("every bad user's first try", |seen| seen.len() == BAD)
+        .await;
+    for n in 0..3 {
+        assert_eq!(
+            post(&monitor.webhook_url, flat(&format!("good_{n}"), "", "OPEN"))
+                .await
+                .status,
+            200
+        );
+    }
+    backend
+        .wait_until("the good users' deliveries", |seen| {
+            seen.iter().filter(|s| s.body.contains("\"good_")).count() == 3
+        })
+        .await;
+    // They went through while every bad user's first try was still open.
+    for id in bad_ids {
+        let state = api_get(&base, &token, &format!("/api/deliveries/{id}/forwards")).await;
+        assert_eq!(state["destinations"][0]["attempts"], 0, "{state}");
+    }
+    backend.release.notify_waiters();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_budget_counts_bytes_and_reachability_checks_too() {
+    let second_of_minute = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        % 60;
+    if second_of_minute > 40 {
+        tokio::time::sleep(Duration::from_secs(61 - second_of_minute)).await;
+    }
+    let scratch = Scratch::new();
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let (monitor, base, token) = serve_with_ui(&scratch.db(), &["--signing-secret", secret]);
+    let http = client();
+    // Unsigned 60 KB posts: 4 MiB a minute from one address are kept, the rest counted.
+    let big = format!(
+        "{{\"externalId\":\"big\",\"pad\":\"{}\"}}",
+        "x".repeat(60_000)
+    );
+    for _ in 0..80 {
+        assert_eq!(
+            send(http.post(&monitor.webhook_url).body(big.clone()))
+                .await
+                .status,
+            401
+        );
+    }
+    // GET checks count against the same budget.
+    for _ in 0..1_010 {
+        assert_eq!(send(http.get(&monitor.webhook_url)).await.status, 200);
+    }
+    // Every request is either kept or counted (the counts are written once a second).
+    let (kept_big, kept_checks) = eventually("every request kept or counted", || async {
+        let page = api_get(&base, &token, "/api/deliveries?limit=1").await;
+        let of = |reason: &str| {
+            page["counted"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["reason"] == reason)
+                .map(|e| e["requests"].as_i64().unwrap())
+                .sum::<i64>() as usize
+        };
+        let deliveries = export_jsonl(&scratch.db(), "deliveries");
+        let kept_big = deliveries
+            .iter()
+            .filter(|d| d["outcome"] == "rejected")
+            .count();
+        let kept_checks = deliveries.iter().filter(|d| d["outcome"] == "ping").count();
+        let (big, checks) = (
+            kept_big + of("over-budget"),
+            kept_checks + of("checks-over-budget"),
+        );
+        match (big, checks) {
+            (80, 1_010) => Ok((kept_big, kept_checks)),
+            _ => Err(format!(
+                "{big} of 80 large posts and {checks} of 1,010 checks: {page}"
+            )),
+        }
+    })
+    .await;
+    // 4 MiB of 60 KB posts (with their headers) is 68 of them; the checks are small.
+    assert!(
+        (60..70).contains(&kept_big),
+        "{kept_big} large refusals kept"
+    );
+    assert!(
+        (900..=1_000).contains(&kept_checks),
+        "{kept_checks} checks kept"
+    );
+    drop(monitor);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_removed_destination_holds_no_delivery_back_from_retention() {
+    let scratch = Scratch::new();
+    // A backend that is never there: the deliveries wait for it...
+    let dead = format!("http://127.0.0.1:{}/gone", free_port());
+    let (monitor, base, token) = serve_with_ui(&scratch.db(), &["--forward-to", &dead]);
+    assert_eq!(
+        post(&monitor.webhook_url, flat("waiting", "", "OPEN"))
+            .await
+            .status,
+        200
+    );
+    let id = newest_delivery(&base, &token).await;
+    forward_state(&base, &token, id, |s| s["attempts"].as_i64() >= Some(1)).await;
+    drop(monitor);
+    // ...until it is no longer given: then retention trims them like any other.
+    let _monitor = Monitor::start(&scratch.db(), &["--keep-deliveries", "0.00002"]);
+    eventually("the delivery trimmed", || async {
+        let deliveries = export_jsonl(&scratch.db(), "deliveries");
+        match deliveries.iter().all(|d| d["body"].is_null()) {
+            true => Ok(()),
+            false => Err(format!("{deliveries:?}")),
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_event_id_is_a_duplicate_only_for_the_same_user() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    let envelope = |event_type: &str, user: &str| {
+        serde_json::json!({
+            "event_type": event_type, "event_id": "evt_1001",
+            "data": {"external_id": user, "status": "OPEN"}
+        })
+        .to_string()
+    };
+    let guessed = post(
+        &monitor.webhook_url,
+        envelope("kyc.status_changed", "attacker"),
+    )
+    .await;
+    assert_eq!(guessed.json(), serde_json::json!({"received": true}));
+    let real = post(&monitor.webhook_url, envelope("kyc.approved", "victim")).await;
+    assert_eq!(
+        real.json(),
+        serde_json::json!({"received": true}),
+        "the victim's approval was taken for a duplicate"
+    );
+    let again = post(&monitor.webhook_url, envelope("kyc.approved", "victim")).await;
+    assert_eq!(again.json()["duplicate"], true);
+    assert_eq!(lookup(&scratch.db(), "victim").unwrap()["status"], "CLOSED");
+}
+
+#[test]
+fn a_database_path_that_is_a_fifo_is_refused_at_once() {
+    let scratch = Scratch::new();
+    let fifo = scratch.db();
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let output = run_to_exit(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--ui-listen",
+        "off",
+        "--db",
+        fifo.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("it is a FIFO (named pipe), not a regular file"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn credentials_in_a_destination_never_reach_the_ui_or_the_log() {
+    let scratch = Scratch::new();
+    let destination = format!(
+        "http://fwduser:fwdpass@127.0.0.1:{}/hook?api_key=SECRET123",
+        free_port()
+    );
+    let log = scratch.db().with_file_name("serve.log");
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--ui-listen",
+            "127.0.0.1:0",
+            "--db",
+        ])
+        .arg(scratch.db())
+        .args(["--forward-to", &destination])
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let webhook_url = lines.next().unwrap().unwrap().replace("webhook: ", "");
+    let ui = lines.next().unwrap().unwrap();
+    let (base, token) = ui
+        .strip_prefix("ui: ")
+        .unwrap()
+        .split_once("/?token=")
+        .unwrap();
+    let (base, token) = (base.to_owned(), token.to_owned());
+    let monitor = KillOnDrop(child);
+    assert_eq!(
+        post(&webhook_url, flat("creds", "", "OPEN")).await.status,
+        200
+    );
+    let id = newest_delivery(&base, &token).await;
+    let state = forward_state(&base, &token, id, |s| s["attempts"].as_i64() >= Some(1)).await;
+    let destinations = api_get(&base, &token, "/api/destinations").await;
+    drop(monitor);
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        log.contains("forwarding accepted deliveries") && log.contains("api_key=***"),
+        "{log}"
+    );
+    for shown in [state.to_string(), destinations.to_string(), log] {
+        assert!(
+            !shown.contains("fwdpass") && !shown.contains("SECRET123"),
+            "{shown}"
+        );
+    }
+    assert!(
+        destinations.to_string().contains("api_key=***"),
+        "{destinations}"
+    );
 }

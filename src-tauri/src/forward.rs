@@ -10,7 +10,7 @@
 //! fails that delivery and the user's later ones go on. Each destination has a task of its own,
 //! and nothing here is on the acknowledgement's path.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,7 +25,10 @@ use crate::time::now_millis;
 /// How long one attempt may take before it counts as a timeout.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Deliveries (of different users) sent to one destination at once, each on its own.
-const IN_FLIGHT: usize = 8;
+const IN_FLIGHT: usize = 32;
+/// Of those, how many may be retries: a backend that hangs on some users keeps them retrying
+/// (10 s an attempt), and they must not take every slot from users tried for the first time.
+const RETRIES_IN_FLIGHT: usize = IN_FLIGHT / 2;
 /// The first retry's wait; each next one doubles, up to an hour.
 const RETRIES: Backoff = Backoff {
     first: Duration::from_secs(1),
@@ -43,7 +46,7 @@ pub fn own_webhook_id_prefix(instance_id: &str) -> String {
 }
 
 /// What every monitor's forwarded `webhook-id` starts with.
-const FORWARD_ID_PREFIX: &str = "kycm_";
+pub const FORWARD_ID_PREFIX: &str = "kycm_";
 
 /// Starts one forwarding task per destination; they end when `stopping` turns true.
 pub fn start(
@@ -99,8 +102,9 @@ impl Forwarder {
         let mut reader = Some(reader);
         let id = self.destination.id;
         let mut in_flight = tokio::task::JoinSet::new();
-        let mut busy = HashSet::new();
-        tracing::info!(url = %self.destination.url, "forwarding accepted deliveries");
+        // In flight: delivery id, and whether it is a retry.
+        let mut busy: HashMap<i64, bool> = HashMap::new();
+        tracing::info!(url = %shown_url(&self.destination.url), "forwarding accepted deliveries");
         while !*stopping.borrow() {
             let mut wait = IDLE_LOOK;
             if in_flight.len() < IN_FLIGHT {
@@ -110,7 +114,7 @@ impl Forwarder {
                     Ok((due, next)) => {
                         wait = next;
                         for forward in due {
-                            busy.insert(forward.delivery_id);
+                            busy.insert(forward.delivery_id, forward.attempts > 0);
                             let forwarder = self.clone();
                             in_flight.spawn(async move {
                                 let (at, attempt) = forwarder.attempt(&forward).await;
@@ -182,12 +186,7 @@ impl Forwarder {
                 let location = response
                     .headers()
                     .get(reqwest::header::LOCATION)
-                    .map(|value| {
-                        String::from_utf8_lossy(value.as_bytes())
-                            .chars()
-                            .take(300)
-                            .collect()
-                    })
+                    .map(|value| printable(value.as_bytes(), 300))
                     .unwrap_or_else(|| "nowhere (no Location header)".to_owned());
                 Attempt::Failed {
                     status: Some(status),
@@ -318,6 +317,40 @@ fn reaches(bound: IpAddr, ip: IpAddr) -> bool {
     ip == bound || (ip.is_loopback() && bound.is_loopback())
 }
 
+/// A destination's URL as it may be shown or logged: credentials in it (`user:password@`, the
+/// query's values, such as `?api_key=...`) replaced by `***`. The database keeps it whole: the
+/// forwarder needs it.
+pub fn shown_url(url: &str) -> String {
+    let Ok(mut parsed) = reqwest::Url::parse(url) else {
+        return "(not a URL)".to_owned();
+    };
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        let _ = parsed.set_username("***");
+        let _ = parsed.set_password(None);
+    }
+    if parsed.query().is_some() {
+        let masked: Vec<String> = parsed
+            .query_pairs()
+            .map(|(name, _)| format!("{name}=***"))
+            .collect();
+        parsed.set_query(Some(&masked.join("&")));
+    }
+    parsed.to_string()
+}
+
+/// Text a backend chose (a `Location`), safe to store and show: printable ASCII as it is,
+/// anything else (bidi and zero-width controls, other scripts) percent-encoded.
+fn printable(text: &[u8], limit: usize) -> String {
+    let mut shown = String::new();
+    for &byte in text.iter().take(limit) {
+        match byte {
+            b' '..=b'~' => shown.push(byte as char),
+            other => shown.push_str(&format!("%{other:02X}")),
+        }
+    }
+    shown
+}
+
 /// Runs a read of the outbox off the async workers.
 async fn read<T: Send + 'static>(
     home: &mut Option<Reader>,
@@ -334,21 +367,34 @@ async fn read<T: Send + 'static>(
     result
 }
 
-/// Up to `room` deliveries due at a destination now (leaving out those in flight), and how long
-/// to wait before looking again when nothing more is.
+/// Up to `room` deliveries due at a destination now (leaving out those in flight, and retries
+/// past their share), and how long to wait before looking again when nothing more is.
 fn due_now(
     reader: &Reader,
     destination_id: i64,
     room: usize,
-    in_flight: &HashSet<i64>,
+    in_flight: &HashMap<i64, bool>,
 ) -> Result<(Vec<DueForward>, Duration), StoreError> {
     if reader.destination_paused(destination_id)? {
         return Ok((Vec::new(), IDLE_LOOK));
     }
     let now = now_millis();
     // Those in flight are still pending (and so due): ask for enough to fill the room anyway.
+    // First attempts come first, then retries by when they are due.
+    let mut retry_room =
+        RETRIES_IN_FLIGHT.saturating_sub(in_flight.values().filter(|retry| **retry).count());
     let mut due = reader.due_forwards(destination_id, now, room + in_flight.len())?;
-    due.retain(|forward| !in_flight.contains(&forward.delivery_id));
+    due.retain(|forward| {
+        if in_flight.contains_key(&forward.delivery_id) {
+            return false;
+        }
+        if forward.attempts == 0 {
+            return true;
+        }
+        let take = retry_room > 0;
+        retry_room = retry_room.saturating_sub(1);
+        take
+    });
     due.truncate(room);
     if !due.is_empty() {
         return Ok((due, IDLE_LOOK));
@@ -455,6 +501,22 @@ mod tests {
         );
         assert_eq!(passed_on_id(r#"[["webhook-id","msg_1"]]"#), None);
         assert_eq!(passed_on_id("[]"), None);
+    }
+
+    #[test]
+    fn credentials_in_a_destination_are_never_shown() {
+        assert_eq!(
+            shown_url("https://user:pass@backend.example/kyc?api_key=SECRET&x=1"),
+            "https://***@backend.example/kyc?api_key=***&x=***"
+        );
+        assert_eq!(
+            shown_url("http://localhost:3000/kyc"),
+            "http://localhost:3000/kyc"
+        );
+        assert_eq!(
+            printable("https://e.example/\u{202e}<b>".as_bytes(), 300),
+            "https://e.example/%E2%80%AE<b>"
+        );
     }
 
     #[test]

@@ -65,9 +65,15 @@ pub struct WebhookConfig {
     pub refusals: Arc<RefusalBudget>,
 }
 
-/// Refused requests kept one by one per remote address and minute; past this they are counted
-/// (per address, minute and reason) instead. Accepted deliveries are always kept.
+/// Refused requests (and reachability checks) kept one by one per remote address and minute;
+/// past this they are counted (per address, minute and reason) instead. Accepted deliveries are
+/// always kept.
 pub const REFUSALS_KEPT_PER_MINUTE: u32 = 1_000;
+/// Their bytes (body and headers) kept per remote address and minute.
+pub const REFUSED_BYTES_KEPT_PER_MINUTE: usize = 4 * 1024 * 1024;
+/// Their bytes kept per minute from all addresses together: behind a tunnel every request
+/// comes from the tunnel's address, and a flood from many addresses is one flood.
+pub const REFUSED_BYTES_KEPT_PER_MINUTE_IN_ALL: usize = 16 * 1024 * 1024;
 /// Addresses remembered per minute; past this (a flood from many addresses) refusals from new
 /// addresses are counted, under their own address while there is room.
 const BUDGET_ADDRESSES: usize = 65_536;
@@ -85,33 +91,52 @@ pub struct RefusalBudget {
 struct BudgetState {
     /// The minute being counted (its start, Unix ms).
     minute: i64,
-    kept: std::collections::HashMap<std::net::IpAddr, u32>,
+    /// Requests and bytes kept this minute, per sender (an IPv6 sender is its /64).
+    kept: std::collections::HashMap<std::net::IpAddr, (u32, usize)>,
+    /// Bytes kept this minute from every sender.
+    kept_bytes: usize,
+    /// Senders already named in the log this minute.
+    warned: std::collections::HashSet<std::net::IpAddr>,
     /// Not yet written: (address, minute, reason) and how many.
     counted: std::collections::HashMap<(String, i64, &'static str), i64>,
 }
 
 impl RefusalBudget {
-    /// Whether a refused request from `ip` at `now` (Unix ms) is kept; when not, it is counted.
-    pub fn admit(&self, ip: std::net::IpAddr, now: i64) -> bool {
+    /// Whether a refused request (or a reachability check) of `bytes` from `ip` at `now` (Unix
+    /// ms) is kept; when not, it is counted under `reason`.
+    pub fn admit(
+        &self,
+        ip: std::net::IpAddr,
+        bytes: usize,
+        now: i64,
+        reason: &'static str,
+    ) -> bool {
         let minute = now - now.rem_euclid(60_000);
+        let sender = sender_of(ip);
         let mut state = self.state.lock().expect("budget lock");
         if state.minute != minute {
             state.minute = minute;
             state.kept.clear();
+            state.kept_bytes = 0;
+            state.warned.clear();
         }
-        let room = state.kept.len() < BUDGET_ADDRESSES || state.kept.contains_key(&ip);
-        if room {
-            let kept = state.kept.entry(ip).or_default();
-            if *kept < REFUSALS_KEPT_PER_MINUTE {
-                *kept += 1;
+        let room = state.kept.len() < BUDGET_ADDRESSES || state.kept.contains_key(&sender);
+        let in_all = state.kept_bytes + bytes <= REFUSED_BYTES_KEPT_PER_MINUTE_IN_ALL;
+        if room && in_all {
+            let (requests, kept_bytes) = state.kept.entry(sender).or_default();
+            if *requests < REFUSALS_KEPT_PER_MINUTE
+                && *kept_bytes + bytes <= REFUSED_BYTES_KEPT_PER_MINUTE
+            {
+                *requests += 1;
+                *kept_bytes += bytes;
+                state.kept_bytes += bytes;
                 return true;
             }
-            if *kept == REFUSALS_KEPT_PER_MINUTE {
-                *kept += 1;
-                tracing::warn!(remote = %ip, "over {REFUSALS_KEPT_PER_MINUTE} refused requests this minute from one address: further ones are counted, not kept (the deliveries inspector shows the counts)");
-            }
         }
-        state.count(ip, minute, "over-budget");
+        if state.warned.len() < BUDGET_ADDRESSES && state.warned.insert(sender) {
+            tracing::warn!(remote = %sender, "refused requests from this address (or from all together) are over this minute's budget: further ones are counted, not kept (the deliveries inspector shows the counts)");
+        }
+        state.count(sender, minute, reason);
         false
     }
 
@@ -121,7 +146,7 @@ impl RefusalBudget {
         self.state
             .lock()
             .expect("budget lock")
-            .count(ip, minute, reason);
+            .count(sender_of(ip), minute, reason);
     }
 
     /// Writes what was counted, every second, until `stopping` turns true (and once more then).
@@ -149,6 +174,35 @@ impl RefusalBudget {
             }
         }
     }
+}
+
+/// Who a request counts against: its address, or for IPv6 its /64 (one host holds a /64).
+fn sender_of(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V6(v6) => {
+            let segments = v6.segments();
+            std::net::Ipv6Addr::new(
+                segments[0],
+                segments[1],
+                segments[2],
+                segments[3],
+                0,
+                0,
+                0,
+                0,
+            )
+            .into()
+        }
+        v4 => v4,
+    }
+}
+
+/// The bytes a request's headers take (names and values).
+fn header_bytes(headers: &HeaderMap) -> usize {
+    headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum()
 }
 
 impl BudgetState {
@@ -253,7 +307,10 @@ async fn receive(
                         Verdict::CameBack
                     }
                     Ok(id) => {
-                        verified_webhook_id = id;
+                        // A monitor's forwarded id names a delivery whether or not its
+                        // signature was checked: one seen before has gone round a ring of
+                        // monitors (any ring, not only one that began here) and is a duplicate.
+                        verified_webhook_id = id.or_else(|| forwarded_id(&signature));
                         payload_verdict(bytes)
                     }
                     Err(error) => refused(StatusCode::UNAUTHORIZED, error.to_string()),
@@ -271,14 +328,25 @@ async fn receive(
         BodyRead::TooLarge { declared } => (None, declared),
         BodyRead::Failed(_) | BodyRead::TimedOut => (None, None),
     };
-    if let Verdict::Refused { http_status, error } = &verdict {
-        if !listener
-            .config
-            .refusals
-            .admit(remote.ip().to_canonical(), received_at)
-        {
-            // Answered as if kept: the sender learns nothing of the budget.
-            return refusal(*http_status, error);
+    // Refused requests and reachability checks (neither changes a user) are kept within the
+    // budget; beyond it they are counted, and answered as if kept.
+    let budgeted = match &verdict {
+        Verdict::Refused { .. } => Some("over-budget"),
+        Verdict::Reachability => Some("checks-over-budget"),
+        _ => None,
+    };
+    if let Some(reason) = budgeted {
+        let bytes = body.as_ref().map_or(0, Vec::len) + header_bytes(&parts.headers);
+        let kept =
+            listener
+                .config
+                .refusals
+                .admit(remote.ip().to_canonical(), bytes, received_at, reason);
+        if !kept {
+            return match &verdict {
+                Verdict::Refused { http_status, error } => refusal(*http_status, error),
+                _ => StatusCode::OK.into_response(),
+            };
         }
     }
     let delivery = NewDelivery {
@@ -409,6 +477,14 @@ fn refused(status: StatusCode, error: String) -> Verdict {
         http_status: status.as_u16(),
         error,
     }
+}
+
+/// The `webhook-id` a monitor gave a delivery it forwarded, if this one carries one.
+fn forwarded_id(signature: &SignatureHeaders<'_>) -> Option<String> {
+    signature
+        .id
+        .filter(|id| id.starts_with(crate::forward::FORWARD_ID_PREFIX))
+        .map(str::to_owned)
 }
 
 /// Whether the delivery carries a `webhook-id` this monitor gave a delivery it forwarded.

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod backoff;
+mod backup_dir;
 mod blocking;
 pub mod config;
 pub mod connections;

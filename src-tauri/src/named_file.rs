@@ -14,6 +14,22 @@ pub const MAX_SETTINGS_FILE: u64 = 1024 * 1024;
 /// The whole file at `path`, when it is a regular file of at most `max` bytes. Errors keep
 /// their kind (`NotFound` stays `NotFound`); a refusal is `InvalidInput` with the reason.
 pub fn read(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    let (file, meta) = open_regular(path)?;
+    if meta.len() > max {
+        return Err(too_large(meta.len(), max));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    // One byte more than allowed tells a file that grew since its size was read.
+    file.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(too_large(bytes.len() as u64, max));
+    }
+    Ok(bytes)
+}
+
+/// The file at `path`, opened to read, with its metadata, when it is a regular file; anything
+/// else is refused at once (`InvalidInput`, saying what it is) without blocking on it.
+pub fn open_regular(path: &Path) -> std::io::Result<(std::fs::File, std::fs::Metadata)> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     // Without O_NONBLOCK, opening a FIFO for reading blocks until something opens it to write.
@@ -31,16 +47,7 @@ pub fn read(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
             format!("it is {}, not a regular file", what_it_is(&meta)),
         ));
     }
-    if meta.len() > max {
-        return Err(too_large(meta.len(), max));
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    // One byte more than allowed tells a file that grew since its size was read.
-    file.take(max + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > max {
-        return Err(too_large(bytes.len() as u64, max));
-    }
-    Ok(bytes)
+    Ok((file, meta))
 }
 
 /// [`read`] as UTF-8 text.

@@ -382,7 +382,7 @@ impl Server {
                             Some(&url),
                             false,
                         ) {
-                            tracing::error!(destination = %destination.url, public = %url, "a forwarding destination is this monitor's own public URL; forwarding there is paused (it would loop): remove it from --forward-to");
+                            tracing::error!(destination = %crate::forward::shown_url(&destination.url), public = %url, "a forwarding destination is this monitor's own public URL; forwarding there is paused (it would loop): remove it from --forward-to");
                             let _ = writer.pause_destination(destination.id, true).await;
                         }
                     }
@@ -458,7 +458,7 @@ async fn refuse_forwarding_to_itself(
             .find(|url| crate::forward::forwards_to_itself(url, listener, public.as_deref(), true))
         {
             Some(url) => Err(ServeError::ForwardsToItself {
-                url,
+                url: crate::forward::shown_url(&url),
                 listener: listener.to_string(),
             }),
             None => Ok(()),

@@ -156,7 +156,7 @@ impl DesktopSettings {
         for url in &self.forward_to {
             crate::config::forward_url(url).map_err(|e| format!("forward to: {e}"))?;
             if crate::forward::forwards_to_itself(url, listener, public.as_deref(), false) {
-                return Err(format!("forward to: {url} is this monitor's own webhook; every delivery would come back to it without end: forward to your backend's URL instead"));
+                return Err(format!("forward to: {} is this monitor's own webhook; every delivery would come back to it without end: forward to your backend's URL instead", crate::forward::shown_url(url)));
             }
         }
         self.keep_deliveries()?;

@@ -32,7 +32,7 @@ impl From<ForwardState> for ForwardStateView {
     fn from(state: ForwardState) -> Self {
         ForwardStateView {
             destination_id: state.destination_id,
-            url: state.url,
+            url: crate::forward::shown_url(&state.url),
             paused: state.paused,
             state: state.state,
             attempts: state.attempts,
@@ -154,7 +154,7 @@ impl Monitor {
                     let (pending, failed) = reader.forward_counts(id)?;
                     found.push(DestinationView {
                         id,
-                        url,
+                        url: crate::forward::shown_url(&url),
                         paused,
                         pending,
                         failed,

@@ -4,7 +4,7 @@
 //! (`progress.rs`).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -178,17 +178,35 @@ impl Monitor {
                 "{path:?} is not an absolute path: give the full path of a new file, such as /var/backups/kyc.db"
             )));
         }
-        let dest = match &self.backup_dir {
+        // With --backup-dir the folder is checked and held open now; the copy is made in a
+        // private folder beside the database and moved in through that handle at the end, so
+        // a folder swapped for a link meanwhile cannot lead it out.
+        let held = match &self.backup_dir {
             Some(folder) => {
-                let folder = folder.clone();
-                off_worker(move || inside_backup_dir(&dest, &folder)).await?
+                let (dest, folder) = (dest.clone(), folder.clone());
+                Some(off_worker(move || crate::backup_dir::hold(&dest, &folder)).await?)
             }
-            None => dest,
+            None => None,
+        };
+        let private = match &held {
+            Some(held) => Some(held.private_folder(self.store.path())?),
+            None => None,
+        };
+        let written_to = match (&private, &held) {
+            (Some(private), Some(held)) => private.path().join(held.name()),
+            _ => dest.clone(),
+        };
+        let said = |text: String| {
+            text.replace(
+                &written_to.display().to_string(),
+                &dest.display().to_string(),
+            )
         };
         let slot = WorkSlot::claim(&self.work, WorkKind::Backup, "bytes", None)?;
         let store = self.store.clone();
+        let source = written_to.clone();
         let (slot, summary) = off_worker(move || {
-            let summary = store.backup_to(&dest, |step| match step {
+            let summary = store.backup_to(&source, |step| match step {
                 BackupStep::Copying { copied, total } => slot.progress(copied, Some(total)),
                 BackupStep::Checking => slot.update(|work| {
                     work.done = work.total.unwrap_or(work.done);
@@ -198,10 +216,21 @@ impl Monitor {
             (slot, summary)
         })
         .await;
+        let summary = match (summary, held) {
+            (Ok(summary), Some(held)) => {
+                let from = written_to.clone();
+                match off_worker(move || held.take_in(&from)).await {
+                    Ok(()) => Ok(summary),
+                    Err(error) => Err(error),
+                }
+            }
+            (summary, _) => summary,
+        };
+        drop(private);
         match summary {
             Ok(summary) => {
                 let report = BackupReport {
-                    path: summary.path.display().to_string(),
+                    path: said(summary.path.display().to_string()),
                     bytes: summary.bytes,
                     deliveries: summary.deliveries,
                     users: summary.users,
@@ -220,43 +249,11 @@ impl Monitor {
                         CoreError::internal("the backup failed; the monitor's log says why", &error)
                     }
                     // The destination's own problem, in words that say what to do.
-                    destination => CoreError::Invalid(destination.to_string()),
+                    destination => CoreError::Invalid(said(destination.to_string())),
                 };
                 slot.finish(Err(error.to_string()));
                 Err(error)
             }
         }
     }
-}
-
-/// `dest` as written: in `folder` (`--backup-dir`) once symbolic links are followed, or refused
-/// with a sentence. Its folder is resolved here and the copy is written there, so a link
-/// swapped in later does not move it.
-fn inside_backup_dir(dest: &Path, folder: &Path) -> Result<PathBuf, CoreError> {
-    let allowed = std::fs::canonicalize(folder).map_err(|error| {
-        CoreError::Invalid(format!(
-            "the backup folder {} (--backup-dir) cannot be used ({error}): create it or choose another",
-            folder.display()
-        ))
-    })?;
-    let outside = || {
-        CoreError::Invalid(format!(
-            "backups are written only into {} (--backup-dir): give the path of a new file in that folder",
-            folder.display()
-        ))
-    };
-    let (Some(parent), Some(name)) = (dest.parent(), dest.file_name()) else {
-        return Err(outside());
-    };
-    let parent = std::fs::canonicalize(parent).map_err(|_| {
-        CoreError::Invalid(format!(
-            "the folder {} does not exist: backups go into {} (--backup-dir)",
-            parent.display(),
-            folder.display()
-        ))
-    })?;
-    if !parent.starts_with(&allowed) {
-        return Err(outside());
-    }
-    Ok(parent.join(name))
 }

@@ -378,8 +378,9 @@ fn check_identity(path: &Path) -> Result<(Identity, ReadMode), StoreError> {
         reason: reason.to_owned(),
     };
     let mut header = [0u8; 16];
-    let read = std::fs::File::open(path)
-        .and_then(|mut file| file.read(&mut header))
+    // Not a plain open: a FIFO named as the database would block it for ever.
+    let read = crate::named_file::open_regular(path)
+        .and_then(|(mut file, _)| file.read(&mut header))
         .map_err(|source| StoreError::Unreadable {
             path: path.to_owned(),
             source,

@@ -145,7 +145,7 @@ impl Reader {
     }
 
     /// Up to `limit` deliveries due at `destination_id` by `now`: for each user, the oldest
-    /// still pending, if its time has come.
+    /// still pending, if its time has come; first attempts first, then retries by due time.
     pub fn due_forwards(
         &self,
         destination_id: i64,
@@ -158,7 +158,7 @@ impl Reader {
                    FROM forwards f JOIN deliveries d ON d.id = f.delivery_id
                   WHERE f.destination_id = ?1 AND f.state = 'pending' AND f.next_try_at <= ?2
                     AND {USER_HEAD}
-                  ORDER BY f.delivery_id LIMIT ?3"
+                  ORDER BY f.attempts > 0, f.next_try_at, f.delivery_id LIMIT ?3"
             ))?
             .query_map(params![destination_id, now, limit as i64], |row| {
                 Ok(DueForward {

@@ -146,13 +146,15 @@ fn trim_listed(tx: &Transaction, ids: &[i64]) -> rusqlite::Result<(i64, Vec<i64>
     Ok((trimmed, waiting))
 }
 
-/// Removes a delivery's raw parts unless it waits to be forwarded; false when it waits.
+/// Removes a delivery's raw parts unless it waits to be forwarded; false when it waits. A
+/// destination no longer given (`--forward-to` removed) holds nothing back: nothing goes there.
 fn trim_one(tx: &Transaction, id: i64) -> rusqlite::Result<bool> {
     let trimmed = tx
         .prepare_cached(
             "UPDATE deliveries SET body = NULL, headers = '[]', trimmed = 1
               WHERE id = ?1 AND NOT EXISTS (
-                    SELECT 1 FROM forwards WHERE delivery_id = ?1 AND state = 'pending')",
+                    SELECT 1 FROM forwards f JOIN destinations d ON d.id = f.destination_id
+                     WHERE f.delivery_id = ?1 AND f.state = 'pending' AND d.active = 1)",
         )?
         .execute([id])?;
     Ok(trimmed == 1)
