@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kyc_monitor::kyc::parse_payload;
-use kyc_monitor::store::{NewDelivery, Reader, ReviewFilter, Store, Verdict};
+use kyc_monitor::store::{NewDelivery, Reader, ReviewFilter, ReviewOrder, Store, Verdict};
 
 const EVENTS_PER_USER: usize = 5;
 const IN_FLIGHT: usize = 2048;
@@ -111,7 +111,9 @@ async fn main() -> anyhow::Result<()> {
                 sub_status: None,
                 entered_by: i64::MAX,
             };
-            reader.review_page("CLOSED", &filter, None, 100).unwrap();
+            reader
+                .review_page("CLOSED", &filter, ReviewOrder::LongestWait, None, 100)
+                .unwrap();
         }),
     );
     report(

@@ -67,6 +67,42 @@ async fn search_finds_text_anywhere_in_the_ids_ignoring_case_prefixes_first() {
     assert_eq!(found(&db, "Participant-Acme/users/oth"), ["other"]);
 }
 
+#[tokio::test]
+async fn search_takes_what_people_paste_separators_alike_the_exact_id_first() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    ingest(
+        &monitor,
+        &[
+            flat("user_48210", "", "OPEN"),
+            flat("a_user_4821", "", "OPEN"),
+            flat("user_4821", "", "OPEN"),
+            flat("user-4821-b", "", "OPEN"),
+            flat("user4821", "", "OPEN"),
+            flat("ab-12", "", "OPEN"),
+        ],
+    )
+    .await;
+    let db = scratch.db();
+    let all = ["user_4821", "user_48210", "user-4821-b", "a_user_4821"];
+    // `-`, `_`, `.` and spaces are one separator; the exact id comes first, whatever the case.
+    for typed in [
+        "user_4821",
+        "USER-4821",
+        "user 4821",
+        "User.4821",
+        "  user_4821\t\n",
+        "user - 4821",
+    ] {
+        assert_eq!(found(&db, typed), all, "{typed:?}");
+    }
+    // A separator is not nothing.
+    assert!(!found(&db, "user 4821").contains(&"user4821".to_string()));
+    // Parts too short for trigrams: the whole text, separators alike.
+    assert_eq!(found(&db, "AB 12"), ["ab-12"]);
+    assert!(found(&db, "   ").is_empty());
+}
+
 #[test]
 fn a_database_from_before_the_index_is_searchable_once_migrated() {
     let scratch = Scratch::new();

@@ -226,7 +226,7 @@ describe('the deliveries inspector', () => {
     await page.getByTestId('edit-resend').click();
     await page.getByTestId('resend-body').fill('{"externalId": ');
     await page.getByTestId('resend').click();
-    await page.getByTestId('replay-result').filter({ hasText: /rejected \(400\)\. Rejected with 400: the body is not valid JSON/ }).waitFor();
+    await page.getByTestId('replay-result').filter({ hasText: /rejected \(400\)\. Refused with 400: the body is not valid JSON/ }).waitFor();
     assert.deepEqual(problems, []);
     await context.close();
   });

@@ -21,7 +21,7 @@ use tokio::sync::watch;
 pub use error::{CoreError, ErrorBody, ErrorCode};
 pub use inspector::*;
 pub use live::LiveStream;
-pub use review::{ReviewPage, ReviewQuery, ReviewSettings};
+pub use review::{ReviewPage, ReviewQuery, ReviewSettings, ReviewSort};
 pub use views::*;
 pub use work::{BackupReport, BackupRequest, WorkBoard, WorkKind, WorkState, WorkView};
 

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use super::{CoreError, Monitor, PageCursor, UserView, PAGE_LIMIT};
-use crate::store::{BoardCursor, ReviewFilter};
+use crate::store::{BoardCursor, ReviewFilter, ReviewOrder, UserRecord};
 
 /// The settings key the queue's settings are kept under (JSON).
 const SETTINGS_KEY: &str = "review_queue";
@@ -81,9 +81,67 @@ pub struct ReviewQuery {
     pub sub_status: Option<String>,
     /// Only users who have been in their status at least this long.
     pub min_age_minutes: Option<u32>,
+    /// The order of the rows; absent: the longest wait first.
+    pub sort: Option<ReviewSort>,
+    /// The cursor's time: when the user entered the status, or was first seen for `firstSeen`
+    /// (any number for `id`).
     pub after_since: Option<i64>,
     pub after_id: Option<String>,
     pub limit: Option<u32>,
+}
+
+/// How the review queue is ordered; every order ends on the externalId, so ties are told apart.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum ReviewSort {
+    /// The longest wait in the status first.
+    #[default]
+    LongestWait,
+    /// The latest change of status first.
+    LatestChange,
+    /// The earliest first seen first.
+    FirstSeen,
+    /// By externalId.
+    Id,
+}
+
+impl ReviewSort {
+    fn order(self) -> ReviewOrder {
+        match self {
+            ReviewSort::LongestWait => ReviewOrder::LongestWait,
+            ReviewSort::LatestChange => ReviewOrder::LatestChange,
+            ReviewSort::FirstSeen => ReviewOrder::FirstSeen,
+            ReviewSort::Id => ReviewOrder::Id,
+        }
+    }
+
+    /// The cursor's time for `user` in this order.
+    fn cursor_time(self, user: &UserRecord) -> i64 {
+        match self {
+            ReviewSort::FirstSeen => user.first_seen_at,
+            ReviewSort::Id => 0,
+            _ => user.status_since,
+        }
+    }
+
+    /// Two users in this order (the pages of several statuses merge by it).
+    fn compare(self, a: &UserRecord, b: &UserRecord) -> std::cmp::Ordering {
+        match self {
+            ReviewSort::LongestWait => a
+                .status_since
+                .cmp(&b.status_since)
+                .then_with(|| b.external_id.cmp(&a.external_id)),
+            ReviewSort::LatestChange => b
+                .status_since
+                .cmp(&a.status_since)
+                .then_with(|| a.external_id.cmp(&b.external_id)),
+            ReviewSort::FirstSeen => a
+                .first_seen_at
+                .cmp(&b.first_seen_at)
+                .then_with(|| a.external_id.cmp(&b.external_id)),
+            ReviewSort::Id => a.external_id.cmp(&b.external_id),
+        }
+    }
 }
 
 impl ReviewQuery {
@@ -184,6 +242,7 @@ impl Monitor {
             None => settings.decisions.clone(),
         };
         let after = query.cursor()?;
+        let sort = query.sort.unwrap_or_default();
         let now = crate::time::now_millis();
         let filter = query.narrowing(decisions, now);
         // Late: waiting longer than the settings' threshold, among those the filters let through.
@@ -198,7 +257,13 @@ impl Monitor {
                 let (mut users, mut total, mut late) = (Vec::new(), 0, 0);
                 let mut sub_statuses = std::collections::BTreeMap::<String, i64>::new();
                 for status in &statuses {
-                    users.extend(reader.review_page(status, &filter, after.as_ref(), limit)?);
+                    users.extend(reader.review_page(
+                        status,
+                        &filter,
+                        sort.order(),
+                        after.as_ref(),
+                        limit,
+                    )?);
                     total += reader.users_in_status(status, &filter)?;
                     late += reader.users_in_status(status, &late_filter)?;
                     for (value, users) in reader.sub_status_counts(status, &filter)? {
@@ -213,18 +278,13 @@ impl Monitor {
             .map(|(value, users)| SubStatusCount { value, users })
             .collect();
         sub_statuses.sort_by(|a, b| b.users.cmp(&a.users).then_with(|| a.value.cmp(&b.value)));
-        // The queue's order: the longest wait first, then as the index reads (externalId down).
-        users.sort_by(|a, b| {
-            a.status_since
-                .cmp(&b.status_since)
-                .then_with(|| b.external_id.cmp(&a.external_id))
-        });
+        users.sort_by(|a, b| sort.compare(a, b));
         users.truncate(limit as usize);
         let next = (users.len() == limit as usize)
             .then(|| users.last())
             .flatten()
             .map(|last| PageCursor {
-                after_since: last.status_since,
+                after_since: sort.cursor_time(last),
                 after_id: last.external_id.clone(),
             });
         Ok(ReviewPage {

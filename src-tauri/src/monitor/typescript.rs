@@ -10,7 +10,7 @@ use super::inspector::*;
 use super::review::SubStatusCount;
 use super::views::*;
 use super::work::{BackupReport, BackupRequest, WorkKind, WorkState, WorkView};
-use super::{ErrorBody, ErrorCode, ReviewPage, ReviewQuery, ReviewSettings};
+use super::{ErrorBody, ErrorCode, ReviewPage, ReviewQuery, ReviewSettings, ReviewSort};
 use crate::api::UiLink;
 use crate::keychain::{self, KeychainStatus};
 use crate::kyc::{UserState, KNOWN_STATUSES, OTHER_STATUS_LABEL, STATUS_LABELS};
@@ -47,6 +47,7 @@ pub fn typescript() -> String {
     file.declare::<BoardPage>();
     file.declare::<UsersFound>();
     file.declare::<ReviewSettings>();
+    file.declare::<ReviewSort>();
     file.declare::<ReviewQuery>();
     file.declare::<SubStatusCount>();
     file.declare::<ReviewPage>();

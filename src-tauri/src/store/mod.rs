@@ -27,8 +27,8 @@ pub use outbox::{Attempt, Destination, DueForward, ForwardState};
 pub use projection::RebuildStep;
 pub use queries::{
     BoardCursor, DecisionDayCount, DeliveryFilter, DeliveryRecord, EventRecord, ListedDelivery,
-    MinuteCount, Reader, RegistrationAttempt, ReviewFilter, StatusStays, TimelineEntry, UserCount,
-    UserRecord,
+    MinuteCount, Reader, RegistrationAttempt, ReviewFilter, ReviewOrder, StatusStays,
+    TimelineEntry, UserCount, UserRecord,
 };
 pub use refusals::{CountedRefusals, RefusalTally};
 pub use search::SEARCH_TRIGGERS;

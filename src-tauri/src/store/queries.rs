@@ -174,6 +174,20 @@ pub struct TimelineEntry {
     pub polled: bool,
 }
 
+/// The orders the review queue can be read in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReviewOrder {
+    /// Who entered their status earliest first (the queue's own order).
+    #[default]
+    LongestWait,
+    /// Who entered their status last first.
+    LatestChange,
+    /// Who was first seen earliest first.
+    FirstSeen,
+    /// By externalId.
+    Id,
+}
+
 /// Where a board page continues: after this user (in newest-first order).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BoardCursor {
@@ -333,29 +347,49 @@ impl Reader {
             .collect::<rusqlite::Result<_>>()?)
     }
 
-    /// One status's part of the review queue: its users who have waited longest first (entered
-    /// the status at or before `entered_by`), optionally only some decisions and one subStatus,
-    /// after `after`. Reads the status's range of `users_by_status` backwards: no sort.
+    /// One status's part of the review queue in `order`, optionally only some decisions and one
+    /// subStatus, among those who entered the status at or before `filter.entered_by`, after
+    /// `after` (its `status_since` is the order's time: `first_seen_at` for [`ReviewOrder::FirstSeen`],
+    /// unused for [`ReviewOrder::Id`]). Every order ends on the externalId, so ties are told apart
+    /// and a page continues without gaps. The longest waits read `users_by_status` backwards.
     pub fn review_page(
         &self,
         status: &str,
         filter: &ReviewFilter,
+        order: ReviewOrder,
         after: Option<&BoardCursor>,
         limit: u32,
     ) -> Result<Vec<UserRecord>, StoreError> {
-        let (since, id) = after.map_or((i64::MIN, "\u{10FFFF}"), |c| {
-            (c.status_since, c.external_id.as_str())
-        });
+        let (after_clause, order_by) = match order {
+            ReviewOrder::LongestWait => (
+                "status_since >= ?3 AND (status_since > ?3 OR external_id < ?4)",
+                "status_since, external_id DESC",
+            ),
+            ReviewOrder::LatestChange => (
+                "status_since <= ?3 AND (status_since < ?3 OR external_id > ?4)",
+                "status_since DESC, external_id",
+            ),
+            ReviewOrder::FirstSeen => (
+                "first_seen_at >= ?3 AND (first_seen_at > ?3 OR external_id > ?4)",
+                "first_seen_at, external_id",
+            ),
+            ReviewOrder::Id => ("external_id > ?4", "external_id"),
+        };
+        let (since, id) = match (after, order) {
+            (Some(c), _) => (c.status_since, c.external_id.as_str()),
+            (None, ReviewOrder::LongestWait) => (i64::MIN, "\u{10FFFF}"),
+            (None, ReviewOrder::LatestChange) => (i64::MAX, ""),
+            (None, _) => (i64::MIN, ""),
+        };
         let decisions = filter.decisions_json();
         Ok(self
             .conn
             .prepare_cached(&format!(
                 "SELECT {USER_COLUMNS} FROM users
-                  WHERE status = ?1 AND status_since <= ?2
-                    AND status_since >= ?3 AND (status_since > ?3 OR external_id < ?4)
+                  WHERE status = ?1 AND status_since <= ?2 AND {after_clause}
                     AND (?5 = '[]' OR decision IN (SELECT value FROM json_each(?5)))
                     AND (?6 IS NULL OR instr(lower(sub_status), lower(?6)) > 0)
-                  ORDER BY status_since, external_id DESC LIMIT ?7"
+                  ORDER BY {order_by} LIMIT ?7"
             ))?
             .query_map(
                 rusqlite::params![

@@ -71,33 +71,118 @@ pub const SEARCH_TRIGGERS: &str = search_triggers!();
 /// Trigrams: a query shorter than this can only be a prefix of the externalId.
 const SHORTEST_SUBSTRING: usize = 3;
 
-impl Reader {
-    /// Users whose externalId starts with `text` (those first, in externalId order), then users
-    /// with `text` anywhere in their externalId, participantId or account, ignoring case; at
-    /// most `limit`.
-    pub fn search_users(&self, text: &str, limit: u32) -> Result<Vec<UserRecord>, StoreError> {
-        let mut found = self.users_with_prefix(text, limit)?;
-        if text.chars().count() < SHORTEST_SUBSTRING || found.len() >= limit as usize {
-            return Ok(found);
+/// How many users the index may hand over for one search before they are checked and ranked.
+const CANDIDATES: u32 = 500;
+
+/// The characters people type for one another in an id: `USER-4821`, `user 4821`, `user.4821`
+/// and `user_4821` name the same user.
+fn is_separator(c: char) -> bool {
+    matches!(c, '-' | '_' | '.') || c.is_whitespace()
+}
+
+/// `text` as search compares it: lower case, each run of separators one `_`.
+pub fn folded(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_separator = false;
+    for c in text.chars() {
+        if is_separator(c) {
+            if !in_separator {
+                out.push('_');
+            }
+            in_separator = true;
+        } else {
+            out.extend(c.to_lowercase());
+            in_separator = false;
         }
-        // One phrase: the trigram tokenizer matches it as a substring.
-        let phrase = format!("\"{}\"", text.replace('"', "\"\""));
-        let anywhere = self
-            .connection()
-            .prepare_cached(&format!(
-                "SELECT {USER_COLUMNS} FROM users WHERE external_id IN (
-                   SELECT ids.external_id FROM user_search
-                     JOIN user_search_ids AS ids ON ids.id = user_search.rowid
-                    WHERE user_search MATCH ?1 LIMIT ?2)"
-            ))?
-            .query_map(rusqlite::params![phrase, limit * 2], user_from_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        let mut anywhere: Vec<_> = anywhere
+    }
+    out
+}
+
+/// An FTS5 phrase that matches `text` as a substring.
+fn phrase(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+impl Reader {
+    /// Users matching what a person typed: pasted whitespace around it ignored, `-`, `_`, `.`
+    /// and spaces taken for one another, any case, anywhere in the externalId, participantId or
+    /// account. Ranked: the externalId exactly (but for case and separators), then externalIds
+    /// starting with the text, then the rest; at most `limit`.
+    pub fn search_users(&self, text: &str, limit: u32) -> Result<Vec<UserRecord>, StoreError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(Vec::new());
+        }
+        let key = folded(text);
+        let parts: Vec<&str> = text.split(is_separator).filter(|p| !p.is_empty()).collect();
+        let mut candidates = Vec::new();
+        // The exact id in the spellings people use, so it ranks first however many others match.
+        for separator in ["_", "-", ".", " "] {
+            let joined = parts.join(separator);
+            for spelling in [joined.clone(), joined.to_lowercase(), joined.to_uppercase()] {
+                candidates.extend(self.user(&spelling)?);
+            }
+        }
+        candidates.extend(self.user(text)?);
+        candidates.extend(self.users_with_prefix(text, limit)?);
+        if text.chars().count() >= SHORTEST_SUBSTRING {
+            let long: Vec<&&str> = parts
+                .iter()
+                .filter(|p| p.chars().count() >= SHORTEST_SUBSTRING)
+                .collect();
+            // Parts long enough for trigrams must all be there (checked below for their
+            // separators); else the whole text with each separator in place of the typed ones.
+            let expression = if long.is_empty() {
+                ["_", "-", ".", " "]
+                    .iter()
+                    .map(|separator| phrase(&parts.join(separator)))
+                    .collect::<Vec<_>>()
+                    .join(" OR ")
+            } else {
+                long.iter()
+                    .map(|part| phrase(part))
+                    .collect::<Vec<_>>()
+                    .join(" AND ")
+            };
+            candidates.extend(
+                self.connection()
+                    .prepare_cached(&format!(
+                        "SELECT {USER_COLUMNS} FROM users WHERE external_id IN (
+                           SELECT ids.external_id FROM user_search
+                             JOIN user_search_ids AS ids ON ids.id = user_search.rowid
+                            WHERE user_search MATCH ?1 LIMIT ?2)"
+                    ))?
+                    .query_map(rusqlite::params![expression, CANDIDATES], user_from_row)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?,
+            );
+        }
+        // The exact id, then ids starting with the text, then the rest; within each, those
+        // starting with it as typed first, then by the id as compared (any spelling, one order).
+        let rank = |user: &UserRecord| {
+            let id = folded(&user.external_id);
+            let tier = if id == key {
+                0
+            } else if id.starts_with(&key) {
+                1
+            } else {
+                2
+            };
+            (tier, !user.external_id.starts_with(text), id)
+        };
+        let mut found: Vec<UserRecord> = candidates
             .into_iter()
-            .filter(|user| !found.iter().any(|f| f.external_id == user.external_id))
+            .filter(|user| {
+                [
+                    &user.external_id,
+                    &user.state.participant_id,
+                    &user.state.account,
+                ]
+                .iter()
+                .any(|field| folded(field).contains(&key))
+            })
             .collect();
-        anywhere.sort_by(|a, b| a.external_id.cmp(&b.external_id));
-        found.extend(anywhere);
+        found.sort_by_cached_key(|user| (rank(user), user.external_id.clone()));
+        found.dedup_by(|a, b| a.external_id == b.external_id);
         found.truncate(limit as usize);
         Ok(found)
     }

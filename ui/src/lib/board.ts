@@ -60,13 +60,16 @@ export function latestUsers(changes: Change[]): User[] {
 /**
  * The board after `users` changed. A column that `follows` (shown from its top) takes them in
  * order and keeps its first `limit` cards; one scrolled away keeps its cards in place, refreshes
- * those that stay, drops those that left, and counts those that entered as `unseen`.
+ * those that stay, drops those that left, and counts those that entered as `unseen`. One that
+ * `holds` (under the pointer or the focus) also keeps the cards that left, where they are, so
+ * nothing moves under the pointer; it is laid out anew when released.
  */
 export function applyUsers(
   board: Board,
   users: User[],
   follows: (key: ColumnKey) => boolean,
   only: readonly ColumnKey[] = COLUMN_KEYS,
+  holds: (key: ColumnKey) => boolean = () => false,
 ): Board {
   if (users.length === 0) return board;
   const changed = new Map(users.map((user) => [user.externalId, user]));
@@ -93,7 +96,7 @@ export function applyUsers(
       const users = column.users.flatMap((user) => {
         const now = changed.get(user.externalId);
         if (!now) return [user];
-        return columnOf(now.status) === key ? [now] : [];
+        return columnOf(now.status) === key ? [now] : holds(key) ? [user] : [];
       });
       next[key] = { ...column, users, unseen: column.unseen + entering.filter((user) => !shownIds.has(user.externalId)).length };
     }

@@ -8,6 +8,7 @@ describe('filters', () => {
       { decision: 'REVIEW', subStatus: 'Manual Review', minAgeMinutes: 60 },
       { decision: '', subStatus: '', minAgeMinutes: 0 },
       { status: 'ON_HOLD', subStatus: 'a&b=c?#', minAgeMinutes: 1440 },
+      { subStatus: '', minAgeMinutes: 0, sort: 'id' as const },
     ]) {
       expect(parseFilter(new URLSearchParams(filterParams(filter)))).toEqual(filter);
     }
@@ -17,6 +18,7 @@ describe('filters', () => {
   it('reads a mangled address as no filter', () => {
     expect(parseFilter(new URLSearchParams('minAge=-5&other=1'))).toEqual(NO_FILTER);
     expect(parseFilter(new URLSearchParams('minAge=abc'))).toEqual(NO_FILTER);
+    expect(parseFilter(new URLSearchParams('sort=sideways'))).toEqual(NO_FILTER);
   });
 
   it('tells a filter from none', () => {
@@ -32,6 +34,7 @@ describe('filters', () => {
       decision: '',
       subStatus: 'x',
       minAgeMinutes: null,
+      sort: null,
       afterSince: 5,
       afterId: 'u',
       limit: 50,

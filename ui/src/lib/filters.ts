@@ -2,7 +2,7 @@
 // subStatus and time in the status, and for the queue its status. On the board they live in the
 // address (#/?decision=REVIEW&subStatus=…&minAge=60), so a filtered board can be shared and
 // survives a reload. Pure functions, tested in filters.test.ts.
-import type { PageCursor, ReviewQuery } from './types';
+import type { PageCursor, ReviewQuery, ReviewSort } from './types';
 
 export interface UserFilter {
   /** undefined: any status (the review queue's own statuses only). */
@@ -13,7 +13,17 @@ export interface UserFilter {
   subStatus: string;
   /** Only users in their status at least this long; 0: any. */
   minAgeMinutes: number;
+  /** The review queue's order; undefined: the longest wait first. Not a filter: it narrows nothing. */
+  sort?: ReviewSort;
 }
+
+/** The review queue's orders, as its control names them. */
+export const SORTS: { value: ReviewSort; label: string }[] = [
+  { value: 'longestWait', label: 'Longest wait first' },
+  { value: 'latestChange', label: 'Latest status change first' },
+  { value: 'firstSeen', label: 'First seen first' },
+  { value: 'id', label: 'externalId' },
+];
 
 export const NO_FILTER: UserFilter = { subStatus: '', minAgeMinutes: 0 };
 
@@ -37,6 +47,7 @@ export function filterQuery(filter: UserFilter, after: PageCursor | null, limit:
     decision: filter.decision ?? null,
     subStatus: filter.subStatus.trim() || null,
     minAgeMinutes: filter.minAgeMinutes || null,
+    sort: filter.sort ?? null,
     afterSince: after?.afterSince ?? null,
     afterId: after?.afterId ?? null,
     limit,
@@ -51,16 +62,19 @@ export function filterParams(filter: UserFilter): string {
   if (filter.decision !== undefined) params.set('decision', filter.decision);
   if (filter.subStatus.trim()) params.set('subStatus', filter.subStatus.trim());
   if (filter.minAgeMinutes > 0) params.set('minAge', String(filter.minAgeMinutes));
+  if (filter.sort && filter.sort !== 'longestWait') params.set('sort', filter.sort);
   return params.toString();
 }
 
 /** The filter the address's parameters name; anything unreadable is no filter. */
 export function parseFilter(params: URLSearchParams): UserFilter {
   const minAge = Number(params.get('minAge') ?? 0);
+  const sort = SORTS.find((choice) => choice.value === params.get('sort'))?.value;
   return {
     ...(params.has('status') ? { status: params.get('status') ?? '' } : {}),
     ...(params.has('decision') ? { decision: params.get('decision') ?? '' } : {}),
     subStatus: params.get('subStatus') ?? '',
     minAgeMinutes: Number.isInteger(minAge) && minAge > 0 ? minAge : 0,
+    ...(sort && sort !== 'longestWait' ? { sort } : {}),
   };
 }

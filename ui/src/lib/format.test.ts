@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { columnOf, decisionTone, duration, exactDuration, percent, prettyBody, relativeTime, tunnelLabel } from './format';
+import { columnOf, decisionTone, duration, exactDuration, idPieces, percent, prettyBody, relativeTime, tunnelLabel, visibleId } from './format';
 
 describe('format', () => {
   it('tells waits apart to the second', () => {
@@ -62,5 +62,22 @@ describe('tunnelLabel', () => {
     );
     expect(tunnelLabel({ kind: 'ngrok', status: { state: 'failed', reason: 'no token' } })).toBe('ngrok failed');
     expect(tunnelLabel({ kind: 'url', status: { state: 'connecting' } })).toBe('own URL connecting…');
+  });
+});
+
+describe('idPieces', () => {
+  it('spells out invisible characters, control characters and whitespace at the ends', () => {
+    expect(idPieces('alice')).toEqual([{ text: 'alice', hidden: false }]);
+    expect(idPieces('alice\t')).toEqual([
+      { text: 'alice', hidden: false },
+      { text: '\\t', hidden: true },
+    ]);
+    expect(visibleId(' a\u200db\u0000 c\ufeff ')).toBe('\\u0020a\\u200db\\u0000 c\\ufeff\\u0020');
+    for (const char of ['\u200b', '\u200c', '\u2060', '\u202a', '\u202e', '\u2066', '\u2069', '\u001b', '\u007f', '\u0085']) {
+      expect(visibleId(`x${char}y`)).toBe(`x\\u${char.codePointAt(0)!.toString(16).padStart(4, '0')}y`);
+    }
+    // Spaces inside an id are part of it, and ordinary text stays as it is.
+    expect(idPieces('user 48 ü')).toEqual([{ text: 'user 48 ü', hidden: false }]);
+    expect(visibleId('')).toBe('');
   });
 });

@@ -114,3 +114,52 @@ export function tunnelLabel(tunnel: Tunnel): string {
       return `${name} off`;
   }
 }
+
+/** One piece of an id as shown: its text, or an invisible character spelled out. */
+export interface IdPiece {
+  text: string;
+  /** The character was invisible (or whitespace at an end): `text` is its escape, `\u200d`. */
+  hidden: boolean;
+}
+
+const ALWAYS_HIDDEN = /[\u0000-\u001f\u007f-\u009f\u200b-\u200d\u2060\ufeff\u202a-\u202e\u2066-\u2069]/u;
+
+function escapeChar(char: string): string {
+  if (char === '\t') return '\\t';
+  if (char === '\n') return '\\n';
+  if (char === '\r') return '\\r';
+  return `\\u${(char.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`;
+}
+
+/** An id in pieces, its invisible characters (zero-width, bidi controls, NUL and other control
+ * characters, whitespace at either end) spelled out, so that `alice` and `alice\t` never look
+ * the same. Everything that shows an id uses it. */
+export function idPieces(id: string): IdPiece[] {
+  const chars = [...id];
+  const lead = chars.findIndex((char) => !/\s/u.test(char));
+  const start = lead < 0 ? chars.length : lead;
+  let end = chars.length;
+  while (end > start && /\s/u.test(chars[end - 1] ?? '')) end -= 1;
+  const pieces: IdPiece[] = [];
+  chars.forEach((char, index) => {
+    const hidden = index < start || index >= end || ALWAYS_HIDDEN.test(char);
+    const text = hidden ? escapeChar(char) : char;
+    const last = pieces.at(-1);
+    if (last && !hidden && !last.hidden) last.text += text;
+    else pieces.push({ text, hidden });
+  });
+  return pieces;
+}
+
+/** The id as plain text with its invisible characters spelled out (for a ticket, a title). */
+export function visibleId(id: string): string {
+  return idPieces(id)
+    .map((piece) => piece.text)
+    .join('');
+}
+
+/** An id as search compares it (store/search.rs does the same): lower case, each run of `-`,
+ * `_`, `.` or whitespace one `_`. */
+export function foldedId(text: string): string {
+  return text.toLowerCase().replace(/[-_.\s]+/gu, '_');
+}

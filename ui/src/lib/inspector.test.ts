@@ -29,7 +29,8 @@ describe('the inspector', () => {
     expect(replayText({ deliveryId: 9, outcome: 'duplicate', httpStatus: 200, error: null, replayOf: 7 }, false)).toMatch(
       /^Replayed as #9: duplicate \(200\)\. Duplicate: /,
     );
-    expect(explainOutcome('rejected', 422, 'externalId is null')).toContain('422: externalId is null');
+    expect(explainOutcome('rejected', 422, 'externalId is null')).toContain('refused with 422: externalId is null');
+    expect(explainOutcome('rejected', 422, 'externalId is null', true)).not.toContain('externalId is null');
   });
 
   it('quotes bodies for the shell and keeps the content type', () => {

@@ -9,7 +9,7 @@ export function whenDue(at: number, now: number): string {
 }
 
 /** A replay's outcome in words: what the monitor did with it, and why. */
-export function explainOutcome(outcome: Outcome, httpStatus: number, error: string | null): string {
+export function explainOutcome(outcome: Outcome, httpStatus: number, error: string | null, reasonShown = false): string {
   switch (outcome) {
     case 'accepted':
       return "accepted: it moved the user's state, as a new delivery would.";
@@ -18,7 +18,9 @@ export function explainOutcome(outcome: Outcome, httpStatus: number, error: stri
     case 'ping':
       return 'ping: it names no user, so it counts as a validation request and changes nothing.';
     case 'rejected':
-      return `rejected with ${httpStatus}: ${error ?? 'the listener refused it'}. It is kept, and no user changed.`;
+      // Where the reason is shown beside it (the inspector's detail), it is not said twice.
+      if (reasonShown && error) return `refused with ${httpStatus} for the reason above (outcome rejected). It is kept, and no user changed.`;
+      return `refused with ${httpStatus}: ${error ?? 'the listener refused it'}. It is kept, and no user changed.`;
   }
 }
 

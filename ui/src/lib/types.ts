@@ -58,6 +58,8 @@ decisions: Array<string>,
  */
 warnAfterMinutes: number, };
 
+export type ReviewSort = "longestWait" | "latestChange" | "firstSeen" | "id";
+
 export type ReviewQuery = { 
 /**
  * One of the queue's statuses.
@@ -70,7 +72,16 @@ decision: string | null, subStatus: string | null,
 /**
  * Only users who have been in their status at least this long.
  */
-minAgeMinutes: number | null, afterSince: number | null, afterId: string | null, limit: number | null, };
+minAgeMinutes: number | null, 
+/**
+ * The order of the rows; absent: the longest wait first.
+ */
+sort: ReviewSort | null, 
+/**
+ * The cursor's time: when the user entered the status, or was first seen for `firstSeen`
+ * (any number for `id`).
+ */
+afterSince: number | null, afterId: string | null, limit: number | null, };
 
 export type SubStatusCount = { value: string, users: number, };
 
