@@ -439,7 +439,8 @@ async fn the_migration_fills_the_compliance_stats_as_the_projector_keeps_them() 
     let conn = rusqlite::Connection::open(scratch.db()).unwrap();
     conn.execute_batch(
         "DROP TABLE decision_days; DROP TABLE status_reached; DROP TABLE status_stays;
-         ALTER TABLE users DROP COLUMN statuses_reached; PRAGMA user_version = 6;",
+         ALTER TABLE users DROP COLUMN statuses_reached; DROP TABLE refused_counts;
+         PRAGMA user_version = 6;",
     )
     .unwrap();
     drop(conn);
