@@ -1069,34 +1069,6 @@ async fn a_removed_destination_holds_no_delivery_back_from_retention() {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn an_event_id_is_a_duplicate_only_for_the_same_user() {
-    let scratch = Scratch::new();
-    let monitor = Monitor::start(&scratch.db(), &[]);
-    let envelope = |event_type: &str, user: &str| {
-        serde_json::json!({
-            "event_type": event_type, "event_id": "evt_1001",
-            "data": {"external_id": user, "status": "OPEN"}
-        })
-        .to_string()
-    };
-    let guessed = post(
-        &monitor.webhook_url,
-        envelope("kyc.status_changed", "attacker"),
-    )
-    .await;
-    assert_eq!(guessed.json(), serde_json::json!({"received": true}));
-    let real = post(&monitor.webhook_url, envelope("kyc.approved", "victim")).await;
-    assert_eq!(
-        real.json(),
-        serde_json::json!({"received": true}),
-        "the victim's approval was taken for a duplicate"
-    );
-    let again = post(&monitor.webhook_url, envelope("kyc.approved", "victim")).await;
-    assert_eq!(again.json()["duplicate"], true);
-    assert_eq!(lookup(&scratch.db(), "victim").unwrap()["status"], "CLOSED");
-}
-
 #[test]
 fn a_database_path_that_is_a_fifo_is_refused_at_once() {
     let scratch = Scratch::new();

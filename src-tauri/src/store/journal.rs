@@ -109,8 +109,7 @@ impl<'a> Append<'a> {
             }
             // The projector writes an event (and so its id) for a duplicate of a known user too.
             if let (Some(event_id), true) = (&event.event_id, accepted || user_known) {
-                let key = event_key(&event.external_id, event_id);
-                self.batch.event_ids.insert(key, delivery_id);
+                self.batch.event_ids.insert(event_id.clone(), delivery_id);
             }
         }
         Ok(Recorded {
@@ -146,18 +145,13 @@ impl<'a> Append<'a> {
         let Some(event_id) = &event.event_id else {
             return Ok(false);
         };
-        let key = event_key(&event.external_id, event_id);
-        if self.batch.event_ids.contains_key(&key) || self.unprojected.event_ids.contains_key(&key)
+        if self.batch.event_ids.contains_key(event_id)
+            || self.unprojected.event_ids.contains_key(event_id)
         {
             return Ok(true);
         }
-        projection::event_id_seen(tx, &event.external_id, event_id)
+        projection::event_id_seen(tx, event_id)
     }
-}
-
-/// An `event_id` as it is remembered: with its user (a repeat is a duplicate for that user only).
-fn event_key(external_id: &str, event_id: &str) -> String {
-    format!("{external_id}\u{0}{event_id}")
 }
 
 /// True when an answered (2xx) delivery already carried this verified `webhook-id`.

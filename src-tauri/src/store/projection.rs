@@ -364,17 +364,10 @@ fn previous(
     .optional()
 }
 
-/// True when a projected event of this user carried this envelope `event_id`. Per user: an
-/// `event_id` someone else sent for another user (guessed, unsigned) cannot silence this one's.
-pub(super) fn event_id_seen(
-    conn: &Connection,
-    external_id: &str,
-    event_id: &str,
-) -> rusqlite::Result<bool> {
-    conn.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM events WHERE event_id = ?1 AND external_id = ?2)",
-    )?
-    .query_row([event_id, external_id], |row| row.get(0))
+/// True when a projected event carried this envelope `event_id`.
+pub(super) fn event_id_seen(conn: &Connection, event_id: &str) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM events WHERE event_id = ?1)")?
+        .query_row([event_id], |row| row.get(0))
 }
 
 /// The bucket of a duration in `close_times` and `status_stays`: its number of digits and its
