@@ -354,4 +354,27 @@ mod tests {
             Some("https://settings.example")
         );
     }
+
+    #[test]
+    fn the_desktop_settings_backup_folder_and_retention_reach_the_monitor() {
+        let settings = DesktopSettings {
+            backup_dir: Some("/var/backups/kyc".into()),
+            keep_deliveries_days: Some(0.5),
+            ..DesktopSettings::default()
+        };
+        let config = desktop_serve_config(
+            DesktopOverrides::default(),
+            &settings,
+            PathBuf::from("/tmp/kyc.db"),
+        )
+        .unwrap();
+        assert_eq!(
+            config.outbound.backup_dir,
+            Some(PathBuf::from("/var/backups/kyc"))
+        );
+        assert_eq!(
+            config.outbound.keep_deliveries,
+            Some(std::time::Duration::from_secs(43_200))
+        );
+    }
 }
