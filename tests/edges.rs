@@ -742,9 +742,12 @@ async fn wait_for_counted(base: &str, token: &str, done: impl Fn(&[Value]) -> bo
     .await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn refused_requests_past_the_budget_are_counted_not_kept() {
-    // Within one minute of the clock: wait for a fresh one when this one is nearly over.
+/// The signing secret of the budget tests' monitors (deliveries without it are refused).
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// A monitor that requires signatures, started early enough in a minute of the clock that a
+/// test's requests all fall in that minute's budget.
+async fn budgeted_monitor(scratch: &Scratch) -> (Monitor, String, String) {
     let second_of_minute = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -753,9 +756,13 @@ async fn refused_requests_past_the_budget_are_counted_not_kept() {
     if second_of_minute > 40 {
         tokio::time::sleep(Duration::from_secs(61 - second_of_minute)).await;
     }
-    let scratch = Scratch::new();
-    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-    let (monitor, base, token) = serve_with_ui(&scratch.db(), &["--signing-secret", secret]);
+    serve_with_ui(&scratch.db(), &["--signing-secret", SECRET])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn refused_requests_past_the_budget_are_counted_not_kept() {
+    let (scratch, secret) = (Scratch::new(), SECRET);
+    let (monitor, base, token) = budgeted_monitor(&scratch).await;
     const SENT: usize = 1_060;
     let http = client();
     for n in 0..SENT {
@@ -971,17 +978,8 @@ async fn many_users_hanging_at_a_backend_leave_room_for_the_others() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_budget_counts_bytes_and_reachability_checks_too() {
-    let second_of_minute = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        % 60;
-    if second_of_minute > 40 {
-        tokio::time::sleep(Duration::from_secs(61 - second_of_minute)).await;
-    }
     let scratch = Scratch::new();
-    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-    let (monitor, base, token) = serve_with_ui(&scratch.db(), &["--signing-secret", secret]);
+    let (monitor, base, token) = budgeted_monitor(&scratch).await;
     let http = client();
     // Unsigned 60 KB posts: 4 MiB a minute from one address are kept, the rest counted.
     let big = format!(
