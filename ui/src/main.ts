@@ -6,8 +6,12 @@ import './app.css';
 
 // The token came in the address once; the monitor answered with a cookie, so the address can
 // drop it (it stays out of bookmarks, screenshots and history).
-if (new URLSearchParams(location.search).has('token')) {
-  history.replaceState(null, '', location.pathname + location.hash);
+// Projector mode's `present` stays.
+const search = new URLSearchParams(location.search);
+if (search.has('token')) {
+  search.delete('token');
+  const rest = search.toString();
+  history.replaceState(null, '', location.pathname + (rest ? `?${rest}` : '') + location.hash);
 }
 
 const target = document.getElementById('app');
