@@ -25,9 +25,7 @@ impl Backoff {
 
 /// A random number in [0, 1) from the operating system, for [`Backoff::wait`].
 pub fn jitter() -> f64 {
-    let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
-    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
+    crate::random::unit()
 }
 
 /// The longest wait a `Retry-After` may ask for: a peer asking for more is waited for an hour

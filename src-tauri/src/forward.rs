@@ -357,12 +357,11 @@ async fn read<T: Send + 'static>(
     read: impl FnOnce(&Reader) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
     let reader = home.take().expect("the forwarder's reader is home");
-    let (reader, result) = tokio::task::spawn_blocking(move || {
+    let (reader, result) = crate::blocking::off_worker(move || {
         let result = read(&reader);
         (reader, result)
     })
-    .await
-    .expect("an outbox read panicked");
+    .await;
     *home = Some(reader);
     result
 }

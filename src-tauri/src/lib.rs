@@ -17,6 +17,7 @@ pub mod monitor;
 pub mod named_file;
 pub mod private_file;
 pub mod provider;
+pub mod random;
 pub mod secret;
 pub mod secret_file;
 pub mod serve;

@@ -95,16 +95,10 @@ fn decode(encoded: &str) -> Result<Vec<u8>, SecretError> {
         .map_err(|_| SecretError::NotBase64)
 }
 
-fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
-    bytes
-}
-
 impl SharedSecret {
     /// A fresh random secret (32 bytes).
     pub fn generate() -> SharedSecret {
-        SharedSecret(random_bytes::<32>().to_vec())
+        SharedSecret(crate::random::bytes::<32>().to_vec())
     }
 
     /// The secret in its `whsec_` form. Named so that every place that shows it stands out.
@@ -177,7 +171,7 @@ impl std::str::FromStr for Ed25519PublicKey {
 impl Ed25519PrivateKey {
     /// A fresh random key pair.
     pub fn generate() -> Ed25519PrivateKey {
-        Ed25519PrivateKey(SigningKey::from_bytes(&random_bytes::<32>()))
+        Ed25519PrivateKey(SigningKey::from_bytes(&crate::random::bytes::<32>()))
     }
 
     pub fn public_key(&self) -> Ed25519PublicKey {

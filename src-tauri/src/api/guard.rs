@@ -17,7 +17,8 @@ use ts_rs::TS;
 
 use super::error::refuse;
 use crate::monitor::CoreError;
-use crate::store::{random_token, Writer, UI_TOKEN_SETTING};
+use crate::random::hex_token;
+use crate::store::{Writer, UI_TOKEN_SETTING};
 
 const COOKIE: &str = "kyc_monitor_ui";
 
@@ -78,7 +79,7 @@ impl UiAccess {
 
     /// Makes and keeps a new token: every earlier link and cookie stops working.
     async fn replace_token(&self) -> Result<String, CoreError> {
-        let token = random_token(16);
+        let token = hex_token(16);
         self.writer.set_setting(UI_TOKEN_SETTING, &token).await?;
         *self.token.write().expect("the token lock") = token.clone();
         self.replaced.send_modify(|count| *count += 1);

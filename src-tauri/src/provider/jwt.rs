@@ -180,8 +180,7 @@ impl Claims {
         now_secs: i64,
         lifetime_secs: i64,
     ) -> Claims {
-        let mut jti = [0u8; 16];
-        getrandom::fill(&mut jti).expect("the operating system's random source failed");
+        let jti: [u8; 16] = crate::random::bytes();
         Claims {
             iss: client_id.to_owned(),
             sub: client_id.to_owned(),

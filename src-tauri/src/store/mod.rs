@@ -242,7 +242,7 @@ impl Store {
         let conn = open_writable(&self.path)?;
         conn.execute(
             "INSERT OR IGNORE INTO settings (key, value) VALUES (?1, ?2)",
-            [key, &random_token(bytes)],
+            [key, &crate::random::hex_token(bytes)],
         )?;
         Ok(
             conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |row| {
@@ -495,10 +495,3 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
 
 /// The settings key of the local UI's token.
 pub const UI_TOKEN_SETTING: &str = "ui_token";
-
-/// A fresh random secret of `bytes` bytes, hex-encoded.
-pub fn random_token(bytes: usize) -> String {
-    let mut random = vec![0u8; bytes];
-    getrandom::fill(&mut random).expect("the operating system's random source failed");
-    hex::encode(random)
-}

@@ -5,9 +5,7 @@ pub(super) struct Rng(u64);
 
 impl Rng {
     pub(super) fn seeded() -> Rng {
-        let mut seed = [0u8; 8];
-        getrandom::fill(&mut seed).expect("the operating system's random source failed");
-        Rng(u64::from_le_bytes(seed))
+        Rng(u64::from_le_bytes(crate::random::bytes()))
     }
 
     /// The same sequence every time for one seed: a run that can be told again.
