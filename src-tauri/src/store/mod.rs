@@ -10,9 +10,11 @@ mod projection;
 pub mod queries;
 mod refusals;
 pub mod retention;
+mod review;
 pub mod schema;
 mod search;
 mod settings;
+mod stats;
 mod writer;
 
 use std::io::Read;
@@ -26,12 +28,13 @@ pub use lock::FileLock;
 pub use outbox::{Attempt, Destination, DueForward, ForwardState};
 pub use projection::RebuildStep;
 pub use queries::{
-    BoardCursor, DecisionDayCount, DeliveryFilter, DeliveryRecord, EventRecord, ListedDelivery,
-    MinuteCount, Reader, RegistrationAttempt, ReviewFilter, ReviewOrder, StatusStays,
+    DeliveryFilter, DeliveryRecord, EventRecord, ListedDelivery, Reader, RegistrationAttempt,
     TimelineEntry, UserCount, UserRecord,
 };
 pub use refusals::{CountedRefusals, RefusalTally};
+pub use review::{BoardCursor, ReviewFilter, ReviewOrder};
 pub use search::SEARCH_TRIGGERS;
+pub use stats::{DecisionDayCount, MinuteCount, StatusStays};
 pub use writer::{
     Change, NewDelivery, Outcome, Recorded, StoreProblem, Verdict, Writer, CHANGE_BACKLOG,
 };
