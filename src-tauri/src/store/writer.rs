@@ -8,7 +8,6 @@
 //!   then announce the projected deliveries to the live feed.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,6 +21,9 @@ use super::projection::{self, Tables};
 use super::StoreError;
 use crate::kyc::Payload;
 
+mod checkpoint;
+use checkpoint::{checkpoint_until_stopped, note_wal_frames, RESTART_WAL_AFTER_FRAMES, WAL_FRAMES};
+
 /// Most deliveries appended in one transaction; more waiting ones go in the next.
 const MAX_BATCH: usize = 512;
 /// Most deliveries projected in one transaction while acknowledgements wait, and while none do.
@@ -34,20 +36,6 @@ const PROJECTION_RETRY: Duration = Duration::from_secs(1);
 pub const CHANGE_BACKLOG: usize = 4096;
 /// Deliveries waiting for the writer before new ones wait for room.
 const QUEUE_DEPTH: usize = 4096;
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
-/// WAL size (in pages) past which the writer is asked to let the WAL start over.
-const RESTART_WAL_AFTER_FRAMES: i64 = 1000;
-
-thread_local! {
-    /// The pages in the WAL after the writer thread's last commit (SQLite's WAL hook tells).
-    static WAL_FRAMES: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
-}
-
-/// SQLite's WAL hook on the writer's connection: runs on the writer thread after each commit.
-fn note_wal_frames(_: &rusqlite::hooks::Wal, frames: std::ffi::c_int) -> rusqlite::Result<()> {
-    WAL_FRAMES.with(|count| count.set(i64::from(frames)));
-    Ok(())
-}
 
 /// A request to the webhook path, as it arrived, with what the listener made of it.
 #[derive(Debug, Clone)]
@@ -593,27 +581,5 @@ fn commit_problem(error: &rusqlite::Error) -> String {
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => "another program holds the database's write lock: close it; deliveries are answered 503 (the provider retries them) until then".to_owned(),
         Some(ErrorCode::ReadOnly | ErrorCode::PermissionDenied) => "the database file cannot be written (read-only or permission denied): fix its permissions; deliveries are answered 503 until then".to_owned(),
         _ => format!("the database could not commit ({error}); deliveries are answered 503 (the provider retries them) until a commit works again"),
-    }
-}
-
-/// Checkpoints the WAL every so often, and when the writer wakes it, until the writer ends.
-/// PASSIVE never blocks the writer.
-fn checkpoint_until_stopped(
-    conn: Connection,
-    wakes: std::sync::mpsc::Receiver<()>,
-    wal_restart: &AtomicBool,
-) {
-    while let Ok(()) | Err(RecvTimeoutError::Timeout) = wakes.recv_timeout(CHECKPOINT_EVERY) {
-        // PASSIVE never blocks the writer. It cannot finish while the writer keeps appending,
-        // so past a size the writer is asked to finish it (see write_until_stopped).
-        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-            row.get::<_, i64>(1)
-        }) {
-            Ok(frames) if frames >= RESTART_WAL_AFTER_FRAMES => {
-                wal_restart.store(true, Ordering::Relaxed)
-            }
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "WAL checkpoint failed; it will be tried again"),
-        }
     }
 }
