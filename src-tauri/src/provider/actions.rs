@@ -391,6 +391,9 @@ pub struct DemoStatus {
     pub api_base: String,
     pub finished: bool,
     pub summary: super::emulator::Summary,
+    /// The users the demo is done with who abandoned onboarding: they stay at `NOT_STARTED` or
+    /// `OPEN`, and the board marks their cards.
+    pub abandoned_users: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -550,5 +553,6 @@ fn demo_status(demo: &Demo) -> DemoStatus {
         api_base: demo.emulator.api_base().to_owned(),
         finished: demo.emulator.is_finished(),
         summary: demo.emulator.summary(),
+        abandoned_users: demo.emulator.abandoned_users(),
     }
 }

@@ -354,7 +354,12 @@ approved: number, rejected: number,
  */
 held: number, abandoned: number, };
 
-export type DemoStatus = { apiBase: string, finished: boolean, summary: DemoSummary, };
+export type DemoStatus = { apiBase: string, finished: boolean, summary: DemoSummary, 
+/**
+ * The users the demo is done with who abandoned onboarding: they stay at `NOT_STARTED` or
+ * `OPEN`, and the board marks their cards.
+ */
+abandonedUsers: Array<string>, };
 
 export type ProviderOverview = { webhookUrl: string, 
 /**

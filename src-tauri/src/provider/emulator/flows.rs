@@ -128,6 +128,13 @@ pub(super) async fn run_flows(shared: Arc<Shared>) {
             tokio::time::sleep(arrival).await;
             shared.counters.users.fetch_add(1, Ordering::Relaxed);
             run_user(&shared, &external_id, outcome).await;
+            if outcome == Outcome::Abandoned {
+                shared
+                    .gave_up
+                    .lock()
+                    .expect("gave_up lock")
+                    .push(external_id);
+            }
             shared
                 .counters
                 .ended(outcome)

@@ -304,6 +304,8 @@ struct Shared {
     users: Mutex<BTreeMap<String, UserState>>,
     /// How each simulated user's onboarding ends, dealt when the flows start.
     outcomes: Mutex<BTreeMap<String, Outcome>>,
+    /// Users who gave up, once their flow has sent its last step: they stay where they stopped.
+    gave_up: Mutex<Vec<String>>,
     counters: Counters,
     finished: watch::Sender<bool>,
     rate: Mutex<rate::Windows>,
@@ -340,6 +342,7 @@ impl Emulator {
             signing: Mutex::default(),
             users: Mutex::default(),
             outcomes: Mutex::default(),
+            gave_up: Mutex::default(),
             counters: Counters::default(),
             finished: watch::channel(false).0,
             rate: Mutex::default(),
@@ -421,6 +424,12 @@ impl Emulator {
     /// How each simulated user's onboarding ends (known once the flows have started).
     pub fn outcomes(&self) -> BTreeMap<String, Outcome> {
         self.shared.outcomes.lock().expect("outcomes lock").clone()
+    }
+
+    /// The users who abandoned onboarding, in the order their flows ended (only those whose
+    /// flow is over: the rest may still be on their way).
+    pub fn abandoned_users(&self) -> Vec<String> {
+        self.shared.gave_up.lock().expect("gave_up lock").clone()
     }
 
     pub fn is_finished(&self) -> bool {

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { emptyBoard, firstPage } from './board';
+import { lightUp, tallyBoard } from './demo';
+import type { User } from './types';
+
+function user(externalId: string, status: string, decision = ''): User {
+  return {
+    externalId,
+    decision,
+    status,
+    subStatus: '',
+    participantId: '',
+    account: '',
+    firstSeenAt: 0,
+    lastSeenAt: 0,
+    statusSince: 0,
+    eventCount: 1,
+    knownStatus: true,
+    knownDecision: true,
+  };
+}
+
+describe('demo', () => {
+  it('lights only the latest few changes, a card changed again counted once', () => {
+    expect(lightUp([], ['a', 'b'])).toEqual(['a', 'b']);
+    expect(lightUp(['a', 'b', 'c', 'd'], ['e', 'f', 'g'])).toEqual(['c', 'd', 'e', 'f', 'g']);
+    expect(lightUp(['a', 'b', 'c'], ['a'])).toEqual(['b', 'c', 'a']);
+  });
+
+  it('counts what the cards say, abandoned only where the board marks them', () => {
+    const board = {
+      ...emptyBoard(),
+      NOT_STARTED: firstPage([user('gone-1', 'NOT_STARTED'), user('new', 'NOT_STARTED')], false),
+      OPEN: firstPage([user('gone-2', 'OPEN'), user('docs', 'OPEN', 'REVIEW')], false),
+      ON_HOLD: firstPage([user('held', 'ON_HOLD', 'REVIEW')], false),
+      CLOSED: firstPage([user('yes-1', 'CLOSED', 'ACCEPT'), user('yes-2', 'CLOSED', 'ACCEPT'), user('no', 'CLOSED', 'REJECT')], false),
+    };
+    expect(tallyBoard(board, new Set(['gone-1', 'gone-2', 'not-on-the-board']))).toEqual({
+      users: 8,
+      approved: 2,
+      rejected: 1,
+      held: 1,
+      abandoned: 2,
+    });
+  });
+});
