@@ -993,3 +993,42 @@ async fn every_refusal_has_the_one_error_body_whatever_refused_it() {
     }
     ui.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_queue_counts_every_late_case_not_only_the_listed_ones() {
+    let scratch = Scratch::new();
+    {
+        // 130 users on hold for review for two days (late: the warning is after a day), 20 for
+        // a minute, written as if they had arrived then.
+        let store = kyc_monitor::store::Store::open(&scratch.db()).unwrap();
+        let writer = store.start_writer().unwrap();
+        let now = kyc_monitor::time::now_millis();
+        for n in 0..150_i64 {
+            let (user, waited) = match n < 130 {
+                true => (format!("late_{n:03}"), 2 * 24 * 60 * 60 * 1000 + n),
+                false => (format!("fresh_{n:03}"), 60 * 1000),
+            };
+            let delivery = delivery_at(now - waited, flat(&user, "REVIEW", "ON_HOLD"));
+            writer.record(delivery).await.unwrap();
+        }
+        writer.projected(std::time::Duration::from_secs(30)).await;
+        writer.finish().await;
+    }
+    let ui = Running::start_in(scratch).await;
+    let page = ui.json("/api/review?limit=100").await;
+    assert_eq!(page["users"].as_array().unwrap().len(), 100);
+    assert_eq!(
+        (&page["total"], &page["late"]),
+        (&150.into(), &130.into()),
+        "{page}"
+    );
+    // Under a filter, both count what it lets through.
+    let page = ui.json("/api/review?minAgeMinutes=120&limit=10").await;
+    assert_eq!(page["users"].as_array().unwrap().len(), 10);
+    assert_eq!(
+        (&page["total"], &page["late"]),
+        (&130.into(), &130.into()),
+        "{page}"
+    );
+    ui.stop().await;
+}

@@ -263,24 +263,6 @@ fn the_uis_queries_use_their_indexes_not_scans() {
     }
 }
 
-fn delivery_at(received_at: i64, body: String) -> kyc_monitor::store::NewDelivery {
-    let bytes = body.into_bytes();
-    kyc_monitor::store::NewDelivery {
-        received_at,
-        remote_addr: "127.0.0.1:9".into(),
-        method: "POST".into(),
-        headers: "[]".into(),
-        body_size: Some(bytes.len() as i64),
-        verdict: kyc_monitor::store::Verdict::Payload(
-            kyc_monitor::kyc::parse_payload(&bytes).unwrap(),
-        ),
-        body: Some(bytes),
-        verified_webhook_id: None,
-        replay_of: None,
-        polled: false,
-    }
-}
-
 #[tokio::test]
 async fn the_median_time_to_close_follows_users_in_and_out_of_closed() {
     let scratch = Scratch::new();

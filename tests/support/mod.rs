@@ -323,6 +323,26 @@ where
     }
 }
 
+/// A delivery of `body` as if it had arrived at `received_at` (Unix ms), for a writer in the
+/// test's own process: how a test makes users who have waited for hours.
+pub fn delivery_at(received_at: i64, body: String) -> kyc_monitor::store::NewDelivery {
+    let bytes = body.into_bytes();
+    kyc_monitor::store::NewDelivery {
+        received_at,
+        remote_addr: "127.0.0.1:9".into(),
+        method: "POST".into(),
+        headers: "[]".into(),
+        body_size: Some(bytes.len() as i64),
+        verdict: kyc_monitor::store::Verdict::Payload(
+            kyc_monitor::kyc::parse_payload(&bytes).unwrap(),
+        ),
+        body: Some(bytes),
+        verified_webhook_id: None,
+        replay_of: None,
+        polled: false,
+    }
+}
+
 /// True when the database file or its WAL holds `needle` anywhere.
 pub fn database_files_contain(db: &Path, needle: &[u8]) -> bool {
     let mut wal = db.as_os_str().to_owned();
