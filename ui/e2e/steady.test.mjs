@@ -1,6 +1,6 @@
 // Things do not move under the pointer, in Chromium against the real binary: a board column
 // under the pointer holds its cards (changes counted in its "n new" marker) until the pointer
-// leaves, so a click opens the card aimed at; and the inspector follows its address.
+// leaves or rests, so a click opens the card aimed at; and the inspector follows its address.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchChromium, startMonitor } from './monitor.mjs';
@@ -62,6 +62,27 @@ describe('nothing moves under the pointer', () => {
     await page.mouse.click(target.x + target.width / 2, target.y + target.height / 2);
     await page.waitForFunction(() => location.hash === '#/user/s_3');
     assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  it('lets a column go once the pointer has rested a few seconds', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, reducedMotion: 'reduce' });
+    const page = await context.newPage();
+    await page.goto(monitor.uiUrl);
+    await page.getByTestId('connection').filter({ hasText: 'Live' }).waitFor();
+    const first = page.locator('[data-column="OPEN"] [data-testid="card"]').first();
+    await first.waitFor();
+    await first.hover();
+    await deliver('rest_1', '', 'OPEN');
+    // Held while the pointer has just moved...
+    await page.locator('[data-column="OPEN"]').getByTestId('new-pill').filter({ hasText: '1 new' }).waitFor();
+    // ...and let go once it rests, as a presenter's or a reader's does: the new card comes in
+    // without the pointer moving.
+    await page.waitForFunction(
+      () => document.querySelector('[data-column="OPEN"] [data-testid="card"]')?.dataset.externalId === 'rest_1',
+      null,
+      { timeout: 20_000 },
+    );
     await context.close();
   });
 
