@@ -160,14 +160,15 @@ impl Forwarder {
                 },
             );
         };
-        let mut request = self.client.post(&self.destination.url).header(
-            reqwest::header::CONTENT_TYPE,
-            content_type(&forward.headers),
-        );
+        let headers = stored_headers(&forward.headers);
+        let mut request = self
+            .client
+            .post(&self.destination.url)
+            .header(reqwest::header::CONTENT_TYPE, content_type(&headers));
         // The same id on every retry, so the backend can tell a retry from a new delivery. A
         // delivery another monitor forwarded keeps that monitor's id, so that it recognises
         // it should it come back round a chain of monitors.
-        let id = passed_on_id(&forward.headers)
+        let id = passed_on_id(&headers)
             .unwrap_or_else(|| format!("{}{}", self.id_prefix, forward.delivery_id));
         let timestamp = at / 1000;
         if let Some(secret) = &self.secret {
@@ -405,29 +406,36 @@ fn due_now(
     Ok((due, wait))
 }
 
-/// The `webhook-id` another monitor gave a delivery it forwarded here, to be passed on as it is.
-fn passed_on_id(headers: &str) -> Option<String> {
-    serde_json::from_str::<Vec<(String, String)>>(headers)
-        .ok()?
-        .into_iter()
-        .find(|(name, value)| {
-            (name.eq_ignore_ascii_case("webhook-id") || name.eq_ignore_ascii_case("svix-id"))
-                && value.starts_with(FORWARD_ID_PREFIX)
-        })
-        .map(|(_, value)| value)
+/// The stored headers (a JSON array of `[name, value]` pairs), read once per attempt.
+fn stored_headers(headers: &str) -> Vec<(String, String)> {
+    serde_json::from_str(headers).unwrap_or_default()
 }
 
-/// The original `Content-Type` among the stored headers (a JSON array of pairs).
-fn content_type(headers: &str) -> String {
-    serde_json::from_str::<Vec<(String, String)>>(headers)
-        .ok()
-        .and_then(|pairs| {
-            pairs
-                .into_iter()
-                .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))
-                .map(|(_, value)| value)
-        })
-        .unwrap_or_else(|| "application/json".to_owned())
+/// The first stored header whose name is one of `names`, and whose value `fits`.
+fn stored<'a>(
+    headers: &'a [(String, String)],
+    names: &[&str],
+    fits: impl Fn(&str) -> bool,
+) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(name, value)| names.iter().any(|n| name.eq_ignore_ascii_case(n)) && fits(value))
+        .map(|(_, value)| value.as_str())
+}
+
+/// The `webhook-id` another monitor gave a delivery it forwarded here, to be passed on as it is.
+fn passed_on_id(headers: &[(String, String)]) -> Option<String> {
+    stored(headers, &["webhook-id", "svix-id"], |value| {
+        value.starts_with(FORWARD_ID_PREFIX)
+    })
+    .map(str::to_owned)
+}
+
+/// The original `Content-Type` among the stored headers.
+fn content_type(headers: &[(String, String)]) -> String {
+    stored(headers, &["content-type"], |_| true)
+        .unwrap_or("application/json")
+        .to_owned()
 }
 
 #[cfg(test)]
@@ -491,15 +499,18 @@ mod tests {
     #[test]
     fn a_forwarded_id_is_passed_on_only_when_a_monitor_made_it() {
         assert_eq!(
-            passed_on_id(r#"[["Webhook-Id","kycm_ab12_7"]]"#).as_deref(),
+            passed_on_id(&stored_headers(r#"[["Webhook-Id","kycm_ab12_7"]]"#)).as_deref(),
             Some("kycm_ab12_7")
         );
         assert_eq!(
-            passed_on_id(r#"[["svix-id","kycm_ff_1"]]"#).as_deref(),
+            passed_on_id(&stored_headers(r#"[["svix-id","kycm_ff_1"]]"#)).as_deref(),
             Some("kycm_ff_1")
         );
-        assert_eq!(passed_on_id(r#"[["webhook-id","msg_1"]]"#), None);
-        assert_eq!(passed_on_id("[]"), None);
+        assert_eq!(
+            passed_on_id(&stored_headers(r#"[["webhook-id","msg_1"]]"#)),
+            None
+        );
+        assert_eq!(passed_on_id(&stored_headers("[]")), None);
     }
 
     #[test]
@@ -521,8 +532,14 @@ mod tests {
     #[test]
     fn the_original_content_type_is_kept() {
         let headers = r#"[["host","x"],["Content-Type","application/json; charset=utf-8"]]"#;
-        assert_eq!(content_type(headers), "application/json; charset=utf-8");
-        assert_eq!(content_type("[]"), "application/json");
-        assert_eq!(content_type("not json"), "application/json");
+        assert_eq!(
+            content_type(&stored_headers(headers)),
+            "application/json; charset=utf-8"
+        );
+        assert_eq!(content_type(&stored_headers("[]")), "application/json");
+        assert_eq!(
+            content_type(&stored_headers("not json")),
+            "application/json"
+        );
     }
 }
