@@ -1101,41 +1101,27 @@ async fn credentials_in_a_destination_never_reach_the_ui_or_the_log() {
         free_port()
     );
     let log = scratch.db().with_file_name("serve.log");
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--ui-listen",
-            "127.0.0.1:0",
-            "--db",
-        ])
-        .arg(scratch.db())
-        .args(["--forward-to", &destination])
+    let mut command = Command::new(BIN);
+    command
         .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
-    let webhook_url = lines.next().unwrap().unwrap().replace("webhook: ", "");
-    let ui = lines.next().unwrap().unwrap();
-    let (base, token) = ui
-        .strip_prefix("ui: ")
-        .unwrap()
-        .split_once("/?token=")
-        .unwrap();
-    let (base, token) = (base.to_owned(), token.to_owned());
-    let monitor = KillOnDrop(child);
+        .stderr(std::fs::File::create(&log).unwrap());
+    let mut monitor = Monitor::start_with(
+        &scratch.db(),
+        true,
+        &["--forward-to", &destination],
+        &mut command,
+    );
+    let (base, token) = monitor.ui();
     assert_eq!(
-        post(&webhook_url, flat("creds", "", "OPEN")).await.status,
+        post(&monitor.webhook_url, flat("creds", "", "OPEN"))
+            .await
+            .status,
         200
     );
     let id = newest_delivery(&base, &token).await;
     let state = forward_state(&base, &token, id, |s| s["attempts"].as_i64() >= Some(1)).await;
     let destinations = api_get(&base, &token, "/api/destinations").await;
-    drop(monitor);
+    monitor.terminate();
     let log = std::fs::read_to_string(&log).unwrap();
     assert!(
         log.contains("forwarding accepted deliveries") && log.contains("api_key=***"),

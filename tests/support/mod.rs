@@ -56,7 +56,7 @@ impl Monitor {
     /// line), and `command` prepared by the caller (environment, stderr).
     pub fn start_with(db: &Path, ui: bool, extra: &[&str], command: &mut Command) -> Monitor {
         let ui_listen = if ui { "127.0.0.1:0" } else { "off" };
-        let mut child = command
+        command
             .args([
                 "serve",
                 "--listen",
@@ -66,11 +66,15 @@ impl Monitor {
                 "--db",
             ])
             .arg(db)
-            .args(extra)
-            .env(
+            .args(extra);
+        // A caller that asked for more logging (to read it) keeps it.
+        if !command.get_envs().any(|(name, _)| name == "RUST_LOG") {
+            command.env(
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
-            )
+            );
+        }
+        let mut child = command
             .env_remove("KYC_MONITOR_SIGNING_SECRET")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
