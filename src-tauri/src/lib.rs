@@ -1,5 +1,6 @@
 //! KYC Monitor's core: everything the CLI, the web UI and the desktop shell share.
 
+pub mod access;
 pub mod api;
 pub mod backoff;
 mod backup_dir;

@@ -225,6 +225,39 @@ pub const MIGRATIONS: &[&str] = &[
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX refused_counts_by_minute ON refused_counts (minute);
     "#,
+    // 9: the audit log (store/audit.rs): append-only, each entry chained to the one before by
+    // a SHA-256 over the previous hash and its own content. Never trimmed by retention.
+    r#"
+    CREATE TABLE audit_log (
+        seq         INTEGER PRIMARY KEY,
+        at          INTEGER NOT NULL,
+        actor       TEXT NOT NULL,
+        role        TEXT NOT NULL,
+        action      TEXT NOT NULL,
+        target      TEXT NOT NULL,
+        remote_addr TEXT NOT NULL,
+        outcome     TEXT NOT NULL,
+        detail      TEXT NOT NULL,
+        hash        BLOB NOT NULL
+    ) STRICT;
+    CREATE INDEX audit_log_by_actor ON audit_log (actor, seq);
+    CREATE INDEX audit_log_by_action ON audit_log (action, seq);
+    CREATE INDEX audit_log_by_at ON audit_log (at);
+    "#,
+    // 10: team sessions (the session cookie's secret is kept only as its SHA-256).
+    r#"
+    CREATE TABLE sessions (
+        id_hash      BLOB PRIMARY KEY,
+        user         TEXT NOT NULL,
+        name         TEXT NOT NULL,
+        role         TEXT NOT NULL,
+        csrf_token   TEXT NOT NULL,
+        created_at   INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        ended_at     INTEGER
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX sessions_by_user ON sessions (user);
+    "#,
 ];
 
 /// The schema version this build writes.

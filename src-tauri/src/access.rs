@@ -1,0 +1,103 @@
+//! Who is asking: the [`Actor`] behind a request or a command, and the [`Role`] that decides what
+//! they may do and see. Single-person mode (the desktop app, `serve` on loopback behind the
+//! per-run token) has one actor, `local`, with every right.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// What a person may do, lowest first: each role may do everything the ones below it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The board and the stats (a wall screen, a demo).
+    Viewer,
+    /// Search, the user page and timeline, with personal data masked.
+    Support,
+    /// Users, deliveries with raw headers and bodies, the inspector, replay, exports, case work.
+    Compliance,
+    /// Everything, including registration, reconcile, settings, forwarding, backup, sessions and
+    /// the audit log.
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Viewer, Role::Support, Role::Compliance, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Support => "support",
+            Role::Compliance => "compliance",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Whether this role may do what needs `least`.
+    pub fn allows(self, least: Role) -> bool {
+        self >= least
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Role, String> {
+        Role::ALL
+            .into_iter()
+            .find(|role| role.as_str() == text)
+            .ok_or_else(|| {
+                format!("`{text}` is not a role: use admin, compliance, support or viewer")
+            })
+    }
+}
+
+/// The person (or the local user) behind a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// What the audit log names: an email or subject from the identity provider, or `local`.
+    pub id: String,
+    /// What the UI shows.
+    pub name: String,
+    pub role: Role,
+}
+
+impl Actor {
+    /// The one person of single-person mode.
+    pub fn local() -> Actor {
+        Actor {
+            id: "local".to_owned(),
+            name: "local".to_owned(),
+            role: Role::Admin,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_higher_role_may_do_what_a_lower_one_may() {
+        assert!(Role::Admin.allows(Role::Viewer));
+        assert!(Role::Compliance.allows(Role::Support));
+        assert!(!Role::Support.allows(Role::Compliance));
+        assert!(!Role::Viewer.allows(Role::Support));
+        for role in Role::ALL {
+            assert!(role.allows(role));
+            assert_eq!(role.as_str().parse::<Role>(), Ok(role));
+        }
+        assert!("root"
+            .parse::<Role>()
+            .unwrap_err()
+            .contains("`root` is not a role"));
+    }
+}
