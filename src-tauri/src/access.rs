@@ -81,6 +81,91 @@ impl Actor {
     }
 }
 
+/// What an audit entry records (the contract's "Audit log"); its name is what the log and its
+/// exports show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuditAction {
+    SignIn,
+    SignInFailed,
+    SignOut,
+    SessionsEnded,
+    UserViewed,
+    BodyViewed,
+    Search,
+    Export,
+    Replay,
+    Resend,
+    Register,
+    Reconcile,
+    SettingsChanged,
+    Backup,
+    CaseWork,
+    RefusedByRole,
+}
+
+impl AuditAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::SignIn => "sign-in",
+            AuditAction::SignInFailed => "sign-in-failed",
+            AuditAction::SignOut => "sign-out",
+            AuditAction::SessionsEnded => "sessions-ended",
+            AuditAction::UserViewed => "user-viewed",
+            AuditAction::BodyViewed => "body-viewed",
+            AuditAction::Search => "search",
+            AuditAction::Export => "export",
+            AuditAction::Replay => "replay",
+            AuditAction::Resend => "resend",
+            AuditAction::Register => "register",
+            AuditAction::Reconcile => "reconcile",
+            AuditAction::SettingsChanged => "settings-changed",
+            AuditAction::Backup => "backup",
+            AuditAction::CaseWork => "case-work",
+            AuditAction::RefusedByRole => "refused-by-role",
+        }
+    }
+}
+
+/// How the audited action ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditOutcome {
+    Ok,
+    Refused,
+    Failed,
+}
+
+impl AuditOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditOutcome::Ok => "ok",
+            AuditOutcome::Refused => "refused",
+            AuditOutcome::Failed => "failed",
+        }
+    }
+}
+
+/// One entry to append to the audit log; its time, sequence number and hash are given when it
+/// is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// The actor's id (`local` in single-person mode); for a failed sign-in, who it claimed to be
+    /// or `unknown`.
+    pub actor: String,
+    /// None where nobody was signed in (a failed sign-in).
+    pub role: Option<Role>,
+    pub action: AuditAction,
+    /// What was looked at or changed: an `externalId`, a delivery id, a search text, a person.
+    pub target: String,
+    /// The remote address of the request, or `local` for the desktop window and the CLI.
+    pub remote_addr: String,
+    pub outcome: AuditOutcome,
+    /// Anything more the action has to say (an export's row count, why a sign-in failed); never
+    /// a secret.
+    pub detail: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
