@@ -955,7 +955,7 @@ async fn every_refusal_has_the_one_error_body_whatever_refused_it() {
         (
             "JSON of the wrong shape",
             post("/api/backup", b"{\"path\": 7}".to_vec()),
-            422,
+            400,
             "invalid",
             "the request is not what this route takes",
         ),

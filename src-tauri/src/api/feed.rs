@@ -1,5 +1,6 @@
 //! The live feed as Server-Sent Events: each [`LiveEvent`] under its name, a change's id being
-//! its delivery id, so that a reconnecting browser resumes after `Last-Event-ID`.
+//! its delivery id, so that a reconnecting browser resumes after `Last-Event-ID`. Users in it
+//! are shown as the caller's role may see them.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -8,24 +9,22 @@ use std::time::Duration;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::routing::get;
-use axum::Router;
+use axum::Extension;
 use futures_util::stream::{Stream, StreamExt};
 use serde::Deserialize;
 
+use crate::monitor::masking::SeenBy;
+use crate::monitor::operations::Caller;
 use crate::monitor::{CoreError, LiveEvent, Monitor};
 
-pub(super) fn router() -> Router<Arc<Monitor>> {
-    Router::new().route("/api/feed", get(feed))
-}
-
 #[derive(Deserialize)]
-struct FeedQuery {
+pub(super) struct FeedQuery {
     after: Option<i64>,
 }
 
-async fn feed(
+pub(super) async fn feed(
     State(monitor): State<Arc<Monitor>>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     Query(query): Query<FeedQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, CoreError> {
@@ -34,7 +33,12 @@ async fn feed(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<i64>().ok())
         .or(query.after);
-    let events = monitor.changes(resume).await?.map(|event| Ok(sse(&event)));
+    // Each event as the caller's role may see it.
+    let role = caller.actor.role;
+    let events = monitor
+        .changes(resume)
+        .await?
+        .map(move |event| Ok(sse(&event.seen_by(role))));
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 

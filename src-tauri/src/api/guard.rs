@@ -10,12 +10,13 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use serde::Serialize;
 use subtle::ConstantTimeEq;
 use ts_rs::TS;
 
 use super::error::refuse;
+use crate::access::Actor;
 use crate::monitor::CoreError;
 use crate::random::hex_token;
 use crate::store::{Writer, UI_TOKEN_SETTING};
@@ -40,9 +41,6 @@ pub struct UiAccess {
 pub struct UiLink {
     pub url: String,
 }
-
-/// The path that replaces the UI's token (POST).
-pub(super) const NEW_LINK_PATH: &str = "/api/ui-link";
 
 impl UiAccess {
     /// Access to the UI listening at `local_addr` with the kept `token`; `writer` keeps a new one.
@@ -94,8 +92,15 @@ fn session_cookie(token: &str) -> Option<HeaderValue> {
     .ok()
 }
 
-/// Replaces the token and gives the page that asked the new cookie and link.
-async fn new_link(access: &UiAccess) -> Response {
+/// Replaces the token and gives the page that asked the new cookie and link (the HTTP-only
+/// operation `ui_link`; there is no token to replace where people sign in).
+pub(super) async fn new_link(access: Option<Extension<Arc<UiAccess>>>) -> Response {
+    let Some(Extension(access)) = access else {
+        return CoreError::NotFound(
+            "this monitor has no UI token: people sign in to it instead".into(),
+        )
+        .into_response();
+    };
     match access.replace_token().await {
         Ok(token) => {
             let mut response = Json(UiLink { url: access.url() }).into_response();
@@ -110,7 +115,7 @@ async fn new_link(access: &UiAccess) -> Response {
 
 pub(super) async fn guard(
     State(access): State<Arc<UiAccess>>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let headers = request.headers();
@@ -158,9 +163,9 @@ pub(super) async fn guard(
             "open the UI with the link that kyc-monitor printed (the ui: line); it carries this run's token",
         );
     }
-    if request.method() == axum::http::Method::POST && request.uri().path() == NEW_LINK_PATH {
-        return new_link(&access).await;
-    }
+    // Single-person mode: whoever holds the token is the local user.
+    request.extensions_mut().insert(Actor::local());
+    request.extensions_mut().insert(access.clone());
     let mut replaced = access.replaced.subscribe();
     let mut response = next.run(request).await;
     let content_type = response.headers().get(header::CONTENT_TYPE);

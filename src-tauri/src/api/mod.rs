@@ -7,10 +7,8 @@ mod assets;
 mod error;
 mod feed;
 mod guard;
-mod provider;
+mod operations;
 mod review;
-mod views;
-mod work;
 
 use std::sync::Arc;
 
@@ -26,12 +24,14 @@ use crate::monitor::{CoreError, Monitor};
 
 /// Every area's routes, behind the guard, with the built front end as the fallback.
 pub fn router(monitor: Arc<Monitor>, access: UiAccess) -> Router {
+    let (feed_path, feed) = operations::http_only(&monitor, "feed", feed::feed);
+    let (csv_path, csv) = operations::http_only(&monitor, "review_csv", review::review_csv);
+    let (link_path, link) = operations::http_only(&monitor, "ui_link", guard::new_link);
     Router::new()
-        .merge(views::router())
-        .merge(provider::router())
-        .merge(review::router())
-        .merge(feed::router())
-        .merge(work::router())
+        .merge(operations::router(&monitor))
+        .route(feed_path, feed)
+        .route(csv_path, csv)
+        .route(link_path, link)
         .route(
             "/api/{*rest}",
             get(|| async { CoreError::NotFound("there is no such API route".into()) }),

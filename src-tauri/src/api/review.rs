@@ -1,5 +1,5 @@
-//! The review queue's routes: the queue, filtered, its settings, and a CSV of every user the
-//! filters let through, read and sent a page at a time.
+//! The review queue as CSV (an HTTP-only operation): every user the queue's filters let through,
+//! read and sent a page at a time.
 
 use std::sync::Arc;
 
@@ -7,29 +7,11 @@ use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use futures_util::stream;
 
 use crate::export::csv_rows;
-use crate::monitor::{CoreError, Monitor, ReviewPage, ReviewQuery, ReviewSettings, UserView};
+use crate::monitor::{CoreError, Monitor, ReviewQuery, UserView};
 use crate::time::rfc3339_millis;
-
-type Answer<T> = Result<Json<T>, CoreError>;
-
-pub(super) fn router() -> Router<Arc<Monitor>> {
-    Router::new()
-        .route("/api/review", get(review))
-        .route("/api/review.csv", get(review_csv))
-        .route("/api/review/settings", get(settings).post(save_settings))
-}
-
-async fn review(
-    State(monitor): State<Arc<Monitor>>,
-    Query(query): Query<ReviewQuery>,
-) -> Answer<ReviewPage> {
-    monitor.review(query).await.map(Json)
-}
 
 const CSV_COLUMNS: [&str; 8] = [
     "externalId",
@@ -44,7 +26,7 @@ const CSV_COLUMNS: [&str; 8] = [
 
 /// Every user the queue's filters let through, the longest wait first, as CSV. The first page
 /// is read before answering, so that a refused query is an error, not a broken download.
-async fn review_csv(
+pub(super) async fn review_csv(
     State(monitor): State<Arc<Monitor>>,
     Query(mut query): Query<ReviewQuery>,
 ) -> Result<Response, CoreError> {
@@ -111,15 +93,4 @@ fn page_csv(users: &[UserView]) -> Vec<u8> {
             user.state.account.as_str(),
         ]
     }))
-}
-
-async fn settings(State(monitor): State<Arc<Monitor>>) -> Answer<ReviewSettings> {
-    monitor.review_settings().await.map(Json)
-}
-
-async fn save_settings(
-    State(monitor): State<Arc<Monitor>>,
-    Json(settings): Json<ReviewSettings>,
-) -> Answer<ReviewSettings> {
-    monitor.save_review_settings(settings).await.map(Json)
 }

@@ -1,167 +1,43 @@
 //! The window's Tauri commands: each a line or two over the core (or the settings, or the
 //! keychain), answering with the same typed data the browser gets as JSON.
 
+use std::sync::Arc;
+
 use tauri::{AppHandle, State};
 
 use super::{stop_core, Desktop, LAUNCHED};
 use crate::blocking::off_worker;
 use crate::keychain::{self, KeychainStatus};
-use crate::monitor::{BackupReport, BackupRequest, WorkView};
-use crate::monitor::{
-    BoardPage, CoreError, DeliveriesPage, DeliveriesQuery, Destinations, ErrorBody, ErrorCode,
-    Forwarding, Monitor, Overview, ProviderOverview, RegisterAnswer, RegisterForm, ReplayAnswer,
-    ReplayRequest, RetryAnswer, ReviewPage, ReviewQuery, ReviewSettings, Stats, UserDetail,
-    UsersFound,
-};
-use crate::provider::actions::{DemoStatus, ReconcileReport};
+use crate::monitor::operations::{self, op, Caller, Operation};
+use crate::monitor::{ErrorBody, ErrorCode, Monitor};
 use crate::settings::{DesktopSettings, DesktopStatus, SettingsSaved};
 
 type Answer<T> = Result<T, ErrorBody>;
 
 /// The core, or why it is not running (the window shows the settings to fix that).
-fn monitor(desktop: &Desktop) -> Answer<&Monitor> {
-    desktop
-        .monitor()
-        .map(|monitor| monitor.as_ref())
-        .ok_or_else(|| ErrorBody {
-            code: ErrorCode::Unavailable,
-            message: desktop.startup_error.clone().unwrap_or_default(),
-        })
+fn monitor(desktop: &Desktop) -> Answer<&Arc<Monitor>> {
+    desktop.monitor().ok_or_else(|| ErrorBody {
+        code: ErrorCode::Unavailable,
+        message: desktop.startup_error.clone().unwrap_or_default(),
+    })
 }
 
-fn answered<T>(result: Result<T, CoreError>) -> Answer<T> {
-    result.map_err(|error| error.body())
-}
-
+/// Every operation of the core's table (`monitor/operations.rs`), by name, as the local user.
 #[tauri::command]
-pub async fn overview(desktop: State<'_, Desktop>) -> Answer<Overview> {
-    answered(monitor(&desktop)?.overview().await)
-}
-
-#[tauri::command]
-pub async fn review(desktop: State<'_, Desktop>, query: ReviewQuery) -> Answer<ReviewPage> {
-    answered(monitor(&desktop)?.review(query).await)
-}
-
-#[tauri::command]
-pub async fn review_settings(desktop: State<'_, Desktop>) -> Answer<ReviewSettings> {
-    answered(monitor(&desktop)?.review_settings().await)
-}
-
-#[tauri::command]
-pub async fn save_review_settings(
+pub async fn operation(
     app: AppHandle,
     desktop: State<'_, Desktop>,
-    settings: ReviewSettings,
-) -> Answer<ReviewSettings> {
-    let saved = answered(monitor(&desktop)?.save_review_settings(settings).await);
-    // The tray's "N to review" counts by these settings.
-    super::tray::refresh(&app);
-    saved
-}
-
-#[tauri::command]
-pub async fn stats(desktop: State<'_, Desktop>) -> Answer<Stats> {
-    answered(monitor(&desktop)?.stats().await)
-}
-
-#[tauri::command]
-pub async fn board(
-    desktop: State<'_, Desktop>,
-    status: String,
-    query: ReviewQuery,
-) -> Answer<BoardPage> {
-    answered(monitor(&desktop)?.board(status, query).await)
-}
-
-#[tauri::command]
-pub async fn search(
-    desktop: State<'_, Desktop>,
-    q: String,
-    limit: Option<u32>,
-) -> Answer<UsersFound> {
-    answered(monitor(&desktop)?.search(q, limit).await)
-}
-
-#[tauri::command]
-pub async fn user(desktop: State<'_, Desktop>, external_id: String) -> Answer<UserDetail> {
-    answered(monitor(&desktop)?.user(external_id).await)
-}
-
-#[tauri::command]
-pub async fn deliveries(
-    desktop: State<'_, Desktop>,
-    query: DeliveriesQuery,
-) -> Answer<DeliveriesPage> {
-    answered(monitor(&desktop)?.deliveries(query).await)
-}
-
-#[tauri::command]
-pub async fn replay(
-    desktop: State<'_, Desktop>,
-    id: i64,
-    request: Option<ReplayRequest>,
-) -> Answer<ReplayAnswer> {
-    answered(
-        monitor(&desktop)?
-            .replay_with(id, request.unwrap_or_default())
-            .await,
-    )
-}
-
-#[tauri::command]
-pub async fn forwarding(desktop: State<'_, Desktop>, id: i64) -> Answer<Forwarding> {
-    answered(monitor(&desktop)?.forwarding(id).await)
-}
-
-#[tauri::command]
-pub async fn retry_forward(desktop: State<'_, Desktop>, id: i64) -> Answer<RetryAnswer> {
-    answered(monitor(&desktop)?.retry_forward(id).await)
-}
-
-#[tauri::command]
-pub async fn destinations(desktop: State<'_, Desktop>) -> Answer<Destinations> {
-    answered(monitor(&desktop)?.destinations().await)
-}
-
-#[tauri::command]
-pub async fn pause_destination(
-    desktop: State<'_, Desktop>,
-    id: i64,
-    paused: bool,
-) -> Answer<Destinations> {
-    answered(monitor(&desktop)?.pause_destination(id, paused).await)
-}
-
-#[tauri::command]
-pub async fn provider_overview(desktop: State<'_, Desktop>) -> Answer<ProviderOverview> {
-    answered(monitor(&desktop)?.provider_overview().await)
-}
-
-#[tauri::command]
-pub async fn register(desktop: State<'_, Desktop>, form: RegisterForm) -> Answer<RegisterAnswer> {
-    answered(monitor(&desktop)?.register(form).await)
-}
-
-#[tauri::command]
-pub async fn reconcile(desktop: State<'_, Desktop>) -> Answer<ReconcileReport> {
-    answered(monitor(&desktop)?.reconcile().await)
-}
-
-/// Reconcile's and backup's progress, running or last finished.
-#[tauri::command]
-pub fn work(desktop: State<'_, Desktop>) -> Answer<Vec<WorkView>> {
-    Ok(monitor(&desktop)?.work().into_values().collect())
-}
-
-#[tauri::command]
-pub async fn backup(desktop: State<'_, Desktop>, request: BackupRequest) -> Answer<BackupReport> {
-    answered(monitor(&desktop)?.backup(request).await)
-}
-
-#[tauri::command]
-pub async fn start_demo(desktop: State<'_, Desktop>) -> Answer<DemoStatus> {
-    answered(monitor(&desktop)?.start_demo().await)
+    name: String,
+    path: serde_json::Value,
+    input: serde_json::Value,
+) -> Answer<serde_json::Value> {
+    let monitor = monitor(&desktop)?.clone();
+    let answer = operations::dispatch(monitor, Caller::local(), &name, path, input).await;
+    if name == op::save_review_settings::SPEC.name {
+        // The tray's "N to review" counts by these settings.
+        super::tray::refresh(&app);
+    }
+    answer.map_err(|error| error.body())
 }
 
 /// The window calls this once its first view has rendered: the launch figure in the log.

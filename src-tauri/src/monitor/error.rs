@@ -38,6 +38,12 @@ pub enum CoreError {
     Conflict(String),
     #[error("{0}")]
     Provider(String),
+    /// Nobody is signed in (or the sign-in has ended).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The caller's role may not do this.
+    #[error("{0}")]
+    Forbidden(String),
     /// The internal reason was logged when this was made; only this sentence goes out.
     #[error("{0}")]
     Unavailable(&'static str),
@@ -55,6 +61,8 @@ impl CoreError {
             CoreError::Conflict(_) => ErrorCode::Conflict,
             CoreError::Provider(_) => ErrorCode::Provider,
             CoreError::Unavailable(_) => ErrorCode::Unavailable,
+            CoreError::Unauthorized(_) => ErrorCode::Unauthorized,
+            CoreError::Forbidden(_) => ErrorCode::Forbidden,
         }
     }
 

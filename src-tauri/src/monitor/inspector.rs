@@ -86,6 +86,7 @@ pub struct RetryAnswer {
 #[serde(rename_all = "camelCase")]
 pub struct ReplayRequest {
     #[serde(default)]
+    #[ts(optional)]
     pub body: Option<String>,
 }
 

@@ -3,9 +3,12 @@
 //! commands, the tray and notifications) is an adapter over its typed methods; none of them
 //! reads the store, or JSON by string key, itself.
 
+mod audit_shim;
 mod error;
 mod inspector;
 mod live;
+pub mod masking;
+pub mod operations;
 mod provider;
 mod readers;
 mod review;

@@ -7,10 +7,12 @@ use std::collections::BTreeSet;
 use ts_rs::{Config, TS};
 
 use super::inspector::*;
+use super::operations::{visit_all, Operation, Visitor, DESKTOP_ONLY};
 use super::review::SubStatusCount;
 use super::views::*;
 use super::work::{BackupReport, BackupRequest, WorkKind, WorkState, WorkView};
 use super::{ErrorBody, ErrorCode, ReviewPage, ReviewQuery, ReviewSettings, ReviewSort};
+use crate::access::Role;
 use crate::api::UiLink;
 use crate::keychain::{self, KeychainStatus};
 use crate::kyc::{UserState, KNOWN_STATUSES, OTHER_STATUS_LABEL, STATUS_LABELS};
@@ -99,6 +101,8 @@ pub fn typescript() -> String {
     file.declare::<SettingsSaved>();
     file.declare::<keychain::Item>();
     file.declare::<KeychainStatus>();
+    file.declare::<Role>();
+    operations(&mut file);
     file.push("/** The statuses the provider documents, in board order. */\n");
     file.push(&format!(
         "export const KNOWN_STATUSES = {} as const;\n\n",
@@ -115,6 +119,65 @@ pub fn typescript() -> String {
         json(&OTHER_STATUS_LABEL)
     ));
     file.finish()
+}
+
+/// The operations' table as the TypeScript client reads it: `OPERATIONS` (each one's route and
+/// least role) and `Operations` (each one's path parameters, input and answer).
+fn operations(file: &mut Declarations) {
+    struct Table<'a> {
+        file: &'a mut Declarations,
+        routes: String,
+        types: String,
+    }
+    impl Visitor for Table<'_> {
+        fn visit<Op: Operation>(&mut self) {
+            let spec = Op::SPEC;
+            self.file.declare_once::<Op::Path>();
+            self.file.declare_once::<Op::Input>();
+            self.file.uses::<Op::Output>();
+            let doc = spec.doc.trim();
+            self.routes.push_str(&format!(
+                "  {}: {{ method: '{}', path: '{}', least: '{}' }},\n",
+                spec.name,
+                spec.method.as_str(),
+                spec.path,
+                spec.least
+            ));
+            self.types.push_str(&format!(
+                "  /** {doc} */\n  {}: {{ path: {}; input: {}; output: {} }};\n",
+                spec.name,
+                self.file.name::<Op::Path>(),
+                self.file.name::<Op::Input>(),
+                self.file.name::<Op::Output>()
+            ));
+        }
+    }
+    let mut table = Table {
+        file,
+        routes: String::new(),
+        types: String::new(),
+    };
+    visit_all(&mut table);
+    let Table {
+        file,
+        routes,
+        types,
+    } = table;
+    file.push("/** Every operation of the monitor (src-tauri/src/monitor/operations.rs): its HTTP route and the\n * least role allowed. The desktop window runs the same by name. */\n");
+    file.push(&format!(
+        "export const OPERATIONS = {{\n{routes}}} as const;\n\n"
+    ));
+    file.push("/** Each operation's path parameters, input (query or JSON body) and answer. */\n");
+    file.push(&format!("export type Operations = {{\n{types}}};\n\n"));
+    let commands: Vec<String> = DESKTOP_ONLY
+        .iter()
+        .map(|(name, _)| format!("'{name}'"))
+        .collect();
+    file.push("/** The desktop window's commands. */\n");
+    file.push(&format!(
+        "export type DesktopCommand = {};\n\n",
+        commands.join(" | ")
+    ));
 }
 
 fn json(value: &impl serde::Serialize) -> String {
@@ -153,6 +216,30 @@ impl Declarations {
                 .into_iter()
                 .map(|dependency| dependency.ts_name),
         );
+    }
+
+    /// Declares `T` unless it already is.
+    fn declare_once<T: TS + 'static>(&mut self) {
+        if !self.declared.contains(&T::name(&self.config)) {
+            self.declare::<T>();
+        }
+    }
+
+    /// Notes that `T` (and what it names) must be declared.
+    fn uses<T: TS + 'static>(&mut self) {
+        // A type of ours (not a list or a primitive) is declared under its own name.
+        if T::output_path().is_some() {
+            self.used.insert(T::name(&self.config));
+        }
+        self.used.extend(
+            T::dependencies(&self.config)
+                .into_iter()
+                .map(|dependency| dependency.ts_name),
+        );
+    }
+
+    fn name<T: TS + 'static>(&self) -> String {
+        T::name(&self.config)
     }
 
     fn finish(self) -> String {

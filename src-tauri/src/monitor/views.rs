@@ -154,6 +154,8 @@ pub struct TimelineEntryView {
     pub headers: Vec<Header>,
     #[serde(flatten)]
     pub body: BodyText,
+    /// The headers and body are not shown to the caller's role.
+    pub withheld: bool,
 }
 
 impl From<TimelineEntry> for TimelineEntryView {
@@ -170,6 +172,7 @@ impl From<TimelineEntry> for TimelineEntryView {
             edited: event.edited,
             headers: headers(&entry.headers),
             body: BodyText::of(entry.body),
+            withheld: false,
         }
     }
 }
@@ -184,6 +187,7 @@ pub struct UserDetail {
 /// Which deliveries a page shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(optional_fields)]
 pub struct DeliveriesQuery {
     pub outcome: Option<String>,
     /// Only deliveries whose raw body contains this text.

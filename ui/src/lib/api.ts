@@ -4,40 +4,28 @@
 // with the same types (./types).
 import { invoke } from '@tauri-apps/api/core';
 import { listen } from '@tauri-apps/api/event';
+import { OPERATIONS } from './types';
 import type {
-  BackupReport,
-  BoardPage,
-  Change,
-  DeliveriesPage,
-  DemoStatus,
+  DeliveriesQuery,
+  DesktopCommand,
   DesktopSettings,
   DesktopStatus,
-  Destinations,
   ErrorBody,
   ErrorCode,
-  Forwarding,
   KeychainItem,
   KeychainStatus,
   LiveEvent,
-  Overview,
-  ProviderOverview,
-  ReconcileReport,
-  RegisterAnswer,
+  Operations,
   RegisterForm,
-  ReplayAnswer,
-  RetryAnswer,
+  ReviewQuery,
+  ReviewSettings,
   SettingsSaved,
-  Stats,
   StoreHealth,
   StoreProblem,
   Tunnel,
   UiLink,
-  UserDetail,
-  UsersFound,
+  Change,
   Work,
-  ReviewPage,
-  ReviewQuery,
-  ReviewSettings,
 } from './types';
 
 /** True inside the desktop app's window. */
@@ -54,7 +42,7 @@ export class ApiError extends Error {
 }
 
 /** A command's answer in the window, or its refusal as an ApiError. */
-async function command<T>(name: string, args: Record<string, unknown> = {}): Promise<T> {
+async function command<T>(name: DesktopCommand, args: Record<string, unknown> = {}): Promise<T> {
   try {
     return await invoke<T>(name, args);
   } catch (failure) {
@@ -82,13 +70,29 @@ async function fetchJson<T>(path: string, init?: { method?: string; json?: unkno
   return body as T;
 }
 
-/** One core method: a Tauri command in the window, an HTTP route in a browser. */
-function call<T>(name: string, args: Record<string, unknown>, path: string, post?: { json: unknown }): Promise<T> {
-  if (isDesktop) return command<T>(name, args);
-  return fetchJson<T>(path, post ? { method: 'POST', json: post.json } : undefined);
+type Name = keyof Operations;
+type Answer<N extends Name> = Promise<Operations[N]['output']>;
+
+/** One declared operation (see OPERATIONS): the window's `operation` command, or its HTTP route
+ * in a browser, the path parameters put in the route and the input sent as its query (GET) or
+ * JSON body (POST). `address` adjusts a GET's address. */
+function run<N extends Name>(
+  name: N,
+  path: Operations[N]['path'],
+  input: Operations[N]['input'],
+  address: (href: string) => string = (href) => href,
+): Answer<N> {
+  if (isDesktop) return command('operation', { name, path, input });
+  const spec = OPERATIONS[name];
+  const params = path as Record<string, string | number>;
+  const route = spec.path.replace(/\{(\w+)\}/g, (_, key: string) => encodeURIComponent(String(params[key])));
+  if (spec.method === 'GET') return fetchJson(address(route + query(input as QueryParams)));
+  return fetchJson(route, { method: 'POST', json: input });
 }
 
-function query(params: Record<string, string | number | undefined | null>): string {
+type QueryParams = Record<string, string | number | boolean | undefined | null>;
+
+function query(params: QueryParams): string {
   const search = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {
     if (value !== undefined && value !== null && value !== '') search.set(key, String(value));
@@ -97,38 +101,34 @@ function query(params: Record<string, string | number | undefined | null>): stri
   return text ? `?${text}` : '';
 }
 
-export type DeliveriesFilter = { outcome?: string; q?: string; before?: number | null; limit?: number };
+export type DeliveriesFilter = DeliveriesQuery;
 
 export const api = {
-  overview: () => call<Overview>('overview', {}, '/api/overview'),
+  overview: () => run('overview', {}, {}),
   /** One page of a board column, under the review queue's filters (its status is the column's). */
-  board: (status: string, filter: ReviewQuery) =>
-    call<BoardPage>('board', { status, query: filter }, withDecision(`/api/board/${encodeURIComponent(status)}${query(filter)}`, filter)),
-  search: (q: string, limit = 12) => call<UsersFound>('search', { q, limit }, `/api/search${query({ q, limit })}`),
-  user: (externalId: string) => call<UserDetail>('user', { externalId }, `/api/users/${encodeURIComponent(externalId)}`),
-  deliveries: (filter: DeliveriesFilter) => call<DeliveriesPage>('deliveries', { query: filter }, `/api/deliveries${query(filter)}`),
-  stats: () => call<Stats>('stats', {}, '/api/stats'),
-  review: (filter: ReviewQuery) => call<ReviewPage>('review', { query: filter }, withDecision(`/api/review${query(filter)}`, filter)),
-  reviewSettings: () => call<ReviewSettings>('review_settings', {}, '/api/review/settings'),
-  saveReviewSettings: (settings: ReviewSettings) =>
-    call<ReviewSettings>('save_review_settings', { settings }, '/api/review/settings', { json: settings }),
-  replay: (id: number) => call<ReplayAnswer>('replay', { id }, `/api/deliveries/${id}/replay`, { json: undefined }),
+  board: (status: string, filter: ReviewQuery) => run('board', { status }, filter, (href) => withDecision(href, filter)),
+  search: (q: string, limit = 12) => run('search', {}, { q, limit }),
+  user: (externalId: string) => run('user', { externalId }, {}),
+  deliveries: (filter: DeliveriesFilter) => run('deliveries', {}, filter),
+  stats: () => run('stats', {}, {}),
+  review: (filter: ReviewQuery) => run('review', {}, filter, (href) => withDecision(href, filter)),
+  reviewSettings: () => run('review_settings', {}, {}),
+  saveReviewSettings: (settings: ReviewSettings) => run('save_review_settings', {}, settings),
+  replay: (id: number) => run('replay', { id }, {}),
   /** Sends `body` to this monitor as a new delivery, marked as a local replay of `id`. */
-  resend: (id: number, body: string) =>
-    call<ReplayAnswer>('replay', { id, request: { body } }, `/api/deliveries/${id}/replay`, { json: { body } }),
-  forwarding: (id: number) => call<Forwarding>('forwarding', { id }, `/api/deliveries/${id}/forwards`),
-  retryForward: (id: number) => call<RetryAnswer>('retry_forward', { id }, `/api/deliveries/${id}/retry`, { json: undefined }),
-  destinations: () => call<Destinations>('destinations', {}, '/api/destinations'),
-  pauseDestination: (id: number, paused: boolean) =>
-    call<Destinations>('pause_destination', { id, paused }, `/api/destinations/${id}/pause`, { json: { paused } }),
-  provider: () => call<ProviderOverview>('provider_overview', {}, '/api/provider'),
-  register: (form: RegisterForm) => call<RegisterAnswer>('register', { form }, '/api/register', { json: form }),
-  reconcile: () => call<ReconcileReport>('reconcile', {}, '/api/reconcile', { json: {} }),
-  startDemo: () => call<DemoStatus>('start_demo', {}, '/api/demo', { json: {} }),
+  resend: (id: number, body: string) => run('replay', { id }, { body }),
+  forwarding: (id: number) => run('forwarding', { id }, {}),
+  retryForward: (id: number) => run('retry_forward', { id }, {}),
+  destinations: () => run('destinations', {}, {}),
+  pauseDestination: (id: number, paused: boolean) => run('pause_destination', { id }, { paused }),
+  provider: () => run('provider_overview', {}, {}),
+  register: (form: RegisterForm) => run('register', {}, form),
+  reconcile: () => run('reconcile', {}, {}),
+  startDemo: () => run('start_demo', {}, {}),
   /** Reconcile's and backup's progress, running or last finished. */
-  work: () => call<Work[]>('work', {}, '/api/work'),
+  work: () => run('work', {}, {}),
   /** Copies the database to the new file `path` on the monitor's machine. */
-  backup: (path: string) => call<BackupReport>('backup', { request: { path } }, '/api/backup', { json: { path } }),
+  backup: (path: string) => run('backup', {}, { path }),
 };
 
 /** Browser only: replaces the UI's token, so that every earlier link and other browsers' cookies

@@ -156,7 +156,7 @@ counted: Array<CountedRefusals>, };
 
 export type ReplayAnswer = { deliveryId: number, outcome: Outcome, httpStatus: number, error: string | null, replayOf: number, };
 
-export type ReplayRequest = { body: string | null, };
+export type ReplayRequest = { body?: string, };
 
 export type ForwardState = { destinationId: number, url: string, 
 /**
@@ -476,6 +476,104 @@ reason: string | null,
  * Per secret: stored or not; `None` when it could not be read.
  */
 items: { [key in KeychainItem]?: boolean | null }, };
+
+export type Role = "viewer" | "support" | "compliance" | "admin";
+
+export type NoPath = Record<symbol, never>;
+
+export type NoInput = Record<symbol, never>;
+
+export type StatusPath = { status: string, };
+
+export type SearchInput = { q: string, limit?: number, };
+
+export type UserPath = { externalId: string, };
+
+export type DeliveriesQuery = { outcome?: string, 
+/**
+ * Only deliveries whose raw body contains this text.
+ */
+q?: string, 
+/**
+ * Only deliveries older than this id.
+ */
+before?: number, limit?: number, };
+
+export type IdPath = { id: number, };
+
+export type PauseInput = { paused: boolean, };
+
+/** Every operation of the monitor (src-tauri/src/monitor/operations.rs): its HTTP route and the
+ * least role allowed. The desktop window runs the same by name. */
+export const OPERATIONS = {
+  overview: { method: 'GET', path: '/api/overview', least: 'viewer' },
+  stats: { method: 'GET', path: '/api/stats', least: 'viewer' },
+  board: { method: 'GET', path: '/api/board/{status}', least: 'viewer' },
+  search: { method: 'GET', path: '/api/search', least: 'support' },
+  user: { method: 'GET', path: '/api/users/{externalId}', least: 'support' },
+  deliveries: { method: 'GET', path: '/api/deliveries', least: 'compliance' },
+  replay: { method: 'POST', path: '/api/deliveries/{id}/replay', least: 'compliance' },
+  forwarding: { method: 'GET', path: '/api/deliveries/{id}/forwards', least: 'compliance' },
+  retry_forward: { method: 'POST', path: '/api/deliveries/{id}/retry', least: 'admin' },
+  destinations: { method: 'GET', path: '/api/destinations', least: 'compliance' },
+  pause_destination: { method: 'POST', path: '/api/destinations/{id}/pause', least: 'admin' },
+  review: { method: 'GET', path: '/api/review', least: 'compliance' },
+  review_settings: { method: 'GET', path: '/api/review/settings', least: 'compliance' },
+  save_review_settings: { method: 'POST', path: '/api/review/settings', least: 'compliance' },
+  provider_overview: { method: 'GET', path: '/api/provider', least: 'admin' },
+  register: { method: 'POST', path: '/api/register', least: 'admin' },
+  reconcile: { method: 'POST', path: '/api/reconcile', least: 'admin' },
+  start_demo: { method: 'POST', path: '/api/demo', least: 'admin' },
+  work: { method: 'GET', path: '/api/work', least: 'viewer' },
+  backup: { method: 'POST', path: '/api/backup', least: 'admin' },
+} as const;
+
+/** Each operation's path parameters, input (query or JSON body) and answer. */
+export type Operations = {
+  /** The top bar and the board's counts. */
+  overview: { path: NoPath; input: NoInput; output: Overview };
+  /** Counts and times over all users. */
+  stats: { path: NoPath; input: NoInput; output: Stats };
+  /** One page of a board column, under the review queue's filters. */
+  board: { path: StatusPath; input: ReviewQuery; output: BoardPage };
+  /** Users whose `externalId` (or participant, or account) matches the text typed. */
+  search: { path: NoPath; input: SearchInput; output: UsersFound };
+  /** One user's state and whole timeline. */
+  user: { path: UserPath; input: NoInput; output: UserDetail };
+  /** The inspector: every request to the webhook, newest first, with raw headers and bodies. */
+  deliveries: { path: NoPath; input: DeliveriesQuery; output: DeliveriesPage };
+  /** Without a body, the stored bytes again; with `{"body": ...}`, an edited one. */
+  replay: { path: IdPath; input: ReplayRequest; output: ReplayAnswer };
+  /** Where a delivery was forwarded, and how each attempt went. */
+  forwarding: { path: IdPath; input: NoInput; output: Forwarding };
+  /** Sends a delivery that failed to forward once more. */
+  retry_forward: { path: IdPath; input: NoInput; output: RetryAnswer };
+  /** The forwarding destinations and how far each is. */
+  destinations: { path: NoPath; input: NoInput; output: Destinations };
+  /** Pauses or resumes forwarding to one destination. */
+  pause_destination: { path: IdPath; input: PauseInput; output: Destinations };
+  /** The review queue, filtered and sorted. */
+  review: { path: NoPath; input: ReviewQuery; output: ReviewPage };
+  /** The review queue's kept filters. */
+  review_settings: { path: NoPath; input: NoInput; output: ReviewSettings };
+  /** Keeps the review queue's filters. */
+  save_review_settings: { path: NoPath; input: ReviewSettings; output: ReviewSettings };
+  /** The Register view: environments, the profile, the last attempts. */
+  provider_overview: { path: NoPath; input: NoInput; output: ProviderOverview };
+  /** Registers the webhook with the provider. */
+  register: { path: NoPath; input: RegisterForm; output: RegisterAnswer };
+  /** Asks the provider for every known user's state and records what differs. */
+  reconcile: { path: NoPath; input: NoInput; output: ReconcileReport };
+  /** Starts the built-in provider emulator's demo. */
+  start_demo: { path: NoPath; input: NoInput; output: DemoStatus };
+  /** Reconcile's and backup's progress, running or last finished. */
+  work: { path: NoPath; input: NoInput; output: Array<Work> };
+  /** Copies the database to a new file on the monitor's machine. */
+  backup: { path: NoPath; input: BackupRequest; output: BackupReport };
+};
+
+/** The desktop window's commands. */
+export type DesktopCommand = 'operation' | 'desktop_status' | 'save_settings' | 'restart' | 'window_ready' | 'keychain_status' | 'keychain_set' | 'keychain_delete' | 'save_download';
 
 /** The statuses the provider documents, in board order. */
 export const KNOWN_STATUSES = ["NOT_STARTED","OPEN","ON_HOLD","CLOSED"] as const;

@@ -1,0 +1,134 @@
+//! What a role below compliance may see of a user: `participantId` and `account` masked but for
+//! their last 4 characters, and no raw headers or bodies (which carry the payload's personal
+//! data: names, dates of birth, addresses). Each view that carries a user is passed through
+//! [`SeenBy::seen_by`] with the caller's role before it leaves the core, so that what a role may
+//! not see is never sent to it.
+
+use crate::access::Role;
+use crate::kyc::UserState;
+
+use super::{BoardPage, ChangeView, LiveEvent, UserDetail, UserView, UsersFound};
+
+/// The lowest role that sees users' identifiers and raw deliveries whole.
+pub const SEES_PERSONAL_DATA: Role = Role::Compliance;
+
+/// How many characters of an identifier a masked view keeps.
+const KEPT: usize = 4;
+
+/// `value` masked but for its last 4 characters (a value of 4 or fewer is masked whole).
+pub fn mask(value: &str) -> String {
+    let count = value.chars().count();
+    if count == 0 {
+        return String::new();
+    }
+    if count <= KEPT {
+        return "*".repeat(count);
+    }
+    let kept: String = value.chars().skip(count - KEPT).collect();
+    format!("{}{kept}", "*".repeat(count - KEPT))
+}
+
+/// A view as the given role may see it.
+pub trait SeenBy: Sized {
+    fn seen_by(self, role: Role) -> Self;
+}
+
+impl SeenBy for UserState {
+    fn seen_by(mut self, role: Role) -> Self {
+        if !role.allows(SEES_PERSONAL_DATA) {
+            self.participant_id = mask(&self.participant_id);
+            self.account = mask(&self.account);
+        }
+        self
+    }
+}
+
+impl SeenBy for UserView {
+    fn seen_by(mut self, role: Role) -> Self {
+        self.state = self.state.seen_by(role);
+        self
+    }
+}
+
+impl SeenBy for UserDetail {
+    fn seen_by(mut self, role: Role) -> Self {
+        self.user = self.user.seen_by(role);
+        for entry in &mut self.timeline {
+            entry.state = std::mem::take(&mut entry.state).seen_by(role);
+            if !role.allows(SEES_PERSONAL_DATA) {
+                entry.headers.clear();
+                entry.body = Default::default();
+                entry.withheld = true;
+            }
+        }
+        self
+    }
+}
+
+impl SeenBy for UsersFound {
+    fn seen_by(mut self, role: Role) -> Self {
+        self.users = self
+            .users
+            .into_iter()
+            .map(|user| user.seen_by(role))
+            .collect();
+        self
+    }
+}
+
+impl SeenBy for BoardPage {
+    fn seen_by(mut self, role: Role) -> Self {
+        self.users = self
+            .users
+            .into_iter()
+            .map(|user| user.seen_by(role))
+            .collect();
+        self
+    }
+}
+
+impl SeenBy for LiveEvent {
+    fn seen_by(self, role: Role) -> Self {
+        match self {
+            LiveEvent::Change(change) => LiveEvent::Change(ChangeView {
+                user: change.user.map(|user| user.seen_by(role)),
+                ..change
+            }),
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masking_keeps_the_last_four_characters_only() {
+        assert_eq!(mask("ACC-123456"), "******3456");
+        assert_eq!(mask("p/ünïcødé"), "*****cødé");
+        assert_eq!(mask("1234"), "****");
+        assert_eq!(mask("12"), "**");
+        assert_eq!(mask(""), "");
+    }
+
+    #[test]
+    fn compliance_and_admin_see_identifiers_whole_and_the_others_masked() {
+        let state = UserState {
+            decision: "ACCEPT".into(),
+            status: "CLOSED".into(),
+            sub_status: String::new(),
+            participant_id: "participant-0042".into(),
+            account: "ACC-77881".into(),
+        };
+        for role in [Role::Compliance, Role::Admin] {
+            assert_eq!(state.clone().seen_by(role), state);
+        }
+        for role in [Role::Viewer, Role::Support] {
+            let seen = state.clone().seen_by(role);
+            assert_eq!(seen.participant_id, "************0042");
+            assert_eq!(seen.account, "*****7881");
+            assert_eq!(seen.status, "CLOSED");
+        }
+    }
+}

@@ -1,0 +1,534 @@
+//! Every operation the UI can ask of the monitor, each declared once: its name, its HTTP route,
+//! what it reads and answers, whether it writes, the least role allowed to call it, what the
+//! audit log records of it, and the one call on [`Monitor`] that does it. The axum routes
+//! (`api/operations.rs`), the desktop window's `operation` command and the typed TypeScript
+//! client (`ui/src/lib/operations.ts`) are all made from this table, so a route, a command or a
+//! role rule cannot exist without a line here. `tests/operations.rs` holds them to it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use super::masking::SeenBy;
+use super::{
+    BackupReport, BackupRequest, BoardPage, CoreError, DeliveriesPage, DeliveriesQuery,
+    Destinations, Forwarding, Monitor, Overview, ProviderOverview, RegisterAnswer, RegisterForm,
+    ReplayAnswer, ReplayRequest, RetryAnswer, ReviewPage, ReviewQuery, ReviewSettings, Stats,
+    UserDetail, UsersFound, WorkView,
+};
+use crate::access::{Actor, AuditAction, AuditEntry, AuditOutcome, Role};
+use crate::provider::actions::{DemoStatus, ReconcileReport};
+
+/// Who called, from where: what the core needs to decide what to show and what to audit.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub actor: Actor,
+    /// The request's remote address, or `local` for the desktop window.
+    pub remote_addr: String,
+}
+
+impl Caller {
+    /// The desktop window's user (single-person mode).
+    pub fn local() -> Caller {
+        Caller {
+            actor: Actor::local(),
+            remote_addr: "local".to_owned(),
+        }
+    }
+
+    /// An audit entry by this caller.
+    pub fn audit(
+        &self,
+        action: AuditAction,
+        target: String,
+        outcome: AuditOutcome,
+        detail: String,
+    ) -> AuditEntry {
+        AuditEntry {
+            actor: self.actor.id.clone(),
+            role: Some(self.actor.role),
+            action,
+            target,
+            remote_addr: self.remote_addr.clone(),
+            outcome,
+            detail,
+        }
+    }
+}
+
+/// How an operation is reached over HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Its input comes as the query string.
+    Get,
+    /// Its input comes as a JSON body.
+    Post,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        }
+    }
+}
+
+/// Whether an operation only reads, or changes something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// An operation's declaration, as the shells and the tests read it.
+#[derive(Debug, Clone, Copy)]
+pub struct Spec {
+    /// The desktop command's and the TypeScript client's name.
+    pub name: &'static str,
+    pub method: Method,
+    /// The axum route, `{name}` for a path parameter.
+    pub path: &'static str,
+    pub access: Access,
+    /// The lowest role allowed to call it.
+    pub least: Role,
+    /// What the audit log records of a call, if anything.
+    pub audit: Option<AuditAction>,
+    /// What it does, in a line (the TypeScript client's comment).
+    pub doc: &'static str,
+}
+
+/// What an operation answers, boxed so that the table can hold every kind.
+pub type Running<T> = Pin<Box<dyn Future<Output = Result<T, CoreError>> + Send>>;
+
+/// One declared operation: its types and the call that does it.
+pub trait Operation: Send + Sync + 'static {
+    const SPEC: Spec;
+    /// The route's path parameters ([`NoPath`] where there are none).
+    type Path: DeserializeOwned + TS + Send + 'static;
+    /// The query (GET) or JSON body (POST) ([`NoInput`] where there is none).
+    type Input: DeserializeOwned + TS + Send + 'static;
+    type Output: Serialize + TS + Send + 'static;
+
+    /// The audit log's target for this call (empty where the operation is not audited).
+    fn target(path: &Self::Path, input: &Self::Input) -> String;
+
+    fn run(
+        monitor: Arc<Monitor>,
+        caller: Caller,
+        path: Self::Path,
+        input: Self::Input,
+    ) -> Running<Self::Output>;
+}
+
+/// What visits every declared operation, with its types (the shells and the generator).
+pub trait Visitor {
+    fn visit<Op: Operation>(&mut self);
+}
+
+/// An operation without path parameters.
+#[derive(Debug, Clone, Copy, Default, Deserialize, TS)]
+pub struct NoPath {}
+
+/// An operation that takes no input.
+#[derive(Debug, Clone, Copy, Default, Deserialize, TS)]
+pub struct NoInput {}
+
+/// A route's `{id}`: a stored delivery, or a forwarding destination.
+#[derive(Debug, Clone, Copy, Deserialize, TS)]
+pub struct IdPath {
+    pub id: i64,
+}
+
+/// A board column's `{status}`.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct StatusPath {
+    pub status: String,
+}
+
+/// A user's `{externalId}`.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct UserPath {
+    pub external_id: String,
+}
+
+/// What search is asked.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct SearchInput {
+    pub q: String,
+    #[ts(optional)]
+    pub limit: Option<u32>,
+}
+
+/// Pauses or resumes a forwarding destination.
+#[derive(Debug, Clone, Copy, Deserialize, TS)]
+pub struct PauseInput {
+    pub paused: bool,
+}
+
+/// Refuses `caller` when its role is below the declaration's, recording the refusal in the
+/// audit log; `target` is what was asked for.
+pub fn check_role(
+    monitor: &Monitor,
+    caller: &Caller,
+    spec: &Spec,
+    target: String,
+) -> Result<(), CoreError> {
+    if caller.actor.role.allows(spec.least) {
+        return Ok(());
+    }
+    monitor.audit(caller.audit(
+        AuditAction::RefusedByRole,
+        target,
+        AuditOutcome::Refused,
+        format!("{} needs {}", spec.name, spec.least),
+    ));
+    Err(CoreError::Forbidden(format!(
+        "your role ({}) may not do this: it needs {} or higher",
+        caller.actor.role, spec.least
+    )))
+}
+
+/// Runs a declared operation for `caller`: its role checked, then the call, then (where
+/// declared) its audit entry.
+pub fn call<Op: Operation>(
+    monitor: Arc<Monitor>,
+    caller: Caller,
+    path: Op::Path,
+    input: Op::Input,
+) -> Running<Op::Output> {
+    let target = Op::target(&path, &input);
+    Box::pin(async move {
+        let asked = if target.is_empty() {
+            Op::SPEC.name.to_owned()
+        } else {
+            target.clone()
+        };
+        check_role(&monitor, &caller, &Op::SPEC, asked)?;
+        let result = Op::run(monitor.clone(), caller.clone(), path, input).await;
+        if let Some(action) = Op::SPEC.audit {
+            let (outcome, detail) = match &result {
+                Ok(_) => (AuditOutcome::Ok, String::new()),
+                Err(error) => (AuditOutcome::Failed, error.to_string()),
+            };
+            monitor.audit(caller.audit(action, target, outcome, detail));
+        }
+        result
+    })
+}
+
+/// Runs the operation called `name` with its path parameters and input as JSON (the desktop
+/// window's `operation` command), answering JSON.
+pub fn dispatch(
+    monitor: Arc<Monitor>,
+    caller: Caller,
+    name: &str,
+    path: serde_json::Value,
+    input: serde_json::Value,
+) -> Running<serde_json::Value> {
+    type Json = serde_json::Value;
+    type Runner = fn(Arc<Monitor>, Caller, Json, Json) -> Running<Json>;
+    struct Find<'a>(&'a str, Option<Runner>);
+    impl Visitor for Find<'_> {
+        fn visit<Op: Operation>(&mut self) {
+            if Op::SPEC.name == self.0 {
+                self.1 = Some(run_json::<Op>);
+            }
+        }
+    }
+    fn run_json<Op: Operation>(
+        monitor: Arc<Monitor>,
+        caller: Caller,
+        path: Json,
+        input: Json,
+    ) -> Running<Json> {
+        Box::pin(async move {
+            let path = from_json(path, "path")?;
+            let input = from_json(input, "input")?;
+            let answer = call::<Op>(monitor, caller, path, input).await?;
+            serde_json::to_value(answer).map_err(|error| {
+                CoreError::internal("the monitor could not write its answer", &error)
+            })
+        })
+    }
+    let mut find = Find(name, None);
+    visit_all(&mut find);
+    match find.1 {
+        Some(run) => run(monitor, caller, path, input),
+        None => {
+            let name = name.to_owned();
+            Box::pin(async move {
+                Err(CoreError::NotFound(format!(
+                    "there is no operation `{name}`"
+                )))
+            })
+        }
+    }
+}
+
+fn from_json<T: DeserializeOwned>(value: serde_json::Value, part: &str) -> Result<T, CoreError> {
+    let value = if value.is_null() {
+        serde_json::json!({})
+    } else {
+        value
+    };
+    serde_json::from_value(value).map_err(|error| {
+        CoreError::Invalid(format!(
+            "the request is not what this operation takes: its {part} has {error}"
+        ))
+    })
+}
+
+/// Declares each operation: `name: METHOD "path", least role, access, audit?,
+/// |monitor, caller, path: Path, input: Input| -> Output { the call }`.
+macro_rules! operations {
+    ($(
+        $(#[doc = $doc:literal])*
+        $name:ident: $method:ident $route:literal, $least:ident, $access:ident,
+        audit($($action:ident |$tp:pat_param, $ti:pat_param| $target:expr)?),
+        |$monitor:ident, $caller:ident, $path:ident: $path_type:ty, $input:ident: $input_type:ty|
+            -> $output:ty $body:block
+    )*) => {
+        /// The operations' types, one per declaration, named as the operation.
+        #[allow(non_camel_case_types)]
+        pub mod op {
+            $( $(#[doc = $doc])* pub struct $name; )*
+        }
+
+        $(
+            impl Operation for op::$name {
+                const SPEC: Spec = Spec {
+                    name: stringify!($name),
+                    method: Method::$method,
+                    path: $route,
+                    access: Access::$access,
+                    least: Role::$least,
+                    audit: operations!(@action $($action)?),
+                    doc: concat!($($doc),*),
+                };
+                type Path = $path_type;
+                type Input = $input_type;
+                type Output = $output;
+
+                #[allow(unused_variables)]
+                fn target(path: &$path_type, input: &$input_type) -> String {
+                    $( let $tp = path; let $ti = input; return $target; )?
+                    #[allow(unreachable_code)]
+                    String::new()
+                }
+
+                fn run(
+                    $monitor: Arc<Monitor>,
+                    $caller: Caller,
+                    $path: $path_type,
+                    $input: $input_type,
+                ) -> Running<$output> {
+                    Box::pin(async move $body)
+                }
+            }
+        )*
+
+        /// Visits every declared operation, in the table's order.
+        pub fn visit_all(visitor: &mut impl Visitor) {
+            $( visitor.visit::<op::$name>(); )*
+        }
+    };
+    (@action $action:ident) => { Some(AuditAction::$action) };
+    (@action) => { None };
+}
+
+operations! {
+    /// The top bar and the board's counts.
+    overview: Get "/api/overview", Viewer, Read, audit(),
+    |monitor, _caller, _path: NoPath, _input: NoInput| -> Overview { monitor.overview().await }
+
+    /// Counts and times over all users.
+    stats: Get "/api/stats", Viewer, Read, audit(),
+    |monitor, _caller, _path: NoPath, _input: NoInput| -> Stats { monitor.stats().await }
+
+    /// One page of a board column, under the review queue's filters.
+    board: Get "/api/board/{status}", Viewer, Read, audit(),
+    |monitor, caller, path: StatusPath, query: ReviewQuery| -> BoardPage {
+        let page = monitor.board(path.status, query).await?;
+        Ok(page.seen_by(caller.actor.role))
+    }
+
+    /// Users whose `externalId` (or participant, or account) matches the text typed.
+    search: Get "/api/search", Support, Read,
+    audit(Search |_, input| input.q.clone()),
+    |monitor, caller, _path: NoPath, input: SearchInput| -> UsersFound {
+        let found = monitor.search(input.q, input.limit).await?;
+        Ok(found.seen_by(caller.actor.role))
+    }
+
+    /// One user's state and whole timeline.
+    user: Get "/api/users/{externalId}", Support, Read,
+    audit(UserViewed |path, _| path.external_id.clone()),
+    |monitor, caller, path: UserPath, _input: NoInput| -> UserDetail {
+        let detail = monitor.user(path.external_id).await?;
+        Ok(detail.seen_by(caller.actor.role))
+    }
+
+    /// The inspector: every request to the webhook, newest first, with raw headers and bodies.
+    deliveries: Get "/api/deliveries", Compliance, Read,
+    audit(BodyViewed |_, query| deliveries_target(query)),
+    |monitor, _caller, _path: NoPath, query: DeliveriesQuery| -> DeliveriesPage {
+        monitor.deliveries(query).await
+    }
+
+    /// Without a body, the stored bytes again; with `{"body": ...}`, an edited one.
+    replay: Post "/api/deliveries/{id}/replay", Compliance, Write,
+    audit(Replay |path, _| path.id.to_string()),
+    |monitor, _caller, path: IdPath, request: ReplayRequest| -> ReplayAnswer {
+        monitor.replay_with(path.id, request).await
+    }
+
+    /// Where a delivery was forwarded, and how each attempt went.
+    forwarding: Get "/api/deliveries/{id}/forwards", Compliance, Read, audit(),
+    |monitor, _caller, path: IdPath, _input: NoInput| -> Forwarding { monitor.forwarding(path.id).await }
+
+    /// Sends a delivery that failed to forward once more.
+    retry_forward: Post "/api/deliveries/{id}/retry", Admin, Write, audit(),
+    |monitor, _caller, path: IdPath, _input: NoInput| -> RetryAnswer { monitor.retry_forward(path.id).await }
+
+    /// The forwarding destinations and how far each is.
+    destinations: Get "/api/destinations", Compliance, Read, audit(),
+    |monitor, _caller, _path: NoPath, _input: NoInput| -> Destinations { monitor.destinations().await }
+
+    /// Pauses or resumes forwarding to one destination.
+    pause_destination: Post "/api/destinations/{id}/pause", Admin, Write,
+    audit(SettingsChanged |path, input| pause_target(path, input)),
+    |monitor, _caller, path: IdPath, input: PauseInput| -> Destinations {
+        monitor.pause_destination(path.id, input.paused).await
+    }
+
+    /// The review queue, filtered and sorted.
+    review: Get "/api/review", Compliance, Read, audit(),
+    |monitor, _caller, _path: NoPath, query: ReviewQuery| -> ReviewPage { monitor.review(query).await }
+
+    /// The review queue's kept filters.
+    review_settings: Get "/api/review/settings", Compliance, Read, audit(),
+    |monitor, _caller, _path: NoPath, _input: NoInput| -> ReviewSettings { monitor.review_settings().await }
+
+    /// Keeps the review queue's filters.
+    save_review_settings: Post "/api/review/settings", Compliance, Write,
+    audit(SettingsChanged |_, _| "review queue".to_owned()),
+    |monitor, _caller, _path: NoPath, settings: ReviewSettings| -> ReviewSettings {
+        monitor.save_review_settings(settings).await
+    }
+
+    /// The Register view: environments, the profile, the last attempts.
+    provider_overview: Get "/api/provider", Admin, Read, audit(),
+    |monitor, _caller, _path: NoPath, _input: NoInput| -> ProviderOverview { monitor.provider_overview().await }
+
+    /// Registers the webhook with the provider.
+    register: Post "/api/register", Admin, Write,
+    audit(Register |_, form| form.webhook_url.clone()),
+    |monitor, _caller, _path: NoPath, form: RegisterForm| -> RegisterAnswer { monitor.register(form).await }
+
+    /// Asks the provider for every known user's state and records what differs.
+    reconcile: Post "/api/reconcile", Admin, Write,
+    audit(Reconcile |_, _| "all users".to_owned()),
+    |monitor, _caller, _path: NoPath, _input: NoInput| -> ReconcileReport { monitor.reconcile().await }
+
+    /// Starts the built-in provider emulator's demo.
+    start_demo: Post "/api/demo", Admin, Write, audit(),
+    |monitor, _caller, _path: NoPath, _input: NoInput| -> DemoStatus { monitor.start_demo().await }
+
+    /// Reconcile's and backup's progress, running or last finished.
+    work: Get "/api/work", Viewer, Read, audit(),
+    |monitor, _caller, _path: NoPath, _input: NoInput| -> Vec<WorkView> {
+        Ok(monitor.work().into_values().collect())
+    }
+
+    /// Copies the database to a new file on the monitor's machine.
+    backup: Post "/api/backup", Admin, Write,
+    audit(Backup |_, request| request.path.clone()),
+    |monitor, _caller, _path: NoPath, request: BackupRequest| -> BackupReport {
+        monitor.backup(request).await
+    }
+}
+
+fn deliveries_target(query: &DeliveriesQuery) -> String {
+    let mut target = String::from("deliveries");
+    for (name, value) in [
+        ("outcome", query.outcome.clone()),
+        ("q", query.q.clone()),
+        ("before", query.before.map(|before| before.to_string())),
+    ] {
+        if let Some(value) = value.filter(|value| !value.is_empty()) {
+            target.push_str(&format!(" {name}={value}"));
+        }
+    }
+    target
+}
+
+fn pause_target(path: &IdPath, input: &PauseInput) -> String {
+    let verb = if input.paused { "paused" } else { "resumed" };
+    format!("destination {} {verb}", path.id)
+}
+
+/// The operations that answer over HTTP only, with a response of their own kind (a stream),
+/// declared here for their role; `api/` serves each.
+pub const HTTP_ONLY: &[Spec] = &[
+    Spec {
+        name: "feed",
+        method: Method::Get,
+        path: "/api/feed",
+        access: Access::Read,
+        least: Role::Viewer,
+        audit: None,
+        doc: "The live feed (Server-Sent Events).",
+    },
+    Spec {
+        name: "review_csv",
+        method: Method::Get,
+        path: "/api/review.csv",
+        access: Access::Read,
+        least: Role::Compliance,
+        audit: Some(AuditAction::Export),
+        doc: "Every user the review queue's filters let through, as CSV.",
+    },
+    Spec {
+        name: "ui_link",
+        method: Method::Post,
+        path: "/api/ui-link",
+        access: Access::Write,
+        least: Role::Admin,
+        audit: None,
+        doc: "Replaces the UI's token (single-person mode).",
+    },
+];
+
+/// The desktop window's own commands (the app's settings, the keychain, files), for the local
+/// user only; the window's `operation` command runs everything in the table above.
+pub const DESKTOP_ONLY: &[(&str, Access)] = &[
+    ("operation", Access::Write),
+    ("desktop_status", Access::Read),
+    ("save_settings", Access::Write),
+    ("restart", Access::Write),
+    ("window_ready", Access::Read),
+    ("keychain_status", Access::Read),
+    ("keychain_set", Access::Write),
+    ("keychain_delete", Access::Write),
+    ("save_download", Access::Write),
+];
+
+/// Every declaration, HTTP-only ones included, with its types erased.
+pub fn specs() -> Vec<Spec> {
+    struct Collect(Vec<Spec>);
+    impl Visitor for Collect {
+        fn visit<Op: Operation>(&mut self) {
+            self.0.push(Op::SPEC);
+        }
+    }
+    let mut all = Collect(Vec::new());
+    visit_all(&mut all);
+    all.0.extend_from_slice(HTTP_ONLY);
+    all.0
+}
