@@ -3,11 +3,13 @@
 //! commands, the tray and notifications) is an adapter over its typed methods; none of them
 //! reads the store, or JSON by string key, itself.
 
+// Replaced at merge by the audit branch's `Monitor::audit`.
+mod audit_shim;
 mod error;
 mod inspector;
 mod live;
 mod provider;
-mod readers;
+pub(crate) mod readers;
 mod review;
 pub mod typescript;
 pub mod views;
@@ -81,6 +83,16 @@ impl Monitor {
             stopping: parts.stopping,
             work: watch::Sender::new(WorkBoard::new()),
         }
+    }
+
+    /// The pool of read-only connections, for the sessions' lookups.
+    pub(crate) fn readers(&self) -> Arc<ReaderPool> {
+        self.readers.clone()
+    }
+
+    /// The one writer, for the sessions' writes.
+    pub(crate) fn writer(&self) -> Arc<Writer> {
+        self.writer.clone()
     }
 
     /// The webhook's local URL.
