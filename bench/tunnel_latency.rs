@@ -46,6 +46,7 @@ fn main() -> anyhow::Result<()> {
                 ..TunnelOptions::default()
             },
             outbound: Default::default(),
+            team: None,
         };
         let server = Server::bind(config).await?;
         let direct = server.webhook_url().to_owned();

@@ -105,3 +105,16 @@ has_display() {
 cargo_target_dir() {
   cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])'
 }
+
+# The OpenID Provider the team sign-in tests run (node's oidc-provider, tests/idp), installed
+# from its lock file into tests/idp/node_modules, not globally.
+ensure_test_idp() {
+  ensure_node
+  local dir=tests/idp
+  # A copy of the lock file marks what node_modules was installed from.
+  if ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.installed-lock.json"; then
+    echo "installing the test identity provider (npm ci in $dir)" >&2
+    (cd "$dir" && npm ci --no-audit --no-fund >&2)
+    cp "$dir/package-lock.json" "$dir/node_modules/.installed-lock.json"
+  fi
+}

@@ -38,6 +38,7 @@ impl Running {
             tunnel: kyc_monitor::tunnel::TunnelSpec::None,
             tunnel_options: Default::default(),
             outbound: Default::default(),
+            team: None,
         };
         let server = Server::bind(config).await.expect("bind");
         let webhook_url = server.webhook_url().to_owned();
@@ -181,6 +182,7 @@ async fn the_ui_refuses_to_listen_beyond_loopback() {
         tunnel: kyc_monitor::tunnel::TunnelSpec::None,
         tunnel_options: Default::default(),
         outbound: Default::default(),
+        team: None,
     };
     let error = Server::bind(config)
         .await

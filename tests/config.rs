@@ -171,3 +171,124 @@ fn a_bad_value_or_an_unknown_key_in_the_file_is_a_usage_error_naming_it() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("it is a device, not a regular file"));
 }
+
+/// `kyc-monitor config` with `args`, and its exit code and stderr.
+fn config_with(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let output = Command::new(BIN)
+        .arg("config")
+        .args(args)
+        .env_remove("KYC_MONITOR_OIDC_CLIENT_SECRET")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn combinations_that_cannot_work_are_usage_errors_that_say_what_to_add() {
+    let (code, _, said) = config_with(&["--ui-listen", "0.0.0.0:8788"], &[]);
+    assert_eq!(code, 2, "{said}");
+    assert!(
+        said.contains("--auth oidc") && said.contains("--auth proxy"),
+        "{said}"
+    );
+    let oidc = [
+        "--auth",
+        "oidc",
+        "--ui-listen",
+        "0.0.0.0:8788",
+        "--public-ui-url",
+        "https://kyc.example.com",
+        "--role",
+        "admin=kyc-admins",
+    ];
+    for (args, expected) in [
+        (&oidc[..], "--oidc-issuer"),
+        (
+            &[
+                "--auth",
+                "proxy",
+                "--public-ui-url",
+                "https://k.example",
+                "--role",
+                "admin=a",
+            ][..],
+            "--trusted-proxy",
+        ),
+        (
+            &[
+                "--auth",
+                "proxy",
+                "--trusted-proxy",
+                "10.0.0.0/8",
+                "--role",
+                "admin=a",
+            ][..],
+            "--public-ui-url",
+        ),
+        (
+            &[
+                "--auth",
+                "proxy",
+                "--trusted-proxy",
+                "10.0.0.0/8",
+                "--public-ui-url",
+                "https://k.example",
+            ][..],
+            "--role",
+        ),
+        (
+            &["--auth", "proxy", "--trusted-proxy", "10.0.0.0/99"][..],
+            "address range",
+        ),
+        (&["--role", "root=admins"][..], "not a role"),
+        (&["--session-idle", "forever"][..], "duration"),
+    ] {
+        let (code, _, said) = config_with(args, &[]);
+        assert_eq!(code, 2, "{args:?}: {said}");
+        assert!(
+            said.contains(expected),
+            "{args:?}: expected {expected:?} in {said}"
+        );
+    }
+}
+
+#[test]
+fn the_oidc_client_secret_is_taken_from_the_environment_and_never_shown() {
+    let secret = "oidc-client-secret-that-must-not-show";
+    let (code, shown, said) = config_with(
+        &[
+            "--auth",
+            "oidc",
+            "--oidc-issuer",
+            "https://idp.example.com",
+            "--oidc-client-id",
+            "kyc",
+            "--public-ui-url",
+            "https://kyc.example.com",
+            "--ui-listen",
+            "0.0.0.0:8788",
+            "--role",
+            "admin=kyc-admins",
+            "--session-idle",
+            "30m",
+        ],
+        &[("KYC_MONITOR_OIDC_CLIENT_SECRET", secret)],
+    );
+    assert_eq!(code, 0, "{said}");
+    assert!(!shown.contains(secret) && !said.contains(secret));
+    let line = shown
+        .lines()
+        .find(|line| line.starts_with("oidc-client-secret ="))
+        .expect("the secret's line");
+    assert!(
+        line.contains("(set, not shown)") && line.contains("KYC_MONITOR_OIDC_CLIENT_SECRET"),
+        "{line}"
+    );
+    assert!(shown.contains("session-idle = \"30m\""), "{shown}");
+    assert!(shown.contains("role = [\"admin=kyc-admins\"]"), "{shown}");
+}

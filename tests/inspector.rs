@@ -39,6 +39,7 @@ impl Running {
                 forward_to,
                 ..Default::default()
             },
+            team: None,
         };
         let server = Server::bind(config).await.expect("bind");
         let webhook_url = server.webhook_url().to_owned();

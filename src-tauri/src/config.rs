@@ -10,6 +10,7 @@ use std::str::FromStr;
 use clap::Parser;
 
 pub mod file;
+pub mod team;
 
 use crate::keychain;
 use crate::secret::TunnelSecret;
@@ -265,6 +266,7 @@ pub fn desktop_serve_config(
         tunnel_options: tunnel_options(TunnelFlags::from_environment(), &tunnel, Some(settings)),
         outbound: desktop_outbound(settings)?,
         tunnel,
+        team: None,
     })
 }
 

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod api;
+pub mod auth;
 pub mod backoff;
 mod backup_dir;
 mod blocking;

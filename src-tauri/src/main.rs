@@ -156,6 +156,8 @@ struct ServeArgs {
     /// of it are refused) [default: any absolute path the process may write]
     #[arg(long, value_name = "DIR")]
     backup_dir: Option<PathBuf>,
+    #[command(flatten)]
+    team: config::team::TeamFlags,
 }
 
 /// A mistake in how the command was called: exit code 2.
@@ -373,10 +375,13 @@ fn serve_config(db: PathBuf, args: ServeArgs) -> anyhow::Result<ServeConfig> {
         ),
         None => None,
     };
+    let ui_listen = args.ui_listen.map_or(Some(DEFAULT_UI_LISTEN), |ui| ui.0);
+    let team = config::team::team_config(args.team, ui_listen).map_err(UsageError)?;
     Ok(ServeConfig {
         db,
         listen: args.listen,
-        ui_listen: args.ui_listen.map_or(Some(DEFAULT_UI_LISTEN), |ui| ui.0),
+        ui_listen,
+        team,
         ui_port_fallback: args.ui_listen.is_none(),
         webhook_token: !args.no_webhook_token,
         max_body: args.max_body.0,

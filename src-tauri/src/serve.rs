@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::api::{self, UiAccess};
+use crate::api::{self, UiAccess, UiGate};
 use crate::connections::{self, ConnectionLimit};
 use crate::ingest::{self, WebhookConfig};
 use crate::monitor::{Monitor, MonitorParts};
@@ -48,6 +48,8 @@ pub struct ServeConfig {
     pub tunnel_options: TunnelOptions,
     /// Forwarding to the user's backends, and retention of raw deliveries.
     pub outbound: Outbound,
+    /// Team mode (people signed in, sessions, roles); `None` is single-person mode.
+    pub team: Option<crate::config::team::TeamConfig>,
 }
 
 /// The built-in demo (the provider emulator in-process, this listener registered with it).
@@ -101,10 +103,12 @@ pub enum ServeError {
         flag: &'static str,
         source: std::io::Error,
     },
-    #[error("the UI listens on loopback only (such as 127.0.0.1:8788), not on {0}: it shows every user's data")]
+    #[error("the UI listens on loopback only (such as 127.0.0.1:8788), not on {0}, unless people sign in: add --auth oidc or --auth proxy")]
     UiNotLoopback(SocketAddr),
     #[error("--forward-to {url} is this monitor's own webhook ({listener}): every delivery would be forwarded back to itself without end; forward to your backend's URL instead")]
     ForwardsToItself { url: String, listener: String },
+    #[error("{0}")]
+    Team(String),
     #[error("a listener failed: {0}")]
     Listener(std::io::Error),
     #[error("--tunnel {tunnel}: {reason}")]
@@ -155,7 +159,11 @@ async fn bind(addr: SocketAddr, flag: &'static str) -> Result<TcpListener, Serve
 impl Server {
     /// Opens the database and binds the listeners; nothing is served until [`Server::run`].
     pub async fn bind(config: ServeConfig) -> Result<Server, ServeError> {
-        if let Some(ui) = config.ui_listen.filter(|addr| !addr.ip().is_loopback()) {
+        let team_mode = config.team.is_some();
+        if let Some(ui) = config
+            .ui_listen
+            .filter(|addr| !team_mode && !addr.ip().is_loopback())
+        {
             return Err(ServeError::UiNotLoopback(ui));
         }
         tunnel::check(&config.tunnel, &config.tunnel_options).map_err(|reason| {
@@ -249,10 +257,23 @@ impl Server {
         let ui = match ui {
             Some(listener) => {
                 let local_addr = listener.local_addr().map_err(ServeError::Listener)?;
-                let token = ui_token.unwrap_or_default();
-                let access = UiAccess::new(local_addr, token, writer.clone());
-                let url = access.url();
-                let router = api::router(monitor.clone(), access)
+                let (gate, url) = match config.team {
+                    // Shared: people sign in, so the line names the listener without a token.
+                    Some(team) => (
+                        UiGate::Team(
+                            crate::auth::TeamAuth::new_shared(team, &monitor)
+                                .map_err(ServeError::Team)?,
+                        ),
+                        format!("http://{local_addr}/"),
+                    ),
+                    None => {
+                        let token = ui_token.unwrap_or_default();
+                        let access = UiAccess::new(local_addr, token, writer.clone());
+                        let url = access.url();
+                        (UiGate::Token(access), url)
+                    }
+                };
+                let router = api::router(monitor.clone(), gate)
                     .layer(tower_http::timeout::TimeoutLayer::with_status_code(
                         axum::http::StatusCode::GATEWAY_TIMEOUT,
                         UI_REQUEST_DEADLINE,

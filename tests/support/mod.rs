@@ -5,6 +5,7 @@
 pub mod bore;
 pub mod bulk;
 pub mod disks;
+pub mod idp;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -56,6 +57,11 @@ impl Monitor {
     /// line), and `command` prepared by the caller (environment, stderr).
     pub fn start_with(db: &Path, ui: bool, extra: &[&str], command: &mut Command) -> Monitor {
         let ui_listen = if ui { "127.0.0.1:0" } else { "off" };
+        Monitor::start_on(db, ui_listen, extra, command)
+    }
+
+    /// Like [`Monitor::start_with`], the UI listening at `ui_listen` (an address or `off`).
+    pub fn start_on(db: &Path, ui_listen: &str, extra: &[&str], command: &mut Command) -> Monitor {
         command
             .args([
                 "serve",
@@ -115,6 +121,15 @@ impl Monitor {
                 panic!("serve printed {line:?} instead of a ui: line with the token")
             });
         (base.to_owned(), token.to_owned())
+    }
+
+    /// The UI's base URL from a team monitor's `ui:` line (it carries no token).
+    pub fn team_ui(&mut self) -> String {
+        let line = self.next_line();
+        line.strip_prefix("ui: ")
+            .unwrap_or_else(|| panic!("serve printed {line:?} instead of a ui: line"))
+            .trim_end_matches('/')
+            .to_owned()
     }
 
     /// The listener's base, `http://127.0.0.1:PORT`.
@@ -184,6 +199,15 @@ fn wait_with_timeout(child: &mut Child, limit: Duration) -> std::process::ExitSt
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// A port that was free a moment ago, for a listener whose address must be known before it
+/// starts (the UI's public URL, registered with an identity provider).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 /// A temporary folder with a database path inside it.

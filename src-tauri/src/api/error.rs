@@ -61,7 +61,12 @@ pub async fn one_error_shape(request: Request, next: Next) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+    // A sign-in page says what happened to a person in a browser, as a page.
+    let is_page = response
+        .extensions()
+        .get::<crate::auth::pages::SignInPage>()
+        .is_some();
+    if !(status.is_client_error() || status.is_server_error()) || is_json || is_page {
         return response;
     }
     let (mut parts, body) = response.into_parts();

@@ -70,6 +70,17 @@ impl UiAccess {
         format!("http://{}/?token={}", self.local_addr, self.token())
     }
 
+    /// The CSRF token `/api/session` hands out alone: derived from the token, so a page with
+    /// the current link has it (the token and Origin checks already guard alone).
+    fn csrf_token(&self) -> String {
+        use hmac::Mac;
+        let token = self.token.read().expect("the token lock");
+        let mut mac =
+            hmac::Hmac::<sha2::Sha256>::new_from_slice(token.as_bytes()).expect("any key");
+        mac.update(b"kyc-monitor csrf token");
+        hex::encode(mac.finalize().into_bytes())
+    }
+
     fn matches(&self, candidate: &str) -> bool {
         let token = self.token.read().expect("the token lock");
         bool::from(candidate.as_bytes().ct_eq(token.as_bytes()))
@@ -166,6 +177,9 @@ pub(super) async fn guard(
     // Single-person mode: whoever holds the token is the local user.
     request.extensions_mut().insert(Actor::local());
     request.extensions_mut().insert(access.clone());
+    request
+        .extensions_mut()
+        .insert(super::sign_in::CsrfToken(access.csrf_token()));
     let mut replaced = access.replaced.subscribe();
     let mut response = next.run(request).await;
     let content_type = response.headers().get(header::CONTENT_TYPE);

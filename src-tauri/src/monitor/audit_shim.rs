@@ -1,10 +1,12 @@
-//! TEMPORARY, replaced when the audit log's branch is merged: `Monitor::audit` only logs.
+//! TO BE REPLACED AT MERGE: a stand-in for `Monitor::audit` from the `audit` branch (which
+//! appends the entry to the hash-chained audit log through the writer). Same signature, fire
+//! and forget; here it only logs what happened, never a secret.
 
 use super::Monitor;
 use crate::access::AuditEntry;
 
 impl Monitor {
-    /// Appends `entry` to the audit log (fire and forget).
+    /// Records `entry` in the audit log (fire and forget).
     pub fn audit(&self, entry: AuditEntry) {
         tracing::info!(
             action = entry.action.as_str(),

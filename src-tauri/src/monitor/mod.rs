@@ -10,7 +10,7 @@ mod live;
 pub mod masking;
 pub mod operations;
 mod provider;
-mod readers;
+pub(crate) mod readers;
 mod review;
 pub mod typescript;
 pub mod views;
@@ -84,6 +84,16 @@ impl Monitor {
             stopping: parts.stopping,
             work: watch::Sender::new(WorkBoard::new()),
         }
+    }
+
+    /// The pool of read-only connections, for the sessions' lookups.
+    pub(crate) fn readers(&self) -> Arc<ReaderPool> {
+        self.readers.clone()
+    }
+
+    /// The one writer, for the sessions' writes.
+    pub(crate) fn writer(&self) -> Arc<Writer> {
+        self.writer.clone()
     }
 
     /// The webhook's local URL.

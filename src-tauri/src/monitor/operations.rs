@@ -503,6 +503,24 @@ pub const HTTP_ONLY: &[Spec] = &[
         audit: None,
         doc: "Replaces the UI's token (single-person mode).",
     },
+    Spec {
+        name: "session",
+        method: Method::Get,
+        path: "/api/session",
+        access: Access::Read,
+        least: Role::Viewer,
+        audit: None,
+        doc: "Who is signed in, with which role, and their CSRF token.",
+    },
+    Spec {
+        name: "end_sessions",
+        method: Method::Post,
+        path: "/api/sessions/end",
+        access: Access::Write,
+        least: Role::Admin,
+        audit: Some(AuditAction::SessionsEnded),
+        doc: "Ends every session of a person (team mode).",
+    },
 ];
 
 /// The desktop window's own commands (the app's settings, the keychain, files), for the local

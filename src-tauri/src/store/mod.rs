@@ -13,6 +13,7 @@ pub mod retention;
 mod review;
 pub mod schema;
 mod search;
+mod sessions;
 mod settings;
 mod stats;
 mod writer;
@@ -34,6 +35,7 @@ pub use queries::{
 pub use refusals::{CountedRefusals, RefusalTally};
 pub use review::{BoardCursor, ReviewFilter, ReviewOrder};
 pub use search::SEARCH_TRIGGERS;
+pub use sessions::SessionRecord;
 pub use stats::{DecisionDayCount, MinuteCount, StatusStays};
 pub use writer::{
     Change, NewDelivery, Outcome, Recorded, StoreProblem, Verdict, Writer, CHANGE_BACKLOG,

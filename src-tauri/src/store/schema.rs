@@ -244,19 +244,20 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX audit_log_by_action ON audit_log (action, seq);
     CREATE INDEX audit_log_by_at ON audit_log (at);
     "#,
-    // 10: team sessions (the session cookie's secret is kept only as its SHA-256).
+    // 10: team sessions (store/sessions.rs). The cookie's secret is kept only as its SHA-256,
+    // and the CSRF token is derived from that secret, so the table holds neither in the clear.
     r#"
     CREATE TABLE sessions (
         id_hash      BLOB PRIMARY KEY,
         user         TEXT NOT NULL,
         name         TEXT NOT NULL,
         role         TEXT NOT NULL,
-        csrf_token   TEXT NOT NULL,
         created_at   INTEGER NOT NULL,
         last_seen_at INTEGER NOT NULL,
         ended_at     INTEGER
     ) STRICT, WITHOUT ROWID;
-    CREATE INDEX sessions_by_user ON sessions (user);
+    CREATE INDEX sessions_by_user ON sessions (user) WHERE ended_at IS NULL;
+    CREATE INDEX sessions_by_created_at ON sessions (created_at);
     "#,
 ];
 

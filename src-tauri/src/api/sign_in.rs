@@ -1,0 +1,371 @@
+//! Signing in and out over HTTP: `/auth/login` and `/auth/callback` (the OpenID Provider's
+//! code flow), `/auth/logout`, `GET /api/session` (who is signed in and their CSRF token, in
+//! single-person mode too), and `POST /api/sessions/end` (an admin ends a person's sessions).
+//! Every sign-in, failed sign-in, sign-out and ending is audited.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use super::error::refuse;
+use crate::access::{Actor, AuditAction, AuditEntry, AuditOutcome, Role};
+use crate::auth::oidc::{Callback, SignInError};
+use crate::auth::pages::page;
+use crate::auth::sessions::{cookie, set_cookie, SessionSecret, SESSION_COOKIE};
+use crate::auth::TeamAuth;
+use crate::config::team::SESSION_ABSOLUTE;
+use crate::monitor::Monitor;
+
+pub(super) const LOGIN_PATH: &str = "/auth/login";
+pub(super) const SESSION_PATH: &str = "/api/session";
+pub(super) const CSRF_HEADER: &str = "x-csrf-token";
+/// Ties a started sign-in to the browser that started it.
+const LOGIN_COOKIE: &str = "kyc_monitor_login";
+const LOGIN_COOKIE_SECONDS: u64 = 600;
+
+/// The CSRF token of the request's session, for `GET /api/session`.
+#[derive(Debug, Clone)]
+pub struct CsrfToken(pub String);
+
+/// The session the request came with (team mode), for signing out.
+#[derive(Debug, Clone)]
+pub(super) struct CurrentSession(pub SessionSecret);
+
+/// Who is signed in: `GET /api/session`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionView {
+    pub user: String,
+    pub name: String,
+    pub role: Role,
+    pub csrf_token: String,
+}
+
+/// `POST /api/sessions/end`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EndSessions {
+    pub user: String,
+}
+
+/// What `POST /api/sessions/end` ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionsEnded {
+    pub user: String,
+    pub ended: u32,
+}
+
+pub(super) fn router() -> Router<Arc<Monitor>> {
+    Router::new()
+        .route(LOGIN_PATH, get(login))
+        .route("/auth/callback", get(callback))
+        .route("/auth/logout", post(logout))
+        .route("/auth/signed-out", get(signed_out))
+}
+
+pub(super) async fn session(
+    Extension(actor): Extension<Actor>,
+    csrf: Option<Extension<CsrfToken>>,
+) -> Json<SessionView> {
+    Json(SessionView {
+        user: actor.id,
+        name: actor.name,
+        role: actor.role,
+        csrf_token: csrf.map(|Extension(token)| token.0).unwrap_or_default(),
+    })
+}
+
+fn entry(
+    actor: &str,
+    role: Option<Role>,
+    action: AuditAction,
+    target: &str,
+    remote: SocketAddr,
+    outcome: AuditOutcome,
+    detail: String,
+) -> AuditEntry {
+    AuditEntry {
+        actor: actor.to_owned(),
+        role,
+        action,
+        target: target.to_owned(),
+        remote_addr: remote.ip().to_canonical().to_string(),
+        outcome,
+        detail,
+    }
+}
+
+/// Starts a sign-in at the OpenID Provider.
+async fn login(team: Option<Extension<Arc<TeamAuth>>>) -> Response {
+    let Some(rp) = team.as_ref().and_then(|Extension(team)| team.oidc.as_ref()) else {
+        return refuse(StatusCode::NOT_FOUND, "there is no such route");
+    };
+    let secure = team.as_ref().is_some_and(|t| t.config.secure_cookies());
+    match rp.begin().await {
+        Ok(start) => {
+            let mut response = Redirect::to(&start.url).into_response();
+            response.headers_mut().append(
+                header::SET_COOKIE,
+                set_cookie(
+                    LOGIN_COOKIE,
+                    &start.browser,
+                    "/auth",
+                    Some(LOGIN_COOKIE_SECONDS),
+                    secure,
+                ),
+            );
+            response
+        }
+        Err(error) => {
+            tracing::warn!(%error, "a sign-in could not start");
+            page(
+                StatusCode::BAD_GATEWAY,
+                "Sign-in is not available",
+                &error.to_string(),
+                (LOGIN_PATH, "Try again"),
+            )
+        }
+    }
+}
+
+/// The provider's answer: a session for the person when all checks out, else a page saying
+/// what happened.
+async fn callback(
+    State(monitor): State<Arc<Monitor>>,
+    team: Option<Extension<Arc<TeamAuth>>>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(callback): Query<Callback>,
+) -> Response {
+    let Some(Extension(team)) = team.filter(|t| t.oidc.is_some()) else {
+        return refuse(StatusCode::NOT_FOUND, "there is no such route");
+    };
+    let rp = team.oidc.as_ref().expect("checked above");
+    let secure = team.config.secure_cookies();
+    let mut response = match rp.finish(callback, cookie(&headers, LOGIN_COOKIE)).await {
+        Err(error) => {
+            tracing::warn!(reason = error.reason(), "a sign-in failed: {error}");
+            monitor.audit(entry(
+                "unknown",
+                None,
+                AuditAction::SignInFailed,
+                "",
+                remote,
+                AuditOutcome::Refused,
+                format!("{}: {error}", error.reason()),
+            ));
+            failure_page(&error)
+        }
+        Ok(signed_in) => {
+            let groups = signed_in.groups.iter().map(String::as_str);
+            match team.config.roles.role_for(groups) {
+                None => {
+                    monitor.audit(entry(
+                        &signed_in.user,
+                        None,
+                        AuditAction::SignInFailed,
+                        &signed_in.user,
+                        remote,
+                        AuditOutcome::Refused,
+                        format!("no-role: groups [{}]", signed_in.groups.join(", ")),
+                    ));
+                    page(
+                        StatusCode::FORBIDDEN,
+                        "No role here",
+                        &format!("You signed in as {}, but none of your groups has a role in this monitor. Ask its admin to give one of your groups a role (--role ROLE=GROUP), then sign in again.", signed_in.user),
+                        (LOGIN_PATH, "Sign in again"),
+                    )
+                }
+                Some(role) => {
+                    let actor = Actor {
+                        id: signed_in.user,
+                        name: signed_in.name,
+                        role,
+                    };
+                    match team.sessions.start(&actor).await {
+                        Ok(secret) => {
+                            monitor.audit(entry(
+                                &actor.id,
+                                Some(role),
+                                AuditAction::SignIn,
+                                &actor.id,
+                                remote,
+                                AuditOutcome::Ok,
+                                String::new(),
+                            ));
+                            let mut response = Redirect::to("/").into_response();
+                            response.headers_mut().append(
+                                header::SET_COOKIE,
+                                set_cookie(
+                                    SESSION_COOKIE,
+                                    &secret.cookie_value(),
+                                    "/",
+                                    Some(SESSION_ABSOLUTE.as_secs()),
+                                    secure,
+                                ),
+                            );
+                            response
+                        }
+                        Err(error) => {
+                            tracing::error!(%error, "a session could not be kept");
+                            page(
+                                StatusCode::SERVICE_UNAVAILABLE,
+                                "Sign-in failed",
+                                "The monitor could not keep your session (its log says why). Try again in a moment.",
+                                (LOGIN_PATH, "Sign in again"),
+                            )
+                        }
+                    }
+                }
+            }
+        }
+    };
+    // The started sign-in is used up, whatever came of it.
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(LOGIN_COOKIE, "", "/auth", Some(0), secure),
+    );
+    response
+}
+
+fn failure_page(error: &SignInError) -> Response {
+    let (status, title) = match error {
+        SignInError::ProviderUnreachable { .. } => {
+            (StatusCode::BAD_GATEWAY, "Sign-in is not available")
+        }
+        SignInError::ProviderRefused { .. } => (StatusCode::FORBIDDEN, "Sign-in refused"),
+        _ => (StatusCode::BAD_REQUEST, "Sign-in failed"),
+    };
+    page(
+        status,
+        title,
+        &format!("{}: {error}. Nobody was signed in. Sign in again; if this keeps happening, tell whoever runs the monitor.", title),
+        (LOGIN_PATH, "Sign in again"),
+    )
+}
+
+/// Ends the request's session.
+async fn logout(
+    State(monitor): State<Arc<Monitor>>,
+    team: Option<Extension<Arc<TeamAuth>>>,
+    actor: Option<Extension<Actor>>,
+    session: Option<Extension<CurrentSession>>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+) -> Response {
+    let (Some(Extension(team)), Some(Extension(actor))) = (team, actor) else {
+        return refuse(StatusCode::NOT_FOUND, "there is no such route");
+    };
+    if let Some(Extension(CurrentSession(secret))) = session {
+        if let Err(error) = team.sessions.end(&secret).await {
+            tracing::error!(%error, "a session could not be ended");
+            return refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the monitor cannot end the session just now; its log says why",
+            );
+        }
+    }
+    monitor.audit(entry(
+        &actor.id,
+        Some(actor.role),
+        AuditAction::SignOut,
+        &actor.id,
+        remote,
+        AuditOutcome::Ok,
+        String::new(),
+    ));
+    let mut response = Redirect::to("/auth/signed-out").into_response();
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(
+            SESSION_COOKIE,
+            "",
+            "/",
+            Some(0),
+            team.config.secure_cookies(),
+        ),
+    );
+    response
+}
+
+async fn signed_out(team: Option<Extension<Arc<TeamAuth>>>) -> Response {
+    let again = match team.as_ref().map(|Extension(t)| t.oidc.is_some()) {
+        Some(true) => LOGIN_PATH,
+        _ => "/",
+    };
+    page(
+        StatusCode::OK,
+        "Signed out",
+        "You are signed out of the KYC Monitor.",
+        (again, "Sign in again"),
+    )
+}
+
+/// An admin ends every session of a person.
+pub(super) async fn end_sessions(
+    State(monitor): State<Arc<Monitor>>,
+    team: Option<Extension<Arc<TeamAuth>>>,
+    Extension(actor): Extension<Actor>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    Json(asked): Json<EndSessions>,
+) -> Response {
+    let Some(Extension(team)) = team else {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            "there are no sessions to end: this monitor is not shared (no --auth)",
+        );
+    };
+    if !actor.role.allows(Role::Admin) {
+        monitor.audit(entry(
+            &actor.id,
+            Some(actor.role),
+            AuditAction::RefusedByRole,
+            &asked.user,
+            remote,
+            AuditOutcome::Refused,
+            "sessions-ended needs admin".into(),
+        ));
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "only an admin may end other people's sessions",
+        );
+    }
+    let user = asked.user.trim().to_owned();
+    if user.is_empty() {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "name the person: {\"user\": \"...\"}",
+        );
+    }
+    match team.sessions.end_user(&user).await {
+        Ok(ended) => {
+            monitor.audit(entry(
+                &actor.id,
+                Some(actor.role),
+                AuditAction::SessionsEnded,
+                &user,
+                remote,
+                AuditOutcome::Ok,
+                format!("{ended} sessions"),
+            ));
+            Json(SessionsEnded {
+                user,
+                ended: ended as u32,
+            })
+            .into_response()
+        }
+        Err(error) => {
+            tracing::error!(%error, "sessions could not be ended");
+            refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the monitor cannot end sessions just now; its log says why",
+            )
+        }
+    }
+}
