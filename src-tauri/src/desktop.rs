@@ -104,6 +104,7 @@ pub fn run(args: DesktopArgs) -> anyhow::Result<()> {
             commands::search,
             commands::user,
             commands::deliveries,
+            commands::audit_log,
             commands::replay,
             commands::forwarding,
             commands::retry_forward,

@@ -4,6 +4,7 @@
 //! cross-site calls).
 
 mod assets;
+mod audit;
 mod error;
 mod feed;
 mod guard;
@@ -32,6 +33,7 @@ pub fn router(monitor: Arc<Monitor>, access: UiAccess) -> Router {
         .merge(review::router())
         .merge(feed::router())
         .merge(work::router())
+        .merge(audit::router())
         .route(
             "/api/{*rest}",
             get(|| async { CoreError::NotFound("there is no such API route".into()) }),

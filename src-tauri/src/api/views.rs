@@ -2,11 +2,15 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::{Json, Router};
 use serde::Deserialize;
 
+use crate::access::Caller;
 use crate::monitor::{
     BoardPage, CoreError, DeliveriesPage, DeliveriesQuery, Destinations, Forwarding, Monitor,
     Overview, ReplayAnswer, ReplayRequest, RetryAnswer, ReviewQuery, Stats, UserDetail, UsersFound,
@@ -51,18 +55,36 @@ struct SearchQuery {
     limit: Option<u32>,
 }
 
+/// The request's peer, as the listener puts it in every request.
+pub(super) type Remote = Option<Extension<ConnectInfo<SocketAddr>>>;
+
+/// The person behind a request to the local UI: the local person, at the request's address.
+pub(super) fn local_caller(remote: Remote) -> Caller {
+    match remote {
+        Some(Extension(ConnectInfo(addr))) => Caller::local_from(addr.to_string()),
+        None => Caller::local(),
+    }
+}
+
 async fn search(
     State(monitor): State<Arc<Monitor>>,
+    remote: Remote,
     Query(query): Query<SearchQuery>,
 ) -> Answer<UsersFound> {
-    monitor.search(query.q, query.limit).await.map(Json)
+    let caller = local_caller(remote);
+    monitor
+        .search(query.q, query.limit, &caller)
+        .await
+        .map(Json)
 }
 
 async fn user(
     State(monitor): State<Arc<Monitor>>,
+    remote: Remote,
     Path(external_id): Path<String>,
 ) -> Answer<UserDetail> {
-    monitor.user(external_id).await.map(Json)
+    let caller = local_caller(remote);
+    monitor.user(external_id, &caller).await.map(Json)
 }
 
 async fn deliveries(

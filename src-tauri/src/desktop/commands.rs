@@ -4,9 +4,10 @@
 use tauri::{AppHandle, State};
 
 use super::{stop_core, Desktop, LAUNCHED};
+use crate::access::Caller;
 use crate::blocking::off_worker;
 use crate::keychain::{self, KeychainStatus};
-use crate::monitor::{BackupReport, BackupRequest, WorkView};
+use crate::monitor::{AuditPage, AuditQuery, BackupReport, BackupRequest, WorkView};
 use crate::monitor::{
     BoardPage, CoreError, DeliveriesPage, DeliveriesQuery, Destinations, ErrorBody, ErrorCode,
     Forwarding, Monitor, Overview, ProviderOverview, RegisterAnswer, RegisterForm, ReplayAnswer,
@@ -80,12 +81,17 @@ pub async fn search(
     q: String,
     limit: Option<u32>,
 ) -> Answer<UsersFound> {
-    answered(monitor(&desktop)?.search(q, limit).await)
+    answered(monitor(&desktop)?.search(q, limit, &Caller::local()).await)
 }
 
 #[tauri::command]
 pub async fn user(desktop: State<'_, Desktop>, external_id: String) -> Answer<UserDetail> {
-    answered(monitor(&desktop)?.user(external_id).await)
+    answered(monitor(&desktop)?.user(external_id, &Caller::local()).await)
+}
+
+#[tauri::command]
+pub async fn audit_log(desktop: State<'_, Desktop>, query: AuditQuery) -> Answer<AuditPage> {
+    answered(monitor(&desktop)?.audit_log(query).await)
 }
 
 #[tauri::command]

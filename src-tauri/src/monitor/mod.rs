@@ -3,6 +3,7 @@
 //! commands, the tray and notifications) is an adapter over its typed methods; none of them
 //! reads the store, or JSON by string key, itself.
 
+mod audit;
 mod error;
 mod inspector;
 mod live;
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+pub use audit::{AuditEntryView, AuditPage, AuditQuery};
 pub use error::{CoreError, ErrorBody, ErrorCode};
 pub use inspector::*;
 pub use live::LiveStream;
@@ -25,6 +27,7 @@ pub use review::{ReviewPage, ReviewQuery, ReviewSettings, ReviewSort};
 pub use views::*;
 pub use work::{BackupReport, BackupRequest, WorkBoard, WorkKind, WorkState, WorkView};
 
+use crate::access::{AuditAction, AuditOutcome, Caller};
 use crate::ingest;
 use crate::kyc::KNOWN_STATUSES;
 use crate::provider::actions::ProviderHub;
@@ -288,27 +291,50 @@ impl Monitor {
     }
 
     /// Users with `text` in their externalId, participantId or account, ignoring case; those
-    /// whose externalId starts with it first.
-    pub async fn search(&self, text: String, limit: Option<u32>) -> Result<UsersFound, CoreError> {
+    /// whose externalId starts with it first. Audited, with how many were found.
+    pub async fn search(
+        &self,
+        text: String,
+        limit: Option<u32>,
+        caller: &Caller,
+    ) -> Result<UsersFound, CoreError> {
         let limit = limit.unwrap_or(20).clamp(1, PAGE_LIMIT);
+        let searched = text.clone();
         let users = self
             .read(move |reader| Ok(reader.search_users(&text, limit)?))
-            .await?;
+            .await;
+        let (outcome, detail) = match &users {
+            Ok(users) => (AuditOutcome::Ok, format!("{} found", users.len())),
+            Err(_) => (AuditOutcome::Failed, String::new()),
+        };
+        self.audit(caller.entry(AuditAction::Search, searched, outcome, detail));
         Ok(UsersFound {
-            users: users.into_iter().map(UserView::from).collect(),
+            users: users?.into_iter().map(UserView::from).collect(),
         })
     }
 
-    /// A user's current state and timeline, oldest first.
-    pub async fn user(&self, external_id: String) -> Result<UserDetail, CoreError> {
-        let (user, timeline) = self
+    /// A user's current state and timeline, oldest first. Audited, found or not.
+    pub async fn user(
+        &self,
+        external_id: String,
+        caller: &Caller,
+    ) -> Result<UserDetail, CoreError> {
+        let target = external_id.clone();
+        let found = self
             .read(move |reader| {
                 let user = reader.user(&external_id)?.ok_or_else(|| {
                     CoreError::NotFound(format!("no user with externalId {external_id:?}"))
                 })?;
                 Ok((user, reader.user_timeline(&external_id)?))
             })
-            .await?;
+            .await;
+        let (outcome, detail) = match &found {
+            Ok(_) => (AuditOutcome::Ok, ""),
+            Err(CoreError::NotFound(_)) => (AuditOutcome::Failed, "no such user"),
+            Err(_) => (AuditOutcome::Failed, "the database could not answer"),
+        };
+        self.audit(caller.entry(AuditAction::UserViewed, target, outcome, detail));
+        let (user, timeline) = found?;
         Ok(UserDetail {
             user: user.into(),
             timeline: timeline.into_iter().map(TimelineEntryView::from).collect(),
