@@ -5,6 +5,9 @@
 import { invoke } from '@tauri-apps/api/core';
 import { listen } from '@tauri-apps/api/event';
 import type {
+  AuditEntry,
+  AuditPage,
+  AuditQuery,
   BackupReport,
   BoardPage,
   Change,
@@ -107,6 +110,8 @@ export const api = {
   search: (q: string, limit = 12) => call<UsersFound>('search', { q, limit }, `/api/search${query({ q, limit })}`),
   user: (externalId: string) => call<UserDetail>('user', { externalId }, `/api/users/${encodeURIComponent(externalId)}`),
   deliveries: (filter: DeliveriesFilter) => call<DeliveriesPage>('deliveries', { query: filter }, `/api/deliveries${query(filter)}`),
+  /** A page of the audit log, newest first (admins). */
+  auditLog: (filter: AuditQuery) => call<AuditPage>('audit_log', { query: filter }, `/api/audit${query(filter)}`),
   stats: () => call<Stats>('stats', {}, '/api/stats'),
   review: (filter: ReviewQuery) => call<ReviewPage>('review', { query: filter }, withDecision(`/api/review${query(filter)}`, filter)),
   reviewSettings: () => call<ReviewSettings>('review_settings', {}, '/api/review/settings'),
@@ -187,6 +192,7 @@ export function follow(handlers: {
   onTunnel?: (tunnel: Tunnel) => void;
   onStore?: (problem: StoreProblem | null) => void;
   onWork?: (works: Work[]) => void;
+  onAudit?: (entry: AuditEntry) => void;
 }): () => void {
   if (isDesktop) return followInProcess(handlers);
   let source: EventSource | null = null;
@@ -217,6 +223,7 @@ export function follow(handlers: {
       handlers.onStore?.((JSON.parse((event as MessageEvent).data) as StoreHealth).problem),
     );
     source.addEventListener('work', (event) => handlers.onWork?.(JSON.parse((event as MessageEvent).data) as Work[]));
+    source.addEventListener('audit', (event) => handlers.onAudit?.(JSON.parse((event as MessageEvent).data) as AuditEntry));
   };
 
   // The browser closed the feed for good: the monitor refused it (its token was replaced) or
@@ -260,6 +267,8 @@ function followInProcess(handlers: Parameters<typeof follow>[0]): () => void {
         return handlers.onStore?.(payload.data.problem);
       case 'work':
         return handlers.onWork?.(payload.data);
+      case 'audit':
+        return handlers.onAudit?.(payload.data);
     }
   });
   void stop.then(() => handlers.onState('live'));
