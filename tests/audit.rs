@@ -186,8 +186,9 @@ fn verify_after(scratch: &Scratch, name: &str, tamper: &str) -> (Option<i32>, St
     let conn = rusqlite::Connection::open(&copy).unwrap();
     conn.execute_batch(tamper).unwrap();
     drop(conn);
-    let (code, out, _) = audit_cli(&copy, &["audit", "verify"]);
-    (code, out)
+    let (code, out, err) = audit_cli(&copy, &["audit", "verify"]);
+    assert_eq!(out, "", "a broken chain is told on stderr");
+    (code, err)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

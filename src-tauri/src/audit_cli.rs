@@ -10,22 +10,22 @@ use kyc_monitor::store::Store;
 use crate::data_cli::terminal_safe;
 use crate::Silent;
 
-/// Prints `audit: N entries, chain intact`, or, exit 1, the sentence naming the first entry
-/// that breaks the chain.
+/// Prints `audit: N entries, chain intact`; or, exit 1, the sentence naming the first entry
+/// that breaks the chain on stderr, where every command's reason for exit 1 goes.
 pub(crate) fn verify(db: &Path) -> anyhow::Result<()> {
     let verdict = Store::open_existing(db)?.reader()?.verify_audit_log()?;
-    let mut out = std::io::stdout().lock();
-    let intact = verdict.broken.is_none();
     match verdict.broken {
-        None => writeln!(out, "audit: {} entries, chain intact", verdict.entries)?,
-        // Stored texts (an actor, an action) may have been changed to anything: escaped.
-        Some(broken) => writeln!(out, "audit: {}", terminal_safe(&broken.to_string()))?,
-    }
-    out.flush()?;
-    if intact {
-        Ok(())
-    } else {
-        Err(Silent.into())
+        None => {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "audit: {} entries, chain intact", verdict.entries)?;
+            out.flush()?;
+            Ok(())
+        }
+        Some(broken) => {
+            // Stored texts (an actor, an action) may have been changed to anything: escaped.
+            eprintln!("audit: {}", terminal_safe(&broken.to_string()));
+            Err(Silent.into())
+        }
     }
 }
 
