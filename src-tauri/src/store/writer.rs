@@ -429,7 +429,7 @@ fn write_until_stopped(
             let _ = job.reply.send(Err(StoreError::WriterStopped));
         }
     }
-    audit.finish(&mut conn);
+    audit.finish(&mut conn, outlet.needs_restart().is_none());
     // What was acknowledged is projected before the writer ends, so the next start is quick.
     catch_up(&mut conn, &mut unprojected, outlet);
 }

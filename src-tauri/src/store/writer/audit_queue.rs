@@ -106,9 +106,12 @@ impl AuditQueue {
         }
     }
 
-    /// At the writer's end: appends everything still waiting, and counts what cannot be.
-    pub(super) fn finish(&self, conn: &mut Connection) {
-        self.append_due(conn, || true);
+    /// At the writer's end: appends everything still waiting (unless the file is gone, when it
+    /// would only go into the orphaned one), and counts what cannot be.
+    pub(super) fn finish(&self, conn: &mut Connection, writable: bool) {
+        if writable {
+            self.append_due(conn, || true);
+        }
         let left = std::mem::take(&mut *self.waiting.lock().expect("audit queue"));
         if !left.is_empty() {
             self.give_up(
