@@ -105,6 +105,25 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
+    pub const ALL: [AuditAction; 16] = [
+        AuditAction::SignIn,
+        AuditAction::SignInFailed,
+        AuditAction::SignOut,
+        AuditAction::SessionsEnded,
+        AuditAction::UserViewed,
+        AuditAction::BodyViewed,
+        AuditAction::Search,
+        AuditAction::Export,
+        AuditAction::Replay,
+        AuditAction::Resend,
+        AuditAction::Register,
+        AuditAction::Reconcile,
+        AuditAction::SettingsChanged,
+        AuditAction::Backup,
+        AuditAction::CaseWork,
+        AuditAction::RefusedByRole,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             AuditAction::SignIn => "sign-in",
@@ -166,6 +185,48 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// Who asks and from where: what the core needs of a request to audit what it does for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub actor: Actor,
+    /// The request's remote address, or `local` for the desktop window and the CLI.
+    pub remote_addr: String,
+}
+
+impl Caller {
+    /// The desktop window or the CLI: the local person, no network address.
+    pub fn local() -> Caller {
+        Caller::local_from("local")
+    }
+
+    /// The local person, asking over the loopback UI from `remote_addr`.
+    pub fn local_from(remote_addr: impl Into<String>) -> Caller {
+        Caller {
+            actor: Actor::local(),
+            remote_addr: remote_addr.into(),
+        }
+    }
+
+    /// An entry saying this caller did `action` to `target`.
+    pub fn entry(
+        &self,
+        action: AuditAction,
+        target: impl Into<String>,
+        outcome: AuditOutcome,
+        detail: impl Into<String>,
+    ) -> AuditEntry {
+        AuditEntry {
+            actor: self.actor.id.clone(),
+            role: Some(self.actor.role),
+            action,
+            target: target.into(),
+            remote_addr: self.remote_addr.clone(),
+            outcome,
+            detail: detail.into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,5 +245,12 @@ mod tests {
             .parse::<Role>()
             .unwrap_err()
             .contains("`root` is not a role"));
+    }
+
+    #[test]
+    fn every_audit_action_is_listed_once() {
+        let names: std::collections::BTreeSet<_> =
+            AuditAction::ALL.iter().map(|a| a.as_str()).collect();
+        assert_eq!(names.len(), AuditAction::ALL.len());
     }
 }

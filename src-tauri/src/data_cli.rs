@@ -241,7 +241,7 @@ fn write_lookup_text(
 /// invisible and bidirectional formatting characters are written as `\u001b`-style escapes, so
 /// that a payload can neither drive the terminal (clear it, retitle it) nor make text look
 /// other than it is.
-fn terminal_safe(value: &str) -> String {
+pub(crate) fn terminal_safe(value: &str) -> String {
     let mut safe = String::with_capacity(value.len());
     for c in value.chars() {
         if c.is_control() || is_invisible_format(c) {

@@ -15,6 +15,7 @@ use kyc_monitor::signature::SigningSecret;
 use kyc_monitor::store::Store;
 use kyc_monitor::tunnel::TunnelSpec;
 
+mod audit_cli;
 mod data_cli;
 mod progress;
 mod provider_cli;
@@ -69,6 +70,11 @@ enum Command {
         /// The new file (refused if it exists; its folder must exist). Restore by using it as --db.
         dest: PathBuf,
     },
+    /// Checks or exports the audit log (who looked at what, and did what).
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Registers the webhook URL with the provider's API; prints validated and message.
     Register(provider_cli::RegisterArgs),
     /// Asks the provider about every user not CLOSED and records what the webhooks missed.
@@ -78,6 +84,21 @@ enum Command {
     /// Prints the configuration `serve` would run with (same options and --config file): each
     /// value with where it came from, secrets masked; exit 2 naming the first invalid value.
     Config(ServeArgs),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Checks the audit log's hash chain: exit 0 when intact, exit 1 naming the first entry
+    /// that was changed, removed or reordered.
+    Verify,
+    /// Writes the audit log to stdout, oldest first.
+    Export {
+        #[arg(long, value_enum, default_value = "csv")]
+        format: Format,
+        /// Only entries at or after this time (RFC 3339, e.g. 2026-11-26T10:00:00Z).
+        #[arg(long, value_name = "RFC3339", value_parser = audit_cli::parse_since)]
+        since: Option<i64>,
+    },
 }
 
 #[derive(Args)]
@@ -168,7 +189,7 @@ struct UsageError(String);
 /// Exit code 1 with nothing more to say (the command already printed why).
 #[derive(Debug, thiserror::Error)]
 #[error("")]
-struct Silent;
+pub(crate) struct Silent;
 
 /// A lookup or similar that found nothing: exit code 1, message only.
 #[derive(Debug, thiserror::Error)]
@@ -295,6 +316,10 @@ fn run(cli: Cli, layer: Option<FileLayer>) -> anyhow::Result<()> {
         Some(Command::Reconcile(args)) => provider_cli::reconcile(db, args),
         Some(Command::Emulate(args)) => provider_cli::emulate(args),
         Some(Command::Rebuild) => data_cli::rebuild(&Store::open_existing(&db)?),
+        Some(Command::Audit { command }) => match command {
+            AuditCommand::Verify => audit_cli::verify(&db),
+            AuditCommand::Export { format, since } => audit_cli::export(&db, format, since),
+        },
     }
 }
 

@@ -38,6 +38,7 @@ pub(super) async fn feed(
     let events = monitor
         .changes(resume)
         .await?
+        .filter(move |event| std::future::ready(event.shown_to(role)))
         .map(move |event| Ok(sse(&event.seen_by(role))));
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

@@ -30,7 +30,10 @@ pub(super) async fn follow(app: AppHandle, monitor: Arc<Monitor>) {
                 }
             }
             LiveEvent::Resync(_) => tray::refresh(&app),
-            LiveEvent::Tunnel(_) | LiveEvent::Store(_) | LiveEvent::Work(_) => {}
+            LiveEvent::Tunnel(_)
+            | LiveEvent::Store(_)
+            | LiveEvent::Work(_)
+            | LiveEvent::Audit(_) => {}
         }
     }
 }

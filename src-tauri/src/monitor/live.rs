@@ -1,5 +1,6 @@
 //! The live feed as a typed stream: every projected delivery (with the user's new state), the
-//! tunnel's and the store's changes, and a resync when a follower fell too far behind. The
+//! tunnel's and the store's changes, each new audit entry, and a resync when a follower fell
+//! too far behind. The
 //! browser reads it as Server-Sent Events, the desktop window as Tauri events, the tray and the
 //! notifications as it is.
 
@@ -10,8 +11,11 @@ use futures_util::stream::{self, Stream};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
 
-use super::{ChangeView, CoreError, LiveEvent, Monitor, Resync, StoreHealth, UserView, WorkBoard};
-use crate::store::{Change, StoreProblem};
+use super::{
+    AuditEntryView, ChangeView, CoreError, LiveEvent, Monitor, Resync, StoreHealth, UserView,
+    WorkBoard,
+};
+use crate::store::{AuditRecord, Change, StoreProblem};
 use crate::tunnel::TunnelState;
 
 /// Past this many missed changes, a resuming follower is told to reload instead.
@@ -25,6 +29,7 @@ impl Monitor {
     pub async fn changes(self: &Arc<Self>, resume: Option<i64>) -> Result<LiveStream, CoreError> {
         // Subscribe before reading the backlog, so nothing falls between the two.
         let live = self.writer.subscribe();
+        let audit = self.writer.audit_appended();
         let (after, backlog) = self
             .read(move |reader| {
                 let after = match resume {
@@ -47,6 +52,7 @@ impl Monitor {
             health,
             work,
             live,
+            audit,
             stopping: self.stopping.clone(),
             backlog: backlog.into_iter(),
             last_sent: after,
@@ -68,6 +74,7 @@ struct Follower {
     health: watch::Receiver<Option<StoreProblem>>,
     work: watch::Receiver<WorkBoard>,
     live: broadcast::Receiver<Change>,
+    audit: broadcast::Receiver<AuditRecord>,
     stopping: watch::Receiver<bool>,
     backlog: std::vec::IntoIter<Change>,
     last_sent: i64,
@@ -98,6 +105,11 @@ impl Follower {
                             let works = self.work.borrow_and_update().values().cloned().collect();
                             return Some(LiveEvent::Work(works));
                         }
+                        appended = self.audit.recv() => match appended {
+                            Ok(entry) => return Some(LiveEvent::Audit(AuditEntryView::from(entry))),
+                            // An Audit view that missed entries reloads, as after any resync.
+                            Err(missed) => Err(missed),
+                        },
                         _ = self.stopping.wait_for(|stop| *stop) => return None,
                     };
                     match received {

@@ -87,6 +87,16 @@ impl SeenBy for BoardPage {
     }
 }
 
+impl LiveEvent {
+    /// Whether the role may receive this event at all: the audit log is the admins'.
+    pub fn shown_to(&self, role: Role) -> bool {
+        match self {
+            LiveEvent::Audit(_) => role.allows(Role::Admin),
+            _ => true,
+        }
+    }
+}
+
 impl SeenBy for LiveEvent {
     fn seen_by(self, role: Role) -> Self {
         match self {

@@ -3,7 +3,7 @@
 //! commands, the tray and notifications) is an adapter over its typed methods; none of them
 //! reads the store, or JSON by string key, itself.
 
-mod audit_shim;
+mod audit;
 mod error;
 mod inspector;
 mod live;
@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+pub use audit::{AuditEntryView, AuditPage, AuditQuery};
 pub use error::{CoreError, ErrorBody, ErrorCode};
 pub use inspector::*;
 pub use live::LiveStream;

@@ -15,50 +15,14 @@ use ts_rs::TS;
 
 use super::masking::SeenBy;
 use super::{
-    BackupReport, BackupRequest, BoardPage, CoreError, DeliveriesPage, DeliveriesQuery,
-    Destinations, Forwarding, Monitor, Overview, ProviderOverview, RegisterAnswer, RegisterForm,
-    ReplayAnswer, ReplayRequest, RetryAnswer, ReviewPage, ReviewQuery, ReviewSettings, Stats,
-    UserDetail, UsersFound, WorkView,
+    AuditPage, AuditQuery, BackupReport, BackupRequest, BoardPage, CoreError, DeliveriesPage,
+    DeliveriesQuery, Destinations, Forwarding, Monitor, Overview, ProviderOverview, RegisterAnswer,
+    RegisterForm, ReplayAnswer, ReplayRequest, RetryAnswer, ReviewPage, ReviewQuery,
+    ReviewSettings, Stats, UserDetail, UsersFound, WorkView,
 };
-use crate::access::{Actor, AuditAction, AuditEntry, AuditOutcome, Role};
+pub use crate::access::Caller;
+use crate::access::{AuditAction, AuditOutcome, Role};
 use crate::provider::actions::{DemoStatus, ReconcileReport};
-
-/// Who called, from where: what the core needs to decide what to show and what to audit.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub actor: Actor,
-    /// The request's remote address, or `local` for the desktop window.
-    pub remote_addr: String,
-}
-
-impl Caller {
-    /// The desktop window's user (single-person mode).
-    pub fn local() -> Caller {
-        Caller {
-            actor: Actor::local(),
-            remote_addr: "local".to_owned(),
-        }
-    }
-
-    /// An audit entry by this caller.
-    pub fn audit(
-        &self,
-        action: AuditAction,
-        target: String,
-        outcome: AuditOutcome,
-        detail: String,
-    ) -> AuditEntry {
-        AuditEntry {
-            actor: self.actor.id.clone(),
-            role: Some(self.actor.role),
-            action,
-            target,
-            remote_addr: self.remote_addr.clone(),
-            outcome,
-            detail,
-        }
-    }
-}
 
 /// How an operation is reached over HTTP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,7 +146,7 @@ pub fn check_role(
     if caller.actor.role.allows(spec.least) {
         return Ok(());
     }
-    monitor.audit(caller.audit(
+    monitor.audit(caller.entry(
         AuditAction::RefusedByRole,
         target,
         AuditOutcome::Refused,
@@ -216,7 +180,7 @@ pub fn call<Op: Operation>(
                 Ok(_) => (AuditOutcome::Ok, String::new()),
                 Err(error) => (AuditOutcome::Failed, error.to_string()),
             };
-            monitor.audit(caller.audit(action, target, outcome, detail));
+            monitor.audit(caller.entry(action, target, outcome, detail));
         }
         result
     })
@@ -439,6 +403,12 @@ operations! {
     /// Starts the built-in provider emulator's demo.
     start_demo: Post "/api/demo", Admin, Write, audit(),
     |monitor, _caller, _path: NoPath, _input: NoInput| -> DemoStatus { monitor.start_demo().await }
+
+    /// A page of the audit log, newest first, filtered.
+    audit_log: Get "/api/audit", Admin, Read, audit(),
+    |monitor, _caller, _path: NoPath, query: AuditQuery| -> AuditPage {
+        monitor.audit_log(query).await
+    }
 
     /// Reconcile's and backup's progress, running or last finished.
     work: Get "/api/work", Viewer, Read, audit(),

@@ -11,8 +11,9 @@ use super::operations::{visit_all, Operation, Visitor, DESKTOP_ONLY};
 use super::review::SubStatusCount;
 use super::views::*;
 use super::work::{BackupReport, BackupRequest, WorkKind, WorkState, WorkView};
+use super::{AuditEntryView, AuditPage, AuditQuery};
 use super::{ErrorBody, ErrorCode, ReviewPage, ReviewQuery, ReviewSettings, ReviewSort};
-use crate::access::Role;
+use crate::access::{AuditAction, Role};
 use crate::api::UiLink;
 use crate::keychain::{self, KeychainStatus};
 use crate::kyc::{UserState, KNOWN_STATUSES, OTHER_STATUS_LABEL, STATUS_LABELS};
@@ -75,6 +76,9 @@ pub fn typescript() -> String {
     file.declare::<BackupRequest>();
     file.declare::<BackupReport>();
     file.declare::<UiLink>();
+    file.declare::<AuditEntryView>();
+    file.declare::<AuditQuery>();
+    file.declare::<AuditPage>();
     file.declare::<LiveEvent>();
     file.declare::<MinuteView>();
     file.declare::<DecisionDayView>();
@@ -117,6 +121,11 @@ pub fn typescript() -> String {
     file.push(&format!(
         "export const OTHER_STATUS_LABEL = {};\n",
         json(&OTHER_STATUS_LABEL)
+    ));
+    file.push("\n/** Every action the audit log records, as its entries name them. */\n");
+    file.push(&format!(
+        "export const AUDIT_ACTIONS = {} as const;\n",
+        json(&AuditAction::ALL)
     ));
     file.finish()
 }

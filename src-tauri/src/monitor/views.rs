@@ -377,6 +377,8 @@ pub enum LiveEvent {
     Store(StoreHealth),
     /// Long work (reconcile, backup) moved on: every kind's latest.
     Work(Vec<super::WorkView>),
+    /// An entry was appended to the audit log.
+    Audit(super::AuditEntryView),
 }
 
 /// A resync: the feed goes on after `through`.
@@ -402,6 +404,7 @@ impl LiveEvent {
             LiveEvent::Tunnel(_) => "tunnel",
             LiveEvent::Store(_) => "store",
             LiveEvent::Work(_) => "work",
+            LiveEvent::Audit(_) => "audit",
         }
     }
 
@@ -410,7 +413,10 @@ impl LiveEvent {
         match self {
             LiveEvent::Change(change) => Some(change.delivery_id),
             LiveEvent::Resync(resync) => Some(resync.through),
-            LiveEvent::Tunnel(_) | LiveEvent::Store(_) | LiveEvent::Work(_) => None,
+            LiveEvent::Tunnel(_)
+            | LiveEvent::Store(_)
+            | LiveEvent::Work(_)
+            | LiveEvent::Audit(_) => None,
         }
     }
 
@@ -422,6 +428,7 @@ impl LiveEvent {
             LiveEvent::Tunnel(tunnel) => serde_json::to_string(tunnel),
             LiveEvent::Store(health) => serde_json::to_string(health),
             LiveEvent::Work(works) => serde_json::to_string(works),
+            LiveEvent::Audit(entry) => serde_json::to_string(entry),
         };
         data.expect("live events serialise")
     }

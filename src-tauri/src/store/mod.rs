@@ -1,6 +1,7 @@
 //! SQLite storage: every delivery as it arrived, the events and the per-user projection derived
 //! from them. SQL lives here and nowhere else.
 
+pub mod audit;
 mod backup;
 mod identity;
 mod journal;
@@ -24,6 +25,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
+pub use audit::{AuditBreak, AuditFilter, AuditRecord, AuditVerdict, BreakKind};
 pub use backup::{BackupError, BackupStep, BackupSummary};
 pub use lock::FileLock;
 pub use outbox::{Attempt, Destination, DueForward, ForwardState};

@@ -226,7 +226,9 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX refused_counts_by_minute ON refused_counts (minute);
     "#,
     // 9: the audit log (store/audit.rs): append-only, each entry chained to the one before by
-    // a SHA-256 over the previous hash and its own content. Never trimmed by retention.
+    // a SHA-256 over the previous hash and its own content. Never trimmed by retention. `role`
+    // is '' where nobody was signed in. `audit_head` keeps the last entry's seq and hash,
+    // written with it: a log cut short at its end no longer reaches the head.
     r#"
     CREATE TABLE audit_log (
         seq         INTEGER PRIMARY KEY,
@@ -242,7 +244,13 @@ pub const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX audit_log_by_actor ON audit_log (actor, seq);
     CREATE INDEX audit_log_by_action ON audit_log (action, seq);
+    CREATE INDEX audit_log_by_target ON audit_log (target, seq);
     CREATE INDEX audit_log_by_at ON audit_log (at);
+    CREATE TABLE audit_head (
+        id   INTEGER PRIMARY KEY CHECK (id = 1),
+        seq  INTEGER NOT NULL,
+        hash BLOB NOT NULL
+    ) STRICT;
     "#,
     // 10: team sessions (store/sessions.rs). The cookie's secret is kept only as its SHA-256,
     // and the CSRF token is derived from that secret, so the table holds neither in the clear.

@@ -6,6 +6,7 @@
 //! - The projection: between acknowledgement batches, follow the journal from the watermark and
 //!   derive events, users and aggregates (see `projection`), in batches sized by the backlog;
 //!   then announce the projected deliveries to the live feed.
+//! - The audit log: between batches, append the entries waiting (see `audit_queue`).
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
@@ -21,7 +22,9 @@ use super::projection::{self, Tables};
 use super::StoreError;
 use crate::kyc::Payload;
 
+mod audit_queue;
 mod checkpoint;
+use audit_queue::AuditQueue;
 use checkpoint::{checkpoint_until_stopped, note_wal_frames, RESTART_WAL_AFTER_FRAMES, WAL_FRAMES};
 
 /// Most deliveries appended in one transaction; more waiting ones go in the next.
@@ -126,6 +129,8 @@ type Chore = Box<dyn FnOnce(&mut Connection) + Send>;
 enum Command {
     Write(Box<Job>),
     Chore(Chore),
+    /// Audit entries wait in the [`AuditQueue`].
+    AuditWaiting,
     /// Sent by [`Writer::finish`]: everything queued before it is still written.
     Stop,
 }
@@ -160,6 +165,7 @@ pub struct Writer {
     /// The newest delivery journaled (acknowledged), and the newest projected.
     journaled: Arc<AtomicI64>,
     projected: watch::Receiver<i64>,
+    audit: Arc<AuditQueue>,
 }
 
 impl Writer {
@@ -187,6 +193,8 @@ impl Writer {
         let (queue, commands) = mpsc::channel(QUEUE_DEPTH);
         let (changes, _) = broadcast::channel(CHANGE_BACKLOG);
         let (report, health) = watch::channel(None);
+        let audit = Arc::new(AuditQueue::new());
+        let audit_log = audit.clone();
         let mut outlet = Outlet {
             identity,
             changes: changes.clone(),
@@ -202,7 +210,8 @@ impl Writer {
         let writer = std::thread::Builder::new()
             .name("kyc-writer".into())
             .spawn(move || {
-                write_until_stopped(conn, commands, &wal_restart, &wake_checkpoints, &mut outlet);
+                let signals = (&*wal_restart, &wake_checkpoints);
+                write_until_stopped(conn, commands, signals, &audit_log, &mut outlet);
                 drop(wake_checkpoints);
             })
             .map_err(spawn_failed)?;
@@ -219,6 +228,7 @@ impl Writer {
             health,
             journaled,
             projected,
+            audit,
         })
     }
 
@@ -331,8 +341,8 @@ impl Outlet {
 fn write_until_stopped(
     mut conn: Connection,
     mut commands: mpsc::Receiver<Command>,
-    wal_restart: &AtomicBool,
-    wake_checkpoints: &std::sync::mpsc::SyncSender<()>,
+    (wal_restart, wake_checkpoints): (&AtomicBool, &std::sync::mpsc::SyncSender<()>),
+    audit: &AuditQueue,
     outlet: &mut Outlet,
 ) {
     let mut unprojected = Unprojected::default();
@@ -368,13 +378,14 @@ fn write_until_stopped(
             Some(Command::Write(job)) => batch.push(*job),
             Some(Command::Chore(chore)) => chores.push(chore),
             Some(Command::Stop) => stopping = true,
-            None => {}
+            Some(Command::AuditWaiting) | None => {}
         }
         while !stopping && (!batch.is_empty() || !chores.is_empty()) && batch.len() < MAX_BATCH {
             match commands.try_recv() {
                 Ok(Command::Write(job)) => batch.push(*job),
                 Ok(Command::Chore(chore)) => chores.push(chore),
                 Ok(Command::Stop) => stopping = true,
+                Ok(Command::AuditWaiting) => {}
                 Err(_) => break,
             }
         }
@@ -383,6 +394,9 @@ fn write_until_stopped(
         }
         for chore in chores.drain(..) {
             chore(&mut conn);
+        }
+        if outlet.needs_restart().is_none() {
+            audit.append_due(&mut conn, || commands.is_empty());
         }
         let may_project = projection_paused_until.is_none_or(|until| Instant::now() >= until);
         if outlet.behind() && may_project {
@@ -415,6 +429,7 @@ fn write_until_stopped(
             let _ = job.reply.send(Err(StoreError::WriterStopped));
         }
     }
+    audit.finish(&mut conn, outlet.needs_restart().is_none());
     // What was acknowledged is projected before the writer ends, so the next start is quick.
     catch_up(&mut conn, &mut unprojected, outlet);
 }

@@ -8,6 +8,8 @@ import { OPERATIONS } from './types';
 import type {
   DeliveriesQuery,
   DesktopCommand,
+  AuditEntry,
+  AuditQuery,
   DesktopSettings,
   DesktopStatus,
   ErrorBody,
@@ -115,6 +117,8 @@ export const api = {
   reviewSettings: () => run('review_settings', {}, {}),
   saveReviewSettings: (settings: ReviewSettings) => run('save_review_settings', {}, settings),
   replay: (id: number) => run('replay', { id }, {}),
+  /** A page of the audit log, newest first (admins). */
+  auditLog: (filter: AuditQuery) => run('audit_log', {}, filter),
   /** Sends `body` to this monitor as a new delivery, marked as a local replay of `id`. */
   resend: (id: number, body: string) => run('replay', { id }, { body }),
   forwarding: (id: number) => run('forwarding', { id }, {}),
@@ -187,6 +191,7 @@ export function follow(handlers: {
   onTunnel?: (tunnel: Tunnel) => void;
   onStore?: (problem: StoreProblem | null) => void;
   onWork?: (works: Work[]) => void;
+  onAudit?: (entry: AuditEntry) => void;
 }): () => void {
   if (isDesktop) return followInProcess(handlers);
   let source: EventSource | null = null;
@@ -217,6 +222,7 @@ export function follow(handlers: {
       handlers.onStore?.((JSON.parse((event as MessageEvent).data) as StoreHealth).problem),
     );
     source.addEventListener('work', (event) => handlers.onWork?.(JSON.parse((event as MessageEvent).data) as Work[]));
+    source.addEventListener('audit', (event) => handlers.onAudit?.(JSON.parse((event as MessageEvent).data) as AuditEntry));
   };
 
   // The browser closed the feed for good: the monitor refused it (its token was replaced) or
@@ -260,6 +266,8 @@ function followInProcess(handlers: Parameters<typeof follow>[0]): () => void {
         return handlers.onStore?.(payload.data.problem);
       case 'work':
         return handlers.onWork?.(payload.data);
+      case 'audit':
+        return handlers.onAudit?.(payload.data);
     }
   });
   void stop.then(() => handlers.onState('live'));

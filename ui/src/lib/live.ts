@@ -1,8 +1,8 @@
 // Fans the live feed out to whichever views are open, one batch per frame (the changes that
-// arrived since the last frame, in commit order).
-import type { Change } from './types';
+// arrived since the last frame, in commit order), and each new audit entry as it comes.
+import type { AuditEntry, Change } from './types';
 
-type Listener = { onChanges: (changes: Change[]) => void; onResync: () => void };
+type Listener = { onChanges: (changes: Change[]) => void; onResync: () => void; onAudit?: (entry: AuditEntry) => void };
 const listeners = new Set<Listener>();
 
 export function listen(listener: Listener): () => void {
@@ -12,6 +12,10 @@ export function listen(listener: Listener): () => void {
 
 export function announce(changes: Change[]): void {
   for (const listener of listeners) listener.onChanges(changes);
+}
+
+export function announceAudit(entry: AuditEntry): void {
+  for (const listener of listeners) listener.onAudit?.(entry);
 }
 
 export function announceResync(): void {

@@ -50,6 +50,8 @@ export function describeAddress(hash: string): Origin {
       return { label: 'Register', href: hash };
     case 'settings':
       return { label: 'Settings', href: hash };
+    case 'audit':
+      return { label: 'Audit log', href: hash };
   }
 }
 

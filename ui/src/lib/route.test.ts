@@ -17,6 +17,7 @@ describe('route', () => {
     expect(parseRoute('#/stats')).toEqual({ view: 'stats' });
     expect(parseRoute('#/register')).toEqual({ view: 'register' });
     expect(parseRoute('#/settings')).toEqual({ view: 'settings' });
+    expect(parseRoute('#/audit')).toEqual({ view: 'audit' });
   });
 
   it('keeps the board\'s filters in the address', () => {

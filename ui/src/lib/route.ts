@@ -9,6 +9,7 @@ export type Route =
   | { view: 'stats' }
   | { view: 'register' }
   | { view: 'settings' }
+  | { view: 'audit' }
   | { view: 'user'; externalId: string };
 
 /** The view an address names; the board for any address it has no view for. Settings show a
@@ -24,6 +25,7 @@ export function parseRoute(hash: string): Route {
   if (path === '/stats') return { view: 'stats' };
   if (path === '/register') return { view: 'register' };
   if (path === '/settings') return { view: 'settings' };
+  if (path === '/audit') return { view: 'audit' };
   return { view: 'board', filter: parseFilter(params) };
 }
 
@@ -50,6 +52,7 @@ const VIEW_TITLES: Record<Exclude<Route['view'], 'user'>, string> = {
   stats: 'Stats',
   register: 'Register',
   settings: 'Settings',
+  audit: 'Audit log',
 };
 
 /** The tab's title: the user's externalId on a user page, else the view's name. */

@@ -25,6 +25,7 @@ const entry = (deliveryId: number, receivedAt: number, status: string, extra: Pa
   replayOf: null,
   edited: false,
   headers: [],
+  withheld: false,
   decision: '',
   status,
   subStatus: '',

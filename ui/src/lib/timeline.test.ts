@@ -12,6 +12,7 @@ function entry(deliveryId: number, receivedAt: number, status: string, duplicate
     replayOf: null,
     edited: false,
     headers: [],
+    withheld: false,
     decision: '',
     status,
     subStatus: '',

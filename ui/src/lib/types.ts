@@ -118,7 +118,11 @@ replayOf: number | null,
 /**
  * A replay whose body was edited before it was sent.
  */
-edited: boolean, headers: Array<[string, string]>, decision: string, status: string, subStatus: string, participantId: string, account: string, body: string | null, bodyBase64: string | null, };
+edited: boolean, headers: Array<[string, string]>, 
+/**
+ * The headers and body are not shown to the caller's role.
+ */
+withheld: boolean, decision: string, status: string, subStatus: string, participantId: string, account: string, body: string | null, bodyBase64: string | null, };
 
 export type UserDetail = { user: User, timeline: Array<TimelineEntry>, };
 
@@ -230,7 +234,61 @@ export type BackupReport = { path: string, bytes: number, deliveries: number, us
 
 export type UiLink = { url: string, };
 
-export type LiveEvent = { "event": "change", "data": Change } | { "event": "resync", "data": Resync } | { "event": "tunnel", "data": Tunnel } | { "event": "store", "data": StoreHealth } | { "event": "work", "data": Array<Work> };
+export type AuditEntry = { seq: number, at: number, actor: string, 
+/**
+ * None where nobody was signed in (a failed sign-in).
+ */
+role: string | null, action: string, target: string, remoteAddr: string, 
+/**
+ * `ok`, `refused` or `failed`.
+ */
+outcome: string, detail: string, 
+/**
+ * The entry's link in the chain, hex.
+ */
+hash: string, };
+
+export type AuditQuery = { 
+/**
+ * The person (`local` in single-person mode).
+ */
+actor: string | null, 
+/**
+ * An action's name, such as `user-viewed`.
+ */
+action: string | null, 
+/**
+ * What was looked at or changed: an externalId, a search text, a delivery id.
+ */
+target: string | null, 
+/**
+ * Entries at or after this time (Unix ms).
+ */
+since: number | null, 
+/**
+ * Entries before this time (Unix ms).
+ */
+until: number | null, 
+/**
+ * Entries older than this seq (the `next` of the page before).
+ */
+before: number | null, limit: number | null, };
+
+export type AuditPage = { 
+/**
+ * Newest first.
+ */
+entries: Array<AuditEntry>, 
+/**
+ * The `before` of the next (older) page, when there may be one.
+ */
+next: number | null, 
+/**
+ * Entries this run could not write (the log says why); 0 when all is well.
+ */
+lost: number, };
+
+export type LiveEvent = { "event": "change", "data": Change } | { "event": "resync", "data": Resync } | { "event": "tunnel", "data": Tunnel } | { "event": "store", "data": StoreHealth } | { "event": "work", "data": Array<Work> } | { "event": "audit", "data": AuditEntry };
 
 export type MinuteCount = { minuteStart: number, deliveries: number, rejected: number, };
 
@@ -524,6 +582,7 @@ export const OPERATIONS = {
   register: { method: 'POST', path: '/api/register', least: 'admin' },
   reconcile: { method: 'POST', path: '/api/reconcile', least: 'admin' },
   start_demo: { method: 'POST', path: '/api/demo', least: 'admin' },
+  audit_log: { method: 'GET', path: '/api/audit', least: 'admin' },
   work: { method: 'GET', path: '/api/work', least: 'viewer' },
   backup: { method: 'POST', path: '/api/backup', least: 'admin' },
 } as const;
@@ -566,6 +625,8 @@ export type Operations = {
   reconcile: { path: NoPath; input: NoInput; output: ReconcileReport };
   /** Starts the built-in provider emulator's demo. */
   start_demo: { path: NoPath; input: NoInput; output: DemoStatus };
+  /** A page of the audit log, newest first, filtered. */
+  audit_log: { path: NoPath; input: AuditQuery; output: AuditPage };
   /** Reconcile's and backup's progress, running or last finished. */
   work: { path: NoPath; input: NoInput; output: Array<Work> };
   /** Copies the database to a new file on the monitor's machine. */
@@ -582,3 +643,6 @@ export const KNOWN_STATUSES = ["NOT_STARTED","OPEN","ON_HOLD","CLOSED"] as const
 export const STATUS_LABELS: Record<(typeof KNOWN_STATUSES)[number], string> = {"CLOSED":"Closed","NOT_STARTED":"Not started","ON_HOLD":"On hold","OPEN":"Open"};
 
 export const OTHER_STATUS_LABEL = "Other";
+
+/** Every action the audit log records, as its entries name them. */
+export const AUDIT_ACTIONS = ["sign-in","sign-in-failed","sign-out","sessions-ended","user-viewed","body-viewed","search","export","replay","resend","register","reconcile","settings-changed","backup","case-work","refused-by-role"] as const;

@@ -1,0 +1,75 @@
+// The Audit view in Chromium against the real binary: a user page opened in one tab appears in
+// another tab's Audit view live, newest first, filterable, and the view passes the a11y rules.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { seriousViolations } from './axe.mjs';
+import { launchChromium, startMonitor } from './monitor.mjs';
+
+const artifacts = join(dirname(fileURLToPath(import.meta.url)), 'artifacts');
+let monitor;
+let browser;
+
+async function open(hash, scheme = 'light') {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: scheme });
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (error) => problems.push(error.message));
+  await page.goto(monitor.uiUrl + hash);
+  await page.getByTestId('connection').filter({ hasText: 'Live' }).waitFor();
+  return { page, context, problems };
+}
+
+describe('the Audit view', () => {
+  before(async () => {
+    mkdirSync(artifacts, { recursive: true });
+    monitor = await startMonitor();
+    browser = await launchChromium();
+    for (const externalId of ['user_4821', 'user_7002']) {
+      const body = { externalId, decision: 'REVIEW', status: 'ON_HOLD', subStatus: '', participantId: '', account: '' };
+      const response = await fetch(monitor.webhookUrl, { method: 'POST', body: JSON.stringify(body) });
+      assert.equal(response.status, 200);
+    }
+  });
+  after(async () => {
+    await browser?.close();
+    await monitor?.stop();
+  });
+
+  it('shows a user page opened elsewhere live, newest first, and filters by action', async () => {
+    const { page, context, problems } = await open('');
+    // Keyboard: the Audit link is in the top bar's navigation.
+    const link = page.getByRole('navigation', { name: 'Views' }).getByRole('link', { name: 'Audit' });
+    await link.focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Audit log' }).waitFor();
+    await page.getByText('No entries yet').waitFor();
+
+    const other = await open('#/user/user_4821');
+    await other.page.getByRole('heading', { name: 'user_4821' }).waitFor();
+    const first = page.locator('[data-testid="audit-entry"][data-action="user-viewed"]');
+    await first.waitFor();
+    assert.match(await first.innerText(), /local.*user viewed\s+user_4821\s+ok\s+127\.0\.0\.1:\d+/s);
+
+    await other.page.goto(monitor.uiUrl + '#/user/user_7002');
+    await other.page.getByRole('heading', { name: 'user_7002' }).waitFor();
+    const rows = page.getByTestId('audit-entry');
+    await page.locator('[data-testid="audit-entry"]', { hasText: 'user_7002' }).waitFor();
+    const shown = await rows.evaluateAll((all) => all.map((row) => row.querySelector('.target')?.textContent?.trim()));
+    assert.deepEqual(shown.filter((target) => target?.startsWith('user_')), ['user_7002', 'user_4821']);
+
+    await page.getByLabel('Action').selectOption('search');
+    await page.getByText('No entries match these filters').waitFor();
+    await page.getByRole('button', { name: 'Clear filters' }).click();
+    await page.locator('[data-testid="audit-entry"]', { hasText: 'user_7002' }).waitFor();
+
+    assert.deepEqual(await seriousViolations(page), []);
+    await page.screenshot({ path: join(artifacts, 'audit-light.png'), fullPage: true });
+    assert.deepEqual(problems, []);
+    assert.deepEqual(other.problems, []);
+    await other.context.close();
+    await context.close();
+  });
+});
