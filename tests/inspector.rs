@@ -263,18 +263,26 @@ async fn forwarding_state_retry_now_and_pause_per_destination() {
     assert_eq!(paused.status, 200, "{}", paused.body);
     assert_eq!(paused.json()["destinations"][0]["paused"], true);
     assert_eq!(ui.json(&path).await["destinations"][0]["paused"], true);
+    // Every request the backend got is kept as an attempt: none is in flight any more.
+    let attempts = support::eventually("the attempts in flight to be kept", || async {
+        let attempts = ui.json(&path).await["destinations"][0]["attempts"]
+            .as_i64()
+            .unwrap_or(0);
+        let requests = backend.requests.load(Ordering::SeqCst) as i64;
+        match attempts == requests {
+            true => Ok(attempts),
+            false => Err(format!("{requests} requests, {attempts} attempts kept")),
+        }
+    })
+    .await;
     backend.failing.store(false, Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let before = backend.requests.load(Ordering::SeqCst);
     let retried = ui.post(&format!("/api/deliveries/{id}/retry"), None).await;
     assert_eq!(retried.status, 200, "{}", retried.body);
     assert_eq!(retried.json()["destinations"], 1);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(
-        backend.requests.load(Ordering::SeqCst),
-        before,
-        "a paused destination receives nothing"
-    );
+    let state = ui.json(&path).await;
+    assert_eq!(state["destinations"][0]["state"], "pending", "{state}");
+    assert_eq!(state["destinations"][0]["attempts"], attempts, "{state}");
 
     // Resumed: the retry goes out at once, long before the backoff's next try.
     let resumed = ui
@@ -294,6 +302,14 @@ async fn forwarding_state_retry_now_and_pause_per_destination() {
         state["destinations"][0]["nextTryAt"],
         serde_json::Value::Null
     );
+    // The one attempt after the pause is the one made once resumed: a paused destination
+    // received nothing (an attempt while paused would be kept and counted here).
+    assert_eq!(
+        state["destinations"][0]["attempts"],
+        attempts + 1,
+        "{state}"
+    );
+    assert_eq!(backend.requests.load(Ordering::SeqCst), before + 1);
     let counts = ui.json("/api/destinations").await;
     assert_eq!(counts["destinations"][0]["pending"], 0);
 

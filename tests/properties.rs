@@ -393,12 +393,12 @@ struct Sent {
 const MAX_BODY: usize = 1024;
 
 impl Listener {
-    fn start(signed: bool) -> Listener {
+    fn start(signed: bool, runtime: &tokio::runtime::Runtime) -> Listener {
         let scratch = tempfile::tempdir().unwrap();
         let db = scratch.path().join("monitor.db");
         let store = Store::open(&db).unwrap();
         let writer = Arc::new(store.start_writer().unwrap());
-        let token = store.webhook_token().unwrap();
+        let token = runtime.block_on(writer.webhook_token()).unwrap();
         let key = signed.then(|| vec![7u8; 32]);
         let secret = key
             .as_ref()
@@ -664,7 +664,7 @@ fn request(signed: bool) -> impl Strategy<Value = Generated> {
 
 fn run_handler_properties(signed: bool, cases: u32) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let listener = Listener::start(signed);
+    let listener = Listener::start(signed, &runtime);
     let result = runner(cases).run(&request(signed), |request| {
         runtime.block_on(listener.check(request))
     });

@@ -354,7 +354,7 @@ async fn register_validates_a_live_monitor_and_keeps_the_attempt_without_secrets
     let key = PrivateKey::generate();
     let key_path = key_file(&scratch, &key);
     let emulator = emulator(&key, quick_flows(3)).await;
-    let monitor = Monitor::start(&scratch.db(), &[]);
+    let monitor = Monitor::start_with_ui(&scratch.db(), &[]);
 
     let (code, out, err) = register(
         &scratch.db(),
@@ -418,6 +418,76 @@ async fn register_validates_a_live_monitor_and_keeps_the_attempt_without_secrets
         String::from_utf8_lossy(&output.stderr)
     );
     assert_eq!(stdout(&output), "reconciled: asked=0 learned=0 unknown=0\n");
+    emulator.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn register_and_reconcile_ask_a_running_monitor_or_say_to_stop_it_when_its_ui_is_off() {
+    let scratch = Scratch::new();
+    let key = PrivateKey::generate();
+    let key_path = key_file(&scratch, &key);
+    let emulator = emulator(&key, quick_flows(1)).await;
+
+    // The UI off: nothing to ask, and no second writer is started beside it.
+    let quiet = Monitor::start(&scratch.db(), &[]);
+    let (code, out, err) = register(&scratch.db(), &emulator, &key_path, &quiet.webhook_url, &[]);
+    assert_eq!((code, out.as_str()), (1, ""), "{err}");
+    assert!(
+        err.contains("is running on")
+            && err.contains("with its web UI off")
+            && err.contains("stop it, or run it with the UI on"),
+        "{err}"
+    );
+    let output = cli(&scratch.db(), &["reconcile"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("with its web UI off"));
+    assert_eq!(emulator.target_url(), None, "the provider was not asked");
+    assert_eq!(quiet.terminate(), 0);
+
+    // The UI on: the running monitor registers (its own writer keeps the attempt).
+    let mut running = Monitor::start_with_ui(&scratch.db(), &[]);
+    let (base, token) = running.ui();
+    let (code, out, err) = register(
+        &scratch.db(),
+        &emulator,
+        &key_path,
+        &running.webhook_url,
+        &[],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        out,
+        "validated: true\nmessage: Webhook URL validated successfully\n"
+    );
+    let answer = support::send(
+        support::client()
+            .get(format!("{base}/api/provider"))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(
+        answer.json()["registrations"][0]["validated"],
+        true,
+        "{}",
+        answer.body
+    );
+    let output = cli(&scratch.db(), &["reconcile"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let answer = support::send(
+        support::client()
+            .get(format!("{base}/api/work"))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert!(
+        answer.body.contains("reconcile"),
+        "the running monitor did the work: {}",
+        answer.body
+    );
     emulator.stop().await;
 }
 
@@ -581,7 +651,7 @@ async fn flows_with_duplicates_and_reordering_arrive_and_reconcile_repairs_the_o
         ..quick_flows(24)
     };
     let emulator = emulator(&key, flows).await;
-    let monitor = Monitor::start(&scratch.db(), &[]);
+    let monitor = Monitor::start_with_ui(&scratch.db(), &[]);
     assert_eq!(
         register(
             &scratch.db(),
@@ -667,7 +737,7 @@ async fn reconcile_fills_the_gap_a_dropped_delivery_left_and_marks_it_as_polled(
         },
     )
     .await;
-    let monitor = Monitor::start(&scratch.db(), &[]);
+    let monitor = Monitor::start_with_ui(&scratch.db(), &[]);
     assert_eq!(
         register(
             &scratch.db(),
@@ -738,7 +808,7 @@ async fn deliveries_answered_503_are_retried_until_stored() {
         ..quick_flows(2)
     };
     let emulator = emulator(&key, flows).await;
-    let monitor = Monitor::start(&scratch.db(), &[]);
+    let monitor = Monitor::start_with_ui(&scratch.db(), &[]);
 
     // Hold the database's write lock: the monitor answers 503 with Retry-After.
     let blocker = rusqlite::Connection::open(scratch.db()).unwrap();
@@ -775,7 +845,7 @@ async fn signed_flows_are_verified_with_the_secret_made_at_registration() {
         },
     )
     .await;
-    let monitor = Monitor::start(&scratch.db(), &[]);
+    let monitor = Monitor::start_with_ui(&scratch.db(), &[]);
 
     let (code, out, err) = register(
         &scratch.db(),
@@ -838,7 +908,7 @@ async fn signed_flows_are_verified_with_the_secret_made_at_registration() {
 
     // A monitor started later reads it too.
     drop(monitor);
-    let restarted = Monitor::start(&scratch.db(), &[]);
+    let restarted = Monitor::start_with_ui(&scratch.db(), &[]);
     let answer = support::post(
         &restarted.webhook_url,
         support::flat("intruder", "ACCEPT", "CLOSED"),
@@ -866,7 +936,7 @@ async fn register_keeps_the_stored_secret_unless_told_unsigned() {
     let key = PrivateKey::generate();
     let key_path = key_file(&scratch, &key);
     let emulator = emulator(&key, quick_flows(0)).await;
-    let monitor = Monitor::start(&db, &[]);
+    let monitor = Monitor::start_with_ui(&db, &[]);
     let url = monitor.webhook_url.clone();
     let secret_path = kyc_monitor::secret_file::path_for(&db);
     let unsigned_status = || async {
@@ -1088,7 +1158,7 @@ async fn registering_again_replaces_the_url_deliveries_go_to() {
 #[test]
 fn emulate_delivers_to_a_given_url_with_a_given_public_key_and_prints_a_summary() {
     let scratch = Scratch::new();
-    let monitor = Monitor::start(&scratch.db(), &[]);
+    let monitor = Monitor::start_with_ui(&scratch.db(), &[]);
     let key = PrivateKey::generate();
     let public = scratch.dir.path().join("partner.pub.pem");
     std::fs::write(&public, key.public_key().to_pem()).unwrap();
@@ -1191,7 +1261,7 @@ async fn run_story(
     let key = PrivateKey::generate();
     let key_path = key_file(&scratch, &key);
     let emulator = emulator(&key, flows).await;
-    let monitor = Monitor::start(&scratch.db(), &[]);
+    let monitor = Monitor::start_with_ui(&scratch.db(), &[]);
     let registered = register(
         &scratch.db(),
         &emulator,

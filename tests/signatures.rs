@@ -762,7 +762,7 @@ async fn the_emulator_makes_a_key_pair_and_a_registration_keeps_its_public_key_f
     assert!(public.starts_with("whpk_"), "{public}");
 
     // Unsigned until registration stores the key; the provider's test request is signed v1a.
-    let monitor = Monitor::start(&scratch.db(), &[]);
+    let monitor = Monitor::start_with_ui(&scratch.db(), &[]);
     let output = cli(
         &scratch.db(),
         &[

@@ -172,12 +172,14 @@ fn a_new_public_url_is_registered_again_and_a_wrong_secret_fails_clearly() {
     let server = BoreServer::start(41_000..=42_000, BORE_SECRET);
     let mut command = Command::new(BIN);
     command.env("KYC_MONITOR_BORE_SECRET", BORE_SECRET);
+    // `register` asks the running monitor, through its UI.
     let mut monitor = Monitor::start_with(
         &scratch.db(),
-        false,
+        true,
         &["--tunnel", "bore:127.0.0.1"],
         &mut command,
     );
+    monitor.ui();
     let first = public_line(&mut monitor);
     let output = cli(
         &scratch.db(),

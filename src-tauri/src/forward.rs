@@ -18,8 +18,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::backoff::{jitter, Backoff};
+use crate::monitor::ReaderPool;
 use crate::signature::SharedSecret;
-use crate::store::{Attempt, Destination, DueForward, Reader, Store, StoreError, Writer};
+use crate::store::{Attempt, Destination, DueForward, Reader, StoreError, Writer};
 use crate::time::now_millis;
 
 /// How long one attempt may take before it counts as a timeout.
@@ -50,7 +51,7 @@ pub const FORWARD_ID_PREFIX: &str = "kycm_";
 
 /// Starts one forwarding task per destination; they end when `stopping` turns true.
 pub fn start(
-    store: &Store,
+    readers: Arc<ReaderPool>,
     writer: Arc<Writer>,
     destinations: Vec<Destination>,
     secret: Option<SharedSecret>,
@@ -77,7 +78,7 @@ pub fn start(
                 destination,
             });
             Ok(tokio::spawn(
-                forwarder.run(store.reader()?, stopping.clone()),
+                forwarder.run(readers.clone(), stopping.clone()),
             ))
         })
         .collect()
@@ -96,10 +97,8 @@ impl Forwarder {
     /// Keeps up to [`IN_FLIGHT`] attempts going, each on its own: a user's delivery that the
     /// backend leaves unanswered holds that user's later ones (order per user) and nobody
     /// else's.
-    async fn run(self: Arc<Self>, reader: Reader, mut stopping: watch::Receiver<bool>) {
+    async fn run(self: Arc<Self>, readers: Arc<ReaderPool>, mut stopping: watch::Receiver<bool>) {
         let mut changes = self.writer.subscribe();
-        // Moved into blocking tasks and back: SQLite reads never run on the async workers.
-        let mut reader = Some(reader);
         let id = self.destination.id;
         let mut in_flight = tokio::task::JoinSet::new();
         // In flight: delivery id, and whether it is a retry.
@@ -110,7 +109,10 @@ impl Forwarder {
             if in_flight.len() < IN_FLIGHT {
                 let room = IN_FLIGHT - in_flight.len();
                 let skip = busy.clone();
-                match read(&mut reader, move |reader| due_now(reader, id, room, &skip)).await {
+                match readers
+                    .read(move |reader| due_now(reader, id, room, &skip))
+                    .await
+                {
                     Ok((due, next)) => {
                         wait = next;
                         for forward in due {
@@ -350,21 +352,6 @@ fn printable(text: &[u8], limit: usize) -> String {
         }
     }
     shown
-}
-
-/// Runs a read of the outbox off the async workers.
-async fn read<T: Send + 'static>(
-    home: &mut Option<Reader>,
-    read: impl FnOnce(&Reader) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    let reader = home.take().expect("the forwarder's reader is home");
-    let (reader, result) = crate::blocking::off_worker(move || {
-        let result = read(&reader);
-        (reader, result)
-    })
-    .await;
-    *home = Some(reader);
-    result
 }
 
 /// Up to `room` deliveries due at a destination now (leaving out those in flight, and retries

@@ -82,10 +82,15 @@ fn header_bytes(headers: &HeaderMap) -> usize {
 impl WebhookConfig {
     /// The path the provider must call.
     pub fn path(&self) -> String {
-        match &self.token {
-            Some(token) => format!("{WEBHOOK_PATH}/{token}"),
-            None => WEBHOOK_PATH.to_owned(),
-        }
+        path_for(self.token.as_deref())
+    }
+}
+
+/// The webhook's path with its secret token, or the bare path without one.
+pub fn path_for(token: Option<&str>) -> String {
+    match token {
+        Some(token) => format!("{WEBHOOK_PATH}/{token}"),
+        None => WEBHOOK_PATH.to_owned(),
     }
 }
 

@@ -15,6 +15,7 @@ use kyc_monitor::signature::SigningSecret;
 use kyc_monitor::store::Store;
 use kyc_monitor::tunnel::TunnelSpec;
 
+mod ask_monitor;
 mod audit_cli;
 mod data_cli;
 mod progress;

@@ -1,12 +1,17 @@
-//! `register`, `reconcile` and `emulate`: the provider side on the command line.
+//! `register`, `reconcile` and `emulate`: the provider side on the command line. Register and
+//! reconcile run through a `Monitor` (`Monitor::open`), or ask the one that holds the database.
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use kyc_monitor::monitor::{
+    Monitor, MonitorConfig, OpenError, RegisterForm, SigningChoice, WorkKind,
+};
 use kyc_monitor::provider::actions::{self, ProviderProfile, Signing};
 use kyc_monitor::provider::{
     DeliverySigning, Emulator, EmulatorConfig, Endpoints, Environment, FlowConfig, PayloadForm,
@@ -14,8 +19,9 @@ use kyc_monitor::provider::{
 };
 use kyc_monitor::secret_file;
 use kyc_monitor::signature::{Ed25519PrivateKey, Signer, SigningSecret};
-use kyc_monitor::store::Store;
+use kyc_monitor::store::{Store, StoreError};
 
+use crate::ask_monitor::{Registered, RunningMonitor};
 use crate::progress::{Progress, Unit};
 use crate::{parse_addr, UsageError};
 
@@ -40,8 +46,15 @@ pub struct ProviderArgs {
 }
 
 impl ProviderArgs {
-    fn profile(self, store: &Store) -> anyhow::Result<ProviderProfile> {
-        let saved = ProviderProfile::load(store)?;
+    /// Whether any option names the provider (otherwise the saved profile does).
+    fn names_a_provider(&self) -> bool {
+        self.env.is_some()
+            || self.api_base.is_some()
+            || self.client_id.is_some()
+            || self.private_key.is_some()
+    }
+
+    fn profile(self, saved: Option<ProviderProfile>) -> anyhow::Result<ProviderProfile> {
         let (environment, endpoints) = match (self.env, self.api_base, self.token_url) {
             (Some(env), _, _) => (Some(env), env.endpoints()),
             (None, Some(api_base), Some(token_url)) => (
@@ -106,53 +119,126 @@ pub struct RegisterArgs {
     unsigned: bool,
 }
 
+/// Where `register` and `reconcile` run: a monitor of their own, or the one running.
+enum Through {
+    Own(Arc<Monitor>),
+    Running(RunningMonitor),
+}
+
+impl Through {
+    /// Opens a monitor on `db` for `command`; when one already holds it, finds that one's UI.
+    async fn open(db: &Path, command: &str) -> anyhow::Result<Through> {
+        match Monitor::open(MonitorConfig::for_command(db.to_owned())).await {
+            Ok((monitor, _)) => Ok(Through::Own(monitor)),
+            Err(OpenError::Store(StoreError::InUse { pid, .. })) => {
+                let (db, command) = (db.to_owned(), command.to_owned());
+                let running =
+                    tokio::task::spawn_blocking(move || RunningMonitor::find(&db, &pid, &command))
+                        .await??;
+                Ok(Through::Running(running))
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// The saved provider profile: through the own monitor, or read-only beside a running one.
+    async fn saved_profile(&self, db: &Path) -> anyhow::Result<Option<ProviderProfile>> {
+        match self {
+            Through::Own(monitor) => Ok(monitor.saved_profile().await?),
+            Through::Running(_) => {
+                let db = db.to_owned();
+                tokio::task::spawn_blocking(move || {
+                    Ok(ProviderProfile::load(&Store::open_existing(&db)?)?)
+                })
+                .await?
+            }
+        }
+    }
+
+    /// Lets go of the own monitor (its writer finishes, its claim is released).
+    async fn close(&self) {
+        if let Through::Own(monitor) = self {
+            monitor.close().await;
+        }
+    }
+}
+
 pub fn register(db: PathBuf, args: RegisterArgs) -> anyhow::Result<()> {
+    // A secret the partner chose travels as text; it is checked here first (a usage error).
     let chosen = match (args.signing_secret, args.new_signing_secret, args.unsigned) {
-        (Some(text), _, _) => Some(Signing::Given(
+        (Some(text), _, _) => {
             text.parse::<SigningSecret>()
-                .map_err(|e| UsageError(format!("--signing-secret: {e}")))?,
-        )),
-        (None, true, _) => Some(Signing::New),
-        (None, false, true) => Some(Signing::Unsigned),
+                .map_err(|e| UsageError(format!("--signing-secret: {e}")))?;
+            Some((SigningChoice::Keep, Some(text)))
+        }
+        (None, true, _) => Some((SigningChoice::New, None)),
+        (None, false, true) => Some((SigningChoice::None, None)),
         (None, false, false) => None,
     };
     let url = actions::checked_webhook_url(&args.webhook_url)
-        .map_err(UsageError)?
+        .map_err(|e| UsageError(e.to_string()))?
         .to_owned();
-    let store = Store::open(&db)?;
-    let had_secret = secret_file::path_for(&db).exists();
-    let signing = match chosen {
-        Some(signing) => signing,
-        None => Signing::keep_stored(&db)?,
-    };
-    let profile = args.provider.profile(&store)?;
+    let provider = args.provider;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    let registered = runtime.block_on(async {
-        // The attempt and the profile are written as every write is: through a writer.
-        let writer = store.start_writer()?;
-        let registered =
-            actions::register_profile(&store, &writer, &profile, &url, signing.clone()).await;
-        writer.finish().await;
-        anyhow::Ok(registered?.0)
+    let (registered, signing, given, had_secret) = runtime.block_on(async {
+        let through = Through::open(&db, "register").await?;
+        let answer = async {
+            let had_secret = secret_file::path_for(&db).exists();
+            let (signing, given) = match chosen {
+                Some(chosen) => chosen,
+                None => match Signing::keep_stored(&db)? {
+                    Signing::Keep => (SigningChoice::Keep, None),
+                    _ => (SigningChoice::None, None),
+                },
+            };
+            let profile = provider.profile(through.saved_profile(&db).await?)?;
+            let form = RegisterForm {
+                environment: profile.environment,
+                api_base: profile.endpoints.api_base.clone(),
+                token_url: profile.endpoints.token_url.clone(),
+                client_id: profile.client_id.clone(),
+                private_key_path: profile.private_key_path.to_string_lossy().into_owned(),
+                webhook_url: url,
+                signing,
+                signing_secret: given.clone(),
+            };
+            let registered = match &through {
+                Through::Own(monitor) => {
+                    let answer = monitor.register(form).await?;
+                    Registered {
+                        validated: answer.attempt.validated == Some(true),
+                        message: answer.attempt.message,
+                        new_secret_stored: answer.new_secret_stored,
+                    }
+                }
+                Through::Running(running) => running.register(&form).await?,
+            };
+            anyhow::Ok((registered, signing, given.is_some(), had_secret))
+        }
+        .await;
+        through.close().await;
+        answer
     })?;
-    let attempt = &registered.attempt;
-    let validated = attempt.validated == Some(true);
+    let validated = registered.validated;
     let mut out = std::io::stdout().lock();
     writeln!(out, "validated: {validated}")?;
-    writeln!(out, "message: {}", attempt.message)?;
-    if let Some(secret) = &registered.new_secret {
-        writeln!(out, "signing-secret: {}", secret.expose())?;
+    writeln!(out, "message: {}", registered.message)?;
+    if registered.new_secret_stored {
+        // Shown once: read back from the file the registration kept it in.
+        if let Some(secret) = secret_file::load(&db)? {
+            writeln!(out, "signing-secret: {}", secret.expose())?;
+        }
         eprintln!(
             "kyc-monitor: the signing secret is kept in {} for serve; it is not shown again",
             secret_file::path_for(&db).display()
         );
-    } else if validated {
-        match &signing {
-            Signing::Keep => eprintln!(
+    } else if validated && !given {
+        match signing {
+            SigningChoice::Keep => eprintln!(
                 "kyc-monitor: registered with the signing secret kept in {}",
                 secret_file::path_for(&db).display()
             ),
-            Signing::Unsigned if had_secret => eprintln!(
+            SigningChoice::None if had_secret => eprintln!(
                 "kyc-monitor: the stored signing secret is removed: serve accepts unsigned deliveries for this database"
             ),
             _ => {}
@@ -167,43 +253,72 @@ pub fn register(db: PathBuf, args: RegisterArgs) -> anyhow::Result<()> {
 }
 
 pub fn reconcile(db: PathBuf, provider: ProviderArgs) -> anyhow::Result<()> {
-    let store = Store::open(&db)?;
-    let client = provider.profile(&store)?.client()?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let report = runtime.block_on(async {
-        let mut total = store.reader()?.unclosed_user_total()?;
-        let mut progress = Progress::start("reconcile", Unit::Items("users"), Some(total));
-        let writer = store.start_writer()?;
-        let report = actions::reconcile(&store, &writer, &client, |report| {
-            // Users that arrive meanwhile are asked about too.
-            if report.asked > total {
-                total = report.asked;
-                progress.set_total(total);
+        let through = Through::open(&db, "reconcile").await?;
+        let report = async {
+            let saved = through.saved_profile(&db).await?;
+            match &through {
+                Through::Own(monitor) => {
+                    let profile = provider.profile(saved)?;
+                    let mut progress = Progress::start("reconcile", Unit::Items("users"), None);
+                    let mut work = monitor.follow_work();
+                    let reconciled = monitor.reconcile_as(Some(profile));
+                    tokio::pin!(reconciled);
+                    let report = loop {
+                        tokio::select! {
+                            report = &mut reconciled => break report,
+                            Ok(()) = work.changed() => {
+                                let board = work.borrow_and_update().clone();
+                                if let Some(view) = board.get(&WorkKind::Reconcile) {
+                                    // Users that arrive meanwhile are asked about too.
+                                    if let Some(total) = view.total {
+                                        progress.set_total(total.max(view.done));
+                                    }
+                                    progress.set(view.done);
+                                }
+                            }
+                        }
+                    };
+                    progress.finish();
+                    Ok(serde_json::to_value(report?)?)
+                }
+                Through::Running(running) => {
+                    // The running monitor asks the provider it registered with.
+                    if provider.names_a_provider() && saved != Some(provider.profile(saved.clone())?) {
+                        return Err(anyhow::anyhow!(
+                            "a KYC Monitor is running on {} and reconciles with the provider it last registered with: leave out the provider options, or stop it first",
+                            db.display()
+                        ));
+                    }
+                    running.reconcile().await
+                }
             }
-            progress.set(report.asked);
-        })
+        }
         .await;
-        progress.finish();
-        writer.finish().await;
-        anyhow::Ok(report?)
+        through.close().await;
+        report
     })?;
     let mut out = std::io::stdout().lock();
-    for learned in &report.learned {
+    let learned = report["learned"].as_array().cloned().unwrap_or_default();
+    for learned in &learned {
         writeln!(
             out,
             "learned: {}  {} -> {}",
-            learned.external_id, learned.was, learned.now
+            learned["externalId"].as_str().unwrap_or_default(),
+            learned["was"].as_str().unwrap_or_default(),
+            learned["now"].as_str().unwrap_or_default()
         )?;
     }
     writeln!(
         out,
         "reconciled: asked={} learned={} unknown={}",
-        report.asked,
-        report.learned.len(),
-        report.unknown
+        report["asked"],
+        learned.len(),
+        report["unknown"]
     )?;
     out.flush()?;
-    match report.error {
+    match report["error"].as_str() {
         Some(error) => Err(anyhow::anyhow!("reconcile stopped early: {error}")),
         None => Ok(()),
     }

@@ -1,5 +1,5 @@
-//! `serve`: the store, the writer, the webhook listener and (optionally) the local UI listener,
-//! with a graceful stop.
+//! `serve`: the webhook listener, (optionally) the local UI listener and the tunnel attached to
+//! a monitor from `Monitor::open`, with a graceful stop.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,12 +13,11 @@ use tokio::sync::watch;
 use crate::api::{self, UiAccess, UiGate};
 use crate::connections::{self, ConnectionLimit};
 use crate::ingest::{self, WebhookConfig};
-use crate::monitor::{Monitor, MonitorParts};
-use crate::provider::actions::ProviderHub;
+use crate::monitor::{bind, Monitor, MonitorConfig, OpenError};
 use crate::provider::FlowConfig;
 use crate::secret_file::{SecretFileError, SecretSource};
 use crate::signature::SigningSecret;
-use crate::store::{FileLock, Store, StoreError, Writer};
+use crate::store::StoreError;
 use crate::tunnel::{self, TunnelOptions, TunnelSpec, TunnelState};
 
 /// How long a stop waits for requests still being received before it gives up on them.
@@ -69,27 +68,7 @@ impl Default for DemoOptions {
     }
 }
 
-/// What leaves the monitor or is let go: forwarding (`--forward-to`) and retention
-/// (`--keep-deliveries`). The default does neither.
-#[derive(Debug, Clone, Default)]
-pub struct Outbound {
-    pub forward_to: Vec<String>,
-    /// Signs forwarded deliveries (Standard Webhooks) with the monitor's own secret.
-    pub forward_signing_secret: Option<crate::signature::SharedSecret>,
-    /// Raw deliveries older than this lose their body and headers.
-    pub keep_deliveries: Option<Duration>,
-    /// When set, the only folder backups asked for from the UI may be written into.
-    pub backup_dir: Option<PathBuf>,
-}
-
-/// Forwarding and retention as this run does them.
-struct Outgoing {
-    store: Store,
-    /// Names the deliveries this monitor forwards (see `forward::own_webhook_id_prefix`).
-    instance_id: String,
-    destinations: Vec<crate::store::Destination>,
-    outbound: Outbound,
-}
+pub use crate::monitor::Outbound;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -118,6 +97,19 @@ pub enum ServeError {
     },
 }
 
+impl From<OpenError> for ServeError {
+    fn from(error: OpenError) -> ServeError {
+        match error {
+            OpenError::Store(error) => ServeError::Store(error),
+            OpenError::Bind { addr, flag, source } => ServeError::Bind { addr, flag, source },
+            OpenError::ForwardsToItself { url, listener } => {
+                ServeError::ForwardsToItself { url, listener }
+            }
+            OpenError::Listener(error) => ServeError::Listener(error),
+        }
+    }
+}
+
 struct Bound {
     listener: TcpListener,
     router: axum::Router,
@@ -127,37 +119,26 @@ struct Bound {
 struct UiListener {
     bound: Bound,
     url: String,
+    addr: SocketAddr,
 }
 
 /// A bound, not yet running, server.
 pub struct Server {
-    stopping: watch::Sender<bool>,
     webhook: Bound,
     ui: Option<UiListener>,
-    writer: Arc<Writer>,
     monitor: Arc<Monitor>,
-    hub: Arc<ProviderHub>,
     demo_at_start: bool,
     tunnel: TunnelSpec,
     tunnel_options: TunnelOptions,
-    tunnel_state: watch::Sender<TunnelState>,
     webhook_addr: SocketAddr,
     webhook_path: String,
-    outgoing: Outgoing,
     signing_secret: Arc<SecretSource>,
     refusals: Arc<ingest::RefusalBudget>,
-    /// This run's claim on the database, released once the writer has finished.
-    claim: FileLock,
-}
-
-async fn bind(addr: SocketAddr, flag: &'static str) -> Result<TcpListener, ServeError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| ServeError::Bind { addr, flag, source })
 }
 
 impl Server {
-    /// Opens the database and binds the listeners; nothing is served until [`Server::run`].
+    /// Opens the monitor ([`Monitor::open`]) and binds the listeners; nothing is served until
+    /// [`Server::run`].
     pub async fn bind(config: ServeConfig) -> Result<Server, ServeError> {
         let team_mode = config.team.is_some();
         if let Some(ui) = config
@@ -172,66 +153,40 @@ impl Server {
                 reason,
             }
         })?;
-        let tunnel_state = watch::channel(tunnel::initial_state(&config.tunnel)).0;
-        // Opening the database (its checks and migrations) and reading the secret file block:
-        // off the async workers.
-        let (store, claim, token, instance_id, ui_token, signing_secret) = {
-            let (db, with_token, given, with_ui) = (
-                config.db.clone(),
-                config.webhook_token,
-                config.signing_secret.clone(),
-                config.ui_listen.is_some(),
-            );
-            crate::blocking::off_worker(move || {
-                let store = Store::open(&db)?;
-                let claim = store.claim_monitor()?;
-                let token = with_token.then(|| store.webhook_token()).transpose()?;
-                let instance_id = store.instance_id()?;
-                let ui_token = with_ui.then(|| store.ui_token()).transpose()?;
-                let secret = match given {
-                    Some(secret) => SecretSource::Fixed(Some(secret)),
-                    None => SecretSource::file(&db)?,
-                };
-                Ok::<_, ServeError>((store, claim, token, instance_id, ui_token, Arc::new(secret)))
-            })
-            .await?
+        let (monitor, socket) = Monitor::open(MonitorConfig {
+            db: config.db.clone(),
+            listen: Some(config.listen),
+            webhook_token: config.webhook_token,
+            tunnel: config.tunnel.clone(),
+            demo_flows: config.demo.flows,
+            outbound: Some(config.outbound),
+        })
+        .await?;
+        let socket = socket.expect("a monitor opened with an address has a webhook socket");
+        // Reading the secret file blocks: off the async workers.
+        let signing_secret = {
+            let (db, given) = (config.db.clone(), config.signing_secret.clone());
+            Arc::new(
+                crate::blocking::off_worker(move || match given {
+                    Some(secret) => Ok(SecretSource::Fixed(Some(secret))),
+                    None => SecretSource::file(&db),
+                })
+                .await?,
+            )
         };
         let webhook = WebhookConfig {
-            token,
+            token: socket.token,
             max_body: config.max_body,
             signing_secret: signing_secret.clone(),
-            own_forwards: crate::forward::own_webhook_id_prefix(&instance_id),
+            own_forwards: socket.own_forwards,
             refusals: Arc::new(ingest::RefusalBudget::default()),
         };
         let refusals = webhook.refusals.clone();
-        let listener = bind(config.listen, "--listen").await?;
+        let listener = socket.listener;
         let local_addr = listener.local_addr().map_err(ServeError::Listener)?;
-        let webhook_url = format!("http://{local_addr}{}", webhook.path());
-        refuse_forwarding_to_itself(&config.outbound.forward_to, local_addr, &config.tunnel)
-            .await?;
-        // Before the writer starts: the projector puts accepted deliveries in their outboxes.
-        let destinations =
-            store.set_destinations(&config.outbound.forward_to, crate::time::now_millis())?;
-        let outgoing = Outgoing {
-            store: store.clone(),
-            destinations,
-            outbound: config.outbound,
-            instance_id,
-        };
-        let writer = {
-            let store = store.clone();
-            Arc::new(crate::blocking::off_worker(move || store.start_writer()).await?)
-        };
-        let hub = Arc::new(ProviderHub::new(
-            store.clone(),
-            writer.clone(),
-            webhook_url.clone(),
-            config.demo.flows,
-        ));
-        let (stopping, _) = watch::channel(false);
         let ui = match config.ui_listen {
             Some(addr) => Some(match bind(addr, "--ui-listen").await {
-                Err(ServeError::Bind { source, .. })
+                Err(OpenError::Bind { source, .. })
                     if config.ui_port_fallback
                         && source.kind() == std::io::ErrorKind::AddrInUse =>
                 {
@@ -243,17 +198,7 @@ impl Server {
             None => None,
         };
         let webhook_path = webhook.path();
-        let router = ingest::router(webhook, writer.clone());
-        let monitor = Arc::new(Monitor::new(MonitorParts {
-            store,
-            writer: writer.clone(),
-            hub: hub.clone(),
-            webhook_url,
-            backup_dir: outgoing.outbound.backup_dir.clone(),
-            tunnel_kind: config.tunnel.name(),
-            tunnel: tunnel_state.subscribe(),
-            stopping: stopping.subscribe(),
-        }));
+        let router = ingest::router(webhook, monitor.writer().clone());
         let ui = match ui {
             Some(listener) => {
                 let local_addr = listener.local_addr().map_err(ServeError::Listener)?;
@@ -267,8 +212,8 @@ impl Server {
                         format!("http://{local_addr}/"),
                     ),
                     None => {
-                        let token = ui_token.unwrap_or_default();
-                        let access = UiAccess::new(local_addr, token, writer.clone());
+                        let token = monitor.writer().ui_token().await?;
+                        let access = UiAccess::new(local_addr, token, monitor.writer().clone());
                         let url = access.url();
                         (UiGate::Token(access), url)
                     }
@@ -284,25 +229,24 @@ impl Server {
                 Some(UiListener {
                     bound: Bound { listener, router },
                     url,
+                    addr: local_addr,
                 })
             }
             None => None,
         };
+        // Where the CLI finds this run's UI, to ask it instead of writing beside it.
+        monitor
+            .record_ui_address(ui.as_ref().map(|ui| ui.addr))
+            .await?;
         Ok(Server {
-            stopping,
             webhook: Bound { listener, router },
             ui,
-            writer,
             monitor,
-            hub,
             demo_at_start: config.demo.at_start,
-            tunnel_state,
             webhook_addr: local_addr,
             webhook_path,
-            outgoing,
             signing_secret,
             refusals,
-            claim,
             tunnel: config.tunnel,
             tunnel_options: config.tunnel_options,
         })
@@ -315,7 +259,7 @@ impl Server {
 
     /// The tunnel's state as it changes (`Off` without a tunnel).
     pub fn tunnel_state(&self) -> watch::Receiver<TunnelState> {
-        self.tunnel_state.subscribe()
+        self.monitor.tunnel_sender().subscribe()
     }
 
     /// The local URL of the webhook, with the real port.
@@ -333,12 +277,12 @@ impl Server {
         self,
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
-        let stopping_tx = self.stopping;
-        let stopping = stopping_tx.subscribe();
+        let stopping = self.monitor.stopping();
+        let monitor = self.monitor.clone();
         tokio::spawn(async move {
             stop.await;
             tracing::info!("stopping: finishing the deliveries in flight");
-            let _ = stopping_tx.send(true);
+            monitor.begin_stop();
         });
         self.signing_secret.keep_fresh(stopping.clone());
         let open_files = connections::raise_open_file_limit();
@@ -352,7 +296,7 @@ impl Server {
         tokio::spawn(
             self.refusals
                 .clone()
-                .write_counts(self.writer.clone(), stopping.clone()),
+                .write_counts(self.monitor.writer().clone(), stopping.clone()),
         );
         // Requests whose headers are over the limit are answered 431 by hyper before a path is
         // read: counted, as they cannot be kept.
@@ -381,17 +325,17 @@ impl Server {
                 self.tunnel_options,
                 self.webhook_addr,
                 self.webhook_path,
-                self.tunnel_state.clone(),
+                self.monitor.tunnel_sender(),
                 stopping.clone(),
             )
         });
         // A new public URL is registered again, when this monitor was registered before.
         // A destination that turns out to be the tunnel's new public URL is paused: it would
         // loop (a forwarded delivery coming back is recognised anyway, see ingest).
-        let mut public = self.tunnel_state.subscribe();
-        let hub = self.hub.clone();
-        let (writer, webhook_addr) = (self.writer.clone(), self.webhook_addr);
-        let destinations = self.outgoing.destinations.clone();
+        let mut public = self.monitor.tunnel_sender().subscribe();
+        let hub = self.monitor.hub().clone();
+        let (writer, webhook_addr) = (self.monitor.writer().clone(), self.webhook_addr);
+        let destinations = self.monitor.forwarding_destinations().to_vec();
         tokio::spawn(async move {
             while public.changed().await.is_ok() {
                 let url = public.borrow_and_update().public_url().map(str::to_owned);
@@ -411,27 +355,14 @@ impl Server {
                 }
             }
         });
-        let outgoing = self.outgoing;
-        let forwarders = crate::forward::start(
-            &outgoing.store,
-            self.writer.clone(),
-            outgoing.destinations,
-            outgoing.outbound.forward_signing_secret,
-            &outgoing.instance_id,
-            stopping.clone(),
-        )?;
-        if let Some(keep) = outgoing.outbound.keep_deliveries {
-            tokio::spawn(crate::store::retention::keep_deliveries(
-                self.writer.clone(),
-                keep,
-                stopping.clone(),
-            ));
-        }
         if self.demo_at_start {
             // After the listeners run: the emulator validates the URL with a real request.
-            let hub = self.hub.clone();
+            let (hub, url) = (
+                self.monitor.hub().clone(),
+                self.monitor.webhook_url().to_owned(),
+            );
             tokio::spawn(async move {
-                if let Err(error) = hub.start_demo().await {
+                if let Err(error) = hub.start_demo(&url).await {
                     tracing::error!("{error}");
                 }
             });
@@ -449,43 +380,10 @@ impl Server {
             // The supervisor closes the tunnel (and reaps a child process) on the stop signal.
             let _ = tunnel.await;
         }
-        self.hub.stop().await;
-        // An attempt cut short here is made again on the next start (at least once).
-        for forwarder in forwarders {
-            forwarder.abort();
-        }
-        self.writer.finish().await;
-        drop(self.claim);
+        self.monitor.close().await;
         tracing::info!("stopped");
         Ok(())
     }
-}
-
-/// Refuses a forwarding destination that is this monitor's own webhook listener (names are
-/// resolved, off the async workers) or the public URL of a `url:` tunnel.
-async fn refuse_forwarding_to_itself(
-    urls: &[String],
-    listener: SocketAddr,
-    tunnel: &TunnelSpec,
-) -> Result<(), ServeError> {
-    let public = match tunnel {
-        TunnelSpec::Url(url) => Some(url.clone()),
-        _ => None,
-    };
-    let urls = urls.to_vec();
-    crate::blocking::off_worker(move || {
-        match urls
-            .into_iter()
-            .find(|url| crate::forward::forwards_to_itself(url, listener, public.as_deref(), true))
-        {
-            Some(url) => Err(ServeError::ForwardsToItself {
-                url: crate::forward::shown_url(&url),
-                listener: listener.to_string(),
-            }),
-            None => Ok(()),
-        }
-    })
-    .await
 }
 
 /// Prints `public: URL` on stdout when the tunnel is up, and again whenever its URL changes

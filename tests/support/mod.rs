@@ -53,6 +53,12 @@ impl Monitor {
         Monitor::start_with(db, false, extra, &mut Command::new(BIN))
     }
 
+    /// Like [`Monitor::start`], with the UI on a free port: `register` and `reconcile` ask a
+    /// running monitor through it.
+    pub fn start_with_ui(db: &Path, extra: &[&str]) -> Monitor {
+        Monitor::start_with(db, true, extra, &mut Command::new(BIN))
+    }
+
     /// Like [`Monitor::start`], with the UI on a free port when `ui` (its URL is the next
     /// line), and `command` prepared by the caller (environment, stderr).
     pub fn start_with(db: &Path, ui: bool, extra: &[&str], command: &mut Command) -> Monitor {

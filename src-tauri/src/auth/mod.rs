@@ -48,7 +48,11 @@ impl TeamAuth {
             SignIn::Proxy(_) => None,
         };
         Ok(TeamAuth {
-            sessions: Sessions::new(monitor.readers(), monitor.writer(), config.session_idle),
+            sessions: Sessions::new(
+                monitor.readers(),
+                monitor.writer().clone(),
+                config.session_idle,
+            ),
             config,
             oidc,
         })

@@ -8,6 +8,7 @@ mod error;
 mod inspector;
 mod live;
 pub mod masking;
+mod open;
 pub mod operations;
 mod provider;
 pub(crate) mod readers;
@@ -25,6 +26,8 @@ pub use audit::{AuditEntryView, AuditPage, AuditQuery};
 pub use error::{CoreError, ErrorBody, ErrorCode};
 pub use inspector::*;
 pub use live::LiveStream;
+pub use open::{bind, MonitorConfig, OpenError, Outbound, WebhookSocket};
+pub use readers::ReaderPool;
 pub use review::{ReviewPage, ReviewQuery, ReviewSettings, ReviewSort};
 pub use views::*;
 pub use work::{BackupReport, BackupRequest, WorkBoard, WorkKind, WorkState, WorkView};
@@ -34,7 +37,6 @@ use crate::kyc::KNOWN_STATUSES;
 use crate::provider::actions::ProviderHub;
 use crate::store::{DeliveryFilter, Store, Writer};
 use crate::tunnel::TunnelState;
-use readers::ReaderPool;
 
 /// The most rows one page of a view may ask for.
 const PAGE_LIMIT: u32 = 500;
@@ -42,59 +44,31 @@ const PAGE_LIMIT: u32 = 500;
 /// for (it usually takes milliseconds); past that it shows what the projection has.
 const PROJECTION_WAIT: Duration = Duration::from_millis(500);
 
-/// What a monitor is made of; see [`crate::serve::Server::bind`].
-pub struct MonitorParts {
-    pub store: Store,
-    pub writer: Arc<Writer>,
-    pub hub: Arc<ProviderHub>,
-    /// The webhook's local URL, with the real port.
-    pub webhook_url: String,
-    /// When set, the only folder backups go into (`--backup-dir`).
-    pub backup_dir: Option<std::path::PathBuf>,
-    pub tunnel_kind: &'static str,
-    pub tunnel: watch::Receiver<TunnelState>,
-    /// Turns true when the monitor stops: live streams end then.
-    pub stopping: watch::Receiver<bool>,
-}
-
+/// One running monitor; made by [`Monitor::open`], the one assembly point.
 pub struct Monitor {
     store: Store,
     writer: Arc<Writer>,
     readers: Arc<ReaderPool>,
     hub: Arc<ProviderHub>,
+    /// The webhook's local URL, with the real port (empty for a command's monitor).
     webhook_url: String,
     backup_dir: Option<std::path::PathBuf>,
     tunnel_kind: &'static str,
     tunnel: watch::Receiver<TunnelState>,
+    tunnel_sender: watch::Sender<TunnelState>,
+    /// Turns true when the monitor stops: live streams end then.
     stopping: watch::Receiver<bool>,
+    stop: watch::Sender<bool>,
+    destinations: Vec<crate::store::Destination>,
     /// Reconcile's and backup's progress, followed by the live feed.
     work: watch::Sender<WorkBoard>,
+    held: std::sync::Mutex<open::Held>,
 }
 
 impl Monitor {
-    pub fn new(parts: MonitorParts) -> Monitor {
-        Monitor {
-            readers: Arc::new(ReaderPool::new(parts.store.clone())),
-            store: parts.store,
-            writer: parts.writer,
-            hub: parts.hub,
-            webhook_url: parts.webhook_url,
-            backup_dir: parts.backup_dir,
-            tunnel_kind: parts.tunnel_kind,
-            tunnel: parts.tunnel,
-            stopping: parts.stopping,
-            work: watch::Sender::new(WorkBoard::new()),
-        }
-    }
-
     /// The pool of read-only connections, for the sessions' lookups.
     pub(crate) fn readers(&self) -> Arc<ReaderPool> {
         self.readers.clone()
-    }
-
-    /// The one writer, for the sessions' writes.
-    pub(crate) fn writer(&self) -> Arc<Writer> {
-        self.writer.clone()
     }
 
     /// The webhook's local URL.

@@ -55,6 +55,11 @@ impl Monitor {
         })
     }
 
+    /// The provider profile of the last validated registration, if there was one.
+    pub async fn saved_profile(&self) -> Result<Option<ProviderProfile>, CoreError> {
+        self.read(|reader| Ok(ProviderProfile::read(reader)?)).await
+    }
+
     /// Registers the webhook as the Register view's form says.
     pub async fn register(&self, form: RegisterForm) -> Result<RegisterAnswer, CoreError> {
         let endpoints = match form.environment {
@@ -70,10 +75,15 @@ impl Monitor {
         let webhook_url = actions::checked_webhook_url(&form.webhook_url)
             .map_err(CoreError::Invalid)?
             .to_owned();
-        let signing = match form.signing {
-            SigningChoice::None => Signing::Unsigned,
-            SigningChoice::Keep => Signing::Keep,
-            SigningChoice::New => Signing::New,
+        let signing = match (&form.signing_secret, form.signing) {
+            (Some(text), _) => Signing::Given(
+                text.trim()
+                    .parse()
+                    .map_err(|e| CoreError::Invalid(format!("the signing secret: {e}")))?,
+            ),
+            (None, SigningChoice::None) => Signing::Unsigned,
+            (None, SigningChoice::Keep) => Signing::Keep,
+            (None, SigningChoice::New) => Signing::New,
         };
         let profile = ProviderProfile {
             environment: form.environment,
@@ -95,19 +105,37 @@ impl Monitor {
 
     /// Asks the provider about every user not CLOSED.
     pub async fn reconcile(&self) -> Result<ReconcileReport, CoreError> {
+        self.reconcile_as(None).await
+    }
+
+    /// [`Monitor::reconcile`] with the provider `profile` names (the CLI's options), or, without
+    /// one, the provider last registered with.
+    pub async fn reconcile_as(
+        &self,
+        profile: Option<ProviderProfile>,
+    ) -> Result<ReconcileReport, CoreError> {
+        let client = match profile {
+            Some(profile) => Some(
+                crate::blocking::off_worker(move || profile.client())
+                    .await
+                    .map_err(|error| register_error(error.into()))?,
+            ),
+            None => None,
+        };
         let total = self
             .read(|reader| Ok(reader.unclosed_user_total()?))
             .await?;
         let slot = WorkSlot::claim(&self.work, WorkKind::Reconcile, "users", Some(total))?;
-        let answer = self
-            .hub
-            .reconcile(|report| slot.progress(report.asked, None))
-            .await
-            .map_err(|error| match error {
-                ReconcileError::NoProvider => CoreError::Conflict(error.to_string()),
-                ReconcileError::Store(error) => error.into(),
-                ReconcileError::Provider(error) => CoreError::Provider(error.to_string()),
-            });
+        let progress = |report: &ReconcileReport| slot.progress(report.asked, None);
+        let answer = match &client {
+            Some(client) => self.hub.reconcile_with(client, progress).await,
+            None => self.hub.reconcile(progress).await,
+        };
+        let answer = answer.map_err(|error| match error {
+            ReconcileError::NoProvider => CoreError::Conflict(error.to_string()),
+            ReconcileError::Store(error) => error.into(),
+            ReconcileError::Provider(error) => CoreError::Provider(error.to_string()),
+        });
         slot.finish(match &answer {
             Ok(report) => match &report.error {
                 Some(error) => Err(format!("stopped after {} users: {error}", report.asked)),
@@ -134,20 +162,25 @@ impl Monitor {
                 actions::DEMO_NEEDS_ITS_OWN_DATABASE.to_owned(),
             ));
         }
-        self.hub.start_demo().await.map_err(|error| match error {
-            DemoError::Store(error) => error.into(),
-            DemoError::Register(inner) => match register_error(inner) {
-                CoreError::Provider(reason) | CoreError::Invalid(reason) => CoreError::Provider(
-                    format!("the demo could not register this monitor's webhook: {reason}"),
+        self.hub
+            .start_demo(&self.webhook_url)
+            .await
+            .map_err(|error| match error {
+                DemoError::Store(error) => error.into(),
+                DemoError::Register(inner) => match register_error(inner) {
+                    CoreError::Provider(reason) | CoreError::Invalid(reason) => {
+                        CoreError::Provider(format!(
+                            "the demo could not register this monitor's webhook: {reason}"
+                        ))
+                    }
+                    other => other,
+                },
+                DemoError::Emulator(error) => CoreError::internal(
+                    "the demo emulator could not start; the monitor's log says why",
+                    &error,
                 ),
-                other => other,
-            },
-            DemoError::Emulator(error) => CoreError::internal(
-                "the demo emulator could not start; the monitor's log says why",
-                &error,
-            ),
-            other => CoreError::Provider(other.to_string()),
-        })
+                other => CoreError::Provider(other.to_string()),
+            })
     }
 }
 

@@ -460,7 +460,7 @@ pub struct ProviderOverview {
 }
 
 /// Which signing secret a registration from the UI uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 #[ts(rename = "Signing")]
 pub enum SigningChoice {
@@ -472,8 +472,8 @@ pub enum SigningChoice {
     New,
 }
 
-/// The Register view's form.
-#[derive(Debug, Clone, Deserialize, TS)]
+/// The Register view's form (the CLI's `register` sends it too).
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct RegisterForm {
     /// A known environment, or `None` for `apiBase` and `tokenUrl`.
@@ -486,6 +486,11 @@ pub struct RegisterForm {
     pub private_key_path: String,
     pub webhook_url: String,
     pub signing: SigningChoice,
+    /// A secret the partner chose (`whsec_...`, or a provider's `whpk_...` public key), used
+    /// instead of `signing`: the CLI's `--signing-secret`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub signing_secret: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]

@@ -11,6 +11,7 @@ use super::emulator::{Emulator, EmulatorConfig, FlowConfig};
 use super::jwt::PrivateKey;
 use crate::blocking::off_worker;
 use crate::kyc::{KycEvent, Payload, UserState};
+use crate::monitor::ReaderPool;
 use crate::secret_file::{self, SecretFileError};
 use crate::signature::SigningSecret;
 use crate::store::{
@@ -232,24 +233,18 @@ fn describe(state: &UserState) -> String {
 /// Asks the provider about every user not yet CLOSED and records, as a delivery marked as polled,
 /// any state the webhooks did not bring. `progress` is told after each user.
 pub async fn reconcile(
-    store: &Store,
+    readers: &Arc<ReaderPool>,
     writer: &Writer,
     client: &ProviderClient,
     mut progress: impl FnMut(&ReconcileReport),
 ) -> Result<ReconcileReport, StoreError> {
-    let store = store.clone();
-    let mut reader = off_worker(move || store.reader()).await?;
     let mut report = ReconcileReport::default();
     let mut after = String::new();
     loop {
         let from = after.clone();
-        let (returned, page) = off_worker(move || {
-            let page = reader.unclosed_users(&from, RECONCILE_PAGE);
-            (reader, page)
-        })
-        .await;
-        reader = returned;
-        let page = page?;
+        let page = readers
+            .read(move |reader| reader.unclosed_users(&from, RECONCILE_PAGE))
+            .await?;
         let Some(last) = page.last() else { break };
         after = last.external_id.clone();
         for user in page {
@@ -409,8 +404,8 @@ pub enum ReconcileError {
 /// The provider side of one running monitor, shared by `serve`, the UI API and the desktop app.
 pub struct ProviderHub {
     store: Store,
+    readers: Arc<ReaderPool>,
     writer: Arc<Writer>,
-    webhook_url: String,
     demo: tokio::sync::Mutex<Option<Demo>>,
     /// What a demo started from the UI (or `serve --demo`) runs.
     demo_flows: FlowConfig,
@@ -421,14 +416,14 @@ pub struct ProviderHub {
 impl ProviderHub {
     pub fn new(
         store: Store,
+        readers: Arc<ReaderPool>,
         writer: Arc<Writer>,
-        webhook_url: String,
         demo_flows: FlowConfig,
     ) -> ProviderHub {
         ProviderHub {
             store,
+            readers,
             writer,
-            webhook_url,
             demo: tokio::sync::Mutex::new(None),
             demo_flows,
             client: tokio::sync::Mutex::new(None),
@@ -436,8 +431,8 @@ impl ProviderHub {
     }
 
     /// Starts the demo on this database (the caller decided it may: see [`demo_allowed`]),
-    /// or tells the one running.
-    pub async fn start_demo(&self) -> Result<DemoStatus, DemoError> {
+    /// registering `webhook_url` with its emulator, or tells the one running.
+    pub async fn start_demo(&self, webhook_url: &str) -> Result<DemoStatus, DemoError> {
         let mut demo = self.demo.lock().await;
         if let Some(running) = demo.as_ref().filter(|d| !d.emulator.is_finished()) {
             return Ok(demo_status(running));
@@ -446,7 +441,7 @@ impl ProviderHub {
             old.emulator.stop().await;
         }
         let flows = self.demo_flows.clone();
-        let started = start_demo(&self.store, &self.writer, &self.webhook_url, flows).await?;
+        let started = start_demo(&self.store, &self.writer, webhook_url, flows).await?;
         let status = demo_status(&started);
         *demo = Some(started);
         Ok(status)
@@ -482,35 +477,39 @@ impl ProviderHub {
             None => match self.demo.lock().await.as_ref() {
                 Some(demo) => demo.client.clone(),
                 None => {
-                    let store = self.store.clone();
-                    let client = off_worker(move || {
-                        ProviderProfile::load(&store)?
-                            .map(|profile| profile.client())
-                            .transpose()
-                            .map_err(ReconcileError::from)
-                    })
-                    .await?;
+                    let profile = self.readers.read(ProviderProfile::read).await?;
+                    let client =
+                        off_worker(move || profile.map(|p| p.client()).transpose()).await?;
                     Arc::new(client.ok_or(ReconcileError::NoProvider)?)
                 }
             },
         };
-        Ok(reconcile(&self.store, &self.writer, &client, progress).await?)
+        self.reconcile_with(&client, progress).await
+    }
+
+    /// Reconciles with `client`'s provider. `progress` is told after each user.
+    pub async fn reconcile_with(
+        &self,
+        client: &ProviderClient,
+        progress: impl FnMut(&ReconcileReport),
+    ) -> Result<ReconcileReport, ReconcileError> {
+        Ok(reconcile(&self.readers, &self.writer, client, progress).await?)
     }
 
     /// Registers `public_url` again when the tunnel's URL is not the one last validated, if this
     /// monitor has registered before (a saved profile). Failures are logged, never fatal.
     pub async fn follow_public_url(&self, public_url: &str) {
         let result = async {
-            let store = self.store.clone();
-            let (profile, last) = off_worker(move || {
-                let reader = store.reader()?;
-                let last = reader
-                    .registrations(100)?
-                    .into_iter()
-                    .find(|attempt| attempt.validated == Some(true));
-                Ok::<_, StoreError>((ProviderProfile::read(&reader)?, last))
-            })
-            .await?;
+            let (profile, last) = self
+                .readers
+                .read(|reader| {
+                    let last = reader
+                        .registrations(100)?
+                        .into_iter()
+                        .find(|attempt| attempt.validated == Some(true));
+                    Ok::<_, StoreError>((ProviderProfile::read(reader)?, last))
+                })
+                .await?;
             let Some(profile) = profile else {
                 return Ok(None);
             };

@@ -17,6 +17,7 @@ mod search;
 mod sessions;
 mod settings;
 mod stats;
+mod writable;
 mod writer;
 
 use std::io::Read;
@@ -38,6 +39,7 @@ pub use refusals::{CountedRefusals, RefusalTally};
 pub use review::{BoardCursor, ReviewFilter, ReviewOrder};
 pub use search::SEARCH_TRIGGERS;
 pub use sessions::SessionRecord;
+pub use settings::UI_ADDRESS_SETTING;
 pub use stats::{DecisionDayCount, MinuteCount, StatusStays};
 pub use writer::{
     Change, NewDelivery, Outcome, Recorded, StoreProblem, Verdict, Writer, CHANGE_BACKLOG,
@@ -124,7 +126,23 @@ pub(super) enum ReadMode {
 impl Store {
     /// Opens the database at `path`, creating it (and its folder) when missing. A file that is
     /// not ours, or is from a newer version, is refused before anything is written to it.
+    /// For commands with no monitor; a monitor opens it with [`Store::open_for_monitor`].
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::checked_for_open(path)?;
+        Store::migrated(path)
+    }
+
+    /// [`Store::open`] for the one monitor that may run on the file: the claim (see
+    /// [`Store::claim_monitor`]) is taken before anything is written, so a second monitor is
+    /// refused without touching the file.
+    pub fn open_for_monitor(path: &Path) -> Result<(Store, FileLock), StoreError> {
+        Store::checked_for_open(path)?;
+        let claim = claim_monitor_of(path)?;
+        Ok((Store::migrated(path)?, claim))
+    }
+
+    /// Makes the folder; refuses a folder, or a file that is not ours.
+    fn checked_for_open(path: &Path) -> Result<(), StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateFolder {
                 path: parent.to_owned(),
@@ -139,7 +157,13 @@ impl Store {
         if path.exists() {
             check_identity(path)?;
         }
-        let mut conn = open_writable(path)?;
+        Ok(())
+    }
+
+    /// Migrates on a connection of its own, before any writer runs on the file (a maintenance
+    /// path: see `writable`).
+    fn migrated(path: &Path) -> Result<Store, StoreError> {
+        let mut conn = writable::for_migrations(path)?;
         migrate(&mut conn, path)?;
         drop_interrupted_rebuild(&mut conn, path)?;
         Ok(Store {
@@ -152,14 +176,7 @@ impl Store {
     /// it: two writers and two forwarders on one file is not a state anyone means. Held until
     /// the returned lock is dropped; readers (`lookup`, `export`, `backup`) never need it.
     pub fn claim_monitor(&self) -> Result<FileLock, StoreError> {
-        let path = lock::path_beside(&self.path, "-lock");
-        match lock::try_claim(&path).map_err(|source| StoreError::Lock { path, source })? {
-            lock::Claim::Held(held) => Ok(held),
-            lock::Claim::Taken { pid } => Err(StoreError::InUse {
-                path: self.path.clone(),
-                pid: lock::pid_note(pid),
-            }),
-        }
+        claim_monitor_of(&self.path)
     }
 
     /// Opens the database at `path` for a command that only reads or derives: a missing file,
@@ -193,16 +210,9 @@ impl Store {
             (Identity::Ours { version }, reading) => (version, reading),
         };
         if version < schema::latest_version() {
-            // Without SQLITE_OPEN_CREATE: a file removed since the check is not made again.
-            let mut conn = Connection::open_with_flags(
-                path,
-                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )
-            .map_err(|source| StoreError::Open {
-                path: path.to_owned(),
-                source,
-            })?;
-            conn.busy_timeout(WRITER_BUSY_TIMEOUT)?;
+            // A maintenance path of its own (see `writable`): the file is migrated once, by the
+            // first command or monitor of the new version to open it.
+            let mut conn = writable::for_migrating_existing(path)?;
             migrate(&mut conn, path)?;
         }
         Ok(Store {
@@ -220,42 +230,27 @@ impl Store {
         Ok(Reader::new(open_reading(&self.path, self.reading)?))
     }
 
-    /// Starts the single writer that every delivery goes through.
+    /// Starts the single writer that every delivery goes through; forwarding destinations stay
+    /// as the last run left them.
     pub fn start_writer(&self) -> Result<Writer, StoreError> {
-        let conn = open_writable(&self.path)?;
+        Ok(self.start_writer_with(|_| Ok(()))?.0)
+    }
+
+    /// Starts the writer after `first` has run on its connection, in a transaction of its own,
+    /// before the projector catches up with the journal (so the destinations a run sets get
+    /// what it projects).
+    pub(crate) fn start_writer_with<T>(
+        &self,
+        first: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<T>,
+    ) -> Result<(Writer, T), StoreError> {
+        let mut conn = writable::for_writer(&self.path)?;
         // After opening: the connection has made the WAL where there was none.
         let identity = identity::FileIdentity::capture(&self.path);
-        Writer::start(conn, open_writable(&self.path)?, identity)
-    }
-
-    /// The secret part of the webhook path: made once, then the same on every start.
-    pub fn webhook_token(&self) -> Result<String, StoreError> {
-        self.kept_token("webhook_token", 24)
-    }
-
-    /// The local UI's token: made once and kept, so that an open page and a bookmarked `ui:`
-    /// link survive a restart; replaced only when the user asks for a new link.
-    pub fn ui_token(&self) -> Result<String, StoreError> {
-        self.kept_token(UI_TOKEN_SETTING, 16)
-    }
-
-    /// This database's own id, made once: it names the deliveries its monitor forwards, so that
-    /// one coming back (a loop) is recognised.
-    pub fn instance_id(&self) -> Result<String, StoreError> {
-        self.kept_token("instance_id", 8)
-    }
-
-    fn kept_token(&self, key: &str, bytes: usize) -> Result<String, StoreError> {
-        let conn = open_writable(&self.path)?;
-        conn.execute(
-            "INSERT OR IGNORE INTO settings (key, value) VALUES (?1, ?2)",
-            [key, &crate::random::hex_token(bytes)],
-        )?;
-        Ok(
-            conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |row| {
-                row.get(0)
-            })?,
-        )
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let made = first(&tx)?;
+        tx.commit()?;
+        let writer = Writer::start(conn, writable::for_writer(&self.path)?, identity)?;
+        Ok((writer, made))
     }
 
     /// A setting's value, if it was ever set. Settings never hold secrets.
@@ -294,9 +289,21 @@ impl Store {
                 })
             }
         };
-        let mut conn = open_writable(&self.path)?;
+        let mut conn = writable::for_rebuild(&self.path)?;
         drop_interrupted_rebuild(&mut conn, &self.path)?;
         Ok(projection::rebuild(&mut conn, progress)?)
+    }
+}
+
+/// Claims the database at `db` for its one monitor.
+fn claim_monitor_of(db: &Path) -> Result<FileLock, StoreError> {
+    let path = lock::path_beside(db, "-lock");
+    match lock::try_claim(&path).map_err(|source| StoreError::Lock { path, source })? {
+        lock::Claim::Held(held) => Ok(held),
+        lock::Claim::Taken { pid } => Err(StoreError::InUse {
+            path: db.to_owned(),
+            pid: lock::pid_note(pid),
+        }),
     }
 }
 
@@ -452,29 +459,6 @@ fn check_identity(path: &Path) -> Result<(Identity, ReadMode), StoreError> {
         ))),
     }?;
     Ok((identity, reading))
-}
-
-fn open_writable(path: &Path) -> Result<Connection, StoreError> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|source| StoreError::Open {
-        path: path.to_owned(),
-        source,
-    })?;
-    conn.busy_timeout(WRITER_BUSY_TIMEOUT)?;
-    // A new file only (before its first table and before WAL is set, or it is ignored): pages
-    // freed by retention can be given back with incremental_vacuum.
-    conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
-    // Pragmas stay outside migrations: journal_mode cannot change inside a transaction.
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    // FULL: a 2xx promises the delivery survives a power cut, not only a crash.
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    Ok(conn)
 }
 
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {

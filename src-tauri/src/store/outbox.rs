@@ -88,28 +88,36 @@ pub(super) fn forwarding(conn: &Connection) -> rusqlite::Result<bool> {
         .query_row([], |row| row.get(0))
 }
 
+/// Makes `urls` the destinations of this run: new ones are added (forwarding what is
+/// accepted from now on), ones no longer given stop receiving new deliveries (their pending
+/// ones are still worked off only if given again). Runs on the writer's connection before it
+/// projects anything (see `Store::start_writer_forwarding_to`).
+fn set_destinations(
+    tx: &Transaction,
+    urls: &[String],
+    now: i64,
+) -> rusqlite::Result<Vec<Destination>> {
+    tx.execute("UPDATE destinations SET active = 0", [])?;
+    for url in urls {
+        tx.execute(
+            "INSERT INTO destinations (url, active, added_at) VALUES (?1, 1, ?2)
+             ON CONFLICT (url) DO UPDATE SET active = 1",
+            params![url, now],
+        )?;
+    }
+    active_destinations(tx)
+}
+
 impl Store {
-    /// Makes `urls` the destinations of this run: new ones are added (forwarding what is
-    /// accepted from now on), ones no longer given stop receiving new deliveries (their
-    /// pending ones are still worked off only if given again).
-    pub fn set_destinations(
+    /// Starts the writer with `urls` as this run's forwarding destinations, set before the
+    /// projector puts anything in an outbox; returns them with their ids.
+    pub fn start_writer_forwarding_to(
         &self,
         urls: &[String],
         now: i64,
-    ) -> Result<Vec<Destination>, StoreError> {
-        let mut conn = super::open_writable(self.path())?;
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.execute("UPDATE destinations SET active = 0", [])?;
-        for url in urls {
-            tx.execute(
-                "INSERT INTO destinations (url, active, added_at) VALUES (?1, 1, ?2)
-                 ON CONFLICT (url) DO UPDATE SET active = 1",
-                params![url, now],
-            )?;
-        }
-        let destinations = active_destinations(&tx)?;
-        tx.commit()?;
-        Ok(destinations)
+    ) -> Result<(Writer, Vec<Destination>), StoreError> {
+        let urls = urls.to_vec();
+        self.start_writer_with(move |tx| set_destinations(tx, &urls, now))
     }
 }
 

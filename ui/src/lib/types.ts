@@ -439,7 +439,12 @@ export type RegisterForm = {
 /**
  * A known environment, or `None` for `apiBase` and `tokenUrl`.
  */
-environment: EnvironmentId | null, apiBase: string, tokenUrl: string, clientId: string, privateKeyPath: string, webhookUrl: string, signing: Signing, };
+environment: EnvironmentId | null, apiBase: string, tokenUrl: string, clientId: string, privateKeyPath: string, webhookUrl: string, signing: Signing, 
+/**
+ * A secret the partner chose (`whsec_...`, or a provider's `whpk_...` public key), used
+ * instead of `signing`: the CLI's `--signing-secret`.
+ */
+signingSecret?: string, };
 
 export type RegisterAnswer = { attempt: RegistrationAttempt, 
 /**

@@ -1,0 +1,97 @@
+//! `register` and `reconcile` while a monitor holds the database: the CLI asks that monitor over
+//! its UI API on loopback (the address and token it keeps in the database's settings) rather
+//! than starting a second writer beside it.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use kyc_monitor::monitor::RegisterForm;
+use kyc_monitor::store::{Store, UI_ADDRESS_SETTING, UI_TOKEN_SETTING};
+
+/// Longer than the UI API's own deadline for an answer (registration waits on the provider).
+const ASK_LIMIT: Duration = Duration::from_secs(150);
+
+/// A running monitor's UI API.
+pub struct RunningMonitor {
+    base: String,
+    token: String,
+}
+
+/// What a registration came to, as the CLI prints it.
+pub struct Registered {
+    pub validated: bool,
+    pub message: String,
+    pub new_secret_stored: bool,
+}
+
+impl RunningMonitor {
+    /// The monitor that holds `db` (`pid` says which, for messages), when its UI listens.
+    pub fn find(db: &Path, pid: &str, command: &str) -> anyhow::Result<RunningMonitor> {
+        let store = Store::open_existing(db)?;
+        let address = store
+            .setting(UI_ADDRESS_SETTING)?
+            .and_then(|text| text.parse::<SocketAddr>().ok());
+        let token = store.setting(UI_TOKEN_SETTING)?;
+        match (address, token) {
+            (Some(address), Some(token)) => Ok(RunningMonitor {
+                base: format!("http://{address}"),
+                token,
+            }),
+            _ => Err(anyhow::anyhow!(
+                "a KYC Monitor{pid} is running on {} with its web UI off, and {command} asks a running monitor through that UI: stop it, or run it with the UI on (serve --ui-listen), then {command} again",
+                db.display()
+            )),
+        }
+    }
+
+    /// `POST /api/register` with `form`.
+    pub async fn register(&self, form: &RegisterForm) -> anyhow::Result<Registered> {
+        let answer = self.post("/api/register", Some(form)).await?;
+        Ok(Registered {
+            validated: answer["attempt"]["validated"] == serde_json::Value::Bool(true),
+            message: answer["attempt"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            new_secret_stored: answer["newSecretStored"] == serde_json::Value::Bool(true),
+        })
+    }
+
+    /// `POST /api/reconcile`: the report, as the UI gets it.
+    pub async fn reconcile(&self) -> anyhow::Result<serde_json::Value> {
+        self.post("/api/reconcile", None::<&()>).await
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        body: Option<&impl serde::Serialize>,
+    ) -> anyhow::Result<serde_json::Value> {
+        let client = reqwest::Client::builder().timeout(ASK_LIMIT).build()?;
+        let mut request = client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|error| {
+            anyhow::anyhow!(
+                "could not ask the running monitor at {} ({error}); is it stopping? try again once it has stopped",
+                self.base
+            )
+        })?;
+        let ok = response.status().is_success();
+        let answer: serde_json::Value = response.json().await.unwrap_or_default();
+        if ok {
+            return Ok(answer);
+        }
+        // The one error body: {"code", "message"}, a sentence for the user.
+        Err(anyhow::anyhow!(
+            "{}",
+            answer["message"]
+                .as_str()
+                .unwrap_or("the running monitor refused the request; its log says why")
+        ))
+    }
+}

@@ -1,0 +1,71 @@
+//! The core's rules in-process: `Monitor::open` on a temporary database, no shell in between.
+
+mod support;
+
+use kyc_monitor::monitor::{Monitor, MonitorConfig, OpenError};
+use kyc_monitor::store::StoreError;
+use support::{delivery_at, flat, Scratch};
+
+async fn open(scratch: &Scratch) -> Result<std::sync::Arc<Monitor>, OpenError> {
+    Monitor::open(MonitorConfig::for_command(scratch.db()))
+        .await
+        .map(|(monitor, _)| monitor)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_monitor_on_one_database_is_refused_until_the_first_closes() {
+    let scratch = Scratch::new();
+    let first = open(&scratch).await.unwrap();
+    match open(&scratch).await {
+        Err(OpenError::Store(error @ StoreError::InUse { .. })) => assert!(
+            error.to_string().contains("is already running on"),
+            "{error}"
+        ),
+        Err(other) => panic!("refused for another reason: {other}"),
+        Ok(_) => panic!("a second monitor opened the database"),
+    }
+    first.close().await;
+    let again = open(&scratch).await.expect("the claim goes with close");
+    again.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_view_shows_every_delivery_acknowledged_before_it_was_asked_for() {
+    let scratch = Scratch::new();
+    let monitor = open(&scratch).await.unwrap();
+    let now = kyc_monitor::time::now_millis();
+    for n in 0..50 {
+        let delivery = delivery_at(now, flat(&format!("user_{n}"), "", "OPEN"));
+        monitor.writer().record(delivery).await.unwrap();
+    }
+    // No wait of the test's own: the view waits for the projection to hold what was acked.
+    assert_eq!(monitor.overview().await.unwrap().total_users, 50);
+    let user = monitor.user("user_49".into()).await.unwrap();
+    assert_eq!(user.timeline.len(), 1);
+    monitor.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_closed_monitor_refuses_writes_and_keeps_what_it_acknowledged() {
+    let scratch = Scratch::new();
+    let monitor = open(&scratch).await.unwrap();
+    let now = kyc_monitor::time::now_millis();
+    monitor
+        .writer()
+        .record(delivery_at(now, flat("kept", "ACCEPT", "CLOSED")))
+        .await
+        .unwrap();
+    monitor.close().await;
+    let refused = monitor
+        .writer()
+        .record(delivery_at(now, flat("late", "", "OPEN")))
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::WriterStopped)),
+        "{refused:?}"
+    );
+    let reopened = open(&scratch).await.unwrap();
+    let kept = reopened.user("kept".into()).await.unwrap();
+    assert_eq!(kept.user.state.status, "CLOSED");
+    reopened.close().await;
+}
