@@ -15,7 +15,7 @@ pub mod team;
 use crate::keychain;
 use crate::secret::TunnelSecret;
 use crate::serve::{Outbound, ServeConfig};
-use crate::settings::DesktopSettings;
+use crate::settings::{DesktopSettings, SettingsError};
 use crate::tunnel::{TunnelOptions, TunnelSpec};
 
 /// The webhook listener's address unless told otherwise.
@@ -211,7 +211,7 @@ pub fn tunnel_options(
     if slot.is_none() {
         match keychain::get(item) {
             Ok(found) => *slot = found,
-            Err(reason) => options.keychain_unread = Some(reason),
+            Err(reason) => options.keychain_unread = Some(reason.to_string()),
         }
     }
     options
@@ -244,7 +244,7 @@ pub fn desktop_serve_config(
     overrides: DesktopOverrides,
     settings: &DesktopSettings,
     db: PathBuf,
-) -> Result<ServeConfig, String> {
+) -> Result<ServeConfig, SettingsError> {
     let tunnel = match overrides.tunnel {
         Some(tunnel) => tunnel,
         None => settings.tunnel_spec()?,
@@ -273,12 +273,12 @@ pub fn desktop_serve_config(
 /// The desktop app's forwarding and retention: the settings' destinations and days, signed with
 /// `KYC_MONITOR_FORWARD_SIGNING_SECRET` or else the keychain's forward signing secret. Asks the
 /// keychain over D-Bus (only when there is somewhere to forward to).
-fn desktop_outbound(settings: &DesktopSettings) -> Result<Outbound, String> {
+fn desktop_outbound(settings: &DesktopSettings) -> Result<Outbound, SettingsError> {
     let keep_deliveries = settings.keep_deliveries()?;
     let forward_to = settings
         .forward_to
         .iter()
-        .map(|url| forward_url(url).map_err(|e| format!("forward to: {e}")))
+        .map(|url| forward_url(url).map_err(|e| SettingsError::Invalid(format!("forward to: {e}"))))
         .collect::<Result<Vec<_>, _>>()?;
     if forward_to.is_empty() {
         return Ok(Outbound {
@@ -300,12 +300,9 @@ fn desktop_outbound(settings: &DesktopSettings) -> Result<Outbound, String> {
         },
     };
     let forward_signing_secret = match secret {
-        Some((secret, source)) => Some(
-            secret
-                .expose()
-                .parse()
-                .map_err(|e| format!("{source}: {e}; replace it in Settings"))?,
-        ),
+        Some((secret, source)) => Some(secret.expose().parse().map_err(|e| {
+            SettingsError::Invalid(format!("{source}: {e}; replace it in Settings"))
+        })?),
         None => None,
     };
     Ok(Outbound {

@@ -15,7 +15,7 @@ use crate::blocking::off_worker;
 use crate::config::{self, DesktopOverrides};
 use crate::monitor::Monitor;
 use crate::serve::Server;
-use crate::settings::{DesktopSettings, DesktopStatus, SettingsSaved};
+use crate::settings::{DesktopSettings, DesktopStatus, SettingsError, SettingsSaved};
 
 mod commands;
 mod instance;
@@ -153,7 +153,8 @@ fn start(
     settings_error: Option<String>,
     db: PathBuf,
 ) -> Desktop {
-    let config = config::desktop_serve_config(args.overrides, &settings, db.clone());
+    let config = config::desktop_serve_config(args.overrides, &settings, db.clone())
+        .map_err(|error| error.to_string());
     let bound = config.and_then(|config| {
         tauri::async_runtime::block_on(Server::bind(config)).map_err(|error| error.to_string())
     });
@@ -233,11 +234,12 @@ impl Desktop {
     }
 
     /// Checks and saves `settings` (off the main thread); they are this run's from now on.
-    async fn save_settings(&self, settings: DesktopSettings) -> Result<SettingsSaved, String> {
+    async fn save_settings(
+        &self,
+        settings: DesktopSettings,
+    ) -> Result<SettingsSaved, SettingsError> {
         let (path, saved) = (self.settings_path.clone(), settings.clone());
-        off_worker(move || saved.save(&path))
-            .await
-            .map_err(|error| error.to_string())?;
+        off_worker(move || saved.save(&path)).await?;
         let mut current = self.settings.lock().expect("settings lock");
         let restart_needed = current.restart_needed_for(&settings);
         *current = settings;

@@ -79,7 +79,7 @@ pub fn status() -> KeychainStatus {
             let stored = match get(item) {
                 Ok(found) => Some(found.is_some()),
                 Err(error) => {
-                    reason.get_or_insert(error);
+                    reason.get_or_insert(error.to_string());
                     None
                 }
             };
@@ -112,41 +112,46 @@ pub fn unavailable() -> Option<String> {
     None
 }
 
+/// Why the keychain could not do what was asked, in a sentence (never naming a secret).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct KeychainError(pub String);
+
 /// The stored secret, `None` when there is none (or no keychain: `Err` says why).
-pub fn get(item: Item) -> Result<Option<TunnelSecret>, String> {
+pub fn get(item: Item) -> Result<Option<TunnelSecret>, KeychainError> {
     if let Some(reason) = unavailable() {
-        return Err(reason);
+        return Err(KeychainError(reason));
     }
-    store::get(item)
+    store::get(item).map_err(KeychainError)
 }
 
 /// Keeps `value` as `item`, replacing what was there.
-pub fn set(item: Item, value: &str) -> Result<(), String> {
+pub fn set(item: Item, value: &str) -> Result<(), KeychainError> {
     if let Some(reason) = unavailable() {
-        return Err(reason);
+        return Err(KeychainError(reason));
     }
     let value = value.trim();
     if value.is_empty() {
-        return Err(format!(
+        return Err(KeychainError(format!(
             "the {} is empty: paste it, or remove the stored one",
             item_words(item)
-        ));
+        )));
     }
     if item == Item::ForwardSigningSecret {
         // Refused before it is kept, in words that never repeat it.
         value
             .parse::<crate::signature::SharedSecret>()
-            .map_err(|e| format!("the forward signing secret: {e}"))?;
+            .map_err(|e| KeychainError(format!("the forward signing secret: {e}")))?;
     }
-    store::set(item, value)
+    store::set(item, value).map_err(KeychainError)
 }
 
 /// Forgets `item`; `Ok(false)` when there was nothing to forget.
-pub fn delete(item: Item) -> Result<bool, String> {
+pub fn delete(item: Item) -> Result<bool, KeychainError> {
     if let Some(reason) = unavailable() {
-        return Err(reason);
+        return Err(KeychainError(reason));
     }
-    store::delete(item)
+    store::delete(item).map_err(KeychainError)
 }
 
 fn item_words(item: Item) -> &'static str {

@@ -87,7 +87,7 @@ pub enum ServeError {
     #[error("--forward-to {url} is this monitor's own webhook ({listener}): every delivery would be forwarded back to itself without end; forward to your backend's URL instead")]
     ForwardsToItself { url: String, listener: String },
     #[error("{0}")]
-    Team(String),
+    Team(crate::auth::SetupError),
     #[error("a listener failed: {0}")]
     Listener(std::io::Error),
     #[error("--tunnel {tunnel}: {reason}")]
@@ -150,7 +150,7 @@ impl Server {
         tunnel::check(&config.tunnel, &config.tunnel_options).map_err(|reason| {
             ServeError::Tunnel {
                 tunnel: config.tunnel.name(),
-                reason,
+                reason: reason.to_string(),
             }
         })?;
         let (monitor, socket) = Monitor::open(MonitorConfig {

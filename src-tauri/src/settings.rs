@@ -126,7 +126,7 @@ impl DesktopSettings {
 
     /// Checks, then writes the file atomically (a crash never leaves half a file).
     pub fn save(&self, path: &Path) -> Result<(), SettingsError> {
-        self.validate().map_err(SettingsError::Invalid)?;
+        self.validate()?;
         let unwritable = |source| SettingsError::Unwritable {
             path: path.to_owned(),
             source,
@@ -141,15 +141,20 @@ impl DesktopSettings {
     }
 
     /// Every value usable, or one sentence saying which is not.
-    pub fn validate(&self) -> Result<(), String> {
-        self.listen_addr()?;
-        self.tunnel_spec()?;
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        self.problem().map_err(SettingsError::Invalid)
+    }
+
+    fn problem(&self) -> Result<(), String> {
+        let sentence = |error: SettingsError| error.to_string();
+        self.listen_addr().map_err(sentence)?;
+        self.tunnel_spec().map_err(sentence)?;
         for cidr in &self.ngrok_allow_cidrs {
             crate::tunnel::parse_allowed_cidr(cidr)
                 .map_err(|e| format!("ngrok allowed sources: {e}"))?;
         }
-        let listener = self.listen_addr()?;
-        let public = match self.tunnel_spec()? {
+        let listener = self.listen_addr().map_err(sentence)?;
+        let public = match self.tunnel_spec().map_err(sentence)? {
             crate::tunnel::TunnelSpec::Url(url) => Some(url),
             _ => None,
         };
@@ -159,7 +164,7 @@ impl DesktopSettings {
                 return Err(format!("forward to: {} is this monitor's own webhook; every delivery would come back to it without end: forward to your backend's URL instead", crate::forward::shown_url(url)));
             }
         }
-        self.keep_deliveries()?;
+        self.keep_deliveries().map_err(sentence)?;
         if let Some(folder) = &self.backup_dir {
             if !folder.is_absolute() || !folder.is_dir() {
                 return Err(format!(
@@ -195,25 +200,25 @@ impl DesktopSettings {
         without_notifications(self) != without_notifications(saved)
     }
 
-    pub fn listen_addr(&self) -> Result<SocketAddr, String> {
+    pub fn listen_addr(&self) -> Result<SocketAddr, SettingsError> {
         self.listen.trim().parse().map_err(|_| {
-            format!(
+            SettingsError::Invalid(format!(
                 "the listener address {:?} is not an address and port such as {DEFAULT_LISTEN}",
                 self.listen
-            )
+            ))
         })
     }
 
     /// How long raw deliveries are kept; `None`: for ever.
-    pub fn keep_deliveries(&self) -> Result<Option<std::time::Duration>, String> {
+    pub fn keep_deliveries(&self) -> Result<Option<std::time::Duration>, SettingsError> {
         self.keep_deliveries_days
             .map(crate::config::days_kept)
             .transpose()
-            .map_err(|e| format!("keep deliveries: {e}"))
+            .map_err(|e| SettingsError::Invalid(format!("keep deliveries: {e}")))
     }
 
-    pub fn tunnel_spec(&self) -> Result<TunnelSpec, String> {
-        self.tunnel.trim().parse()
+    pub fn tunnel_spec(&self) -> Result<TunnelSpec, SettingsError> {
+        self.tunnel.trim().parse().map_err(SettingsError::Invalid)
     }
 }
 
@@ -262,18 +267,23 @@ mod tests {
         assert!(bad_tunnel
             .validate()
             .unwrap_err()
+            .to_string()
             .contains("is not a tunnel"));
         let folder = DesktopSettings {
             db: Some(dir.path().to_owned()),
             ..DesktopSettings::default()
         };
-        assert!(folder.validate().unwrap_err().contains("is a folder"));
+        assert!(folder
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("is a folder"));
         let cidrs = DesktopSettings {
             ngrok_allow_cidrs: vec!["203.0.113.0/24".into(), "2001:db8::/129".into()],
             ..DesktopSettings::default()
         };
         assert_eq!(
-            cidrs.validate().unwrap_err(),
+            cidrs.validate().unwrap_err().to_string(),
             "ngrok allowed sources: \"2001:db8::/129\" is not a network such as 203.0.113.0/24 or 2001:db8::/32"
         );
         for good in ["203.0.113.7/32", "0.0.0.0/0", "2001:db8::/32"] {
@@ -296,7 +306,7 @@ mod tests {
             ..DesktopSettings::default()
         };
         assert_eq!(
-            forward.validate().unwrap_err(),
+            forward.validate().unwrap_err().to_string(),
             "forward to: \"ftp://example.com\" is not an http(s) URL such as http://localhost:3000/webhooks/kyc"
         );
         // The monitor's own webhook, however spelled, would loop.
@@ -308,6 +318,7 @@ mod tests {
         assert!(itself
             .validate()
             .unwrap_err()
+            .to_string()
             .contains("is this monitor's own webhook"));
         let public = DesktopSettings {
             tunnel: "url:https://hooks.example.org".into(),
@@ -317,6 +328,7 @@ mod tests {
         assert!(public
             .validate()
             .unwrap_err()
+            .to_string()
             .contains("is this monitor's own webhook"));
         let backup_dir = DesktopSettings {
             backup_dir: Some("backups".into()),
@@ -325,6 +337,7 @@ mod tests {
         assert!(backup_dir
             .validate()
             .unwrap_err()
+            .to_string()
             .starts_with("backup folder: backups is not an existing folder"));
         for days in [0.0, -1.0, f64::NAN, f64::INFINITY, 40_000.0] {
             let keep = DesktopSettings {
@@ -334,6 +347,7 @@ mod tests {
             assert!(
                 keep.validate()
                     .unwrap_err()
+                    .to_string()
                     .starts_with("keep deliveries: "),
                 "{days}"
             );
@@ -343,8 +357,8 @@ mod tests {
             ..DesktopSettings::default()
         };
         assert_eq!(
-            kept.keep_deliveries(),
-            Ok(Some(std::time::Duration::from_secs(43_200)))
+            kept.keep_deliveries().unwrap(),
+            Some(std::time::Duration::from_secs(43_200))
         );
         assert!(!path.exists(), "nothing was written");
 

@@ -41,8 +41,13 @@ pub enum Refusal {
     Unavailable,
 }
 
+/// Why team sign-in cannot be set up from its configuration, in a sentence naming the flag.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SetupError(pub String);
+
 impl TeamAuth {
-    pub fn new(config: TeamConfig, monitor: &Monitor) -> Result<TeamAuth, String> {
+    pub fn new(config: TeamConfig, monitor: &Monitor) -> Result<TeamAuth, SetupError> {
         let oidc = match &config.sign_in {
             SignIn::Oidc(oidc) => Some(RelyingParty::new(oidc.clone(), &config.public_ui_url)?),
             SignIn::Proxy(_) => None,
@@ -58,7 +63,7 @@ impl TeamAuth {
         })
     }
 
-    pub fn new_shared(config: TeamConfig, monitor: &Monitor) -> Result<Arc<TeamAuth>, String> {
+    pub fn new_shared(config: TeamConfig, monitor: &Monitor) -> Result<Arc<TeamAuth>, SetupError> {
         TeamAuth::new(config, monitor).map(Arc::new)
     }
 

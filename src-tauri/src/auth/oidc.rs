@@ -3,6 +3,7 @@
 //! (signature through the provider's JWKS, fetched again once when a token names a key it does
 //! not hold; `iss`, `aud`, `exp`, `nonce`). Pending sign-ins wait here, short-lived and few.
 
+use super::SetupError;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -141,16 +142,17 @@ fn random_text() -> String {
 }
 
 impl RelyingParty {
-    pub fn new(config: OidcConfig, public_ui_url: &str) -> Result<RelyingParty, String> {
+    pub fn new(config: OidcConfig, public_ui_url: &str) -> Result<RelyingParty, SetupError> {
         let redirect_uri = RedirectUrl::new(format!("{public_ui_url}/auth/callback"))
-            .map_err(|e| format!("--public-ui-url: {e}"))?;
-        IssuerUrl::new(config.issuer.clone()).map_err(|e| format!("--oidc-issuer: {e}"))?;
+            .map_err(|e| SetupError(format!("--public-ui-url: {e}")))?;
+        IssuerUrl::new(config.issuer.clone())
+            .map_err(|e| SetupError(format!("--oidc-issuer: {e}")))?;
         // The provider's endpoints are called as they are: a redirect is refused, not followed.
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(PROVIDER_TIMEOUT)
             .build()
-            .map_err(|e| format!("cannot make the HTTP client: {e}"))?;
+            .map_err(|e| SetupError(format!("cannot make the HTTP client: {e}")))?;
         Ok(RelyingParty {
             config,
             redirect_uri,

@@ -10,7 +10,7 @@ use crate::blocking::off_worker;
 use crate::keychain::{self, KeychainStatus};
 use crate::monitor::operations::{self, op, Caller, Operation};
 use crate::monitor::{ErrorBody, ErrorCode, Monitor};
-use crate::settings::{DesktopSettings, DesktopStatus, SettingsSaved};
+use crate::settings::{DesktopSettings, DesktopStatus, SettingsError, SettingsSaved};
 
 type Answer<T> = Result<T, ErrorBody>;
 
@@ -94,16 +94,16 @@ pub async fn restart(app: AppHandle) -> Answer<()> {
     app.restart();
 }
 
-fn invalid(message: String) -> ErrorBody {
+fn invalid(error: SettingsError) -> ErrorBody {
     ErrorBody {
         code: ErrorCode::Invalid,
-        message,
+        message: error.to_string(),
     }
 }
 
-fn unavailable(message: String) -> ErrorBody {
+fn unavailable(error: keychain::KeychainError) -> ErrorBody {
     ErrorBody {
         code: ErrorCode::Unavailable,
-        message,
+        message: error.to_string(),
     }
 }

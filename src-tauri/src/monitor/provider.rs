@@ -73,7 +73,7 @@ impl Monitor {
             ));
         }
         let webhook_url = actions::checked_webhook_url(&form.webhook_url)
-            .map_err(CoreError::Invalid)?
+            .map_err(|error| CoreError::Invalid(error.to_string()))?
             .to_owned();
         let signing = match (&form.signing_secret, form.signing) {
             (Some(text), _) => Signing::Given(

@@ -63,14 +63,17 @@ impl ProviderProfile {
     }
 }
 
-/// The webhook URL as given, trimmed, when it is an http(s) URL; else the sentence saying so.
-pub fn checked_webhook_url(text: &str) -> Result<&str, String> {
+/// A webhook URL that is not one, with the sentence saying so.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a webhook URL: give its full https:// URL (the provider calls it from the internet)")]
+pub struct NotAWebhookUrl(pub String);
+
+/// The webhook URL as given, trimmed, when it is an http(s) URL.
+pub fn checked_webhook_url(text: &str) -> Result<&str, NotAWebhookUrl> {
     let url = text.trim();
     match reqwest::Url::parse(url) {
         Ok(parsed) if matches!(parsed.scheme(), "https" | "http") && parsed.has_host() => Ok(url),
-        _ => Err(format!(
-            "{url:?} is not a webhook URL: give its full https:// URL (the provider calls it from the internet)"
-        )),
+        _ => Err(NotAWebhookUrl(url.to_owned())),
     }
 }
 

@@ -167,13 +167,20 @@ pub(crate) struct Opened {
 
 /// Checks what can be checked before starting (credentials, programs), so that `serve` fails
 /// at once with what to do rather than later in the supervisor.
-pub fn check(spec: &TunnelSpec, options: &TunnelOptions) -> Result<(), String> {
+pub fn check(spec: &TunnelSpec, options: &TunnelOptions) -> Result<(), NotReady> {
     match spec {
         TunnelSpec::Ngrok => ngrok::check(options),
         TunnelSpec::Cloudflared => cloudflared::find(options).map(|_| ()),
         _ => Ok(()),
     }
+    .map_err(NotReady)
 }
+
+/// What a tunnel needs and does not have before it can start (a credential, a program), in a
+/// sentence saying what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct NotReady(pub String);
 
 async fn open(
     spec: &TunnelSpec,
