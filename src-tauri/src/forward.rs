@@ -26,7 +26,7 @@ use crate::time::now_millis;
 /// How long one attempt may take before it counts as a timeout.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Deliveries (of different users) sent to one destination at once, each on its own.
-const IN_FLIGHT: usize = 32;
+pub const IN_FLIGHT: usize = 32;
 /// Of those, how many may be retries: a backend that hangs on some users keeps them retrying
 /// (10 s an attempt), and they must not take every slot from users tried for the first time.
 const RETRIES_IN_FLIGHT: usize = IN_FLIGHT / 2;
