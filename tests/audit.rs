@@ -411,3 +411,29 @@ async fn a_burst_of_deliveries_is_acknowledged_while_entries_are_appended() {
         (Some(0), format!("audit: {EACH} entries, chain intact\n"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_of_the_queue_is_audited_with_its_row_count_once_sent() {
+    let scratch = Scratch::new();
+    let (monitor, base, token) = serve_with_ui(&scratch.db(), &[]);
+    for i in 0..3 {
+        let id = format!("held_{i}");
+        let sent = post(&monitor.webhook_url, flat(&id, "REVIEW", "ON_HOLD")).await;
+        assert_eq!(sent.status, 200, "{}", sent.body);
+    }
+    let csv = ui_get(&base, &token, "/api/review.csv").await;
+    assert_eq!(csv.status, 200, "{}", csv.body);
+    assert_eq!(csv.body.lines().count(), 1 + 3, "{}", csv.body);
+    let export = support::eventually("the export audited", || async {
+        let page = audit_page(&base, &token, "?action=export").await;
+        match page["entries"].as_array().unwrap().first() {
+            Some(entry) => Ok(entry.clone()),
+            None => Err("no export entry yet".to_owned()),
+        }
+    })
+    .await;
+    assert_eq!(export["target"], "review queue");
+    assert_eq!(export["outcome"], "ok");
+    assert_eq!(export["detail"], "3 rows");
+    assert_eq!(monitor.terminate(), 0);
+}

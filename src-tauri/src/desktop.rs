@@ -103,7 +103,7 @@ pub fn run(args: DesktopArgs) -> anyhow::Result<()> {
             commands::keychain_status,
             commands::keychain_set,
             commands::keychain_delete,
-            save::save_download
+            save::save_review_csv
         ])
         .setup(move |app| {
             app.manage(Notifier::default());

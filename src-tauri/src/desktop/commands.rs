@@ -15,7 +15,7 @@ use crate::settings::{DesktopSettings, DesktopStatus, SettingsError, SettingsSav
 type Answer<T> = Result<T, ErrorBody>;
 
 /// The core, or why it is not running (the window shows the settings to fix that).
-fn monitor(desktop: &Desktop) -> Answer<&Arc<Monitor>> {
+pub(super) fn monitor(desktop: &Desktop) -> Answer<&Arc<Monitor>> {
     desktop.monitor().ok_or_else(|| ErrorBody {
         code: ErrorCode::Unavailable,
         message: desktop.startup_error.clone().unwrap_or_default(),

@@ -7,15 +7,39 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::monitor::{ErrorBody, ErrorCode};
+use super::Desktop;
+use crate::access::{AuditAction, AuditOutcome};
+use crate::monitor::operations::{check_role, Caller, Spec, HTTP_ONLY};
+use crate::monitor::queue_csv::queue_csv_name;
+use crate::monitor::{ErrorBody, ErrorCode, ReviewQuery};
 
 /// The longest name taken.
 const MAX_NAME: usize = 120;
 
-/// Saves `text` as `name` in the user's Downloads folder; returns the file's path.
+/// Saves the review queue, as its filters in `query` let users through, as CSV in the user's
+/// Downloads folder (by the one CSV rule, `monitor/queue_csv.rs`), audited as an export with its
+/// row count; returns the file's path.
 #[tauri::command]
-pub async fn save_download(name: String, text: String) -> Result<String, ErrorBody> {
-    crate::blocking::off_worker(move || {
+pub async fn save_review_csv(
+    desktop: tauri::State<'_, Desktop>,
+    query: ReviewQuery,
+) -> Result<String, ErrorBody> {
+    let monitor = super::commands::monitor(&desktop)?.clone();
+    let caller = Caller::local();
+    let check = check_role(&monitor, &caller, &review_csv_spec(), "review queue".into());
+    check.map_err(|error| error.body())?;
+    let audit = |outcome, detail: String| {
+        monitor.audit(caller.entry(AuditAction::Export, "review queue", outcome, detail))
+    };
+    let (csv, rows) = match monitor.review_csv(query).await {
+        Ok(made) => made,
+        Err(error) => {
+            audit(AuditOutcome::Failed, error.to_string());
+            return Err(error.body());
+        }
+    };
+    let name = queue_csv_name();
+    let saved = crate::blocking::off_worker(move || {
         let folder = downloads_folder().map_err(|message| ErrorBody {
             code: ErrorCode::Unavailable,
             message,
@@ -24,14 +48,27 @@ pub async fn save_download(name: String, text: String) -> Result<String, ErrorBo
             code: ErrorCode::Invalid,
             message,
         })?;
-        save_in(&folder, stem, extension, text.as_bytes())
+        save_in(&folder, stem, extension, &csv)
             .map(|path| path.display().to_string())
             .map_err(|message| ErrorBody {
                 code: ErrorCode::Unavailable,
                 message,
             })
     })
-    .await
+    .await;
+    match &saved {
+        Ok(_) => audit(AuditOutcome::Ok, format!("{rows} rows")),
+        Err(error) => audit(AuditOutcome::Failed, error.message.clone()),
+    }
+    saved
+}
+
+/// The export's declaration (its role), the same as the browser's download.
+fn review_csv_spec() -> Spec {
+    *HTTP_ONLY
+        .iter()
+        .find(|spec| spec.name == "review_csv")
+        .expect("review_csv is declared")
 }
 
 /// `$XDG_DOWNLOAD_DIR` (the user's Downloads folder), or `~/Downloads`.

@@ -11,6 +11,7 @@ pub mod masking;
 mod open;
 pub mod operations;
 mod provider;
+pub mod queue_csv;
 pub(crate) mod readers;
 mod review;
 pub mod typescript;

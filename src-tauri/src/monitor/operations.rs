@@ -504,7 +504,7 @@ pub const DESKTOP_ONLY: &[(&str, Access)] = &[
     ("keychain_status", Access::Read),
     ("keychain_set", Access::Write),
     ("keychain_delete", Access::Write),
-    ("save_download", Access::Write),
+    ("save_review_csv", Access::Read),
 ];
 
 /// Every declaration, HTTP-only ones included, with its types erased.

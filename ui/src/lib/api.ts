@@ -161,8 +161,9 @@ export const desktop = {
     set: (item: KeychainItem, value: string) => command<void>('keychain_set', { item, value }),
     remove: (item: KeychainItem) => command<boolean>('keychain_delete', { item }),
   },
-  /** Saves `text` as a new file named like `name` in the user's Downloads; gives its path. */
-  saveDownload: (name: string, text: string) => command<string>('save_download', { name, text }),
+  /** Saves the review queue, as `query` filters it, as a new CSV file in the user's Downloads
+   * (the app writes it, by the same rule as every export); gives its path. */
+  saveReviewCsv: (query: ReviewQuery) => command<string>('save_review_csv', { query }),
   /** Tells the app the window shows its first view (for the launch-time figure). */
   ready: () => command<void>('window_ready'),
   /** A click on a desktop notification asks to open that user. */

@@ -639,7 +639,7 @@ export type Operations = {
 };
 
 /** The desktop window's commands. */
-export type DesktopCommand = 'operation' | 'desktop_status' | 'save_settings' | 'restart' | 'window_ready' | 'keychain_status' | 'keychain_set' | 'keychain_delete' | 'save_download';
+export type DesktopCommand = 'operation' | 'desktop_status' | 'save_settings' | 'restart' | 'window_ready' | 'keychain_status' | 'keychain_set' | 'keychain_delete' | 'save_review_csv';
 
 /** The statuses the provider documents, in board order. */
 export const KNOWN_STATUSES = ["NOT_STARTED","OPEN","ON_HOLD","CLOSED"] as const;
