@@ -60,7 +60,8 @@ ensure_desktop_test_tools() {
 
 # The independent signers the signature tests check this monitor against: the standardwebhooks
 # package (v1, HMAC) and cryptography (v1a, Ed25519), in a venv outside the repository, made with
-# Debian's python3 (python3-venv provides its pip). Exports KYC_MONITOR_TEST_PYTHON for the tests.
+# Debian's python3 (python3-venv provides its pip), and Prometheus's text parser for the metrics
+# test. Exports KYC_MONITOR_TEST_PYTHON for the tests.
 ensure_python_signers() {
   local venv=/var/cache/kyc-monitor/venv
   if ! "$venv/bin/python" -c 'import standardwebhooks, cryptography' >/dev/null 2>&1; then
@@ -71,6 +72,12 @@ ensure_python_signers() {
     /usr/bin/python3 -m venv --clear "$venv" >&2
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
       'standardwebhooks==1.1.0' 'cryptography==50.0.2' >&2
+  fi
+  # The metrics test parses /metrics with Prometheus's own Python parser (prometheus_client).
+  if ! "$venv/bin/python" -c 'import prometheus_client' >/dev/null 2>&1; then
+    echo "installing the Prometheus text parser in $venv" >&2
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+      'prometheus_client==0.26.0' >&2
   fi
   export KYC_MONITOR_TEST_PYTHON="$venv/bin/python"
 }

@@ -40,6 +40,7 @@ impl Running {
                 ..Default::default()
             },
             team: None,
+            metrics_listen: None,
         };
         let server = Server::bind(config).await.expect("bind");
         let webhook_url = server.webhook_url().to_owned();

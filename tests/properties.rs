@@ -409,6 +409,7 @@ impl Listener {
             signing_secret: Arc::new(SecretSource::Fixed(secret)),
             own_forwards: kyc_monitor::forward::own_webhook_id_prefix("properties"),
             refusals: Default::default(),
+            metrics: kyc_monitor::metrics::DeliveryMetrics::off(),
         };
         Listener {
             router: ingest::router(config, writer.clone()),

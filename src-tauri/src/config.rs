@@ -267,6 +267,7 @@ pub fn desktop_serve_config(
         outbound: desktop_outbound(settings)?,
         tunnel,
         team: None,
+        metrics_listen: None,
     })
 }
 

@@ -59,6 +59,11 @@ impl ConnectionLimit {
     pub fn ui() -> ConnectionLimit {
         ConnectionLimit(512)
     }
+
+    /// The metrics listener: a scraper or two, and health checks.
+    pub fn metrics() -> ConnectionLimit {
+        ConnectionLimit(64)
+    }
 }
 
 /// Raises the soft limit on open files to the hard limit (a desktop session often starts with a

@@ -16,6 +16,7 @@ use subtle::ConstantTimeEq;
 
 use crate::connections::BODY_DEADLINE;
 use crate::kyc::parse_payload;
+use crate::metrics::{Answered, DeliveryMetrics};
 use crate::secret_file::SecretSource;
 use crate::signature::{SignatureError, SignatureHeaders, SigningSecret};
 use crate::store::{NewDelivery, Outcome, Recorded, Verdict, Writer};
@@ -69,6 +70,8 @@ pub struct WebhookConfig {
     pub own_forwards: String,
     /// How many refused requests are kept one by one; the rest are counted.
     pub refusals: Arc<RefusalBudget>,
+    /// Counts every answer and its latency (`--metrics-listen`).
+    pub metrics: DeliveryMetrics,
 }
 
 /// The bytes a request's headers take (names and values).
@@ -139,6 +142,21 @@ async fn receive(
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
+    let started = std::time::Instant::now();
+    let (response, answered) = record_request(&listener, remote, request).await;
+    listener
+        .config
+        .metrics
+        .answered(answered, started.elapsed());
+    response
+}
+
+/// Records one request to the webhook path and makes its answer, saying what it came to.
+async fn record_request(
+    listener: &Listener,
+    remote: SocketAddr,
+    request: Request,
+) -> (Response, Answered) {
     let received_at = now_millis();
     let (parts, body) = request.into_parts();
     let max_body = listener.config.max_body;
@@ -213,8 +231,14 @@ async fn receive(
                 .admit(remote.ip().to_canonical(), bytes, received_at, reason);
         if !kept {
             return match &verdict {
-                Verdict::Refused { http_status, error } => refusal(*http_status, error),
-                _ => StatusCode::OK.into_response(),
+                Verdict::Refused { http_status, error } => (
+                    refusal(*http_status, error),
+                    Answered::Stored(Outcome::Rejected),
+                ),
+                _ => (
+                    StatusCode::OK.into_response(),
+                    Answered::Stored(Outcome::Ping),
+                ),
             };
         }
     }
@@ -247,7 +271,8 @@ async fn receive(
                     "stored a delivery"
                 );
             }
-            answer(recorded)
+            let outcome = recorded.outcome;
+            (answer(recorded), Answered::Stored(outcome))
         }
         Err(error) => {
             // The reason is the operator's (logged by the writer and shown in the UI), not the
@@ -260,7 +285,7 @@ async fn receive(
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
-            response
+            (response, Answered::NotStored)
         }
     }
 }

@@ -15,6 +15,8 @@ pub mod forward;
 pub mod ingest;
 pub mod keychain;
 pub mod kyc;
+pub mod logs;
+pub mod metrics;
 pub mod monitor;
 pub mod named_file;
 pub mod private_file;

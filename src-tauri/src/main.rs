@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use kyc_monitor::config::{self, ByteSize, TunnelFlags, DEFAULT_LISTEN, DEFAULT_MAX_BODY};
 use kyc_monitor::export::{Format, Table};
+use kyc_monitor::logs::LogFormat;
 use kyc_monitor::provider::FlowConfig;
 use kyc_monitor::serve::{self, ServeConfig, Server};
 use kyc_monitor::signature::SigningSecret;
@@ -40,6 +41,10 @@ struct Cli {
     /// Desktop app: the tunnel for this run (none, ngrok, cloudflared, bore:HOST[:PORT], url:https://...)
     #[arg(long, value_name = "PROVIDER")]
     tunnel: Option<TunnelSpec>,
+
+    /// Log lines on stderr as text, or as one JSON object a line (for a log shipper).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "KYC_MONITOR_LOG_FORMAT")]
+    log_format: LogFormat,
 
     #[command(subcommand)]
     command: Option<Command>,
@@ -180,6 +185,10 @@ struct ServeArgs {
     backup_dir: Option<PathBuf>,
     #[command(flatten)]
     team: config::team::TeamFlags,
+    /// Serves /metrics (Prometheus), /healthz and /readyz on this address (loopback only unless
+    /// people sign in); the next start-up line says where [default: off]
+    #[arg(long, value_name = "ADDR:PORT", value_parser = parse_addr)]
+    metrics_listen: Option<SocketAddr>,
 }
 
 /// A mistake in how the command was called: exit code 2.
@@ -268,7 +277,7 @@ fn main() -> ExitCode {
         cli.command,
         Some(Command::Serve(_)) | Some(Command::Emulate(_)) | None
     );
-    init_logging(if quiet { "warn" } else { "info" });
+    kyc_monitor::logs::init(cli.log_format, if quiet { "warn" } else { "info" });
     match run(cli, layer) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
@@ -282,16 +291,6 @@ fn main() -> ExitCode {
             }
         }
     }
-}
-
-fn init_logging(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
 }
 
 fn run(cli: Cli, layer: Option<FileLayer>) -> anyhow::Result<()> {
@@ -403,11 +402,18 @@ fn serve_config(db: PathBuf, args: ServeArgs) -> anyhow::Result<ServeConfig> {
     };
     let ui_listen = args.ui_listen.map_or(Some(DEFAULT_UI_LISTEN), |ui| ui.0);
     let team = config::team::team_config(args.team, ui_listen).map_err(UsageError)?;
+    if let Some(addr) = args
+        .metrics_listen
+        .filter(|a| team.is_none() && !a.ip().is_loopback())
+    {
+        return Err(UsageError(format!("--metrics-listen {addr} is not a loopback address: the metrics name forwarding destinations and counts users, so on the network they need people to sign in (--auth oidc or --auth proxy); listen on 127.0.0.1 and scrape through a proxy otherwise")).into());
+    }
     Ok(ServeConfig {
         db,
         listen: args.listen,
         ui_listen,
         team,
+        metrics_listen: args.metrics_listen,
         ui_port_fallback: args.ui_listen.is_none(),
         webhook_token: !args.no_webhook_token,
         max_body: args.max_body.0,
@@ -460,6 +466,9 @@ fn run_serve(db: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
         writeln!(stdout, "webhook: {}", server.webhook_url())?;
         if let Some(ui) = server.ui_url() {
             writeln!(stdout, "ui: {ui}")?;
+        }
+        if let Some(metrics) = server.metrics_url() {
+            writeln!(stdout, "metrics: {metrics}/metrics")?;
         }
         stdout.flush()?;
         drop(stdout);

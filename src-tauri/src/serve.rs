@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use crate::api::{self, UiAccess, UiGate};
 use crate::connections::{self, ConnectionLimit};
 use crate::ingest::{self, WebhookConfig};
+use crate::metrics::{DeliveryMetrics, Metrics};
 use crate::monitor::{bind, Monitor, MonitorConfig, OpenError};
 use crate::provider::FlowConfig;
 use crate::secret_file::{SecretFileError, SecretSource};
@@ -49,6 +50,8 @@ pub struct ServeConfig {
     pub outbound: Outbound,
     /// Team mode (people signed in, sessions, roles); `None` is single-person mode.
     pub team: Option<crate::config::team::TeamConfig>,
+    /// `/metrics`, `/healthz` and `/readyz` (loopback only unless people sign in); `None`: off.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// The built-in demo (the provider emulator in-process, this listener registered with it).
@@ -84,6 +87,8 @@ pub enum ServeError {
     },
     #[error("the UI listens on loopback only (such as 127.0.0.1:8788), not on {0}, unless people sign in: add --auth oidc or --auth proxy")]
     UiNotLoopback(SocketAddr),
+    #[error("--metrics-listen takes a loopback address (such as 127.0.0.1:9187), not {0}, unless people sign in (--auth oidc or --auth proxy); scrape through a proxy otherwise")]
+    MetricsNotLoopback(SocketAddr),
     #[error("--forward-to {url} is this monitor's own webhook ({listener}): every delivery would be forwarded back to itself without end; forward to your backend's URL instead")]
     ForwardsToItself { url: String, listener: String },
     #[error("{0}")]
@@ -126,6 +131,8 @@ struct UiListener {
 pub struct Server {
     webhook: Bound,
     ui: Option<UiListener>,
+    /// The metrics listener and its address.
+    metrics: Option<(Bound, SocketAddr)>,
     monitor: Arc<Monitor>,
     demo_at_start: bool,
     tunnel: TunnelSpec,
@@ -146,6 +153,12 @@ impl Server {
             .filter(|addr| !team_mode && !addr.ip().is_loopback())
         {
             return Err(ServeError::UiNotLoopback(ui));
+        }
+        if let Some(addr) = config
+            .metrics_listen
+            .filter(|addr| !team_mode && !addr.ip().is_loopback())
+        {
+            return Err(ServeError::MetricsNotLoopback(addr));
         }
         tunnel::check(&config.tunnel, &config.tunnel_options).map_err(|reason| {
             ServeError::Tunnel {
@@ -174,12 +187,13 @@ impl Server {
                 .await?,
             )
         };
-        let webhook = WebhookConfig {
+        let mut webhook = WebhookConfig {
             token: socket.token,
             max_body: config.max_body,
             signing_secret: signing_secret.clone(),
             own_forwards: socket.own_forwards,
             refusals: Arc::new(ingest::RefusalBudget::default()),
+            metrics: DeliveryMetrics::off(),
         };
         let refusals = webhook.refusals.clone();
         let listener = socket.listener;
@@ -195,6 +209,18 @@ impl Server {
                 }
                 bound => bound?,
             }),
+            None => None,
+        };
+        let metrics = match config.metrics_listen {
+            Some(addr) => {
+                let listener = bind(addr, "--metrics-listen").await?;
+                let addr = listener.local_addr().map_err(ServeError::Listener)?;
+                let metrics = Metrics::new();
+                webhook.metrics = metrics.deliveries();
+                tokio::spawn(metrics.clone().keep_up(monitor.stopping()));
+                let router = crate::metrics::endpoints::router(monitor.clone(), metrics);
+                Some((Bound { listener, router }, addr))
+            }
             None => None,
         };
         let webhook_path = webhook.path();
@@ -241,6 +267,7 @@ impl Server {
         Ok(Server {
             webhook: Bound { listener, router },
             ui,
+            metrics,
             monitor,
             demo_at_start: config.demo.at_start,
             webhook_addr: local_addr,
@@ -265,6 +292,13 @@ impl Server {
     /// The local URL of the webhook, with the real port.
     pub fn webhook_url(&self) -> &str {
         self.monitor.webhook_url()
+    }
+
+    /// Where `/metrics`, `/healthz` and `/readyz` are served (`http://ADDR:PORT`), when asked for.
+    pub fn metrics_url(&self) -> Option<String> {
+        self.metrics
+            .as_ref()
+            .map(|(_, addr)| format!("http://{addr}"))
     }
 
     /// The local UI's URL with this run's token, when the UI listens.
@@ -309,7 +343,11 @@ impl Server {
             )
         });
         let served = std::iter::once((self.webhook, webhook_limit, Some(oversized)))
-            .chain(self.ui.map(|ui| (ui.bound, ConnectionLimit::ui(), None)));
+            .chain(self.ui.map(|ui| (ui.bound, ConnectionLimit::ui(), None)))
+            .chain(
+                self.metrics
+                    .map(|(bound, _)| (bound, ConnectionLimit::metrics(), None)),
+            );
         for (bound, limit, oversized) in served {
             listeners.spawn(connections::serve(
                 bound.listener,

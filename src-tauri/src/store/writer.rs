@@ -285,9 +285,9 @@ impl Writer {
         let _ = tokio::time::timeout(limit, projected.wait_for(|through| *through >= target)).await;
     }
 
-    /// The newest delivery the projection (and so the feed) has reached.
-    pub fn projected_through(&self) -> i64 {
-        *self.projected.borrow()
+    /// Deliveries acknowledged (journaled) that the projection has not reached yet.
+    pub fn projection_lag(&self) -> i64 {
+        (self.journaled.load(Ordering::Acquire) - *self.projected.borrow()).max(0)
     }
 
     /// Commits and answers everything queued so far, projects it, then ends the thread.
