@@ -46,6 +46,9 @@ pub struct SessionView {
     pub name: String,
     pub role: Role,
     pub csrf_token: String,
+    /// Whether people sign in to this monitor (team mode); alone, the one user is the local
+    /// admin and there is nothing to sign out of.
+    pub team: bool,
 }
 
 /// `POST /api/sessions/end`.
@@ -73,12 +76,14 @@ pub(super) fn router() -> Router<Arc<Monitor>> {
 pub(super) async fn session(
     Extension(actor): Extension<Actor>,
     csrf: Option<Extension<CsrfToken>>,
+    team: Option<Extension<Arc<TeamAuth>>>,
 ) -> Json<SessionView> {
     Json(SessionView {
         user: actor.id,
         name: actor.name,
         role: actor.role,
         csrf_token: csrf.map(|Extension(token)| token.0).unwrap_or_default(),
+        team: team.is_some(),
     })
 }
 
