@@ -198,6 +198,20 @@ impl Feed {
         }
     }
 
+    /// Reads until the monitor ends the feed.
+    async fn ends(&mut self, what: &str) {
+        loop {
+            let chunk =
+                tokio::time::timeout(std::time::Duration::from_secs(60), self.response.chunk())
+                    .await
+                    .unwrap_or_else(|_| panic!("waited a minute for the feed to end: {what}"));
+            match chunk {
+                Ok(Some(_)) => continue,
+                Ok(None) | Err(_) => return,
+            }
+        }
+    }
+
     fn names(&self) -> Vec<&str> {
         self.seen.iter().map(|(name, _)| name.as_str()).collect()
     }
@@ -448,4 +462,94 @@ async fn the_feed_masks_users_below_compliance_and_carries_audit_events_to_admin
             .contains(PARTICIPANT),
         "support's feed carried a participant whole"
     );
+}
+
+#[tokio::test]
+async fn a_proxy_sign_in_is_audited_once_per_session_and_a_person_without_a_role_too() {
+    let team = Team::start();
+    let support = team.person(Role::Support).await;
+    for _ in 0..3 {
+        assert_eq!(support.get("/api/session").await.status, 200);
+        assert_eq!(support.get("/api/overview").await.status, 200);
+    }
+    let stranger = Person {
+        browser: Browser::new(),
+        email: "eve@example.com".into(),
+        groups: "guests".into(),
+        ui: team.ui.clone(),
+        csrf: String::new(),
+    };
+    assert_eq!(stranger.get("/api/session").await.status, 403);
+
+    let entries = eventually("the failed sign-in in the audit log", || {
+        let entries = team.audit();
+        async move {
+            match entries.iter().any(|e| e["action"] == "sign-in-failed") {
+                true => Ok(entries),
+                false => Err(format!("{} entries", entries.len())),
+            }
+        }
+    })
+    .await;
+    let sign_ins: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["action"] == "sign-in")
+        .collect();
+    assert_eq!(sign_ins.len(), 1, "{entries:?}");
+    assert_eq!(sign_ins[0]["actor"], "support@example.com");
+    assert_eq!(sign_ins[0]["role"], "support");
+    let failed: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["action"] == "sign-in-failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{entries:?}");
+    assert_eq!(failed[0]["actor"], "eve@example.com");
+    assert_eq!(failed[0]["outcome"], "refused");
+    assert!(failed[0]["detail"].as_str().unwrap().contains("guests"));
+}
+
+#[tokio::test]
+async fn an_open_feed_ends_when_its_session_ends() {
+    let team = Team::start();
+    with_users(&team).await;
+
+    // Signing out ends the feed opened with that session.
+    let support = team.person(Role::Support).await;
+    let mut feed = support.feed().await;
+    feed.until("the backlog", |name, _| name == "change").await;
+    let out = support
+        .browser
+        .see(support.request(reqwest::Method::POST, "/auth/logout"))
+        .await;
+    assert_eq!(out.status, 303, "{}", out.body);
+    feed.ends("signed out").await;
+
+    // An admin ending a person's sessions ends their feed; another person's goes on.
+    let support = team.person(Role::Support).await;
+    let viewer = team.person(Role::Viewer).await;
+    let mut ended = support.feed().await;
+    let mut going_on = viewer.feed().await;
+    ended.until("the backlog", |name, _| name == "change").await;
+    going_on
+        .until("the backlog", |name, _| name == "change")
+        .await;
+    let admin = team.person(Role::Admin).await;
+    let answer = admin
+        .browser
+        .see(
+            admin
+                .request(reqwest::Method::POST, "/api/sessions/end")
+                .header("Content-Type", "application/json")
+                .body(json!({"user": "support@example.com"}).to_string()),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    ended.ends("the admin ended the sessions").await;
+    team.deliver("user_after", flat("user_after", "", "OPEN"))
+        .await;
+    going_on
+        .until("a change after the ending", |name, data| {
+            name == "change" && data["externalId"] == "user_after"
+        })
+        .await;
 }

@@ -87,7 +87,8 @@ pub(super) async fn session(
     })
 }
 
-fn entry(
+/// An audit entry of signing in and out, from `remote`.
+pub(super) fn audit_entry(
     actor: &str,
     role: Option<Role>,
     action: AuditAction,
@@ -157,7 +158,7 @@ async fn callback(
     let mut response = match rp.finish(callback, cookie(&headers, LOGIN_COOKIE)).await {
         Err(error) => {
             tracing::warn!(reason = error.reason(), "a sign-in failed: {error}");
-            monitor.audit(entry(
+            monitor.audit(audit_entry(
                 "unknown",
                 None,
                 AuditAction::SignInFailed,
@@ -172,7 +173,7 @@ async fn callback(
             let groups = signed_in.groups.iter().map(String::as_str);
             match team.config.roles.role_for(groups) {
                 None => {
-                    monitor.audit(entry(
+                    monitor.audit(audit_entry(
                         &signed_in.user,
                         None,
                         AuditAction::SignInFailed,
@@ -196,7 +197,7 @@ async fn callback(
                     };
                     match team.sessions.start(&actor).await {
                         Ok(secret) => {
-                            monitor.audit(entry(
+                            monitor.audit(audit_entry(
                                 &actor.id,
                                 Some(role),
                                 AuditAction::SignIn,
@@ -276,7 +277,7 @@ async fn logout(
             );
         }
     }
-    monitor.audit(entry(
+    monitor.audit(audit_entry(
         &actor.id,
         Some(actor.role),
         AuditAction::SignOut,
@@ -327,7 +328,7 @@ pub(super) async fn end_sessions(
         );
     };
     if !actor.role.allows(Role::Admin) {
-        monitor.audit(entry(
+        monitor.audit(audit_entry(
             &actor.id,
             Some(actor.role),
             AuditAction::RefusedByRole,
@@ -350,7 +351,7 @@ pub(super) async fn end_sessions(
     }
     match team.sessions.end_user(&user).await {
         Ok(ended) => {
-            monitor.audit(entry(
+            monitor.audit(audit_entry(
                 &actor.id,
                 Some(actor.role),
                 AuditAction::SessionsEnded,
