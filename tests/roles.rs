@@ -436,7 +436,7 @@ async fn the_feed_masks_users_below_compliance_and_carries_audit_events_to_admin
     assert_eq!(support.get("/api/search?q=user").await.status, 200);
     let entry = admin_feed
         .until("support's search in the audit log", |name, data| {
-            name == "audit" && data["actor"] == "support@example.com"
+            name == "audit" && data["actor"] == "support@example.com" && data["action"] == "search"
         })
         .await;
     assert_eq!(entry["action"], "search", "{entry}");
@@ -552,4 +552,37 @@ async fn an_open_feed_ends_when_its_session_ends() {
             name == "change" && data["externalId"] == "user_after"
         })
         .await;
+}
+
+#[test]
+fn the_readme_s_role_table_names_every_operation_at_its_least_role() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let mut listed = Vec::new();
+    let table = readme
+        .lines()
+        .skip_while(|line| *line != "### What each role sees and may do")
+        .skip_while(|line| !line.starts_with('|'))
+        .take_while(|line| line.starts_with('|'));
+    for row in table.filter(|line| line.contains("| `")) {
+        let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
+        // The first role column with a mark is the row's least role.
+        let least = Role::ALL[cells[2..6]
+            .iter()
+            .position(|c| !c.is_empty())
+            .expect("a mark")];
+        for name in cells[1].split_whitespace() {
+            listed.push((name.trim_matches('`').to_owned(), least));
+        }
+    }
+    let mut declared: Vec<(String, Role)> = specs()
+        .iter()
+        .map(|spec| (spec.name.to_owned(), spec.least))
+        .collect();
+    listed.sort();
+    declared.sort();
+    assert_eq!(
+        listed, declared,
+        "README's \"What each role sees and may do\""
+    );
 }
