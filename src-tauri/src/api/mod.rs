@@ -63,7 +63,10 @@ pub fn router(monitor: Arc<Monitor>, gate: UiGate) -> Router {
             Arc::new(access),
             guard::guard,
         )),
-        UiGate::Team(team) => routes.layer(middleware::from_fn_with_state(team, team_guard::guard)),
+        UiGate::Team(team) => routes.layer(middleware::from_fn_with_state(
+            (team, monitor.clone()),
+            team_guard::guard,
+        )),
     };
     guarded
         // Outside the guard, so that its refusals carry them too. The page and its assets set

@@ -46,6 +46,9 @@ pub struct SessionView {
     pub name: String,
     pub role: Role,
     pub csrf_token: String,
+    /// Whether people sign in to this monitor (team mode); alone, the one user is the local
+    /// admin and there is nothing to sign out of.
+    pub team: bool,
 }
 
 /// `POST /api/sessions/end`.
@@ -73,16 +76,19 @@ pub(super) fn router() -> Router<Arc<Monitor>> {
 pub(super) async fn session(
     Extension(actor): Extension<Actor>,
     csrf: Option<Extension<CsrfToken>>,
+    team: Option<Extension<Arc<TeamAuth>>>,
 ) -> Json<SessionView> {
     Json(SessionView {
         user: actor.id,
         name: actor.name,
         role: actor.role,
         csrf_token: csrf.map(|Extension(token)| token.0).unwrap_or_default(),
+        team: team.is_some(),
     })
 }
 
-fn entry(
+/// An audit entry of signing in and out, from `remote`.
+pub(super) fn audit_entry(
     actor: &str,
     role: Option<Role>,
     action: AuditAction,
@@ -152,7 +158,7 @@ async fn callback(
     let mut response = match rp.finish(callback, cookie(&headers, LOGIN_COOKIE)).await {
         Err(error) => {
             tracing::warn!(reason = error.reason(), "a sign-in failed: {error}");
-            monitor.audit(entry(
+            monitor.audit(audit_entry(
                 "unknown",
                 None,
                 AuditAction::SignInFailed,
@@ -167,7 +173,7 @@ async fn callback(
             let groups = signed_in.groups.iter().map(String::as_str);
             match team.config.roles.role_for(groups) {
                 None => {
-                    monitor.audit(entry(
+                    monitor.audit(audit_entry(
                         &signed_in.user,
                         None,
                         AuditAction::SignInFailed,
@@ -191,7 +197,7 @@ async fn callback(
                     };
                     match team.sessions.start(&actor).await {
                         Ok(secret) => {
-                            monitor.audit(entry(
+                            monitor.audit(audit_entry(
                                 &actor.id,
                                 Some(role),
                                 AuditAction::SignIn,
@@ -271,7 +277,7 @@ async fn logout(
             );
         }
     }
-    monitor.audit(entry(
+    monitor.audit(audit_entry(
         &actor.id,
         Some(actor.role),
         AuditAction::SignOut,
@@ -322,7 +328,7 @@ pub(super) async fn end_sessions(
         );
     };
     if !actor.role.allows(Role::Admin) {
-        monitor.audit(entry(
+        monitor.audit(audit_entry(
             &actor.id,
             Some(actor.role),
             AuditAction::RefusedByRole,
@@ -345,7 +351,7 @@ pub(super) async fn end_sessions(
     }
     match team.sessions.end_user(&user).await {
         Ok(ended) => {
-            monitor.audit(entry(
+            monitor.audit(audit_entry(
                 &actor.id,
                 Some(actor.role),
                 AuditAction::SessionsEnded,

@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::sync::broadcast;
+
 use axum::http::{header, HeaderMap, HeaderValue};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -112,6 +114,25 @@ pub struct Sessions {
     cache: Mutex<HashMap<[u8; 32], Cached>>,
     /// Counts endings: a lookup that began before one does not fill the cache with what it read.
     endings: AtomicU64,
+    /// Tells open live feeds which sessions ended, so that they end with them.
+    ended: broadcast::Sender<Ended>,
+}
+
+/// A session, or all of a person's, ended (sign-out, or an admin ended them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    Session([u8; 32]),
+    User(String),
+}
+
+impl Ended {
+    /// Whether this ending is that of the session `secret`, held by `user`.
+    pub fn ends(&self, secret: &SessionSecret, user: &str) -> bool {
+        match self {
+            Ended::Session(id_hash) => *id_hash == secret.id_hash(),
+            Ended::User(ended) => ended == user,
+        }
+    }
 }
 
 impl Sessions {
@@ -122,7 +143,13 @@ impl Sessions {
             idle_millis: idle.as_millis() as i64,
             cache: Mutex::new(HashMap::new()),
             endings: AtomicU64::new(0),
+            ended: broadcast::channel(64).0,
         }
+    }
+
+    /// The sessions that end from now on.
+    pub fn endings(&self) -> broadcast::Receiver<Ended> {
+        self.ended.subscribe()
     }
 
     fn absolute_millis() -> i64 {
@@ -232,15 +259,21 @@ impl Sessions {
         self.forget(|hash, _| *hash == id_hash);
         self.writer
             .end_session(id_hash, crate::time::now_millis())
-            .await
+            .await?;
+        // No feed open is fine: nobody is told.
+        let _ = self.ended.send(Ended::Session(id_hash));
+        Ok(())
     }
 
     /// Ends every session of `user`; returns how many were open.
     pub async fn end_user(&self, user: &str) -> Result<usize, StoreError> {
         self.forget(|_, cached| cached.actor.id == user);
-        self.writer
+        let ended = self
+            .writer
             .end_user_sessions(user, crate::time::now_millis())
-            .await
+            .await?;
+        let _ = self.ended.send(Ended::User(user.to_owned()));
+        Ok(ended)
     }
 
     fn forget(&self, which: impl Fn(&[u8; 32], &Cached) -> bool) {

@@ -7,14 +7,14 @@ use std::collections::BTreeSet;
 use ts_rs::{Config, TS};
 
 use super::inspector::*;
-use super::operations::{visit_all, Operation, Visitor, DESKTOP_ONLY};
+use super::operations::{visit_all, Operation, Spec, Visitor, DESKTOP_ONLY, HTTP_ONLY};
 use super::review::SubStatusCount;
 use super::views::*;
 use super::work::{BackupReport, BackupRequest, WorkKind, WorkState, WorkView};
 use super::{AuditEntryView, AuditPage, AuditQuery};
 use super::{ErrorBody, ErrorCode, ReviewPage, ReviewQuery, ReviewSettings, ReviewSort};
 use crate::access::{AuditAction, Role};
-use crate::api::UiLink;
+use crate::api::{SessionView, UiLink};
 use crate::keychain::{self, KeychainStatus};
 use crate::kyc::{UserState, KNOWN_STATUSES, OTHER_STATUS_LABEL, STATUS_LABELS};
 use crate::provider::actions::{DemoStatus, Learned, ProviderProfile, ReconcileReport};
@@ -76,6 +76,7 @@ pub fn typescript() -> String {
     file.declare::<BackupRequest>();
     file.declare::<BackupReport>();
     file.declare::<UiLink>();
+    file.declare::<SessionView>();
     file.declare::<AuditEntryView>();
     file.declare::<AuditQuery>();
     file.declare::<AuditPage>();
@@ -145,13 +146,7 @@ fn operations(file: &mut Declarations) {
             self.file.declare_once::<Op::Input>();
             self.file.uses::<Op::Output>();
             let doc = spec.doc.trim();
-            self.routes.push_str(&format!(
-                "  {}: {{ method: '{}', path: '{}', least: '{}' }},\n",
-                spec.name,
-                spec.method.as_str(),
-                spec.path,
-                spec.least
-            ));
+            self.routes.push_str(&route(&spec));
             self.types.push_str(&format!(
                 "  /** {doc} */\n  {}: {{ path: {}; input: {}; output: {} }};\n",
                 spec.name,
@@ -169,10 +164,15 @@ fn operations(file: &mut Declarations) {
     visit_all(&mut table);
     let Table {
         file,
-        routes,
+        mut routes,
         types,
     } = table;
-    file.push("/** Every operation of the monitor (src-tauri/src/monitor/operations.rs): its HTTP route and the\n * least role allowed. The desktop window runs the same by name. */\n");
+    // The HTTP-only ones (the feed, the CSV, the session...) too: the UI decides what to show
+    // from every operation's least role.
+    for spec in HTTP_ONLY {
+        routes.push_str(&route(spec));
+    }
+    file.push("/** Every operation of the monitor (src-tauri/src/monitor/operations.rs): its HTTP route and the\n * least role allowed. The desktop window runs the same by name (all but the HTTP-only ones at the\n * end, which `Operations` does not list). */\n");
     file.push(&format!(
         "export const OPERATIONS = {{\n{routes}}} as const;\n\n"
     ));
@@ -187,6 +187,17 @@ fn operations(file: &mut Declarations) {
         "export type DesktopCommand = {};\n\n",
         commands.join(" | ")
     ));
+}
+
+/// One line of `OPERATIONS`.
+fn route(spec: &Spec) -> String {
+    format!(
+        "  {}: {{ method: '{}', path: '{}', least: '{}' }},\n",
+        spec.name,
+        spec.method.as_str(),
+        spec.path,
+        spec.least
+    )
 }
 
 fn json(value: &impl serde::Serialize) -> String {

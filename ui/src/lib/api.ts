@@ -19,6 +19,7 @@ import type {
   LiveEvent,
   Operations,
   RegisterForm,
+  SessionView,
   ReviewQuery,
   ReviewSettings,
   SettingsSaved,
@@ -56,14 +57,20 @@ async function command<T>(name: DesktopCommand, args: Record<string, unknown> = 
   }
 }
 
+/** The session's CSRF token (from `GET /api/session`), sent with every request that changes
+ * something. */
+let csrfToken = '';
+
 /** The same call over HTTP to the UI listener, in a browser. */
 async function fetchJson<T>(path: string, init?: { method?: string; json?: unknown }): Promise<T> {
+  const method = init?.method ?? 'GET';
+  const headers: Record<string, string> = method === 'GET' ? {} : { 'x-csrf-token': csrfToken };
+  if (init?.json !== undefined) headers['content-type'] = 'application/json';
   const response = await fetch(path, {
     credentials: 'same-origin',
-    method: init?.method ?? 'GET',
-    ...(init?.json === undefined
-      ? {}
-      : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(init.json) }),
+    method,
+    headers,
+    ...(init?.json === undefined ? {} : { body: JSON.stringify(init.json) }),
   });
   const body = (await response.json().catch(() => ({}))) as Partial<ErrorBody>;
   if (!response.ok) {
@@ -135,9 +142,39 @@ export const api = {
   backup: (path: string) => run('backup', {}, { path }),
 };
 
+/** The desktop window's one person: the local admin, with no route to ask and nothing to sign
+ * out of. */
+const LOCAL_ADMIN: SessionView = { user: 'local', name: 'local', role: 'admin', csrfToken: '', team: false };
+
+/** Who is signed in, with which role; keeps their CSRF token for the requests that change
+ * something. */
+export async function loadSession(): Promise<SessionView> {
+  if (isDesktop) return LOCAL_ADMIN;
+  const session = await fetchJson<SessionView>(OPERATIONS.session.path);
+  csrfToken = session.csrfToken;
+  return session;
+}
+
+/** Team mode: ends this browser's session, then shows the signed-out page. */
+export async function signOut(): Promise<void> {
+  const response = await fetch('/auth/logout', {
+    method: 'POST',
+    credentials: 'same-origin',
+    headers: { 'x-csrf-token': csrfToken },
+    redirect: 'manual',
+  });
+  // The monitor answers with a redirect to the signed-out page (opaque here); anything else
+  // is a refusal with a sentence.
+  if (response.type !== 'opaqueredirect' && !response.ok) {
+    const body = (await response.json().catch(() => ({}))) as Partial<ErrorBody>;
+    throw new ApiError(body.message ?? `the monitor answered ${response.status}`, body.code ?? null);
+  }
+  location.assign('/auth/signed-out');
+}
+
 /** Browser only: replaces the UI's token, so that every earlier link and other browsers' cookies
  * stop working; this page gets the new cookie and the new link to keep. */
-export const newUiLink = () => fetchJson<UiLink>('/api/ui-link', { method: 'POST', json: {} });
+export const newUiLink = () => fetchJson<UiLink>(OPERATIONS.ui_link.path, { method: 'POST', json: {} });
 
 /** A filtered address: "no decision" is an empty decision, which `query` would drop. */
 function withDecision(path: string, filter: ReviewQuery): string {
@@ -178,7 +215,8 @@ export const desktop = {
   },
 };
 
-/** `refused`: the monitor no longer takes this page's token (a new UI link was made). */
+/** `refused`: the monitor no longer takes this page's token (a new UI link was made) or its
+ * session (signed out, ended by an admin, expired). */
 export type FeedState = 'connecting' | 'live' | 'reconnecting' | 'refused';
 
 /** Follows committed deliveries. The browser reconnects by itself and resumes after the last
@@ -226,8 +264,8 @@ export function follow(handlers: {
     source.addEventListener('audit', (event) => handlers.onAudit?.(JSON.parse((event as MessageEvent).data) as AuditEntry));
   };
 
-  // The browser closed the feed for good: the monitor refused it (its token was replaced) or
-  // could not be reached. Ask which, then try again a little later.
+  // The browser closed the feed for good: the monitor refused it (its token was replaced, the
+  // session ended) or could not be reached. Ask which, then try again a little later.
   const reopenLater = async () => {
     if (stopped) return;
     let refused = false;

@@ -234,6 +234,13 @@ export type BackupReport = { path: string, bytes: number, deliveries: number, us
 
 export type UiLink = { url: string, };
 
+export type SessionView = { user: string, name: string, role: Role, csrfToken: string, 
+/**
+ * Whether people sign in to this monitor (team mode); alone, the one user is the local
+ * admin and there is nothing to sign out of.
+ */
+team: boolean, };
+
 export type AuditEntry = { seq: number, at: number, actor: string, 
 /**
  * None where nobody was signed in (a failed sign-in).
@@ -567,7 +574,8 @@ export type IdPath = { id: number, };
 export type PauseInput = { paused: boolean, };
 
 /** Every operation of the monitor (src-tauri/src/monitor/operations.rs): its HTTP route and the
- * least role allowed. The desktop window runs the same by name. */
+ * least role allowed. The desktop window runs the same by name (all but the HTTP-only ones at the
+ * end, which `Operations` does not list). */
 export const OPERATIONS = {
   overview: { method: 'GET', path: '/api/overview', least: 'viewer' },
   stats: { method: 'GET', path: '/api/stats', least: 'viewer' },
@@ -590,6 +598,11 @@ export const OPERATIONS = {
   audit_log: { method: 'GET', path: '/api/audit', least: 'admin' },
   work: { method: 'GET', path: '/api/work', least: 'viewer' },
   backup: { method: 'POST', path: '/api/backup', least: 'admin' },
+  feed: { method: 'GET', path: '/api/feed', least: 'viewer' },
+  review_csv: { method: 'GET', path: '/api/review.csv', least: 'compliance' },
+  ui_link: { method: 'POST', path: '/api/ui-link', least: 'admin' },
+  session: { method: 'GET', path: '/api/session', least: 'viewer' },
+  end_sessions: { method: 'POST', path: '/api/sessions/end', least: 'admin' },
 } as const;
 
 /** Each operation's path parameters, input (query or JSON body) and answer. */

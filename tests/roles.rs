@@ -1,0 +1,588 @@
+//! Roles, walked from the declarations: every operation of `monitor::operations::specs()` is
+//! called by a person of every role on a team monitor behind a sign-in proxy, and is refused
+//! (403 `forbidden`, and a `refused-by-role` audit entry) exactly when the role is below the
+//! declared one. A new declared operation is walked without a line here. Then what each role
+//! receives: support and viewer see users masked, no raw headers or bodies, no audit events.
+
+mod support;
+
+use std::process::Command;
+
+use kyc_monitor::access::Role;
+use kyc_monitor::monitor::operations::{specs, Method, Spec};
+use serde_json::{json, Value};
+use support::idp::{Browser, Seen};
+use support::*;
+
+const PARTICIPANT: &str = "firms/ISV-Participant-Acme/users/user_roles_1";
+const ACCOUNT: &str = "firms/ISV-Acme/accounts/7c1e9a02b4d6";
+const USER: &str = "user_roles_1";
+
+/// A team monitor behind a sign-in proxy at 127.0.0.1, one group per role.
+struct Team {
+    monitor: Monitor,
+    ui: String,
+    _scratch: Scratch,
+}
+
+impl Team {
+    fn start() -> Team {
+        let scratch = Scratch::new();
+        let port = free_port();
+        let ui = format!("http://127.0.0.1:{port}");
+        let mut monitor = Monitor::start_on(
+            &scratch.db(),
+            &format!("127.0.0.1:{port}"),
+            &[
+                "--auth",
+                "proxy",
+                "--trusted-proxy",
+                "127.0.0.1/32",
+                "--public-ui-url",
+                &ui,
+                "--role",
+                "admin=g-admin",
+                "--role",
+                "compliance=g-comp",
+                "--role",
+                "support=g-sup",
+                "--role",
+                "viewer=g-view",
+            ],
+            &mut Command::new(BIN),
+        );
+        assert_eq!(monitor.team_ui(), ui);
+        Team {
+            monitor,
+            ui,
+            _scratch: scratch,
+        }
+    }
+
+    /// Delivers `body` to the webhook as the provider would, and waits until it is projected.
+    async fn deliver(&self, external_id: &str, body: String) {
+        assert_eq!(post(&self.monitor.webhook_url, body).await.status, 200);
+        let db = self.monitor.db.clone();
+        eventually(&format!("{external_id} on the board"), || {
+            let found = lookup(&db, external_id);
+            async move { found.ok_or_else(|| "not yet".to_owned()) }
+        })
+        .await;
+    }
+
+    /// A person of `role` as the proxy presents them, with the CSRF token of their session.
+    async fn person(&self, role: Role) -> Person {
+        let group = match role {
+            Role::Admin => "g-admin",
+            Role::Compliance => "g-comp",
+            Role::Support => "g-sup",
+            Role::Viewer => "g-view",
+        };
+        let mut person = Person {
+            browser: Browser::new(),
+            email: format!("{role}@example.com"),
+            groups: format!("staff, {group}"),
+            ui: self.ui.clone(),
+            csrf: String::new(),
+        };
+        let session = person.get("/api/session").await;
+        assert_eq!(session.status, 200, "{}", session.body);
+        let session: Value = serde_json::from_str(&session.body).unwrap();
+        assert_eq!(session["role"], role.as_str());
+        person.csrf = session["csrfToken"].as_str().unwrap().to_owned();
+        person
+    }
+
+    fn audit(&self) -> Vec<Value> {
+        let output = cli(&self.monitor.db, &["audit", "export", "--format", "jsonl"]);
+        assert!(output.status.success(), "{output:?}");
+        stdout(&output)
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("a JSON line"))
+            .collect()
+    }
+}
+
+/// Someone behind the proxy: every request carries their headers and their session's cookie.
+struct Person {
+    browser: Browser,
+    email: String,
+    groups: String,
+    ui: String,
+    csrf: String,
+}
+
+impl Person {
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let request = self
+            .browser
+            .client
+            .request(method.clone(), format!("{}{path}", self.ui))
+            .header("X-Forwarded-Email", &self.email)
+            .header("X-Forwarded-Groups", &self.groups);
+        if method == reqwest::Method::GET {
+            return request;
+        }
+        request
+            .header("Origin", &self.ui)
+            .header("X-CSRF-Token", &self.csrf)
+    }
+
+    async fn get(&self, path: &str) -> Seen {
+        self.browser
+            .see(self.request(reqwest::Method::GET, path))
+            .await
+    }
+
+    async fn get_json(&self, path: &str) -> (Value, String) {
+        let seen = self.get(path).await;
+        assert_eq!(seen.status, 200, "{path}: {}", seen.body);
+        (serde_json::from_str(&seen.body).unwrap(), seen.body)
+    }
+
+    /// The live feed, replayed from the first delivery.
+    async fn feed(&self) -> Feed {
+        let response = self
+            .request(reqwest::Method::GET, "/api/feed?after=0")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        Feed {
+            response,
+            buffer: String::new(),
+            seen: Vec::new(),
+        }
+    }
+}
+
+/// An open live feed, read event by event.
+struct Feed {
+    response: reqwest::Response,
+    buffer: String,
+    /// Every event read so far: its name and data.
+    seen: Vec<(String, Value)>,
+}
+
+impl Feed {
+    /// Reads until an event for which `wanted` holds, and returns it.
+    async fn until(&mut self, what: &str, wanted: impl Fn(&str, &Value) -> bool) -> Value {
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut name = "message".to_owned();
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(value) = line.strip_prefix("event: ") {
+                        name = value.to_owned();
+                    } else if let Some(value) = line.strip_prefix("data: ") {
+                        data.push_str(value);
+                    }
+                }
+                if data.is_empty() {
+                    continue;
+                }
+                let data: Value = serde_json::from_str(&data).expect("JSON data");
+                self.seen.push((name.clone(), data.clone()));
+                if wanted(&name, &data) {
+                    return data;
+                }
+            }
+            let chunk =
+                tokio::time::timeout(std::time::Duration::from_secs(60), self.response.chunk())
+                    .await
+                    .unwrap_or_else(|_| panic!("waited a minute on the feed for {what}"))
+                    .expect("the feed goes on")
+                    .unwrap_or_else(|| panic!("the feed ended before {what}"));
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// Reads until the monitor ends the feed.
+    async fn ends(&mut self, what: &str) {
+        loop {
+            let chunk =
+                tokio::time::timeout(std::time::Duration::from_secs(60), self.response.chunk())
+                    .await
+                    .unwrap_or_else(|_| panic!("waited a minute for the feed to end: {what}"));
+            match chunk {
+                Ok(Some(_)) => continue,
+                Ok(None) | Err(_) => return,
+            }
+        }
+    }
+
+    fn names(&self) -> Vec<&str> {
+        self.seen.iter().map(|(name, _)| name.as_str()).collect()
+    }
+}
+
+/// A declared route's address, its parameters filled with what exists.
+fn address(spec: &Spec) -> String {
+    let path = spec
+        .path
+        .replace("{id}", "1")
+        .replace("{status}", "CLOSED")
+        .replace("{externalId}", USER);
+    match spec.name {
+        "search" => format!("{path}?q=user_roles"),
+        _ => path,
+    }
+}
+
+/// `value` as a role below compliance sees it.
+fn masked(value: &str) -> String {
+    let count = value.chars().count();
+    format!("{}{}", "*".repeat(count - 4), &value[value.len() - 4..])
+}
+
+fn assert_masked(user: &Value, what: &str) {
+    assert_eq!(user["participantId"], masked(PARTICIPANT), "{what}: {user}");
+    assert_eq!(user["account"], masked(ACCOUNT), "{what}: {user}");
+}
+
+/// The users the walk looks at: one in the flat form carrying personal data the provider may
+/// add (a date of birth, a name), one in the newer envelope.
+async fn with_users(team: &Team) {
+    let flat = json!({
+        "externalId": USER, "decision": "ACCEPT", "status": "CLOSED", "subStatus": "",
+        "participantId": PARTICIPANT, "account": ACCOUNT,
+        "date_of_birth": "1987-03-14", "first_name": "Ada", "address": "1 Rue de la Paix"
+    });
+    team.deliver(USER, flat.to_string()).await;
+    let envelope = String::from_utf8(fixture("envelope-approved.json")).unwrap();
+    team.deliver("user_6630", envelope).await;
+}
+
+#[tokio::test]
+async fn every_declared_operation_is_refused_exactly_to_the_roles_below_its_own() {
+    let team = Team::start();
+    with_users(&team).await;
+    let mut refused = Vec::new();
+    for role in Role::ALL {
+        let person = team.person(role).await;
+        for spec in specs() {
+            let url = address(&spec);
+            let seen = match spec.method {
+                // The feed streams: its answer's head is enough.
+                Method::Get if spec.name == "feed" => {
+                    let response = person
+                        .request(reqwest::Method::GET, &url)
+                        .send()
+                        .await
+                        .unwrap();
+                    let status = response.status().as_u16();
+                    let body = if status == 200 {
+                        String::new()
+                    } else {
+                        response.text().await.unwrap()
+                    };
+                    (status, body)
+                }
+                Method::Get => {
+                    let seen = person.get(&url).await;
+                    (seen.status, seen.body)
+                }
+                // A body no operation takes: where the role is allowed the call is refused as
+                // invalid before anything is done.
+                Method::Post => {
+                    let seen = person
+                        .browser
+                        .see(
+                            person
+                                .request(reqwest::Method::POST, &url)
+                                .header("Content-Type", "text/plain")
+                                .body("not json"),
+                        )
+                        .await;
+                    (seen.status, seen.body)
+                }
+            };
+            let (status, body) = seen;
+            let what = format!("{role} {} {}", spec.method.as_str(), url);
+            if role.allows(spec.least) {
+                assert_ne!(status, 403, "{what} is allowed: {body}");
+                if spec.method == Method::Get {
+                    assert_eq!(status, 200, "{what}: {body}");
+                }
+            } else {
+                assert_eq!(status, 403, "{what} is refused: {body}");
+                let error: Value = serde_json::from_str(&body).unwrap();
+                assert_eq!(error["code"], "forbidden", "{what}");
+                assert!(
+                    error["message"].as_str().unwrap().contains("your role"),
+                    "{what}: {body}"
+                );
+                refused.push((person.email.clone(), spec));
+            }
+        }
+    }
+    assert!(!refused.is_empty());
+
+    // Each refusal by role is in the audit log, with the person and what their role lacked.
+    let expected = refused.len();
+    let entries = eventually("every refusal in the audit log", || {
+        let entries = team.audit();
+        let count = entries
+            .iter()
+            .filter(|e| e["action"] == "refused-by-role")
+            .count();
+        async move {
+            if count >= expected {
+                Ok(entries)
+            } else {
+                Err(format!("{count} refusals"))
+            }
+        }
+    })
+    .await;
+    for (email, spec) in &refused {
+        let detail = format!("{} needs {}", spec.name, spec.least);
+        assert!(
+            entries.iter().any(|e| e["action"] == "refused-by-role"
+                && e["actor"] == email.as_str()
+                && e["outcome"] == "refused"
+                && e["detail"] == detail.as_str()),
+            "no refused-by-role entry for {email}: {detail}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn support_sees_users_masked_without_headers_bodies_or_personal_data() {
+    let team = Team::start();
+    with_users(&team).await;
+    let support = team.person(Role::Support).await;
+
+    let (detail, text) = support.get_json(&format!("/api/users/{USER}")).await;
+    assert_masked(&detail["user"], "the user page");
+    let timeline = detail["timeline"].as_array().unwrap();
+    assert!(!timeline.is_empty());
+    for entry in timeline {
+        assert_eq!(entry["withheld"], true, "{entry}");
+        assert_eq!(entry["headers"], json!([]), "{entry}");
+        assert!(
+            entry["body"].is_null() && entry["bodyBase64"].is_null(),
+            "{entry}"
+        );
+        assert_masked(entry, "a timeline entry");
+    }
+    for personal in [
+        "date_of_birth",
+        "1987-03-14",
+        "Ada",
+        "Rue de la Paix",
+        PARTICIPANT,
+        ACCOUNT,
+    ] {
+        assert!(
+            !text.contains(personal),
+            "{personal} sent to support: {text}"
+        );
+    }
+
+    let (found, text) = support.get_json("/api/search?q=user_roles").await;
+    let users = found["users"].as_array().unwrap();
+    assert_eq!(users.len(), 1, "{found}");
+    assert_masked(&users[0], "a search result");
+    assert!(!text.contains("date_of_birth") && !text.contains(PARTICIPANT));
+
+    // Compliance sees the same user whole: the masking is the role's, not the data's.
+    let compliance = team.person(Role::Compliance).await;
+    let (detail, text) = compliance.get_json(&format!("/api/users/{USER}")).await;
+    assert_eq!(detail["user"]["participantId"], PARTICIPANT);
+    assert_eq!(detail["timeline"][0]["withheld"], false);
+    assert!(text.contains("date_of_birth"), "{text}");
+}
+
+#[tokio::test]
+async fn the_viewer_s_board_is_masked() {
+    let team = Team::start();
+    with_users(&team).await;
+    let viewer = team.person(Role::Viewer).await;
+    let (page, text) = viewer.get_json("/api/board/CLOSED").await;
+    let user = page["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["externalId"] == USER)
+        .unwrap_or_else(|| panic!("{USER} on the board: {page}"))
+        .clone();
+    assert_masked(&user, "the board");
+    assert!(
+        !text.contains(PARTICIPANT) && !text.contains(ACCOUNT),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn the_feed_masks_users_below_compliance_and_carries_audit_events_to_admins_only() {
+    let team = Team::start();
+    with_users(&team).await;
+    let admin = team.person(Role::Admin).await;
+    let support = team.person(Role::Support).await;
+    let mut admin_feed = admin.feed().await;
+    let mut support_feed = support.feed().await;
+
+    // The backlog replayed to support: the user masked.
+    let change = support_feed
+        .until("the user's change", |name, data| {
+            name == "change" && data["externalId"] == USER
+        })
+        .await;
+    assert_masked(&change["user"], "the feed");
+
+    // Support searches (an audited action): the admins' feed tells of it.
+    assert_eq!(support.get("/api/search?q=user").await.status, 200);
+    let entry = admin_feed
+        .until("support's search in the audit log", |name, data| {
+            name == "audit" && data["actor"] == "support@example.com" && data["action"] == "search"
+        })
+        .await;
+    assert_eq!(entry["action"], "search", "{entry}");
+
+    // Two deliveries after it, the second sent once support's feed carried the first: by then
+    // the feed has passed the search's audit entry, which it did not send.
+    for marker in ["user_marker_1", "user_marker_2"] {
+        team.deliver(marker, flat(marker, "", "OPEN")).await;
+        support_feed
+            .until(marker, |name, data| {
+                name == "change" && data["externalId"] == marker
+            })
+            .await;
+    }
+    assert!(
+        !support_feed.names().contains(&"audit"),
+        "support was sent audit events: {:?}",
+        support_feed.names()
+    );
+    assert!(
+        !serde_json::to_string(&support_feed.seen)
+            .unwrap()
+            .contains(PARTICIPANT),
+        "support's feed carried a participant whole"
+    );
+}
+
+#[tokio::test]
+async fn a_proxy_sign_in_is_audited_once_per_session_and_a_person_without_a_role_too() {
+    let team = Team::start();
+    let support = team.person(Role::Support).await;
+    for _ in 0..3 {
+        assert_eq!(support.get("/api/session").await.status, 200);
+        assert_eq!(support.get("/api/overview").await.status, 200);
+    }
+    let stranger = Person {
+        browser: Browser::new(),
+        email: "eve@example.com".into(),
+        groups: "guests".into(),
+        ui: team.ui.clone(),
+        csrf: String::new(),
+    };
+    assert_eq!(stranger.get("/api/session").await.status, 403);
+
+    let entries = eventually("the failed sign-in in the audit log", || {
+        let entries = team.audit();
+        async move {
+            match entries.iter().any(|e| e["action"] == "sign-in-failed") {
+                true => Ok(entries),
+                false => Err(format!("{} entries", entries.len())),
+            }
+        }
+    })
+    .await;
+    let sign_ins: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["action"] == "sign-in")
+        .collect();
+    assert_eq!(sign_ins.len(), 1, "{entries:?}");
+    assert_eq!(sign_ins[0]["actor"], "support@example.com");
+    assert_eq!(sign_ins[0]["role"], "support");
+    let failed: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["action"] == "sign-in-failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{entries:?}");
+    assert_eq!(failed[0]["actor"], "eve@example.com");
+    assert_eq!(failed[0]["outcome"], "refused");
+    assert!(failed[0]["detail"].as_str().unwrap().contains("guests"));
+}
+
+#[tokio::test]
+async fn an_open_feed_ends_when_its_session_ends() {
+    let team = Team::start();
+    with_users(&team).await;
+
+    // Signing out ends the feed opened with that session.
+    let support = team.person(Role::Support).await;
+    let mut feed = support.feed().await;
+    feed.until("the backlog", |name, _| name == "change").await;
+    let out = support
+        .browser
+        .see(support.request(reqwest::Method::POST, "/auth/logout"))
+        .await;
+    assert_eq!(out.status, 303, "{}", out.body);
+    feed.ends("signed out").await;
+
+    // An admin ending a person's sessions ends their feed; another person's goes on.
+    let support = team.person(Role::Support).await;
+    let viewer = team.person(Role::Viewer).await;
+    let mut ended = support.feed().await;
+    let mut going_on = viewer.feed().await;
+    ended.until("the backlog", |name, _| name == "change").await;
+    going_on
+        .until("the backlog", |name, _| name == "change")
+        .await;
+    let admin = team.person(Role::Admin).await;
+    let answer = admin
+        .browser
+        .see(
+            admin
+                .request(reqwest::Method::POST, "/api/sessions/end")
+                .header("Content-Type", "application/json")
+                .body(json!({"user": "support@example.com"}).to_string()),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    ended.ends("the admin ended the sessions").await;
+    team.deliver("user_after", flat("user_after", "", "OPEN"))
+        .await;
+    going_on
+        .until("a change after the ending", |name, data| {
+            name == "change" && data["externalId"] == "user_after"
+        })
+        .await;
+}
+
+#[test]
+fn the_readme_s_role_table_names_every_operation_at_its_least_role() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let mut listed = Vec::new();
+    let table = readme
+        .lines()
+        .skip_while(|line| *line != "### What each role sees and may do")
+        .skip_while(|line| !line.starts_with('|'))
+        .take_while(|line| line.starts_with('|'));
+    for row in table.filter(|line| line.contains("| `")) {
+        let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
+        // The first role column with a mark is the row's least role.
+        let least = Role::ALL[cells[2..6]
+            .iter()
+            .position(|c| !c.is_empty())
+            .expect("a mark")];
+        for name in cells[1].split_whitespace() {
+            listed.push((name.trim_matches('`').to_owned(), least));
+        }
+    }
+    let mut declared: Vec<(String, Role)> = specs()
+        .iter()
+        .map(|spec| (spec.name.to_owned(), spec.least))
+        .collect();
+    listed.sort();
+    declared.sort();
+    assert_eq!(
+        listed, declared,
+        "README's \"What each role sees and may do\""
+    );
+}
