@@ -628,7 +628,8 @@ describe('the desktop app in a real window', { skip: !binary && 'set KYC_MONITOR
       await eventually(async () => /Saved\..*forwarding and retention change when the monitor restarts/.test(await answer()), 'the save');
 
       // The signing secret goes to the keychain; a public key is refused without being echoed.
-      const field = await session.find('input[name="forward-signing-secret"]');
+      // The keychain's panel shows once the app has asked the keychain (over D-Bus).
+      const field = await session.waitFor('input[name="forward-signing-secret"]');
       const panel = await session.find('[data-testid="keychain-forward-signing-secret"]');
       const submit = await session.find('[data-testid="keychain-forward-signing-secret"] button[type="submit"]');
       const publicKey = `whpk_${randomBytes(32).toString('base64')}`;
