@@ -437,3 +437,53 @@ async fn an_export_of_the_queue_is_audited_with_its_row_count_once_sent() {
     assert_eq!(export["detail"], "3 rows");
     assert_eq!(monitor.terminate(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_and_an_edited_resend_are_audited_each_for_what_it_was() {
+    let scratch = Scratch::new();
+    let (monitor, base, token) = serve_with_ui(&scratch.db(), &[]);
+    let sent = post(&monitor.webhook_url, flat("replayed", "REVIEW", "ON_HOLD")).await;
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    let replay = |body: serde_json::Value| {
+        send(
+            client()
+                .post(format!("{base}/api/deliveries/1/replay"))
+                .bearer_auth(&token)
+                .json(&body),
+        )
+    };
+    assert_eq!(replay(serde_json::json!({})).await.status, 200);
+    let edited = flat("replayed", "ACCEPT", "CLOSED");
+    assert_eq!(
+        replay(serde_json::json!({ "body": edited })).await.status,
+        200
+    );
+    let actions = support::eventually("both audited", || async {
+        let page = audit_page(&base, &token, "").await;
+        let actions: Vec<(String, String)> = page["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["action"].as_str().unwrap().to_owned(),
+                    e["target"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        match actions.len() {
+            2 => Ok(actions),
+            n => Err(format!("{n} entries")),
+        }
+    })
+    .await;
+    // Newest first.
+    assert_eq!(
+        actions,
+        [
+            ("resend".to_owned(), "1".to_owned()),
+            ("replay".to_owned(), "1".to_owned())
+        ]
+    );
+    assert_eq!(monitor.terminate(), 0);
+}

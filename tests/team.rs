@@ -279,6 +279,30 @@ async fn forged_replayed_or_wrong_sign_ins_are_refused_and_nobody_is_signed_in()
         .append_pair("state", &other_state);
     let seen = replayer.get(replay.as_str()).await;
     refused(&team, &replayer, seen, "did not accept the sign-in").await;
+
+    // Each refusal is in the audit log, with why; the one sign-in that went through too.
+    let db = team._scratch.db();
+    let failed = support::eventually("six failed sign-ins audited", || {
+        let db = db.clone();
+        async move {
+            let output = support::cli(&db, &["audit", "export", "--format", "jsonl"]);
+            let failed: Vec<serde_json::Value> = support::stdout(&output)
+                .lines()
+                .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+                .filter(|entry| entry["action"] == "sign-in-failed")
+                .collect();
+            match failed.len() {
+                6 => Ok(failed),
+                n => Err(format!("{n} so far")),
+            }
+        }
+    })
+    .await;
+    for entry in &failed {
+        assert_eq!(entry["outcome"], "refused", "{entry}");
+        assert!(!entry["detail"].as_str().unwrap().is_empty(), "{entry}");
+        assert_eq!(entry["role"], serde_json::Value::Null, "{entry}");
+    }
 }
 
 #[tokio::test]

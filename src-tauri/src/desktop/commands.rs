@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tauri::{AppHandle, State};
 
 use super::{stop_core, Desktop, LAUNCHED};
+use crate::access::{AuditAction, AuditOutcome};
 use crate::blocking::off_worker;
 use crate::keychain::{self, KeychainStatus};
 use crate::monitor::operations::{self, op, Caller, Operation};
@@ -62,7 +63,22 @@ pub async fn save_settings(
     desktop: State<'_, Desktop>,
     settings: DesktopSettings,
 ) -> Answer<SettingsSaved> {
-    desktop.save_settings(settings).await.map_err(invalid)
+    let saved = desktop.save_settings(settings).await;
+    audit_setting(&desktop, "desktop settings", saved.as_ref().err());
+    saved.map_err(invalid)
+}
+
+/// A settings change in the audit log, when the monitor runs (never a value: a secret's name at
+/// most).
+fn audit_setting(desktop: &Desktop, target: &str, failed: Option<&impl std::fmt::Display>) {
+    if let Some(monitor) = desktop.monitor() {
+        let (outcome, detail) = match failed {
+            None => (AuditOutcome::Ok, String::new()),
+            Some(error) => (AuditOutcome::Failed, error.to_string()),
+        };
+        let entry = Caller::local().entry(AuditAction::SettingsChanged, target, outcome, detail);
+        monitor.audit(entry);
+    }
 }
 
 /// Whether the keychain can be used here and which secrets it holds (never their values).
@@ -73,18 +89,27 @@ pub async fn keychain_status() -> KeychainStatus {
 
 /// Keeps a tunnel secret typed in Settings in the keychain; it is used from the next start.
 #[tauri::command]
-pub async fn keychain_set(item: keychain::Item, value: String) -> Answer<()> {
-    off_worker(move || keychain::set(item, &value))
-        .await
-        .map_err(unavailable)
+pub async fn keychain_set(
+    desktop: State<'_, Desktop>,
+    item: keychain::Item,
+    value: String,
+) -> Answer<()> {
+    let kept = off_worker(move || keychain::set(item, &value)).await;
+    audit_setting(
+        &desktop,
+        &format!("keychain: {} kept", item.name()),
+        kept.as_ref().err(),
+    );
+    kept.map_err(unavailable)
 }
 
 /// Removes a tunnel secret from the keychain.
 #[tauri::command]
-pub async fn keychain_delete(item: keychain::Item) -> Answer<bool> {
-    off_worker(move || keychain::delete(item))
-        .await
-        .map_err(unavailable)
+pub async fn keychain_delete(desktop: State<'_, Desktop>, item: keychain::Item) -> Answer<bool> {
+    let removed = off_worker(move || keychain::delete(item)).await;
+    let target = format!("keychain: {} removed", item.name());
+    audit_setting(&desktop, &target, removed.as_ref().err());
+    removed.map_err(unavailable)
 }
 
 /// Stops the monitor gracefully and starts the app again (to apply settings).

@@ -79,7 +79,7 @@ pub trait Operation: Send + Sync + 'static {
     type Output: Serialize + TS + Send + 'static;
 
     /// The audit log's target for this call (empty where the operation is not audited).
-    fn target(path: &Self::Path, input: &Self::Input) -> String;
+    fn target(path: &Self::Path, input: &Self::Input) -> Audited;
 
     fn run(
         monitor: Arc<Monitor>,
@@ -135,6 +135,31 @@ pub struct PauseInput {
     pub paused: bool,
 }
 
+/// What an audited call records: its target, and the action when a call's input makes it
+/// another than the declaration's (a replay with an edited body is a resend).
+pub struct Audited {
+    pub action: Option<AuditAction>,
+    pub target: String,
+}
+
+impl From<String> for Audited {
+    fn from(target: String) -> Audited {
+        Audited {
+            action: None,
+            target,
+        }
+    }
+}
+
+impl From<(AuditAction, String)> for Audited {
+    fn from((action, target): (AuditAction, String)) -> Audited {
+        Audited {
+            action: Some(action),
+            target,
+        }
+    }
+}
+
 /// Refuses `caller` when its role is below the declaration's, recording the refusal in the
 /// audit log; `target` is what was asked for.
 pub fn check_role(
@@ -166,7 +191,7 @@ pub fn call<Op: Operation>(
     path: Op::Path,
     input: Op::Input,
 ) -> Running<Op::Output> {
-    let target = Op::target(&path, &input);
+    let Audited { action, target } = Op::target(&path, &input);
     Box::pin(async move {
         let asked = if target.is_empty() {
             Op::SPEC.name.to_owned()
@@ -175,7 +200,7 @@ pub fn call<Op: Operation>(
         };
         check_role(&monitor, &caller, &Op::SPEC, asked)?;
         let result = Op::run(monitor.clone(), caller.clone(), path, input).await;
-        if let Some(action) = Op::SPEC.audit {
+        if let Some(action) = action.or(Op::SPEC.audit) {
             let (outcome, detail) = match &result {
                 Ok(_) => (AuditOutcome::Ok, String::new()),
                 Err(error) => (AuditOutcome::Failed, error.to_string()),
@@ -280,10 +305,10 @@ macro_rules! operations {
                 type Output = $output;
 
                 #[allow(unused_variables)]
-                fn target(path: &$path_type, input: &$input_type) -> String {
-                    $( let $tp = path; let $ti = input; return $target; )?
+                fn target(path: &$path_type, input: &$input_type) -> Audited {
+                    $( let $tp = path; let $ti = input; return Audited::from($target); )?
                     #[allow(unreachable_code)]
-                    String::new()
+                    Audited::from(String::new())
                 }
 
                 fn run(
@@ -347,7 +372,10 @@ operations! {
 
     /// Without a body, the stored bytes again; with `{"body": ...}`, an edited one.
     replay: Post "/api/deliveries/{id}/replay", Compliance, Write,
-    audit(Replay |path, _| path.id.to_string()),
+    audit(Replay |path, request| match request.body {
+        Some(_) => (AuditAction::Resend, path.id.to_string()),
+        None => (AuditAction::Replay, path.id.to_string()),
+    }),
     |monitor, _caller, path: IdPath, request: ReplayRequest| -> ReplayAnswer {
         monitor.replay_with(path.id, request).await
     }
