@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use kyc_monitor::config::{self, ByteSize, TunnelFlags, DEFAULT_LISTEN, DEFAULT_MAX_BODY};
 use kyc_monitor::export::{Format, Table};
-use kyc_monitor::provider::FlowConfig;
+use kyc_monitor::provider::{ApiGeneration, FlowConfig};
 use kyc_monitor::serve::{self, ServeConfig, Server};
 use kyc_monitor::signature::SigningSecret;
 use kyc_monitor::store::Store;
@@ -156,6 +156,10 @@ struct ServeArgs {
     /// not rejected, held or abandoned are approved.
     #[arg(long, default_value_t = FlowConfig::demo().abandon_rate, value_name = "SHARE", value_parser = provider_cli::parse_rate)]
     demo_abandon_rate: f64,
+    /// Which provider API the demo's emulator behaves as: `documented` (every status change
+    /// delivered) or `beta` (only final outcomes delivered; the rest read by polling).
+    #[arg(long, value_enum, default_value = "documented", value_name = "API")]
+    demo_api: ApiGeneration,
     /// Forwards every accepted delivery to this URL too (repeat for more): body byte for byte,
     /// in order per user, retried for up to 24 hours, also across restarts.
     #[arg(long = "forward-to", value_name = "URL", value_parser = config::forward_url)]
@@ -421,6 +425,7 @@ fn serve_config(db: PathBuf, args: ServeArgs) -> anyhow::Result<ServeConfig> {
                     reject_rate: args.demo_reject_rate,
                     hold_rate: args.demo_hold_rate,
                     abandon_rate: args.demo_abandon_rate,
+                    api: args.demo_api,
                     ..FlowConfig::demo()
                 },
                 "--demo-reject-rate, --demo-hold-rate and --demo-abandon-rate",

@@ -8,7 +8,7 @@ pub mod jwt;
 
 pub use client::{Endpoints, Environment, ProviderClient, ProviderError, Registration};
 pub use emulator::{
-    DeliverySigning, Emulator, EmulatorConfig, FlowConfig, Outcome, PayloadForm,
+    ApiGeneration, DeliverySigning, Emulator, EmulatorConfig, FlowConfig, Outcome, PayloadForm,
     SignatureHeaderNames, Summary,
 };
 pub use jwt::{KeyError, PrivateKey, PublicKey};
