@@ -1,4 +1,4 @@
-//! `register` and `reconcile` while a monitor holds the database: the CLI asks that monitor over
+//! `register`, `reconcile` and `watch` while a monitor holds the database: the CLI asks that monitor over
 //! its UI API on loopback (the address and token it keeps in the database's settings) rather
 //! than starting a second writer beside it.
 
@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use kyc_monitor::monitor::RegisterForm;
+use kyc_monitor::provider::watch::{WatchAnswer, WatchRequest};
 use kyc_monitor::store::{Store, UI_ADDRESS_SETTING, UI_TOKEN_SETTING};
 
 /// Longer than the UI API's own deadline for an answer (registration waits on the provider).
@@ -61,6 +62,16 @@ impl RunningMonitor {
     /// `POST /api/reconcile`: the report, as the UI gets it.
     pub async fn reconcile(&self) -> anyhow::Result<serde_json::Value> {
         self.post("/api/reconcile", None::<&()>).await
+    }
+
+    /// `POST /api/watch`: how many were asked and how many were new.
+    pub async fn watch(&self, external_ids: &[String]) -> anyhow::Result<WatchAnswer> {
+        let request = WatchRequest {
+            external_ids: external_ids.to_vec(),
+        };
+        Ok(serde_json::from_value(
+            self.post("/api/watch", Some(&request)).await?,
+        )?)
     }
 
     async fn post(

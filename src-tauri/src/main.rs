@@ -20,6 +20,7 @@ mod audit_cli;
 mod data_cli;
 mod progress;
 mod provider_cli;
+mod watch_cli;
 
 #[derive(Parser)]
 #[command(
@@ -80,6 +81,8 @@ enum Command {
     Register(provider_cli::RegisterArgs),
     /// Asks the provider about every user not CLOSED and records what the webhooks missed.
     Reconcile(provider_cli::ProviderArgs),
+    /// Adds users to watch (the newer API names a user only once final); prints how many were new.
+    Watch(watch_cli::WatchArgs),
     /// Runs a local stand-in for the provider: its API, and onboarding flows as real webhooks.
     Emulate(provider_cli::EmulateArgs),
     /// Prints the configuration `serve` would run with (same options and --config file): each
@@ -189,7 +192,7 @@ struct ServeArgs {
 /// A mistake in how the command was called: exit code 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-struct UsageError(String);
+pub(crate) struct UsageError(String);
 
 /// Exit code 1 with nothing more to say (the command already printed why).
 #[derive(Debug, thiserror::Error)]
@@ -319,6 +322,7 @@ fn run(cli: Cli, layer: Option<FileLayer>) -> anyhow::Result<()> {
         Some(Command::Backup { dest }) => data_cli::backup(&Store::open_existing(&db)?, &dest),
         Some(Command::Register(args)) => provider_cli::register(db, args),
         Some(Command::Reconcile(args)) => provider_cli::reconcile(db, args),
+        Some(Command::Watch(args)) => watch_cli::watch(db, args),
         Some(Command::Emulate(args)) => provider_cli::emulate(args),
         Some(Command::Rebuild) => data_cli::rebuild(&Store::open_existing(&db)?),
         Some(Command::Audit { command }) => match command {

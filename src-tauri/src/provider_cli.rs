@@ -119,15 +119,15 @@ pub struct RegisterArgs {
     unsigned: bool,
 }
 
-/// Where `register` and `reconcile` run: a monitor of their own, or the one running.
-enum Through {
+/// Where `register`, `reconcile` and `watch` run: a monitor of their own, or the one running.
+pub(crate) enum Through {
     Own(Arc<Monitor>),
     Running(RunningMonitor),
 }
 
 impl Through {
     /// Opens a monitor on `db` for `command`; when one already holds it, finds that one's UI.
-    async fn open(db: &Path, command: &str) -> anyhow::Result<Through> {
+    pub(crate) async fn open(db: &Path, command: &str) -> anyhow::Result<Through> {
         match Monitor::open(MonitorConfig::for_command(db.to_owned())).await {
             Ok((monitor, _)) => Ok(Through::Own(monitor)),
             Err(OpenError::Store(StoreError::InUse { pid, .. })) => {
@@ -156,7 +156,7 @@ impl Through {
     }
 
     /// Lets go of the own monitor (its writer finishes, its claim is released).
-    async fn close(&self) {
+    pub(crate) async fn close(&self) {
         if let Through::Own(monitor) = self {
             monitor.close().await;
         }

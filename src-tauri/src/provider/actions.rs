@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::client::{registration_form, Endpoints, Environment, ProviderClient, ProviderError};
 use super::emulator::{Emulator, EmulatorConfig, FlowConfig};
@@ -442,6 +443,9 @@ impl ProviderHub {
         }
         let flows = self.demo_flows.clone();
         let started = start_demo(&self.store, &self.writer, webhook_url, flows).await?;
+        if let Some(users) = started.emulator.take_started_users() {
+            tokio::spawn(watch_started(self.writer.clone(), users));
+        }
         let status = demo_status(&started);
         *demo = Some(started);
         Ok(status)
@@ -537,6 +541,17 @@ impl ProviderHub {
     pub async fn stop(&self) {
         if let Some(demo) = self.demo.lock().await.take() {
             demo.emulator.stop().await;
+        }
+    }
+}
+
+/// Watches each user the beta emulator starts, as the partner's backend would; ends with the
+/// emulator (its sender dropped) or the writer.
+async fn watch_started(writer: Arc<Writer>, mut users: UnboundedReceiver<String>) {
+    while let Some(external_id) = users.recv().await {
+        if let Err(error) = super::watch::watch(&writer, &[external_id]).await {
+            tracing::warn!("demo: could not watch a started user: {error}");
+            return;
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod actions;
 pub mod client;
 pub mod emulator;
 pub mod jwt;
+pub mod watch;
 
 pub use client::{Endpoints, Environment, ProviderClient, ProviderError, Registration};
 pub use emulator::{
