@@ -98,6 +98,9 @@ async fn watch_asks_a_running_monitor_and_its_board_shows_the_user_at_once() {
     let user = get("/api/users/user_w").await.json();
     assert_eq!(user["timeline"][0]["watched"], true, "{user}");
     assert_eq!(user["timeline"][0]["status"], "NOT_STARTED");
+    let listed = get("/api/deliveries").await.json();
+    assert_eq!(listed["deliveries"][0]["watched"], true, "{listed}");
+    assert_eq!(listed["deliveries"][0]["status"], "NOT_STARTED", "{listed}");
 
     // The provider moves the user on; a watch after that leaves it where the provider said.
     let answer = support::post(&running.webhook_url, flat("user_w", "", "OPEN")).await;

@@ -234,11 +234,12 @@ impl Reader {
                     limit
                 ],
                 |row| {
-                    let status: Option<String> = row.get(14)?;
-                    let decision: Option<String> = row.get(15)?;
+                    // After the delivery's own columns (DELIVERY_COLUMNS).
+                    let status: Option<String> = row.get(15)?;
+                    let decision: Option<String> = row.get(16)?;
                     Ok(ListedDelivery {
                         delivery: delivery_from_row(row)?,
-                        external_id: row.get(13)?,
+                        external_id: row.get(14)?,
                         event_state: status.zip(decision),
                     })
                 },
