@@ -39,6 +39,7 @@ impl Running {
             tunnel_options: Default::default(),
             outbound: Default::default(),
             team: None,
+            polling: Default::default(),
         };
         let server = Server::bind(config).await.expect("bind");
         let webhook_url = server.webhook_url().to_owned();
@@ -183,6 +184,7 @@ async fn the_ui_refuses_to_listen_beyond_loopback() {
         tunnel_options: Default::default(),
         outbound: Default::default(),
         team: None,
+        polling: Default::default(),
     };
     let error = Server::bind(config)
         .await

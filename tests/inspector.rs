@@ -40,6 +40,7 @@ impl Running {
                 ..Default::default()
             },
             team: None,
+            polling: Default::default(),
         };
         let server = Server::bind(config).await.expect("bind");
         let webhook_url = server.webhook_url().to_owned();

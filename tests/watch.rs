@@ -189,6 +189,9 @@ async fn a_beta_demo_shows_the_users_it_started_on_the_board_before_they_are_fin
         "0.25",
         "--demo-abandon-rate",
         "0.25",
+        // Only what the webhooks and the watch tell (polling: tests/poll.rs).
+        "--poll-every",
+        "off",
     ];
     let mut monitor = Monitor::start_with_ui(&db, &args);
     let (base, token) = monitor.ui();

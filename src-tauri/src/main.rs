@@ -185,6 +185,13 @@ struct ServeArgs {
     /// of it are refused) [default: any absolute path the process may write]
     #[arg(long, value_name = "DIR")]
     backup_dir: Option<PathBuf>,
+    /// How often to ask the provider for the state of users not CLOSED, those unheard of
+    /// longest first (`off` to stop); once a provider is registered, or the demo runs
+    #[arg(long, value_name = "DURATION", value_parser = config::poll_every, default_value = "5m")]
+    poll_every: config::PollEvery,
+    /// Most status requests a second while polling (`N` or `N/s`)
+    #[arg(long, value_name = "N", value_parser = config::poll_rate, default_value = "5")]
+    poll_rate: u32,
     #[command(flatten)]
     team: config::team::TeamFlags,
 }
@@ -449,6 +456,10 @@ fn serve_config(db: PathBuf, args: ServeArgs) -> anyhow::Result<ServeConfig> {
             },
             keep_deliveries: args.keep_deliveries,
             backup_dir: args.backup_dir,
+        },
+        polling: kyc_monitor::monitor::Polling {
+            every: args.poll_every.0,
+            rate: args.poll_rate,
         },
     })
 }

@@ -49,6 +49,8 @@ pub struct ServeConfig {
     pub outbound: Outbound,
     /// Team mode (people signed in, sessions, roles); `None` is single-person mode.
     pub team: Option<crate::config::team::TeamConfig>,
+    /// `--poll-every` and `--poll-rate`.
+    pub polling: crate::monitor::Polling,
 }
 
 /// The built-in demo (the provider emulator in-process, this listener registered with it).
@@ -160,6 +162,7 @@ impl Server {
             tunnel: config.tunnel.clone(),
             demo_flows: config.demo.flows,
             outbound: Some(config.outbound),
+            polling: Some(config.polling),
         })
         .await?;
         let socket = socket.expect("a monitor opened with an address has a webhook socket");

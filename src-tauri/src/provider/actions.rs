@@ -273,7 +273,7 @@ pub async fn reconcile(
     Ok(report)
 }
 
-async fn record_polled(
+pub(crate) async fn record_polled(
     writer: &Writer,
     client: &ProviderClient,
     external_id: &str,
@@ -476,19 +476,22 @@ impl ProviderHub {
         &self,
         progress: impl FnMut(&ReconcileReport),
     ) -> Result<ReconcileReport, ReconcileError> {
-        let client = match self.client.lock().await.clone() {
-            Some(client) => client,
-            None => match self.demo.lock().await.as_ref() {
-                Some(demo) => demo.client.clone(),
-                None => {
-                    let profile = self.readers.read(ProviderProfile::read).await?;
-                    let client =
-                        off_worker(move || profile.map(|p| p.client()).transpose()).await?;
-                    Arc::new(client.ok_or(ReconcileError::NoProvider)?)
-                }
-            },
-        };
+        let client = self.client().await?.ok_or(ReconcileError::NoProvider)?;
         self.reconcile_with(&client, progress).await
+    }
+
+    /// The provider to ask: the last registered in this run, the demo's, or the saved
+    /// profile's (reading its key file now); `None` before any validated registration.
+    pub async fn client(&self) -> Result<Option<Arc<ProviderClient>>, ReconcileError> {
+        if let Some(client) = self.client.lock().await.clone() {
+            return Ok(Some(client));
+        }
+        if let Some(demo) = self.demo.lock().await.as_ref() {
+            return Ok(Some(demo.client.clone()));
+        }
+        let profile = self.readers.read(ProviderProfile::read).await?;
+        let client = off_worker(move || profile.map(|p| p.client()).transpose()).await?;
+        Ok(client.map(Arc::new))
     }
 
     /// Reconciles with `client`'s provider. `progress` is told after each user.

@@ -293,6 +293,27 @@ impl Reader {
             .map_err(StoreError::from)
     }
 
+    /// Users not CLOSED last heard of at or before `heard_by` (Unix ms), those unheard of
+    /// longest first, after `after` (`(last_seen_at, external_id)` of the previous page).
+    pub fn unclosed_users_unheard_longest(
+        &self,
+        heard_by: i64,
+        after: Option<(i64, String)>,
+        limit: u32,
+    ) -> Result<Vec<UserRecord>, StoreError> {
+        let (since, id) = after.unwrap_or((i64::MIN, String::new()));
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users
+                  WHERE status <> 'CLOSED' AND last_seen_at <= ?1
+                    AND (last_seen_at, external_id) > (?2, ?3)
+                  ORDER BY last_seen_at, external_id LIMIT ?4"
+            ))?
+            .query_map(rusqlite::params![heard_by, since, id, limit], user_from_row)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(StoreError::from)
+    }
+
     /// How many users are not CLOSED: how many reconcile will ask about.
     pub fn unclosed_user_total(&self) -> Result<u64, StoreError> {
         self.count("SELECT count(*) FROM users WHERE status <> 'CLOSED'")

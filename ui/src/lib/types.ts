@@ -206,7 +206,7 @@ export type Resync = { through: number, };
 
 export type StoreHealth = { problem: StoreProblem | null, };
 
-export type WorkKind = "reconcile" | "backup";
+export type WorkKind = "reconcile" | "backup" | "poll";
 
 export type WorkState = "running" | "done" | "failed";
 
