@@ -4,7 +4,12 @@
 
 mod support;
 
-use support::{eventually, export_jsonl, Monitor, Scratch};
+use std::time::Duration;
+
+use kyc_monitor::provider::{ApiGeneration, Emulator, EmulatorConfig, FlowConfig, PrivateKey};
+use support::{cli, eventually, export_jsonl, lookup, stdout, Monitor, Scratch};
+
+const CLIENT_ID: &str = "poll-partner";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn polling_makes_the_board_and_review_queue_true_under_the_beta_api() {
@@ -81,23 +86,32 @@ async fn polling_makes_the_board_and_review_queue_true_under_the_beta_api() {
         .count();
     assert!(polled >= 2, "the held users were learned by polling");
 
-    // A poll that learns nothing stores nothing: wait for one to begin and end after this.
+    // A whole poll after the board was true brings the last of it (an abandoned user's OPEN,
+    // say); the poll after that learns nothing and so stores nothing.
+    let whole_poll = || async {
+        let since = now_millis();
+        eventually("a whole poll", || async {
+            let works = get("/api/work").await;
+            let poll = works
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|w| w["kind"] == "poll")
+                .cloned();
+            match poll {
+                Some(p) if p["state"] == "done" && p["startedAt"].as_i64() > Some(since) => Ok(p),
+                other => Err(format!("{other:?}")),
+            }
+        })
+        .await
+    };
+    whole_poll().await;
     let stored = export_jsonl(&db, "deliveries").len();
-    let seen_at = now_millis();
-    eventually("a whole poll after the board was true", || async {
-        let works = get("/api/work").await;
-        let poll = works
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|w| w["kind"] == "poll")
-            .cloned();
-        match poll {
-            Some(p) if p["state"] == "done" && p["startedAt"].as_i64() > Some(seen_at) => Ok(p),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
+    let last = whole_poll().await;
+    assert!(
+        last["message"].as_str().unwrap().contains("0 learned"),
+        "{last}"
+    );
     assert_eq!(export_jsonl(&db, "deliveries").len(), stored);
     assert_eq!(monitor.terminate(), 0);
 }
@@ -134,4 +148,100 @@ fn poll_options_are_checked_and_shown_by_config() {
         let output = support::cli(&scratch.db(), &[&["config"][..], &bad[..]].concat());
         assert_eq!(output.status.code(), Some(2), "{bad:?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_monitor_that_was_down_polls_at_start_with_the_registered_provider() {
+    let scratch = Scratch::new();
+    let db = scratch.db();
+    let key = PrivateKey::generate();
+    let key_path = scratch.dir.path().join("partner.pem");
+    std::fs::write(&key_path, key.expose_pem()).unwrap();
+    let emulator = Emulator::start(EmulatorConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        client_id: CLIENT_ID.to_owned(),
+        public_key: key.public_key(),
+        flows: FlowConfig {
+            users: 4,
+            speed: 200.0,
+            hold_rate: 0.5,
+            reject_rate: 0.0,
+            abandon_rate: 0.0,
+            review_rate: 1.0,
+            seed: Some(7),
+            api: ApiGeneration::Beta,
+            retry_base: Duration::from_millis(50),
+            ..FlowConfig::default()
+        },
+        validation_timeout: Duration::from_secs(2),
+        rate_limit: 1000,
+    })
+    .await
+    .expect("start the emulator");
+    let mut started = emulator.take_started_users().expect("the started users");
+
+    // The first run listens and is registered, but never polls.
+    let mut first = Monitor::start_with_ui(&db, &["--poll-every", "off"]);
+    let _ = first.ui();
+    let key_arg = key_path.to_str().unwrap();
+    let registered = cli(
+        &db,
+        &[
+            "register",
+            &first.webhook_url,
+            "--api-base",
+            emulator.api_base(),
+            "--token-url",
+            emulator.token_url(),
+            "--client-id",
+            CLIENT_ID,
+            "--private-key",
+            key_arg,
+        ],
+    );
+    assert!(registered.status.success(), "{}", stdout(&registered));
+    let summary = tokio::time::timeout(Duration::from_secs(90), emulator.finished())
+        .await
+        .expect("the flows finish");
+    assert_eq!(summary.held, 2, "{summary:?}");
+    let mut ids = Vec::new();
+    while let Ok(id) = started.try_recv() {
+        ids.push(id);
+    }
+    assert_eq!(ids.len(), 4);
+    let watched = cli(
+        &db,
+        &[
+            &["watch"][..],
+            &ids.iter().map(String::as_str).collect::<Vec<_>>(),
+        ]
+        .concat(),
+    );
+    assert!(
+        watched.status.success(),
+        "{}",
+        String::from_utf8_lossy(&watched.stderr)
+    );
+    assert_eq!(first.terminate(), 0);
+    let held_before = ids
+        .iter()
+        .filter(|id| lookup(&db, id).unwrap()["status"] == "NOT_STARTED")
+        .count();
+    assert_eq!(held_before, 2, "the held users are known only as watched");
+
+    // Back after the downtime, polling hourly: the poll at start tells what happened meanwhile.
+    let second = Monitor::start(&db, &["--poll-every", "1h"]);
+    eventually("the held users on hold after the poll at start", || async {
+        let on_hold = ids
+            .iter()
+            .filter(|id| lookup(&db, id).is_some_and(|u| u["status"] == "ON_HOLD"))
+            .count();
+        match on_hold {
+            2 => Ok(()),
+            n => Err(format!("{n} on hold")),
+        }
+    })
+    .await;
+    assert_eq!(second.terminate(), 0);
+    emulator.stop().await;
 }
