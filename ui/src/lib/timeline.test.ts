@@ -10,7 +10,6 @@ function entry(deliveryId: number, receivedAt: number, status: string, duplicate
     duplicate,
     polled: false,
     watched: false,
-  watched: false,
     replayOf: null,
     edited: false,
     headers: [],
