@@ -117,6 +117,17 @@ async fn watch_asks_a_running_monitor_and_its_board_shows_the_user_at_once() {
     let user = get("/api/users/user_w").await.json();
     assert_eq!(user["user"]["status"], "OPEN", "{user}");
 
+    // More than one request's worth (the UI API takes 1 MiB): sent in parts, counted as one.
+    let csv = scratch.dir.path().join("many.csv");
+    let many: Vec<String> = (0..12_000)
+        .map(|n| format!("bulk_{n:05}_{}", "x".repeat(100)))
+        .collect();
+    std::fs::write(&csv, format!("externalId\n{}\n", many.join("\n"))).unwrap();
+    let (code, out, err) = watch(&db, &["--from-csv", csv.to_str().unwrap()]);
+    assert_eq!((code, out.as_str()), (0, "12000 new of 12000\n"), "{err}");
+    let column = get("/api/board/NOT_STARTED").await.json();
+    assert_eq!(column["total"], 12_002, "{column}");
+
     let audit = get("/api/audit?action=watch").await;
     assert!(audit.body.contains("user_w"), "{}", audit.body);
 
