@@ -48,6 +48,7 @@ fn main() -> anyhow::Result<()> {
             outbound: Default::default(),
             team: None,
             metrics_listen: None,
+            polling: Default::default(),
         };
         let server = Server::bind(config).await?;
         let direct = server.webhook_url().to_owned();

@@ -40,6 +40,7 @@ impl Running {
             outbound: Default::default(),
             team: None,
             metrics_listen: None,
+            polling: Default::default(),
         };
         let server = Server::bind(config).await.expect("bind");
         let webhook_url = server.webhook_url().to_owned();
@@ -185,6 +186,7 @@ async fn the_ui_refuses_to_listen_beyond_loopback() {
         outbound: Default::default(),
         team: None,
         metrics_listen: None,
+        polling: Default::default(),
     };
     let error = Server::bind(config)
         .await

@@ -41,6 +41,7 @@ impl Running {
             },
             team: None,
             metrics_listen: None,
+            polling: Default::default(),
         };
         let server = Server::bind(config).await.expect("bind");
         let webhook_url = server.webhook_url().to_owned();

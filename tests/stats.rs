@@ -441,6 +441,7 @@ async fn the_migration_fills_the_compliance_stats_as_the_projector_keeps_them() 
         "DROP TABLE decision_days; DROP TABLE status_reached; DROP TABLE status_stays;
          ALTER TABLE users DROP COLUMN statuses_reached; DROP TABLE refused_counts;
          DROP TABLE audit_log; DROP TABLE audit_head; DROP TABLE sessions;
+         ALTER TABLE deliveries DROP COLUMN watched;
          PRAGMA user_version = 6;",
     )
     .unwrap();

@@ -102,10 +102,11 @@ pub enum AuditAction {
     Backup,
     CaseWork,
     RefusedByRole,
+    Watch,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 16] = [
+    pub const ALL: [AuditAction; 17] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignOut,
@@ -122,6 +123,7 @@ impl AuditAction {
         AuditAction::Backup,
         AuditAction::CaseWork,
         AuditAction::RefusedByRole,
+        AuditAction::Watch,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -142,6 +144,7 @@ impl AuditAction {
             AuditAction::Backup => "backup",
             AuditAction::CaseWork => "case-work",
             AuditAction::RefusedByRole => "refused-by-role",
+            AuditAction::Watch => "watch",
         }
     }
 }

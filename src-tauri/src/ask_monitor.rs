@@ -1,4 +1,4 @@
-//! `register` and `reconcile` while a monitor holds the database: the CLI asks that monitor over
+//! `register`, `reconcile` and `watch` while a monitor holds the database: the CLI asks that monitor over
 //! its UI API on loopback (the address and token it keeps in the database's settings) rather
 //! than starting a second writer beside it.
 
@@ -7,10 +7,15 @@ use std::path::Path;
 use std::time::Duration;
 
 use kyc_monitor::monitor::RegisterForm;
+use kyc_monitor::provider::watch::{WatchAnswer, WatchRequest};
 use kyc_monitor::store::{Store, UI_ADDRESS_SETTING, UI_TOKEN_SETTING};
 
 /// Longer than the UI API's own deadline for an answer (registration waits on the provider).
 const ASK_LIMIT: Duration = Duration::from_secs(150);
+
+/// The ids' bytes sent in one `POST /api/watch`: half the UI API's 1 MiB body limit, leaving
+/// room for JSON's quotes and escapes.
+const WATCH_REQUEST_BYTES: usize = 512 * 1024;
 
 /// A running monitor's UI API.
 pub struct RunningMonitor {
@@ -61,6 +66,34 @@ impl RunningMonitor {
     /// `POST /api/reconcile`: the report, as the UI gets it.
     pub async fn reconcile(&self) -> anyhow::Result<serde_json::Value> {
         self.post("/api/reconcile", None::<&()>).await
+    }
+
+    /// `POST /api/watch`, in requests that stay well under the UI API's body limit (1 MiB):
+    /// how many were asked and how many were new, over them all.
+    pub async fn watch(&self, external_ids: &[String]) -> anyhow::Result<WatchAnswer> {
+        let mut total = WatchAnswer::default();
+        let mut rest = external_ids;
+        while !rest.is_empty() {
+            let mut bytes = 0;
+            let take = rest
+                .iter()
+                .take_while(|id| {
+                    bytes += id.len() + 3;
+                    bytes <= WATCH_REQUEST_BYTES
+                })
+                .count()
+                .max(1);
+            let (chunk, after) = rest.split_at(take);
+            rest = after;
+            let request = WatchRequest {
+                external_ids: chunk.to_vec(),
+            };
+            let answer: WatchAnswer =
+                serde_json::from_value(self.post("/api/watch", Some(&request)).await?)?;
+            total.asked += answer.asked;
+            total.new += answer.new;
+        }
+        Ok(total)
     }
 
     async fn post(

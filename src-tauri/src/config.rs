@@ -108,6 +108,36 @@ pub fn days_kept(days: f64) -> Result<std::time::Duration, String> {
     }
 }
 
+/// `--poll-every`: a duration such as `5m` or `30s`, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PollEvery(pub Option<std::time::Duration>);
+
+pub fn poll_every(text: &str) -> Result<PollEvery, String> {
+    if text.trim() == "off" {
+        return Ok(PollEvery(None));
+    }
+    match team::parse_duration(text) {
+        Ok(every) if every >= std::time::Duration::from_secs(1) => Ok(PollEvery(Some(every))),
+        Ok(_) => Err(format!(
+            "{text:?} is too short: poll at most every second (1s)"
+        )),
+        Err(_) => Err(format!(
+            "{text:?} is not a duration such as 5m or 30s, nor off"
+        )),
+    }
+}
+
+/// `--poll-rate`: requests a second, `N` or `N/s`, from 1 to 100.
+pub fn poll_rate(text: &str) -> Result<u32, String> {
+    let number = text.trim().trim_end_matches("/s");
+    match number.parse::<u32>() {
+        Ok(rate @ 1..=100) => Ok(rate),
+        _ => Err(format!(
+            "{text:?} is not a rate such as 5 (or 5/s), from 1 to 100 requests a second"
+        )),
+    }
+}
+
 /// What the tunnel providers take from the command line, each with its environment variable.
 #[derive(Debug, Default, clap::Args)]
 #[command(next_help_heading = "Tunnel options")]
@@ -268,6 +298,8 @@ pub fn desktop_serve_config(
         tunnel,
         team: None,
         metrics_listen: None,
+        // The default: every 5 minutes once a provider is registered.
+        polling: Default::default(),
     })
 }
 

@@ -237,7 +237,18 @@ fn event_row(event: EventRecord) -> Row {
     row
 }
 
+/// Who told the monitor: the provider's webhook, its status API (`poll`), or the partner
+/// naming a user to watch (`watch`).
+fn delivery_source(delivery: &DeliveryRecord) -> &'static str {
+    match (delivery.watched, delivery.polled) {
+        (true, _) => "watch",
+        (false, true) => "poll",
+        (false, false) => "webhook",
+    }
+}
+
 fn delivery_row(delivery: DeliveryRecord) -> Row {
+    let source = delivery_source(&delivery);
     let BodyText { body, body_base64 } = BodyText::of(delivery.body);
     vec![
         ("id", Cell::Number(delivery.id)),
@@ -259,10 +270,7 @@ fn delivery_row(delivery: DeliveryRecord) -> Row {
             "replayOf",
             delivery.replay_of.map_or(Cell::Null, Cell::Number),
         ),
-        (
-            "source",
-            text(if delivery.polled { "poll" } else { "webhook" }.to_owned()),
-        ),
+        ("source", text(source.to_owned())),
     ]
 }
 
@@ -459,6 +467,7 @@ mod tests {
             error: None,
             replay_of: None,
             polled: false,
+            watched: false,
         };
         assert_eq!(names(delivery_row(delivery)), DELIVERY_COLUMNS);
         let entry = AuditRecord {

@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use kyc_monitor::config::{self, ByteSize, TunnelFlags, DEFAULT_LISTEN, DEFAULT_MAX_BODY};
 use kyc_monitor::export::{Format, Table};
 use kyc_monitor::logs::LogFormat;
-use kyc_monitor::provider::FlowConfig;
+use kyc_monitor::provider::{ApiGeneration, FlowConfig};
 use kyc_monitor::serve::{self, ServeConfig, Server};
 use kyc_monitor::signature::SigningSecret;
 use kyc_monitor::store::Store;
@@ -21,6 +21,7 @@ mod audit_cli;
 mod data_cli;
 mod progress;
 mod provider_cli;
+mod watch_cli;
 
 #[derive(Parser)]
 #[command(
@@ -85,6 +86,8 @@ enum Command {
     Register(provider_cli::RegisterArgs),
     /// Asks the provider about every user not CLOSED and records what the webhooks missed.
     Reconcile(provider_cli::ProviderArgs),
+    /// Adds users to watch (the newer API names a user only once final); prints how many were new.
+    Watch(watch_cli::WatchArgs),
     /// Runs a local stand-in for the provider: its API, and onboarding flows as real webhooks.
     Emulate(provider_cli::EmulateArgs),
     /// Prints the configuration `serve` would run with (same options and --config file): each
@@ -161,6 +164,10 @@ struct ServeArgs {
     /// not rejected, held or abandoned are approved.
     #[arg(long, default_value_t = FlowConfig::demo().abandon_rate, value_name = "SHARE", value_parser = provider_cli::parse_rate)]
     demo_abandon_rate: f64,
+    /// Which provider API the demo's emulator behaves as: `documented` (every status change
+    /// delivered) or `beta` (only final outcomes delivered; the rest read by polling).
+    #[arg(long, value_enum, default_value = "documented", value_name = "API")]
+    demo_api: ApiGeneration,
     /// Forwards every accepted delivery to this URL too (repeat for more): body byte for byte,
     /// in order per user, retried for up to 24 hours, also across restarts.
     #[arg(long = "forward-to", value_name = "URL", value_parser = config::forward_url)]
@@ -183,6 +190,13 @@ struct ServeArgs {
     /// of it are refused) [default: any absolute path the process may write]
     #[arg(long, value_name = "DIR")]
     backup_dir: Option<PathBuf>,
+    /// How often to ask the provider for the state of users not CLOSED, those unheard of
+    /// longest first (`off` to stop); once a provider is registered, or the demo runs
+    #[arg(long, value_name = "DURATION", value_parser = config::poll_every, default_value = "5m")]
+    poll_every: config::PollEvery,
+    /// Most status requests a second while polling (`N` or `N/s`)
+    #[arg(long, value_name = "N", value_parser = config::poll_rate, default_value = "5")]
+    poll_rate: u32,
     #[command(flatten)]
     team: config::team::TeamFlags,
     /// Serves /metrics (Prometheus), /healthz and /readyz on this address (loopback only unless
@@ -194,7 +208,7 @@ struct ServeArgs {
 /// A mistake in how the command was called: exit code 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-struct UsageError(String);
+pub(crate) struct UsageError(String);
 
 /// Exit code 1 with nothing more to say (the command already printed why).
 #[derive(Debug, thiserror::Error)]
@@ -314,6 +328,7 @@ fn run(cli: Cli, layer: Option<FileLayer>) -> anyhow::Result<()> {
         Some(Command::Backup { dest }) => data_cli::backup(&Store::open_existing(&db)?, &dest),
         Some(Command::Register(args)) => provider_cli::register(db, args),
         Some(Command::Reconcile(args)) => provider_cli::reconcile(db, args),
+        Some(Command::Watch(args)) => watch_cli::watch(db, args),
         Some(Command::Emulate(args)) => provider_cli::emulate(args),
         Some(Command::Rebuild) => data_cli::rebuild(&Store::open_existing(&db)?),
         Some(Command::Audit { command }) => match command {
@@ -427,6 +442,7 @@ fn serve_config(db: PathBuf, args: ServeArgs) -> anyhow::Result<ServeConfig> {
                     reject_rate: args.demo_reject_rate,
                     hold_rate: args.demo_hold_rate,
                     abandon_rate: args.demo_abandon_rate,
+                    api: args.demo_api,
                     ..FlowConfig::demo()
                 },
                 "--demo-reject-rate, --demo-hold-rate and --demo-abandon-rate",
@@ -446,6 +462,10 @@ fn serve_config(db: PathBuf, args: ServeArgs) -> anyhow::Result<ServeConfig> {
             },
             keep_deliveries: args.keep_deliveries,
             backup_dir: args.backup_dir,
+        },
+        polling: kyc_monitor::monitor::Polling {
+            every: args.poll_every.0,
+            rate: args.poll_rate,
         },
     })
 }

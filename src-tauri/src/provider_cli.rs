@@ -14,8 +14,8 @@ use kyc_monitor::monitor::{
 };
 use kyc_monitor::provider::actions::{self, ProviderProfile, Signing};
 use kyc_monitor::provider::{
-    DeliverySigning, Emulator, EmulatorConfig, Endpoints, Environment, FlowConfig, PayloadForm,
-    PrivateKey, PublicKey, SignatureHeaderNames,
+    ApiGeneration, DeliverySigning, Emulator, EmulatorConfig, Endpoints, Environment, FlowConfig,
+    PayloadForm, PrivateKey, PublicKey, SignatureHeaderNames,
 };
 use kyc_monitor::secret_file;
 use kyc_monitor::signature::{Ed25519PrivateKey, Signer, SigningSecret};
@@ -119,15 +119,15 @@ pub struct RegisterArgs {
     unsigned: bool,
 }
 
-/// Where `register` and `reconcile` run: a monitor of their own, or the one running.
-enum Through {
+/// Where `register`, `reconcile` and `watch` run: a monitor of their own, or the one running.
+pub(crate) enum Through {
     Own(Arc<Monitor>),
     Running(RunningMonitor),
 }
 
 impl Through {
     /// Opens a monitor on `db` for `command`; when one already holds it, finds that one's UI.
-    async fn open(db: &Path, command: &str) -> anyhow::Result<Through> {
+    pub(crate) async fn open(db: &Path, command: &str) -> anyhow::Result<Through> {
         match Monitor::open(MonitorConfig::for_command(db.to_owned())).await {
             Ok((monitor, _)) => Ok(Through::Own(monitor)),
             Err(OpenError::Store(StoreError::InUse { pid, .. })) => {
@@ -156,7 +156,7 @@ impl Through {
     }
 
     /// Lets go of the own monitor (its writer finishes, its claim is released).
-    async fn close(&self) {
+    pub(crate) async fn close(&self) {
         if let Through::Own(monitor) = self {
             monitor.close().await;
         }
@@ -381,9 +381,14 @@ pub struct EmulateArgs {
     /// Seeds the simulation: the same seed gives the same ids, outcomes and delays.
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
-    /// The payload form deliveries use.
+    /// The payload form deliveries use (the documented API; the beta API sends envelopes).
     #[arg(long, value_enum, default_value = "flat")]
     form: PayloadForm,
+    /// Which provider API to behave as: `documented` (every status change delivered) or `beta`
+    /// (only final outcomes, as signed envelopes with the newer fields; the states between
+    /// answered by /v1/kyc/status; each user's id printed as `started: ID` when it starts).
+    #[arg(long, value_enum, default_value = "documented", value_name = "API")]
+    api: ApiGeneration,
     /// Share of deliveries sent twice (same id).
     #[arg(long, default_value_t = 0.0, value_parser = parse_rate)]
     duplicates: f64,
@@ -483,6 +488,7 @@ pub fn emulate(args: EmulateArgs) -> anyhow::Result<()> {
         review_rate: args.review_rate,
         seed: args.seed,
         form: args.form,
+        api: args.api,
         duplicate_rate: args.duplicates,
         reorder_rate: args.reorder,
         drop_rate: args.drop,
@@ -529,6 +535,16 @@ pub fn emulate(args: EmulateArgs) -> anyhow::Result<()> {
         }
         out.flush()?;
         drop(out);
+        if let Some(mut started) = emulator.take_started_users() {
+            // The newer API names a user only once final: a partner's backend knows them from
+            // the start, and a script plays that backend with these lines.
+            tokio::spawn(async move {
+                while let Some(external_id) = started.recv().await {
+                    let mut out = std::io::stdout().lock();
+                    let _ = writeln!(out, "started: {external_id}").and_then(|()| out.flush());
+                }
+            });
+        }
         tracing::info!("emulator ready: register a webhook URL with it (kyc-monitor register ... --api-base ... --token-url ...)");
         tokio::pin!(stop);
         let finished = tokio::select! {

@@ -52,6 +52,8 @@ pub struct ServeConfig {
     pub team: Option<crate::config::team::TeamConfig>,
     /// `/metrics`, `/healthz` and `/readyz` (loopback only unless people sign in); `None`: off.
     pub metrics_listen: Option<SocketAddr>,
+    /// `--poll-every` and `--poll-rate`.
+    pub polling: crate::monitor::Polling,
 }
 
 /// The built-in demo (the provider emulator in-process, this listener registered with it).
@@ -173,6 +175,7 @@ impl Server {
             tunnel: config.tunnel.clone(),
             demo_flows: config.demo.flows,
             outbound: Some(config.outbound),
+            polling: Some(config.polling),
         })
         .await?;
         let socket = socket.expect("a monitor opened with an address has a webhook socket");

@@ -1,6 +1,6 @@
 //! The one assembly point: [`Monitor::open`] builds a running monitor from its configuration
 //! (the store and its claim, the writer and projector, the bounded reader pool, the provider
-//! hub, forwarders and retention), and [`Monitor::close`] takes it down in order. `serve`, the
+//! hub, forwarders, retention and polling), and [`Monitor::close`] takes it down in order. `serve`, the
 //! desktop app and the CLI's `register` and `reconcile` all start here; listeners, the UI and
 //! the tunnel attach to what it returns.
 
@@ -12,6 +12,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use super::poll::{Poller, Polling};
 use super::readers::ReaderPool;
 use super::{Monitor, WorkBoard};
 use crate::provider::actions::ProviderHub;
@@ -37,6 +38,8 @@ pub struct MonitorConfig {
     /// Forwarding and retention; `None` (a command) leaves the destinations as the last run set
     /// them, and forwards and trims nothing.
     pub outbound: Option<Outbound>,
+    /// Asking the provider for users not CLOSED (`--poll-every`); `None` (a command) polls not.
+    pub polling: Option<Polling>,
 }
 
 impl MonitorConfig {
@@ -50,6 +53,7 @@ impl MonitorConfig {
             tunnel: TunnelSpec::None,
             demo_flows: FlowConfig::demo(),
             outbound: None,
+            polling: None,
         }
     }
 }
@@ -179,6 +183,16 @@ impl Monitor {
             token,
             own_forwards: crate::forward::own_webhook_id_prefix(&instance_id),
         });
+        let work = watch::Sender::new(WorkBoard::new());
+        if let Some(polling) = config.polling {
+            let poller = Poller {
+                hub: hub.clone(),
+                readers: readers.clone(),
+                writer: writer.clone(),
+                work: work.clone(),
+            };
+            tokio::spawn(poller.run(polling, stopping.clone()));
+        }
         let monitor = Monitor {
             store,
             writer,
@@ -192,7 +206,7 @@ impl Monitor {
             stopping,
             stop,
             destinations,
-            work: watch::Sender::new(WorkBoard::new()),
+            work,
             held: Mutex::new(Held {
                 claim: Some(claim),
                 forwarders,

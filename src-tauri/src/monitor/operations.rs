@@ -23,6 +23,7 @@ use super::{
 pub use crate::access::Caller;
 use crate::access::{AuditAction, AuditOutcome, Role};
 use crate::provider::actions::{DemoStatus, ReconcileReport};
+use crate::provider::watch::{WatchAnswer, WatchRequest};
 
 /// How an operation is reached over HTTP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -428,6 +429,13 @@ operations! {
     audit(Reconcile |_, _| "all users".to_owned()),
     |monitor, _caller, _path: NoPath, _input: NoInput| -> ReconcileReport { monitor.reconcile().await }
 
+    /// Adds users to watch: each unknown one shows at once as NOT_STARTED.
+    watch: Post "/api/watch", Compliance, Write,
+    audit(Watch |_, request| watch_target(request)),
+    |monitor, _caller, _path: NoPath, request: WatchRequest| -> WatchAnswer {
+        monitor.watch(request.external_ids).await
+    }
+
     /// Starts the built-in provider emulator's demo.
     start_demo: Post "/api/demo", Admin, Write, audit(),
     |monitor, _caller, _path: NoPath, _input: NoInput| -> DemoStatus { monitor.start_demo().await }
@@ -464,6 +472,17 @@ fn deliveries_target(query: &DeliveriesQuery) -> String {
         }
     }
     target
+}
+
+/// The ids watched, as the audit log names them: the first few and how many in all.
+fn watch_target(request: &WatchRequest) -> String {
+    const NAMED: usize = 5;
+    let ids = &request.external_ids;
+    let named = ids[..ids.len().min(NAMED)].join(", ");
+    match ids.len() {
+        n if n <= NAMED => named,
+        n => format!("{named} and {} more", n - NAMED),
+    }
 }
 
 fn pause_target(path: &IdPath, input: &PauseInput) -> String {

@@ -1,4 +1,4 @@
-//! The provider side as the UI uses it: the Register view, reconcile and the demo.
+//! The provider side as the UI uses it: the Register view, reconcile, users to watch, the demo.
 
 use std::path::PathBuf;
 
@@ -11,6 +11,7 @@ use crate::provider::actions::{
     self, DemoError, DemoStatus, ProviderProfile, ReconcileError, ReconcileReport, RegisterError,
     Signing,
 };
+use crate::provider::watch::{self, WatchAnswer};
 use crate::provider::{Endpoints, Environment, ProviderError};
 use crate::secret_file;
 
@@ -149,6 +150,21 @@ impl Monitor {
             Err(error) => Err(error.to_string()),
         });
         answer
+    }
+
+    /// Watches the users `external_ids` names (see [`crate::provider::watch`]): each unknown one
+    /// is on the board at once, at `NOT_STARTED`; a known one is left as it is.
+    pub async fn watch(&self, external_ids: Vec<String>) -> Result<WatchAnswer, CoreError> {
+        if let Some((n, problem)) = external_ids
+            .iter()
+            .enumerate()
+            .find_map(|(n, id)| watch::id_problem(id).map(|problem| (n, problem)))
+        {
+            return Err(CoreError::Invalid(format!(
+                "externalIds[{n}]: {problem}; give each user's id as the provider knows it"
+            )));
+        }
+        Ok(watch::watch(&self.writer, &external_ids).await?)
     }
 
     /// Starts the demo, on an empty database (or one that is already a demo's) only.

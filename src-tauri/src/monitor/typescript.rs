@@ -18,6 +18,7 @@ use crate::api::{SessionView, UiLink};
 use crate::keychain::{self, KeychainStatus};
 use crate::kyc::{UserState, KNOWN_STATUSES, OTHER_STATUS_LABEL, STATUS_LABELS};
 use crate::provider::actions::{DemoStatus, Learned, ProviderProfile, ReconcileReport};
+use crate::provider::watch::{WatchAnswer, WatchRequest};
 use crate::provider::{Endpoints, Environment, Summary};
 use crate::settings::{DesktopSettings, DesktopStatus, SettingsSaved};
 use crate::store::{CountedRefusals, Outcome, RegistrationAttempt, StoreProblem};
@@ -99,6 +100,8 @@ pub fn typescript() -> String {
     file.declare::<RegisterAnswer>();
     file.declare::<Learned>();
     file.declare::<ReconcileReport>();
+    file.declare::<WatchRequest>();
+    file.declare::<WatchAnswer>();
     file.declare::<ErrorCode>();
     file.declare::<ErrorBody>();
     file.declare::<DesktopSettings>();

@@ -147,6 +147,8 @@ pub struct TimelineEntryView {
     pub duplicate: bool,
     /// Learned by asking the provider's status API (reconcile), not delivered by a webhook.
     pub polled: bool,
+    /// Named by the partner as a user to watch, not by the provider.
+    pub watched: bool,
     /// The delivery this one replayed, when a person sent it again from the inspector.
     pub replay_of: Option<i64>,
     /// A replay whose body was edited before it was sent.
@@ -168,6 +170,7 @@ impl From<TimelineEntry> for TimelineEntryView {
             event_id: event.event_id,
             duplicate: event.duplicate,
             polled: entry.polled,
+            watched: entry.watched,
             replay_of: event.replay_of,
             edited: event.edited,
             headers: headers(&entry.headers),
@@ -218,6 +221,8 @@ pub struct DeliveryView {
     /// A replay whose body was edited before it was sent.
     pub edited: bool,
     pub polled: bool,
+    /// Named by the partner as a user to watch (`kyc-monitor watch`), not by the provider.
+    pub watched: bool,
     /// The user this delivery named, when it named one.
     pub external_id: Option<String>,
     /// The status and decision its body said, when it is an event about a user.
@@ -256,6 +261,7 @@ impl DeliveryView {
             body: BodyText::of(delivery.body),
             replay_of: delivery.replay_of,
             polled: delivery.polled,
+            watched: delivery.watched,
             external_id,
         }
     }

@@ -20,6 +20,8 @@ use crate::store::{BackupError, BackupStep};
 pub enum WorkKind {
     Reconcile,
     Backup,
+    /// The provider asked every `--poll-every` (see `monitor/poll.rs`).
+    Poll,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
@@ -153,6 +155,7 @@ impl WorkKind {
         match self {
             WorkKind::Reconcile => "reconcile",
             WorkKind::Backup => "backup",
+            WorkKind::Poll => "poll",
         }
     }
 }

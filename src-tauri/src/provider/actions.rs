@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::client::{registration_form, Endpoints, Environment, ProviderClient, ProviderError};
 use super::emulator::{Emulator, EmulatorConfig, FlowConfig};
@@ -275,7 +276,7 @@ pub async fn reconcile(
     Ok(report)
 }
 
-async fn record_polled(
+pub(crate) async fn record_polled(
     writer: &Writer,
     client: &ProviderClient,
     external_id: &str,
@@ -445,6 +446,9 @@ impl ProviderHub {
         }
         let flows = self.demo_flows.clone();
         let started = start_demo(&self.store, &self.writer, webhook_url, flows).await?;
+        if let Some(users) = started.emulator.take_started_users() {
+            tokio::spawn(watch_started(self.writer.clone(), users));
+        }
         let status = demo_status(&started);
         *demo = Some(started);
         Ok(status)
@@ -475,19 +479,22 @@ impl ProviderHub {
         &self,
         progress: impl FnMut(&ReconcileReport),
     ) -> Result<ReconcileReport, ReconcileError> {
-        let client = match self.client.lock().await.clone() {
-            Some(client) => client,
-            None => match self.demo.lock().await.as_ref() {
-                Some(demo) => demo.client.clone(),
-                None => {
-                    let profile = self.readers.read(ProviderProfile::read).await?;
-                    let client =
-                        off_worker(move || profile.map(|p| p.client()).transpose()).await?;
-                    Arc::new(client.ok_or(ReconcileError::NoProvider)?)
-                }
-            },
-        };
+        let client = self.client().await?.ok_or(ReconcileError::NoProvider)?;
         self.reconcile_with(&client, progress).await
+    }
+
+    /// The provider to ask: the last registered in this run, the demo's, or the saved
+    /// profile's (reading its key file now); `None` before any validated registration.
+    pub async fn client(&self) -> Result<Option<Arc<ProviderClient>>, ReconcileError> {
+        if let Some(client) = self.client.lock().await.clone() {
+            return Ok(Some(client));
+        }
+        if let Some(demo) = self.demo.lock().await.as_ref() {
+            return Ok(Some(demo.client.clone()));
+        }
+        let profile = self.readers.read(ProviderProfile::read).await?;
+        let client = off_worker(move || profile.map(|p| p.client()).transpose()).await?;
+        Ok(client.map(Arc::new))
     }
 
     /// Reconciles with `client`'s provider. `progress` is told after each user.
@@ -540,6 +547,17 @@ impl ProviderHub {
     pub async fn stop(&self) {
         if let Some(demo) = self.demo.lock().await.take() {
             demo.emulator.stop().await;
+        }
+    }
+}
+
+/// Watches each user the beta emulator starts, as the partner's backend would; ends with the
+/// emulator (its sender dropped) or the writer.
+async fn watch_started(writer: Arc<Writer>, mut users: UnboundedReceiver<String>) {
+    while let Some(external_id) = users.recv().await {
+        if let Err(error) = super::watch::watch(&writer, &[external_id]).await {
+            tracing::warn!("demo: could not watch a started user: {error}");
+            return;
         }
     }
 }

@@ -5,10 +5,11 @@ pub mod actions;
 pub mod client;
 pub mod emulator;
 pub mod jwt;
+pub mod watch;
 
 pub use client::{Endpoints, Environment, ProviderClient, ProviderError, Registration};
 pub use emulator::{
-    DeliverySigning, Emulator, EmulatorConfig, FlowConfig, Outcome, PayloadForm,
+    ApiGeneration, DeliverySigning, Emulator, EmulatorConfig, FlowConfig, Outcome, PayloadForm,
     SignatureHeaderNames, Summary,
 };
 pub use jwt::{KeyError, PrivateKey, PublicKey};

@@ -1,7 +1,8 @@
 //! The acknowledgement's side of the writer: append deliveries to the journal (the
 //! `deliveries` table) with their verdict, and nothing else. Whether an event is a duplicate is
 //! decided here, from a point read of the user's projected state and from what is journaled but
-//! not yet projected (kept in memory, see [`Unprojected`]); no derived table is written.
+//! not yet projected (kept in memory, see [`Unprojected`]); no derived table is written. A
+//! watched user is journaled here only when unknown, by the same check.
 
 use std::collections::HashMap;
 
@@ -10,7 +11,7 @@ use rusqlite::{params, Connection};
 use crate::kyc::{KycEvent, Payload, UserState};
 
 use super::projection::{self, Tables};
-use super::writer::{NewDelivery, Outcome, Recorded, Verdict};
+use super::writer::{NewDelivery, Recorded, Verdict};
 
 /// What the journal holds that the projection does not have yet: each user's newest journaled
 /// state and the envelope event ids, with the delivery that brought them.
@@ -73,6 +74,19 @@ impl<'a> Append<'a> {
                 };
                 (outcome, 200, None)
             }
+            Verdict::Watch(event) => {
+                if self.latest_state(tx, &event.external_id)?.is_some() {
+                    // Never moves a known user back (an OPEN user to NOT_STARTED): no row.
+                    return Ok(Recorded {
+                        delivery_id: 0,
+                        outcome: Outcome::Duplicate,
+                        http_status: 200,
+                        error: None,
+                    });
+                }
+                known_event = Some((event, false));
+                (Outcome::Accepted, 200, None)
+            }
             _ if replayed_id => (Outcome::Duplicate, 200, None),
             Verdict::CameBack => (Outcome::Duplicate, 200, None),
             Verdict::Payload(Payload::Ping) | Verdict::Reachability => (Outcome::Ping, 200, None),
@@ -83,8 +97,8 @@ impl<'a> Append<'a> {
         tx.prepare_cached(
             "INSERT INTO deliveries
                (received_at, remote_addr, method, headers, body, body_size, webhook_id, outcome, http_status, error,
-                replay_of, source)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                replay_of, source, watched)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         )?
         .execute(params![
             delivery.received_at,
@@ -99,6 +113,7 @@ impl<'a> Append<'a> {
             error,
             delivery.replay_of,
             if delivery.polled { "poll" } else { "webhook" },
+            matches!(delivery.verdict, Verdict::Watch(_)),
         ])?;
         let delivery_id = tx.last_insert_rowid();
         if let Some((event, user_known)) = known_event {
@@ -161,4 +176,35 @@ fn webhook_id_seen(conn: &Connection, webhook_id: &str) -> rusqlite::Result<bool
                          WHERE webhook_id = ?1 AND outcome IN ('accepted', 'duplicate', 'ping'))",
     )?
     .query_row([webhook_id], |row| row.get(0))
+}
+
+/// What the store made of a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Accepted,
+    Duplicate,
+    Ping,
+    Rejected,
+}
+
+impl Outcome {
+    /// Reads the value of the `outcome` column (its CHECK constraint allows only these).
+    pub fn from_stored(text: &str) -> Outcome {
+        match text {
+            "accepted" => Outcome::Accepted,
+            "duplicate" => Outcome::Duplicate,
+            "ping" => Outcome::Ping,
+            _ => Outcome::Rejected,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Accepted => "accepted",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Ping => "ping",
+            Outcome::Rejected => "rejected",
+        }
+    }
 }

@@ -142,6 +142,8 @@ struct Journaled {
     outcome: Outcome,
     body: Option<Vec<u8>>,
     trimmed: bool,
+    /// Named by the partner (`watch`), not sent by the provider: never forwarded.
+    watched: bool,
 }
 
 /// The event a trimmed delivery gave, as the live events table keeps it (a rebuild reads it
@@ -184,7 +186,7 @@ pub(super) fn project(
     let rows = conn
         .prepare_cached(
             "SELECT id, received_at, outcome,
-                    CASE WHEN outcome IN ('accepted', 'duplicate') THEN body END, trimmed
+                    CASE WHEN outcome IN ('accepted', 'duplicate') THEN body END, trimmed, watched
                FROM deliveries WHERE id > ?1 ORDER BY id LIMIT ?2",
         )?
         .query_map(params![from, limit as i64], |row| {
@@ -194,6 +196,7 @@ pub(super) fn project(
                 outcome: Outcome::from_stored(&row.get::<_, String>(2)?),
                 body: row.get(3)?,
                 trimmed: row.get(4)?,
+                watched: row.get(5)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -222,7 +225,7 @@ pub(super) fn project(
                 event,
                 duplicate,
             )?;
-            if forwarding && !duplicate {
+            if forwarding && !duplicate && !row.watched {
                 super::outbox::enqueue(conn, row.id, &event.external_id, row.received_at)?;
             }
         }

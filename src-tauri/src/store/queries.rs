@@ -50,6 +50,8 @@ pub struct DeliveryRecord {
     pub replay_of: Option<i64>,
     /// Learned by polling the provider's status API, not delivered by a webhook.
     pub polled: bool,
+    /// Named by the partner as a user to watch (`kyc-monitor watch`), not by the provider.
+    pub watched: bool,
 }
 
 /// A delivery as the inspector lists it, with what its event kept: the user it named, and the
@@ -95,6 +97,8 @@ pub struct TimelineEntry {
     pub body: Option<Vec<u8>>,
     /// Learned by polling the provider's status API, not delivered by a webhook.
     pub polled: bool,
+    /// Named by the partner as a user to watch (`kyc-monitor watch`), not by the provider.
+    pub watched: bool,
 }
 
 /// Which deliveries a deliveries page shows.
@@ -117,7 +121,7 @@ const EVENT_COLUMNS: &str = "delivery_id, received_at, external_id, decision, st
                                         WHERE d.id = events.delivery_id), 0)";
 const DELIVERY_COLUMNS: &str = "id, received_at, remote_addr, method, headers, body, body_size,
                                 webhook_id, outcome, http_status, error, replay_of,
-                                source = 'poll'";
+                                source = 'poll', watched";
 
 /// A read-only connection.
 pub struct Reader {
@@ -188,8 +192,9 @@ impl Reader {
     pub fn user_timeline(&self, external_id: &str) -> Result<Vec<TimelineEntry>, StoreError> {
         self.conn
             .prepare_cached(&format!(
-                "SELECT {EVENT_COLUMNS}, headers, body, source = 'poll'
-                   FROM events JOIN (SELECT id, headers, body, source FROM deliveries) ON id = delivery_id
+                "SELECT {EVENT_COLUMNS}, headers, body, source = 'poll', watched
+                   FROM events JOIN (SELECT id, headers, body, source, watched FROM deliveries)
+                     ON id = delivery_id
                   WHERE external_id = ?1 ORDER BY delivery_id"
             ))?
             .query_map([external_id], |row| {
@@ -198,6 +203,7 @@ impl Reader {
                     headers: row.get(12)?,
                     body: row.get(13)?,
                     polled: row.get(14)?,
+                    watched: row.get(15)?,
                 })
             })?
             .collect::<rusqlite::Result<_>>()
@@ -228,11 +234,12 @@ impl Reader {
                     limit
                 ],
                 |row| {
-                    let status: Option<String> = row.get(14)?;
-                    let decision: Option<String> = row.get(15)?;
+                    // After the delivery's own columns (DELIVERY_COLUMNS).
+                    let status: Option<String> = row.get(15)?;
+                    let decision: Option<String> = row.get(16)?;
                     Ok(ListedDelivery {
                         delivery: delivery_from_row(row)?,
-                        external_id: row.get(13)?,
+                        external_id: row.get(14)?,
                         event_state: status.zip(decision),
                     })
                 },
@@ -282,6 +289,27 @@ impl Reader {
                   WHERE external_id > ?1 AND status <> 'CLOSED' ORDER BY external_id LIMIT ?2"
             ))?
             .query_map(rusqlite::params![after, limit], user_from_row)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(StoreError::from)
+    }
+
+    /// Users not CLOSED last heard of at or before `heard_by` (Unix ms), those unheard of
+    /// longest first, after `after` (`(last_seen_at, external_id)` of the previous page).
+    pub fn unclosed_users_unheard_longest(
+        &self,
+        heard_by: i64,
+        after: Option<(i64, String)>,
+        limit: u32,
+    ) -> Result<Vec<UserRecord>, StoreError> {
+        let (since, id) = after.unwrap_or((i64::MIN, String::new()));
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users
+                  WHERE status <> 'CLOSED' AND last_seen_at <= ?1
+                    AND (last_seen_at, external_id) > (?2, ?3)
+                  ORDER BY last_seen_at, external_id LIMIT ?4"
+            ))?
+            .query_map(rusqlite::params![heard_by, since, id, limit], user_from_row)?
             .collect::<rusqlite::Result<_>>()
             .map_err(StoreError::from)
     }
@@ -520,5 +548,6 @@ fn delivery_from_row(row: &Row) -> rusqlite::Result<DeliveryRecord> {
         error: row.get(10)?,
         replay_of: row.get(11)?,
         polled: row.get(12)?,
+        watched: row.get(13)?,
     })
 }

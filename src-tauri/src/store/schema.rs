@@ -267,6 +267,11 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX sessions_by_user ON sessions (user) WHERE ended_at IS NULL;
     CREATE INDEX sessions_by_created_at ON sessions (created_at);
     "#,
+    // 11: users to watch (the newer API names a user only once final): a watched user's
+    // NOT_STARTED is journaled as a delivery marked here (`source`'s CHECK cannot be widened).
+    r#"
+    ALTER TABLE deliveries ADD COLUMN watched INTEGER NOT NULL DEFAULT 0 CHECK (watched IN (0, 1));
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -17,10 +17,11 @@ use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::identity::FileIdentity;
+pub use super::journal::Outcome;
 use super::journal::{Append, Unprojected};
 use super::projection::{self, Tables};
 use super::StoreError;
-use crate::kyc::Payload;
+use crate::kyc::{KycEvent, Payload};
 
 mod audit_queue;
 mod checkpoint;
@@ -76,36 +77,9 @@ pub enum Verdict {
         http_status: u16,
         error: String,
     },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    Accepted,
-    Duplicate,
-    Ping,
-    Rejected,
-}
-
-impl Outcome {
-    /// Reads the value of the `outcome` column (its CHECK constraint allows only these).
-    pub fn from_stored(text: &str) -> Outcome {
-        match text {
-            "accepted" => Outcome::Accepted,
-            "duplicate" => Outcome::Duplicate,
-            "ping" => Outcome::Ping,
-            _ => Outcome::Rejected,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Accepted => "accepted",
-            Outcome::Duplicate => "duplicate",
-            Outcome::Ping => "ping",
-            Outcome::Rejected => "rejected",
-        }
-    }
+    /// The partner names a user to watch (`kyc-monitor watch`): journaled as this event (the
+    /// user at `NOT_STARTED`) only when the user is unknown; a known user is left as it is.
+    Watch(KycEvent),
 }
 
 /// A delivery after its commit: what to answer.
@@ -502,8 +476,9 @@ fn acknowledge(
             outlet
                 .health
                 .send_if_modified(|problem| problem.take().is_some());
-            if let Some(last) = recorded.last() {
-                outlet.journaled.store(last.delivery_id, Ordering::Release);
+            // A watch of a known user writes nothing (id 0): the newest id, not the last.
+            if let Some(newest) = recorded.iter().map(|r| r.delivery_id).max() {
+                outlet.journaled.fetch_max(newest, Ordering::Release);
             }
             for (job, recorded) in batch.drain(..).zip(recorded) {
                 let _ = job.reply.send(Ok(recorded));

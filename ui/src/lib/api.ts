@@ -135,6 +135,8 @@ export const api = {
   provider: () => run('provider_overview', {}, {}),
   register: (form: RegisterForm) => run('register', {}, form),
   reconcile: () => run('reconcile', {}, {}),
+  /** Adds users to watch; each unknown one shows at once as NOT_STARTED. */
+  watch: (externalIds: string[]) => run('watch', {}, { externalIds }),
   startDemo: () => run('start_demo', {}, {}),
   /** Reconcile's and backup's progress, running or last finished. */
   work: () => run('work', {}, {}),

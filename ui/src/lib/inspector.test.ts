@@ -18,6 +18,7 @@ const delivery: Delivery = {
   replayOf: null,
   edited: false,
   polled: false,
+  watched: false,
   externalId: "o'brien",
   status: 'OPEN',
   decision: '',

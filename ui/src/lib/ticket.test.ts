@@ -22,6 +22,7 @@ const entry = (deliveryId: number, receivedAt: number, status: string, extra: Pa
   eventId: null,
   duplicate: false,
   polled: false,
+  watched: false,
   replayOf: null,
   edited: false,
   headers: [],

@@ -28,6 +28,7 @@ export function ticketText(detail: UserDetail): string {
     const marks = [
       entry.duplicate ? 'duplicate' : '',
       entry.polled ? 'learned by polling' : '',
+      entry.watched ? 'watched' : '',
       entry.replayOf !== null ? `${entry.edited ? 'edited replay' : 'replay'} of delivery #${entry.replayOf}` : '',
     ].filter(Boolean);
     const said = [`status ${or(entry.status, '(empty)')}`, `decision ${or(entry.decision, '(none)')}`];

@@ -9,6 +9,7 @@ function entry(deliveryId: number, receivedAt: number, status: string, duplicate
     eventId: null,
     duplicate,
     polled: false,
+    watched: false,
     replayOf: null,
     edited: false,
     headers: [],

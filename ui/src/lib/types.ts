@@ -112,6 +112,10 @@ export type TimelineEntry = { deliveryId: number, receivedAt: number, eventId: s
  */
 polled: boolean, 
 /**
+ * Named by the partner as a user to watch, not by the provider.
+ */
+watched: boolean, 
+/**
  * The delivery this one replayed, when a person sent it again from the inspector.
  */
 replayOf: number | null, 
@@ -131,6 +135,10 @@ export type Delivery = { id: number, receivedAt: number, remoteAddr: string, met
  * A replay whose body was edited before it was sent.
  */
 edited: boolean, polled: boolean, 
+/**
+ * Named by the partner as a user to watch (`kyc-monitor watch`), not by the provider.
+ */
+watched: boolean, 
 /**
  * The user this delivery named, when it named one.
  */
@@ -198,7 +206,7 @@ export type Resync = { through: number, };
 
 export type StoreHealth = { problem: StoreProblem | null, };
 
-export type WorkKind = "reconcile" | "backup";
+export type WorkKind = "reconcile" | "backup" | "poll";
 
 export type WorkState = "running" | "done" | "failed";
 
@@ -479,6 +487,18 @@ unknown: number,
  */
 error: string | null, };
 
+export type WatchRequest = { externalIds: Array<string>, };
+
+export type WatchAnswer = { 
+/**
+ * The ids given (repeats included).
+ */
+asked: number, 
+/**
+ * The users the monitor did not know before: now on the board at `NOT_STARTED`.
+ */
+new: number, };
+
 export type ErrorCode = "notFound" | "invalid" | "conflict" | "provider" | "unavailable" | "unauthorized" | "forbidden";
 
 export type ErrorBody = { code: ErrorCode, message: string, };
@@ -594,6 +614,7 @@ export const OPERATIONS = {
   provider_overview: { method: 'GET', path: '/api/provider', least: 'admin' },
   register: { method: 'POST', path: '/api/register', least: 'admin' },
   reconcile: { method: 'POST', path: '/api/reconcile', least: 'admin' },
+  watch: { method: 'POST', path: '/api/watch', least: 'compliance' },
   start_demo: { method: 'POST', path: '/api/demo', least: 'admin' },
   audit_log: { method: 'GET', path: '/api/audit', least: 'admin' },
   work: { method: 'GET', path: '/api/work', least: 'viewer' },
@@ -641,6 +662,8 @@ export type Operations = {
   register: { path: NoPath; input: RegisterForm; output: RegisterAnswer };
   /** Asks the provider for every known user's state and records what differs. */
   reconcile: { path: NoPath; input: NoInput; output: ReconcileReport };
+  /** Adds users to watch: each unknown one shows at once as NOT_STARTED. */
+  watch: { path: NoPath; input: WatchRequest; output: WatchAnswer };
   /** Starts the built-in provider emulator's demo. */
   start_demo: { path: NoPath; input: NoInput; output: DemoStatus };
   /** A page of the audit log, newest first, filtered. */
@@ -663,4 +686,4 @@ export const STATUS_LABELS: Record<(typeof KNOWN_STATUSES)[number], string> = {"
 export const OTHER_STATUS_LABEL = "Other";
 
 /** Every action the audit log records, as its entries name them. */
-export const AUDIT_ACTIONS = ["sign-in","sign-in-failed","sign-out","sessions-ended","user-viewed","body-viewed","search","export","replay","resend","register","reconcile","settings-changed","backup","case-work","refused-by-role"] as const;
+export const AUDIT_ACTIONS = ["sign-in","sign-in-failed","sign-out","sessions-ended","user-viewed","body-viewed","search","export","replay","resend","register","reconcile","settings-changed","backup","case-work","refused-by-role","watch"] as const;

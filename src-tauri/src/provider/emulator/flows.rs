@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::http::{header, StatusCode};
 use serde_json::{json, Value};
 
-use super::{Outcome, PayloadForm, Shared};
+use super::{ApiGeneration, Outcome, PayloadForm, Shared};
 use crate::backoff::Backoff;
 use crate::kyc::UserState;
 use crate::signature::SharedSecret;
@@ -127,6 +127,10 @@ pub(super) async fn run_flows(shared: Arc<Shared>) {
         users.spawn(async move {
             tokio::time::sleep(arrival).await;
             shared.counters.users.fetch_add(1, Ordering::Relaxed);
+            if shared.config.flows.api == ApiGeneration::Beta {
+                // Nobody may be listening (a run without a partner backend): that is fine.
+                let _ = shared.started.send(external_id.clone());
+            }
             run_user(&shared, &external_id, outcome).await;
             if outcome == Outcome::Abandoned {
                 shared
@@ -149,21 +153,33 @@ pub(super) async fn run_flows(shared: Arc<Shared>) {
 
 async fn run_user(shared: &Shared, external_id: &str, outcome: Outcome) {
     let steps = plan(shared, external_id, outcome);
+    let newer = match shared.config.flows.api {
+        ApiGeneration::Documented => None,
+        ApiGeneration::Beta => Some(NewerFields::dealt(shared)),
+    };
     let mut held_back: Option<(String, Value)> = None;
     for (index, step) in steps.iter().enumerate() {
         tokio::time::sleep(step.delay).await;
+        let set_at = now_millis();
         shared
             .users
             .lock()
             .expect("users lock")
             .insert(external_id.to_owned(), step.state.clone());
         let is_last = index + 1 == steps.len();
+        // The newer API tells only final outcomes; the rest waits for the status route.
+        if newer.is_some() && !is_final(&step.state) {
+            continue;
+        }
         if shared.chance(shared.config.flows.drop_rate) {
             shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
             continue;
         }
         let id = format!("msg_{}", shared.random_hex(12));
-        let body = payload(shared, external_id, &step.state, &id);
+        let body = match &newer {
+            None => payload(shared, external_id, &step.state, &id),
+            Some(fields) => fields.envelope(external_id, &step.state, &id, set_at),
+        };
         if !is_last && held_back.is_none() && shared.chance(shared.config.flows.reorder_rate) {
             held_back = Some((id, body));
             continue;
@@ -172,6 +188,78 @@ async fn run_user(shared: &Shared, external_id: &str, outcome: Outcome) {
         if let Some((id, body)) = held_back.take() {
             deliver_once_or_twice(shared, &id, &body).await;
         }
+    }
+}
+
+/// A state the newer API delivers: `CLOSED` with a decision.
+fn is_final(state: &UserState) -> bool {
+    state.status == "CLOSED" && matches!(state.decision.as_str(), "ACCEPT" | "REJECT")
+}
+
+/// Why the emulated provider rejects someone (the newer API's `rejection_reason`).
+const REJECTED_FOR: [&str; 3] = [
+    "identity could not be verified",
+    "document expired",
+    "sanctions screening match",
+];
+
+/// What the newer API says of one user beyond the state: its ids, and for some users a date
+/// of birth (personal data the monitor must keep from those not allowed to see it).
+struct NewerFields {
+    user_id: String,
+    kyc_eval_id: String,
+    date_of_birth: Option<String>,
+    rejection_reason: &'static str,
+}
+
+impl NewerFields {
+    fn dealt(shared: &Shared) -> NewerFields {
+        let with_birth_date = shared.chance(0.5);
+        let mut rng = shared.rng.lock().expect("rng lock");
+        let date_of_birth = with_birth_date.then(|| {
+            format!(
+                "{}-{:02}-{:02}",
+                1950 + rng.below(55),
+                1 + rng.below(12),
+                1 + rng.below(28)
+            )
+        });
+        let rejection_reason = REJECTED_FOR[rng.below(REJECTED_FOR.len())];
+        drop(rng);
+        NewerFields {
+            user_id: format!("usr_{}", shared.random_hex(3)),
+            kyc_eval_id: format!("eval_{}", shared.random_hex(3)),
+            date_of_birth,
+            rejection_reason,
+        }
+    }
+
+    /// The newer API's envelope for a final `state`, set by the provider at `set_at` (Unix ms).
+    fn envelope(&self, external_id: &str, state: &UserState, id: &str, set_at: i64) -> Value {
+        let approved = state.decision == "ACCEPT";
+        let mut data = json!({
+            "external_id": external_id,
+            "user_id": self.user_id,
+            "kyc_eval_id": self.kyc_eval_id,
+            "firm_id": "ISV-Emulator",
+            "status": if approved { "KYC_STATUS_APPROVED" } else { "KYC_STATUS_REJECTED" },
+            "status_set_at": rfc3339_millis(set_at),
+        });
+        if approved {
+            data["provisioned_participant"] = json!(state.participant_id);
+            data["provisioned_account"] = json!(state.account);
+        } else {
+            data["rejection_reason"] = json!(self.rejection_reason);
+        }
+        if let Some(date) = &self.date_of_birth {
+            data["date_of_birth"] = json!(date);
+        }
+        json!({
+            "event_type": if approved { "kyc.approved" } else { "kyc.rejected" },
+            "event_id": id,
+            "event_time": rfc3339_millis(now_millis()),
+            "data": data,
+        })
     }
 }
 

@@ -46,6 +46,19 @@ pub enum PayloadForm {
     Envelope,
 }
 
+/// Which generation of the provider's API the emulator behaves as.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiGeneration {
+    /// The documented API (the seed): every status change is delivered.
+    #[default]
+    Documented,
+    /// The newer API: only final outcomes (`kyc.approved`, `kyc.rejected`) are delivered, as
+    /// signed envelopes with the newer fields; the states between are read from the status
+    /// route; the ids of users it starts are handed over as a partner's backend would learn them.
+    Beta,
+}
+
 /// How a simulated user's onboarding ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Outcome {
@@ -76,7 +89,9 @@ pub struct FlowConfig {
     pub review_rate: f64,
     /// Seeds the simulation (ids, outcomes, delays, choices); `None`: a new run every time.
     pub seed: Option<u64>,
+    /// The payload form of the documented API (the newer API always sends envelopes).
     pub form: PayloadForm,
+    pub api: ApiGeneration,
     /// Share of deliveries sent a second time, with the same id.
     pub duplicate_rate: f64,
     /// Share of steps delivered after the step that follows them.
@@ -102,6 +117,7 @@ impl Default for FlowConfig {
             review_rate: 0.3,
             seed: None,
             form: PayloadForm::Flat,
+            api: ApiGeneration::Documented,
             duplicate_rate: 0.0,
             reorder_rate: 0.0,
             drop_rate: 0.0,
@@ -310,6 +326,8 @@ struct Shared {
     finished: watch::Sender<bool>,
     rate: Mutex<rate::Windows>,
     rng: Mutex<Rng>,
+    /// The newer API's users as they start, for whoever plays the partner's backend.
+    started: tokio::sync::mpsc::UnboundedSender<String>,
 }
 
 /// A running emulator; dropping it does not stop it, [`Emulator::stop`] does.
@@ -318,6 +336,7 @@ pub struct Emulator {
     addr: SocketAddr,
     stop: watch::Sender<bool>,
     server: tokio::task::JoinHandle<()>,
+    started: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<String>>>,
 }
 
 impl Emulator {
@@ -331,6 +350,7 @@ impl Emulator {
             .user_agent("kyc-monitor-emulator")
             .build()
             .map_err(std::io::Error::other)?;
+        let (started, started_ids) = tokio::sync::mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             token_url: format!("{api_base}/oauth/token"),
             api_base,
@@ -347,6 +367,7 @@ impl Emulator {
             finished: watch::channel(false).0,
             rate: Mutex::default(),
             rng: Mutex::new(config.flows.seed.map_or_else(Rng::seeded, Rng::from_seed)),
+            started,
             config,
         });
         let router = Router::new()
@@ -371,7 +392,15 @@ impl Emulator {
             addr,
             stop,
             server,
+            started: Mutex::new(Some(started_ids)),
         })
+    }
+
+    /// The ids of the users the newer API starts, each as it starts (before its first state),
+    /// as the partner's backend learns them from `POST /v1/kyc/start`. Taken once; the
+    /// documented API sends none.
+    pub fn take_started_users(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<String>> {
+        self.started.lock().expect("started lock").take()
     }
 
     pub fn addr(&self) -> SocketAddr {

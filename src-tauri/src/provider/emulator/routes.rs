@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::flows::send;
 use super::oauth::{authorised, unauthorised};
-use super::{provider_error, PayloadForm, Shared, Target};
+use super::{provider_error, ApiGeneration, PayloadForm, Shared, Target};
 use crate::signature::SharedSecret;
 use crate::time::{now_millis, rfc3339_millis};
 
@@ -85,9 +85,12 @@ pub(super) async fn register(
 /// Sends the test request; `Err` says why the URL does not qualify.
 async fn validate(shared: &Shared, url: &str, secret: Option<&SharedSecret>) -> Result<(), String> {
     let id = format!("msg_{}", shared.random_hex(12));
-    let body = match shared.config.flows.form {
-        PayloadForm::Flat => json!({"test": true, "message": "KYC webhook validation"}),
-        PayloadForm::Envelope => json!({
+    let flows = &shared.config.flows;
+    let body = match (flows.api, flows.form) {
+        (ApiGeneration::Documented, PayloadForm::Flat) => {
+            json!({"test": true, "message": "KYC webhook validation"})
+        }
+        _ => json!({
             "event_type": "webhook.test", "event_id": id, "event_time": rfc3339_millis(now_millis()), "data": {}
         }),
     };

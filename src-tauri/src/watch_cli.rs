@@ -1,0 +1,112 @@
+//! `kyc-monitor watch`: the partner names users to watch, on the command line or from a CSV
+//! file; through a monitor of its own, or the one that holds the database.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+use kyc_monitor::provider::watch::{id_problem, WatchAnswer};
+
+use crate::provider_cli::Through;
+use crate::UsageError;
+
+/// The largest CSV file taken (about a million ids).
+const MAX_CSV_FILE: u64 = 64 * 1024 * 1024;
+/// Bad lines named in one refusal; the rest are counted.
+const BAD_LINES_NAMED: usize = 10;
+
+#[derive(Args)]
+pub struct WatchArgs {
+    /// The users' externalIds, exactly as the provider knows them.
+    #[arg(
+        value_name = "EXTERNAL_ID",
+        required_unless_present = "from_csv",
+        conflicts_with = "from_csv"
+    )]
+    external_ids: Vec<String>,
+    /// Reads the ids from a CSV file: an `externalId` column, or one id a line without a header.
+    #[arg(long, value_name = "FILE")]
+    from_csv: Option<PathBuf>,
+}
+
+pub fn watch(db: PathBuf, args: WatchArgs) -> anyhow::Result<()> {
+    let ids = match &args.from_csv {
+        Some(path) => ids_from_csv(path)?,
+        None => {
+            let problems = args.external_ids.iter().enumerate().filter_map(|(n, id)| {
+                id_problem(id).map(|problem| format!("argument {}: {problem}", n + 1))
+            });
+            refuse_bad(problems.collect())?;
+            args.external_ids
+        }
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let answer = runtime.block_on(async {
+        let through = Through::open(&db, "watch").await?;
+        let answer = match &through {
+            Through::Own(monitor) => monitor.watch(ids).await.map_err(anyhow::Error::from),
+            Through::Running(running) => running.watch(&ids).await,
+        };
+        through.close().await;
+        answer
+    })?;
+    let WatchAnswer { asked, new } = answer;
+    writeln!(std::io::stdout().lock(), "{new} new of {asked}")?;
+    Ok(())
+}
+
+/// The ids of an `externalId` column (the header names it), or of the first column when the
+/// first line is not a header. Empty lines are skipped; any other bad row refuses the file.
+fn ids_from_csv(path: &Path) -> anyhow::Result<Vec<String>> {
+    let text = kyc_monitor::named_file::read_text(path, MAX_CSV_FILE)
+        .map_err(|error| UsageError(format!("--from-csv {}: {error}", path.display())))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut records = reader.records();
+    let (mut ids, mut problems, mut column) = (Vec::new(), Vec::new(), 0);
+    let mut first = true;
+    for record in &mut records {
+        let record = match record {
+            Ok(record) => record,
+            Err(error) => {
+                let line = error.position().map_or(0, |p| p.line());
+                problems.push(format!("line {line}: not CSV ({error})"));
+                continue;
+            }
+        };
+        let line = record.position().map_or(0, |p| p.line());
+        if std::mem::take(&mut first) {
+            if let Some(named) = record.iter().position(|field| field.trim() == "externalId") {
+                column = named;
+                continue;
+            }
+        }
+        match record.get(column).map(str::trim) {
+            Some(id) => match id_problem(id) {
+                None => ids.push(id.to_owned()),
+                Some(problem) => problems.push(format!("line {line}: {problem}")),
+            },
+            None => problems.push(format!(
+                "line {line}: no externalId (column {})",
+                column + 1
+            )),
+        }
+    }
+    refuse_bad(problems)?;
+    Ok(ids)
+}
+
+/// Refuses the whole list (nothing is watched) when any id in it is bad, naming where.
+fn refuse_bad(problems: Vec<String>) -> anyhow::Result<()> {
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let mut sentence = problems[..problems.len().min(BAD_LINES_NAMED)].join("; ");
+    if problems.len() > BAD_LINES_NAMED {
+        sentence.push_str(&format!("; and {} more", problems.len() - BAD_LINES_NAMED));
+    }
+    Err(UsageError(format!("nothing was watched: {sentence}")).into())
+}

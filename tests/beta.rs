@@ -1,0 +1,198 @@
+//! The provider's newer API against a real monitor: the beta emulator delivers only final
+//! outcomes as envelopes with the newer fields, answers the states between on its status route,
+//! hands over the ids of the users it starts, and throttles with 429 and `Retry-After`.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use kyc_monitor::provider::{
+    ApiGeneration, Emulator, EmulatorConfig, Endpoints, FlowConfig, PrivateKey, ProviderClient,
+};
+use support::{export_jsonl, stdout, Monitor, Scratch};
+
+const CLIENT_ID: &str = "beta-partner";
+/// A guard against a hang, not a performance assertion.
+const FLOWS_LIMIT: Duration = Duration::from_secs(90);
+
+fn beta_flows(users: u32) -> FlowConfig {
+    FlowConfig {
+        users,
+        speed: 200.0,
+        reject_rate: 0.25,
+        hold_rate: 0.25,
+        abandon_rate: 0.25,
+        review_rate: 1.0,
+        seed: Some(24),
+        api: ApiGeneration::Beta,
+        retry_base: Duration::from_millis(50),
+        ..FlowConfig::default()
+    }
+}
+
+async fn beta_emulator(key: &PrivateKey, flows: FlowConfig, rate_limit: u32) -> Emulator {
+    Emulator::start(EmulatorConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        client_id: CLIENT_ID.to_owned(),
+        public_key: key.public_key(),
+        flows,
+        validation_timeout: Duration::from_secs(2),
+        rate_limit,
+    })
+    .await
+    .expect("start the emulator")
+}
+
+fn client_for(emulator: &Emulator, key: &PrivateKey) -> ProviderClient {
+    let endpoints = Endpoints::custom(emulator.api_base(), emulator.token_url()).unwrap();
+    ProviderClient::new(endpoints, CLIENT_ID, key.clone()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_beta_api_delivers_only_final_outcomes_and_tells_the_rest_by_its_status_route() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    let key = PrivateKey::generate();
+    let emulator = beta_emulator(&key, beta_flows(8), 1000).await;
+    let mut started = emulator.take_started_users().expect("the started users");
+    emulator.deliver_to(&monitor.webhook_url, None);
+    let summary = tokio::time::timeout(FLOWS_LIMIT, emulator.finished())
+        .await
+        .expect("the flows did not finish");
+    assert_eq!((summary.approved, summary.rejected), (2, 2), "{summary}");
+    assert_eq!((summary.held, summary.abandoned), (2, 2), "{summary}");
+    assert_eq!(
+        summary.acked, 4,
+        "only the four final outcomes are sent: {summary}"
+    );
+
+    let mut handed_over = BTreeSet::new();
+    while let Ok(id) = started.try_recv() {
+        handed_over.insert(id);
+    }
+    let truth = emulator.users();
+    assert_eq!(
+        handed_over,
+        truth.keys().cloned().collect(),
+        "every user started is handed over"
+    );
+
+    let deliveries = export_jsonl(&scratch.db(), "deliveries");
+    let posts: Vec<serde_json::Value> = deliveries
+        .iter()
+        .filter(|d| d["outcome"] == "accepted")
+        .map(|d| serde_json::from_str(d["body"].as_str().unwrap()).unwrap())
+        .collect();
+    assert_eq!(posts.len(), 4);
+    for body in &posts {
+        let data = &body["data"];
+        assert!(data["status_set_at"].as_str().unwrap().ends_with('Z'));
+        assert!(data["kyc_eval_id"].as_str().unwrap().starts_with("eval_"));
+        assert!(body["event_time"].is_string());
+        match body["event_type"].as_str().unwrap() {
+            "kyc.approved" => {
+                assert_eq!(data["status"], "KYC_STATUS_APPROVED");
+                assert!(data["provisioned_account"].is_string());
+            }
+            "kyc.rejected" => {
+                assert_eq!(data["status"], "KYC_STATUS_REJECTED");
+                assert!(!data["rejection_reason"].as_str().unwrap().is_empty());
+            }
+            other => panic!("a state between was delivered: {other} {body}"),
+        }
+    }
+
+    // The states between exist only at the provider: its status route tells them.
+    let client = client_for(&emulator, &key);
+    let mut on_hold = 0;
+    for (id, state) in &truth {
+        assert_eq!(client.status(id).await.unwrap().as_ref(), Some(state));
+        on_hold += usize::from(state.status == "ON_HOLD");
+    }
+    assert_eq!(on_hold, 2, "the held users wait ON_HOLD at the provider");
+    let known: Vec<String> = export_jsonl(&scratch.db(), "users")
+        .iter()
+        .map(|u| format!("{} {}", u["status"], u["decision"]))
+        .collect();
+    assert_eq!(
+        known.len(),
+        4,
+        "the monitor heard only of the final ones: {known:?}"
+    );
+    assert!(
+        known.iter().all(|s| s.starts_with("\"CLOSED\"")),
+        "{known:?}"
+    );
+    emulator.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_storm_of_status_requests_is_throttled_with_retry_after_and_the_client_waits_it_out() {
+    let key = PrivateKey::generate();
+    let emulator = beta_emulator(&key, beta_flows(0), 20).await;
+    let url = format!("{}/v1/kyc/status?externalId=nobody", emulator.api_base());
+    let storm = (0..60).map(|_| support::send(support::client().get(&url)));
+    let answers = futures_util::future::join_all(storm).await;
+    let throttled: Vec<_> = answers.iter().filter(|a| a.status == 429).collect();
+    assert!(
+        throttled.len() >= 40,
+        "60 requests at once against 20 a second: {} throttled",
+        throttled.len()
+    );
+    for answer in &throttled {
+        assert_eq!(
+            kyc_monitor::backoff::retry_after(&answer.headers),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(answer.json()["message"], "rate limit exceeded");
+    }
+    // A client in the middle of a storm waits as asked and gets its answers.
+    let client = std::sync::Arc::new(client_for(&emulator, &key));
+    let asks = (0..30).map(|n| {
+        let client = client.clone();
+        async move { client.status(&format!("nobody-{n}")).await }
+    });
+    for answer in futures_util::future::join_all(asks).await {
+        assert_eq!(answer.unwrap(), None);
+    }
+    emulator.stop().await;
+}
+
+#[test]
+fn emulate_api_beta_prints_the_users_it_starts_and_sends_only_final_outcomes() {
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    let output = std::process::Command::new(support::BIN)
+        .args(["emulate", "--listen", "127.0.0.1:0", "--api", "beta"])
+        .args(["--webhook-url", &monitor.webhook_url, "--users", "4"])
+        .args([
+            "--speed",
+            "200",
+            "--reject-rate",
+            "0.5",
+            "--review-rate",
+            "1",
+        ])
+        .args(["--exit-when-done"])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let out = stdout(&output);
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.starts_with("started: user-"))
+            .count(),
+        4,
+        "{out}"
+    );
+    assert!(out.contains("summary: users=4 sent=4 acked=4"), "{out}");
+    let events = export_jsonl(&scratch.db(), "events");
+    assert_eq!(events.len(), 4);
+    assert!(events.iter().all(|e| e["status"] == "CLOSED"), "{events:?}");
+}

@@ -1,0 +1,247 @@
+//! Polling against the provider's newer API (issue 24): the beta demo delivers only final
+//! outcomes, and `--poll-every` brings the states between onto the board and into the review
+//! queue, as polled deliveries, storing nothing more once nothing changes.
+
+mod support;
+
+use std::time::Duration;
+
+use kyc_monitor::provider::{ApiGeneration, Emulator, EmulatorConfig, FlowConfig, PrivateKey};
+use support::{cli, eventually, export_jsonl, lookup, stdout, Monitor, Scratch};
+
+const CLIENT_ID: &str = "poll-partner";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn polling_makes_the_board_and_review_queue_true_under_the_beta_api() {
+    let scratch = Scratch::new();
+    let db = scratch.db();
+    let args = [
+        "--demo",
+        "--demo-api",
+        "beta",
+        "--demo-users",
+        "8",
+        "--demo-speed",
+        "100",
+        "--demo-hold-rate",
+        "0.25",
+        "--demo-abandon-rate",
+        "0.25",
+        "--poll-every",
+        "1s",
+        "--poll-rate",
+        "20/s",
+    ];
+    let mut monitor = Monitor::start_with_ui(&db, &args);
+    let (base, token) = monitor.ui();
+    let get = |path: &'static str| {
+        let request = support::client()
+            .get(format!("{base}{path}"))
+            .bearer_auth(&token);
+        async move { support::send(request).await.json() }
+    };
+    let demo = eventually("the beta demo to finish", || async {
+        let provider = get("/api/provider").await;
+        match provider["demo"]["finished"] == true {
+            true => Ok(provider["demo"].clone()),
+            false => Err(provider["demo"].to_string()),
+        }
+    })
+    .await;
+    let summary = demo["summary"].clone();
+    let closed = summary["approved"].as_i64().unwrap() + summary["rejected"].as_i64().unwrap();
+    let (held, abandoned) = (
+        summary["held"].as_i64().unwrap(),
+        summary["abandoned"].as_i64().unwrap(),
+    );
+    assert_eq!((held, abandoned), (2, 2), "{summary}");
+
+    // The webhook never names the held users: only a poll puts them in the review queue.
+    eventually(
+        "the board and the review queue as the provider has them",
+        || async {
+            let on_hold = get("/api/board/ON_HOLD").await;
+            let review = get("/api/review").await;
+            let closed_now = get("/api/board/CLOSED").await;
+            let waiting = get("/api/board/NOT_STARTED").await["total"]
+                .as_i64()
+                .unwrap_or(0)
+                + get("/api/board/OPEN").await["total"].as_i64().unwrap_or(0);
+            let seen = (
+                on_hold["total"].as_i64(),
+                review["total"].as_i64(),
+                closed_now["total"].as_i64(),
+                waiting,
+            );
+            match seen == (Some(held), Some(held), Some(closed), abandoned) {
+                true => Ok(()),
+                false => Err(format!("{seen:?}")),
+            }
+        },
+    )
+    .await;
+    let polled = export_jsonl(&db, "deliveries")
+        .into_iter()
+        .filter(|d| d["source"] == "poll")
+        .count();
+    assert!(polled >= 2, "the held users were learned by polling");
+
+    // A whole poll after the board was true brings the last of it (an abandoned user's OPEN,
+    // say); the poll after that learns nothing and so stores nothing.
+    let whole_poll = || async {
+        let since = now_millis();
+        eventually("a whole poll", || async {
+            let works = get("/api/work").await;
+            let poll = works
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|w| w["kind"] == "poll")
+                .cloned();
+            match poll {
+                Some(p) if p["state"] == "done" && p["startedAt"].as_i64() > Some(since) => Ok(p),
+                other => Err(format!("{other:?}")),
+            }
+        })
+        .await
+    };
+    whole_poll().await;
+    let stored = export_jsonl(&db, "deliveries").len();
+    let last = whole_poll().await;
+    assert!(
+        last["message"].as_str().unwrap().contains("0 learned"),
+        "{last}"
+    );
+    assert_eq!(export_jsonl(&db, "deliveries").len(), stored);
+    assert_eq!(monitor.terminate(), 0);
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+#[test]
+fn poll_options_are_checked_and_shown_by_config() {
+    let scratch = Scratch::new();
+    let output = support::cli(
+        &scratch.db(),
+        &["config", "--poll-every", "30s", "--poll-rate", "10/s"],
+    );
+    let shown = support::stdout(&output);
+    assert!(output.status.success(), "{shown}");
+    assert!(
+        shown.lines().any(|l| l.starts_with("poll-every = \"30s\"")),
+        "{shown}"
+    );
+    assert!(
+        shown.lines().any(|l| l.starts_with("poll-rate = \"10/s\"")),
+        "{shown}"
+    );
+    for bad in [
+        ["--poll-every", "0s"],
+        ["--poll-every", "soon"],
+        ["--poll-rate", "0"],
+    ] {
+        let output = support::cli(&scratch.db(), &[&["config"][..], &bad[..]].concat());
+        assert_eq!(output.status.code(), Some(2), "{bad:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_monitor_that_was_down_polls_at_start_with_the_registered_provider() {
+    let scratch = Scratch::new();
+    let db = scratch.db();
+    let key = PrivateKey::generate();
+    let key_path = scratch.dir.path().join("partner.pem");
+    std::fs::write(&key_path, key.expose_pem()).unwrap();
+    let emulator = Emulator::start(EmulatorConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        client_id: CLIENT_ID.to_owned(),
+        public_key: key.public_key(),
+        flows: FlowConfig {
+            users: 4,
+            speed: 200.0,
+            hold_rate: 0.5,
+            reject_rate: 0.0,
+            abandon_rate: 0.0,
+            review_rate: 1.0,
+            seed: Some(7),
+            api: ApiGeneration::Beta,
+            retry_base: Duration::from_millis(50),
+            ..FlowConfig::default()
+        },
+        validation_timeout: Duration::from_secs(2),
+        rate_limit: 1000,
+    })
+    .await
+    .expect("start the emulator");
+    let mut started = emulator.take_started_users().expect("the started users");
+
+    // The first run listens and is registered, but never polls.
+    let mut first = Monitor::start_with_ui(&db, &["--poll-every", "off"]);
+    let _ = first.ui();
+    let key_arg = key_path.to_str().unwrap();
+    let registered = cli(
+        &db,
+        &[
+            "register",
+            &first.webhook_url,
+            "--api-base",
+            emulator.api_base(),
+            "--token-url",
+            emulator.token_url(),
+            "--client-id",
+            CLIENT_ID,
+            "--private-key",
+            key_arg,
+        ],
+    );
+    assert!(registered.status.success(), "{}", stdout(&registered));
+    let summary = tokio::time::timeout(Duration::from_secs(90), emulator.finished())
+        .await
+        .expect("the flows finish");
+    assert_eq!(summary.held, 2, "{summary:?}");
+    let mut ids = Vec::new();
+    while let Ok(id) = started.try_recv() {
+        ids.push(id);
+    }
+    assert_eq!(ids.len(), 4);
+    let watched = cli(
+        &db,
+        &[
+            &["watch"][..],
+            &ids.iter().map(String::as_str).collect::<Vec<_>>(),
+        ]
+        .concat(),
+    );
+    assert!(
+        watched.status.success(),
+        "{}",
+        String::from_utf8_lossy(&watched.stderr)
+    );
+    assert_eq!(first.terminate(), 0);
+    let held_before = ids
+        .iter()
+        .filter(|id| lookup(&db, id).unwrap()["status"] == "NOT_STARTED")
+        .count();
+    assert_eq!(held_before, 2, "the held users are known only as watched");
+
+    // Back after the downtime, polling hourly: the poll at start tells what happened meanwhile.
+    let second = Monitor::start(&db, &["--poll-every", "1h"]);
+    eventually("the held users on hold after the poll at start", || async {
+        let on_hold = ids
+            .iter()
+            .filter(|id| lookup(&db, id).is_some_and(|u| u["status"] == "ON_HOLD"))
+            .count();
+        match on_hold {
+            2 => Ok(()),
+            n => Err(format!("{n} on hold")),
+        }
+    })
+    .await;
+    assert_eq!(second.terminate(), 0);
+    emulator.stop().await;
+}
