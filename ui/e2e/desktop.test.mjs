@@ -290,7 +290,7 @@ describe('the desktop app in a real window', { skip: !binary && 'set KYC_MONITOR
       [rect.x, rect.y, rect.width, rect.height],
       'the window place and size survived',
     );
-    assert.ok(await session.find('[data-external-id="desk_4821"]'), 'the board is back from the database');
+    assert.ok(await session.waitFor('[data-external-id="desk_4821"]'), 'the board is back from the database');
     await session.execute('location.hash = "#/settings"');
     const again = await session.waitFor('input[name="notifyAccept"]');
     assert.equal(await session.property(again, 'checked'), false, 'the setting survived the restart');
