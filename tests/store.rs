@@ -560,6 +560,14 @@ async fn lookup_export_and_backup_read_a_database_on_read_only_media() {
             200
         );
     }
+    // Killed once what it acknowledged is projected too (otherwise a read-only lookup rightly
+    // says the users lag their deliveries), before any checkpoint.
+    let db = crashed.db();
+    support::eventually("user_3 projected", || {
+        let db = db.clone();
+        async move { support::lookup(&db, "user_3").ok_or_else(|| "not yet".to_owned()) }
+    })
+    .await;
     monitor.kill_hard();
     let wal = crashed.dir.path().join("monitor.db-wal");
     assert!(
