@@ -396,6 +396,70 @@ async fn support_sees_users_masked_without_headers_bodies_or_personal_data() {
 }
 
 #[tokio::test]
+async fn below_compliance_a_search_finds_by_externalid_only_and_below_admin_the_webhook_token_is_hidden(
+) {
+    let team = Team::start();
+    with_users(&team).await;
+    let support = team.person(Role::Support).await;
+    // A masked identifier cannot be read back by searching for it a part at a time.
+    for text in [PARTICIPANT, ACCOUNT, &ACCOUNT[..ACCOUNT.len() - 2]] {
+        let (found, _) = support
+            .get_json(&format!("/api/search?q={}", urlencoding(text)))
+            .await;
+        assert_eq!(
+            found["users"],
+            json!([]),
+            "support searched {text}: {found}"
+        );
+    }
+    let (found, _) = support.get_json("/api/search?q=user-roles").await;
+    assert_eq!(found["users"].as_array().unwrap().len(), 1, "{found}");
+    let compliance = team.person(Role::Compliance).await;
+    let (found, _) = compliance
+        .get_json(&format!("/api/search?q={}", urlencoding(ACCOUNT)))
+        .await;
+    assert_eq!(found["users"][0]["externalId"], USER, "{found}");
+
+    // The webhook's token lets anyone deliver: only an admin is shown it.
+    let token = team
+        .monitor
+        .webhook_url
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    for role in [Role::Viewer, Role::Support, Role::Compliance] {
+        let (overview, text) = team.person(role).await.get_json("/api/overview").await;
+        assert!(
+            !text.contains(&token),
+            "{role:?} was sent the token: {text}"
+        );
+        assert!(
+            overview["webhookUrl"]
+                .as_str()
+                .unwrap()
+                .ends_with("/kyc-webhook/****"),
+            "{overview}"
+        );
+    }
+    let (overview, _) = team
+        .person(Role::Admin)
+        .await
+        .get_json("/api/overview")
+        .await;
+    assert_eq!(overview["webhookUrl"], team.monitor.webhook_url.as_str());
+}
+
+fn urlencoding(text: &str) -> String {
+    reqwest::Url::parse_with_params("http://x/", [("q", text)])
+        .unwrap()
+        .query()
+        .unwrap()
+        .trim_start_matches("q=")
+        .to_owned()
+}
+
+#[tokio::test]
 async fn the_viewer_s_board_is_masked() {
     let team = Team::start();
     with_users(&team).await;

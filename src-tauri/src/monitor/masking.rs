@@ -7,7 +7,10 @@
 use crate::access::Role;
 use crate::kyc::UserState;
 
-use super::{BoardPage, ChangeView, LiveEvent, UserDetail, UserView, UsersFound};
+use super::{
+    BoardPage, ChangeView, LiveEvent, Overview, TunnelView, UserDetail, UserView, UsersFound,
+};
+use crate::tunnel::TunnelState;
 
 /// The lowest role that sees users' identifiers and raw deliveries whole.
 pub const SEES_PERSONAL_DATA: Role = Role::Compliance;
@@ -87,6 +90,67 @@ impl SeenBy for BoardPage {
     }
 }
 
+/// The lowest role that sees the webhook's URL whole: its token lets anyone who has it deliver
+/// (unsigned, where no signing secret is required), so it is the registering admin's.
+pub const SEES_WEBHOOK_TOKEN: Role = Role::Admin;
+
+/// The path the webhook's token follows.
+const WEBHOOK_PATH: &str = "/kyc-webhook/";
+
+/// `url` with the webhook token in its path hidden.
+pub fn without_token(url: &str) -> String {
+    match url.find(WEBHOOK_PATH) {
+        Some(at) if url.len() > at + WEBHOOK_PATH.len() => {
+            format!("{}****", &url[..at + WEBHOOK_PATH.len()])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl SeenBy for TunnelView {
+    fn seen_by(mut self, role: Role) -> Self {
+        if !role.allows(SEES_WEBHOOK_TOKEN) {
+            if let TunnelState::Up { public_url } = &mut self.status {
+                *public_url = without_token(public_url);
+            }
+        }
+        self
+    }
+}
+
+impl SeenBy for Overview {
+    fn seen_by(mut self, role: Role) -> Self {
+        if !role.allows(SEES_WEBHOOK_TOKEN) {
+            self.webhook_url = without_token(&self.webhook_url);
+        }
+        self.tunnel = self.tunnel.seen_by(role);
+        self
+    }
+}
+
+impl UsersFound {
+    /// What a search may answer `role`: below compliance, only users whose `externalId` holds
+    /// the text, so that a masked `participantId` or `account` cannot be read back by searching
+    /// for it a character at a time.
+    pub fn searched_by(mut self, text: &str, role: Role) -> Self {
+        if !role.allows(SEES_PERSONAL_DATA) {
+            let wanted = plain(text);
+            self.users
+                .retain(|user| plain(&user.external_id).contains(&wanted));
+        }
+        self
+    }
+}
+
+/// Lower case without the separators people type in ids.
+fn plain(text: &str) -> String {
+    text.trim()
+        .chars()
+        .filter(|c| !matches!(c, '_' | '-' | '.' | ' '))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
 impl LiveEvent {
     /// Whether the role may receive this event at all: the audit log is the admins'.
     pub fn shown_to(&self, role: Role) -> bool {
@@ -104,6 +168,7 @@ impl SeenBy for LiveEvent {
                 user: change.user.map(|user| user.seen_by(role)),
                 ..change
             }),
+            LiveEvent::Tunnel(tunnel) => LiveEvent::Tunnel(tunnel.seen_by(role)),
             other => other,
         }
     }
@@ -120,6 +185,18 @@ mod tests {
         assert_eq!(mask("1234"), "****");
         assert_eq!(mask("12"), "**");
         assert_eq!(mask(""), "");
+    }
+
+    #[test]
+    fn the_webhook_token_is_hidden_from_all_but_admins() {
+        assert_eq!(
+            without_token("https://hooks.example.org/kyc-webhook/6a60e431abcd"),
+            "https://hooks.example.org/kyc-webhook/****"
+        );
+        assert_eq!(
+            without_token("http://127.0.0.1:8787/kyc-webhook"),
+            "http://127.0.0.1:8787/kyc-webhook"
+        );
     }
 
     #[test]

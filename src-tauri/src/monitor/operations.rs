@@ -335,7 +335,9 @@ macro_rules! operations {
 operations! {
     /// The top bar and the board's counts.
     overview: Get "/api/overview", Viewer, Read, audit(),
-    |monitor, _caller, _path: NoPath, _input: NoInput| -> Overview { monitor.overview().await }
+    |monitor, caller, _path: NoPath, _input: NoInput| -> Overview {
+        Ok(monitor.overview().await?.seen_by(caller.actor.role))
+    }
 
     /// Counts and times over all users.
     stats: Get "/api/stats", Viewer, Read, audit(),
@@ -352,8 +354,9 @@ operations! {
     search: Get "/api/search", Support, Read,
     audit(Search |_, input| input.q.clone()),
     |monitor, caller, _path: NoPath, input: SearchInput| -> UsersFound {
-        let found = monitor.search(input.q, input.limit).await?;
-        Ok(found.seen_by(caller.actor.role))
+        let role = caller.actor.role;
+        let found = monitor.search(input.q.clone(), input.limit).await?;
+        Ok(found.searched_by(&input.q, role).seen_by(role))
     }
 
     /// One user's state and whole timeline.
