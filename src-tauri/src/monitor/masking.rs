@@ -68,24 +68,22 @@ impl SeenBy for UserDetail {
     }
 }
 
+impl<T: SeenBy> SeenBy for Vec<T> {
+    fn seen_by(self, role: Role) -> Self {
+        self.into_iter().map(|item| item.seen_by(role)).collect()
+    }
+}
+
 impl SeenBy for UsersFound {
     fn seen_by(mut self, role: Role) -> Self {
-        self.users = self
-            .users
-            .into_iter()
-            .map(|user| user.seen_by(role))
-            .collect();
+        self.users = self.users.seen_by(role);
         self
     }
 }
 
 impl SeenBy for BoardPage {
     fn seen_by(mut self, role: Role) -> Self {
-        self.users = self
-            .users
-            .into_iter()
-            .map(|user| user.seen_by(role))
-            .collect();
+        self.users = self.users.seen_by(role);
         self
     }
 }
