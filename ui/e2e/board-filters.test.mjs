@@ -142,7 +142,9 @@ describe('board filters', () => {
       ['board-filtered-360', 'light', { width: 360, height: 740 }],
     ]) {
       const { page, context, problems } = await open(colorScheme, viewport);
+      // Opened from the address (a fresh load), as a shared link is.
       await page.goto(new URL(path, page.url()).href);
+      await page.reload();
       await expectColumns(page, { OPEN: 0, ON_HOLD: 3 });
       const width = await page.evaluate(() => document.documentElement.scrollWidth);
       assert.ok(width <= viewport.width, `no sideways page scroll: ${width}`);
