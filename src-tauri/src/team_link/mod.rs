@@ -43,11 +43,39 @@ impl Bearer {
 }
 
 /// Who the team monitor says is signed in (`GET /api/session`, or the sign-in's answer).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize, ts_rs::TS)]
 pub struct TeamPerson {
     pub user: String,
     pub name: String,
     pub role: Role,
+}
+
+/// Where the desktop app's link to a team monitor stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+#[serde(rename_all = "kebab-case")]
+pub enum TeamConnection {
+    /// Not connected to a team monitor: the app runs its own.
+    Local,
+    /// A team monitor is set, but nobody is signed in to it.
+    SignedOut,
+    /// Signing in, or opening the feed.
+    Connecting,
+    Connected,
+    /// The team monitor cannot be reached; the app keeps trying.
+    Lost,
+    /// The team monitor ended the session (signed out, expired, ended by an admin).
+    Ended,
+}
+
+/// The desktop window's view of its team monitor link (never the session itself).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TeamView {
+    pub state: TeamConnection,
+    pub url: Option<String>,
+    pub person: Option<TeamPerson>,
+    /// What went wrong last, in a sentence.
+    pub message: Option<String>,
 }
 
 /// The app's link to one team monitor, signed in.
@@ -173,6 +201,12 @@ impl TeamLink {
     pub async fn person(&self) -> Result<TeamPerson, ErrorBody> {
         let url = self.base.join("api/session").expect("a relative path");
         self.answer(self.request(reqwest::Method::GET, url)).await
+    }
+
+    /// Ends this session at the team monitor (best effort: the app forgets it anyway).
+    pub async fn sign_out(&self) {
+        let url = self.base.join("auth/logout").expect("a relative path");
+        let _ = self.request(reqwest::Method::POST, url).send().await;
     }
 
     /// Runs the declared operation `name` on the team monitor, as the window's `operation`
