@@ -19,6 +19,7 @@ import { secretTool, startKeyring, startSessionBus } from './session-bus.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const docs = join(here, '../../docs');
+const artifacts = join(here, 'artifacts');
 const binary = process.env.KYC_MONITOR_BIN;
 const W3C_ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
 const CLIENT_ID = 'kyc-monitor';
@@ -238,6 +239,8 @@ describe('the desktop app as a window onto a team monitor', { skip: !binary && '
     await session.execute('location.hash = "#/settings"');
     const field = await session.waitFor('input[name="teamUrl"]');
     await session.type(field, ui);
+    mkdirSync(artifacts, { recursive: true });
+    await session.screenshot(join(artifacts, 'desktop-team-settings.png'));
     await session.click(await session.find('[data-testid="team-connect"]'));
 
     const banner = await eventually(
@@ -256,9 +259,10 @@ describe('the desktop app as a window onto a team monitor', { skip: !binary && '
     // Live: a delivery to the team monitor shows in the window.
     assert.equal(await post(state('team_1002', 'ACCEPT', 'CLOSED')), 200);
     await session.waitFor('[data-column="CLOSED"] [data-external-id="team_1002"]', 15_000);
+    // Its count too (the overview is asked again after each change).
     await eventually(
-      async () => /CLOSED\s+1/.test(await session.text(await session.find('[data-column="CLOSED"]'))),
-      'the CLOSED column to count it',
+      async () => /^CLOSED\s*1\b/.test(await session.text(await session.find('[data-column="CLOSED"]'))),
+      'the CLOSED column to count team_1002',
     );
     mkdirSync(docs, { recursive: true });
     await session.screenshot(join(docs, 'team-desktop.png'));
@@ -280,11 +284,34 @@ describe('the desktop app as a window onto a team monitor', { skip: !binary && '
     // The team monitor stops: the window says so; it comes back: the window says that too.
     await team.stop();
     await eventually(async () => /Connection lost/.test(await session.text(await session.find('[data-testid="team-lost"]'))), 'the loss to show');
-    await session.screenshot(join(scratch, 'lost.png'));
+    await session.screenshot(join(artifacts, 'desktop-team-lost.png'));
     team = await startMonitor(teamArgs, { db: teamDb, uiListen: new URL(ui).host });
     await session.waitFor('[data-testid="team-back"]', 30_000);
     assert.equal(await post(state('team_1003', 'REJECT', 'CLOSED')), 200);
     await session.waitFor('[data-external-id="team_1003"]', 15_000);
+
+    // An admin ends Alice's sessions (here with her own, as the app's bearer): the window says
+    // so, and signing in again from the banner goes through the browser once more.
+    const ended = await fetch(`${ui}/api/sessions/end`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ user: 'alice@example.com' }),
+    });
+    assert.equal(ended.status, 200, await ended.text());
+    await eventually(
+      async () => /ended your session/.test(await session.text(await session.find('[data-testid="team-signed-out"]'))),
+      'the ended session to show',
+    );
+    await session.call('POST', '/window/rect', { width: 720, height: 800 });
+    await session.screenshot(join(artifacts, 'desktop-team-ended-narrow.png'));
+    await session.click(await session.find('[data-testid="team-sign-in"]'));
+    await eventually(
+      async () => (await session.text(await session.find('[data-testid="team-banner"]'))).includes('as Alice Admin (admin)'),
+      'the window to be signed in again',
+      90_000,
+    );
+    const renewed = await secretTool(bus.address, ['lookup', 'service', 'kyc-monitor', 'username', 'team-session']);
+    assert.ok(renewed.stdout.trim() && renewed.stdout.trim() !== secret, 'a new session replaced the ended one');
     await session.end().catch(() => {});
   });
 });
