@@ -79,8 +79,8 @@ impl TeamAuth {
         cookie(headers, SESSION_COOKIE).and_then(SessionSecret::from_cookie)
     }
 
-    /// The session secret a desktop app sends as `Authorization: Bearer`, if any (a malformed
-    /// one is no session).
+    /// The session secret a desktop app sends as `Authorization: Bearer`, if any (`Some(None)`:
+    /// a bearer that is not one of this monitor's sessions).
     pub fn bearer_secret(headers: &HeaderMap) -> Option<Option<SessionSecret>> {
         let value = headers
             .get(axum::http::header::AUTHORIZATION)?
@@ -92,10 +92,11 @@ impl TeamAuth {
 
     /// The person behind a request from `peer`.
     pub async fn identify(&self, peer: IpAddr, headers: &HeaderMap) -> Result<Identity, Refusal> {
-        // A bearer, when there is one, is what the request means: a cookie beside it is not used.
+        // A bearer of ours, when there is one, is what the request means: a cookie beside it is
+        // not used. Another kind (a proxy passing its own token on) leaves the cookie's say.
         let (secret, bearer) = match TeamAuth::bearer_secret(headers) {
-            Some(secret) => (secret, true),
-            None => (TeamAuth::session_secret(headers), false),
+            Some(Some(secret)) => (Some(secret), true),
+            _ => (TeamAuth::session_secret(headers), false),
         };
         let signed_in = match &secret {
             Some(secret) => self.sessions.resolve(secret).await.map_err(|error| {
