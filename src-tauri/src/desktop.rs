@@ -22,6 +22,7 @@ mod instance;
 mod live;
 mod notify;
 mod save;
+mod team;
 mod tray;
 
 pub use instance::{Instance, InstanceError};
@@ -56,6 +57,8 @@ pub struct Desktop {
     core: Option<Core>,
     startup_error: Option<String>,
     settings_error: Option<String>,
+    /// The team monitor this window is onto, if any (then `core` is `None`).
+    team: Arc<team::Team>,
 }
 
 /// When this process started, for the "usable window" figure.
@@ -103,12 +106,17 @@ pub fn run(args: DesktopArgs) -> anyhow::Result<()> {
             commands::keychain_status,
             commands::keychain_set,
             commands::keychain_delete,
-            save::save_review_csv
+            save::save_review_csv,
+            team::team_status,
+            team::team_connect,
+            team::team_disconnect
         ])
         .setup(move |app| {
             app.manage(Notifier::default());
             let desktop = start(app.handle(), args, settings, settings_error, db);
+            let team = desktop.team.clone();
             app.manage(desktop);
+            team.start(app.handle());
             // Ctrl-C and SIGTERM (a logout, a service manager) quit as the tray's Quit does.
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
@@ -153,6 +161,19 @@ fn start(
     settings_error: Option<String>,
     db: PathBuf,
 ) -> Desktop {
+    // A window onto a team monitor runs no monitor of its own.
+    let team = Arc::new(team::Team::at_start(settings.team_url.as_deref()));
+    if team.active() {
+        return Desktop {
+            settings_path: args.settings_path,
+            settings: Mutex::new(settings),
+            db,
+            core: None,
+            startup_error: None,
+            settings_error,
+            team,
+        };
+    }
     let config = config::desktop_serve_config(args.overrides, &settings, db.clone())
         .map_err(|error| error.to_string());
     let bound = config.and_then(|config| {
@@ -193,6 +214,7 @@ fn start(
         core,
         startup_error,
         settings_error,
+        team,
     }
 }
 

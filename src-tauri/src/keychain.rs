@@ -154,6 +154,38 @@ pub fn delete(item: Item) -> Result<bool, KeychainError> {
     store::delete(item).map_err(KeychainError)
 }
 
+/// The `username` of the session the desktop app holds with a team monitor.
+const TEAM_SESSION: &str = "team-session";
+
+/// The team monitor session the desktop app signed in with, if it keeps one. It lives here
+/// only: never in the settings file, the database, a log or the window.
+pub fn team_session() -> Result<Option<crate::team_link::Bearer>, KeychainError> {
+    if let Some(reason) = unavailable() {
+        return Err(KeychainError(reason));
+    }
+    store::get_named(TEAM_SESSION)
+        .map(|found| found.map(crate::team_link::Bearer::new))
+        .map_err(KeychainError)
+}
+
+/// Keeps the team monitor session, replacing the one before.
+pub fn set_team_session(session: &crate::team_link::Bearer) -> Result<(), KeychainError> {
+    if let Some(reason) = unavailable() {
+        return Err(KeychainError(format!(
+            "the team monitor's session needs the keychain: {reason}"
+        )));
+    }
+    store::set_named(TEAM_SESSION, session.expose(), "team monitor session").map_err(KeychainError)
+}
+
+/// Forgets the team monitor session; `Ok(false)` when there was none.
+pub fn delete_team_session() -> Result<bool, KeychainError> {
+    if let Some(reason) = unavailable() {
+        return Err(KeychainError(reason));
+    }
+    store::delete_named(TEAM_SESSION).map_err(KeychainError)
+}
+
 fn item_words(item: Item) -> &'static str {
     match item {
         Item::NgrokAuthtoken => "ngrok authtoken",
@@ -209,6 +241,41 @@ mod store {
             Err(error) => Err(failure(item, "remove", &error)),
         }
     }
+
+    fn named(name: &str) -> Result<keyring::Entry, String> {
+        keyring::Entry::new(SERVICE, name)
+            .map_err(|e| format!("cannot open the {name} in the keychain: {e}"))
+    }
+
+    pub(super) fn get_named(name: &str) -> Result<Option<String>, String> {
+        match named(name)?.get_password() {
+            Ok(text) if text.trim().is_empty() => Ok(None),
+            Ok(text) => Ok(Some(text.trim().to_owned())),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(error) => Err(format!("cannot read the {name} in the keychain: {error}")),
+        }
+    }
+
+    pub(super) fn set_named(name: &str, value: &str, words: &str) -> Result<(), String> {
+        let entry = named(name)?;
+        entry
+            .set_password(value)
+            .map_err(|e| format!("cannot keep the {words} in the keychain: {e}"))?;
+        let label = format!("KYC Monitor: {words}");
+        let _ = entry.update_attributes(&std::collections::HashMap::from([(
+            "label",
+            label.as_str(),
+        )]));
+        Ok(())
+    }
+
+    pub(super) fn delete_named(name: &str) -> Result<bool, String> {
+        match named(name)?.delete_credential() {
+            Ok(()) => Ok(true),
+            Err(keyring::Error::NoEntry) => Ok(false),
+            Err(error) => Err(format!("cannot remove the {name} in the keychain: {error}")),
+        }
+    }
 }
 
 #[cfg(not(feature = "keychain"))]
@@ -224,6 +291,15 @@ mod store {
         Err("this build has no keychain support".into())
     }
     pub(super) fn delete(_: Item) -> Result<bool, String> {
+        Ok(false)
+    }
+    pub(super) fn get_named(_: &str) -> Result<Option<String>, String> {
+        Ok(None)
+    }
+    pub(super) fn set_named(_: &str, _: &str, _: &str) -> Result<(), String> {
+        Err("this build has no keychain support".into())
+    }
+    pub(super) fn delete_named(_: &str) -> Result<bool, String> {
         Ok(false)
     }
 }

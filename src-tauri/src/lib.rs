@@ -28,5 +28,6 @@ pub mod serve;
 pub mod settings;
 pub mod signature;
 pub mod store;
+pub mod team_link;
 pub mod time;
 pub mod tunnel;

@@ -38,6 +38,9 @@ pub struct DesktopSettings {
     pub notify_accept: bool,
     /// Set from the tray; kept across restarts.
     pub notifications_paused: bool,
+    /// When set, the app is a window onto this team monitor (`serve --auth oidc`): no listener
+    /// or tunnel of its own. The session is in the keychain, never here.
+    pub team_url: Option<String>,
 }
 
 impl Default for DesktopSettings {
@@ -57,6 +60,7 @@ impl Default for DesktopSettings {
             notify_reject: true,
             notify_accept: true,
             notifications_paused: false,
+            team_url: None,
         }
     }
 }

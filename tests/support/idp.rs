@@ -148,11 +148,23 @@ impl Browser {
     /// Starts signing in at `ui` and walks the provider's forms as `user`, up to the redirect
     /// back to the monitor: returns that callback URL, not yet followed.
     pub async fn sign_in_until_callback(&self, ui: &str, user: &str) -> String {
-        let started = self.get(&format!("{ui}/auth/login")).await;
+        self.sign_in_from(
+            &format!("{ui}/auth/login"),
+            user,
+            &format!("{ui}/auth/callback"),
+        )
+        .await
+    }
+
+    /// Opens `start` (a sign-in's first address) and walks the provider's forms as `user`,
+    /// following redirects until one goes to an address starting with `until`: returns it, not
+    /// yet followed.
+    pub async fn sign_in_from(&self, start: &str, user: &str, until: &str) -> String {
+        let started = self.get(start).await;
         assert_eq!(started.status, 303, "{}", started.body);
         let mut next = started.location.expect("a redirect to the provider");
         for _ in 0..20 {
-            if next.starts_with(&format!("{ui}/auth/callback")) {
+            if next.starts_with(until) {
                 return next;
             }
             let seen = self.get(&next).await;

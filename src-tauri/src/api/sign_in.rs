@@ -26,9 +26,11 @@ use crate::monitor::Monitor;
 pub(super) const LOGIN_PATH: &str = "/auth/login";
 pub(super) const SESSION_PATH: &str = "/api/session";
 pub(super) const CSRF_HEADER: &str = "x-csrf-token";
+pub(super) const DESKTOP_PATH: &str = "/auth/desktop";
+pub(super) const DESKTOP_TOKEN_PATH: &str = "/auth/desktop/token";
 /// Ties a started sign-in to the browser that started it.
-const LOGIN_COOKIE: &str = "kyc_monitor_login";
-const LOGIN_COOKIE_SECONDS: u64 = 600;
+pub(super) const LOGIN_COOKIE: &str = "kyc_monitor_login";
+pub(super) const LOGIN_COOKIE_SECONDS: u64 = 600;
 
 /// The CSRF token of the request's session, for `GET /api/session`.
 #[derive(Debug, Clone)]
@@ -71,6 +73,8 @@ pub(super) fn router() -> Router<Arc<Monitor>> {
         .route("/auth/callback", get(callback))
         .route("/auth/logout", post(logout))
         .route("/auth/signed-out", get(signed_out))
+        .route(DESKTOP_PATH, get(super::desktop_link::begin))
+        .route(DESKTOP_TOKEN_PATH, post(super::desktop_link::token))
 }
 
 pub(super) async fn session(
@@ -155,6 +159,8 @@ async fn callback(
     };
     let rp = team.oidc.as_ref().expect("checked above");
     let secure = team.config.secure_cookies();
+    // A desktop app's sign-in (`/auth/desktop`) goes back to the app instead of opening a session here.
+    let for_app = team.desktop.finishing(cookie(&headers, LOGIN_COOKIE));
     let mut response = match rp.finish(callback, cookie(&headers, LOGIN_COOKIE)).await {
         Err(error) => {
             tracing::warn!(reason = error.reason(), "a sign-in failed: {error}");
@@ -195,6 +201,15 @@ async fn callback(
                         name: signed_in.name,
                         role,
                     };
+                    if let Some(request) = for_app {
+                        let back = team.desktop.issue(request, actor);
+                        let mut response = Redirect::to(back.as_str()).into_response();
+                        response.headers_mut().append(
+                            header::SET_COOKIE,
+                            set_cookie(LOGIN_COOKIE, "", "/auth", Some(0), secure),
+                        );
+                        return response;
+                    }
                     match team.sessions.start(&actor).await {
                         Ok(secret) => {
                             monitor.audit(audit_entry(

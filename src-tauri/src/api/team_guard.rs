@@ -14,7 +14,8 @@ use subtle::ConstantTimeEq;
 
 use super::error::refuse;
 use super::sign_in::{
-    audit_entry, CsrfToken, CurrentSession, CSRF_HEADER, LOGIN_PATH, SESSION_PATH,
+    audit_entry, CsrfToken, CurrentSession, CSRF_HEADER, DESKTOP_PATH, DESKTOP_TOKEN_PATH,
+    LOGIN_PATH, SESSION_PATH,
 };
 use crate::access::{AuditAction, AuditOutcome};
 use crate::auth::pages::page;
@@ -24,7 +25,13 @@ use crate::config::team::{SignIn, SESSION_ABSOLUTE};
 use crate::monitor::Monitor;
 
 /// The pages that sign people in, reached without a session.
-const OPEN_PATHS: [&str; 3] = [LOGIN_PATH, "/auth/callback", "/auth/signed-out"];
+const OPEN_PATHS: [&str; 5] = [
+    LOGIN_PATH,
+    "/auth/callback",
+    "/auth/signed-out",
+    DESKTOP_PATH,
+    DESKTOP_TOKEN_PATH,
+];
 
 fn changes_state(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
@@ -128,7 +135,9 @@ pub(super) async fn guard(
         }
     }
     let csrf = session.as_ref().map(|s| s.csrf_token());
-    if changes_state(request.method()) {
+    // A desktop app's bearer is no ambient credential: a page elsewhere cannot make a browser
+    // send it, so there is no cross-site request to guard against.
+    if changes_state(request.method()) && !identity.bearer {
         let origin = request
             .headers()
             .get(header::ORIGIN)

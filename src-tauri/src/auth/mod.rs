@@ -2,6 +2,7 @@
 //! session it opens (`oidc`), or through a trusted reverse proxy's headers (`proxy`), and the
 //! role their groups give them. What the HTTP layer does with it lives in `api/`.
 
+pub mod desktop;
 pub mod oidc;
 pub mod pages;
 pub mod sessions;
@@ -22,12 +23,17 @@ pub struct TeamAuth {
     pub config: TeamConfig,
     pub sessions: Sessions,
     pub oidc: Option<RelyingParty>,
+    /// Desktop apps signing in through the system browser (`/auth/desktop`).
+    pub desktop: desktop::DesktopSignIns,
 }
 
 /// Who a request comes from, with the session it carries (if any).
 pub struct Identity {
     pub actor: Actor,
     pub session: Option<SessionSecret>,
+    /// Whether the session came as `Authorization: Bearer` (a desktop app), not as a cookie: no
+    /// browser sends that header on its own, so such a request needs no CSRF token.
+    pub bearer: bool,
 }
 
 /// Why a request has no identity.
@@ -60,6 +66,7 @@ impl TeamAuth {
             ),
             config,
             oidc,
+            desktop: Default::default(),
         })
     }
 
@@ -72,9 +79,25 @@ impl TeamAuth {
         cookie(headers, SESSION_COOKIE).and_then(SessionSecret::from_cookie)
     }
 
+    /// The session secret a desktop app sends as `Authorization: Bearer`, if any (`Some(None)`:
+    /// a bearer that is not one of this monitor's sessions).
+    pub fn bearer_secret(headers: &HeaderMap) -> Option<Option<SessionSecret>> {
+        let value = headers
+            .get(axum::http::header::AUTHORIZATION)?
+            .to_str()
+            .ok()?;
+        let token = value.strip_prefix("Bearer ")?;
+        Some(SessionSecret::from_cookie(token.trim()))
+    }
+
     /// The person behind a request from `peer`.
     pub async fn identify(&self, peer: IpAddr, headers: &HeaderMap) -> Result<Identity, Refusal> {
-        let secret = TeamAuth::session_secret(headers);
+        // A bearer of ours, when there is one, is what the request means: a cookie beside it is
+        // not used. Another kind (a proxy passing its own token on) leaves the cookie's say.
+        let (secret, bearer) = match TeamAuth::bearer_secret(headers) {
+            Some(Some(secret)) => (Some(secret), true),
+            _ => (TeamAuth::session_secret(headers), false),
+        };
         let signed_in = match &secret {
             Some(secret) => self.sessions.resolve(secret).await.map_err(|error| {
                 tracing::error!(%error, "the sessions cannot be read");
@@ -87,6 +110,7 @@ impl TeamAuth {
                 Some(actor) => Ok(Identity {
                     actor,
                     session: secret,
+                    bearer,
                 }),
                 None => Err(Refusal::NotSignedIn("sign in first: open /auth/login")),
             };
@@ -126,6 +150,7 @@ impl TeamAuth {
         // The proxy vouches for every request; a session (for its CSRF token) counts only
         // when it is this person's.
         let session = secret.filter(|_| signed_in.as_ref().is_some_and(|s| s.id == user));
+        let bearer = bearer && session.is_some();
         Ok(Identity {
             actor: Actor {
                 name: user.clone(),
@@ -133,6 +158,7 @@ impl TeamAuth {
                 role,
             },
             session,
+            bearer,
         })
     }
 }

@@ -32,6 +32,23 @@ pub async fn operation(
     path: serde_json::Value,
     input: serde_json::Value,
 ) -> Answer<serde_json::Value> {
+    // A window onto a team monitor asks it, as the signed-in person; it checks the role.
+    if desktop.team.active() {
+        let Some(link) = desktop.team.link() else {
+            return Err(ErrorBody {
+                code: ErrorCode::Unauthorized,
+                message: "sign in to the team monitor first (Settings)".into(),
+            });
+        };
+        let answer = link.operation(&name, path, input).await;
+        if let Err(error) = &answer {
+            desktop.team.saw(&app, error);
+        }
+        if answer.is_ok() && name == op::save_review_settings::SPEC.name {
+            super::tray::refresh(&app);
+        }
+        return answer;
+    }
     let monitor = monitor(&desktop)?.clone();
     let answer = operations::dispatch(monitor, Caller::local(), &name, path, input).await;
     if name == op::save_review_settings::SPEC.name {

@@ -57,7 +57,45 @@ struct Notice {
 impl Notifier {
     /// Called for each change of the live feed.
     pub fn on_change(&self, app: &AppHandle, change: &ChangeView) {
-        let Some(notice) = describe(app, change) else {
+        let Some(user) = change.user.as_ref() else {
+            return;
+        };
+        let facts = Facts {
+            accepted: change.outcome == Outcome::Accepted,
+            external_id: &user.external_id,
+            status: user.state.status.as_str(),
+            decision: user.state.decision.as_str(),
+            sub_status: &user.state.sub_status,
+        };
+        self.notify(app, describe(app, facts));
+    }
+
+    /// Called for each change relayed from a team monitor's feed (its JSON, as the window gets
+    /// it): the same rules as the local feed's.
+    pub fn on_team_change(&self, app: &AppHandle, change: &serde_json::Value) {
+        let text = |value: &serde_json::Value| value.as_str().unwrap_or("").to_owned();
+        let user = &change["user"];
+        if !user.is_object() {
+            return;
+        }
+        let (external_id, status, decision, sub_status) = (
+            text(&user["externalId"]),
+            text(&user["status"]),
+            text(&user["decision"]),
+            text(&user["subStatus"]),
+        );
+        let facts = Facts {
+            accepted: change["outcome"] == "accepted",
+            external_id: &external_id,
+            status: &status,
+            decision: &decision,
+            sub_status: &sub_status,
+        };
+        self.notify(app, describe(app, facts));
+    }
+
+    fn notify(&self, app: &AppHandle, notice: Option<Notice>) {
+        let Some(notice) = notice else {
             return;
         };
         let now = Instant::now();
@@ -161,42 +199,49 @@ impl Notifier {
 }
 
 /// What a change means to a person, if the settings want it told.
-fn describe(app: &AppHandle, change: &ChangeView) -> Option<Notice> {
-    if change.outcome != Outcome::Accepted {
+/// What the rules look at in a change.
+struct Facts<'a> {
+    accepted: bool,
+    external_id: &'a str,
+    status: &'a str,
+    decision: &'a str,
+    sub_status: &'a str,
+}
+
+fn describe(app: &AppHandle, facts: Facts<'_>) -> Option<Notice> {
+    if !facts.accepted {
         return None;
     }
-    let user = change.user.as_ref()?;
-    let id = &user.external_id;
+    let id = facts.external_id;
     let desktop = app.try_state::<Desktop>()?;
     let settings = desktop.settings();
     if settings.notifications_paused {
         return None;
     }
-    let (wanted, kind, summary, body) =
-        match (user.state.status.as_str(), user.state.decision.as_str()) {
-            ("ON_HOLD", "REVIEW") => (
-                settings.notify_review,
-                Kind::Review,
-                format!("Review needed: {id}"),
-                user.state.sub_status.clone(),
-            ),
-            ("CLOSED", "REJECT") => (
-                settings.notify_reject,
-                Kind::Reject,
-                format!("Rejected: {id}"),
-                "KYC closed with REJECT".to_owned(),
-            ),
-            ("CLOSED", "ACCEPT") => (
-                settings.notify_accept,
-                Kind::Accept,
-                format!("Approved: {id}"),
-                "KYC closed with ACCEPT".to_owned(),
-            ),
-            _ => return None,
-        };
+    let (wanted, kind, summary, body) = match (facts.status, facts.decision) {
+        ("ON_HOLD", "REVIEW") => (
+            settings.notify_review,
+            Kind::Review,
+            format!("Review needed: {id}"),
+            facts.sub_status.to_owned(),
+        ),
+        ("CLOSED", "REJECT") => (
+            settings.notify_reject,
+            Kind::Reject,
+            format!("Rejected: {id}"),
+            "KYC closed with REJECT".to_owned(),
+        ),
+        ("CLOSED", "ACCEPT") => (
+            settings.notify_accept,
+            Kind::Accept,
+            format!("Approved: {id}"),
+            "KYC closed with ACCEPT".to_owned(),
+        ),
+        _ => return None,
+    };
     wanted.then(|| Notice {
         kind,
-        external_id: id.clone(),
+        external_id: id.to_owned(),
         summary,
         body,
     })

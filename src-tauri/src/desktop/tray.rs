@@ -117,8 +117,10 @@ pub(super) fn refresh(app: &AppHandle) {
     let (Some(desktop), Some(tray)) = (app.try_state::<Desktop>(), app.try_state::<Tray>()) else {
         return;
     };
-    let Some(monitor) = desktop.monitor().cloned() else {
-        return;
+    let source = match (desktop.team.link(), desktop.monitor().cloned()) {
+        (Some(link), _) if desktop.team.active() => Source::Team(link),
+        (_, Some(monitor)) if !desktop.team.active() => Source::Local(monitor),
+        _ => return,
     };
     if tray.refresh_pending.swap(true, Ordering::AcqRel) {
         return;
@@ -130,11 +132,40 @@ pub(super) fn refresh(app: &AppHandle) {
             return;
         };
         tray.refresh_pending.store(false, Ordering::Release);
+        let Some((queued, per_status)) = source.counts().await else {
+            return;
+        };
+        let _ = tray.review.set_text(format!("{queued} to review"));
+        for ((status, label), item) in STATUS_LABELS.iter().zip(&tray.counts) {
+            let users: i64 = per_status
+                .iter()
+                .filter(|(s, _)| s == status)
+                .map(|(_, n)| n)
+                .sum();
+            let _ = item.set_text(format!("{label}: {users}"));
+        }
+    });
+}
+
+/// Where the counts come from: the app's own monitor, or the team monitor it is a window onto.
+enum Source {
+    Local(std::sync::Arc<crate::monitor::Monitor>),
+    Team(crate::team_link::TeamLink),
+}
+
+impl Source {
+    /// The review queue's total and the users per status.
+    async fn counts(&self) -> Option<(i64, Vec<(String, i64)>)> {
+        let monitor = match self {
+            Source::Team(link) => return super::team::counts(link).await,
+            Source::Local(monitor) => monitor,
+        };
         let (overview, settings) = match (monitor.overview().await, monitor.review_settings().await)
         {
             (Ok(overview), Ok(settings)) => (overview, settings),
             (Err(error), _) | (_, Err(error)) => {
-                return tracing::debug!("the tray's counts are not refreshed: {error}")
+                tracing::debug!("the tray's counts are not refreshed: {error}");
+                return None;
             }
         };
         let queued = settings.total(
@@ -143,15 +174,11 @@ pub(super) fn refresh(app: &AppHandle) {
                 .iter()
                 .map(|c| (c.status.as_str(), c.decision.as_str(), c.users)),
         );
-        let _ = tray.review.set_text(format!("{queued} to review"));
-        for ((status, label), item) in STATUS_LABELS.iter().zip(&tray.counts) {
-            let users: i64 = overview
-                .counts
-                .iter()
-                .filter(|count| count.status == *status)
-                .map(|count| count.users)
-                .sum();
-            let _ = item.set_text(format!("{label}: {users}"));
-        }
-    });
+        let per_status = overview
+            .counts
+            .iter()
+            .map(|c| (c.status.as_str().to_owned(), c.users))
+            .collect();
+        Some((queued, per_status))
+    }
 }

@@ -9,7 +9,7 @@ use ts_rs::TS;
 use crate::store::StoreError;
 
 /// What kind of failure an error is, as the UI tells them apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub enum ErrorCode {
     /// The thing asked for does not exist (a user, a delivery).

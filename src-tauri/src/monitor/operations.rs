@@ -555,6 +555,9 @@ pub const DESKTOP_ONLY: &[(&str, Access)] = &[
     ("keychain_set", Access::Write),
     ("keychain_delete", Access::Write),
     ("save_review_csv", Access::Read),
+    ("team_status", Access::Read),
+    ("team_connect", Access::Write),
+    ("team_disconnect", Access::Write),
 ];
 
 /// Every declaration, HTTP-only ones included, with its types erased.

@@ -47,6 +47,9 @@ pub fn typescript() -> String {
     file.declare::<TunnelView>();
     file.declare::<StoreProblem>();
     file.declare::<Overview>();
+    file.declare::<crate::team_link::TeamConnection>();
+    file.declare::<crate::team_link::TeamPerson>();
+    file.declare::<crate::team_link::TeamView>();
     file.declare::<PageCursor>();
     file.declare::<BoardPage>();
     file.declare::<UsersFound>();

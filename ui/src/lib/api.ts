@@ -24,6 +24,7 @@ import type {
   ReviewSettings,
   SettingsSaved,
   StoreHealth,
+  TeamView,
   StoreProblem,
   Tunnel,
   UiLink,
@@ -151,7 +152,14 @@ const LOCAL_ADMIN: SessionView = { user: 'local', name: 'local', role: 'admin', 
 /** Who is signed in, with which role; keeps their CSRF token for the requests that change
  * something. */
 export async function loadSession(): Promise<SessionView> {
-  if (isDesktop) return LOCAL_ADMIN;
+  if (isDesktop) {
+    // A window onto a team monitor is its signed-in person, with their role there.
+    const team = await command<TeamView>('team_status');
+    if (team.state === 'local') return LOCAL_ADMIN;
+    // Not known yet at start (the session comes from the keychain): the team monitor says.
+    const person = team.person ?? (await command<SessionView>('operation', { name: 'session', path: {}, input: {} }));
+    return { user: person.user, name: person.name, role: person.role, csrfToken: '', team: false };
+  }
   const session = await fetchJson<SessionView>(OPERATIONS.session.path);
   csrfToken = session.csrfToken;
   return session;
@@ -203,6 +211,18 @@ export const desktop = {
   /** Saves the review queue, as `query` filters it, as a new CSV file in the user's Downloads
    * (the app writes it, by the same rule as every export); gives its path. */
   saveReviewCsv: (query: ReviewQuery) => command<string>('save_review_csv', { query }),
+  /** The link to a team monitor, if the window is one onto it. */
+  team: {
+    status: () => command<TeamView>('team_status'),
+    /** Signs in through the system browser; resolves once signed in (or refused). */
+    connect: (url: string) => command<TeamView>('team_connect', { url }),
+    /** Ends the session and starts the app again as a monitor of its own. */
+    disconnect: () => command<void>('team_disconnect'),
+    onChange: (changed: (team: TeamView) => void) => {
+      const stop = listen<TeamView>('team', (event) => changed(event.payload));
+      return () => void stop.then((unlisten) => unlisten());
+    },
+  },
   /** Tells the app the window shows its first view (for the launch-time figure). */
   ready: () => command<void>('window_ready'),
   /** A click on a desktop notification asks to open that user. */

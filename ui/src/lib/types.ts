@@ -34,6 +34,16 @@ export type Overview = { webhookUrl: string, tunnel: Tunnel,
  */
 storeProblem: StoreProblem | null, lastDeliveryAt: number | null, knownStatuses: Array<string>, totalUsers: number, counts: Array<StatusCount>, };
 
+export type TeamConnection = "local" | "signed-out" | "connecting" | "connected" | "lost" | "ended";
+
+export type TeamPerson = { user: string, name: string, role: Role, };
+
+export type TeamView = { state: TeamConnection, url: string | null, person: TeamPerson | null, 
+/**
+ * What went wrong last, in a sentence.
+ */
+message: string | null, };
+
 export type PageCursor = { afterSince: number, afterId: string, };
 
 export type BoardPage = { users: Array<User>, next: PageCursor | null, 
@@ -537,7 +547,12 @@ backupDir: string | null, notifyReview: boolean, notifyReject: boolean, notifyAc
 /**
  * Set from the tray; kept across restarts.
  */
-notificationsPaused: boolean, };
+notificationsPaused: boolean, 
+/**
+ * When set, the app is a window onto this team monitor (`serve --auth oidc`): no listener
+ * or tunnel of its own. The session is in the keychain, never here.
+ */
+teamUrl: string | null, };
 
 export type DesktopStatus = { settings: DesktopSettings, settingsPath: string, settingsError: string | null, 
 /**
@@ -675,7 +690,7 @@ export type Operations = {
 };
 
 /** The desktop window's commands. */
-export type DesktopCommand = 'operation' | 'desktop_status' | 'save_settings' | 'restart' | 'window_ready' | 'keychain_status' | 'keychain_set' | 'keychain_delete' | 'save_review_csv';
+export type DesktopCommand = 'operation' | 'desktop_status' | 'save_settings' | 'restart' | 'window_ready' | 'keychain_status' | 'keychain_set' | 'keychain_delete' | 'save_review_csv' | 'team_status' | 'team_connect' | 'team_disconnect';
 
 /** The statuses the provider documents, in board order. */
 export const KNOWN_STATUSES = ["NOT_STARTED","OPEN","ON_HOLD","CLOSED"] as const;
