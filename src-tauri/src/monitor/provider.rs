@@ -16,6 +16,9 @@ use crate::provider::watch::{self, WatchAnswer};
 use crate::provider::{Endpoints, Environment, ProviderError};
 use crate::secret_file;
 
+/// The longest rotation grace a registration may ask for: a year, as `--rotation-grace`.
+const MAX_GRACE_SECONDS: u64 = 365 * 86_400;
+
 /// Registration attempts the Register view lists.
 const HISTORY: u32 = 20;
 
@@ -101,14 +104,17 @@ impl Monitor {
             client_id: form.client_id.trim().to_owned(),
             private_key_path: PathBuf::from(form.private_key_path.trim()),
         };
+        let grace = match form.rotation_grace_seconds {
+            Some(seconds) if seconds > MAX_GRACE_SECONDS => {
+                return Err(CoreError::Invalid(format!(
+                    "rotationGraceSeconds {seconds} is more than a year ({MAX_GRACE_SECONDS})"
+                )))
+            }
+            seconds => seconds.map(Duration::from_secs),
+        };
         let registered = self
             .hub
-            .register(
-                profile,
-                &webhook_url,
-                signing,
-                form.rotation_grace_seconds.map(Duration::from_secs),
-            )
+            .register(profile, &webhook_url, signing, grace)
             .await
             .map_err(register_error)?;
         Ok(RegisterAnswer {

@@ -67,7 +67,13 @@ impl SecretSet {
     }
 
     /// Secrets all verifying for good (given at start): the first is shown as current.
-    pub fn fixed(mut secrets: Vec<SigningSecret>) -> Option<SecretSet> {
+    pub fn fixed(given: Vec<SigningSecret>) -> Option<SecretSet> {
+        let mut secrets: Vec<SigningSecret> = Vec::new();
+        for secret in given {
+            if !secrets.contains(&secret) {
+                secrets.push(secret);
+            }
+        }
         if secrets.is_empty() {
             return None;
         }
