@@ -11,6 +11,8 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use super::client::{registration_form, Endpoints, Environment, ProviderClient, ProviderError};
 use super::emulator::{Emulator, EmulatorConfig, FlowConfig};
 use super::jwt::PrivateKey;
+pub use super::signing::Signing;
+use super::signing::{keep_stored_signing, store_secret};
 use crate::blocking::off_worker;
 use crate::kyc::{KycEvent, Payload, UserState};
 use crate::monitor::ReaderPool;
@@ -76,32 +78,6 @@ pub fn checked_webhook_url(text: &str) -> Result<&str, NotAWebhookUrl> {
     match reqwest::Url::parse(url) {
         Ok(parsed) if matches!(parsed.scheme(), "https" | "http") && parsed.has_host() => Ok(url),
         _ => Err(NotAWebhookUrl(url.to_owned())),
-    }
-}
-
-/// Which signing secret a registration gives the provider and the listener then requires.
-#[derive(Debug, Clone)]
-pub enum Signing {
-    /// The documented form, `{"webhookUrl"}`: deliveries come unsigned, so once validated none
-    /// is required (a stored secret is removed).
-    Unsigned,
-    /// The secret already stored for this database, sent again.
-    Keep,
-    /// A fresh `whsec_` secret, made for this registration.
-    New,
-    /// A secret the partner chose; a `whpk_` public key is kept for the listener only (the
-    /// provider signs with its own private key, so the documented form is registered).
-    Given(SigningSecret),
-}
-
-impl Signing {
-    /// What a registration that names no signing does: keeps the stored secret if there is
-    /// one, so that the provider and the listener stay in agreement.
-    pub fn keep_stored(db: &Path) -> Result<Signing, SecretFileError> {
-        Ok(match secret_file::load(db)? {
-            Some(_) => Signing::Keep,
-            None => Signing::Unsigned,
-        })
     }
 }
 
@@ -210,11 +186,6 @@ pub async fn register(
         attempt: RegistrationAttempt { id, ..attempt },
         new_secret: if made && validated { secret } else { None },
     })
-}
-
-async fn store_secret(db: &Path, secrets: Option<SecretSet>) -> Result<(), SecretFileError> {
-    let db = db.to_owned();
-    off_worker(move || secret_file::store(&db, secrets.as_ref())).await
 }
 
 /// What reconcile found.
@@ -590,12 +561,6 @@ async fn watch_started(writer: Arc<Writer>, mut users: UnboundedReceiver<String>
             return;
         }
     }
-}
-
-/// [`Signing::keep_stored`], off the async workers.
-async fn keep_stored_signing(db: &Path) -> Result<Signing, SecretFileError> {
-    let db = db.to_owned();
-    off_worker(move || Signing::keep_stored(&db)).await
 }
 
 fn demo_status(demo: &Demo) -> DemoStatus {
