@@ -35,7 +35,8 @@ fn main() -> anyhow::Result<()> {
             ui_port_fallback: false,
             webhook_token: true,
             max_body: 64 * 1024,
-            signing_secret: None,
+            signing_secrets: Vec::new(),
+            rotation_grace: kyc_monitor::secret_file::DEFAULT_GRACE,
             demo: Default::default(),
             tunnel: TunnelSpec::Bore {
                 host: "127.0.0.1".into(),

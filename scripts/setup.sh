@@ -79,6 +79,11 @@ ensure_python_signers() {
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
       'prometheus_client==0.26.0' >&2
   fi
+  # Rotation is also checked with Svix's own library, which senders built on Svix sign with.
+  if ! "$venv/bin/python" -c 'import svix.webhooks' >/dev/null 2>&1; then
+    echo "installing the Svix webhook library in $venv" >&2
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check 'svix==2.9.1' >&2
+  fi
   export KYC_MONITOR_TEST_PYTHON="$venv/bin/python"
 }
 

@@ -292,3 +292,41 @@ fn the_oidc_client_secret_is_taken_from_the_environment_and_never_shown() {
     assert!(shown.contains("session-idle = \"30m\""), "{shown}");
     assert!(shown.contains("role = [\"admin=kyc-admins\"]"), "{shown}");
 }
+
+#[test]
+fn rotation_grace_and_several_signing_secrets_come_from_the_file_the_secrets_masked() {
+    let scratch = Scratch::new();
+    let other = "whsec_b3RoZXItc2VjcmV0LWZvci10aGUtcm90YXRpb24=";
+    let file = write_config(
+        &scratch,
+        &format!("rotation-grace = \"90m\"\nsigning-secret = [\"{SECRET}\", \"{other}\"]\n"),
+    );
+    let output = config(&["--config", file.to_str().unwrap()], &[]);
+    let stdout = stdout(&output);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let from_file = format!("file {}", file.display());
+    assert_eq!(
+        line(&stdout, "rotation-grace"),
+        ("\"90m\"", from_file.as_str())
+    );
+    assert_eq!(
+        line(&stdout, "signing-secret"),
+        ("(set, not shown)", from_file.as_str())
+    );
+    for secret in [SECRET, other] {
+        assert!(!stdout.contains(&secret[6..]), "{stdout}");
+    }
+    let output = config(&["--rotation-grace", "soon"], &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("\"soon\" is not a duration such as 24h"),
+        "{stderr}"
+    );
+    let output = config(&["--rotation-grace", "400d"], &[]);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("at most a year"));
+}

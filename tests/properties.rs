@@ -15,7 +15,7 @@ use base64::Engine;
 use hmac::Mac;
 use kyc_monitor::ingest::{self, WebhookConfig};
 use kyc_monitor::kyc::{parse_payload, KycEvent, Payload, UserState};
-use kyc_monitor::secret_file::SecretSource;
+use kyc_monitor::secret_file::{SecretSet, SecretSource};
 use kyc_monitor::store::Store;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
@@ -406,7 +406,7 @@ impl Listener {
         let config = WebhookConfig {
             token: Some(token.clone()),
             max_body: MAX_BODY,
-            signing_secret: Arc::new(SecretSource::Fixed(secret)),
+            signing_secret: Arc::new(SecretSource::Fixed(secret.map(SecretSet::single))),
             own_forwards: kyc_monitor::forward::own_webhook_id_prefix("properties"),
             refusals: Default::default(),
             metrics: kyc_monitor::metrics::DeliveryMetrics::off(),

@@ -127,6 +127,23 @@ pub fn poll_every(text: &str) -> Result<PollEvery, String> {
     }
 }
 
+/// The longest `--rotation-grace`: a year.
+const MAX_ROTATION_GRACE: std::time::Duration = std::time::Duration::from_secs(365 * 86_400);
+
+/// `--rotation-grace`: a duration such as `24h` or `2s`, up to a year, or `0` for none.
+pub fn rotation_grace(text: &str) -> Result<std::time::Duration, String> {
+    if matches!(text.trim(), "0" | "0s") {
+        return Ok(std::time::Duration::ZERO);
+    }
+    match team::parse_duration(text) {
+        Ok(grace) if grace <= MAX_ROTATION_GRACE => Ok(grace),
+        Ok(_) => Err(format!("{text:?} is too long: at most a year (365d)")),
+        Err(_) => Err(format!(
+            "{text:?} is not a duration such as 24h, 90m or 2s, nor 0"
+        )),
+    }
+}
+
 /// `--poll-rate`: requests a second, `N` or `N/s`, from 1 to 100.
 pub fn poll_rate(text: &str) -> Result<u32, String> {
     let number = text.trim().trim_end_matches("/s");
@@ -291,7 +308,8 @@ pub fn desktop_serve_config(
         ui_port_fallback: false,
         webhook_token: true,
         max_body: DEFAULT_MAX_BODY.0,
-        signing_secret: None,
+        signing_secrets: Vec::new(),
+        rotation_grace: crate::secret_file::DEFAULT_GRACE,
         demo: Default::default(),
         tunnel_options: tunnel_options(TunnelFlags::from_environment(), &tunnel, Some(settings)),
         outbound: desktop_outbound(settings)?,

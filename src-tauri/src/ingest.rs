@@ -18,7 +18,7 @@ use crate::connections::BODY_DEADLINE;
 use crate::kyc::parse_payload;
 use crate::metrics::{Answered, DeliveryMetrics};
 use crate::secret_file::SecretSource;
-use crate::signature::{SignatureError, SignatureHeaders, SigningSecret};
+use crate::signature::{SignatureError, SignatureHeaders};
 use crate::store::{NewDelivery, Outcome, Recorded, Verdict, Writer};
 use crate::time::now_millis;
 
@@ -291,21 +291,19 @@ async fn record_request(
 }
 
 /// Checks a delivery's signature when a secret is required; returns its verified `webhook-id`.
-/// The secret is the one last read; the file is read again (off the async workers) before a
-/// delivery is refused with it, or when a signed delivery comes while none is known, so that a
-/// registration just made in another process is in force for its test request.
+/// The secrets are those last read (the current one, and those a rotation replaced while their
+/// grace lasts); the file is read again (off the async workers) before a delivery is refused
+/// with them, or when a signed delivery comes while none is known, so that a registration just
+/// made in another process is in force for its test request.
 async fn verify(
     source: &Arc<SecretSource>,
     signature: SignatureHeaders<'_>,
     body: &[u8],
     received_at: i64,
 ) -> Result<Option<String>, SignatureError> {
-    let now_secs = received_at / 1000;
-    let check =
-        |secret: &SigningSecret| secret.verify(signature, body, now_secs).map(str::to_owned);
     let known = source.current();
     let refusal = match &known {
-        Some(secret) => match check(secret) {
+        Some(secrets) => match secrets.verify(signature, body, received_at) {
             Ok(id) => return Ok(Some(id)),
             Err(error) => Some(error),
         },
@@ -313,8 +311,10 @@ async fn verify(
         None => None,
     };
     match source.refresh().await {
-        Some(fresh) if Some(&fresh) != known.as_ref() => check(&fresh).map(Some),
-        Some(_) => Err(refusal.expect("a known secret refused the delivery")),
+        Some(fresh) if Some(&fresh) != known.as_ref() => {
+            fresh.verify(signature, body, received_at).map(Some)
+        }
+        Some(_) => Err(refusal.expect("known secrets refused the delivery")),
         None => Ok(None),
     }
 }

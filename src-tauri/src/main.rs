@@ -133,13 +133,19 @@ struct ServeArgs {
     no_webhook_token: bool,
     /// Requires deliveries signed with this Standard Webhooks secret: whsec_... (with or without
     /// the prefix and padding; v1 entries) or a whpk_... Ed25519 public key (v1a entries).
+    /// Repeat it during a rotation: a delivery signed with any of them is accepted (in the
+    /// environment variable, separate them with commas or spaces).
     #[arg(
         long,
         env = "KYC_MONITOR_SIGNING_SECRET",
         hide_env_values = true,
         value_name = "SECRET"
     )]
-    signing_secret: Option<String>,
+    signing_secret: Vec<String>,
+    /// How long a registration with a new signing secret (register, the UI's form) keeps the
+    /// replaced one valid: a duration such as 24h, 90m or 2s, or 0 for none
+    #[arg(long, value_name = "DURATION", value_parser = config::rotation_grace, default_value = "24h")]
+    rotation_grace: std::time::Duration,
     /// Largest body accepted, in bytes (K, KiB, M, MiB suffixes accepted).
     #[arg(long, default_value_t = DEFAULT_MAX_BODY, value_name = "SIZE")]
     max_body: ByteSize,
@@ -407,14 +413,19 @@ fn print_config(db: PathBuf, args: ServeArgs, layer: FileLayer) -> anyhow::Resul
 /// `serve`'s options as the core takes them, every value checked (a usage error names the first
 /// one that is not usable).
 fn serve_config(db: PathBuf, args: ServeArgs) -> anyhow::Result<ServeConfig> {
-    let signing_secret = match args.signing_secret.as_deref().filter(|s| !s.is_empty()) {
-        // The secret's value never goes into a message.
-        Some(text) => Some(
+    // One value may hold several (the environment variable's commas or spaces). The secret's
+    // value never goes into a message.
+    let signing_secrets = args
+        .signing_secret
+        .iter()
+        .flat_map(|value| value.split(|c: char| c == ',' || c.is_whitespace()))
+        .filter(|text| !text.is_empty())
+        .enumerate()
+        .map(|(n, text)| {
             text.parse::<SigningSecret>()
-                .map_err(|e| UsageError(format!("--signing-secret: {e}")))?,
-        ),
-        None => None,
-    };
+                .map_err(|e| UsageError(format!("--signing-secret (secret number {}): {e}", n + 1)))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let ui_listen = args.ui_listen.map_or(Some(DEFAULT_UI_LISTEN), |ui| ui.0);
     let team = config::team::team_config(args.team, ui_listen).map_err(UsageError)?;
     if let Some(addr) = args
@@ -432,7 +443,8 @@ fn serve_config(db: PathBuf, args: ServeArgs) -> anyhow::Result<ServeConfig> {
         ui_port_fallback: args.ui_listen.is_none(),
         webhook_token: !args.no_webhook_token,
         max_body: args.max_body.0,
-        signing_secret,
+        signing_secrets,
+        rotation_grace: args.rotation_grace,
         demo: serve::DemoOptions {
             at_start: args.demo,
             flows: provider_cli::outcome_shares_checked(

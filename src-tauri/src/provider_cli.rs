@@ -117,6 +117,10 @@ pub struct RegisterArgs {
     /// kept and sent again; unsigned when none is stored]
     #[arg(long)]
     unsigned: bool,
+    /// How long the stored secret stays valid once another replaces it: a duration such as
+    /// 24h or 2s, or 0 for none [default: the running monitor's --rotation-grace, else 24h]
+    #[arg(long, value_name = "DURATION", value_parser = kyc_monitor::config::rotation_grace)]
+    rotation_grace: Option<Duration>,
 }
 
 /// Where `register`, `reconcile` and `watch` run: a monitor of their own, or the one running.
@@ -180,10 +184,11 @@ pub fn register(db: PathBuf, args: RegisterArgs) -> anyhow::Result<()> {
         .to_owned();
     let provider = args.provider;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    let (registered, signing, given, had_secret) = runtime.block_on(async {
+    let (registered, signing, given, had_secret, replaced) = runtime.block_on(async {
         let through = Through::open(&db, "register").await?;
         let answer = async {
             let had_secret = secret_file::path_for(&db).exists();
+            let replaced = secret_file::load(&db).ok().flatten();
             let (signing, given) = match chosen {
                 Some(chosen) => chosen,
                 None => match Signing::keep_stored(&db)? {
@@ -201,6 +206,7 @@ pub fn register(db: PathBuf, args: RegisterArgs) -> anyhow::Result<()> {
                 webhook_url: url,
                 signing,
                 signing_secret: given.clone(),
+                rotation_grace_seconds: args.rotation_grace.map(|grace| grace.as_secs()),
             };
             let registered = match &through {
                 Through::Own(monitor) => {
@@ -213,7 +219,7 @@ pub fn register(db: PathBuf, args: RegisterArgs) -> anyhow::Result<()> {
                 }
                 Through::Running(running) => running.register(&form).await?,
             };
-            anyhow::Ok((registered, signing, given.is_some(), had_secret))
+            anyhow::Ok((registered, signing, given.is_some(), had_secret, replaced))
         }
         .await;
         through.close().await;
@@ -244,11 +250,30 @@ pub fn register(db: PathBuf, args: RegisterArgs) -> anyhow::Result<()> {
             _ => {}
         }
     }
+    if validated {
+        tell_rotation(&db, replaced.as_ref());
+    }
     out.flush()?;
     if validated {
         Ok(())
     } else {
         Err(crate::Silent.into())
+    }
+}
+
+/// Says until when the secret a registration replaced stays valid (never the secret).
+fn tell_rotation(db: &Path, replaced: Option<&SigningSecret>) {
+    let (Some(replaced), Ok(Some(stored))) = (replaced, secret_file::load_set(db)) else {
+        return;
+    };
+    let kept = stored.previous.iter().find(|p| &p.secret == replaced);
+    match kept {
+        Some(kept) if stored.current != *replaced => eprintln!(
+            "kyc-monitor: the replaced signing secret (fingerprint {}) stays valid until {}",
+            replaced.fingerprint(),
+            kyc_monitor::time::rfc3339_millis(kept.valid_until)
+        ),
+        _ => {}
     }
 }
 

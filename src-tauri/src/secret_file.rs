@@ -3,6 +3,14 @@
 //! secret they last read and check the file again, off the async workers, whenever a delivery
 //! would be refused with it (or is signed while none is known) and every second besides: a
 //! registration that makes, changes or removes the secret takes effect at once.
+//!
+//! A registration with another secret rotates: the file keeps the secret it replaces valid
+//! for the rotation grace (see [`SecretSet`]); the grace is a time in the file, so a restart
+//! keeps it, and its end takes effect without one.
+
+mod set;
+
+pub use set::{Previous, SecretSet, SecretState, SigningSecretView, DEFAULT_GRACE, RECOGNISED_FOR};
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -12,6 +20,7 @@ use tokio::sync::watch;
 
 use crate::blocking::off_worker;
 use crate::signature::{SecretError, SigningSecret};
+use crate::time::now_millis;
 
 /// How often the file is checked while nothing asks for it.
 const RECHECK_EVERY: Duration = Duration::from_secs(1);
@@ -39,17 +48,20 @@ pub fn path_for(db: &Path) -> PathBuf {
     db.with_file_name(name)
 }
 
-/// The stored secret, if there is one.
+/// The stored (current) secret, if there is one.
 pub fn load(db: &Path) -> Result<Option<SigningSecret>, SecretFileError> {
+    Ok(load_set(db)?.map(|set| set.current))
+}
+
+/// The stored secrets: the current one and those still in their grace or recognised.
+pub fn load_set(db: &Path) -> Result<Option<SecretSet>, SecretFileError> {
     read(&path_for(db))
 }
 
-fn read(path: &Path) -> Result<Option<SigningSecret>, SecretFileError> {
+fn read(path: &Path) -> Result<Option<SecretSet>, SecretFileError> {
     match crate::named_file::read_text(path, crate::named_file::MAX_KEY_FILE) {
-        Ok(text) => text
-            .trim()
-            .parse()
-            .map(Some)
+        Ok(text) => SecretSet::from_text(&text)
+            .map(|set| Some(set.pruned(now_millis())))
             .map_err(|reason| SecretFileError::Damaged {
                 path: path.to_owned(),
                 reason,
@@ -62,28 +74,28 @@ fn read(path: &Path) -> Result<Option<SigningSecret>, SecretFileError> {
     }
 }
 
-/// Stores `secret` (or removes the file for `None`), replacing the file atomically.
-pub fn store(db: &Path, secret: Option<&SigningSecret>) -> Result<(), SecretFileError> {
+/// Stores `secrets` (or removes the file for `None`), replacing the file atomically.
+pub fn store(db: &Path, secrets: Option<&SecretSet>) -> Result<(), SecretFileError> {
     let path = path_for(db);
     let unwritable = |source| SecretFileError::Unwritable {
         path: path.clone(),
         source,
     };
-    let Some(secret) = secret else {
+    let Some(secrets) = secrets else {
         return match std::fs::remove_file(&path) {
             Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(unwritable(error)),
             _ => Ok(()),
         };
     };
-    let text = format!("{}\n", secret.expose());
+    let text = secrets.clone().pruned(now_millis()).to_text();
     crate::private_file::replace(&path, text.as_bytes()).map_err(unwritable)
 }
 
 /// Where the webhook listener gets its secret from.
 #[derive(Debug)]
 pub enum SecretSource {
-    /// Given on the command line or in the environment: fixed for the run.
-    Fixed(Option<SigningSecret>),
+    /// Given on the command line or in the environment: fixed for the run, all verifying.
+    Fixed(Option<SecretSet>),
     /// The file beside the database, read again when it changes.
     File(WatchedFile),
 }
@@ -98,32 +110,37 @@ pub struct WatchedFile {
 #[derive(Debug)]
 struct Known {
     modified: Option<SystemTime>,
-    secret: Option<SigningSecret>,
+    secrets: Option<SecretSet>,
 }
 
 impl SecretSource {
     /// The database's secret file; fails now if the file is there but damaged.
     pub fn file(db: &Path) -> Result<SecretSource, SecretFileError> {
         let path = path_for(db);
-        let secret = read(&path)?;
+        let secrets = read(&path)?;
         let modified = modified(&path);
         Ok(SecretSource::File(WatchedFile {
             path,
-            known: RwLock::new(Known { modified, secret }),
+            known: RwLock::new(Known { modified, secrets }),
         }))
     }
 
-    /// The secret deliveries must be signed with, as last read: no file access.
-    pub fn current(&self) -> Option<SigningSecret> {
+    /// The secrets deliveries must be signed with, as last read: no file access.
+    pub fn current(&self) -> Option<SecretSet> {
         match self {
-            SecretSource::Fixed(secret) => secret.clone(),
-            SecretSource::File(file) => file.known.read().expect("secret lock").secret.clone(),
+            SecretSource::Fixed(secrets) => secrets.clone(),
+            SecretSource::File(file) => file.known.read().expect("secret lock").secrets.clone(),
         }
+    }
+
+    /// Whether the secrets were given at start (they do not rotate).
+    pub fn is_fixed(&self) -> bool {
+        matches!(self, SecretSource::Fixed(_))
     }
 
     /// Reads the file again if it changed since it was last read, and returns the secret in
     /// force. Blocks on the file system: [`SecretSource::refresh`] is the async one.
-    pub fn reload(&self) -> Option<SigningSecret> {
+    pub fn reload(&self) -> Option<SecretSet> {
         let SecretSource::File(file) = self else {
             return self.current();
         };
@@ -132,12 +149,12 @@ impl SecretSource {
             return self.current();
         }
         match read(&file.path) {
-            Ok(secret) => {
+            Ok(secrets) => {
                 *file.known.write().expect("secret lock") = Known {
                     modified,
-                    secret: secret.clone(),
+                    secrets: secrets.clone(),
                 };
-                secret
+                secrets
             }
             // Keep the last good secret: a half-edited file must not open the door.
             Err(error) => {
@@ -148,9 +165,9 @@ impl SecretSource {
     }
 
     /// [`SecretSource::reload`] off the async workers.
-    pub async fn refresh(self: &Arc<Self>) -> Option<SigningSecret> {
+    pub async fn refresh(self: &Arc<Self>) -> Option<SecretSet> {
         match self.as_ref() {
-            SecretSource::Fixed(secret) => secret.clone(),
+            SecretSource::Fixed(secrets) => secrets.clone(),
             SecretSource::File(_) => {
                 let source = self.clone();
                 off_worker(move || source.reload()).await
@@ -192,12 +209,13 @@ mod tests {
         let source = SecretSource::file(&db).unwrap();
         assert_eq!(source.current(), None);
 
-        let secret = SigningSecret::generate();
+        let secret = SecretSet::single(SigningSecret::generate());
         store(&db, Some(&secret)).unwrap();
         assert_eq!(source.current(), None, "as last read, until read again");
         assert_eq!(source.reload(), Some(secret.clone()));
         assert_eq!(source.current(), Some(secret.clone()));
-        assert_eq!(load(&db).unwrap(), Some(secret));
+        assert_eq!(load_set(&db).unwrap(), Some(secret.clone()));
+        assert_eq!(load(&db).unwrap(), Some(secret.current));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -217,7 +235,7 @@ mod tests {
     fn a_damaged_file_is_refused_at_start_and_ignored_while_running() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("monitor.db");
-        let secret = SigningSecret::generate();
+        let secret = SecretSet::single(SigningSecret::generate());
         store(&db, Some(&secret)).unwrap();
         let source = SecretSource::file(&db).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(20));

@@ -16,7 +16,7 @@ use crate::ingest::{self, WebhookConfig};
 use crate::metrics::{DeliveryMetrics, Metrics};
 use crate::monitor::{bind, Monitor, MonitorConfig, OpenError};
 use crate::provider::FlowConfig;
-use crate::secret_file::{SecretFileError, SecretSource};
+use crate::secret_file::{SecretFileError, SecretSet, SecretSource};
 use crate::signature::SigningSecret;
 use crate::store::StoreError;
 use crate::tunnel::{self, TunnelOptions, TunnelSpec, TunnelState};
@@ -39,8 +39,11 @@ pub struct ServeConfig {
     pub ui_port_fallback: bool,
     pub webhook_token: bool,
     pub max_body: usize,
-    /// Fixed for the run; without one, the secret file beside the database (see `secret_file`).
-    pub signing_secret: Option<SigningSecret>,
+    /// Fixed for the run, all verifying (a rotation by hand); without any, the secret file
+    /// beside the database (see `secret_file`).
+    pub signing_secrets: Vec<SigningSecret>,
+    /// How long a registration with another secret keeps the replaced one valid.
+    pub rotation_grace: std::time::Duration,
     /// The demo: whether it starts with the monitor, and what it (and the UI's Start demo) runs.
     pub demo: DemoOptions,
     /// How the provider reaches the webhook listener (only that listener is forwarded).
@@ -176,15 +179,17 @@ impl Server {
             demo_flows: config.demo.flows,
             outbound: Some(config.outbound),
             polling: Some(config.polling),
+            signing_secrets: config.signing_secrets.clone(),
+            rotation_grace: config.rotation_grace,
         })
         .await?;
         let socket = socket.expect("a monitor opened with an address has a webhook socket");
         // Reading the secret file blocks: off the async workers.
         let signing_secret = {
-            let (db, given) = (config.db.clone(), config.signing_secret.clone());
+            let (db, given) = (config.db.clone(), config.signing_secrets.clone());
             Arc::new(
-                crate::blocking::off_worker(move || match given {
-                    Some(secret) => Ok(SecretSource::Fixed(Some(secret))),
+                crate::blocking::off_worker(move || match SecretSet::fixed(given) {
+                    Some(secrets) => Ok(SecretSource::Fixed(Some(secrets))),
                     None => SecretSource::file(&db),
                 })
                 .await?,

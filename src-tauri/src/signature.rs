@@ -43,6 +43,8 @@ pub enum SecretError {
         "a whpk_ public key only verifies: signing needs a whsec_ secret or a whsk_ private key"
     )]
     PublicKeyCannotSign,
+    #[error("a line after the first is not `previous <valid-until milliseconds> <secret>` (the form a rotation writes)")]
+    BadRotationLine,
 }
 
 /// A key shared with the sender (`whsec_`): it makes and checks `v1` (HMAC-SHA256) entries.
@@ -254,6 +256,8 @@ pub enum SignatureError {
     NoEd25519Match,
     #[error("webhook-signature holds no v1a entry (this monitor has a whpk_ public key and checks v1a Ed25519 signatures; v1 HMAC entries are not enough)")]
     NoV1aEntry,
+    #[error("this delivery is signed with a signing secret that was rotated out at {at} (its grace is over): the sender must sign with the current secret")]
+    Rotated { at: String },
 }
 
 /// The three signature headers as a request carries them.
@@ -276,6 +280,22 @@ impl SigningSecret {
             SigningSecret::Shared(secret) => secret.expose(),
             SigningSecret::Ed25519(key) => key.expose(),
         }
+    }
+
+    /// `whsec` or `whpk`: what kind of secret this is, not which.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SigningSecret::Shared(_) => "whsec",
+            SigningSecret::Ed25519(_) => "whpk",
+        }
+    }
+
+    /// The first 8 hex digits of the SHA-256 of [`SigningSecret::expose`]: tells secrets apart
+    /// (`printf %s whsec_... | sha256sum`) without revealing one.
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest as _;
+        let digest = Sha256::digest(self.expose().as_bytes());
+        hex::encode(&digest[..4])
     }
 
     /// The secret to hand the provider at registration: only a shared one can be handed over.

@@ -3,6 +3,8 @@
 Reads one JSON request on stdin and writes one JSON answer on stdout:
   {"scheme": "standardwebhooks", "secret": "whsec_...", "messages": [{"id", "timestamp", "body"}]}
       -> {"signatures": ["v1,..."]}: the standardwebhooks package's Webhook(secret).sign
+  {"scheme": "svix", "secret": "whsec_...", "messages": [...]}
+      -> {"signatures": ["v1,..."]}: the svix package's svix.webhooks.Webhook(secret).sign
   {"scheme": "ed25519", "messages": [...]}
       -> {"publicKey": "whpk_...", "signatures": ["v1a,..."]}: a fresh key pair from the
          cryptography package, signing <id>.<timestamp>.<body> as the specification says
@@ -16,6 +18,18 @@ from datetime import datetime, timezone
 
 def standard_webhooks(secret, messages):
     from standardwebhooks import Webhook
+
+    webhook = Webhook(secret)
+    return {
+        "signatures": [
+            webhook.sign(m["id"], datetime.fromtimestamp(m["timestamp"], tz=timezone.utc), m["body"])
+            for m in messages
+        ]
+    }
+
+
+def svix(secret, messages):
+    from svix.webhooks import Webhook
 
     webhook = Webhook(secret)
     return {
@@ -47,6 +61,8 @@ def main():
     request = json.load(sys.stdin)
     if request["scheme"] == "standardwebhooks":
         answer = standard_webhooks(request["secret"], request["messages"])
+    elif request["scheme"] == "svix":
+        answer = svix(request["secret"], request["messages"])
     elif request["scheme"] == "ed25519":
         answer = ed25519(request["messages"])
     else:

@@ -55,6 +55,8 @@ pub struct Monitor {
     hub: Arc<ProviderHub>,
     /// The webhook's local URL, with the real port (empty for a command's monitor).
     webhook_url: String,
+    /// The signing secrets given at start, which the secret file does not change.
+    fixed_secrets: Option<crate::secret_file::SecretSet>,
     backup_dir: Option<std::path::PathBuf>,
     tunnel_kind: &'static str,
     tunnel: watch::Receiver<TunnelState>,

@@ -17,7 +17,7 @@ use super::readers::ReaderPool;
 use super::{Monitor, WorkBoard};
 use crate::provider::actions::ProviderHub;
 use crate::provider::FlowConfig;
-use crate::signature::SharedSecret;
+use crate::signature::{SharedSecret, SigningSecret};
 use crate::store::{Destination, FileLock, Store, StoreError, UI_ADDRESS_SETTING};
 use crate::tunnel::{self, TunnelSpec, TunnelState};
 
@@ -40,6 +40,11 @@ pub struct MonitorConfig {
     pub outbound: Option<Outbound>,
     /// Asking the provider for users not CLOSED (`--poll-every`); `None` (a command) polls not.
     pub polling: Option<Polling>,
+    /// The signing secrets given at start (`--signing-secret`): all verify, none rotates. Empty:
+    /// the secret file beside the database.
+    pub signing_secrets: Vec<SigningSecret>,
+    /// How long a registration with another secret keeps the replaced one valid.
+    pub rotation_grace: Duration,
 }
 
 impl MonitorConfig {
@@ -54,6 +59,8 @@ impl MonitorConfig {
             demo_flows: FlowConfig::demo(),
             outbound: None,
             polling: None,
+            signing_secrets: Vec::new(),
+            rotation_grace: crate::secret_file::DEFAULT_GRACE,
         }
     }
 }
@@ -159,6 +166,7 @@ impl Monitor {
             readers.clone(),
             writer.clone(),
             config.demo_flows,
+            config.rotation_grace,
         ));
         let (stop, stopping) = watch::channel(false);
         let tunnel = watch::Sender::new(tunnel::initial_state(&config.tunnel));
@@ -199,6 +207,7 @@ impl Monitor {
             readers,
             hub,
             webhook_url,
+            fixed_secrets: crate::secret_file::SecretSet::fixed(config.signing_secrets),
             backup_dir: outbound.backup_dir,
             tunnel_kind: config.tunnel.name(),
             tunnel: tunnel.subscribe(),

@@ -1,6 +1,7 @@
 //! The provider side as the UI uses it: the Register view, reconcile, users to watch, the demo.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use super::work::{WorkKind, WorkSlot};
 use super::{
@@ -15,6 +16,9 @@ use crate::provider::watch::{self, WatchAnswer};
 use crate::provider::{Endpoints, Environment, ProviderError};
 use crate::secret_file;
 
+/// The longest rotation grace a registration may ask for: a year, as `--rotation-grace`.
+const MAX_GRACE_SECONDS: u64 = 365 * 86_400;
+
 /// Registration attempts the Register view lists.
 const HISTORY: u32 = 20;
 
@@ -24,19 +28,25 @@ const SECRET_FILE_UNAVAILABLE: &str =
 impl Monitor {
     pub async fn provider_overview(&self) -> Result<ProviderOverview, CoreError> {
         let db = self.store.path().to_owned();
-        let (registrations, profile, demo_allowed, signing_secret_stored) = self
+        let (registrations, profile, demo_allowed, stored) = self
             .read(move |reader| {
-                // A secret file that cannot be read counts as stored: the listener refuses
-                // unsigned deliveries while it is there.
-                let secret_stored = secret_file::load(&db).map_or(true, |s| s.is_some());
                 Ok((
                     reader.registrations(HISTORY)?,
                     ProviderProfile::read(reader)?,
                     actions::demo_allowed(reader)?,
-                    secret_stored,
+                    secret_file::load_set(&db),
                 ))
             })
             .await?;
+        // A secret file that cannot be read counts as stored: the listener refuses unsigned
+        // deliveries while it is there.
+        let signing_secret_stored = stored.as_ref().map_or(true, Option::is_some);
+        let now = crate::time::now_millis();
+        let signing_secrets = match (&self.fixed_secrets, &stored) {
+            (Some(given), _) => given.views(now, true),
+            (None, Ok(Some(stored))) => stored.views(now, false),
+            (None, _) => Vec::new(),
+        };
         let demo = self.hub.demo_status().await;
         Ok(ProviderOverview {
             webhook_url: self.webhook_url.clone(),
@@ -50,6 +60,8 @@ impl Monitor {
                 .collect(),
             profile,
             signing_secret_stored,
+            signing_secrets,
+            signing_secrets_given: self.fixed_secrets.is_some(),
             registrations,
             demo,
             demo_allowed,
@@ -92,9 +104,17 @@ impl Monitor {
             client_id: form.client_id.trim().to_owned(),
             private_key_path: PathBuf::from(form.private_key_path.trim()),
         };
+        let grace = match form.rotation_grace_seconds {
+            Some(seconds) if seconds > MAX_GRACE_SECONDS => {
+                return Err(CoreError::Invalid(format!(
+                    "rotationGraceSeconds {seconds} is more than a year ({MAX_GRACE_SECONDS})"
+                )))
+            }
+            seconds => seconds.map(Duration::from_secs),
+        };
         let registered = self
             .hub
-            .register(profile, &webhook_url, signing)
+            .register(profile, &webhook_url, signing, grace)
             .await
             .map_err(register_error)?;
         Ok(RegisterAnswer {

@@ -20,6 +20,7 @@ use crate::kyc::{UserState, KNOWN_STATUSES, OTHER_STATUS_LABEL, STATUS_LABELS};
 use crate::provider::actions::{DemoStatus, Learned, ProviderProfile, ReconcileReport};
 use crate::provider::watch::{WatchAnswer, WatchRequest};
 use crate::provider::{Endpoints, Environment, Summary};
+use crate::secret_file::{SecretState, SigningSecretView};
 use crate::settings::{DesktopSettings, DesktopStatus, SettingsSaved};
 use crate::store::{CountedRefusals, Outcome, RegistrationAttempt, StoreProblem};
 use crate::tunnel::TunnelState;
@@ -97,6 +98,8 @@ pub fn typescript() -> String {
     file.declare::<RegistrationAttempt>();
     file.declare::<Summary>();
     file.declare::<DemoStatus>();
+    file.declare::<SecretState>();
+    file.declare::<SigningSecretView>();
     file.declare::<ProviderOverview>();
     file.declare::<SigningChoice>();
     file.declare::<RegisterForm>();

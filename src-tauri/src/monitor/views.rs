@@ -11,6 +11,7 @@ use ts_rs::TS;
 use crate::kyc::{is_known_decision, is_known_status, parse_payload, Payload, UserState};
 use crate::provider::actions::{DemoStatus, ProviderProfile};
 use crate::provider::{Endpoints, Environment};
+use crate::secret_file::SigningSecretView;
 use crate::store::{
     CountedRefusals, ListedDelivery, Outcome, RegistrationAttempt, StoreProblem, TimelineEntry,
     UserRecord,
@@ -458,6 +459,11 @@ pub struct ProviderOverview {
     pub environments: Vec<EnvironmentView>,
     pub profile: Option<ProviderProfile>,
     pub signing_secret_stored: bool,
+    /// The signing secrets deliveries are checked with, the current one first, and those rotated
+    /// out that are still recognised: never the secrets, only their state and fingerprint.
+    pub signing_secrets: Vec<SigningSecretView>,
+    /// The secrets were given at start (`--signing-secret`): a registration does not change them.
+    pub signing_secrets_given: bool,
     /// Newest first.
     pub registrations: Vec<RegistrationAttempt>,
     pub demo: Option<DemoStatus>,
@@ -497,6 +503,11 @@ pub struct RegisterForm {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub signing_secret: Option<String>,
+    /// How long a new secret keeps the replaced one valid, in seconds (the CLI's
+    /// `--rotation-grace`); without it, the monitor's own `--rotation-grace`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub rotation_grace_seconds: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]

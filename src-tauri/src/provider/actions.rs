@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -10,10 +11,12 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use super::client::{registration_form, Endpoints, Environment, ProviderClient, ProviderError};
 use super::emulator::{Emulator, EmulatorConfig, FlowConfig};
 use super::jwt::PrivateKey;
+pub use super::signing::Signing;
+use super::signing::{keep_stored_signing, store_secret};
 use crate::blocking::off_worker;
 use crate::kyc::{KycEvent, Payload, UserState};
 use crate::monitor::ReaderPool;
-use crate::secret_file::{self, SecretFileError};
+use crate::secret_file::{self, SecretFileError, SecretSet};
 use crate::signature::SigningSecret;
 use crate::store::{
     NewDelivery, Outcome, Reader, RegistrationAttempt, Store, StoreError, Verdict, Writer,
@@ -78,32 +81,6 @@ pub fn checked_webhook_url(text: &str) -> Result<&str, NotAWebhookUrl> {
     }
 }
 
-/// Which signing secret a registration gives the provider and the listener then requires.
-#[derive(Debug, Clone)]
-pub enum Signing {
-    /// The documented form, `{"webhookUrl"}`: deliveries come unsigned, so once validated none
-    /// is required (a stored secret is removed).
-    Unsigned,
-    /// The secret already stored for this database, sent again.
-    Keep,
-    /// A fresh `whsec_` secret, made for this registration.
-    New,
-    /// A secret the partner chose; a `whpk_` public key is kept for the listener only (the
-    /// provider signs with its own private key, so the documented form is registered).
-    Given(SigningSecret),
-}
-
-impl Signing {
-    /// What a registration that names no signing does: keeps the stored secret if there is
-    /// one, so that the provider and the listener stay in agreement.
-    pub fn keep_stored(db: &Path) -> Result<Signing, SecretFileError> {
-        Ok(match secret_file::load(db)? {
-            Some(_) => Signing::Keep,
-            None => Signing::Unsigned,
-        })
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum RegisterError {
     #[error(transparent)]
@@ -132,6 +109,7 @@ pub async fn register_profile(
     profile: &ProviderProfile,
     webhook_url: &str,
     signing: Signing,
+    grace: Duration,
 ) -> Result<(Registered, ProviderClient), RegisterError> {
     // Reads and parses the key file.
     let client = off_worker({
@@ -139,7 +117,7 @@ pub async fn register_profile(
         move || profile.client()
     })
     .await?;
-    let registered = register(store, writer, &client, webhook_url, signing).await?;
+    let registered = register(store, writer, &client, webhook_url, signing, grace).await?;
     if registered.attempt.validated == Some(true) {
         profile.save(writer).await?;
     }
@@ -148,30 +126,40 @@ pub async fn register_profile(
 
 /// Registers `webhook_url` and keeps the attempt, whatever its result. The secret file is set
 /// (or, unsigned, removed) before the provider's test request arrives, so the listener answers
-/// it as it will answer deliveries, and restored if the registration does not validate.
+/// it as it will answer deliveries, and restored if the registration does not validate. Another
+/// secret than the stored one rotates: the stored one stays valid for `grace`.
 pub async fn register(
     store: &Store,
     writer: &Writer,
     client: &ProviderClient,
     webhook_url: &str,
     signing: Signing,
+    grace: Duration,
 ) -> Result<Registered, RegisterError> {
     let db = store.path().to_owned();
     let previous = off_worker({
         let db = db.clone();
-        move || secret_file::load(&db)
+        move || secret_file::load_set(&db)
     })
     .await?;
     let (secret, made) = match signing {
         Signing::Unsigned => (None, false),
         Signing::Keep => (
-            Some(previous.clone().ok_or(RegisterError::NoStoredSecret)?),
+            Some(
+                previous
+                    .as_ref()
+                    .map(|set| set.current.clone())
+                    .ok_or(RegisterError::NoStoredSecret)?,
+            ),
             false,
         ),
         Signing::New => (Some(SigningSecret::generate()), true),
         Signing::Given(secret) => (Some(secret), false),
     };
-    store_secret(&db, secret.clone()).await?;
+    let secrets = secret
+        .clone()
+        .map(|new| SecretSet::rotated(previous.as_ref(), new, now_millis(), grace));
+    store_secret(&db, secrets).await?;
     let handed_over = secret.as_ref().and_then(SigningSecret::shared);
     let answer = client.register(webhook_url, handed_over).await;
     let validated = matches!(&answer, Ok(registration) if registration.validated);
@@ -198,11 +186,6 @@ pub async fn register(
         attempt: RegistrationAttempt { id, ..attempt },
         new_secret: if made && validated { secret } else { None },
     })
-}
-
-async fn store_secret(db: &Path, secret: Option<SigningSecret>) -> Result<(), SecretFileError> {
-    let db = db.to_owned();
-    off_worker(move || secret_file::store(&db, secret.as_ref())).await
 }
 
 /// What reconcile found.
@@ -363,7 +346,9 @@ pub async fn start_demo(
     let signing = keep_stored_signing(store.path())
         .await
         .map_err(RegisterError::from)?;
-    let registered = register(store, writer, &client, webhook_url, signing).await?;
+    // Keep or unsigned: nothing rotates, so no grace is given.
+    let grace = secret_file::DEFAULT_GRACE;
+    let registered = register(store, writer, &client, webhook_url, signing, grace).await?;
     if registered.attempt.validated != Some(true) {
         emulator.stop().await;
         return Err(DemoError::NotValidated(registered.attempt.message));
@@ -415,6 +400,8 @@ pub struct ProviderHub {
     demo_flows: FlowConfig,
     /// The client of the last validated registration in this run (it holds the key in memory).
     client: tokio::sync::Mutex<Option<Arc<ProviderClient>>>,
+    /// How long a registration with another secret keeps the replaced one valid.
+    rotation_grace: Duration,
 }
 
 impl ProviderHub {
@@ -423,6 +410,7 @@ impl ProviderHub {
         readers: Arc<ReaderPool>,
         writer: Arc<Writer>,
         demo_flows: FlowConfig,
+        rotation_grace: Duration,
     ) -> ProviderHub {
         ProviderHub {
             store,
@@ -431,6 +419,7 @@ impl ProviderHub {
             demo: tokio::sync::Mutex::new(None),
             demo_flows,
             client: tokio::sync::Mutex::new(None),
+            rotation_grace,
         }
     }
 
@@ -459,14 +448,24 @@ impl ProviderHub {
     }
 
     /// Registers with the profile's provider; on validation, remembers the profile and client.
+    /// A new secret keeps the replaced one valid for `grace` (default: this monitor's).
     pub async fn register(
         &self,
         profile: ProviderProfile,
         webhook_url: &str,
         signing: Signing,
+        grace: Option<Duration>,
     ) -> Result<Registered, RegisterError> {
-        let (registered, client) =
-            register_profile(&self.store, &self.writer, &profile, webhook_url, signing).await?;
+        let grace = grace.unwrap_or(self.rotation_grace);
+        let (registered, client) = register_profile(
+            &self.store,
+            &self.writer,
+            &profile,
+            webhook_url,
+            signing,
+            grace,
+        )
+        .await?;
         if registered.attempt.validated == Some(true) {
             *self.client.lock().await = Some(Arc::new(client));
         }
@@ -527,7 +526,9 @@ impl ProviderHub {
                 return Ok(None);
             }
             let signing = keep_stored_signing(self.store.path()).await?;
-            self.register(profile, public_url, signing).await.map(Some)
+            self.register(profile, public_url, signing, None)
+                .await
+                .map(Some)
         }
         .await;
         match result {
@@ -560,12 +561,6 @@ async fn watch_started(writer: Arc<Writer>, mut users: UnboundedReceiver<String>
             return;
         }
     }
-}
-
-/// [`Signing::keep_stored`], off the async workers.
-async fn keep_stored_signing(db: &Path) -> Result<Signing, SecretFileError> {
-    let db = db.to_owned();
-    off_worker(move || Signing::keep_stored(&db)).await
 }
 
 fn demo_status(demo: &Demo) -> DemoStatus {

@@ -5,6 +5,7 @@ pub mod actions;
 pub mod client;
 pub mod emulator;
 pub mod jwt;
+mod signing;
 pub mod watch;
 
 pub use client::{Endpoints, Environment, ProviderClient, ProviderError, Registration};

@@ -1,5 +1,6 @@
 // What the Register view decides without asking the monitor.
-import type { RegistrationAttempt } from './types';
+import { exactTime } from './format';
+import type { RegistrationAttempt, SigningSecretView } from './types';
 
 /** Why the provider could not deliver to `url`, or null when it looks reachable from the internet. */
 export function reachabilityWarning(url: string): string | null {
@@ -42,3 +43,24 @@ export const ATTEMPT_LABELS: Record<AttemptResult, string> = {
   refused: 'Not validated',
   'not-asked': 'Not registered',
 };
+
+/** What the signing-secrets list says of one secret: never the secret, only where it stands. */
+export function secretLabel(secret: SigningSecretView, given: boolean): string {
+  const kind = secret.kind === 'whpk' ? 'Ed25519 public key' : 'shared secret';
+  switch (secret.state) {
+    case 'current':
+      return given ? `Given at start (${kind})` : `Current (${kind})`;
+    case 'previous':
+      return `Previous, valid until ${exactTime(secret.validUntil ?? 0)}`;
+    case 'retired':
+      return `Rotated out at ${exactTime(secret.validUntil ?? 0)}: deliveries signed with it are refused, saying so`;
+  }
+}
+
+/** When the list changes by itself: the end of the first grace still running. */
+export function nextSecretChange(secrets: SigningSecretView[]): number | null {
+  const ends = secrets
+    .filter((s) => s.state === 'previous' && s.validUntil !== null)
+    .map((s) => s.validUntil as number);
+  return ends.length ? Math.min(...ends) : null;
+}

@@ -444,11 +444,36 @@ export type DemoStatus = { apiBase: string, finished: boolean, summary: DemoSumm
  */
 abandonedUsers: Array<string>, };
 
+export type SigningSecretState = "current" | "previous" | "retired";
+
+export type SigningSecretView = { state: SigningSecretState, 
+/**
+ * `whsec` (shared) or `whpk` (the sender's Ed25519 public key).
+ */
+kind: string, 
+/**
+ * The first 8 hex digits of the SHA-256 of the secret's canonical text.
+ */
+fingerprint: string, 
+/**
+ * Previous: accepted until then; retired: refused since then. Unix milliseconds.
+ */
+validUntil: number | null, };
+
 export type ProviderOverview = { webhookUrl: string, 
 /**
  * The tunnel's public webhook URL, once one is up.
  */
 publicUrl: string | null, environments: Array<ProviderEnvironment>, profile: ProviderProfile | null, signingSecretStored: boolean, 
+/**
+ * The signing secrets deliveries are checked with, the current one first, and those rotated
+ * out that are still recognised: never the secrets, only their state and fingerprint.
+ */
+signingSecrets: Array<SigningSecretView>, 
+/**
+ * The secrets were given at start (`--signing-secret`): a registration does not change them.
+ */
+signingSecretsGiven: boolean, 
 /**
  * Newest first.
  */
@@ -469,7 +494,12 @@ environment: EnvironmentId | null, apiBase: string, tokenUrl: string, clientId: 
  * A secret the partner chose (`whsec_...`, or a provider's `whpk_...` public key), used
  * instead of `signing`: the CLI's `--signing-secret`.
  */
-signingSecret?: string, };
+signingSecret?: string, 
+/**
+ * How long a new secret keeps the replaced one valid, in seconds (the CLI's
+ * `--rotation-grace`); without it, the monitor's own `--rotation-grace`.
+ */
+rotationGraceSeconds?: number, };
 
 export type RegisterAnswer = { attempt: RegistrationAttempt, 
 /**
