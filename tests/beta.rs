@@ -196,3 +196,113 @@ fn emulate_api_beta_prints_the_users_it_starts_and_sends_only_final_outcomes() {
     assert_eq!(events.len(), 4);
     assert!(events.iter().all(|e| e["status"] == "CLOSED"), "{events:?}");
 }
+
+/// The stats of a demo once its board is as the emulator's summary says.
+async fn demo_stats(api: &str, users: &str) -> (Scratch, Monitor, serde_json::Value) {
+    let scratch = Scratch::new();
+    let db = scratch.db();
+    let args = [
+        "--demo",
+        "--demo-api",
+        api,
+        "--demo-users",
+        users,
+        "--demo-speed",
+        "100",
+        "--demo-hold-rate",
+        "0.25",
+        "--demo-abandon-rate",
+        "0.25",
+        "--poll-every",
+        "1s",
+        "--poll-rate",
+        "50/s",
+    ];
+    let mut monitor = Monitor::start_with_ui(&db, &args);
+    let (base, token) = monitor.ui();
+    let get = |path: &'static str| {
+        let request = support::client()
+            .get(format!("{base}{path}"))
+            .bearer_auth(&token);
+        async move { support::send(request).await.json() }
+    };
+    let summary = support::eventually("the demo to finish", || async {
+        let provider = get("/api/provider").await;
+        match provider["demo"]["finished"] == true {
+            true => Ok(provider["demo"]["summary"].clone()),
+            false => Err(provider["demo"].to_string()),
+        }
+    })
+    .await;
+    let count = |key: &str| summary[key].as_i64().unwrap();
+    let stats = support::eventually("the board as the emulator has it", || async {
+        let stats = get("/api/stats").await;
+        let by = |status: &str| stats["byStatus"][status].as_i64().unwrap_or(0);
+        let seen = (by("CLOSED"), by("ON_HOLD"), by("NOT_STARTED") + by("OPEN"));
+        let wanted = (
+            count("approved") + count("rejected"),
+            count("held"),
+            count("abandoned"),
+        );
+        match seen == wanted {
+            true => Ok(stats),
+            false => Err(format!("{seen:?} != {wanted:?}")),
+        }
+    })
+    .await;
+    (scratch, monitor, stats)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_beta_demo_tells_the_documented_demos_story_and_its_stats_agree() {
+    let (_kept, documented_monitor, documented) = demo_stats("documented", "12").await;
+    let (_also_kept, beta_monitor, beta) = demo_stats("beta", "12").await;
+    // The same mix on the board: users per status and decision, the rates.
+    for key in ["totalUsers", "byDecision", "approvalRate", "rejectionRate"] {
+        assert_eq!(beta[key], documented[key], "{key}: {beta} vs {documented}");
+    }
+    // The same final decisions; every user starts (watched) and the same ones close.
+    let decided = |stats: &serde_json::Value, decision: &str| -> i64 {
+        stats["decisionsPerDay"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|day| day[decision].as_i64().unwrap())
+            .sum()
+    };
+    for decision in ["accept", "reject"] {
+        assert_eq!(
+            decided(&beta, decision),
+            decided(&documented, decision),
+            "{decision}"
+        );
+    }
+    let reached = |stats: &serde_json::Value, status: &str| -> i64 {
+        stats["funnel"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|step| step["status"] == status)
+            .map_or(0, |step| step["users"].as_i64().unwrap())
+    };
+    for status in ["NOT_STARTED", "CLOSED"] {
+        assert_eq!(
+            reached(&beta, status),
+            reached(&documented, status),
+            "{status}"
+        );
+    }
+    // The states between are seen only as often as a poll catches them: never more.
+    for status in ["OPEN", "ON_HOLD"] {
+        assert!(
+            reached(&beta, status) <= reached(&documented, status),
+            "{status}"
+        );
+    }
+    assert!(
+        reached(&beta, "ON_HOLD") > 0,
+        "the polls put the held users on hold"
+    );
+    assert_eq!(beta_monitor.terminate(), 0);
+    assert_eq!(documented_monitor.terminate(), 0);
+}

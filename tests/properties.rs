@@ -23,6 +23,7 @@ use serde_json::{Map, Value};
 use tower::ServiceExt;
 
 /// What the contract says a body is, before any signature or size rule.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 enum Expected {
     Event(KycEvent),
@@ -96,6 +97,7 @@ fn expected_object(object: &Map<String, Value>) -> Expected {
                 account,
             },
             event_id: Some(event_id).filter(|id| !id.is_empty()),
+            details: Default::default(),
         });
     }
     if !object.contains_key("externalId") {
@@ -123,6 +125,7 @@ fn expected_object(object: &Map<String, Value>) -> Expected {
                 account,
             },
             event_id: None,
+            details: Default::default(),
         }),
         _ => Expected::Unprocessable,
     }

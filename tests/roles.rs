@@ -650,3 +650,57 @@ fn the_readme_s_role_table_names_every_operation_at_its_least_role() {
         "README's \"What each role sees and may do\""
     );
 }
+
+#[tokio::test]
+async fn a_date_of_birth_from_the_newer_envelope_reaches_compliance_only_never_support_or_viewer() {
+    const BORN: &str = "1961-07-04";
+    let team = Team::start();
+    with_users(&team).await;
+    let mut feeds = Vec::new();
+    for role in [Role::Support, Role::Viewer] {
+        let person = team.person(role).await;
+        let feed = person.feed().await;
+        feeds.push((role, person, feed));
+    }
+    let envelope = json!({
+        "event_type": "kyc.rejected", "event_id": "evt_born", "event_time": "2026-11-26T14:05:40.017Z",
+        "data": {"external_id": "user_born", "status": "KYC_STATUS_REJECTED",
+                 "status_set_at": "2026-11-26T14:05:39.660Z",
+                 "rejection_reason": "document expired", "date_of_birth": BORN}
+    });
+    team.deliver("user_born", envelope.to_string()).await;
+
+    for (role, person, feed) in &mut feeds {
+        let change = feed
+            .until("user_born's change", |name, data| {
+                name == "change" && data["externalId"] == "user_born"
+            })
+            .await;
+        assert_eq!(change["user"]["rejectionReason"], "document expired");
+        let seen = serde_json::to_string(&feed.seen).unwrap();
+        assert!(
+            !seen.contains(BORN),
+            "{role}'s feed carried the date of birth"
+        );
+        // Every answer the role may read, the user's own pages included.
+        let mut paths: Vec<String> = specs()
+            .iter()
+            .filter(|spec| spec.method == Method::Get && spec.name != "feed")
+            .filter(|spec| role.allows(spec.least))
+            .map(|spec| address(spec).replace(USER, "user_born"))
+            .collect();
+        paths.push("/api/search?q=user_born".into());
+        for path in paths {
+            let seen = person.get(&path).await;
+            assert!(
+                !seen.body.contains(BORN) && !seen.body.contains("dateOfBirth\":\""),
+                "{role} got the date of birth from {path}: {}",
+                seen.body
+            );
+        }
+    }
+    let compliance = team.person(Role::Compliance).await;
+    let (detail, _) = compliance.get_json("/api/users/user_born").await;
+    assert_eq!(detail["timeline"][0]["dateOfBirth"], BORN);
+    assert_eq!(detail["user"]["rejectionReason"], "document expired");
+}

@@ -97,6 +97,9 @@ struct LookupJson<'a> {
     first_seen_at: String,
     last_seen_at: String,
     event_count: i64,
+    /// Why the provider rejected the user, and when it set the status (the newer envelope).
+    rejection_reason: Option<&'a str>,
+    status_set_at: Option<String>,
     events: Vec<LookupEventJson<'a>>,
 }
 
@@ -107,6 +110,8 @@ struct LookupEventJson<'a> {
     #[serde(flatten)]
     state: &'a UserState,
     duplicate: bool,
+    rejection_reason: Option<&'a str>,
+    status_set_at: Option<String>,
     /// Only on a replay sent from the UI: the delivery it replayed, and whether it was edited.
     #[serde(skip_serializing_if = "Option::is_none")]
     replay_of: Option<i64>,
@@ -157,12 +162,16 @@ fn lookup_json<'a>(user: &'a UserRecord, events: &'a [EventRecord]) -> LookupJso
         first_seen_at: rfc3339_millis(user.first_seen_at),
         last_seen_at: rfc3339_millis(user.last_seen_at),
         event_count: user.event_count,
+        rejection_reason: user.rejection_reason.as_deref(),
+        status_set_at: user.status_set_at.map(rfc3339_millis),
         events: events
             .iter()
             .map(|e| LookupEventJson {
                 received_at: rfc3339_millis(e.received_at),
                 state: &e.state,
                 duplicate: e.duplicate,
+                rejection_reason: e.rejection_reason.as_deref(),
+                status_set_at: e.status_set_at.map(rfc3339_millis),
                 replay_of: e.replay_of,
                 edited: e.replay_of.map(|_| e.edited),
             })
@@ -204,6 +213,16 @@ fn write_lookup_text(
         "  in status since {}",
         rfc3339_millis(user.status_since)
     )?;
+    if let Some(set_at) = user.status_set_at {
+        writeln!(
+            out,
+            "  status set at  {} (the provider's time)",
+            rfc3339_millis(set_at)
+        )?;
+    }
+    if let Some(reason) = &user.rejection_reason {
+        writeln!(out, "  rejected for   {}", terminal_safe(reason))?;
+    }
     writeln!(out)?;
     writeln!(out, "timeline ({} events, oldest first)", events.len())?;
     for e in events {

@@ -149,6 +149,8 @@ const USER_COLUMNS: &[&str] = &[
     "firstSeenAt",
     "lastSeenAt",
     "eventCount",
+    "rejectionReason",
+    "statusSetAt",
 ];
 const EVENT_COLUMNS: &[&str] = &[
     "receivedAt",
@@ -163,6 +165,8 @@ const EVENT_COLUMNS: &[&str] = &[
     "deliveryId",
     "replayOf",
     "edited",
+    "rejectionReason",
+    "statusSetAt",
 ];
 const DELIVERY_COLUMNS: &[&str] = &[
     "id",
@@ -217,6 +221,11 @@ fn user_row(user: UserRecord) -> Row {
         ("firstSeenAt", text(rfc3339_millis(user.first_seen_at))),
         ("lastSeenAt", text(rfc3339_millis(user.last_seen_at))),
         ("eventCount", Cell::Number(user.event_count)),
+        ("rejectionReason", optional(user.rejection_reason)),
+        (
+            "statusSetAt",
+            optional(user.status_set_at.map(rfc3339_millis)),
+        ),
     ]);
     row
 }
@@ -233,6 +242,11 @@ fn event_row(event: EventRecord) -> Row {
         ("deliveryId", Cell::Number(event.delivery_id)),
         ("replayOf", event.replay_of.map_or(Cell::Null, Cell::Number)),
         ("edited", Cell::Bool(event.edited)),
+        ("rejectionReason", optional(event.rejection_reason)),
+        (
+            "statusSetAt",
+            optional(event.status_set_at.map(rfc3339_millis)),
+        ),
     ]);
     row
 }
@@ -440,6 +454,8 @@ mod tests {
             last_seen_at: 0,
             status_since: 0,
             event_count: 1,
+            rejection_reason: None,
+            status_set_at: None,
         };
         assert_eq!(names(user_row(user)), USER_COLUMNS);
         let event = EventRecord {
@@ -451,6 +467,8 @@ mod tests {
             duplicate: false,
             replay_of: None,
             edited: false,
+            rejection_reason: None,
+            status_set_at: None,
         };
         assert_eq!(names(event_row(event)), EVENT_COLUMNS);
         let delivery = DeliveryRecord {

@@ -4,6 +4,12 @@
 //! `participantId`, `account`); the newer form is an envelope with `event_type`, `event_id` and
 //! `data`. Values outside the documented sets are kept verbatim: only what cannot be understood
 //! at all is refused.
+//!
+//! The newer envelope also says why a user was rejected (`data.rejection_reason`) and when the
+//! provider set the status (`data.status_set_at`): kept as [`EventDetails`], read leniently (a
+//! value that is not a string, or a time that is not RFC 3339, is taken as absent: neither is
+//! worth refusing a final outcome over). Personal data it may carry (`data.date_of_birth`) is
+//! not part of the event: see [`date_of_birth`].
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -76,6 +82,35 @@ pub struct KycEvent {
     pub state: UserState,
     /// The envelope's `event_id`, used to recognise a redelivery.
     pub event_id: Option<String>,
+    /// What the newer envelope adds; never part of the state (a duplicate is still one).
+    pub details: EventDetails,
+}
+
+/// What the newer envelope says beyond the state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventDetails {
+    /// `data.rejection_reason`, when non-empty.
+    pub rejection_reason: Option<String>,
+    /// `data.status_set_at`: when the provider set the status (Unix milliseconds).
+    pub status_set_at: Option<i64>,
+}
+
+/// An RFC 3339 time (`2026-11-26T14:03:11.902Z`, any offset) as Unix milliseconds.
+pub fn parse_time(text: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|time| time.timestamp_millis())
+}
+
+/// The `data.date_of_birth` an envelope body carries: personal data, read only where a role
+/// allowed to see it is shown the delivery (never stored apart from the raw body, never sent
+/// to a notification or a log).
+pub fn date_of_birth(body: &[u8]) -> Option<String> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    match value.get("data")?.get("date_of_birth")? {
+        Value::String(date) if !date.is_empty() => Some(date.clone()),
+        _ => None,
+    }
 }
 
 /// A user's state in the documented flat form, as the provider sends it.
@@ -84,6 +119,8 @@ pub fn flat_json(external_id: &str, state: &UserState) -> serde_json::Value {
 }
 
 /// What a request body means.
+// One lives for one request (never held in bulk): not worth a box for the ping's sake.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Payload {
     Event(KycEvent),
@@ -148,6 +185,7 @@ fn parse_flat(object: &Map<String, Value>) -> Result<KycEvent, PayloadError> {
             account: optional_text(object, "account", "account")?,
         },
         event_id: None,
+        details: EventDetails::default(),
     })
 }
 
@@ -199,7 +237,19 @@ fn parse_envelope(object: &Map<String, Value>) -> Result<Payload, PayloadError> 
             account,
         },
         event_id: Some(event_id).filter(|id| !id.is_empty()),
+        details: EventDetails {
+            rejection_reason: lenient_text(data, "rejection_reason"),
+            status_set_at: lenient_text(data, "status_set_at").and_then(|t| parse_time(&t)),
+        },
     }))
+}
+
+/// A field read leniently: a non-empty string, else absent.
+fn lenient_text(object: &Map<String, Value>, key: &str) -> Option<String> {
+    match object.get(key) {
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
+        _ => None,
+    }
 }
 
 /// A field that must be present as a non-empty string: the user's id.
@@ -317,6 +367,35 @@ mod tests {
             ("REJECT", "CLOSED")
         );
         assert_eq!(e.event_id, None);
+    }
+
+    #[test]
+    fn the_newer_fields_are_read_and_a_bad_one_is_absent() {
+        let e = event(
+            r#"{"event_type":"kyc.rejected","event_id":"e","data":{"external_id":"u","status_set_at":"2026-11-26T14:05:39.660Z","rejection_reason":"document expired","date_of_birth":"1987-03-14"}}"#,
+        );
+        assert_eq!(
+            e.details.rejection_reason.as_deref(),
+            Some("document expired")
+        );
+        assert_eq!(e.details.status_set_at, Some(1_795_701_939_660));
+        let e = event(
+            r#"{"event_type":"kyc.rejected","data":{"external_id":"u","status_set_at":"yesterday","rejection_reason":7}}"#,
+        );
+        assert_eq!(e.details, EventDetails::default());
+        let e = event(
+            r#"{"event_type":"kyc.approved","data":{"external_id":"u","status_set_at":"2026-11-26T15:05:39+01:00","rejection_reason":""}}"#,
+        );
+        assert_eq!(e.details.status_set_at, Some(1_795_701_939_000));
+        assert_eq!(e.details.rejection_reason, None);
+        assert_eq!(
+            date_of_birth(
+                br#"{"event_type":"kyc.approved","data":{"date_of_birth":"1987-03-14"}}"#
+            )
+            .as_deref(),
+            Some("1987-03-14")
+        );
+        assert_eq!(date_of_birth(br#"{"externalId":"u"}"#), None);
     }
 
     #[test]

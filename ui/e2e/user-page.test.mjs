@@ -37,11 +37,45 @@ describe('the user page', () => {
     await deliver('user_4821', 'REJECT', 'CLOSED');
     await deliver('user_4821', 'REJECT', 'CLOSED'); // a duplicate
     await deliver('user_7002', '', 'OPEN', 'pending');
+    // The newer API: a rejection with its reason, set by the provider a while before it came.
+    const envelope = {
+      event_type: 'kyc.rejected',
+      event_id: 'evt_e2e_reason',
+      event_time: '2026-11-26T14:05:40.017Z',
+      data: {
+        external_id: 'user_6631',
+        status: 'KYC_STATUS_REJECTED',
+        status_set_at: '2026-11-26T14:05:39.660Z',
+        rejection_reason: 'identity could not be verified',
+      },
+    };
+    const response = await fetch(monitor.webhookUrl, { method: 'POST', body: JSON.stringify(envelope) });
+    assert.equal(response.status, 200);
   });
   after(async () => {
     await browser?.close();
     monitor?.stop();
   });
+
+  for (const [scheme, width] of [['light', 1280], ['dark', 1280], ['light', 360], ['dark', 360]]) {
+    it(`shows why the provider rejected the user and when it set the status, ${scheme} at ${width}px`, async () => {
+      const context = await browser.newContext({ colorScheme: scheme, viewport: { width, height: 800 } });
+      const page = await context.newPage();
+      const problems = [];
+      page.on('pageerror', (error) => problems.push(error.message));
+      await page.goto(monitor.uiUrl);
+      await page.evaluate(() => (location.hash = '#/user/user_6631'));
+      await page.getByTestId('timeline').waitFor();
+      assert.equal(await page.getByTestId('rejection-reason').innerText(), 'identity could not be verified');
+      assert.match(await page.getByTestId('status-set-at').innerText(), /by the provider; heard of at /);
+      assert.match(await page.getByTestId('timeline-set-at').innerText(), /^set .* by the provider$/);
+      assert.equal(await page.getByTestId('timeline-reason').innerText(), 'identity could not be verified');
+      assert.deepEqual(await seriousViolations(page), []);
+      await page.screenshot({ path: join(artifacts, `user-reason-${scheme}-${width}.png`), fullPage: true });
+      assert.deepEqual(problems, []);
+      await context.close();
+    });
+  }
 
   for (const scheme of ['light', 'dark']) {
     it(`names the user, copies its id and times each status, ${scheme}`, async () => {

@@ -61,6 +61,7 @@ impl SeenBy for UserDetail {
             if !role.allows(SEES_PERSONAL_DATA) {
                 entry.headers.clear();
                 entry.body = Default::default();
+                entry.date_of_birth = None;
                 entry.withheld = true;
             }
         }

@@ -30,6 +30,11 @@ pub struct UserView {
     pub last_seen_at: i64,
     pub status_since: i64,
     pub event_count: i64,
+    /// Why the provider rejected the user (the newer envelope's `rejection_reason`).
+    pub rejection_reason: Option<String>,
+    /// When the provider set the status (its `status_set_at`), beside `statusSince`, when the
+    /// monitor heard of it.
+    pub status_set_at: Option<i64>,
     /// The status is one the provider documents (else it shows in the "other" column).
     pub known_status: bool,
     pub known_decision: bool,
@@ -46,6 +51,8 @@ impl From<UserRecord> for UserView {
             last_seen_at: user.last_seen_at,
             status_since: user.status_since,
             event_count: user.event_count,
+            rejection_reason: user.rejection_reason,
+            status_set_at: user.status_set_at,
         }
     }
 }
@@ -154,6 +161,11 @@ pub struct TimelineEntryView {
     pub replay_of: Option<i64>,
     /// A replay whose body was edited before it was sent.
     pub edited: bool,
+    /// The newer envelope's `rejection_reason` and `status_set_at`.
+    pub rejection_reason: Option<String>,
+    pub status_set_at: Option<i64>,
+    /// The payload's `data.date_of_birth`: personal data, absent below compliance.
+    pub date_of_birth: Option<String>,
     pub headers: Vec<Header>,
     #[serde(flatten)]
     pub body: BodyText,
@@ -174,6 +186,9 @@ impl From<TimelineEntry> for TimelineEntryView {
             watched: entry.watched,
             replay_of: event.replay_of,
             edited: event.edited,
+            rejection_reason: event.rejection_reason,
+            status_set_at: event.status_set_at,
+            date_of_birth: entry.body.as_deref().and_then(crate::kyc::date_of_birth),
             headers: headers(&entry.headers),
             body: BodyText::of(entry.body),
             withheld: false,

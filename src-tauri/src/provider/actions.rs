@@ -282,6 +282,7 @@ pub(crate) async fn record_polled(
                 external_id: external_id.to_owned(),
                 state: state.clone(),
                 event_id: None,
+                details: Default::default(),
             })),
         })
         .await?;

@@ -91,6 +91,7 @@ fn watched(external_id: &str) -> NewDelivery {
             external_id: external_id.to_owned(),
             state,
             event_id: None,
+            details: Default::default(),
         }),
     }
 }

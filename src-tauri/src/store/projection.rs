@@ -6,11 +6,9 @@
 //! Whether a delivery is a duplicate was decided when it was journaled (its `outcome`); the
 //! projector applies that verdict, it never decides again.
 
-use std::collections::HashMap;
-
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::kyc::{parse_payload, KycEvent, Payload, UserState};
+use crate::kyc::{parse_payload, EventDetails, KycEvent, Payload, UserState};
 
 use super::queries::state_from_row;
 use super::writer::{Change, Outcome};
@@ -61,7 +59,9 @@ pub(super) const DERIVED_TABLES: &str = r#"
         participant_id TEXT NOT NULL,
         account        TEXT NOT NULL,
         event_id       TEXT,
-        duplicate      INTEGER NOT NULL CHECK (duplicate IN (0, 1))
+        duplicate      INTEGER NOT NULL CHECK (duplicate IN (0, 1)),
+        rejection_reason TEXT,
+        status_set_at  INTEGER
     ) STRICT;
     CREATE TABLE {p}users (
         external_id    TEXT PRIMARY KEY,
@@ -75,7 +75,10 @@ pub(super) const DERIVED_TABLES: &str = r#"
         status_since   INTEGER NOT NULL,
         event_count    INTEGER NOT NULL,
         last_event_id  INTEGER NOT NULL REFERENCES {p}events (delivery_id),
-        statuses_reached INTEGER NOT NULL DEFAULT 0
+        statuses_reached INTEGER NOT NULL DEFAULT 0,
+        rejection_reason TEXT,
+        status_set_at  INTEGER,
+        stay_from      INTEGER
     ) STRICT, WITHOUT ROWID;
     CREATE TABLE {p}user_counts (
         status   TEXT NOT NULL,
@@ -144,13 +147,16 @@ struct Journaled {
     trimmed: bool,
     /// Named by the partner (`watch`), not sent by the provider: never forwarded.
     watched: bool,
+    /// Sent again by a person from the inspector: moves the user, never counts in the stats.
+    replay: bool,
 }
 
 /// The event a trimmed delivery gave, as the live events table keeps it (a rebuild reads it
 /// there before swapping the tables).
 fn kept_event(conn: &Connection, delivery_id: i64) -> rusqlite::Result<Option<KycEvent>> {
     conn.prepare_cached(
-        "SELECT external_id, decision, status, sub_status, participant_id, account, event_id
+        "SELECT external_id, decision, status, sub_status, participant_id, account, event_id,
+                rejection_reason, status_set_at
            FROM events WHERE delivery_id = ?1",
     )?
     .query_row([delivery_id], |row| {
@@ -158,6 +164,10 @@ fn kept_event(conn: &Connection, delivery_id: i64) -> rusqlite::Result<Option<Ky
             external_id: row.get(0)?,
             state: state_from_row(row, 1)?,
             event_id: row.get(6)?,
+            details: EventDetails {
+                rejection_reason: row.get(7)?,
+                status_set_at: row.get(8)?,
+            },
         })
     })
     .optional()
@@ -186,7 +196,8 @@ pub(super) fn project(
     let rows = conn
         .prepare_cached(
             "SELECT id, received_at, outcome,
-                    CASE WHEN outcome IN ('accepted', 'duplicate') THEN body END, trimmed, watched
+                    CASE WHEN outcome IN ('accepted', 'duplicate') THEN body END, trimmed, watched,
+                    replay_of IS NOT NULL
                FROM deliveries WHERE id > ?1 ORDER BY id LIMIT ?2",
         )?
         .query_map(params![from, limit as i64], |row| {
@@ -197,6 +208,7 @@ pub(super) fn project(
                 body: row.get(3)?,
                 trimmed: row.get(4)?,
                 watched: row.get(5)?,
+                replay: row.get(6)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -216,15 +228,13 @@ pub(super) fn project(
         };
         let duplicate = row.outcome == Outcome::Duplicate;
         if let Some(event) = &event {
-            apply_event(
-                conn,
-                tables,
-                &mut tallies,
-                row.id,
-                row.received_at,
-                event,
+            let journaled = Arrival {
+                delivery_id: row.id,
+                received_at: row.received_at,
                 duplicate,
-            )?;
+                replay: row.replay,
+            };
+            apply_event(conn, tables, &mut tallies, &journaled, event)?;
             if forwarding && !duplicate && !row.watched {
                 super::outbox::enqueue(conn, row.id, &event.external_id, row.received_at)?;
             }
@@ -253,6 +263,16 @@ struct Previous {
     first_seen_at: i64,
     status_since: i64,
     statuses_reached: i64,
+    /// When the counted stay in the status began; `None`: a replay set it (not counted).
+    stay_from: Option<i64>,
+}
+
+/// How a delivery that named a user arrived.
+struct Arrival {
+    delivery_id: i64,
+    received_at: i64,
+    duplicate: bool,
+    replay: bool,
 }
 
 /// The user's projected state, if the user is known.
@@ -272,7 +292,7 @@ fn previous(
     conn.prepare_cached(table_sql!(
         tables,
         "SELECT decision, status, sub_status, participant_id, account, first_seen_at, status_since,
-                statuses_reached
+                statuses_reached, stay_from
            FROM ",
         "users",
         " WHERE external_id = ?1"
@@ -283,6 +303,7 @@ fn previous(
             first_seen_at: row.get(5)?,
             status_since: row.get(6)?,
             statuses_reached: row.get(7)?,
+            stay_from: row.get(8)?,
         })
     })
     .optional()
@@ -324,170 +345,37 @@ pub(super) fn utc_day(millis: i64) -> i64 {
     millis / 86_400_000
 }
 
-/// What a projected batch changes in the aggregates, written once per key at the batch's end:
-/// a thousand deliveries touch a few rows of them, not thousands of times.
-///
-/// Only events that move a user count: a duplicate delivery (and a refused one, which names
-/// no user) changes none of them. The compliance stats count:
-/// - `decision_days`: a decision on the UTC day a user's decision became it (its first event's
-///   decision, or a later one that differs from the user's); "" (no decision) is not counted,
-///   and a user whose decision changes twice counts twice;
-/// - `status_reached`: users who were ever in a documented status, each user once a status
-///   (the funnel; other statuses are left out);
-/// - `status_stays`: finished stays in a status, from the event that entered it to the event
-///   that left it, by `close_bucket`; a user still in a status has no stay counted for it.
-#[derive(Debug, Default)]
-struct Tallies {
-    users: HashMap<(String, String), i64>,
-    closes: HashMap<i64, i64>,
-    minutes: HashMap<i64, (i64, i64)>,
-    decisions: HashMap<(i64, String), i64>,
-    reached: HashMap<&'static str, i64>,
-    stays: HashMap<(String, i64), i64>,
-}
-
-impl Tallies {
-    /// Users per status and decision, kept in step with `users`.
-    fn user(&mut self, status: &str, decision: &str, change: i64) {
-        *self
-            .users
-            .entry((status.to_owned(), decision.to_owned()))
-            .or_default() += change;
-    }
-
-    /// Closed users by how long they took to close.
-    fn close(&mut self, millis: i64, change: i64) {
-        *self.closes.entry(close_bucket(millis)).or_default() += change;
-    }
-
-    /// A user's decision became `decision` at `at`.
-    fn decided(&mut self, at: i64, decision: &str) {
-        if !decision.is_empty() {
-            *self
-                .decisions
-                .entry((utc_day(at), decision.to_owned()))
-                .or_default() += 1;
-        }
-    }
-
-    /// A user entered `status`, having been in the documented statuses of `before` (bits).
-    /// Returns the bits with this status's.
-    fn entered(&mut self, status: &str, before: i64) -> i64 {
-        let bit = reached_bit(status);
-        if bit != 0 && before & bit == 0 {
-            let known = crate::kyc::KNOWN_STATUSES[bit.trailing_zeros() as usize];
-            *self.reached.entry(known).or_default() += 1;
-        }
-        before | bit
-    }
-
-    /// A user left `status` after `millis` in it.
-    fn stayed(&mut self, status: &str, millis: i64) {
-        *self
-            .stays
-            .entry((status.to_owned(), close_bucket(millis)))
-            .or_default() += 1;
-    }
-
-    fn minute(&mut self, received_at: i64, outcome: Outcome) {
-        let minute = self.minutes.entry(received_at / 60_000).or_default();
-        minute.0 += 1;
-        minute.1 += i64::from(outcome == Outcome::Rejected);
-    }
-
-    fn write(self, conn: &Connection, tables: Tables) -> rusqlite::Result<()> {
-        let mut users = conn.prepare_cached(table_sql!(
-            tables,
-            "INSERT INTO ",
-            "user_counts",
-            " (status, decision, users) VALUES (?1, ?2, ?3)
-             ON CONFLICT (status, decision) DO UPDATE SET users = users + excluded.users"
-        ))?;
-        for ((status, decision), change) in self.users.into_iter().filter(|(_, c)| *c != 0) {
-            users.execute(params![status, decision, change])?;
-        }
-        let mut closes = conn.prepare_cached(table_sql!(
-            tables,
-            "INSERT INTO ",
-            "close_times",
-            " (bucket, users) VALUES (?1, ?2)
-             ON CONFLICT (bucket) DO UPDATE SET users = users + excluded.users"
-        ))?;
-        for (bucket, change) in self.closes.into_iter().filter(|(_, c)| *c != 0) {
-            closes.execute(params![bucket, change])?;
-        }
-        let mut minutes = conn.prepare_cached(table_sql!(
-            tables,
-            "INSERT INTO ",
-            "delivery_minutes",
-            " (minute, deliveries, rejected) VALUES (?1, ?2, ?3)
-             ON CONFLICT (minute) DO UPDATE SET deliveries = deliveries + excluded.deliveries,
-                                                rejected = rejected + excluded.rejected"
-        ))?;
-        for (minute, (deliveries, rejected)) in self.minutes {
-            minutes.execute(params![minute, deliveries, rejected])?;
-        }
-        let mut decisions = conn.prepare_cached(table_sql!(
-            tables,
-            "INSERT INTO ",
-            "decision_days",
-            " (day, decision, users) VALUES (?1, ?2, ?3)
-             ON CONFLICT (day, decision) DO UPDATE SET users = users + excluded.users"
-        ))?;
-        for ((day, decision), users) in self.decisions {
-            decisions.execute(params![day, decision, users])?;
-        }
-        let mut reached = conn.prepare_cached(table_sql!(
-            tables,
-            "INSERT INTO ",
-            "status_reached",
-            " (status, users) VALUES (?1, ?2)
-             ON CONFLICT (status) DO UPDATE SET users = users + excluded.users"
-        ))?;
-        for (status, users) in self.reached {
-            reached.execute(params![status, users])?;
-        }
-        let mut stays = conn.prepare_cached(table_sql!(
-            tables,
-            "INSERT INTO ",
-            "status_stays",
-            " (status, bucket, users) VALUES (?1, ?2, ?3)
-             ON CONFLICT (status, bucket) DO UPDATE SET users = users + excluded.users"
-        ))?;
-        for ((status, bucket), users) in self.stays {
-            stays.execute(params![status, bucket, users])?;
-        }
-        Ok(())
-    }
-}
-
-/// Adds the event row and moves the user: a duplicate only counts as seen, it is no transition.
-/// A duplicate naming a user never seen makes no event and no user (the delivery alone keeps
-/// it): a replayed `webhook-id` or `event_id` must not create users.
+/// Adds the event row and moves the user: a duplicate only counts as seen, it is no transition
+/// (one that repeats the user's state exactly may complete the provider's time and reason the
+/// state lacked). A duplicate naming a user never seen makes no event and no user (the delivery
+/// alone keeps it): a replayed `webhook-id` or `event_id` must not create users. A replay from
+/// the inspector moves the user like any delivery but counts in none of the stats, nor does the
+/// stay it begins. A stay runs from when the provider set the status to when it set the next
+/// one, each the arrival time where the provider gave none.
 fn apply_event(
     conn: &Connection,
     tables: Tables,
     tallies: &mut Tallies,
-    delivery_id: i64,
-    received_at: i64,
+    arrival: &Arrival,
     event: &KycEvent,
-    duplicate: bool,
 ) -> rusqlite::Result<()> {
     let previous = previous(conn, tables, &event.external_id)?;
-    if duplicate && previous.is_none() {
+    if arrival.duplicate && previous.is_none() {
         return Ok(());
     }
-    let s = &event.state;
+    let (s, details) = (&event.state, &event.details);
+    let received_at = arrival.received_at;
     conn.prepare_cached(table_sql!(
         tables,
         "INSERT INTO ",
         "events",
         " (delivery_id, received_at, external_id, decision, status, sub_status,
-                                participant_id, account, event_id, duplicate)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                                participant_id, account, event_id, duplicate, rejection_reason,
+                                status_set_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
     ))?
     .execute(params![
-        delivery_id,
+        arrival.delivery_id,
         received_at,
         event.external_id,
         s.decision,
@@ -496,26 +384,33 @@ fn apply_event(
         s.participant_id,
         s.account,
         event.event_id,
-        duplicate,
+        arrival.duplicate,
+        details.rejection_reason,
+        details.status_set_at,
     ])?;
     const CLOSED: &str = "CLOSED";
+    let set_at = details.status_set_at.unwrap_or(received_at);
+    let counted = !arrival.replay;
     match &previous {
         None => {
             tallies.user(&s.status, &s.decision, 1);
             if s.status == CLOSED {
                 tallies.close(0, 1);
             }
-            tallies.decided(received_at, &s.decision);
-            let reached = tallies.entered(&s.status, 0);
+            let mut reached = 0;
+            if counted {
+                tallies.decided(received_at, &s.decision);
+                reached = tallies.entered(&s.status, 0);
+            }
             conn.prepare_cached(table_sql!(
-        tables,
-        "INSERT INTO ",
-        "users",
-        " (external_id, decision, status, sub_status, participant_id, account,
-                                       first_seen_at, last_seen_at, status_since, event_count, last_event_id,
-                                       statuses_reached)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7, 1, ?8, ?9)"
-    ))?
+                tables,
+                "INSERT INTO ",
+                "users",
+                " (external_id, decision, status, sub_status, participant_id, account,
+                   first_seen_at, last_seen_at, status_since, event_count, last_event_id,
+                   statuses_reached, rejection_reason, status_set_at, stay_from)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7, 1, ?8, ?9, ?10, ?11, ?12)"
+            ))?
             .execute(params![
                 event.external_id,
                 s.decision,
@@ -524,19 +419,35 @@ fn apply_event(
                 s.participant_id,
                 s.account,
                 received_at,
-                delivery_id,
-                reached
+                arrival.delivery_id,
+                reached,
+                details.rejection_reason,
+                details.status_set_at,
+                counted.then_some(set_at),
             ])?;
         }
-        Some(_) if duplicate => {
+        Some(previous) if arrival.duplicate => {
+            let repeats = previous.state == *s;
             conn.prepare_cached(table_sql!(
                 tables,
                 "UPDATE ",
                 "users",
-                " SET last_seen_at = ?2, event_count = event_count + 1
+                " SET last_seen_at = ?2, event_count = event_count + 1,
+                      rejection_reason = CASE WHEN ?3 THEN coalesce(rejection_reason, ?4)
+                                              ELSE rejection_reason END,
+                      stay_from = CASE WHEN ?3 AND status_set_at IS NULL AND stay_from IS NOT NULL
+                                       THEN coalesce(?5, stay_from) ELSE stay_from END,
+                      status_set_at = CASE WHEN ?3 THEN coalesce(status_set_at, ?5)
+                                           ELSE status_set_at END
                   WHERE external_id = ?1"
             ))?
-            .execute(params![event.external_id, received_at])?;
+            .execute(params![
+                event.external_id,
+                received_at,
+                repeats,
+                details.rejection_reason,
+                details.status_set_at,
+            ])?;
         }
         Some(previous) => {
             let before = &previous.state;
@@ -549,24 +460,33 @@ fn apply_event(
             } else if before.status != CLOSED && s.status == CLOSED {
                 tallies.close(received_at - previous.first_seen_at, 1);
             }
-            if s.decision != before.decision {
+            if counted && s.decision != before.decision {
                 tallies.decided(received_at, &s.decision);
             }
             let mut reached = previous.statuses_reached;
+            let mut stay_from = previous.stay_from;
             if s.status != before.status {
-                tallies.stayed(&before.status, received_at - previous.status_since);
-                reached = tallies.entered(&s.status, reached);
+                if counted {
+                    if let Some(from) = previous.stay_from {
+                        tallies.stayed(&before.status, set_at - from);
+                    }
+                    reached = tallies.entered(&s.status, reached);
+                }
+                stay_from = counted.then_some(set_at);
             }
             conn.prepare_cached(table_sql!(
-        tables,
-        "UPDATE ",
-        "users",
-        " SET decision = ?2, sub_status = ?4, participant_id = ?5, account = ?6,
-                                     status_since = CASE WHEN status = ?3 THEN status_since ELSE ?7 END,
-                                     status = ?3, last_seen_at = ?7, event_count = event_count + 1,
-                                     last_event_id = ?8, statuses_reached = ?9
+                tables,
+                "UPDATE ",
+                "users",
+                " SET decision = ?2, sub_status = ?4, participant_id = ?5, account = ?6,
+                      status_since = CASE WHEN status = ?3 THEN status_since ELSE ?7 END,
+                      status_set_at = CASE WHEN status = ?3 THEN coalesce(status_set_at, ?11)
+                                           ELSE ?11 END,
+                      status = ?3, last_seen_at = ?7, event_count = event_count + 1,
+                      last_event_id = ?8, statuses_reached = ?9, rejection_reason = ?10,
+                      stay_from = ?12
                   WHERE external_id = ?1"
-    ))?
+            ))?
             .execute(params![
                 event.external_id,
                 s.decision,
@@ -575,8 +495,11 @@ fn apply_event(
                 s.participant_id,
                 s.account,
                 received_at,
-                delivery_id,
-                reached
+                arrival.delivery_id,
+                reached,
+                details.rejection_reason,
+                details.status_set_at,
+                stay_from,
             ])?;
         }
     }
@@ -584,8 +507,10 @@ fn apply_event(
 }
 
 mod rebuild;
+mod tallies;
 pub use rebuild::RebuildStep;
 pub(super) use rebuild::{drop_rebuild_tables, rebuild, rebuild_tables};
+use tallies::Tallies;
 
 #[cfg(test)]
 mod tests;

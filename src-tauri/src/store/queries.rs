@@ -15,6 +15,10 @@ pub struct UserRecord {
     pub last_seen_at: i64,
     pub status_since: i64,
     pub event_count: i64,
+    /// Why the provider rejected the user, as the event that set its state said.
+    pub rejection_reason: Option<String>,
+    /// When the provider set the user's status (Unix milliseconds), where it said.
+    pub status_set_at: Option<i64>,
 }
 
 /// One delivery that named a user.
@@ -30,6 +34,10 @@ pub struct EventRecord {
     pub replay_of: Option<i64>,
     /// A replay whose body was edited before it was sent.
     pub edited: bool,
+    /// The newer envelope's `rejection_reason`.
+    pub rejection_reason: Option<String>,
+    /// The newer envelope's `status_set_at` (Unix milliseconds).
+    pub status_set_at: Option<i64>,
 }
 
 /// One request to the webhook path, as it arrived.
@@ -113,12 +121,16 @@ pub struct DeliveryFilter {
 
 pub(super) const USER_COLUMNS: &str =
     "external_id, decision, status, sub_status, participant_id, account,
-                            first_seen_at, last_seen_at, status_since, event_count";
+                            first_seen_at, last_seen_at, status_since, event_count,
+                            rejection_reason, status_set_at";
 const EVENT_COLUMNS: &str = "delivery_id, received_at, external_id, decision, status, sub_status,
                              participant_id, account, event_id, duplicate,
                              (SELECT replay_of FROM deliveries AS d WHERE d.id = events.delivery_id),
                              coalesce((SELECT remote_addr = 'edited replay' FROM deliveries AS d
-                                        WHERE d.id = events.delivery_id), 0)";
+                                        WHERE d.id = events.delivery_id), 0),
+                             rejection_reason, status_set_at";
+/// How many columns `EVENT_COLUMNS` names (what a query selects after them starts here).
+const EVENT_COLUMN_COUNT: usize = 14;
 const DELIVERY_COLUMNS: &str = "id, received_at, remote_addr, method, headers, body, body_size,
                                 webhook_id, outcome, http_status, error, replay_of,
                                 source = 'poll', watched";
@@ -200,10 +212,10 @@ impl Reader {
             .query_map([external_id], |row| {
                 Ok(TimelineEntry {
                     event: event_from_row(row)?,
-                    headers: row.get(12)?,
-                    body: row.get(13)?,
-                    polled: row.get(14)?,
-                    watched: row.get(15)?,
+                    headers: row.get(EVENT_COLUMN_COUNT)?,
+                    body: row.get(EVENT_COLUMN_COUNT + 1)?,
+                    polled: row.get(EVENT_COLUMN_COUNT + 2)?,
+                    watched: row.get(EVENT_COLUMN_COUNT + 3)?,
                 })
             })?
             .collect::<rusqlite::Result<_>>()
@@ -517,6 +529,8 @@ pub(super) fn user_from_row(row: &Row) -> rusqlite::Result<UserRecord> {
         last_seen_at: row.get(7)?,
         status_since: row.get(8)?,
         event_count: row.get(9)?,
+        rejection_reason: row.get(10)?,
+        status_set_at: row.get(11)?,
     })
 }
 
@@ -530,6 +544,8 @@ fn event_from_row(row: &Row) -> rusqlite::Result<EventRecord> {
         duplicate: row.get(9)?,
         replay_of: row.get(10)?,
         edited: row.get(11)?,
+        rejection_reason: row.get(12)?,
+        status_set_at: row.get(13)?,
     })
 }
 

@@ -272,6 +272,37 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE deliveries ADD COLUMN watched INTEGER NOT NULL DEFAULT 0 CHECK (watched IN (0, 1));
     "#,
+    // 12: what the newer envelope says beyond the state: why a user was rejected, and when the
+    // provider set the status (Unix ms). A user keeps the reason and time of the event that set
+    // its state, and `stay_from`: when its counted stay in the status began (the provider's
+    // time where known, else the arrival), NULL when a replay set the status (a replay never
+    // counts in the stats). Filled here from the stored bodies; stays already counted keep
+    // their arrival times (`rebuild` derives them again with the provider's).
+    r#"
+    ALTER TABLE events ADD COLUMN rejection_reason TEXT;
+    ALTER TABLE events ADD COLUMN status_set_at INTEGER;
+    ALTER TABLE users ADD COLUMN rejection_reason TEXT;
+    ALTER TABLE users ADD COLUMN status_set_at INTEGER;
+    ALTER TABLE users ADD COLUMN stay_from INTEGER;
+    WITH said AS (
+        SELECT id, json_extract(text, '$.data.rejection_reason') AS reason,
+               json_extract(text, '$.data.status_set_at') AS set_at
+          FROM (SELECT id, CAST(body AS TEXT) AS text FROM deliveries
+                 WHERE outcome IN ('accepted', 'duplicate') AND body IS NOT NULL)
+         WHERE json_valid(text) AND json_type(text, '$.event_type') IS NOT NULL
+    )
+    UPDATE events SET
+        rejection_reason = (SELECT CASE WHEN typeof(reason) = 'text' AND trim(reason) <> ''
+                                        THEN reason END FROM said WHERE said.id = delivery_id),
+        status_set_at = (SELECT CASE WHEN typeof(set_at) = 'text' AND julianday(set_at) IS NOT NULL
+                                     THEN CAST(round((julianday(set_at) - 2440587.5) * 86400000.0) AS INTEGER)
+                                END FROM said WHERE said.id = delivery_id);
+    UPDATE users SET
+        rejection_reason = (SELECT rejection_reason FROM events WHERE delivery_id = last_event_id),
+        status_set_at = (SELECT status_set_at FROM events WHERE delivery_id = last_event_id
+                            AND status_since = received_at);
+    UPDATE users SET stay_from = coalesce(status_set_at, status_since);
+    "#,
 ];
 
 /// The schema version this build writes.

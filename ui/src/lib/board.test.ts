@@ -28,6 +28,8 @@ function user(externalId: string, status: string, statusSince = 0): User {
     eventCount: 1,
     knownStatus: true,
     knownDecision: true,
+    rejectionReason: null,
+    statusSetAt: null,
   };
 }
 

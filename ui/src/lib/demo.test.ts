@@ -17,6 +17,8 @@ function user(externalId: string, status: string, decision = ''): User {
     eventCount: 1,
     knownStatus: true,
     knownDecision: true,
+    rejectionReason: null,
+    statusSetAt: null,
   };
 }
 

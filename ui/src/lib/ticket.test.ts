@@ -10,6 +10,8 @@ const user: User = {
   eventCount: 2,
   knownStatus: true,
   knownDecision: true,
+  rejectionReason: null,
+  statusSetAt: null,
   decision: 'REVIEW',
   status: 'ON_HOLD',
   subStatus: 'Manual check',
@@ -25,6 +27,9 @@ const entry = (deliveryId: number, receivedAt: number, status: string, extra: Pa
   watched: false,
   replayOf: null,
   edited: false,
+  rejectionReason: null,
+  statusSetAt: null,
+  dateOfBirth: null,
   headers: [],
   withheld: false,
   decision: '',
@@ -60,5 +65,18 @@ describe('ticketText', () => {
         '',
       ].join('\n'),
     );
+  });
+
+  it('adds the rejection reason and the provider\'s time, never the date of birth', () => {
+    const set = Date.UTC(2026, 10, 29, 10, 4, 59, 902);
+    const rejected = { ...user, status: 'CLOSED', decision: 'REJECT', rejectionReason: 'document expired', statusSetAt: set };
+    const text = ticketText({
+      user: rejected,
+      timeline: [entry(9, Date.UTC(2026, 10, 29, 10, 5), 'CLOSED', { decision: 'REJECT', rejectionReason: 'document expired', statusSetAt: set, dateOfBirth: '1961-07-04' })],
+    });
+    expect(text).toContain('status set by the provider: 2026-11-29T10:04:59.902Z\n');
+    expect(text).toContain('rejection reason: document expired\n');
+    expect(text).toContain('rejection reason document expired, set by the provider at 2026-11-29T10:04:59.902Z');
+    expect(text).not.toContain('1961');
   });
 });

@@ -2,8 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { missingIdText, timeInStatus } from './timeline';
 import type { TimelineEntry } from './types';
 
-function entry(deliveryId: number, receivedAt: number, status: string, duplicate = false): TimelineEntry {
+function entry(deliveryId: number, receivedAt: number, status: string, duplicate = false, statusSetAt: number | null = null): TimelineEntry {
   return {
+    rejectionReason: null,
+    statusSetAt,
+    dateOfBirth: null,
     deliveryId,
     receivedAt,
     eventId: null,
@@ -40,6 +43,14 @@ describe('timeline', () => {
       [1, { ms: 4_000, current: false }],
       [2, { ms: 60_000, current: false }],
       [5, { ms: 60_000, current: true }],
+    ]);
+  });
+
+  it("counts a status from when the provider set it, where it said", () => {
+    const spans = timeInStatus([entry(1, 10_000, 'OPEN'), entry(2, 50_000, 'CLOSED', false, 30_000)], 90_000);
+    expect([...spans]).toEqual([
+      [1, { ms: 20_000, current: false }],
+      [2, { ms: 60_000, current: true }],
     ]);
   });
 

@@ -5,7 +5,9 @@ import type { TimelineEntry } from './types';
 /**
  * For each entry that put the user in a status (not a duplicate, a status other than the one
  * before), how long the user stayed in it: until the next status began, or until `now` for the
- * status the user is still in (`current`). Keyed by delivery id.
+ * status the user is still in (`current`). Keyed by delivery id. A status begins when the
+ * provider set it (`statusSetAt`) where it said, else when the delivery arrived, as the stats
+ * count it.
  */
 export function timeInStatus(timeline: TimelineEntry[], now: number): Map<number, { ms: number; current: boolean }> {
   const starts: TimelineEntry[] = [];
@@ -13,9 +15,11 @@ export function timeInStatus(timeline: TimelineEntry[], now: number): Map<number
     if (!entry.duplicate && entry.status !== starts.at(-1)?.status) starts.push(entry);
   }
   const spans = new Map<number, { ms: number; current: boolean }>();
+  const began = (entry: TimelineEntry) => entry.statusSetAt ?? entry.receivedAt;
   starts.forEach((entry, index) => {
     const next = starts[index + 1];
-    spans.set(entry.deliveryId, { ms: (next?.receivedAt ?? now) - entry.receivedAt, current: next === undefined });
+    const ms = Math.max(0, (next ? began(next) : now) - began(entry));
+    spans.set(entry.deliveryId, { ms, current: next === undefined });
   });
   return spans;
 }

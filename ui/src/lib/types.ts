@@ -6,6 +6,15 @@ export type UserState = { decision: string, status: string, subStatus: string, p
 
 export type User = { externalId: string, firstSeenAt: number, lastSeenAt: number, statusSince: number, eventCount: number, 
 /**
+ * Why the provider rejected the user (the newer envelope's `rejection_reason`).
+ */
+rejectionReason: string | null, 
+/**
+ * When the provider set the status (its `status_set_at`), beside `statusSince`, when the
+ * monitor heard of it.
+ */
+statusSetAt: number | null, 
+/**
  * The status is one the provider documents (else it shows in the "other" column).
  */
 knownStatus: boolean, knownDecision: boolean, decision: string, status: string, subStatus: string, participantId: string, account: string, };
@@ -132,7 +141,15 @@ replayOf: number | null,
 /**
  * A replay whose body was edited before it was sent.
  */
-edited: boolean, headers: Array<[string, string]>, 
+edited: boolean, 
+/**
+ * The newer envelope's `rejection_reason` and `status_set_at`.
+ */
+rejectionReason: string | null, statusSetAt: number | null, 
+/**
+ * The payload's `data.date_of_birth`: personal data, absent below compliance.
+ */
+dateOfBirth: string | null, headers: Array<[string, string]>, 
 /**
  * The headers and body are not shown to the caller's role.
  */
