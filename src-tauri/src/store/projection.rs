@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::kyc::{parse_payload, KycEvent, Payload, UserState};
+use crate::kyc::{parse_payload, KycEvent, Payload};
 
 use super::queries::state_from_row;
 use super::writer::{Change, Outcome};
@@ -205,6 +205,7 @@ pub(super) fn project(
     };
     let mut changes = Vec::with_capacity(rows.len());
     let mut tallies = Tallies::default();
+    let mut users = Users::default();
     // Looked up once a batch: most monitors forward nowhere.
     let forwarding = tables == Tables::Live && super::outbox::forwarding(conn)?;
     for row in rows {
@@ -219,7 +220,7 @@ pub(super) fn project(
             apply_event(
                 conn,
                 tables,
-                &mut tallies,
+                (&mut tallies, &mut users),
                 row.id,
                 row.received_at,
                 event,
@@ -236,6 +237,7 @@ pub(super) fn project(
             external_id: event.map(|event| event.external_id),
         });
     }
+    users.write(conn, tables)?;
     tallies.write(conn, tables)?;
     conn.prepare_cached(table_sql!(
         tables,
@@ -245,47 +247,6 @@ pub(super) fn project(
     ))?
     .execute([last])?;
     Ok((changes, last))
-}
-
-#[derive(Debug, Clone)]
-struct Previous {
-    state: UserState,
-    first_seen_at: i64,
-    status_since: i64,
-    statuses_reached: i64,
-}
-
-/// The user's projected state, if the user is known.
-pub(super) fn user_state(
-    conn: &Connection,
-    tables: Tables,
-    external_id: &str,
-) -> rusqlite::Result<Option<UserState>> {
-    Ok(previous(conn, tables, external_id)?.map(|p| p.state))
-}
-
-fn previous(
-    conn: &Connection,
-    tables: Tables,
-    external_id: &str,
-) -> rusqlite::Result<Option<Previous>> {
-    conn.prepare_cached(table_sql!(
-        tables,
-        "SELECT decision, status, sub_status, participant_id, account, first_seen_at, status_since,
-                statuses_reached
-           FROM ",
-        "users",
-        " WHERE external_id = ?1"
-    ))?
-    .query_row([external_id], |row| {
-        Ok(Previous {
-            state: state_from_row(row, 0)?,
-            first_seen_at: row.get(5)?,
-            status_since: row.get(6)?,
-            statuses_reached: row.get(7)?,
-        })
-    })
-    .optional()
 }
 
 /// True when a projected event carried this envelope `event_id`.
@@ -467,13 +428,13 @@ impl Tallies {
 fn apply_event(
     conn: &Connection,
     tables: Tables,
-    tallies: &mut Tallies,
+    (tallies, users): (&mut Tallies, &mut Users),
     delivery_id: i64,
     received_at: i64,
     event: &KycEvent,
     duplicate: bool,
 ) -> rusqlite::Result<()> {
-    let previous = previous(conn, tables, &event.external_id)?;
+    let previous = users.get(conn, tables, &event.external_id)?;
     if duplicate && previous.is_none() {
         return Ok(());
     }
@@ -499,7 +460,7 @@ fn apply_event(
         duplicate,
     ])?;
     const CLOSED: &str = "CLOSED";
-    match &previous {
+    match previous {
         None => {
             tallies.user(&s.status, &s.decision, 1);
             if s.status == CLOSED {
@@ -507,85 +468,58 @@ fn apply_event(
             }
             tallies.decided(received_at, &s.decision);
             let reached = tallies.entered(&s.status, 0);
-            conn.prepare_cached(table_sql!(
-        tables,
-        "INSERT INTO ",
-        "users",
-        " (external_id, decision, status, sub_status, participant_id, account,
-                                       first_seen_at, last_seen_at, status_since, event_count, last_event_id,
-                                       statuses_reached)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7, 1, ?8, ?9)"
-    ))?
-            .execute(params![
-                event.external_id,
-                s.decision,
-                s.status,
-                s.sub_status,
-                s.participant_id,
-                s.account,
-                received_at,
-                delivery_id,
-                reached
-            ])?;
+            users.insert(
+                &event.external_id,
+                UserRow {
+                    state: s.clone(),
+                    first_seen_at: received_at,
+                    last_seen_at: received_at,
+                    status_since: received_at,
+                    event_count: 1,
+                    last_event_id: delivery_id,
+                    statuses_reached: reached,
+                },
+            );
         }
-        Some(_) if duplicate => {
-            conn.prepare_cached(table_sql!(
-                tables,
-                "UPDATE ",
-                "users",
-                " SET last_seen_at = ?2, event_count = event_count + 1
-                  WHERE external_id = ?1"
-            ))?
-            .execute(params![event.external_id, received_at])?;
+        // A duplicate only counts as seen: its event is not the user's last one.
+        Some(user) if duplicate => {
+            user.last_seen_at = received_at;
+            user.event_count += 1;
         }
-        Some(previous) => {
-            let before = &previous.state;
+        Some(user) => {
+            let before = &user.state;
             if (&before.status, &before.decision) != (&s.status, &s.decision) {
                 tallies.user(&before.status, &before.decision, -1);
                 tallies.user(&s.status, &s.decision, 1);
             }
             if before.status == CLOSED && s.status != CLOSED {
-                tallies.close(previous.status_since - previous.first_seen_at, -1);
+                tallies.close(user.status_since - user.first_seen_at, -1);
             } else if before.status != CLOSED && s.status == CLOSED {
-                tallies.close(received_at - previous.first_seen_at, 1);
+                tallies.close(received_at - user.first_seen_at, 1);
             }
             if s.decision != before.decision {
                 tallies.decided(received_at, &s.decision);
             }
-            let mut reached = previous.statuses_reached;
             if s.status != before.status {
-                tallies.stayed(&before.status, received_at - previous.status_since);
-                reached = tallies.entered(&s.status, reached);
+                tallies.stayed(&before.status, received_at - user.status_since);
+                user.statuses_reached = tallies.entered(&s.status, user.statuses_reached);
+                user.status_since = received_at;
             }
-            conn.prepare_cached(table_sql!(
-        tables,
-        "UPDATE ",
-        "users",
-        " SET decision = ?2, sub_status = ?4, participant_id = ?5, account = ?6,
-                                     status_since = CASE WHEN status = ?3 THEN status_since ELSE ?7 END,
-                                     status = ?3, last_seen_at = ?7, event_count = event_count + 1,
-                                     last_event_id = ?8, statuses_reached = ?9
-                  WHERE external_id = ?1"
-    ))?
-            .execute(params![
-                event.external_id,
-                s.decision,
-                s.status,
-                s.sub_status,
-                s.participant_id,
-                s.account,
-                received_at,
-                delivery_id,
-                reached
-            ])?;
+            user.state = s.clone();
+            user.last_seen_at = received_at;
+            user.event_count += 1;
+            user.last_event_id = delivery_id;
         }
     }
     Ok(())
 }
 
 mod rebuild;
+mod users;
 pub use rebuild::RebuildStep;
 pub(super) use rebuild::{drop_rebuild_tables, rebuild, rebuild_tables};
+pub(super) use users::user_state;
+use users::{UserRow, Users};
 
 #[cfg(test)]
 mod tests;
