@@ -149,3 +149,67 @@ async fn users_that_arrive_after_a_rebuild_are_found() {
         ["after_rebuild", "before_rebuild"]
     );
 }
+
+/// Rows of the index itself (not the checked search) holding `text`.
+fn indexed(db: &std::path::Path, text: &str) -> i64 {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.query_row(
+        "SELECT count(*) FROM user_search WHERE user_search MATCH ?1",
+        [format!("\"{text}\"")],
+        |row| row.get(0),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn users_moved_many_times_at_once_are_indexed_by_their_last_ids_only() {
+    // The projector writes a batch's users in one statement (one index segment a batch): new
+    // users and users whose ids changed several times in the same batches.
+    let scratch = Scratch::new();
+    let monitor = Monitor::start(&scratch.db(), &[]);
+    for round in 0..5 {
+        let sends = (0..40).map(|user| {
+            let body = serde_json::json!({
+                "externalId": format!("mover_{user:03}"), "decision": "", "status": "OPEN",
+                "subStatus": "", "participantId": format!("round{round}-p-{user:03}"),
+                "account": format!("round{round}-a-{user:03}"),
+            })
+            .to_string();
+            let url = monitor.webhook_url.clone();
+            tokio::spawn(async move { post(&url, body).await.status })
+        });
+        for send in sends.collect::<Vec<_>>() {
+            assert_eq!(send.await.unwrap(), 200);
+        }
+    }
+    let reader = Store::open(&monitor.db).unwrap().reader().unwrap();
+    assert_eq!(reader.settle(std::time::Duration::from_secs(5)).unwrap(), 0);
+    let db = scratch.db();
+    for user in 0..40 {
+        let id = format!("mover_{user:03}");
+        assert_eq!(found(&db, &format!("round4-p-{user:03}")), [id.as_str()]);
+        assert_eq!(found(&db, &format!("ROUND4-A-{user:03}")), [id.as_str()]);
+        assert_eq!(indexed(&db, &format!("round4-p-{user:03}")), 1, "{id}");
+        assert_eq!(indexed(&db, &id), 1, "{id}");
+        for earlier in 0..4 {
+            assert_eq!(
+                indexed(&db, &format!("round{earlier}-p-{user:03}")),
+                0,
+                "{id}"
+            );
+            assert_eq!(
+                indexed(&db, &format!("round{earlier}-a-{user:03}")),
+                0,
+                "{id}"
+            );
+        }
+    }
+    let integrity = rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute(
+            "INSERT INTO user_search (user_search) VALUES ('integrity-check')",
+            [],
+        )
+        .map(|_| ());
+    assert_eq!(integrity, Ok(()));
+}

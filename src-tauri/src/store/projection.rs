@@ -8,7 +8,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::kyc::{parse_payload, EventDetails, KycEvent, Payload, UserState};
+use crate::kyc::{parse_payload, EventDetails, KycEvent, Payload};
 
 use super::queries::state_from_row;
 use super::writer::{Change, Outcome};
@@ -217,6 +217,7 @@ pub(super) fn project(
     };
     let mut changes = Vec::with_capacity(rows.len());
     let mut tallies = Tallies::default();
+    let mut users = Users::default();
     // Looked up once a batch: most monitors forward nowhere.
     let forwarding = tables == Tables::Live && super::outbox::forwarding(conn)?;
     for row in rows {
@@ -234,7 +235,7 @@ pub(super) fn project(
                 duplicate,
                 replay: row.replay,
             };
-            apply_event(conn, tables, &mut tallies, &journaled, event)?;
+            apply_event(conn, tables, (&mut tallies, &mut users), &journaled, event)?;
             if forwarding && !duplicate && !row.watched {
                 super::outbox::enqueue(conn, row.id, &event.external_id, row.received_at)?;
             }
@@ -246,6 +247,7 @@ pub(super) fn project(
             external_id: event.map(|event| event.external_id),
         });
     }
+    users.write(conn, tables)?;
     tallies.write(conn, tables)?;
     conn.prepare_cached(table_sql!(
         tables,
@@ -257,56 +259,12 @@ pub(super) fn project(
     Ok((changes, last))
 }
 
-#[derive(Debug, Clone)]
-struct Previous {
-    state: UserState,
-    first_seen_at: i64,
-    status_since: i64,
-    statuses_reached: i64,
-    /// When the counted stay in the status began; `None`: a replay set it (not counted).
-    stay_from: Option<i64>,
-}
-
 /// How a delivery that named a user arrived.
 struct Arrival {
     delivery_id: i64,
     received_at: i64,
     duplicate: bool,
     replay: bool,
-}
-
-/// The user's projected state, if the user is known.
-pub(super) fn user_state(
-    conn: &Connection,
-    tables: Tables,
-    external_id: &str,
-) -> rusqlite::Result<Option<UserState>> {
-    Ok(previous(conn, tables, external_id)?.map(|p| p.state))
-}
-
-fn previous(
-    conn: &Connection,
-    tables: Tables,
-    external_id: &str,
-) -> rusqlite::Result<Option<Previous>> {
-    conn.prepare_cached(table_sql!(
-        tables,
-        "SELECT decision, status, sub_status, participant_id, account, first_seen_at, status_since,
-                statuses_reached, stay_from
-           FROM ",
-        "users",
-        " WHERE external_id = ?1"
-    ))?
-    .query_row([external_id], |row| {
-        Ok(Previous {
-            state: state_from_row(row, 0)?,
-            first_seen_at: row.get(5)?,
-            status_since: row.get(6)?,
-            statuses_reached: row.get(7)?,
-            stay_from: row.get(8)?,
-        })
-    })
-    .optional()
 }
 
 /// True when a projected event carried this envelope `event_id`.
@@ -355,11 +313,11 @@ pub(super) fn utc_day(millis: i64) -> i64 {
 fn apply_event(
     conn: &Connection,
     tables: Tables,
-    tallies: &mut Tallies,
+    (tallies, users): (&mut Tallies, &mut Users),
     arrival: &Arrival,
     event: &KycEvent,
 ) -> rusqlite::Result<()> {
-    let previous = previous(conn, tables, &event.external_id)?;
+    let previous = users.get(conn, tables, &event.external_id)?;
     if arrival.duplicate && previous.is_none() {
         return Ok(());
     }
@@ -391,7 +349,7 @@ fn apply_event(
     const CLOSED: &str = "CLOSED";
     let set_at = details.status_set_at.unwrap_or(received_at);
     let counted = !arrival.replay;
-    match &previous {
+    match previous {
         None => {
             tallies.user(&s.status, &s.decision, 1);
             if s.status == CLOSED {
@@ -402,105 +360,72 @@ fn apply_event(
                 tallies.decided(received_at, &s.decision);
                 reached = tallies.entered(&s.status, 0);
             }
-            conn.prepare_cached(table_sql!(
-                tables,
-                "INSERT INTO ",
-                "users",
-                " (external_id, decision, status, sub_status, participant_id, account,
-                   first_seen_at, last_seen_at, status_since, event_count, last_event_id,
-                   statuses_reached, rejection_reason, status_set_at, stay_from)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7, 1, ?8, ?9, ?10, ?11, ?12)"
-            ))?
-            .execute(params![
-                event.external_id,
-                s.decision,
-                s.status,
-                s.sub_status,
-                s.participant_id,
-                s.account,
-                received_at,
-                arrival.delivery_id,
-                reached,
-                details.rejection_reason,
-                details.status_set_at,
-                counted.then_some(set_at),
-            ])?;
+            users.insert(
+                &event.external_id,
+                UserRow {
+                    state: s.clone(),
+                    first_seen_at: received_at,
+                    last_seen_at: received_at,
+                    status_since: received_at,
+                    event_count: 1,
+                    last_event_id: arrival.delivery_id,
+                    statuses_reached: reached,
+                    rejection_reason: details.rejection_reason.clone(),
+                    status_set_at: details.status_set_at,
+                    stay_from: counted.then_some(set_at),
+                },
+            );
         }
-        Some(previous) if arrival.duplicate => {
-            let repeats = previous.state == *s;
-            conn.prepare_cached(table_sql!(
-                tables,
-                "UPDATE ",
-                "users",
-                " SET last_seen_at = ?2, event_count = event_count + 1,
-                      rejection_reason = CASE WHEN ?3 THEN coalesce(rejection_reason, ?4)
-                                              ELSE rejection_reason END,
-                      stay_from = CASE WHEN ?3 AND status_set_at IS NULL AND stay_from IS NOT NULL
-                                       THEN coalesce(?5, stay_from) ELSE stay_from END,
-                      status_set_at = CASE WHEN ?3 THEN coalesce(status_set_at, ?5)
-                                           ELSE status_set_at END
-                  WHERE external_id = ?1"
-            ))?
-            .execute(params![
-                event.external_id,
-                received_at,
-                repeats,
-                details.rejection_reason,
-                details.status_set_at,
-            ])?;
+        // A duplicate only counts as seen: its event is not the user's last one. One that
+        // repeats the state exactly may fill in the provider's time and reason it lacked.
+        Some(user) if arrival.duplicate => {
+            user.last_seen_at = received_at;
+            user.event_count += 1;
+            if user.state == *s {
+                if user.rejection_reason.is_none() {
+                    user.rejection_reason = details.rejection_reason.clone();
+                }
+                if user.status_set_at.is_none() {
+                    if user.stay_from.is_some() {
+                        user.stay_from = details.status_set_at.or(user.stay_from);
+                    }
+                    user.status_set_at = details.status_set_at;
+                }
+            }
         }
-        Some(previous) => {
-            let before = &previous.state;
+        Some(user) => {
+            let before = &user.state;
+            let moved = s.status != before.status;
             if (&before.status, &before.decision) != (&s.status, &s.decision) {
                 tallies.user(&before.status, &before.decision, -1);
                 tallies.user(&s.status, &s.decision, 1);
             }
             if before.status == CLOSED && s.status != CLOSED {
-                tallies.close(previous.status_since - previous.first_seen_at, -1);
+                tallies.close(user.status_since - user.first_seen_at, -1);
             } else if before.status != CLOSED && s.status == CLOSED {
-                tallies.close(received_at - previous.first_seen_at, 1);
+                tallies.close(received_at - user.first_seen_at, 1);
             }
             if counted && s.decision != before.decision {
                 tallies.decided(received_at, &s.decision);
             }
-            let mut reached = previous.statuses_reached;
-            let mut stay_from = previous.stay_from;
-            if s.status != before.status {
+            if moved {
                 if counted {
-                    if let Some(from) = previous.stay_from {
+                    if let Some(from) = user.stay_from {
                         tallies.stayed(&before.status, set_at - from);
                     }
-                    reached = tallies.entered(&s.status, reached);
+                    user.statuses_reached = tallies.entered(&s.status, user.statuses_reached);
                 }
-                stay_from = counted.then_some(set_at);
+                user.stay_from = counted.then_some(set_at);
+                user.status_since = received_at;
+                user.status_set_at = details.status_set_at;
+            } else {
+                user.status_set_at = user.status_set_at.or(details.status_set_at);
             }
-            conn.prepare_cached(table_sql!(
-                tables,
-                "UPDATE ",
-                "users",
-                " SET decision = ?2, sub_status = ?4, participant_id = ?5, account = ?6,
-                      status_since = CASE WHEN status = ?3 THEN status_since ELSE ?7 END,
-                      status_set_at = CASE WHEN status = ?3 THEN coalesce(status_set_at, ?11)
-                                           ELSE ?11 END,
-                      status = ?3, last_seen_at = ?7, event_count = event_count + 1,
-                      last_event_id = ?8, statuses_reached = ?9, rejection_reason = ?10,
-                      stay_from = ?12
-                  WHERE external_id = ?1"
-            ))?
-            .execute(params![
-                event.external_id,
-                s.decision,
-                s.status,
-                s.sub_status,
-                s.participant_id,
-                s.account,
-                received_at,
-                arrival.delivery_id,
-                reached,
-                details.rejection_reason,
-                details.status_set_at,
-                stay_from,
-            ])?;
+            user.rejection_reason = details.rejection_reason.clone();
+            user.state = s.clone();
+            user.last_seen_at = received_at;
+            user.event_count += 1;
+            user.last_event_id = arrival.delivery_id;
         }
     }
     Ok(())
@@ -508,9 +433,12 @@ fn apply_event(
 
 mod rebuild;
 mod tallies;
+mod users;
 pub use rebuild::RebuildStep;
 pub(super) use rebuild::{drop_rebuild_tables, rebuild, rebuild_tables};
 use tallies::Tallies;
+pub(super) use users::user_state;
+use users::{UserRow, Users};
 
 #[cfg(test)]
 mod tests;

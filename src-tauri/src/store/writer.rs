@@ -25,14 +25,16 @@ use crate::kyc::{KycEvent, Payload};
 
 mod audit_queue;
 mod checkpoint;
+mod pace;
 use audit_queue::AuditQueue;
 use checkpoint::{checkpoint_until_stopped, note_wal_frames, RESTART_WAL_AFTER_FRAMES, WAL_FRAMES};
+use pace::{recv_within, Pace, Received, PROJECT_AFTER};
 
 /// Most deliveries appended in one transaction; more waiting ones go in the next.
 const MAX_BATCH: usize = 512;
 /// Most deliveries projected in one transaction while acknowledgements wait, and while none do.
-/// Small enough that a waiting acknowledgement is delayed by a few milliseconds at most.
-const PROJECT_BETWEEN_ACKS: usize = 1024;
+/// A busy writer projects once this far behind (see `pace`).
+const PROJECT_BETWEEN_ACKS: usize = PROJECT_AFTER as usize;
 const PROJECT_WHEN_IDLE: usize = 8192;
 /// After a projection fails (a full disk, say), how long before it is tried again.
 const PROJECTION_RETRY: Duration = Duration::from_secs(1);
@@ -153,6 +155,10 @@ impl Writer {
         identity: FileIdentity,
     ) -> Result<Writer, StoreError> {
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        // Every statement the writer runs stays prepared (rusqlite keeps 16 by default, fewer
+        // than the journal, the projector and the aggregates use: they were prepared again
+        // on every batch).
+        conn.set_prepared_statement_cache_capacity(64);
         // After the pragma, which sets a hook of its own.
         conn.wal_hook(Some(note_wal_frames));
         let through = projection::watermark(&conn, Tables::Live)?;
@@ -308,7 +314,12 @@ impl Outlet {
     }
 
     fn behind(&self) -> bool {
-        *self.projected.borrow() < self.journaled.load(Ordering::Acquire)
+        self.lag() > 0
+    }
+
+    /// Deliveries journaled and not projected yet.
+    fn lag(&self) -> i64 {
+        self.journaled.load(Ordering::Acquire) - *self.projected.borrow()
     }
 }
 
@@ -323,6 +334,7 @@ fn write_until_stopped(
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut chores: Vec<Chore> = Vec::new();
     let mut projection_paused_until: Option<Instant> = None;
+    let mut pace = Pace::default();
     let mut stopping = false;
     // A journal left ahead of the projection (a crash) is caught up before anything else.
     catch_up(&mut conn, &mut unprojected, outlet);
@@ -364,6 +376,7 @@ fn write_until_stopped(
             }
         }
         if !batch.is_empty() {
+            pace.acknowledged(batch.len());
             acknowledge(&mut conn, &mut batch, &mut unprojected, outlet);
         }
         for chore in chores.drain(..) {
@@ -374,6 +387,10 @@ fn write_until_stopped(
         }
         let may_project = projection_paused_until.is_none_or(|until| Instant::now() >= until);
         if outlet.behind() && may_project {
+            if !stopping && !pace.project_now(outlet.lag(), &commands) {
+                // Deliveries came meanwhile: they are answered first.
+                continue;
+            }
             let limit = if commands.is_empty() {
                 PROJECT_WHEN_IDLE
             } else {
@@ -382,6 +399,7 @@ fn write_until_stopped(
             projection_paused_until = project(&mut conn, limit, &mut unprojected, outlet)
                 .err()
                 .map(|()| Instant::now() + PROJECTION_RETRY);
+            pace.projected(outlet.lag());
         }
         if WAL_FRAMES.with(std::cell::Cell::get) >= RESTART_WAL_AFTER_FRAMES {
             // A fast-growing WAL is not left until the checkpointer's next look: it is woken
@@ -414,25 +432,6 @@ fn catch_up(conn: &mut Connection, unprojected: &mut Unprojected, outlet: &Outle
         match project(conn, PROJECT_WHEN_IDLE, unprojected, outlet) {
             Ok(0) | Err(()) => break,
             Ok(_) => {}
-        }
-    }
-}
-
-enum Received {
-    Command(Command),
-    Nothing,
-    Closed,
-}
-
-/// A blocking receive that gives up after `wait`.
-fn recv_within(commands: &mut mpsc::Receiver<Command>, wait: Duration) -> Received {
-    let deadline = Instant::now() + wait;
-    loop {
-        match commands.try_recv() {
-            Ok(command) => return Received::Command(command),
-            Err(TryRecvError::Disconnected) => return Received::Closed,
-            Err(TryRecvError::Empty) if Instant::now() >= deadline => return Received::Nothing,
-            Err(TryRecvError::Empty) => std::thread::sleep(Duration::from_millis(5)),
         }
     }
 }
