@@ -9,6 +9,7 @@ use std::str::FromStr;
 
 use clap::Parser;
 
+pub mod alerts;
 pub mod file;
 pub mod team;
 
@@ -343,6 +344,7 @@ fn desktop_outbound(settings: &DesktopSettings) -> Result<Outbound, SettingsErro
         forward_signing_secret,
         keep_deliveries,
         backup_dir: settings.backup_dir.clone(),
+        ..Outbound::default()
     })
 }
 

@@ -180,6 +180,14 @@ pub fn resolved(
                     .collect()
             })
             .unwrap_or_default();
+        // A Slack URL's path is its token: alert targets are shown masked.
+        let values: Vec<String> = match long {
+            "alert-to" => values
+                .iter()
+                .map(|v| crate::alerts::shown_target(v))
+                .collect(),
+            _ => values,
+        };
         let switch = matches!(arg.get_action(), ArgAction::SetTrue);
         let secret = !switch && (arg.is_hide_env_values_set() || is_secret_name(long));
         let value = match (
