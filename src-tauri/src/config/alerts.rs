@@ -18,17 +18,23 @@ pub struct AlertFlags {
     /// Sends alerts here (repeat for more): slack:URL (a Slack-compatible incoming webhook),
     /// mailto:ADDRESS (through --smtp-url) or a URL (JSON, signed with --forward-signing-secret
     /// when set); URLs are https, or http on a loopback host
-    #[arg(long = "alert-to", value_name = "TARGET")]
+    #[arg(
+        long = "alert-to",
+        value_name = "TARGET",
+        env = "KYC_MONITOR_ALERT_TO",
+        value_delimiter = ' ',
+        hide_env_values = true
+    )]
     pub alert_to: Vec<String>,
     /// The mail server for mailto: targets, smtp://USER@HOST:PORT (STARTTLS, required off
     /// loopback) or smtps://...; the password in KYC_MONITOR_SMTP_PASSWORD
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", env = "KYC_MONITOR_SMTP_URL")]
     pub smtp_url: Option<String>,
     /// The From of alert emails
     #[arg(long, value_name = "ADDRESS", default_value = DEFAULT_FROM)]
     pub alert_from: String,
     /// Alerts when no delivery came for this long (such as 2h) [default: off]
-    #[arg(long, value_name = "DURATION", value_parser = parse_alert_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_alert_duration, env = "KYC_MONITOR_ALERT_SILENCE")]
     pub alert_silence: Option<Duration>,
     /// The window of the refused-signature rule: 10 or more refused within it alert
     #[arg(long, value_name = "DURATION", value_parser = parse_alert_duration, default_value = "5m")]
@@ -42,16 +48,46 @@ pub struct AlertFlags {
     pub alert_settle: Duration,
 }
 
-/// The alert options checked; an error names the first unusable one (never a secret).
+#[derive(clap::Parser)]
+struct EnvironmentOnly {
+    #[command(flatten)]
+    alerts: AlertFlags,
+}
+
+impl AlertFlags {
+    /// What the environment gives (the desktop app, whose command line has no alert options).
+    pub fn from_environment() -> Result<AlertFlags, String> {
+        use clap::Parser;
+        EnvironmentOnly::try_parse_from(["kyc-monitor"])
+            .map(|only| only.alerts)
+            .map_err(|error| format!("the alert options in the environment: {error}"))
+    }
+}
+
+/// The alert options checked; an error names the first unusable one (never a secret). The SMTP
+/// password comes from `KYC_MONITOR_SMTP_PASSWORD`, else the keychain's `smtp-password` (asked
+/// over D-Bus only when `--smtp-url` names a user).
 pub fn alert_config(
     flags: AlertFlags,
     public_ui_url: Option<String>,
 ) -> Result<AlertConfig, String> {
-    let password = TunnelSecret::given(std::env::var(SMTP_PASSWORD_VARIABLE).ok());
+    let mut password = TunnelSecret::given(std::env::var(SMTP_PASSWORD_VARIABLE).ok());
+    let names_user = flags
+        .smtp_url
+        .as_deref()
+        .is_some_and(|url| reqwest::Url::parse(url.trim()).is_ok_and(|u| !u.username().is_empty()));
+    if password.is_none() && names_user {
+        match crate::keychain::get(crate::keychain::Item::SmtpPassword) {
+            Ok(found) => password = found,
+            Err(reason) => tracing::warn!(
+                "alert emails go without a password: the keychain cannot be read ({reason})"
+            ),
+        }
+    }
     alert_config_with(flags, public_ui_url, password)
 }
 
-/// As [`alert_config`], with the SMTP password already found (the desktop asks the keychain).
+/// As [`alert_config`], with the SMTP password already found.
 pub fn alert_config_with(
     flags: AlertFlags,
     public_ui_url: Option<String>,

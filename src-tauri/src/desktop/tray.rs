@@ -144,6 +144,15 @@ pub(super) fn refresh(app: &AppHandle) {
                 .map(|c| (c.status.as_str(), c.decision.as_str(), c.users)),
         );
         let _ = tray.review.set_text(format!("{queued} to review"));
+        // What needs attention, as the alert rules tell it, in the icon's tooltip.
+        if let Some(icon) = app.tray_by_id("main") {
+            let tooltip = match overview.attention.as_slice() {
+                [] => "KYC Monitor".to_owned(),
+                [one] => format!("KYC Monitor: {}", one.condition.summary),
+                many => format!("KYC Monitor: {} things need attention", many.len()),
+            };
+            let _ = icon.set_tooltip(Some(tooltip));
+        }
         for ((status, label), item) in STATUS_LABELS.iter().zip(&tray.counts) {
             let users: i64 = overview
                 .counts

@@ -137,6 +137,7 @@ impl Monitor {
             tunnel: self.tunnel(),
             store_problem: self.writer.health().borrow().clone(),
             last_delivery_at,
+            attention: self.alerts.attention().borrow().active.clone(),
             known_statuses: KNOWN_STATUSES.iter().map(|s| (*s).to_owned()).collect(),
             total_users: counts.iter().map(|c| c.users).sum(),
             counts: counts

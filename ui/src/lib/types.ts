@@ -32,7 +32,12 @@ export type Overview = { webhookUrl: string, tunnel: Tunnel,
 /**
  * Why deliveries are not being acknowledged now, if they are not.
  */
-storeProblem: StoreProblem | null, lastDeliveryAt: number | null, knownStatuses: Array<string>, totalUsers: number, counts: Array<StatusCount>, };
+storeProblem: StoreProblem | null, lastDeliveryAt: number | null, knownStatuses: Array<string>, totalUsers: number, counts: Array<StatusCount>, 
+/**
+ * What needs attention now: the alert rules' conditions that fired and have not resolved
+ * (the same the alert targets and the desktop's notifications are told).
+ */
+attention: Array<ActiveCondition>, };
 
 export type PageCursor = { afterSince: number, afterId: string, };
 
@@ -625,7 +630,7 @@ export type SettingsSaved = {
  */
 restartNeeded: boolean, };
 
-export type KeychainItem = "ngrok-authtoken" | "bore-secret" | "forward-signing-secret";
+export type KeychainItem = "ngrok-authtoken" | "bore-secret" | "forward-signing-secret" | "smtp-password";
 
 export type KeychainStatus = { available: boolean, 
 /**
