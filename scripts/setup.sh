@@ -84,6 +84,12 @@ ensure_python_signers() {
     echo "installing the Svix webhook library in $venv" >&2
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check 'svix==2.9.1' >&2
   fi
+  # The alerts test receives alert emails with a real SMTP server (aiosmtpd).
+  if ! "$venv/bin/python" -c 'import aiosmtpd' >/dev/null 2>&1; then
+    echo "installing the SMTP server for the alert tests in $venv" >&2
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+      'aiosmtpd==1.4.6' >&2
+  fi
   export KYC_MONITOR_TEST_PYTHON="$venv/bin/python"
 }
 

@@ -9,6 +9,7 @@ use std::str::FromStr;
 
 use clap::Parser;
 
+pub mod alerts;
 pub mod file;
 pub mod team;
 
@@ -312,7 +313,11 @@ pub fn desktop_serve_config(
         rotation_grace: crate::secret_file::DEFAULT_GRACE,
         demo: Default::default(),
         tunnel_options: tunnel_options(TunnelFlags::from_environment(), &tunnel, Some(settings)),
-        outbound: desktop_outbound(settings)?,
+        outbound: {
+            let mut outbound = desktop_outbound(settings)?;
+            outbound.alerts = desktop_alerts(outbound.forward_signing_secret.clone())?;
+            outbound
+        },
         tunnel,
         team: None,
         metrics_listen: None,
@@ -361,7 +366,20 @@ fn desktop_outbound(settings: &DesktopSettings) -> Result<Outbound, SettingsErro
         forward_signing_secret,
         keep_deliveries,
         backup_dir: settings.backup_dir.clone(),
+        ..Outbound::default()
     })
+}
+
+/// The desktop app's alerts: the same options as `serve`'s, from the environment
+/// (`KYC_MONITOR_ALERT_TO`, `KYC_MONITOR_SMTP_URL`, ...), the SMTP password from the environment
+/// or the keychain. Without targets the rules still run, for the desktop's notifications.
+pub fn desktop_alerts(
+    signing_secret: Option<crate::signature::SharedSecret>,
+) -> Result<crate::alerts::AlertConfig, SettingsError> {
+    let flags = alerts::AlertFlags::from_environment().map_err(SettingsError::Invalid)?;
+    let mut config = alerts::alert_config(flags, None).map_err(SettingsError::Invalid)?;
+    config.signing_secret = signing_secret;
+    Ok(config)
 }
 
 #[cfg(test)]

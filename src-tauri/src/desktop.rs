@@ -193,6 +193,7 @@ fn start(
                 }
             });
             tauri::async_runtime::spawn(live::follow(app.clone(), monitor.clone()));
+            tauri::async_runtime::spawn(live::follow_alerts(app.clone(), monitor.clone()));
             (
                 Some(Core {
                     monitor,

@@ -49,6 +49,36 @@ pub fn own_webhook_id_prefix(instance_id: &str) -> String {
 /// What every monitor's forwarded `webhook-id` starts with.
 pub const FORWARD_ID_PREFIX: &str = "kycm_";
 
+/// Since when each destination has been failing: attempts made and none delivered (the alert
+/// rule "a forwarding destination failing for 15 minutes" reads it). Kept for the run only.
+#[derive(Debug, Default)]
+pub struct ForwardHealth {
+    failing_since: std::sync::Mutex<HashMap<i64, i64>>,
+}
+
+impl ForwardHealth {
+    /// Notes an attempt's outcome at `at` (Unix ms).
+    fn record(&self, destination_id: i64, at: i64, attempt: &Attempt) {
+        let mut failing = self.failing_since.lock().expect("forward health");
+        match attempt {
+            Attempt::Delivered { .. } => {
+                failing.remove(&destination_id);
+            }
+            Attempt::Retry { .. } | Attempt::Failed { .. } => {
+                failing.entry(destination_id).or_insert(at);
+            }
+        }
+    }
+
+    /// The destinations failing now, and since when (Unix ms).
+    pub fn failing(&self) -> Vec<(i64, i64)> {
+        let failing = self.failing_since.lock().expect("forward health");
+        let mut found: Vec<(i64, i64)> = failing.iter().map(|(id, at)| (*id, *at)).collect();
+        found.sort_unstable();
+        found
+    }
+}
+
 /// Starts one forwarding task per destination; they end when `stopping` turns true.
 pub fn start(
     readers: Arc<ReaderPool>,
@@ -56,6 +86,7 @@ pub fn start(
     destinations: Vec<Destination>,
     secret: Option<SharedSecret>,
     instance_id: &str,
+    health: Arc<ForwardHealth>,
     stopping: watch::Receiver<bool>,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>, StoreError> {
     let client = reqwest::Client::builder()
@@ -76,6 +107,7 @@ pub fn start(
                 secret: secret.clone(),
                 id_prefix: id_prefix.clone(),
                 destination,
+                health: health.clone(),
             });
             Ok(tokio::spawn(
                 forwarder.run(readers.clone(), stopping.clone()),
@@ -91,6 +123,7 @@ struct Forwarder {
     /// This monitor's `webhook-id` prefix (see [`own_webhook_id_prefix`]).
     id_prefix: String,
     destination: Destination,
+    health: Arc<ForwardHealth>,
 }
 
 impl Forwarder {
@@ -134,6 +167,7 @@ impl Forwarder {
                 Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
                     if let Ok((delivery_id, at, attempt)) = done {
                         busy.remove(&delivery_id);
+                        self.health.record(id, at, &attempt);
                         let recorded = self.writer.record_forward(id, delivery_id, at, attempt).await;
                         if let Err(error) = recorded {
                             tracing::warn!(%error, delivery = delivery_id, "could not keep a forwarding attempt; it will be made again");

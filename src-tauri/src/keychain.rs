@@ -1,5 +1,5 @@
 //! The OS keychain (the Secret Service on Linux: GNOME Keyring, KWallet), where the tunnels'
-//! secrets and the forward signing secret can live instead of the environment. The desktop app's Settings write them; the
+//! secrets, the forward signing secret and the SMTP password can live instead of the environment. The desktop app's Settings write them; the
 //! desktop app and `serve` read them when neither a flag nor the environment gives one. A
 //! secret read here goes straight into a [`TunnelSecret`]: it is never logged, stored in the
 //! database or the settings file, or sent back to the UI.
@@ -33,13 +33,16 @@ pub enum Item {
     BoreSecret,
     /// Signs what is forwarded to the user's backends (a `whsec_` secret).
     ForwardSigningSecret,
+    /// The password of `--smtp-url`'s user, for alert emails.
+    SmtpPassword,
 }
 
 impl Item {
-    pub const ALL: [Item; 3] = [
+    pub const ALL: [Item; 4] = [
         Item::NgrokAuthtoken,
         Item::BoreSecret,
         Item::ForwardSigningSecret,
+        Item::SmtpPassword,
     ];
 
     /// The item's `username` attribute (and its name in the UI, by serde's kebab-case).
@@ -48,6 +51,7 @@ impl Item {
             Item::NgrokAuthtoken => "ngrok-authtoken",
             Item::BoreSecret => "bore-secret",
             Item::ForwardSigningSecret => "forward-signing-secret",
+            Item::SmtpPassword => "smtp-password",
         }
     }
 }
@@ -191,6 +195,7 @@ fn item_words(item: Item) -> &'static str {
         Item::NgrokAuthtoken => "ngrok authtoken",
         Item::BoreSecret => "bore secret",
         Item::ForwardSigningSecret => "forward signing secret",
+        Item::SmtpPassword => "SMTP password",
     }
 }
 

@@ -1,6 +1,7 @@
 //! KYC Monitor's core: everything the CLI, the web UI and the desktop shell share.
 
 pub mod access;
+pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod backoff;

@@ -178,14 +178,13 @@ struct ServeArgs {
     /// in order per user, retried for up to 24 hours, also across restarts.
     #[arg(long = "forward-to", value_name = "URL", value_parser = config::forward_url)]
     forward_to: Vec<String>,
-    /// Signs forwarded deliveries with this Standard Webhooks secret (whsec_...), so the
-    /// backend can verify them.
+    /// Signs forwarded deliveries (and the JSON of URL alert targets) with this Standard
+    /// Webhooks secret (whsec_...), so the backend can verify them.
     #[arg(
         long,
         env = "KYC_MONITOR_FORWARD_SIGNING_SECRET",
         hide_env_values = true,
-        value_name = "SECRET",
-        requires = "forward_to"
+        value_name = "SECRET"
     )]
     forward_signing_secret: Option<String>,
     /// Removes the raw body and headers of deliveries older than DAYS (a decimal such as 0.5
@@ -205,6 +204,8 @@ struct ServeArgs {
     poll_rate: u32,
     #[command(flatten)]
     team: config::team::TeamFlags,
+    #[command(flatten)]
+    alerts: config::alerts::AlertFlags,
     /// Serves /metrics (Prometheus), /healthz and /readyz on this address (loopback only unless
     /// people sign in); the next start-up line says where [default: off]
     #[arg(long, value_name = "ADDR:PORT", value_parser = parse_addr)]
@@ -427,13 +428,26 @@ fn serve_config(db: PathBuf, args: ServeArgs) -> anyhow::Result<ServeConfig> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     let ui_listen = args.ui_listen.map_or(Some(DEFAULT_UI_LISTEN), |ui| ui.0);
+    let public_ui_url = args.team.public_ui_url.clone();
     let team = config::team::team_config(args.team, ui_listen).map_err(UsageError)?;
+    let mut alerts =
+        config::alerts::alert_config(args.alerts, public_ui_url).map_err(UsageError)?;
     if let Some(addr) = args
         .metrics_listen
         .filter(|a| team.is_none() && !a.ip().is_loopback())
     {
         return Err(UsageError(format!("--metrics-listen {addr} is not a loopback address: the metrics name forwarding destinations and counts users, so on the network they need people to sign in (--auth oidc or --auth proxy); listen on 127.0.0.1 and scrape through a proxy otherwise")).into());
     }
+    let forward_signing_secret: Option<kyc_monitor::signature::SharedSecret> =
+        match args.forward_signing_secret.as_deref() {
+            // The secret's value never goes into a message.
+            Some(text) => Some(
+                text.parse()
+                    .map_err(|e| UsageError(format!("--forward-signing-secret: {e}")))?,
+            ),
+            None => None,
+        };
+    alerts.signing_secret = forward_signing_secret.clone();
     Ok(ServeConfig {
         db,
         listen: args.listen,
@@ -464,16 +478,10 @@ fn serve_config(db: PathBuf, args: ServeArgs) -> anyhow::Result<ServeConfig> {
         tunnel: args.tunnel,
         outbound: serve::Outbound {
             forward_to: args.forward_to,
-            forward_signing_secret: match args.forward_signing_secret.as_deref() {
-                // The secret's value never goes into a message.
-                Some(text) => Some(
-                    text.parse()
-                        .map_err(|e| UsageError(format!("--forward-signing-secret: {e}")))?,
-                ),
-                None => None,
-            },
+            forward_signing_secret: forward_signing_secret.clone(),
             keep_deliveries: args.keep_deliveries,
             backup_dir: args.backup_dir,
+            alerts,
         },
         polling: kyc_monitor::monitor::Polling {
             every: args.poll_every.0,

@@ -100,6 +100,8 @@ pub enum ServeError {
     Team(crate::auth::SetupError),
     #[error("a listener failed: {0}")]
     Listener(std::io::Error),
+    #[error("{0}")]
+    Alerts(String),
     #[error("--tunnel {tunnel}: {reason}")]
     Tunnel {
         tunnel: &'static str,
@@ -116,6 +118,7 @@ impl From<OpenError> for ServeError {
                 ServeError::ForwardsToItself { url, listener }
             }
             OpenError::Listener(error) => ServeError::Listener(error),
+            OpenError::Alerts(error) => ServeError::Alerts(error),
         }
     }
 }

@@ -180,8 +180,18 @@ pub fn resolved(
                     .collect()
             })
             .unwrap_or_default();
+        // A Slack URL's path is its token: alert targets are shown masked.
+        let values: Vec<String> = match long {
+            "alert-to" => values
+                .iter()
+                .map(|v| crate::alerts::shown_target(v))
+                .collect(),
+            _ => values,
+        };
         let switch = matches!(arg.get_action(), ArgAction::SetTrue);
-        let secret = !switch && (arg.is_hide_env_values_set() || is_secret_name(long));
+        // Alert targets hide their environment's value from --help but are shown masked here.
+        let secret =
+            !switch && long != "alert-to" && (arg.is_hide_env_values_set() || is_secret_name(long));
         let value = match (
             values.as_slice(),
             matches!(arg.get_action(), ArgAction::Append),

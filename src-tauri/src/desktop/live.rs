@@ -11,6 +11,27 @@ use super::notify::Notifier;
 use super::tray;
 use crate::monitor::{LiveEvent, Monitor};
 
+/// Shows the alert rules' starts and resolves as notifications, until the monitor stops.
+pub(super) async fn follow_alerts(app: AppHandle, monitor: Arc<Monitor>) {
+    let mut messages = monitor.alerts().messages();
+    let mut stopping = monitor.stopping();
+    loop {
+        tokio::select! {
+            message = messages.recv() => match message {
+                Ok(message) => {
+                    tray::refresh(&app);
+                    if let Some(notifier) = app.try_state::<Notifier>() {
+                        notifier.on_alert(&app, &message);
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            },
+            _ = stopping.changed() => return,
+        }
+    }
+}
+
 /// Runs until the monitor stops (its stream ends then).
 pub(super) async fn follow(app: AppHandle, monitor: Arc<Monitor>) {
     let mut events = match monitor.changes(None).await {

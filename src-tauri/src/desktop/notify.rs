@@ -1,5 +1,7 @@
 //! Desktop notifications for decisions: a user to review (ON_HOLD with REVIEW), a rejection,
-//! an approval, as the settings allow. A burst (a reconcile, a provider catching up, a demo)
+//! an approval, as the settings allow; and for the alert rules' starts and resolves, as the
+//! core's alert engine decides them (`alerts::rules`, the same definition the alert targets
+//! use: one notification when a condition starts, one when it resolves, debounced there). A burst (a reconcile, a provider catching up, a demo)
 //! would bury the desktop under hundreds of them, so at most [`BURST`] are shown one by one in
 //! each [`WINDOW`]; the rest are counted and told in one summary when the window ends (or as
 //! itself, when only one was held back). Clicking
@@ -12,6 +14,7 @@ use std::time::{Duration, Instant};
 use tauri::{AppHandle, Emitter, Manager};
 
 use super::{show_window, Desktop};
+use crate::alerts::{AlertMessage, MessageKind};
 use crate::monitor::ChangeView;
 use crate::store::Outcome;
 
@@ -44,6 +47,14 @@ struct State {
     /// The first one held back: told as itself when it stays alone.
     first_held: Option<Notice>,
     flush_scheduled: bool,
+}
+
+/// What a notification's click opens.
+enum Opens {
+    User(String),
+    Board,
+    /// A view by its address's hash (`#/deliveries`).
+    View(String),
 }
 
 /// One user's notification.
@@ -110,7 +121,12 @@ impl Notifier {
         if state.shown < BURST && !state.flush_scheduled {
             state.shown += 1;
             drop(state);
-            self.show(app, notice.summary, notice.body, Some(notice.external_id));
+            self.show(
+                app,
+                notice.summary,
+                notice.body,
+                Opens::User(notice.external_id),
+            );
             return;
         }
         state.held[notice.kind as usize] += 1;
@@ -131,6 +147,28 @@ impl Notifier {
         }
     }
 
+    /// Called for each start or resolve of an alert rule (not for test alerts, which are a
+    /// target's): shown at once, unless notifications are paused. A click opens its view.
+    pub fn on_alert(&self, app: &AppHandle, message: &AlertMessage) {
+        let summary = match message.kind {
+            MessageKind::Started => "Needs attention",
+            MessageKind::Resolved => "Resolved",
+            MessageKind::Test => return,
+        };
+        let paused = app
+            .try_state::<Desktop>()
+            .is_none_or(|desktop| desktop.settings().notifications_paused);
+        if paused {
+            return;
+        }
+        self.show(
+            app,
+            summary.to_owned(),
+            message.summary.clone(),
+            Opens::View(message.view.clone()),
+        );
+    }
+
     /// Tells what was held back in one notification, which opens a new window.
     fn flush(&self, app: &AppHandle) {
         let (held, first) = {
@@ -144,7 +182,12 @@ impl Notifier {
         match (total, first) {
             (0, _) => return,
             (1, Some(notice)) => {
-                return self.show(app, notice.summary, notice.body, Some(notice.external_id));
+                return self.show(
+                    app,
+                    notice.summary,
+                    notice.body,
+                    Opens::User(notice.external_id),
+                );
             }
             _ => {}
         }
@@ -158,11 +201,11 @@ impl Notifier {
         .map(|(count, what)| format!("{count} {what}"))
         .collect();
         let summary = format!("{total} more decisions");
-        self.show(app, summary, parts.join(", "), None);
+        self.show(app, summary, parts.join(", "), Opens::Board);
     }
 
-    /// Shows one notification; its click opens `external_id`, or the board for a summary.
-    fn show(&self, app: &AppHandle, summary: String, body: String, external_id: Option<String>) {
+    /// Shows one notification; its click opens what `opens` names.
+    fn show(&self, app: &AppHandle, summary: String, body: String, opens: Opens) {
         let app = app.clone();
         let waiting = self.waiting.clone();
         // Shown and waited on off the async workers (notify-rust's D-Bus calls block).
@@ -187,9 +230,10 @@ impl Notifier {
             handle.wait_for_action(|action| {
                 if action == "default" {
                     show_window(&app);
-                    let _ = match &external_id {
-                        Some(id) => app.emit("open-user", id.clone()),
-                        None => app.emit("open-board", ()),
+                    let _ = match &opens {
+                        Opens::User(id) => app.emit("open-user", id.clone()),
+                        Opens::Board => app.emit("open-board", ()),
+                        Opens::View(hash) => app.emit("open-view", hash.clone()),
                     };
                 }
             });

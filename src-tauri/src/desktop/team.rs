@@ -280,7 +280,7 @@ pub async fn team_disconnect(app: AppHandle, desktop: State<'_, Desktop>) -> Ans
 }
 
 /// The tray's counts from the team monitor: the review queue's total and users per status.
-pub(super) async fn counts(link: &TeamLink) -> Option<(i64, Vec<(String, i64)>)> {
+pub(super) async fn counts(link: &TeamLink) -> Option<super::tray::Counts> {
     let overview = link
         .operation("overview", serde_json::json!({}), serde_json::json!({}))
         .await
@@ -307,5 +307,19 @@ pub(super) async fn counts(link: &TeamLink) -> Option<(i64, Vec<(String, i64)>)>
         .collect();
     let queued = settings.total(rows.iter().map(|(s, d, n)| (s.as_str(), d.as_str(), *n)));
     let per_status = rows.into_iter().map(|(s, _, n)| (s, n)).collect();
-    Some((queued, per_status))
+    // The team monitor tells what needs attention by the same rules (an older one: nothing).
+    let attention = overview["attention"]
+        .as_array()
+        .map(|needs| {
+            needs
+                .iter()
+                .filter_map(|one| one["condition"]["summary"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(super::tray::Counts {
+        queued,
+        per_status,
+        attention,
+    })
 }

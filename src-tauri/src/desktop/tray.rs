@@ -132,10 +132,24 @@ pub(super) fn refresh(app: &AppHandle) {
             return;
         };
         tray.refresh_pending.store(false, Ordering::Release);
-        let Some((queued, per_status)) = source.counts().await else {
+        let Some(Counts {
+            queued,
+            per_status,
+            attention,
+        }) = source.counts().await
+        else {
             return;
         };
         let _ = tray.review.set_text(format!("{queued} to review"));
+        // What needs attention, as the alert rules tell it, in the icon's tooltip.
+        if let Some(icon) = app.tray_by_id("main") {
+            let tooltip = match attention.as_slice() {
+                [] => "KYC Monitor".to_owned(),
+                [one] => format!("KYC Monitor: {one}"),
+                many => format!("KYC Monitor: {} things need attention", many.len()),
+            };
+            let _ = icon.set_tooltip(Some(tooltip));
+        }
         for ((status, label), item) in STATUS_LABELS.iter().zip(&tray.counts) {
             let users: i64 = per_status
                 .iter()
@@ -147,6 +161,14 @@ pub(super) fn refresh(app: &AppHandle) {
     });
 }
 
+/// What the tray shows: the review queue's total, the users per status, and what needs
+/// attention (each alert rule's summary, as the alerts and notifications tell it).
+pub(super) struct Counts {
+    pub queued: i64,
+    pub per_status: Vec<(String, i64)>,
+    pub attention: Vec<String>,
+}
+
 /// Where the counts come from: the app's own monitor, or the team monitor it is a window onto.
 enum Source {
     Local(std::sync::Arc<crate::monitor::Monitor>),
@@ -154,8 +176,7 @@ enum Source {
 }
 
 impl Source {
-    /// The review queue's total and the users per status.
-    async fn counts(&self) -> Option<(i64, Vec<(String, i64)>)> {
+    async fn counts(&self) -> Option<Counts> {
         let monitor = match self {
             Source::Team(link) => return super::team::counts(link).await,
             Source::Local(monitor) => monitor,
@@ -179,6 +200,15 @@ impl Source {
             .iter()
             .map(|c| (c.status.as_str().to_owned(), c.users))
             .collect();
-        Some((queued, per_status))
+        let attention = overview
+            .attention
+            .iter()
+            .map(|needs| needs.condition.summary.clone())
+            .collect();
+        Some(Counts {
+            queued,
+            per_status,
+            attention,
+        })
     }
 }

@@ -122,6 +122,14 @@ impl SeenBy for Overview {
         if !role.allows(SEES_WEBHOOK_TOKEN) {
             self.webhook_url = without_token(&self.webhook_url);
         }
+        // A forwarding destination is named only where the destinations are shown.
+        if !role.allows(Role::Compliance) {
+            for active in &mut self.attention {
+                if active.condition.rule == crate::alerts::Rule::ForwardingFailing {
+                    active.condition.summary = "A forwarding destination has been failing".into();
+                }
+            }
+        }
         self.tunnel = self.tunnel.seen_by(role);
         self
     }

@@ -67,6 +67,8 @@ pub struct Monitor {
     destinations: Vec<crate::store::Destination>,
     /// Reconcile's and backup's progress, followed by the live feed.
     work: watch::Sender<WorkBoard>,
+    /// The alert rules (what needs attention) and targets.
+    alerts: Arc<crate::alerts::AlertEngine>,
     held: std::sync::Mutex<open::Held>,
 }
 
@@ -74,6 +76,26 @@ impl Monitor {
     /// The pool of read-only connections, for the sessions' lookups.
     pub(crate) fn readers(&self) -> Arc<ReaderPool> {
         self.readers.clone()
+    }
+
+    /// The alert rules and targets: what needs attention (the tray, the notifications and the
+    /// views follow it), the starts and resolves, and where they are sent.
+    pub fn alerts(&self) -> &Arc<crate::alerts::AlertEngine> {
+        &self.alerts
+    }
+
+    /// Settings' alert section: the targets (masked) with their failures, the rules, and what
+    /// needs attention now.
+    pub async fn alerts_view(&self) -> Result<crate::alerts::AlertsView, CoreError> {
+        Ok(self.alerts.view())
+    }
+
+    /// Sends a test alert to one target now.
+    pub async fn send_test_alert(
+        &self,
+        request: crate::alerts::TestAlertRequest,
+    ) -> Result<crate::alerts::TestAlertAnswer, CoreError> {
+        self.alerts.send_test(request.target).await
     }
 
     /// The webhook's local URL.
@@ -117,6 +139,7 @@ impl Monitor {
             tunnel: self.tunnel(),
             store_problem: self.writer.health().borrow().clone(),
             last_delivery_at,
+            attention: self.alerts.attention().borrow().active.clone(),
             known_statuses: KNOWN_STATUSES.iter().map(|s| (*s).to_owned()).collect(),
             total_users: counts.iter().map(|c| c.users).sum(),
             counts: counts

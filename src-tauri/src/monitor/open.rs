@@ -1,6 +1,6 @@
 //! The one assembly point: [`Monitor::open`] builds a running monitor from its configuration
 //! (the store and its claim, the writer and projector, the bounded reader pool, the provider
-//! hub, forwarders, retention and polling), and [`Monitor::close`] takes it down in order. `serve`, the
+//! hub, forwarders, retention, polling and the alert engine), and [`Monitor::close`] takes it down in order. `serve`, the
 //! desktop app and the CLI's `register` and `reconcile` all start here; listeners, the UI and
 //! the tunnel attach to what it returns.
 
@@ -76,6 +76,8 @@ pub struct Outbound {
     pub keep_deliveries: Option<Duration>,
     /// When set, the only folder backups asked for from the UI may be written into.
     pub backup_dir: Option<PathBuf>,
+    /// The alert rules and where alerts go (`--alert-to`).
+    pub alerts: crate::alerts::AlertConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +94,8 @@ pub enum OpenError {
     ForwardsToItself { url: String, listener: String },
     #[error("a listener failed: {0}")]
     Listener(std::io::Error),
+    #[error("{0}")]
+    Alerts(String),
 }
 
 /// The webhook's socket, bound by [`Monitor::open`], for the shell to serve.
@@ -171,14 +175,26 @@ impl Monitor {
         let (stop, stopping) = watch::channel(false);
         let tunnel = watch::Sender::new(tunnel::initial_state(&config.tunnel));
         let outbound = config.outbound.unwrap_or_default();
+        let forward_health = Arc::new(crate::forward::ForwardHealth::default());
         let forwarders = crate::forward::start(
             readers.clone(),
             writer.clone(),
             destinations.clone(),
             outbound.forward_signing_secret,
             &instance_id,
+            forward_health.clone(),
             stopping.clone(),
         )?;
+        let observer = crate::alerts::Observer {
+            readers: readers.clone(),
+            store_health: writer.health(),
+            forwarding: forward_health,
+            destinations: destinations.clone(),
+            started_at: crate::time::now_millis(),
+            settings: outbound.alerts.rules,
+        };
+        let alerts = crate::alerts::AlertEngine::start(outbound.alerts, observer, stopping.clone())
+            .map_err(OpenError::Alerts)?;
         if let Some(keep) = outbound.keep_deliveries {
             tokio::spawn(crate::store::retention::keep_deliveries(
                 writer.clone(),
@@ -216,6 +232,7 @@ impl Monitor {
             stop,
             destinations,
             work,
+            alerts,
             held: Mutex::new(Held {
                 claim: Some(claim),
                 forwarders,
@@ -262,6 +279,7 @@ impl Monitor {
     /// Records where this run's UI listens (`None`: it does not), so that the CLI can ask it
     /// to register or reconcile instead of writing beside it.
     pub async fn record_ui_address(&self, addr: Option<SocketAddr>) -> Result<(), StoreError> {
+        self.alerts.set_ui_address(addr);
         match addr {
             Some(addr) => {
                 self.writer
@@ -277,6 +295,7 @@ impl Monitor {
     /// projects what it was given), then the claim. The shell stops its listeners first.
     pub async fn close(&self) {
         self.begin_stop();
+        self.alerts.stop();
         self.hub.stop().await;
         let forwarders = std::mem::take(&mut self.held.lock().expect("held").forwarders);
         for forwarder in forwarders {

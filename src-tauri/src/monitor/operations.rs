@@ -22,6 +22,7 @@ use super::{
 };
 pub use crate::access::Caller;
 use crate::access::{AuditAction, AuditOutcome, Role};
+use crate::alerts::{AlertsView, TestAlertAnswer, TestAlertRequest};
 use crate::provider::actions::{DemoStatus, ReconcileReport};
 use crate::provider::watch::{WatchAnswer, WatchRequest};
 
@@ -460,6 +461,16 @@ operations! {
     audit(Backup |_, request| request.path.clone()),
     |monitor, _caller, _path: NoPath, request: BackupRequest| -> BackupReport {
         monitor.backup(request).await
+    }
+
+    /// The alert targets (masked) with their last failures, the rules, and what needs attention.
+    alerts: Get "/api/alerts", Admin, Read, audit(),
+    |monitor, _caller, _path: NoPath, _input: NoInput| -> AlertsView { monitor.alerts_view().await }
+
+    /// Sends a test alert to one target now and says what came of it.
+    send_test_alert: Post "/api/alerts/test", Admin, Write, audit(),
+    |monitor, _caller, _path: NoPath, request: TestAlertRequest| -> TestAlertAnswer {
+        monitor.send_test_alert(request).await
     }
 }
 

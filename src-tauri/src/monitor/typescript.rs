@@ -81,6 +81,15 @@ pub fn typescript() -> String {
     file.declare::<BackupRequest>();
     file.declare::<BackupReport>();
     file.declare::<UiLink>();
+    file.declare::<crate::alerts::Rule>();
+    file.declare::<crate::alerts::Condition>();
+    file.declare::<crate::alerts::ActiveCondition>();
+    file.declare::<crate::alerts::TargetFailure>();
+    file.declare::<crate::alerts::TargetView>();
+    file.declare::<crate::alerts::RuleView>();
+    file.declare::<crate::alerts::AlertsView>();
+    file.declare::<crate::alerts::TestAlertRequest>();
+    file.declare::<crate::alerts::TestAlertAnswer>();
     file.declare::<SessionView>();
     file.declare::<AuditEntryView>();
     file.declare::<AuditQuery>();

@@ -117,6 +117,9 @@ pub struct Overview {
     pub known_statuses: Vec<String>,
     pub total_users: i64,
     pub counts: Vec<StatusCount>,
+    /// What needs attention now: the alert rules' conditions that fired and have not resolved
+    /// (the same the alert targets and the desktop's notifications are told).
+    pub attention: Vec<crate::alerts::ActiveCondition>,
 }
 
 /// Where a board column's next page starts: after this user.

@@ -10,6 +10,9 @@ use super::{Reader, StoreError, Writer};
 /// How long the counts are kept.
 const KEPT_FOR_MILLIS: i64 = 7 * 24 * 60 * 60 * 1000;
 
+/// How many of the latest refused deliveries the refused-signature count looks at.
+const RECENT_REFUSALS: i64 = 1000;
+
 /// Refused requests counted, not kept: one address, one reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
@@ -49,6 +52,20 @@ impl Writer {
 }
 
 impl Reader {
+    /// Deliveries refused for their signature (401) received since `since` (Unix ms), among
+    /// the last [`RECENT_REFUSALS`] refused ones: the alert rule needs to know whether there
+    /// were ten, not to count a flood.
+    pub fn refused_signatures_since(&self, since: i64) -> Result<i64, StoreError> {
+        Ok(self
+            .connection()
+            .prepare_cached(
+                "SELECT count(*) FROM (SELECT http_status, received_at FROM deliveries
+                  WHERE outcome = 'rejected' ORDER BY id DESC LIMIT ?2)
+                 WHERE http_status = 401 AND received_at >= ?1",
+            )?
+            .query_row(params![since, RECENT_REFUSALS], |row| row.get(0))?)
+    }
+
     /// Refusals counted since `since` (Unix ms), per address and reason, most first.
     pub fn counted_refusals(&self, since: i64) -> Result<Vec<CountedRefusals>, StoreError> {
         self.connection()

@@ -143,6 +143,10 @@ export const api = {
   work: () => run('work', {}, {}),
   /** Copies the database to the new file `path` on the monitor's machine. */
   backup: (path: string) => run('backup', {}, { path }),
+  /** Alert targets (masked) with their failures, the rules, what needs attention (admins). */
+  alerts: () => run('alerts', {}, {}),
+  /** Sends a test alert to one target now. */
+  sendTestAlert: (target: number) => run('send_test_alert', {}, { target }),
 };
 
 /** The desktop window's one person: the local admin, with no route to ask and nothing to sign
@@ -233,6 +237,11 @@ export const desktop = {
   /** A click on the summary of a burst of notifications asks for the board. */
   onOpenBoard: (open: () => void) => {
     const stop = listen('open-board', () => open());
+    return () => void stop.then((unlisten) => unlisten());
+  },
+  /** A click on an alert's notification asks for the view that shows it (`#/deliveries`). */
+  onOpenView: (open: (hash: string) => void) => {
+    const stop = listen<string>('open-view', (event) => open(event.payload));
     return () => void stop.then((unlisten) => unlisten());
   },
 };

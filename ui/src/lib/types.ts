@@ -41,7 +41,12 @@ export type Overview = { webhookUrl: string, tunnel: Tunnel,
 /**
  * Why deliveries are not being acknowledged now, if they are not.
  */
-storeProblem: StoreProblem | null, lastDeliveryAt: number | null, knownStatuses: Array<string>, totalUsers: number, counts: Array<StatusCount>, };
+storeProblem: StoreProblem | null, lastDeliveryAt: number | null, knownStatuses: Array<string>, totalUsers: number, counts: Array<StatusCount>, 
+/**
+ * What needs attention now: the alert rules' conditions that fired and have not resolved
+ * (the same the alert targets and the desktop's notifications are told).
+ */
+attention: Array<ActiveCondition>, };
 
 export type TeamConnection = "local" | "signed-out" | "connecting" | "connected" | "lost" | "ended";
 
@@ -268,6 +273,76 @@ path: string, };
 export type BackupReport = { path: string, bytes: number, deliveries: number, users: number, };
 
 export type UiLink = { url: string, };
+
+export type Rule = "review-sla" | "silence" | "refused-signatures" | "forwarding-failing" | "store-refusing";
+
+export type Condition = { 
+/**
+ * Tells conditions apart (`silence`, `forwarding:3`): one start and one resolve per key.
+ */
+key: string, rule: Rule, 
+/**
+ * One sentence for a person; never a secret.
+ */
+summary: string, 
+/**
+ * The UI's view that shows it, as the address's hash (`#/deliveries`).
+ */
+view: string, };
+
+export type ActiveCondition = { 
+/**
+ * When it fired (Unix ms).
+ */
+since: number, 
+/**
+ * Tells conditions apart (`silence`, `forwarding:3`): one start and one resolve per key.
+ */
+key: string, rule: Rule, 
+/**
+ * One sentence for a person; never a secret.
+ */
+summary: string, 
+/**
+ * The UI's view that shows it, as the address's hash (`#/deliveries`).
+ */
+view: string, };
+
+export type TargetFailure = { 
+/**
+ * Unix ms.
+ */
+at: number, error: string, };
+
+export type TargetView = { id: number, 
+/**
+ * `slack`, `email` or `webhook`.
+ */
+kind: string, 
+/**
+ * The target with its secret parts masked.
+ */
+shown: string, sent: number, failedAttempts: number, lastSentAt: number | null, 
+/**
+ * Alerts waiting to be sent (or retried).
+ */
+queued: number, 
+/**
+ * The latest failures, newest first (at most [`engine::FAILURES_KEPT`]).
+ */
+failures: Array<TargetFailure>, };
+
+export type RuleView = { rule: Rule, 
+/**
+ * What makes it fire, or that it is off.
+ */
+setting: string, };
+
+export type AlertsView = { targets: Array<TargetView>, rules: Array<RuleView>, active: Array<ActiveCondition>, };
+
+export type TestAlertRequest = { target: number, };
+
+export type TestAlertAnswer = { delivered: boolean, error: string | null, target: TargetView, };
 
 export type SessionView = { user: string, name: string, role: Role, csrfToken: string, 
 /**
@@ -617,7 +692,7 @@ export type SettingsSaved = {
  */
 restartNeeded: boolean, };
 
-export type KeychainItem = "ngrok-authtoken" | "bore-secret" | "forward-signing-secret";
+export type KeychainItem = "ngrok-authtoken" | "bore-secret" | "forward-signing-secret" | "smtp-password";
 
 export type KeychainStatus = { available: boolean, 
 /**
@@ -681,6 +756,8 @@ export const OPERATIONS = {
   audit_log: { method: 'GET', path: '/api/audit', least: 'admin' },
   work: { method: 'GET', path: '/api/work', least: 'viewer' },
   backup: { method: 'POST', path: '/api/backup', least: 'admin' },
+  alerts: { method: 'GET', path: '/api/alerts', least: 'admin' },
+  send_test_alert: { method: 'POST', path: '/api/alerts/test', least: 'admin' },
   feed: { method: 'GET', path: '/api/feed', least: 'viewer' },
   review_csv: { method: 'GET', path: '/api/review.csv', least: 'compliance' },
   ui_link: { method: 'POST', path: '/api/ui-link', least: 'admin' },
@@ -734,6 +811,10 @@ export type Operations = {
   work: { path: NoPath; input: NoInput; output: Array<Work> };
   /** Copies the database to a new file on the monitor's machine. */
   backup: { path: NoPath; input: BackupRequest; output: BackupReport };
+  /** The alert targets (masked) with their last failures, the rules, and what needs attention. */
+  alerts: { path: NoPath; input: NoInput; output: AlertsView };
+  /** Sends a test alert to one target now and says what came of it. */
+  send_test_alert: { path: NoPath; input: TestAlertRequest; output: TestAlertAnswer };
 };
 
 /** The desktop window's commands. */

@@ -1,0 +1,87 @@
+// Settings' alert section: each target masked, what it received and its failures, a test alert
+// sent from its button, and what needs attention now. Chromium against the real binary, a real
+// HTTP receiver for the Slack target and a port nobody listens on for the failing one;
+// screenshots (light, dark, narrow) go to e2e/artifacts/.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { launchChromium, startMonitor } from './monitor.mjs';
+
+const artifacts = join(dirname(fileURLToPath(import.meta.url)), 'artifacts');
+const TOKEN = 'T0E2E/B0E2E/slacktokenNOTSHOWN';
+
+let monitor;
+let browser;
+let slack;
+const received = [];
+
+function listen(server) {
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
+}
+
+describe('the alert section of Settings', () => {
+  before(async () => {
+    slack = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk) => (body += chunk));
+      request.on('end', () => {
+        received.push(JSON.parse(body));
+        response.end('ok');
+      });
+    });
+    const slackPort = await listen(slack);
+    const dead = createServer();
+    const deadPort = await listen(dead);
+    await new Promise((resolve) => dead.close(resolve));
+    monitor = await startMonitor([
+      '--alert-to', `slack:http://127.0.0.1:${slackPort}/services/${TOKEN}`,
+      '--alert-to', `http://127.0.0.1:${deadPort}/alerts`,
+      '--alert-silence', '1s',
+      '--alert-settle', '200ms',
+    ]);
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await monitor?.stop();
+    slack?.close();
+  });
+
+  it('shows the targets masked, their failures, a test alert sent, and what needs attention', async () => {
+    mkdirSync(artifacts, { recursive: true });
+    for (const [colorScheme, width] of [['light', 1280], ['dark', 1280], ['light', 360]]) {
+      const page = await browser.newPage({ colorScheme, viewport: { width, height: 900 } });
+      await page.goto(monitor.uiUrl);
+      await page.evaluate(() => { location.hash = '#/settings'; });
+      const section = page.getByTestId('alerts');
+      await section.waitFor();
+      // Silence fires after a second; the section asks again every 10 s, a reload at once.
+      const active = page.getByTestId('alert-active');
+      for (let tries = 0; tries < 50 && !(await active.isVisible()); tries++) {
+        await page.waitForTimeout(200);
+        await page.reload();
+      }
+      assert.match(await active.innerText(), /Silence\s+No delivery for 1s or more/);
+      const targets = page.getByTestId('alert-target');
+      assert.equal(await targets.count(), 2);
+      assert.match(await targets.nth(0).innerText(), /slack:http:\/\/127\.0\.0\.1\/\*\*\*/);
+      await targets.nth(0).getByTestId('send-test-alert').click();
+      await targets.nth(0).getByText('The target took the test alert.').waitFor();
+      await targets.nth(1).getByTestId('send-test-alert').click();
+      await targets.nth(1).getByText(/The test alert did not go through: the target could not be reached/).waitFor();
+      assert.match(await targets.nth(1).innerText(), /failed attempt/);
+      const text = await page.locator('body').innerText();
+      assert.ok(!text.includes('slacktoken'), 'the Slack token is not on the page');
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+      assert.equal(overflow, false, `nothing scrolls sideways at ${width} px`);
+      await section.screenshot({ path: join(artifacts, `alerts-${colorScheme}-${width}.png`) });
+      await page.close();
+    }
+    assert.ok(received.some((message) => /^KYC Monitor test alert: /.test(message.text)), JSON.stringify(received));
+    assert.ok(received.some((message) => /^KYC Monitor alert: No delivery/.test(message.text)), JSON.stringify(received));
+  });
+});
