@@ -54,6 +54,8 @@ pub struct ServeConfig {
     pub metrics_listen: Option<SocketAddr>,
     /// `--poll-every` and `--poll-rate`.
     pub polling: crate::monitor::Polling,
+    /// `--review-sla`: a review case waiting longer is over its SLA.
+    pub review_sla: Duration,
 }
 
 /// The built-in demo (the provider emulator in-process, this listener registered with it).
@@ -176,6 +178,7 @@ impl Server {
             demo_flows: config.demo.flows,
             outbound: Some(config.outbound),
             polling: Some(config.polling),
+            review_sla: config.review_sla,
         })
         .await?;
         let socket = socket.expect("a monitor opened with an address has a webhook socket");

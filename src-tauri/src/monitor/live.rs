@@ -12,7 +12,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
 
 use super::{
-    AuditEntryView, ChangeView, CoreError, LiveEvent, Monitor, Resync, StoreHealth, UserView,
+    AuditEntryView, CaseView, ChangeView, CoreError, LiveEvent, Monitor, Resync, StoreHealth, UserView,
     WorkBoard,
 };
 use crate::store::{AuditRecord, Change, StoreProblem};
@@ -20,6 +20,8 @@ use crate::tunnel::TunnelState;
 
 /// Past this many missed changes, a resuming follower is told to reload instead.
 const CATCH_UP_LIMIT: u32 = 1000;
+/// Case-work events a slow follower may fall behind before it is told to reload.
+pub(super) const CASE_BACKLOG: usize = 1024;
 
 pub type LiveStream = Pin<Box<dyn Stream<Item = LiveEvent> + Send>>;
 
@@ -30,6 +32,7 @@ impl Monitor {
         // Subscribe before reading the backlog, so nothing falls between the two.
         let live = self.writer.subscribe();
         let audit = self.writer.audit_appended();
+        let cases = self.cases.subscribe();
         let (after, backlog) = self
             .read(move |reader| {
                 let after = match resume {
@@ -53,6 +56,7 @@ impl Monitor {
             work,
             live,
             audit,
+            cases,
             stopping: self.stopping.clone(),
             backlog: backlog.into_iter(),
             last_sent: after,
@@ -75,6 +79,7 @@ struct Follower {
     work: watch::Receiver<WorkBoard>,
     live: broadcast::Receiver<Change>,
     audit: broadcast::Receiver<AuditRecord>,
+    cases: broadcast::Receiver<CaseView>,
     stopping: watch::Receiver<bool>,
     backlog: std::vec::IntoIter<Change>,
     last_sent: i64,
@@ -108,6 +113,11 @@ impl Follower {
                         appended = self.audit.recv() => match appended {
                             Ok(entry) => return Some(LiveEvent::Audit(AuditEntryView::from(entry))),
                             // An Audit view that missed entries reloads, as after any resync.
+                            Err(missed) => Err(missed),
+                        },
+                        case = self.cases.recv() => match case {
+                            Ok(case) => return Some(LiveEvent::Case(case)),
+                            // Missed case work: the views reload, as after any resync.
                             Err(missed) => Err(missed),
                         },
                         _ = self.stopping.wait_for(|stop| *stop) => return None,
@@ -153,6 +163,14 @@ impl Follower {
                 .map(UserView::from),
             None => None,
         };
+        let mut user = user;
+        if let Some(user) = user.as_mut() {
+            // Without its case the card would lose its assignee; a failed read leaves it out.
+            let _ = self
+                .monitor
+                .with_cases(std::slice::from_mut(user))
+                .await;
+        }
         ChangeView {
             delivery_id: change.delivery_id,
             outcome: change.outcome,

@@ -40,7 +40,12 @@ pub struct MonitorConfig {
     pub outbound: Option<Outbound>,
     /// Asking the provider for users not CLOSED (`--poll-every`); `None` (a command) polls not.
     pub polling: Option<Polling>,
+    /// A review case waiting longer than this is over its SLA (`--review-sla`).
+    pub review_sla: Duration,
 }
+
+/// `--review-sla`'s default: a day.
+pub const DEFAULT_REVIEW_SLA: Duration = Duration::from_secs(24 * 60 * 60);
 
 impl MonitorConfig {
     /// A monitor for a command that works through it (`register`, `reconcile`): no listener,
@@ -54,6 +59,7 @@ impl MonitorConfig {
             demo_flows: FlowConfig::demo(),
             outbound: None,
             polling: None,
+            review_sla: DEFAULT_REVIEW_SLA,
         }
     }
 }
@@ -207,6 +213,8 @@ impl Monitor {
             stop,
             destinations,
             work,
+            review_sla: config.review_sla,
+            cases: tokio::sync::broadcast::Sender::new(super::live::CASE_BACKLOG),
             held: Mutex::new(Held {
                 claim: Some(claim),
                 forwarders,

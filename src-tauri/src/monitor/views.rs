@@ -32,6 +32,11 @@ pub struct UserView {
     /// The status is one the provider documents (else it shows in the "other" column).
     pub known_status: bool,
     pub known_decision: bool,
+    /// The user's case (assignee, marker, SLA; no notes), where the view carries it: the
+    /// board, the review queue, the user page and the live feed's changes.
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub case: Option<super::CaseView>,
 }
 
 impl From<UserRecord> for UserView {
@@ -45,6 +50,7 @@ impl From<UserRecord> for UserView {
             last_seen_at: user.last_seen_at,
             status_since: user.status_since,
             event_count: user.event_count,
+            case: None,
         }
     }
 }
@@ -109,6 +115,8 @@ pub struct Overview {
     pub known_statuses: Vec<String>,
     pub total_users: i64,
     pub counts: Vec<StatusCount>,
+    /// What needs a person now (the top bar's and the tray's counts).
+    pub attention: super::Attention,
 }
 
 /// Where a board column's next page starts: after this user.
@@ -184,6 +192,8 @@ impl From<TimelineEntry> for TimelineEntryView {
 #[serde(rename_all = "camelCase")]
 pub struct UserDetail {
     pub user: UserView,
+    /// The case with its notes (withheld below compliance).
+    pub case: super::CaseView,
     pub timeline: Vec<TimelineEntryView>,
 }
 
@@ -385,6 +395,8 @@ pub enum LiveEvent {
     Work(Vec<super::WorkView>),
     /// An entry was appended to the audit log.
     Audit(super::AuditEntryView),
+    /// Someone worked on a case: the case after it (with the note just written, if any).
+    Case(super::CaseView),
 }
 
 /// A resync: the feed goes on after `through`.
@@ -411,6 +423,7 @@ impl LiveEvent {
             LiveEvent::Store(_) => "store",
             LiveEvent::Work(_) => "work",
             LiveEvent::Audit(_) => "audit",
+            LiveEvent::Case(_) => "case",
         }
     }
 
@@ -422,7 +435,8 @@ impl LiveEvent {
             LiveEvent::Tunnel(_)
             | LiveEvent::Store(_)
             | LiveEvent::Work(_)
-            | LiveEvent::Audit(_) => None,
+            | LiveEvent::Audit(_)
+            | LiveEvent::Case(_) => None,
         }
     }
 
@@ -435,6 +449,7 @@ impl LiveEvent {
             LiveEvent::Store(health) => serde_json::to_string(health),
             LiveEvent::Work(works) => serde_json::to_string(works),
             LiveEvent::Audit(entry) => serde_json::to_string(entry),
+            LiveEvent::Case(case) => serde_json::to_string(case),
         };
         data.expect("live events serialise")
     }

@@ -3,6 +3,7 @@
 
 pub mod audit;
 mod backup;
+pub mod cases;
 mod identity;
 mod journal;
 mod lock;
@@ -36,7 +37,8 @@ pub use queries::{
     TimelineEntry, UserCount, UserRecord,
 };
 pub use refusals::{CountedRefusals, RefusalTally};
-pub use review::{BoardCursor, ReviewFilter, ReviewOrder};
+pub use cases::{CaseChange, CaseRecord, CaseWritten, NoteRecord, OverSlaRecord, SlaScope};
+pub use review::{AssigneeFilter, BoardCursor, ReviewFilter, ReviewOrder};
 pub use search::SEARCH_TRIGGERS;
 pub use sessions::SessionRecord;
 pub use settings::UI_ADDRESS_SETTING;
