@@ -131,7 +131,9 @@ pub fn poll_every(text: &str) -> Result<PollEvery, String> {
 pub fn review_sla(text: &str) -> Result<std::time::Duration, String> {
     match team::parse_duration(text) {
         Ok(sla) if sla <= std::time::Duration::from_secs(366 * 86_400) => Ok(sla),
-        Ok(_) => Err(format!("{text:?} is too long: a review SLA is at most a year (366d)")),
+        Ok(_) => Err(format!(
+            "{text:?} is too long: a review SLA is at most a year (366d)"
+        )),
         Err(_) => Err(format!(
             "{text:?} is not a duration such as 24h, 4h30m or 2d"
         )),

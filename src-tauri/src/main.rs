@@ -63,7 +63,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Writes users, events or deliveries to stdout.
+    /// Writes users (with their case: assignee and notes), events, deliveries or case notes to
+    /// stdout.
     Export {
         #[arg(value_enum, default_value = "users")]
         table: Table,

@@ -200,7 +200,10 @@ fn checked_note(text: &str) -> Result<String, CoreError> {
             "a note is at most {MAX_NOTE} characters"
         )));
     }
-    if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
         return Err(CoreError::Invalid(
             "a note cannot hold control characters".into(),
         ));
@@ -272,9 +275,7 @@ impl Monitor {
         }
         let sla = self.sla_context().await?;
         let ids: Vec<String> = users.iter().map(|u| u.external_id.clone()).collect();
-        let mut cases = self
-            .read(move |reader| Ok(reader.cases_of(&ids)?))
-            .await?;
+        let mut cases = self.read(move |reader| Ok(reader.cases_of(&ids)?)).await?;
         for user in users {
             let found = cases.iter().position(|c| c.external_id == user.external_id);
             let record = match found {
@@ -436,12 +437,7 @@ mod tests {
         // A new entry into the status starts the clock afresh.
         let view = CaseView::of(case, ("ON_HOLD", "REVIEW", 9_500), &sla, vec![]);
         assert_eq!(view.clock_ms, Some(0));
-        let outside = CaseView::of(
-            CaseRecord::default(),
-            ("CLOSED", "ACCEPT", 0),
-            &sla,
-            vec![],
-        );
+        let outside = CaseView::of(CaseRecord::default(), ("CLOSED", "ACCEPT", 0), &sla, vec![]);
         assert!(!outside.in_queue && !outside.over_sla && outside.clock_ms.is_none());
     }
 }

@@ -12,8 +12,8 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
 
 use super::{
-    AuditEntryView, CaseView, ChangeView, CoreError, LiveEvent, Monitor, Resync, StoreHealth, UserView,
-    WorkBoard,
+    AuditEntryView, CaseView, ChangeView, CoreError, LiveEvent, Monitor, Resync, StoreHealth,
+    UserView, WorkBoard,
 };
 use crate::store::{AuditRecord, Change, StoreProblem};
 use crate::tunnel::TunnelState;
@@ -166,10 +166,7 @@ impl Follower {
         let mut user = user;
         if let Some(user) = user.as_mut() {
             // Without its case the card would lose its assignee; a failed read leaves it out.
-            let _ = self
-                .monitor
-                .with_cases(std::slice::from_mut(user))
-                .await;
+            let _ = self.monitor.with_cases(std::slice::from_mut(user)).await;
         }
         ChangeView {
             delivery_id: change.delivery_id,

@@ -12,7 +12,8 @@ use crate::access::Role;
 use crate::kyc::UserState;
 
 use super::{
-    BoardPage, CaseView, ChangeView, LiveEvent, Overview, TunnelView, UserDetail, UserView, UsersFound,
+    BoardPage, CaseView, ChangeView, LiveEvent, Overview, TunnelView, UserDetail, UserView,
+    UsersFound,
 };
 use crate::tunnel::TunnelState;
 

@@ -289,11 +289,7 @@ impl Monitor {
             });
         let mut users: Vec<UserView> = page.into_iter().map(UserView::from).collect();
         self.with_cases(&mut users).await?;
-        Ok(BoardPage {
-            users,
-            next,
-            total,
-        })
+        Ok(BoardPage { users, next, total })
     }
 
     /// Users with `text` in their externalId, participantId or account, ignoring case; those

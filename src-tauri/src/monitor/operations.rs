@@ -15,10 +15,11 @@ use ts_rs::TS;
 
 use super::masking::SeenBy;
 use super::{
-    AssignInput, AuditPage, AuditQuery, BackupReport, CaseView, MarkInput, NoteInput, SeenInput, BackupRequest, BoardPage, CoreError, DeliveriesPage,
-    DeliveriesQuery, Destinations, Forwarding, Monitor, Overview, ProviderOverview, RegisterAnswer,
-    RegisterForm, ReplayAnswer, ReplayRequest, RetryAnswer, ReviewPage, ReviewQuery,
-    ReviewSettings, Stats, UserDetail, UsersFound, WorkView,
+    AssignInput, AuditPage, AuditQuery, BackupReport, BackupRequest, BoardPage, CaseView,
+    CoreError, DeliveriesPage, DeliveriesQuery, Destinations, Forwarding, MarkInput, Monitor,
+    NoteInput, Overview, ProviderOverview, RegisterAnswer, RegisterForm, ReplayAnswer,
+    ReplayRequest, RetryAnswer, ReviewPage, ReviewQuery, ReviewSettings, SeenInput, Stats,
+    UserDetail, UsersFound, WorkView,
 };
 pub use crate::access::Caller;
 use crate::access::{AuditAction, AuditOutcome, Role};

@@ -112,7 +112,7 @@ fn case_from_row(row: &Row) -> rusqlite::Result<CaseRecord> {
     })
 }
 
-fn note_from_row(row: &Row) -> rusqlite::Result<NoteRecord> {
+pub(super) fn note_from_row(row: &Row) -> rusqlite::Result<NoteRecord> {
     Ok(NoteRecord {
         id: row.get(0)?,
         external_id: row.get(1)?,

@@ -29,6 +29,7 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use audit::{AuditBreak, AuditFilter, AuditRecord, AuditVerdict, BreakKind};
 pub use backup::{BackupError, BackupStep, BackupSummary};
+pub use cases::{CaseChange, CaseRecord, CaseWritten, NoteRecord, OverSlaRecord, SlaScope};
 pub use lock::FileLock;
 pub use outbox::{Attempt, Destination, DueForward, ForwardState};
 pub use projection::RebuildStep;
@@ -37,7 +38,6 @@ pub use queries::{
     TimelineEntry, UserCount, UserRecord,
 };
 pub use refusals::{CountedRefusals, RefusalTally};
-pub use cases::{CaseChange, CaseRecord, CaseWritten, NoteRecord, OverSlaRecord, SlaScope};
 pub use review::{AssigneeFilter, BoardCursor, ReviewFilter, ReviewOrder};
 pub use search::SEARCH_TRIGGERS;
 pub use sessions::SessionRecord;

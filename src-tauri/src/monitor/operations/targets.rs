@@ -76,7 +76,12 @@ pub(super) fn assign_target(path: &UserPath, input: &AssignInput) -> Audited {
 
 pub(super) fn note_target(path: &UserPath, input: &NoteInput) -> Audited {
     let detail = format!("a note of {} characters", input.text.trim().chars().count());
-    case_target(AuditAction::CaseNote, path, detail, input.version.unwrap_or(-1))
+    case_target(
+        AuditAction::CaseNote,
+        path,
+        detail,
+        input.version.unwrap_or(-1),
+    )
 }
 
 pub(super) fn marker_target(path: &UserPath, input: &MarkInput) -> Audited {
