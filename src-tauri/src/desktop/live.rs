@@ -12,6 +12,9 @@ use super::tray;
 use crate::monitor::{LiveEvent, Monitor};
 
 /// Runs until the monitor stops (its stream ends then).
+/// How often the tray counts the cases over the SLA again.
+const SLA_TICK: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub(super) async fn follow(app: AppHandle, monitor: Arc<Monitor>) {
     let mut events = match monitor.changes(None).await {
         Ok(events) => events,
@@ -20,7 +23,19 @@ pub(super) async fn follow(app: AppHandle, monitor: Arc<Monitor>) {
             return;
         }
     };
-    while let Some(event) = events.next().await {
+    // Cases pass the SLA as time goes by, with no event: the tray counts again now and then.
+    let mut tick = tokio::time::interval(SLA_TICK);
+    loop {
+        let event = tokio::select! {
+            event = events.next() => match event {
+                Some(event) => event,
+                None => break,
+            },
+            _ = tick.tick() => {
+                tray::refresh(&app);
+                continue;
+            }
+        };
         let _ = app.emit("feed", &event);
         match &event {
             LiveEvent::Change(change) => {
@@ -29,7 +44,7 @@ pub(super) async fn follow(app: AppHandle, monitor: Arc<Monitor>) {
                     notifier.on_change(&app, change);
                 }
             }
-            LiveEvent::Resync(_) => tray::refresh(&app),
+            LiveEvent::Resync(_) | LiveEvent::Case(_) => tray::refresh(&app),
             LiveEvent::Tunnel(_)
             | LiveEvent::Store(_)
             | LiveEvent::Work(_)

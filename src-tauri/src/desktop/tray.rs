@@ -130,20 +130,17 @@ pub(super) fn refresh(app: &AppHandle) {
             return;
         };
         tray.refresh_pending.store(false, Ordering::Release);
-        let (overview, settings) = match (monitor.overview().await, monitor.review_settings().await)
-        {
-            (Ok(overview), Ok(settings)) => (overview, settings),
-            (Err(error), _) | (_, Err(error)) => {
-                return tracing::debug!("the tray's counts are not refreshed: {error}")
-            }
+        let overview = match monitor.overview().await {
+            Ok(overview) => overview,
+            Err(error) => return tracing::debug!("the tray's counts are not refreshed: {error}"),
         };
-        let queued = settings.total(
-            overview
-                .counts
-                .iter()
-                .map(|c| (c.status.as_str(), c.decision.as_str(), c.users)),
-        );
-        let _ = tray.review.set_text(format!("{queued} to review"));
+        // "Needs attention" as the core defines it (monitor/attention.rs).
+        let attention = &overview.attention;
+        let text = match attention.over_sla {
+            0 => format!("{} to review", attention.to_review),
+            late => format!("{} to review, {late} over SLA", attention.to_review),
+        };
+        let _ = tray.review.set_text(text);
         for ((status, label), item) in STATUS_LABELS.iter().zip(&tray.counts) {
             let users: i64 = overview
                 .counts

@@ -41,6 +41,7 @@ describe('ticketText', () => {
   it('writes the state, ids and timeline as plain text with UTC times, invisible characters spelled out', () => {
     const text = ticketText({
       user,
+      case: { externalId: user.externalId, version: 0, assignee: null, marker: null, updatedBy: null, updatedAt: null, lastAction: null, inQueue: false, clockMs: null, dueAt: null, overSla: false, notes: [], notesWithheld: false },
       timeline: [entry(1, user.firstSeenAt, 'OPEN'), entry(7, user.lastSeenAt, 'ON_HOLD', { decision: 'REVIEW', replayOf: 3, edited: true })],
     });
     expect(text).toBe(
