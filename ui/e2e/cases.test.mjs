@@ -104,6 +104,9 @@ describe('case work in two windows', () => {
     await bob.page.getByTestId('case-marker-select').selectOption('waiting-on-customer');
     await bob.page.getByTestId('case-marker').filter({ hasText: 'waiting on customer' }).waitFor();
     await annSaw.getByTestId('case-marker').filter({ hasText: 'waiting on customer' }).waitFor({ timeout: LIVE_WITHIN_MS });
+    // The note stays on both pages after the change.
+    assert.equal(await bob.page.getByTestId('case-note').filter({ hasText: text }).count(), 1);
+    assert.equal(await ann.page.getByTestId('case-note').filter({ hasText: text }).count(), 1);
 
     // Filters: Ann's own cases, then the unassigned ones.
     await ann.page.goto(`${monitor.uiUrl}/#/review`);
@@ -117,7 +120,9 @@ describe('case work in two windows', () => {
 
     // case_open passes the 6 s SLA; case_ann waits on the customer, its clock paused.
     await row(ann.page, 'case_open').getByTestId('over-sla').waitFor({ timeout: 30_000 });
-    await ann.page.getByTestId('attention-over-sla').filter({ hasText: '1 over SLA' }).waitFor({ timeout: 30_000 });
+    const counted = ann.page.getByTestId('attention-over-sla');
+    await counted.waitFor({ timeout: 30_000 });
+    assert.equal((await counted.textContent()).trim(), '1 over SLA');
     assert.equal(await row(ann.page, 'case_ann').getByTestId('over-sla').count(), 0);
     await ann.page.screenshot({ path: join(artifacts, 'team-queue-light.png') });
     assert.deepEqual([...ann.problems, ...bob.problems], []);
@@ -134,7 +139,8 @@ describe('case work in two windows', () => {
       await seen.context.close();
     }
     await bob.page.getByTestId('case-panel').scrollIntoViewIfNeeded();
-    await bob.page.screenshot({ path: join(artifacts, 'team-note-light.png') });
+    // The page itself (the README's picture), without the top bar.
+    await bob.page.getByTestId('user-page').screenshot({ path: join(artifacts, 'team-note-light.png') });
     const narrow = await person(BOB, { group: 'g-admin', width: 360, colorScheme: 'dark' });
     await narrow.page.goto(`${monitor.uiUrl}/#/user/case_ann`);
     await narrow.page.getByTestId('case-note').first().waitFor();
