@@ -118,7 +118,9 @@ async fn export_users_csv_round_trips_through_a_csv_reader() {
             "account",
             "firstSeenAt",
             "lastSeenAt",
-            "eventCount"
+            "eventCount",
+            "assignee",
+            "notes"
         ]
     );
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
