@@ -110,6 +110,7 @@ async fn main() -> anyhow::Result<()> {
                 decisions: vec!["REJECT".into()],
                 sub_status: None,
                 entered_by: i64::MAX,
+                assignee: None,
             };
             reader
                 .review_page("CLOSED", &filter, ReviewOrder::LongestWait, None, 100)

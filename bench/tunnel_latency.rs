@@ -50,6 +50,7 @@ fn main() -> anyhow::Result<()> {
             team: None,
             metrics_listen: None,
             polling: Default::default(),
+            review_sla: kyc_monitor::monitor::DEFAULT_REVIEW_SLA,
         };
         let server = Server::bind(config).await?;
         let direct = server.webhook_url().to_owned();

@@ -42,6 +42,7 @@ impl Running {
             team: None,
             metrics_listen: None,
             polling: Default::default(),
+            review_sla: kyc_monitor::monitor::DEFAULT_REVIEW_SLA,
         };
         let server = Server::bind(config).await.expect("bind");
         let webhook_url = server.webhook_url().to_owned();
@@ -189,6 +190,7 @@ async fn the_ui_refuses_to_listen_beyond_loopback() {
         team: None,
         metrics_listen: None,
         polling: Default::default(),
+        review_sla: kyc_monitor::monitor::DEFAULT_REVIEW_SLA,
     };
     let error = Server::bind(config)
         .await

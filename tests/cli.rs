@@ -120,7 +120,9 @@ async fn export_users_csv_round_trips_through_a_csv_reader() {
             "lastSeenAt",
             "eventCount",
             "rejectionReason",
-            "statusSetAt"
+            "statusSetAt",
+            "assignee",
+            "notes"
         ]
     );
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();

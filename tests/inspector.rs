@@ -43,6 +43,7 @@ impl Running {
             team: None,
             metrics_listen: None,
             polling: Default::default(),
+            review_sla: kyc_monitor::monitor::DEFAULT_REVIEW_SLA,
         };
         let server = Server::bind(config).await.expect("bind");
         let webhook_url = server.webhook_url().to_owned();

@@ -119,6 +119,7 @@ fn a_database_from_before_the_index_is_searchable_once_migrated() {
          ALTER TABLE events DROP COLUMN rejection_reason; ALTER TABLE events DROP COLUMN status_set_at;
          ALTER TABLE users DROP COLUMN rejection_reason; ALTER TABLE users DROP COLUMN status_set_at;
          ALTER TABLE users DROP COLUMN stay_from;
+         DROP TABLE case_notes; DROP TABLE cases;
          INSERT INTO deliveries (id, received_at, remote_addr, method, headers, outcome, http_status)
               VALUES (1, 0, '127.0.0.1:9', 'POST', '[]', 'accepted', 200);
          INSERT INTO events (delivery_id, received_at, external_id, decision, status, sub_status,

@@ -445,6 +445,7 @@ async fn the_migration_fills_the_compliance_stats_as_the_projector_keeps_them() 
          ALTER TABLE events DROP COLUMN rejection_reason; ALTER TABLE events DROP COLUMN status_set_at;
          ALTER TABLE users DROP COLUMN rejection_reason; ALTER TABLE users DROP COLUMN status_set_at;
          ALTER TABLE users DROP COLUMN stay_from;
+         DROP TABLE case_notes; DROP TABLE cases;
          PRAGMA user_version = 6;",
     )
     .unwrap();

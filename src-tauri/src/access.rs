@@ -100,13 +100,17 @@ pub enum AuditAction {
     Reconcile,
     SettingsChanged,
     Backup,
-    CaseWork,
+    /// Case work on the review queue: each action its own.
+    CaseAssign,
+    CaseUnassign,
+    CaseNote,
+    CaseMarker,
     RefusedByRole,
     Watch,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 17] = [
+    pub const ALL: [AuditAction; 20] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignOut,
@@ -121,7 +125,10 @@ impl AuditAction {
         AuditAction::Reconcile,
         AuditAction::SettingsChanged,
         AuditAction::Backup,
-        AuditAction::CaseWork,
+        AuditAction::CaseAssign,
+        AuditAction::CaseUnassign,
+        AuditAction::CaseNote,
+        AuditAction::CaseMarker,
         AuditAction::RefusedByRole,
         AuditAction::Watch,
     ];
@@ -142,7 +149,10 @@ impl AuditAction {
             AuditAction::Reconcile => "reconcile",
             AuditAction::SettingsChanged => "settings-changed",
             AuditAction::Backup => "backup",
-            AuditAction::CaseWork => "case-work",
+            AuditAction::CaseAssign => "case-assign",
+            AuditAction::CaseUnassign => "case-unassign",
+            AuditAction::CaseNote => "case-note",
+            AuditAction::CaseMarker => "case-marker",
             AuditAction::RefusedByRole => "refused-by-role",
             AuditAction::Watch => "watch",
         }

@@ -145,6 +145,19 @@ pub fn rotation_grace(text: &str) -> Result<std::time::Duration, String> {
     }
 }
 
+/// `--review-sla`: a duration from a second to a year.
+pub fn review_sla(text: &str) -> Result<std::time::Duration, String> {
+    match team::parse_duration(text) {
+        Ok(sla) if sla <= std::time::Duration::from_secs(366 * 86_400) => Ok(sla),
+        Ok(_) => Err(format!(
+            "{text:?} is too long: a review SLA is at most a year (366d)"
+        )),
+        Err(_) => Err(format!(
+            "{text:?} is not a duration such as 24h, 4h30m or 2d"
+        )),
+    }
+}
+
 /// `--poll-rate`: requests a second, `N` or `N/s`, from 1 to 100.
 pub fn poll_rate(text: &str) -> Result<u32, String> {
     let number = text.trim().trim_end_matches("/s");
@@ -323,6 +336,7 @@ pub fn desktop_serve_config(
         metrics_listen: None,
         // The default: every 5 minutes once a provider is registered.
         polling: Default::default(),
+        review_sla: settings.review_sla()?,
     })
 }
 

@@ -23,6 +23,7 @@ pub(crate) fn export_table(db: &Path, table: Table, format: Format) -> anyhow::R
         Table::Users => "users",
         Table::Events => "events",
         Table::Deliveries => "deliveries",
+        Table::Notes => "notes",
     };
     let mut progress = None;
     let exported = export::export(&reader, table, format, std::io::stdout().lock(), |at| {

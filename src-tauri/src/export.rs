@@ -8,7 +8,10 @@ use serde::Serialize;
 
 use crate::kyc::UserState;
 use crate::monitor::BodyText;
-use crate::store::{AuditRecord, DeliveryRecord, EventRecord, Reader, StoreError, UserRecord};
+use crate::store::{
+    AuditRecord, CaseRecord, DeliveryRecord, EventRecord, NoteRecord, Reader, StoreError,
+    UserRecord,
+};
 use crate::time::rfc3339_millis;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -16,6 +19,8 @@ pub enum Table {
     Users,
     Events,
     Deliveries,
+    /// Case notes, oldest first.
+    Notes,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -79,6 +84,7 @@ pub fn export(
             Table::Users => reader.user_total()?,
             Table::Events => reader.event_total()?,
             Table::Deliveries => reader.delivery_total()?,
+            Table::Notes => reader.note_total()?,
         };
         let mut rows = 0;
         progress(Exported { rows, total });
@@ -93,7 +99,11 @@ pub fn export(
         match table {
             Table::Users => {
                 sink.header(USER_COLUMNS)?;
-                reader.for_each_user(|user| written(&mut sink, user_row(user)))?
+                reader.for_each_user(|user| {
+                    let case = reader.case(&user.external_id)?;
+                    let notes = reader.case_notes(&user.external_id)?;
+                    written(&mut sink, user_row(user, case, notes))
+                })?
             }
             Table::Events => {
                 sink.header(EVENT_COLUMNS)?;
@@ -102,6 +112,10 @@ pub fn export(
             Table::Deliveries => {
                 sink.header(DELIVERY_COLUMNS)?;
                 reader.for_each_delivery(|delivery| written(&mut sink, delivery_row(delivery)))?
+            }
+            Table::Notes => {
+                sink.header(NOTE_COLUMNS)?;
+                reader.for_each_note(|note| written(&mut sink, note_row(note)))?
             }
         }
         progress(Exported { rows, total });
@@ -151,7 +165,10 @@ const USER_COLUMNS: &[&str] = &[
     "eventCount",
     "rejectionReason",
     "statusSetAt",
+    "assignee",
+    "notes",
 ];
+const NOTE_COLUMNS: &[&str] = &["id", "externalId", "writtenAt", "author", "text"];
 const EVENT_COLUMNS: &[&str] = &[
     "receivedAt",
     "externalId",
@@ -214,7 +231,33 @@ fn state_cells(state: &UserState) -> impl Iterator<Item = (&'static str, Cell)> 
         .map(|(name, value)| (name, text(value)))
 }
 
-fn user_row(user: UserRecord) -> Row {
+/// A user's notes as one value: a JSON array of `{writtenAt, author, text}`, oldest first
+/// (embedded in JSON Lines, as text in CSV).
+fn notes_cell(notes: Vec<NoteRecord>) -> Cell {
+    let notes: Vec<serde_json::Value> = notes
+        .into_iter()
+        .map(|note| {
+            serde_json::json!({
+                "writtenAt": rfc3339_millis(note.written_at),
+                "author": note.author,
+                "text": note.text,
+            })
+        })
+        .collect();
+    Cell::Json(serde_json::Value::Array(notes).to_string())
+}
+
+fn note_row(note: NoteRecord) -> Row {
+    vec![
+        ("id", Cell::Number(note.id)),
+        ("externalId", text(note.external_id)),
+        ("writtenAt", text(rfc3339_millis(note.written_at))),
+        ("author", text(note.author)),
+        ("text", text(note.text)),
+    ]
+}
+
+fn user_row(user: UserRecord, case: CaseRecord, notes: Vec<NoteRecord>) -> Row {
     let mut row = vec![("externalId", text(&user.external_id))];
     row.extend(state_cells(&user.state));
     row.extend([
@@ -226,6 +269,8 @@ fn user_row(user: UserRecord) -> Row {
             "statusSetAt",
             optional(user.status_set_at.map(rfc3339_millis)),
         ),
+        ("assignee", optional(case.assignee)),
+        ("notes", notes_cell(notes)),
     ]);
     row
 }
@@ -457,7 +502,10 @@ mod tests {
             rejection_reason: None,
             status_set_at: None,
         };
-        assert_eq!(names(user_row(user)), USER_COLUMNS);
+        assert_eq!(
+            names(user_row(user, CaseRecord::default(), Vec::new())),
+            USER_COLUMNS
+        );
         let event = EventRecord {
             delivery_id: 1,
             received_at: 0,

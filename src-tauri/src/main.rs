@@ -63,7 +63,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Writes users, events or deliveries to stdout.
+    /// Writes users (with their case: assignee and notes), events, deliveries or case notes to
+    /// stdout.
     Export {
         #[arg(value_enum, default_value = "users")]
         table: Table,
@@ -195,6 +196,10 @@ struct ServeArgs {
     /// of it are refused) [default: any absolute path the process may write]
     #[arg(long, value_name = "DIR")]
     backup_dir: Option<PathBuf>,
+    /// A review case whose clock (time in the queue, waits on the customer left out) passes this
+    /// is over its SLA: marked in the queue, counted in the top bar and the tray
+    #[arg(long, value_name = "DURATION", value_parser = config::review_sla, default_value = "24h")]
+    review_sla: std::time::Duration,
     /// How often to ask the provider for the state of users not CLOSED, those unheard of
     /// longest first (`off` to stop); once a provider is registered, or the demo runs
     #[arg(long, value_name = "DURATION", value_parser = config::poll_every, default_value = "5m")]
@@ -487,6 +492,7 @@ fn serve_config(db: PathBuf, args: ServeArgs) -> anyhow::Result<ServeConfig> {
             every: args.poll_every.0,
             rate: args.poll_rate,
         },
+        review_sla: args.review_sla,
     })
 }
 

@@ -194,7 +194,7 @@ impl Metrics {
             limit: Some(1),
             ..ReviewQuery::default()
         };
-        match monitor.review(review).await {
+        match monitor.review(review, "").await {
             Ok(page) => {
                 gauge(REVIEW_USERS, page.total as f64);
                 let waited = page.users.first().map_or(0, |user| {

@@ -57,6 +57,8 @@ pub struct ServeConfig {
     pub metrics_listen: Option<SocketAddr>,
     /// `--poll-every` and `--poll-rate`.
     pub polling: crate::monitor::Polling,
+    /// `--review-sla`: a review case waiting longer is over its SLA.
+    pub review_sla: Duration,
 }
 
 /// The built-in demo (the provider emulator in-process, this listener registered with it).
@@ -184,6 +186,7 @@ impl Server {
             polling: Some(config.polling),
             signing_secrets: config.signing_secrets.clone(),
             rotation_grace: config.rotation_grace,
+            review_sla: config.review_sla,
         })
         .await?;
         let socket = socket.expect("a monitor opened with an address has a webhook socket");

@@ -33,6 +33,9 @@ pub struct DesktopSettings {
     pub keep_deliveries_days: Option<f64>,
     /// When set, the only folder backups are written into (`serve --backup-dir`).
     pub backup_dir: Option<PathBuf>,
+    /// A review case waiting longer than this is over its SLA (`serve --review-sla`), such as
+    /// `24h` or `4h30m`.
+    pub review_sla: String,
     pub notify_review: bool,
     pub notify_reject: bool,
     pub notify_accept: bool,
@@ -56,6 +59,7 @@ impl Default for DesktopSettings {
             forward_to: Vec::new(),
             keep_deliveries_days: None,
             backup_dir: None,
+            review_sla: "24h".to_owned(),
             notify_review: true,
             notify_reject: true,
             notify_accept: true,
@@ -169,6 +173,7 @@ impl DesktopSettings {
             }
         }
         self.keep_deliveries().map_err(sentence)?;
+        self.review_sla().map_err(sentence)?;
         if let Some(folder) = &self.backup_dir {
             if !folder.is_absolute() || !folder.is_dir() {
                 return Err(format!(
@@ -214,6 +219,12 @@ impl DesktopSettings {
     }
 
     /// How long raw deliveries are kept; `None`: for ever.
+    /// The review SLA, checked.
+    pub fn review_sla(&self) -> Result<std::time::Duration, SettingsError> {
+        crate::config::review_sla(&self.review_sla)
+            .map_err(|e| SettingsError::Invalid(format!("review SLA: {e}")))
+    }
+
     pub fn keep_deliveries(&self) -> Result<Option<std::time::Duration>, SettingsError> {
         self.keep_deliveries_days
             .map(crate::config::days_kept)

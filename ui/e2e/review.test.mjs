@@ -96,7 +96,7 @@ describe('the review queue', () => {
     // The CSV is every matching user, formulas neutralised.
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('review-csv').click()]);
     const csv = readFileSync(await download.path(), 'utf8').trim().split('\r\n');
-    assert.equal(csv[0], 'externalId,status,decision,subStatus,statusSince,firstSeenAt,participantId,account');
+    assert.equal(csv[0], 'externalId,status,decision,subStatus,statusSince,firstSeenAt,participantId,account,assignee,marker,overSla');
     assert.deepEqual(csv.slice(1).map((line) => line.split(',')[0]), ['rev_old', 'rev_mid', "'=rev_new", 'open_1']);
 
     assert.deepEqual(await seriousViolations(page), []);

@@ -46,7 +46,7 @@ pub(super) async fn review_csv(
     query.limit = Some(QUEUE_CSV_PAGE);
     query.after_since = None;
     query.after_id = None;
-    let first = monitor.review(query.clone()).await?;
+    let first = monitor.review(query.clone(), &caller.actor.id).await?;
     let mut head = queue_csv_head();
     head.extend(queue_csv_rows(&first.users));
     let paging = Paging {
@@ -70,7 +70,11 @@ pub(super) async fn review_csv(
         };
         paging.query.after_since = Some(cursor.after_since);
         paging.query.after_id = Some(cursor.after_id);
-        match paging.monitor.review(paging.query.clone()).await {
+        match paging
+            .monitor
+            .review(paging.query.clone(), &paging.caller.actor.id)
+            .await
+        {
             Ok(page) => {
                 paging.rows += page.users.len();
                 paging.next = page.next;

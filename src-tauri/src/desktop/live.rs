@@ -33,6 +33,9 @@ pub(super) async fn follow_alerts(app: AppHandle, monitor: Arc<Monitor>) {
 }
 
 /// Runs until the monitor stops (its stream ends then).
+/// How often the tray counts the cases over the SLA again.
+const SLA_TICK: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub(super) async fn follow(app: AppHandle, monitor: Arc<Monitor>) {
     let mut events = match monitor.changes(None).await {
         Ok(events) => events,
@@ -41,7 +44,19 @@ pub(super) async fn follow(app: AppHandle, monitor: Arc<Monitor>) {
             return;
         }
     };
-    while let Some(event) = events.next().await {
+    // Cases pass the SLA as time goes by, with no event: the tray counts again now and then.
+    let mut tick = tokio::time::interval(SLA_TICK);
+    loop {
+        let event = tokio::select! {
+            event = events.next() => match event {
+                Some(event) => event,
+                None => break,
+            },
+            _ = tick.tick() => {
+                tray::refresh(&app);
+                continue;
+            }
+        };
         let _ = app.emit("feed", &event);
         match &event {
             LiveEvent::Change(change) => {
@@ -50,7 +65,7 @@ pub(super) async fn follow(app: AppHandle, monitor: Arc<Monitor>) {
                     notifier.on_change(&app, change);
                 }
             }
-            LiveEvent::Resync(_) => tray::refresh(&app),
+            LiveEvent::Resync(_) | LiveEvent::Case(_) => tray::refresh(&app),
             LiveEvent::Tunnel(_)
             | LiveEvent::Store(_)
             | LiveEvent::Work(_)

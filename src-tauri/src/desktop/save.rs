@@ -31,7 +31,7 @@ pub async fn save_review_csv(
     let audit = |outcome, detail: String| {
         monitor.audit(caller.entry(AuditAction::Export, "review queue", outcome, detail))
     };
-    let (csv, rows) = match monitor.review_csv(query).await {
+    let (csv, rows) = match monitor.review_csv(query, "local").await {
         Ok(made) => made,
         Err(error) => {
             audit(AuditOutcome::Failed, error.to_string());

@@ -285,40 +285,32 @@ pub(super) async fn counts(link: &TeamLink) -> Option<super::tray::Counts> {
         .operation("overview", serde_json::json!({}), serde_json::json!({}))
         .await
         .ok()?;
-    let settings = link
-        .operation(
-            "review_settings",
-            serde_json::json!({}),
-            serde_json::json!({}),
-        )
-        .await
-        .ok()?;
-    let settings: crate::monitor::ReviewSettings = serde_json::from_value(settings).ok()?;
-    let rows: Vec<(String, String, i64)> = overview["counts"]
+    let per_status = overview["counts"]
         .as_array()?
         .iter()
         .map(|count| {
             (
                 count["status"].as_str().unwrap_or("").to_owned(),
-                count["decision"].as_str().unwrap_or("").to_owned(),
                 count["users"].as_i64().unwrap_or(0),
             )
         })
         .collect();
-    let queued = settings.total(rows.iter().map(|(s, d, n)| (s.as_str(), d.as_str(), *n)));
-    let per_status = rows.into_iter().map(|(s, _, n)| (s, n)).collect();
-    // The team monitor tells what needs attention by the same rules (an older one: nothing).
-    let attention = overview["attention"]
+    // "Needs attention" as the team monitor's core counts it, by the same rules.
+    let needs = &overview["attention"];
+    let attention = needs["conditions"]
         .as_array()
-        .map(|needs| {
-            needs
+        .map(|conditions| {
+            conditions
                 .iter()
                 .filter_map(|one| one["condition"]["summary"].as_str().map(str::to_owned))
                 .collect()
         })
         .unwrap_or_default();
     Some(super::tray::Counts {
-        queued,
+        review: super::tray::review_text(
+            needs["toReview"].as_i64().unwrap_or(0),
+            needs["overSla"].as_i64().unwrap_or(0),
+        ),
         per_status,
         attention,
     })

@@ -133,14 +133,14 @@ pub(super) fn refresh(app: &AppHandle) {
         };
         tray.refresh_pending.store(false, Ordering::Release);
         let Some(Counts {
-            queued,
+            review,
             per_status,
             attention,
         }) = source.counts().await
         else {
             return;
         };
-        let _ = tray.review.set_text(format!("{queued} to review"));
+        let _ = tray.review.set_text(review);
         // What needs attention, as the alert rules tell it, in the icon's tooltip.
         if let Some(icon) = app.tray_by_id("main") {
             let tooltip = match attention.as_slice() {
@@ -161,10 +161,11 @@ pub(super) fn refresh(app: &AppHandle) {
     });
 }
 
-/// What the tray shows: the review queue's total, the users per status, and what needs
-/// attention (each alert rule's summary, as the alerts and notifications tell it).
+/// What the tray shows: the review queue's count (and how many are over the SLA), the users per
+/// status, and what needs attention (each alert rule's summary, as the alerts and the
+/// notifications tell it): "needs attention" as the core defines it (monitor/attention.rs).
 pub(super) struct Counts {
-    pub queued: i64,
+    pub review: String,
     pub per_status: Vec<(String, i64)>,
     pub attention: Vec<String>,
 }
@@ -181,34 +182,36 @@ impl Source {
             Source::Team(link) => return super::team::counts(link).await,
             Source::Local(monitor) => monitor,
         };
-        let (overview, settings) = match (monitor.overview().await, monitor.review_settings().await)
-        {
-            (Ok(overview), Ok(settings)) => (overview, settings),
-            (Err(error), _) | (_, Err(error)) => {
+        let overview = match monitor.overview().await {
+            Ok(overview) => overview,
+            Err(error) => {
                 tracing::debug!("the tray's counts are not refreshed: {error}");
                 return None;
             }
         };
-        let queued = settings.total(
-            overview
-                .counts
-                .iter()
-                .map(|c| (c.status.as_str(), c.decision.as_str(), c.users)),
-        );
         let per_status = overview
             .counts
             .iter()
             .map(|c| (c.status.as_str().to_owned(), c.users))
             .collect();
-        let attention = overview
-            .attention
+        let needs = &overview.attention;
+        let attention = needs
+            .conditions
             .iter()
-            .map(|needs| needs.condition.summary.clone())
+            .map(|active| active.condition.summary.clone())
             .collect();
         Some(Counts {
-            queued,
+            review: review_text(needs.to_review, needs.over_sla),
             per_status,
             attention,
         })
+    }
+}
+
+/// "N to review", and ", M over SLA" when some are.
+pub(super) fn review_text(to_review: i64, over_sla: i64) -> String {
+    match over_sla {
+        0 => format!("{to_review} to review"),
+        late => format!("{to_review} to review, {late} over SLA"),
     }
 }

@@ -12,14 +12,16 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
 
 use super::{
-    AuditEntryView, ChangeView, CoreError, LiveEvent, Monitor, Resync, StoreHealth, UserView,
-    WorkBoard,
+    AuditEntryView, CaseView, ChangeView, CoreError, LiveEvent, Monitor, Resync, StoreHealth,
+    UserView, WorkBoard,
 };
 use crate::store::{AuditRecord, Change, StoreProblem};
 use crate::tunnel::TunnelState;
 
 /// Past this many missed changes, a resuming follower is told to reload instead.
 const CATCH_UP_LIMIT: u32 = 1000;
+/// Case-work events a slow follower may fall behind before it is told to reload.
+pub(super) const CASE_BACKLOG: usize = 1024;
 
 pub type LiveStream = Pin<Box<dyn Stream<Item = LiveEvent> + Send>>;
 
@@ -30,6 +32,7 @@ impl Monitor {
         // Subscribe before reading the backlog, so nothing falls between the two.
         let live = self.writer.subscribe();
         let audit = self.writer.audit_appended();
+        let cases = self.cases.subscribe();
         let (after, backlog) = self
             .read(move |reader| {
                 let after = match resume {
@@ -53,6 +56,7 @@ impl Monitor {
             work,
             live,
             audit,
+            cases,
             stopping: self.stopping.clone(),
             backlog: backlog.into_iter(),
             last_sent: after,
@@ -75,6 +79,7 @@ struct Follower {
     work: watch::Receiver<WorkBoard>,
     live: broadcast::Receiver<Change>,
     audit: broadcast::Receiver<AuditRecord>,
+    cases: broadcast::Receiver<CaseView>,
     stopping: watch::Receiver<bool>,
     backlog: std::vec::IntoIter<Change>,
     last_sent: i64,
@@ -110,6 +115,11 @@ impl Follower {
                             // An Audit view that missed entries reloads, as after any resync.
                             Err(missed) => Err(missed),
                         },
+                        case = self.cases.recv() => match case {
+                            Ok(case) => return Some(LiveEvent::Case(case)),
+                            // Missed case work: the views reload, as after any resync.
+                            Err(missed) => Err(missed),
+                        },
                         _ = self.stopping.wait_for(|stop| *stop) => return None,
                     };
                     match received {
@@ -123,7 +133,7 @@ impl Follower {
                 continue;
             }
             self.last_sent = change.delivery_id;
-            return Some(LiveEvent::Change(self.describe(change).await));
+            return Some(LiveEvent::Change(Box::new(self.describe(change).await)));
         }
     }
 
@@ -153,6 +163,11 @@ impl Follower {
                 .map(UserView::from),
             None => None,
         };
+        let mut user = user;
+        if let Some(user) = user.as_mut() {
+            // Without its case the card would lose its assignee; a failed read leaves it out.
+            let _ = self.monitor.with_cases(std::slice::from_mut(user)).await;
+        }
         ChangeView {
             delivery_id: change.delivery_id,
             outcome: change.outcome,

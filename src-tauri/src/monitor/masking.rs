@@ -3,12 +3,17 @@
 //! data: names, dates of birth, addresses). Each view that carries a user is passed through
 //! [`SeenBy::seen_by`] with the caller's role before it leaves the core, so that what a role may
 //! not see is never sent to it.
+//!
+//! Case work: a case's assignee, marker and SLA clock are shown to whoever sees the user (the
+//! board, the queue, the user page); its notes only to compliance and admin, as they may hold
+//! personal data (what the customer sent, said or showed).
 
 use crate::access::Role;
 use crate::kyc::UserState;
 
 use super::{
-    BoardPage, ChangeView, LiveEvent, Overview, TunnelView, UserDetail, UserView, UsersFound,
+    BoardPage, CaseView, ChangeView, LiveEvent, Overview, TunnelView, UserDetail, UserView,
+    UsersFound,
 };
 use crate::tunnel::TunnelState;
 
@@ -49,6 +54,17 @@ impl SeenBy for UserState {
 impl SeenBy for UserView {
     fn seen_by(mut self, role: Role) -> Self {
         self.state = self.state.seen_by(role);
+        self.case = self.case.map(|case| case.seen_by(role));
+        self
+    }
+}
+
+impl SeenBy for CaseView {
+    fn seen_by(mut self, role: Role) -> Self {
+        if !role.allows(SEES_PERSONAL_DATA) {
+            self.notes_withheld = true;
+            self.notes.clear();
+        }
         self
     }
 }
@@ -56,6 +72,7 @@ impl SeenBy for UserView {
 impl SeenBy for UserDetail {
     fn seen_by(mut self, role: Role) -> Self {
         self.user = self.user.seen_by(role);
+        self.case = self.case.seen_by(role);
         for entry in &mut self.timeline {
             entry.state = std::mem::take(&mut entry.state).seen_by(role);
             if !role.allows(SEES_PERSONAL_DATA) {
@@ -124,7 +141,7 @@ impl SeenBy for Overview {
         }
         // A forwarding destination is named only where the destinations are shown.
         if !role.allows(Role::Compliance) {
-            for active in &mut self.attention {
+            for active in &mut self.attention.conditions {
                 if active.condition.rule == crate::alerts::Rule::ForwardingFailing {
                     active.condition.summary = "A forwarding destination has been failing".into();
                 }
@@ -171,11 +188,12 @@ impl LiveEvent {
 impl SeenBy for LiveEvent {
     fn seen_by(self, role: Role) -> Self {
         match self {
-            LiveEvent::Change(change) => LiveEvent::Change(ChangeView {
+            LiveEvent::Change(change) => LiveEvent::Change(Box::new(ChangeView {
                 user: change.user.map(|user| user.seen_by(role)),
-                ..change
-            }),
+                ..*change
+            })),
             LiveEvent::Tunnel(tunnel) => LiveEvent::Tunnel(tunnel.seen_by(role)),
+            LiveEvent::Case(case) => LiveEvent::Case(case.seen_by(role)),
             other => other,
         }
     }

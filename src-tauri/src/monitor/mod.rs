@@ -3,7 +3,9 @@
 //! commands, the tray and notifications) is an adapter over its typed methods; none of them
 //! reads the store, or JSON by string key, itself.
 
+mod attention;
 mod audit;
+mod cases;
 mod error;
 mod inspector;
 mod live;
@@ -24,14 +26,16 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+pub use attention::{Attention, OverSla, OverSlaCase};
 pub use audit::{AuditEntryView, AuditPage, AuditQuery};
+pub use cases::{AssignInput, CaseView, MarkInput, Marker, NoteInput, NoteView, SeenInput};
 pub use error::{CoreError, ErrorBody, ErrorCode};
 pub use inspector::*;
 pub use live::LiveStream;
-pub use open::{bind, MonitorConfig, OpenError, Outbound, WebhookSocket};
+pub use open::{bind, MonitorConfig, OpenError, Outbound, WebhookSocket, DEFAULT_REVIEW_SLA};
 pub use poll::Polling;
 pub use readers::ReaderPool;
-pub use review::{ReviewPage, ReviewQuery, ReviewSettings, ReviewSort};
+pub use review::{Assigned, ReviewPage, ReviewQuery, ReviewSettings, ReviewSort};
 pub use views::*;
 pub use work::{BackupReport, BackupRequest, WorkBoard, WorkKind, WorkState, WorkView};
 
@@ -69,6 +73,10 @@ pub struct Monitor {
     work: watch::Sender<WorkBoard>,
     /// The alert rules (what needs attention) and targets.
     alerts: Arc<crate::alerts::AlertEngine>,
+    /// The SLA of a review case (`--review-sla`).
+    review_sla: Duration,
+    /// Case work as it is done, for the live feed.
+    cases: tokio::sync::broadcast::Sender<CaseView>,
     held: std::sync::Mutex<open::Held>,
 }
 
@@ -134,12 +142,13 @@ impl Monitor {
         let (counts, last_delivery_at) = self
             .read(|reader| Ok((reader.user_counts()?, reader.latest_delivery_at()?)))
             .await?;
+        let attention = self.attention().await?;
         Ok(Overview {
+            attention,
             webhook_url: self.webhook_url.clone(),
             tunnel: self.tunnel(),
             store_problem: self.writer.health().borrow().clone(),
             last_delivery_at,
-            attention: self.alerts.attention().borrow().active.clone(),
             known_statuses: KNOWN_STATUSES.iter().map(|s| (*s).to_owned()).collect(),
             total_users: counts.iter().map(|c| c.users).sum(),
             counts: counts
@@ -269,7 +278,12 @@ impl Monitor {
     /// One page of a board column: the users in `status` that the query's filters (the review
     /// queue's: decision, subStatus, time in status) let through, the latest to enter it first,
     /// and how many there are.
-    pub async fn board(&self, status: String, query: ReviewQuery) -> Result<BoardPage, CoreError> {
+    pub async fn board(
+        &self,
+        status: String,
+        query: ReviewQuery,
+        me: &str,
+    ) -> Result<BoardPage, CoreError> {
         if query.status.as_ref().is_some_and(|named| *named != status) {
             return Err(CoreError::Invalid(
                 "a board column shows the status it names: leave status out of its filters".into(),
@@ -280,6 +294,7 @@ impl Monitor {
         let filter = query.narrowing(
             query.decision.iter().cloned().collect(),
             crate::time::now_millis(),
+            me,
         );
         let (page, total) = self
             .read(move |reader| {
@@ -296,11 +311,9 @@ impl Monitor {
                 after_since: last.status_since,
                 after_id: last.external_id.clone(),
             });
-        Ok(BoardPage {
-            users: page.into_iter().map(UserView::from).collect(),
-            next,
-            total,
-        })
+        let mut users: Vec<UserView> = page.into_iter().map(UserView::from).collect();
+        self.with_cases(&mut users).await?;
+        Ok(BoardPage { users, next, total })
     }
 
     /// Users with `text` in their externalId, participantId or account, ignoring case; those
@@ -325,8 +338,12 @@ impl Monitor {
                 Ok((user, reader.user_timeline(&external_id)?))
             })
             .await?;
+        let mut user = UserView::from(user);
+        self.with_cases(std::slice::from_mut(&mut user)).await?;
+        let case = self.case(user.external_id.clone()).await?;
         Ok(UserDetail {
-            user: user.into(),
+            user,
+            case,
             timeline: timeline.into_iter().map(TimelineEntryView::from).collect(),
         })
     }

@@ -45,7 +45,12 @@ pub struct MonitorConfig {
     pub signing_secrets: Vec<SigningSecret>,
     /// How long a registration with another secret keeps the replaced one valid.
     pub rotation_grace: Duration,
+    /// A review case waiting longer than this is over its SLA (`--review-sla`).
+    pub review_sla: Duration,
 }
+
+/// `--review-sla`'s default: a day.
+pub const DEFAULT_REVIEW_SLA: Duration = Duration::from_secs(24 * 60 * 60);
 
 impl MonitorConfig {
     /// A monitor for a command that works through it (`register`, `reconcile`): no listener,
@@ -61,6 +66,7 @@ impl MonitorConfig {
             polling: None,
             signing_secrets: Vec::new(),
             rotation_grace: crate::secret_file::DEFAULT_GRACE,
+            review_sla: DEFAULT_REVIEW_SLA,
         }
     }
 }
@@ -233,12 +239,22 @@ impl Monitor {
             destinations,
             work,
             alerts,
+            review_sla: config.review_sla,
+            cases: tokio::sync::broadcast::Sender::new(super::live::CASE_BACKLOG),
             held: Mutex::new(Held {
                 claim: Some(claim),
                 forwarders,
             }),
         };
-        Ok((Arc::new(monitor), socket))
+        let monitor = Arc::new(monitor);
+        // The review SLA is one more alert rule; it reads the monitor it belongs to (weakly:
+        // the monitor owns the engine).
+        monitor
+            .alerts
+            .add_source(Arc::new(super::attention::ReviewSlaRule(Arc::downgrade(
+                &monitor,
+            ))));
+        Ok((monitor, socket))
     }
 
     /// The provider side: registration, reconcile, the demo.

@@ -15,16 +15,24 @@ use ts_rs::TS;
 
 use super::masking::SeenBy;
 use super::{
-    AuditPage, AuditQuery, BackupReport, BackupRequest, BoardPage, CoreError, DeliveriesPage,
-    DeliveriesQuery, Destinations, Forwarding, Monitor, Overview, ProviderOverview, RegisterAnswer,
-    RegisterForm, ReplayAnswer, ReplayRequest, RetryAnswer, ReviewPage, ReviewQuery,
-    ReviewSettings, Stats, UserDetail, UsersFound, WorkView,
+    AssignInput, AuditPage, AuditQuery, BackupReport, BackupRequest, BoardPage, CaseView,
+    CoreError, DeliveriesPage, DeliveriesQuery, Destinations, Forwarding, MarkInput, Monitor,
+    NoteInput, Overview, ProviderOverview, RegisterAnswer, RegisterForm, ReplayAnswer,
+    ReplayRequest, RetryAnswer, ReviewPage, ReviewQuery, ReviewSettings, SeenInput, Stats,
+    UserDetail, UsersFound, WorkView,
 };
 pub use crate::access::Caller;
 use crate::access::{AuditAction, AuditOutcome, Role};
 use crate::alerts::{AlertsView, TestAlertAnswer, TestAlertRequest};
 use crate::provider::actions::{DemoStatus, ReconcileReport};
 use crate::provider::watch::{WatchAnswer, WatchRequest};
+
+mod targets;
+pub use targets::Audited;
+use targets::{
+    assign_target, case_target, deliveries_target, marker_target, note_target, pause_target,
+    watch_target,
+};
 
 /// How an operation is reached over HTTP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,31 +145,6 @@ pub struct PauseInput {
     pub paused: bool,
 }
 
-/// What an audited call records: its target, and the action when a call's input makes it
-/// another than the declaration's (a replay with an edited body is a resend).
-pub struct Audited {
-    pub action: Option<AuditAction>,
-    pub target: String,
-}
-
-impl From<String> for Audited {
-    fn from(target: String) -> Audited {
-        Audited {
-            action: None,
-            target,
-        }
-    }
-}
-
-impl From<(AuditAction, String)> for Audited {
-    fn from((action, target): (AuditAction, String)) -> Audited {
-        Audited {
-            action: Some(action),
-            target,
-        }
-    }
-}
-
 /// Refuses `caller` when its role is below the declaration's, recording the refusal in the
 /// audit log; `target` is what was asked for.
 pub fn check_role(
@@ -193,7 +176,11 @@ pub fn call<Op: Operation>(
     path: Op::Path,
     input: Op::Input,
 ) -> Running<Op::Output> {
-    let Audited { action, target } = Op::target(&path, &input);
+    let Audited {
+        action,
+        target,
+        detail,
+    } = Op::target(&path, &input);
     Box::pin(async move {
         let asked = if target.is_empty() {
             Op::SPEC.name.to_owned()
@@ -204,7 +191,7 @@ pub fn call<Op: Operation>(
         let result = Op::run(monitor.clone(), caller.clone(), path, input).await;
         if let Some(action) = action.or(Op::SPEC.audit) {
             let (outcome, detail) = match &result {
-                Ok(_) => (AuditOutcome::Ok, String::new()),
+                Ok(_) => (AuditOutcome::Ok, detail),
                 Err(error) => (AuditOutcome::Failed, error.to_string()),
             };
             monitor.audit(caller.entry(action, target, outcome, detail));
@@ -347,7 +334,7 @@ operations! {
     /// One page of a board column, under the review queue's filters.
     board: Get "/api/board/{status}", Viewer, Read, audit(),
     |monitor, caller, path: StatusPath, query: ReviewQuery| -> BoardPage {
-        let page = monitor.board(path.status, query).await?;
+        let page = monitor.board(path.status, query, &caller.actor.id).await?;
         Ok(page.seen_by(caller.actor.role))
     }
 
@@ -406,7 +393,9 @@ operations! {
 
     /// The review queue, filtered and sorted.
     review: Get "/api/review", Compliance, Read, audit(),
-    |monitor, _caller, _path: NoPath, query: ReviewQuery| -> ReviewPage { monitor.review(query).await }
+    |monitor, caller, _path: NoPath, query: ReviewQuery| -> ReviewPage {
+        monitor.review(query, &caller.actor.id).await
+    }
 
     /// The review queue's kept filters.
     review_settings: Get "/api/review/settings", Compliance, Read, audit(),
@@ -417,6 +406,42 @@ operations! {
     audit(SettingsChanged |_, _| "review queue".to_owned()),
     |monitor, _caller, _path: NoPath, settings: ReviewSettings| -> ReviewSettings {
         monitor.save_review_settings(settings).await
+    }
+
+    /// A user's case: assignee, marker, SLA clock and notes.
+    case: Get "/api/cases/{externalId}", Compliance, Read, audit(),
+    |monitor, _caller, path: UserPath, _input: NoInput| -> CaseView {
+        monitor.case(path.external_id).await
+    }
+
+    /// Assigns a case to the caller, or to the person named; names the version seen.
+    assign_case: Post "/api/cases/{externalId}/assign", Compliance, Write,
+    audit(CaseAssign |path, input| assign_target(path, input)),
+    |monitor, caller, path: UserPath, input: AssignInput| -> CaseView {
+        monitor.assign_case(&caller, path.external_id, input).await
+    }
+
+    /// Leaves a case to nobody; names the version seen.
+    unassign_case: Post "/api/cases/{externalId}/unassign", Compliance, Write,
+    audit(CaseUnassign |path, input| {
+        case_target(AuditAction::CaseUnassign, path, "unassigned".into(), input.version)
+    }),
+    |monitor, caller, path: UserPath, input: SeenInput| -> CaseView {
+        monitor.unassign_case(&caller, path.external_id, input).await
+    }
+
+    /// Appends a note to a case (notes are never edited or removed).
+    note_case: Post "/api/cases/{externalId}/notes", Compliance, Write,
+    audit(CaseNote |path, input| note_target(path, input)),
+    |monitor, caller, path: UserPath, input: NoteInput| -> CaseView {
+        monitor.note_case(&caller, path.external_id, input).await
+    }
+
+    /// Marks a case waiting-on-customer (its SLA clock pauses) or escalated, or clears it.
+    mark_case: Post "/api/cases/{externalId}/marker", Compliance, Write,
+    audit(CaseMarker |path, input| marker_target(path, input)),
+    |monitor, caller, path: UserPath, input: MarkInput| -> CaseView {
+        monitor.mark_case(&caller, path.external_id, input).await
     }
 
     /// The Register view: environments, the profile, the last attempts.
@@ -472,36 +497,6 @@ operations! {
     |monitor, _caller, _path: NoPath, request: TestAlertRequest| -> TestAlertAnswer {
         monitor.send_test_alert(request).await
     }
-}
-
-fn deliveries_target(query: &DeliveriesQuery) -> String {
-    let mut target = String::from("deliveries");
-    for (name, value) in [
-        ("outcome", query.outcome.clone()),
-        ("q", query.q.clone()),
-        ("before", query.before.map(|before| before.to_string())),
-    ] {
-        if let Some(value) = value.filter(|value| !value.is_empty()) {
-            target.push_str(&format!(" {name}={value}"));
-        }
-    }
-    target
-}
-
-/// The ids watched, as the audit log names them: the first few and how many in all.
-fn watch_target(request: &WatchRequest) -> String {
-    const NAMED: usize = 5;
-    let ids = &request.external_ids;
-    let named = ids[..ids.len().min(NAMED)].join(", ");
-    match ids.len() {
-        n if n <= NAMED => named,
-        n => format!("{named} and {} more", n - NAMED),
-    }
-}
-
-fn pause_target(path: &IdPath, input: &PauseInput) -> String {
-    let verb = if input.paused { "paused" } else { "resumed" };
-    format!("destination {} {verb}", path.id)
 }
 
 /// The operations that answer over HTTP only, with a response of their own kind (a stream),

@@ -10,7 +10,7 @@ use crate::time::rfc3339_millis;
 /// Rows a page of the CSV reads at once.
 pub const QUEUE_CSV_PAGE: u32 = 500;
 
-const COLUMNS: [&str; 8] = [
+const COLUMNS: [&str; 11] = [
     "externalId",
     "status",
     "decision",
@@ -19,6 +19,9 @@ const COLUMNS: [&str; 8] = [
     "firstSeenAt",
     "participantId",
     "account",
+    "assignee",
+    "marker",
+    "overSla",
 ];
 
 /// The header row.
@@ -38,6 +41,7 @@ pub fn queue_csv_rows(users: &[UserView]) -> Vec<u8> {
         })
         .collect();
     csv_rows(users.iter().zip(&times).map(|(user, (since, first))| {
+        let case = user.case.as_ref();
         vec![
             user.external_id.as_str(),
             user.state.status.as_str(),
@@ -47,6 +51,12 @@ pub fn queue_csv_rows(users: &[UserView]) -> Vec<u8> {
             first.as_str(),
             user.state.participant_id.as_str(),
             user.state.account.as_str(),
+            case.and_then(|c| c.assignee.as_deref()).unwrap_or(""),
+            case.and_then(|c| c.marker).map_or("", |m| m.as_str()),
+            match case.is_some_and(|c| c.over_sla) {
+                true => "true",
+                false => "false",
+            },
         ]
     }))
 }
@@ -62,14 +72,18 @@ pub fn queue_csv_name() -> String {
 impl Monitor {
     /// Every user the queue's filters let through, the longest wait first, as one CSV, with
     /// how many rows it holds.
-    pub async fn review_csv(&self, mut query: ReviewQuery) -> Result<(Vec<u8>, usize), CoreError> {
+    pub async fn review_csv(
+        &self,
+        mut query: ReviewQuery,
+        me: &str,
+    ) -> Result<(Vec<u8>, usize), CoreError> {
         query.limit = Some(QUEUE_CSV_PAGE);
         query.after_since = None;
         query.after_id = None;
         let mut csv = queue_csv_head();
         let mut rows = 0;
         loop {
-            let page = self.review(query.clone()).await?;
+            let page = self.review(query.clone(), me).await?;
             rows += page.users.len();
             csv.extend(queue_csv_rows(&page.users));
             let Some(PageCursor {

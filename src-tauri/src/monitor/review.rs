@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use super::{CoreError, Monitor, PageCursor, UserView, PAGE_LIMIT};
-use crate::store::{BoardCursor, ReviewFilter, ReviewOrder, UserRecord};
+use crate::store::{AssigneeFilter, BoardCursor, ReviewFilter, ReviewOrder, UserRecord};
 
 /// The settings key the queue's settings are kept under (JSON).
 const SETTINGS_KEY: &str = "review_queue";
@@ -81,6 +81,8 @@ pub struct ReviewQuery {
     pub sub_status: Option<String>,
     /// Only users who have been in their status at least this long.
     pub min_age_minutes: Option<u32>,
+    /// Only the caller's cases, or the unassigned ones.
+    pub assigned: Option<Assigned>,
     /// The order of the rows; absent: the longest wait first.
     pub sort: Option<ReviewSort>,
     /// The cursor's time: when the user entered the status, or was first seen for `firstSeen`
@@ -88,6 +90,16 @@ pub struct ReviewQuery {
     pub after_since: Option<i64>,
     pub after_id: Option<String>,
     pub limit: Option<u32>,
+}
+
+/// Whose cases the queue (or a board column) shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum Assigned {
+    /// Assigned to the caller.
+    Mine,
+    /// Assigned to nobody.
+    Unassigned,
 }
 
 /// How the review queue is ordered; every order ends on the externalId, so ties are told apart.
@@ -161,8 +173,12 @@ impl ReviewQuery {
 
     /// The store's filter: `decisions` (empty: any), the subStatus, and the least time in the
     /// status counted from `now`.
-    pub(super) fn narrowing(&self, decisions: Vec<String>, now: i64) -> ReviewFilter {
+    pub(super) fn narrowing(&self, decisions: Vec<String>, now: i64, me: &str) -> ReviewFilter {
         ReviewFilter {
+            assignee: self.assigned.map(|assigned| match assigned {
+                Assigned::Mine => AssigneeFilter::Person(me.to_owned()),
+                Assigned::Unassigned => AssigneeFilter::Nobody,
+            }),
             decisions,
             sub_status: self.sub_status.clone().filter(|s| !s.is_empty()),
             entered_by: match self.min_age_minutes.unwrap_or(0) {
@@ -220,7 +236,8 @@ impl Monitor {
     }
 
     /// One page of the queue: per status, its longest waits (an index range each), merged.
-    pub async fn review(&self, query: ReviewQuery) -> Result<ReviewPage, CoreError> {
+    /// `me` is the caller (the actor id the `mine` filter means).
+    pub async fn review(&self, query: ReviewQuery, me: &str) -> Result<ReviewPage, CoreError> {
         let settings = self.review_settings().await?;
         let limit = query.limit.unwrap_or(100).clamp(1, PAGE_LIMIT);
         let statuses: Vec<String> = match &query.status {
@@ -244,7 +261,7 @@ impl Monitor {
         let after = query.cursor()?;
         let sort = query.sort.unwrap_or_default();
         let now = crate::time::now_millis();
-        let filter = query.narrowing(decisions, now);
+        let filter = query.narrowing(decisions, now, me);
         // Late: waiting longer than the settings' threshold, among those the filters let through.
         let late_filter = ReviewFilter {
             entered_by: filter
@@ -287,8 +304,10 @@ impl Monitor {
                 after_since: sort.cursor_time(last),
                 after_id: last.external_id.clone(),
             });
+        let mut users: Vec<UserView> = users.into_iter().map(UserView::from).collect();
+        self.with_cases(&mut users).await?;
         Ok(ReviewPage {
-            users: users.into_iter().map(UserView::from).collect(),
+            users,
             next,
             total,
             late,

@@ -38,6 +38,11 @@ pub struct UserView {
     /// The status is one the provider documents (else it shows in the "other" column).
     pub known_status: bool,
     pub known_decision: bool,
+    /// The user's case (assignee, marker, SLA; no notes), where the view carries it: the
+    /// board, the review queue, the user page and the live feed's changes.
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub case: Option<super::CaseView>,
 }
 
 impl From<UserRecord> for UserView {
@@ -53,6 +58,7 @@ impl From<UserRecord> for UserView {
             event_count: user.event_count,
             rejection_reason: user.rejection_reason,
             status_set_at: user.status_set_at,
+            case: None,
         }
     }
 }
@@ -117,9 +123,8 @@ pub struct Overview {
     pub known_statuses: Vec<String>,
     pub total_users: i64,
     pub counts: Vec<StatusCount>,
-    /// What needs attention now: the alert rules' conditions that fired and have not resolved
-    /// (the same the alert targets and the desktop's notifications are told).
-    pub attention: Vec<crate::alerts::ActiveCondition>,
+    /// What needs a person now (the top bar's and the tray's counts).
+    pub attention: super::Attention,
 }
 
 /// Where a board column's next page starts: after this user.
@@ -203,6 +208,8 @@ impl From<TimelineEntry> for TimelineEntryView {
 #[serde(rename_all = "camelCase")]
 pub struct UserDetail {
     pub user: UserView,
+    /// The case with its notes (withheld below compliance).
+    pub case: super::CaseView,
     pub timeline: Vec<TimelineEntryView>,
 }
 
@@ -393,7 +400,7 @@ pub struct ChangeView {
 #[serde(tag = "event", content = "data", rename_all = "camelCase")]
 pub enum LiveEvent {
     /// A delivery was committed and projected.
-    Change(ChangeView),
+    Change(Box<ChangeView>),
     /// The follower missed more than can be replayed: reload the views.
     Resync(Resync),
     /// The tunnel's state changed.
@@ -404,6 +411,8 @@ pub enum LiveEvent {
     Work(Vec<super::WorkView>),
     /// An entry was appended to the audit log.
     Audit(super::AuditEntryView),
+    /// Someone worked on a case: the case after it (with the note just written, if any).
+    Case(super::CaseView),
 }
 
 /// A resync: the feed goes on after `through`.
@@ -430,6 +439,7 @@ impl LiveEvent {
             LiveEvent::Store(_) => "store",
             LiveEvent::Work(_) => "work",
             LiveEvent::Audit(_) => "audit",
+            LiveEvent::Case(_) => "case",
         }
     }
 
@@ -441,7 +451,8 @@ impl LiveEvent {
             LiveEvent::Tunnel(_)
             | LiveEvent::Store(_)
             | LiveEvent::Work(_)
-            | LiveEvent::Audit(_) => None,
+            | LiveEvent::Audit(_)
+            | LiveEvent::Case(_) => None,
         }
     }
 
@@ -454,6 +465,7 @@ impl LiveEvent {
             LiveEvent::Store(health) => serde_json::to_string(health),
             LiveEvent::Work(works) => serde_json::to_string(works),
             LiveEvent::Audit(entry) => serde_json::to_string(entry),
+            LiveEvent::Case(case) => serde_json::to_string(case),
         };
         data.expect("live events serialise")
     }

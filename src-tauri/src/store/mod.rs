@@ -3,6 +3,7 @@
 
 pub mod audit;
 mod backup;
+pub mod cases;
 mod identity;
 mod journal;
 mod lock;
@@ -28,6 +29,7 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use audit::{AuditBreak, AuditFilter, AuditRecord, AuditVerdict, BreakKind};
 pub use backup::{BackupError, BackupStep, BackupSummary};
+pub use cases::{CaseChange, CaseRecord, CaseWritten, NoteRecord, OverSlaRecord, SlaScope};
 pub use lock::FileLock;
 pub use outbox::{Attempt, Destination, DueForward, ForwardState};
 pub use projection::RebuildStep;
@@ -36,7 +38,7 @@ pub use queries::{
     TimelineEntry, UserCount, UserRecord,
 };
 pub use refusals::{CountedRefusals, RefusalTally};
-pub use review::{BoardCursor, ReviewFilter, ReviewOrder};
+pub use review::{AssigneeFilter, BoardCursor, ReviewFilter, ReviewOrder};
 pub use search::SEARCH_TRIGGERS;
 pub use sessions::SessionRecord;
 pub use settings::UI_ADDRESS_SETTING;

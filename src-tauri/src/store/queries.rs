@@ -457,6 +457,23 @@ impl Reader {
         )
     }
 
+    /// Every case note, oldest first.
+    pub fn for_each_note<E: From<StoreError>>(
+        &self,
+        each: impl FnMut(super::NoteRecord) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.stream(
+            "SELECT id, external_id, written_at, author, text FROM case_notes ORDER BY id",
+            super::cases::note_from_row,
+            each,
+        )
+    }
+
+    pub fn note_total(&self) -> Result<u64, StoreError> {
+        self.count("SELECT count(*) FROM case_notes")
+            .map_err(StoreError::from)
+    }
+
     /// Every event, oldest first.
     pub fn for_each_event<E: From<StoreError>>(
         &self,

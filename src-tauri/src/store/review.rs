@@ -14,6 +14,27 @@ pub struct ReviewFilter {
     pub sub_status: Option<String>,
     /// Only users who entered their status at or before this time (Unix ms).
     pub entered_by: i64,
+    /// Only cases assigned to this person, or to nobody.
+    pub assignee: Option<AssigneeFilter>,
+}
+
+/// Whose cases a filter lets through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    Nobody,
+    Person(String),
+}
+
+/// The SQL condition on `users` for the assignee filter bound as `?N` (NULL: anyone, '': nobody,
+/// else that person; a person's name is never empty).
+fn assignee_clause(n: u8) -> String {
+    format!(
+        "(?{n} IS NULL
+          OR (?{n} = '' AND NOT EXISTS (SELECT 1 FROM cases AS c
+                WHERE c.external_id = users.external_id AND c.assignee IS NOT NULL))
+          OR (?{n} <> '' AND EXISTS (SELECT 1 FROM cases AS c
+                WHERE c.external_id = users.external_id AND c.assignee = ?{n})))"
+    )
 }
 
 impl Default for ReviewFilter {
@@ -23,6 +44,7 @@ impl Default for ReviewFilter {
             decisions: Vec::new(),
             sub_status: None,
             entered_by: i64::MAX,
+            assignee: None,
         }
     }
 }
@@ -30,7 +52,14 @@ impl Default for ReviewFilter {
 impl ReviewFilter {
     /// Whether the counters per status and decision answer how many users match.
     fn counted_by_decision_alone(&self) -> bool {
-        self.sub_status.is_none() && self.entered_by == i64::MAX
+        self.sub_status.is_none() && self.entered_by == i64::MAX && self.assignee.is_none()
+    }
+
+    fn assignee_param(&self) -> Option<&str> {
+        self.assignee.as_ref().map(|assignee| match assignee {
+            AssigneeFilter::Nobody => "",
+            AssigneeFilter::Person(person) => person.as_str(),
+        })
     }
 
     fn decisions_json(&self) -> String {
@@ -78,7 +107,9 @@ impl Reader {
                     AND status_since <= ?4
                     AND (?5 = '[]' OR decision IN (SELECT value FROM json_each(?5)))
                     AND (?6 IS NULL OR instr(lower(sub_status), lower(?6)) > 0)
-                  ORDER BY status_since DESC, external_id LIMIT ?7"
+                    AND {}
+                  ORDER BY status_since DESC, external_id LIMIT ?7",
+                assignee_clause(8)
             ))?
             .query_map(
                 rusqlite::params![
@@ -88,7 +119,8 @@ impl Reader {
                     filter.entered_by,
                     filter.decisions_json(),
                     filter.sub_status,
-                    limit
+                    limit,
+                    filter.assignee_param()
                 ],
                 user_from_row,
             )?
@@ -109,14 +141,22 @@ impl Reader {
                 .query_row(rusqlite::params![status, decisions], |row| row.get(0))?
         } else {
             self.connection()
-                .prepare_cached(
+                .prepare_cached(&format!(
                     "SELECT COUNT(*) FROM users
                       WHERE status = ?1 AND status_since <= ?2
                         AND (?3 = '[]' OR decision IN (SELECT value FROM json_each(?3)))
-                        AND (?4 IS NULL OR instr(lower(sub_status), lower(?4)) > 0)",
-                )?
+                        AND (?4 IS NULL OR instr(lower(sub_status), lower(?4)) > 0)
+                        AND {}",
+                    assignee_clause(5)
+                ))?
                 .query_row(
-                    rusqlite::params![status, filter.entered_by, decisions, filter.sub_status],
+                    rusqlite::params![
+                        status,
+                        filter.entered_by,
+                        decisions,
+                        filter.sub_status,
+                        filter.assignee_param()
+                    ],
                     |row| row.get(0),
                 )?
         };
@@ -185,7 +225,9 @@ impl Reader {
                   WHERE status = ?1 AND status_since <= ?2 AND {after_clause}
                     AND (?5 = '[]' OR decision IN (SELECT value FROM json_each(?5)))
                     AND (?6 IS NULL OR instr(lower(sub_status), lower(?6)) > 0)
-                  ORDER BY {order_by} LIMIT ?7"
+                    AND {assignee}
+                  ORDER BY {order_by} LIMIT ?7",
+                assignee = assignee_clause(8)
             ))?
             .query_map(
                 rusqlite::params![
@@ -195,7 +237,8 @@ impl Reader {
                     id,
                     decisions,
                     filter.sub_status,
-                    limit
+                    limit,
+                    filter.assignee_param()
                 ],
                 user_from_row,
             )?

@@ -303,6 +303,37 @@ pub const MIGRATIONS: &[&str] = &[
                             AND status_since = received_at);
     UPDATE users SET stay_from = coalesce(status_set_at, status_since);
     "#,
+    // 13: case work on the review queue (store/cases.rs). One row per user someone worked on,
+    // versioned so that a write made on a stale view is refused; the SLA clock's paused time is
+    // kept (per entry into the status, `clock_since`) so it is exact across restarts. Notes are
+    // append-only: the triggers refuse any change or removal.
+    r#"
+    CREATE TABLE cases (
+        external_id   TEXT PRIMARY KEY,
+        version       INTEGER NOT NULL,
+        assignee      TEXT,
+        marker        TEXT CHECK (marker IN ('waiting-on-customer', 'escalated')),
+        clock_since   INTEGER NOT NULL,
+        paused_ms     INTEGER NOT NULL,
+        waiting_since INTEGER,
+        updated_at    INTEGER NOT NULL,
+        updated_by    TEXT NOT NULL,
+        last_action   TEXT NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX cases_by_assignee ON cases (assignee) WHERE assignee IS NOT NULL;
+    CREATE TABLE case_notes (
+        id          INTEGER PRIMARY KEY,
+        external_id TEXT NOT NULL,
+        written_at  INTEGER NOT NULL,
+        author      TEXT NOT NULL,
+        text        TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX case_notes_by_user ON case_notes (external_id, id);
+    CREATE TRIGGER case_notes_never_change BEFORE UPDATE ON case_notes
+    BEGIN SELECT RAISE(ABORT, 'case notes are append-only'); END;
+    CREATE TRIGGER case_notes_never_go BEFORE DELETE ON case_notes
+    BEGIN SELECT RAISE(ABORT, 'case notes are append-only'); END;
+    "#,
 ];
 
 /// The schema version this build writes.

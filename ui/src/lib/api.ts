@@ -6,6 +6,8 @@ import { invoke } from '@tauri-apps/api/core';
 import { listen } from '@tauri-apps/api/event';
 import { OPERATIONS } from './types';
 import type {
+  Case,
+  Marker,
   DeliveriesQuery,
   DesktopCommand,
   AuditEntry,
@@ -125,6 +127,14 @@ export const api = {
   reviewSettings: () => run('review_settings', {}, {}),
   saveReviewSettings: (settings: ReviewSettings) => run('save_review_settings', {}, settings),
   replay: (id: number) => run('replay', { id }, {}),
+  /** A user's case with its notes (compliance and admin). */
+  case: (externalId: string) => run('case', { externalId }, {}),
+  /** Assigns a case to the caller, or to `assignee`; `version` is the one the person saw. */
+  assignCase: (externalId: string, version: number, assignee?: string) =>
+    run('assign_case', { externalId }, assignee === undefined ? { version } : { version, assignee }),
+  unassignCase: (externalId: string, version: number) => run('unassign_case', { externalId }, { version }),
+  noteCase: (externalId: string, text: string) => run('note_case', { externalId }, { text }),
+  markCase: (externalId: string, version: number, marker: Marker | null) => run('mark_case', { externalId }, { version, marker }),
   /** A page of the audit log, newest first (admins). */
   auditLog: (filter: AuditQuery) => run('audit_log', {}, filter),
   /** Sends `body` to this monitor as a new delivery, marked as a local replay of `id`. */
@@ -262,6 +272,7 @@ export function follow(handlers: {
   onStore?: (problem: StoreProblem | null) => void;
   onWork?: (works: Work[]) => void;
   onAudit?: (entry: AuditEntry) => void;
+  onCase?: (cased: Case) => void;
 }): () => void {
   if (isDesktop) return followInProcess(handlers);
   let source: EventSource | null = null;
@@ -293,6 +304,7 @@ export function follow(handlers: {
     );
     source.addEventListener('work', (event) => handlers.onWork?.(JSON.parse((event as MessageEvent).data) as Work[]));
     source.addEventListener('audit', (event) => handlers.onAudit?.(JSON.parse((event as MessageEvent).data) as AuditEntry));
+    source.addEventListener('case', (event) => handlers.onCase?.(JSON.parse((event as MessageEvent).data) as Case));
   };
 
   // The browser closed the feed for good: the monitor refused it (its token was replaced, the
@@ -338,6 +350,8 @@ function followInProcess(handlers: Parameters<typeof follow>[0]): () => void {
         return handlers.onWork?.(payload.data);
       case 'audit':
         return handlers.onAudit?.(payload.data);
+      case 'case':
+        return handlers.onCase?.(payload.data);
     }
   });
   void stop.then(() => handlers.onState('live'));

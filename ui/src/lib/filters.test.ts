@@ -9,6 +9,8 @@ describe('filters', () => {
       { decision: '', subStatus: '', minAgeMinutes: 0 },
       { status: 'ON_HOLD', subStatus: 'a&b=c?#', minAgeMinutes: 1440 },
       { subStatus: '', minAgeMinutes: 0, sort: 'id' as const },
+      { subStatus: '', minAgeMinutes: 0, assigned: 'mine' as const },
+      { subStatus: '', minAgeMinutes: 0, assigned: 'unassigned' as const },
     ]) {
       expect(parseFilter(new URLSearchParams(filterParams(filter)))).toEqual(filter);
     }
@@ -19,6 +21,8 @@ describe('filters', () => {
     expect(parseFilter(new URLSearchParams('minAge=-5&other=1'))).toEqual(NO_FILTER);
     expect(parseFilter(new URLSearchParams('minAge=abc'))).toEqual(NO_FILTER);
     expect(parseFilter(new URLSearchParams('sort=sideways'))).toEqual(NO_FILTER);
+    expect(parseFilter(new URLSearchParams('assigned=everyone'))).toEqual(NO_FILTER);
+    expect(isFiltered({ ...NO_FILTER, assigned: 'mine' })).toBe(true);
   });
 
   it('tells a filter from none', () => {
@@ -35,6 +39,7 @@ describe('filters', () => {
       subStatus: 'x',
       minAgeMinutes: null,
       sort: null,
+      assigned: null,
       afterSince: 5,
       afterId: 'u',
       limit: 50,

@@ -2,7 +2,7 @@
 // subStatus and time in the status, and for the queue its status. On the board they live in the
 // address (#/?decision=REVIEW&subStatus=…&minAge=60), so a filtered board can be shared and
 // survives a reload. Pure functions, tested in filters.test.ts.
-import type { PageCursor, ReviewQuery, ReviewSort } from './types';
+import type { Assigned, PageCursor, ReviewQuery, ReviewSort } from './types';
 
 export interface UserFilter {
   /** undefined: any status (the review queue's own statuses only). */
@@ -15,7 +15,15 @@ export interface UserFilter {
   minAgeMinutes: number;
   /** The review queue's order; undefined: the longest wait first. Not a filter: it narrows nothing. */
   sort?: ReviewSort;
+  /** Only the person's own cases, or the unassigned ones; undefined: anyone's. */
+  assigned?: Assigned;
 }
+
+/** The case filters, as their control names them. */
+export const ASSIGNED: { value: Assigned; label: string }[] = [
+  { value: 'mine', label: 'Mine' },
+  { value: 'unassigned', label: 'Unassigned' },
+];
 
 /** The review queue's orders, as its control names them. */
 export const SORTS: { value: ReviewSort; label: string }[] = [
@@ -37,7 +45,7 @@ export const AGES = [
 ];
 
 export function isFiltered(filter: UserFilter): boolean {
-  return filter.status !== undefined || filter.decision !== undefined || filter.subStatus.trim() !== '' || filter.minAgeMinutes > 0;
+  return filter.status !== undefined || filter.decision !== undefined || filter.subStatus.trim() !== '' || filter.minAgeMinutes > 0 || filter.assigned !== undefined;
 }
 
 /** The monitor's query for one page under `filter`. */
@@ -48,6 +56,7 @@ export function filterQuery(filter: UserFilter, after: PageCursor | null, limit:
     subStatus: filter.subStatus.trim() || null,
     minAgeMinutes: filter.minAgeMinutes || null,
     sort: filter.sort ?? null,
+    assigned: filter.assigned ?? null,
     afterSince: after?.afterSince ?? null,
     afterId: after?.afterId ?? null,
     limit,
@@ -63,6 +72,7 @@ export function filterParams(filter: UserFilter): string {
   if (filter.subStatus.trim()) params.set('subStatus', filter.subStatus.trim());
   if (filter.minAgeMinutes > 0) params.set('minAge', String(filter.minAgeMinutes));
   if (filter.sort && filter.sort !== 'longestWait') params.set('sort', filter.sort);
+  if (filter.assigned) params.set('assigned', filter.assigned);
   return params.toString();
 }
 
@@ -70,11 +80,13 @@ export function filterParams(filter: UserFilter): string {
 export function parseFilter(params: URLSearchParams): UserFilter {
   const minAge = Number(params.get('minAge') ?? 0);
   const sort = SORTS.find((choice) => choice.value === params.get('sort'))?.value;
+  const assigned = ASSIGNED.find((choice) => choice.value === params.get('assigned'))?.value;
   return {
     ...(params.has('status') ? { status: params.get('status') ?? '' } : {}),
     ...(params.has('decision') ? { decision: params.get('decision') ?? '' } : {}),
     subStatus: params.get('subStatus') ?? '',
     minAgeMinutes: Number.isInteger(minAge) && minAge > 0 ? minAge : 0,
     ...(sort && sort !== 'longestWait' ? { sort } : {}),
+    ...(assigned ? { assigned } : {}),
   };
 }

@@ -1,8 +1,14 @@
 // Fans the live feed out to whichever views are open, one batch per frame (the changes that
 // arrived since the last frame, in commit order), and each new audit entry as it comes.
-import type { AuditEntry, Change } from './types';
+import type { AuditEntry, Case, Change } from './types';
 
-type Listener = { onChanges: (changes: Change[]) => void; onResync: () => void; onAudit?: (entry: AuditEntry) => void };
+type Listener = {
+  onChanges: (changes: Change[]) => void;
+  onResync: () => void;
+  onAudit?: (entry: AuditEntry) => void;
+  /** Someone worked on a case (in this window or another). */
+  onCase?: (cased: Case) => void;
+};
 const listeners = new Set<Listener>();
 
 export function listen(listener: Listener): () => void {
@@ -16,6 +22,10 @@ export function announce(changes: Change[]): void {
 
 export function announceAudit(entry: AuditEntry): void {
   for (const listener of listeners) listener.onAudit?.(entry);
+}
+
+export function announceCase(cased: Case): void {
+  for (const listener of listeners) listener.onCase?.(cased);
 }
 
 export function announceResync(): void {

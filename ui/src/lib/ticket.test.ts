@@ -46,6 +46,7 @@ describe('ticketText', () => {
   it('writes the state, ids and timeline as plain text with UTC times, invisible characters spelled out', () => {
     const text = ticketText({
       user,
+      case: { externalId: user.externalId, version: 0, assignee: null, marker: null, updatedBy: null, updatedAt: null, lastAction: null, inQueue: false, clockMs: null, dueAt: null, overSla: false, notes: [], notesWithheld: false },
       timeline: [entry(1, user.firstSeenAt, 'OPEN'), entry(7, user.lastSeenAt, 'ON_HOLD', { decision: 'REVIEW', replayOf: 3, edited: true })],
     });
     expect(text).toBe(
@@ -72,6 +73,7 @@ describe('ticketText', () => {
     const rejected = { ...user, status: 'CLOSED', decision: 'REJECT', rejectionReason: 'document expired', statusSetAt: set };
     const text = ticketText({
       user: rejected,
+      case: { externalId: user.externalId, version: 0, assignee: null, marker: null, updatedBy: null, updatedAt: null, lastAction: null, inQueue: false, clockMs: null, dueAt: null, overSla: false, notes: [], notesWithheld: false },
       timeline: [entry(9, Date.UTC(2026, 10, 29, 10, 5), 'CLOSED', { decision: 'REJECT', rejectionReason: 'document expired', statusSetAt: set, dateOfBirth: '1961-07-04' })],
     });
     expect(text).toContain('status set by the provider: 2026-11-29T10:04:59.902Z\n');

@@ -4,6 +4,66 @@
 
 export type UserState = { decision: string, status: string, subStatus: string, participantId: string, account: string, };
 
+export type Marker = "waiting-on-customer" | "escalated";
+
+export type CaseNote = { id: number, externalId: string, writtenAt: number, author: string, text: string, };
+
+export type Case = { externalId: string, 
+/**
+ * What a change names as the version it saw (0: nobody has worked on the case).
+ */
+version: number, assignee: string | null, marker: Marker | null, 
+/**
+ * Who changed it last, when, and what they did ("assigned to ann@example.com").
+ */
+updatedBy: string | null, updatedAt: number | null, lastAction: string | null, 
+/**
+ * Whether the user is in the review queue (the SLA applies).
+ */
+inQueue: boolean, 
+/**
+ * How long the SLA clock has run (waits on the customer left out), in the queue.
+ */
+clockMs: number | null, 
+/**
+ * When the clock passes the SLA, while it runs, in the queue.
+ */
+dueAt: number | null, 
+/**
+ * The clock has run longer than the SLA.
+ */
+overSla: boolean, 
+/**
+ * The notes, oldest first (on a `case` event: the note just written, if any). Empty for a
+ * role below compliance: notes may hold personal data.
+ */
+notes: Array<CaseNote>, 
+/**
+ * The notes were left out for the caller's role.
+ */
+notesWithheld: boolean, };
+
+export type Attention = { 
+/**
+ * The review queue's cases (its total).
+ */
+toReview: number, 
+/**
+ * Of those, the cases over the SLA.
+ */
+overSla: number, 
+/**
+ * The SLA, in milliseconds.
+ */
+reviewSlaMs: number, 
+/**
+ * The alert rules' conditions that fired and have not resolved (the same the alert
+ * targets and the desktop's notifications are told).
+ */
+conditions: Array<ActiveCondition>, };
+
+export type Assigned = "mine" | "unassigned";
+
 export type User = { externalId: string, firstSeenAt: number, lastSeenAt: number, statusSince: number, eventCount: number, 
 /**
  * Why the provider rejected the user (the newer envelope's `rejection_reason`).
@@ -17,7 +77,12 @@ statusSetAt: number | null,
 /**
  * The status is one the provider documents (else it shows in the "other" column).
  */
-knownStatus: boolean, knownDecision: boolean, decision: string, status: string, subStatus: string, participantId: string, account: string, };
+knownStatus: boolean, knownDecision: boolean, 
+/**
+ * The user's case (assignee, marker, SLA; no notes), where the view carries it: the
+ * board, the review queue, the user page and the live feed's changes.
+ */
+case?: Case, decision: string, status: string, subStatus: string, participantId: string, account: string, };
 
 export type BodyText = { body: string | null, bodyBase64: string | null, };
 
@@ -43,10 +108,9 @@ export type Overview = { webhookUrl: string, tunnel: Tunnel,
  */
 storeProblem: StoreProblem | null, lastDeliveryAt: number | null, knownStatuses: Array<string>, totalUsers: number, counts: Array<StatusCount>, 
 /**
- * What needs attention now: the alert rules' conditions that fired and have not resolved
- * (the same the alert targets and the desktop's notifications are told).
+ * What needs a person now (the top bar's and the tray's counts).
  */
-attention: Array<ActiveCondition>, };
+attention: Attention, };
 
 export type TeamConnection = "local" | "signed-out" | "connecting" | "connected" | "lost" | "ended";
 
@@ -97,6 +161,10 @@ decision: string | null, subStatus: string | null,
  * Only users who have been in their status at least this long.
  */
 minAgeMinutes: number | null, 
+/**
+ * Only the caller's cases, or the unassigned ones.
+ */
+assigned: Assigned | null, 
 /**
  * The order of the rows; absent: the longest wait first.
  */
@@ -160,7 +228,11 @@ dateOfBirth: string | null, headers: Array<[string, string]>,
  */
 withheld: boolean, decision: string, status: string, subStatus: string, participantId: string, account: string, body: string | null, bodyBase64: string | null, };
 
-export type UserDetail = { user: User, timeline: Array<TimelineEntry>, };
+export type UserDetail = { user: User, 
+/**
+ * The case with its notes (withheld below compliance).
+ */
+case: Case, timeline: Array<TimelineEntry>, };
 
 export type Delivery = { id: number, receivedAt: number, remoteAddr: string, method: string, outcome: Outcome, httpStatus: number, error: string | null, webhookId: string | null, bodySize: number | null, headers: Array<[string, string]>, replayOf: number | null, 
 /**
@@ -405,7 +477,7 @@ next: number | null,
  */
 lost: number, };
 
-export type LiveEvent = { "event": "change", "data": Change } | { "event": "resync", "data": Resync } | { "event": "tunnel", "data": Tunnel } | { "event": "store", "data": StoreHealth } | { "event": "work", "data": Array<Work> } | { "event": "audit", "data": AuditEntry };
+export type LiveEvent = { "event": "change", "data": Change } | { "event": "resync", "data": Resync } | { "event": "tunnel", "data": Tunnel } | { "event": "store", "data": StoreHealth } | { "event": "work", "data": Array<Work> } | { "event": "audit", "data": AuditEntry } | { "event": "case", "data": Case };
 
 export type MinuteCount = { minuteStart: number, deliveries: number, rejected: number, };
 
@@ -665,7 +737,12 @@ keepDeliveriesDays: number | null,
 /**
  * When set, the only folder backups are written into (`serve --backup-dir`).
  */
-backupDir: string | null, notifyReview: boolean, notifyReject: boolean, notifyAccept: boolean, 
+backupDir: string | null, 
+/**
+ * A review case waiting longer than this is over its SLA (`serve --review-sla`), such as
+ * `24h` or `4h30m`.
+ */
+reviewSla: string, notifyReview: boolean, notifyReject: boolean, notifyAccept: boolean, 
 /**
  * Set from the tray; kept across restarts.
  */
@@ -730,6 +807,18 @@ export type IdPath = { id: number, };
 
 export type PauseInput = { paused: boolean, };
 
+export type AssignInput = { 
+/**
+ * The case's version as the caller saw it.
+ */
+version: number, assignee?: string, };
+
+export type SeenInput = { version: number, };
+
+export type NoteInput = { text: string, version?: number, };
+
+export type MarkInput = { version: number, marker: Marker | null, };
+
 /** Every operation of the monitor (src-tauri/src/monitor/operations.rs): its HTTP route and the
  * least role allowed. The desktop window runs the same by name (all but the HTTP-only ones at the
  * end, which `Operations` does not list). */
@@ -748,6 +837,11 @@ export const OPERATIONS = {
   review: { method: 'GET', path: '/api/review', least: 'compliance' },
   review_settings: { method: 'GET', path: '/api/review/settings', least: 'compliance' },
   save_review_settings: { method: 'POST', path: '/api/review/settings', least: 'compliance' },
+  case: { method: 'GET', path: '/api/cases/{externalId}', least: 'compliance' },
+  assign_case: { method: 'POST', path: '/api/cases/{externalId}/assign', least: 'compliance' },
+  unassign_case: { method: 'POST', path: '/api/cases/{externalId}/unassign', least: 'compliance' },
+  note_case: { method: 'POST', path: '/api/cases/{externalId}/notes', least: 'compliance' },
+  mark_case: { method: 'POST', path: '/api/cases/{externalId}/marker', least: 'compliance' },
   provider_overview: { method: 'GET', path: '/api/provider', least: 'admin' },
   register: { method: 'POST', path: '/api/register', least: 'admin' },
   reconcile: { method: 'POST', path: '/api/reconcile', least: 'admin' },
@@ -795,6 +889,16 @@ export type Operations = {
   review_settings: { path: NoPath; input: NoInput; output: ReviewSettings };
   /** Keeps the review queue's filters. */
   save_review_settings: { path: NoPath; input: ReviewSettings; output: ReviewSettings };
+  /** A user's case: assignee, marker, SLA clock and notes. */
+  case: { path: UserPath; input: NoInput; output: Case };
+  /** Assigns a case to the caller, or to the person named; names the version seen. */
+  assign_case: { path: UserPath; input: AssignInput; output: Case };
+  /** Leaves a case to nobody; names the version seen. */
+  unassign_case: { path: UserPath; input: SeenInput; output: Case };
+  /** Appends a note to a case (notes are never edited or removed). */
+  note_case: { path: UserPath; input: NoteInput; output: Case };
+  /** Marks a case waiting-on-customer (its SLA clock pauses) or escalated, or clears it. */
+  mark_case: { path: UserPath; input: MarkInput; output: Case };
   /** The Register view: environments, the profile, the last attempts. */
   provider_overview: { path: NoPath; input: NoInput; output: ProviderOverview };
   /** Registers the webhook with the provider. */
@@ -829,4 +933,4 @@ export const STATUS_LABELS: Record<(typeof KNOWN_STATUSES)[number], string> = {"
 export const OTHER_STATUS_LABEL = "Other";
 
 /** Every action the audit log records, as its entries name them. */
-export const AUDIT_ACTIONS = ["sign-in","sign-in-failed","sign-out","sessions-ended","user-viewed","body-viewed","search","export","replay","resend","register","reconcile","settings-changed","backup","case-work","refused-by-role","watch"] as const;
+export const AUDIT_ACTIONS = ["sign-in","sign-in-failed","sign-out","sessions-ended","user-viewed","body-viewed","search","export","replay","resend","register","reconcile","settings-changed","backup","case-assign","case-unassign","case-note","case-marker","refused-by-role","watch"] as const;
