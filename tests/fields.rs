@@ -123,7 +123,8 @@ async fn the_rejection_reason_and_the_providers_time_reach_lookup_exports_and_a_
     conn.execute_batch(
         "ALTER TABLE events DROP COLUMN rejection_reason; ALTER TABLE events DROP COLUMN status_set_at;
          ALTER TABLE users DROP COLUMN rejection_reason; ALTER TABLE users DROP COLUMN status_set_at;
-         ALTER TABLE users DROP COLUMN stay_from; PRAGMA user_version = 11;",
+         ALTER TABLE users DROP COLUMN stay_from; DROP TABLE case_notes; DROP TABLE cases;
+         PRAGMA user_version = 11;",
     )
     .unwrap();
     drop(conn);
