@@ -562,3 +562,60 @@ fn unusable_targets_are_refused_at_start_without_their_secrets() {
     assert_no_secret("config", &shown);
     let _ = std::io::stdout().flush();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_review_case_past_the_sla_alerts_once_and_its_decision_resolves_it() {
+    let scratch = Scratch::new();
+    let slack = Receiver::start(|_| 200).await;
+    let slack_url = format!("slack:{}/services/{SLACK_TOKEN}", slack.base);
+    let (monitor, base, token) = start_monitor(
+        &scratch.db(),
+        &[
+            "--review-sla",
+            "1s",
+            "--alert-to",
+            &slack_url,
+            "--alert-settle",
+            "200ms",
+        ],
+    );
+    let answer = post(&monitor.webhook_url, flat("sla_1", "REVIEW", "ON_HOLD")).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    // The case passes its SLA: one alert, linked to the review queue, counted in the overview.
+    let started = slack.wait_for(1).await;
+    assert!(
+        started[0]
+            .body
+            .contains("1 review case is over the review SLA of"),
+        "{}",
+        started[0].body
+    );
+    assert!(started[0].body.contains("/#/review"), "{}", started[0].body);
+    let overview = send(
+        client()
+            .get(format!("{base}/api/overview"))
+            .bearer_auth(&token),
+    )
+    .await;
+    let attention = &overview.json()["attention"];
+    assert_eq!(attention["overSla"], 1, "{attention}");
+    assert!(
+        attention["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|active| active["rule"] == "review-sla"),
+        "{attention}"
+    );
+    // The decision takes the case out of the queue: resolved, once.
+    let answer = post(&monitor.webhook_url, flat("sla_1", "ACCEPT", "CLOSED")).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let both = slack.wait_for(2).await;
+    assert!(
+        both[1].body.contains("KYC Monitor resolved: "),
+        "{}",
+        both[1].body
+    );
+    assert_eq!(slack.all().len(), 2, "once each");
+    assert_no_secret("the log", &logs_of(monitor));
+}

@@ -290,7 +290,10 @@ async fn two_people_work_cases_at_once_and_nothing_is_lost() {
     assert_eq!(user["notes"], json!([]));
     let csv = stdout(&cli(&team.monitor.db, &["export", "users"]));
     let head = csv.lines().next().unwrap();
-    assert!(head.ends_with(",eventCount,rejectionReason,statusSetAt,assignee,notes"), "{head}");
+    assert!(
+        head.ends_with(",eventCount,rejectionReason,statusSetAt,assignee,notes"),
+        "{head}"
+    );
     assert!(csv.contains("Asked for a new photo."));
     let notes = export_jsonl(&team.monitor.db, "notes");
     assert_eq!(notes.len(), 2);

@@ -302,7 +302,7 @@ pub(super) async fn counts(link: &TeamLink) -> Option<super::tray::Counts> {
         .map(|conditions| {
             conditions
                 .iter()
-                .filter_map(|one| one["condition"]["summary"].as_str().map(str::to_owned))
+                .filter_map(|one| one["summary"].as_str().map(str::to_owned))
                 .collect()
         })
         .unwrap_or_default();
