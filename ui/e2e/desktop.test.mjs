@@ -534,6 +534,40 @@ describe('the desktop app in a real window', { skip: !binary && 'set KYC_MONITOR
     }
   });
 
+  it('notifies by the alert rules: a review case past the SLA set in Settings', async () => {
+    // The review SLA from the settings file; the alert engine's rule tells the notifier and the
+    // tray, as it tells alert targets (30 s settle, the default, before it fires).
+    const desktop = await startDesktopSession(env);
+    const database = join(scratch, 'sla.db');
+    const settingsFile = join(scratch, 'config', 'kyc-monitor', 'desktop-settings.json');
+    mkdirSync(dirname(settingsFile), { recursive: true });
+    writeFileSync(settingsFile, JSON.stringify({ notifyReview: false, notifyReject: false, notifyAccept: false, reviewSla: '1s' }));
+    let session;
+    try {
+      session = await launch(database);
+      const webhookUrl = await eventually(async () => {
+        const url = await session.attribute(await session.find('.endpoint .url'), 'title');
+        return url?.startsWith(`http://127.0.0.1:${listenPort}/kyc-webhook/`) ? url : null;
+      }, 'the webhook URL to show');
+      const status = await fetch(webhookUrl, {
+        method: 'POST',
+        body: JSON.stringify({ externalId: 'sla_desk', decision: 'REVIEW', status: 'ON_HOLD', subStatus: '', participantId: '', account: '' }),
+      }).then((r) => r.status);
+      assert.equal(status, 200);
+      const alert = await desktop.next((event) => event.event === 'notify' && event.summary === 'Needs attention', 0, 60_000);
+      assert.match(alert.body, /^1 review case is over the review SLA of 1s/);
+      const menu = async () => (await desktop.ask({ cmd: 'menu' }, 'menu')).items.map((item) => item.label);
+      await eventually(async () => (await menu()).includes('1 to review, 1 over SLA'), 'the tray to count the case over SLA');
+      // A click on the notification opens the review queue.
+      await desktop.ask({ cmd: 'action', id: alert.id, key: 'default' }, 'action-sent');
+      await eventually(async () => (await session.execute('return location.hash')) === '#/review', 'the notification to open the review queue');
+    } finally {
+      await session?.end().catch(() => {});
+      await desktop.stop();
+      rmSync(settingsFile, { force: true });
+    }
+  });
+
   it('keeps the ngrok authtoken in the keychain, never in a file or the page', async () => {
     const database = join(scratch, 'keychain.db');
     const token = '2kcDesktopKeychainToken_b71e';
