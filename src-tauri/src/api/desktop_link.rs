@@ -9,17 +9,16 @@ use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Serialize;
 
 use super::error::refuse;
-use super::sign_in::{audit_entry, LOGIN_COOKIE, LOGIN_COOKIE_SECONDS};
+use super::sign_in::{audit_entry, to_provider};
 use crate::access::{AuditAction, AuditOutcome, Role};
 use crate::auth::desktop::{DesktopQuery, TokenRequest};
 use crate::auth::pages::page;
-use crate::auth::sessions::set_cookie;
 use crate::auth::TeamAuth;
 use crate::monitor::Monitor;
 
@@ -60,18 +59,7 @@ pub(super) async fn begin(
     match rp.begin().await {
         Ok(start) => {
             team.desktop.begin(&start.browser, request);
-            let mut response = Redirect::to(&start.url).into_response();
-            response.headers_mut().append(
-                header::SET_COOKIE,
-                set_cookie(
-                    LOGIN_COOKIE,
-                    &start.browser,
-                    "/auth",
-                    Some(LOGIN_COOKIE_SECONDS),
-                    team.config.secure_cookies(),
-                ),
-            );
-            response
+            to_provider(&start, team.config.secure_cookies())
         }
         Err(error) => {
             tracing::warn!(%error, "a desktop sign-in could not start");

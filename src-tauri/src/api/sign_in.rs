@@ -119,20 +119,7 @@ async fn login(team: Option<Extension<Arc<TeamAuth>>>) -> Response {
     };
     let secure = team.as_ref().is_some_and(|t| t.config.secure_cookies());
     match rp.begin().await {
-        Ok(start) => {
-            let mut response = Redirect::to(&start.url).into_response();
-            response.headers_mut().append(
-                header::SET_COOKIE,
-                set_cookie(
-                    LOGIN_COOKIE,
-                    &start.browser,
-                    "/auth",
-                    Some(LOGIN_COOKIE_SECONDS),
-                    secure,
-                ),
-            );
-            response
-        }
+        Ok(start) => to_provider(&start, secure),
         Err(error) => {
             tracing::warn!(%error, "a sign-in could not start");
             page(
@@ -143,6 +130,23 @@ async fn login(team: Option<Extension<Arc<TeamAuth>>>) -> Response {
             )
         }
     }
+}
+
+/// Sends the browser to the provider's sign-in, with the cookie that ties its answer to this
+/// browser (the browser's and the desktop app's sign-ins alike).
+pub(super) fn to_provider(start: &crate::auth::oidc::LoginStart, secure: bool) -> Response {
+    let mut response = Redirect::to(&start.url).into_response();
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(
+            LOGIN_COOKIE,
+            &start.browser,
+            "/auth",
+            Some(LOGIN_COOKIE_SECONDS),
+            secure,
+        ),
+    );
+    response
 }
 
 /// The provider's answer: a session for the person when all checks out, else a page saying
