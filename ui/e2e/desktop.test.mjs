@@ -31,6 +31,22 @@ function freePort() {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Clicks a notification until `opened` holds. The app listens for a notification's click only
+ * once the desktop has shown it, so a click sent in between (which the test, unlike a person,
+ * can do) is lost; like a person, the test then clicks again.
+ */
+async function clickNotification(desktop, id, opened, what) {
+  await eventually(async () => {
+    await desktop.ask({ cmd: 'action', id, key: 'default' }, 'action-sent');
+    for (let tries = 0; tries < 20; tries++) {
+      if (await opened().catch(() => false)) return true;
+      await sleep(100);
+    }
+    return false;
+  }, what);
+}
+
 /** Retries `probe` until it returns a truthy value (a guard against hangs, not a timing check). */
 async function eventually(probe, what, limit = 30_000) {
   const start = Date.now();
@@ -383,8 +399,9 @@ describe('the desktop app in a real window', { skip: !binary && 'set KYC_MONITOR
       );
 
       // A click on the notification opens that user.
-      await desktop.ask({ cmd: 'action', id: reject.id, key: 'default' }, 'action-sent');
-      await eventually(
+      await clickNotification(
+        desktop,
+        reject.id,
         async () => (await session.text(await session.find('.user-page h1'))) === 'tray_reject',
         'the notification to open tray_reject',
       );
@@ -497,8 +514,7 @@ describe('the desktop app in a real window', { skip: !binary && 'set KYC_MONITOR
       // A click on the summary opens the board.
       await session.execute('location.hash = "#/user/burst_00"');
       await session.waitFor('.user-page h1');
-      await desktop.ask({ cmd: 'action', id: summaries[0].id, key: 'default' }, 'action-sent');
-      await session.waitFor('[data-testid="board"]');
+      await clickNotification(desktop, summaries[0].id, async () => Boolean(await session.find('[data-testid="board"]')), 'the summary to open the board');
 
       // Closing the window keeps the monitor running in the tray; Show window brings it back.
       const mapped = async () => (await desktop.ask({ cmd: 'window-mapped', title: 'KYC Monitor' }, 'window')).mapped;
@@ -559,8 +575,12 @@ describe('the desktop app in a real window', { skip: !binary && 'set KYC_MONITOR
       const menu = async () => (await desktop.ask({ cmd: 'menu' }, 'menu')).items.map((item) => item.label);
       await eventually(async () => (await menu()).includes('1 to review, 1 over SLA'), 'the tray to count the case over SLA');
       // A click on the notification opens the review queue.
-      await desktop.ask({ cmd: 'action', id: alert.id, key: 'default' }, 'action-sent');
-      await eventually(async () => (await session.execute('return location.hash')) === '#/review', 'the notification to open the review queue');
+      await clickNotification(
+        desktop,
+        alert.id,
+        async () => (await session.execute('return location.hash')) === '#/review',
+        'the notification to open the review queue',
+      );
     } finally {
       await session?.end().catch(() => {});
       await desktop.stop();
