@@ -14,6 +14,7 @@ use harness::*;
 use kyc_monitor::access::Role;
 use kyc_monitor::monitor::operations::specs;
 use serde_json::{json, Value};
+use support::team::Team;
 use support::*;
 
 const ANN: &str = "ann@example.com";
@@ -24,9 +25,9 @@ async fn two_people_work_cases_at_once_and_nothing_is_lost() {
     let team = Team::start(&[]);
     team.hold("case_1").await;
     team.hold("case_2").await;
-    let ann = team.person(ANN, Role::Compliance).await;
-    let bob = team.person(BOB, Role::Admin).await;
-    let sue = team.person("sue@example.com", Role::Support).await;
+    let ann = team.person_as(ANN, Role::Compliance).await;
+    let bob = team.person_as(BOB, Role::Admin).await;
+    let sue = team.person_as("sue@example.com", Role::Support).await;
     let mut bobs_feed = bob.feed().await;
     let mut sues_feed = sue.feed().await;
 
@@ -199,7 +200,7 @@ async fn two_people_work_cases_at_once_and_nothing_is_lost() {
         ["case_1"]
     );
     // The board's card shows the assignee to a viewer too.
-    let vic = team.person("vic@example.com", Role::Viewer).await;
+    let vic = team.person_as("vic@example.com", Role::Viewer).await;
     let board = vic.json("/api/board/ON_HOLD").await;
     let card = board["users"]
         .as_array()

@@ -6,216 +6,16 @@
 
 mod support;
 
-use std::process::Command;
-
 use kyc_monitor::access::Role;
 use kyc_monitor::monitor::operations::{specs, Method, Spec};
 use serde_json::{json, Value};
-use support::idp::{Browser, Seen};
+use support::idp::Browser;
+use support::team::{Person, Team};
 use support::*;
 
 const PARTICIPANT: &str = "firms/ISV-Participant-Acme/users/user_roles_1";
 const ACCOUNT: &str = "firms/ISV-Acme/accounts/7c1e9a02b4d6";
 const USER: &str = "user_roles_1";
-
-/// A team monitor behind a sign-in proxy at 127.0.0.1, one group per role.
-struct Team {
-    monitor: Monitor,
-    ui: String,
-    _scratch: Scratch,
-}
-
-impl Team {
-    fn start() -> Team {
-        let scratch = Scratch::new();
-        let port = free_port();
-        let ui = format!("http://127.0.0.1:{port}");
-        let mut monitor = Monitor::start_on(
-            &scratch.db(),
-            &format!("127.0.0.1:{port}"),
-            &[
-                "--auth",
-                "proxy",
-                "--trusted-proxy",
-                "127.0.0.1/32",
-                "--public-ui-url",
-                &ui,
-                "--role",
-                "admin=g-admin",
-                "--role",
-                "compliance=g-comp",
-                "--role",
-                "support=g-sup",
-                "--role",
-                "viewer=g-view",
-            ],
-            &mut Command::new(BIN),
-        );
-        assert_eq!(monitor.team_ui(), ui);
-        Team {
-            monitor,
-            ui,
-            _scratch: scratch,
-        }
-    }
-
-    /// Delivers `body` to the webhook as the provider would, and waits until it is projected.
-    async fn deliver(&self, external_id: &str, body: String) {
-        assert_eq!(post(&self.monitor.webhook_url, body).await.status, 200);
-        let db = self.monitor.db.clone();
-        eventually(&format!("{external_id} on the board"), || {
-            let found = lookup(&db, external_id);
-            async move { found.ok_or_else(|| "not yet".to_owned()) }
-        })
-        .await;
-    }
-
-    /// A person of `role` as the proxy presents them, with the CSRF token of their session.
-    async fn person(&self, role: Role) -> Person {
-        let group = match role {
-            Role::Admin => "g-admin",
-            Role::Compliance => "g-comp",
-            Role::Support => "g-sup",
-            Role::Viewer => "g-view",
-        };
-        let mut person = Person {
-            browser: Browser::new(),
-            email: format!("{role}@example.com"),
-            groups: format!("staff, {group}"),
-            ui: self.ui.clone(),
-            csrf: String::new(),
-        };
-        let session = person.get("/api/session").await;
-        assert_eq!(session.status, 200, "{}", session.body);
-        let session: Value = serde_json::from_str(&session.body).unwrap();
-        assert_eq!(session["role"], role.as_str());
-        person.csrf = session["csrfToken"].as_str().unwrap().to_owned();
-        person
-    }
-
-    fn audit(&self) -> Vec<Value> {
-        let output = cli(&self.monitor.db, &["audit", "export", "--format", "jsonl"]);
-        assert!(output.status.success(), "{output:?}");
-        stdout(&output)
-            .lines()
-            .map(|line| serde_json::from_str(line).expect("a JSON line"))
-            .collect()
-    }
-}
-
-/// Someone behind the proxy: every request carries their headers and their session's cookie.
-struct Person {
-    browser: Browser,
-    email: String,
-    groups: String,
-    ui: String,
-    csrf: String,
-}
-
-impl Person {
-    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        let request = self
-            .browser
-            .client
-            .request(method.clone(), format!("{}{path}", self.ui))
-            .header("X-Forwarded-Email", &self.email)
-            .header("X-Forwarded-Groups", &self.groups);
-        if method == reqwest::Method::GET {
-            return request;
-        }
-        request
-            .header("Origin", &self.ui)
-            .header("X-CSRF-Token", &self.csrf)
-    }
-
-    async fn get(&self, path: &str) -> Seen {
-        self.browser
-            .see(self.request(reqwest::Method::GET, path))
-            .await
-    }
-
-    async fn get_json(&self, path: &str) -> (Value, String) {
-        let seen = self.get(path).await;
-        assert_eq!(seen.status, 200, "{path}: {}", seen.body);
-        (serde_json::from_str(&seen.body).unwrap(), seen.body)
-    }
-
-    /// The live feed, replayed from the first delivery.
-    async fn feed(&self) -> Feed {
-        let response = self
-            .request(reqwest::Method::GET, "/api/feed?after=0")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        Feed {
-            response,
-            buffer: String::new(),
-            seen: Vec::new(),
-        }
-    }
-}
-
-/// An open live feed, read event by event.
-struct Feed {
-    response: reqwest::Response,
-    buffer: String,
-    /// Every event read so far: its name and data.
-    seen: Vec<(String, Value)>,
-}
-
-impl Feed {
-    /// Reads until an event for which `wanted` holds, and returns it.
-    async fn until(&mut self, what: &str, wanted: impl Fn(&str, &Value) -> bool) -> Value {
-        loop {
-            while let Some(end) = self.buffer.find("\n\n") {
-                let block: String = self.buffer.drain(..end + 2).collect();
-                let mut name = "message".to_owned();
-                let mut data = String::new();
-                for line in block.lines() {
-                    if let Some(value) = line.strip_prefix("event: ") {
-                        name = value.to_owned();
-                    } else if let Some(value) = line.strip_prefix("data: ") {
-                        data.push_str(value);
-                    }
-                }
-                if data.is_empty() {
-                    continue;
-                }
-                let data: Value = serde_json::from_str(&data).expect("JSON data");
-                self.seen.push((name.clone(), data.clone()));
-                if wanted(&name, &data) {
-                    return data;
-                }
-            }
-            let chunk =
-                tokio::time::timeout(std::time::Duration::from_secs(60), self.response.chunk())
-                    .await
-                    .unwrap_or_else(|_| panic!("waited a minute on the feed for {what}"))
-                    .expect("the feed goes on")
-                    .unwrap_or_else(|| panic!("the feed ended before {what}"));
-            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
-        }
-    }
-
-    /// Reads until the monitor ends the feed.
-    async fn ends(&mut self, what: &str) {
-        loop {
-            let chunk =
-                tokio::time::timeout(std::time::Duration::from_secs(60), self.response.chunk())
-                    .await
-                    .unwrap_or_else(|_| panic!("waited a minute for the feed to end: {what}"));
-            match chunk {
-                Ok(Some(_)) => continue,
-                Ok(None) | Err(_) => return,
-            }
-        }
-    }
-
-    fn names(&self) -> Vec<&str> {
-        self.seen.iter().map(|(name, _)| name.as_str()).collect()
-    }
-}
 
 /// A declared route's address, its parameters filled with what exists.
 fn address(spec: &Spec) -> String {
@@ -256,7 +56,7 @@ async fn with_users(team: &Team) {
 
 #[tokio::test]
 async fn every_declared_operation_is_refused_exactly_to_the_roles_below_its_own() {
-    let team = Team::start();
+    let team = Team::start(&[]);
     with_users(&team).await;
     let mut refused = Vec::new();
     for role in Role::ALL {
@@ -350,7 +150,7 @@ async fn every_declared_operation_is_refused_exactly_to_the_roles_below_its_own(
 
 #[tokio::test]
 async fn support_sees_users_masked_without_headers_bodies_or_personal_data() {
-    let team = Team::start();
+    let team = Team::start(&[]);
     with_users(&team).await;
     let support = team.person(Role::Support).await;
 
@@ -398,7 +198,7 @@ async fn support_sees_users_masked_without_headers_bodies_or_personal_data() {
 #[tokio::test]
 async fn below_compliance_a_search_finds_by_externalid_only_and_below_admin_the_webhook_token_is_hidden(
 ) {
-    let team = Team::start();
+    let team = Team::start(&[]);
     with_users(&team).await;
     let support = team.person(Role::Support).await;
     // A masked identifier cannot be read back by searching for it a part at a time.
@@ -461,7 +261,7 @@ fn urlencoding(text: &str) -> String {
 
 #[tokio::test]
 async fn the_viewer_s_board_is_masked() {
-    let team = Team::start();
+    let team = Team::start(&[]);
     with_users(&team).await;
     let viewer = team.person(Role::Viewer).await;
     let (page, text) = viewer.get_json("/api/board/CLOSED").await;
@@ -481,7 +281,7 @@ async fn the_viewer_s_board_is_masked() {
 
 #[tokio::test]
 async fn the_feed_masks_users_below_compliance_and_carries_audit_events_to_admins_only() {
-    let team = Team::start();
+    let team = Team::start(&[]);
     with_users(&team).await;
     let admin = team.person(Role::Admin).await;
     let support = team.person(Role::Support).await;
@@ -530,7 +330,7 @@ async fn the_feed_masks_users_below_compliance_and_carries_audit_events_to_admin
 
 #[tokio::test]
 async fn a_proxy_sign_in_is_audited_once_per_session_and_a_person_without_a_role_too() {
-    let team = Team::start();
+    let team = Team::start(&[]);
     let support = team.person(Role::Support).await;
     for _ in 0..3 {
         assert_eq!(support.get("/api/session").await.status, 200);
@@ -574,7 +374,7 @@ async fn a_proxy_sign_in_is_audited_once_per_session_and_a_person_without_a_role
 
 #[tokio::test]
 async fn an_open_feed_ends_when_its_session_ends() {
-    let team = Team::start();
+    let team = Team::start(&[]);
     with_users(&team).await;
 
     // Signing out ends the feed opened with that session.
@@ -654,7 +454,7 @@ fn the_readme_s_role_table_names_every_operation_at_its_least_role() {
 #[tokio::test]
 async fn a_date_of_birth_from_the_newer_envelope_reaches_compliance_only_never_support_or_viewer() {
     const BORN: &str = "1961-07-04";
-    let team = Team::start();
+    let team = Team::start(&[]);
     with_users(&team).await;
     let mut feeds = Vec::new();
     for role in [Role::Support, Role::Viewer] {

@@ -6,6 +6,7 @@ pub mod bore;
 pub mod bulk;
 pub mod disks;
 pub mod idp;
+pub mod team;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
