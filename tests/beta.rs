@@ -201,23 +201,7 @@ fn emulate_api_beta_prints_the_users_it_starts_and_sends_only_final_outcomes() {
 async fn demo_stats(api: &str, users: &str) -> (Scratch, Monitor, serde_json::Value) {
     let scratch = Scratch::new();
     let db = scratch.db();
-    let args = [
-        "--demo",
-        "--demo-api",
-        api,
-        "--demo-users",
-        users,
-        "--demo-speed",
-        "100",
-        "--demo-hold-rate",
-        "0.25",
-        "--demo-abandon-rate",
-        "0.25",
-        "--poll-every",
-        "1s",
-        "--poll-rate",
-        "50/s",
-    ];
+    let args = support::quick_demo(api, users, &["--poll-every", "1s", "--poll-rate", "50/s"]);
     let mut monitor = Monitor::start_with_ui(&db, &args);
     let (base, token) = monitor.ui();
     let get = |path: &'static str| {

@@ -15,23 +15,7 @@ const CLIENT_ID: &str = "poll-partner";
 async fn polling_makes_the_board_and_review_queue_true_under_the_beta_api() {
     let scratch = Scratch::new();
     let db = scratch.db();
-    let args = [
-        "--demo",
-        "--demo-api",
-        "beta",
-        "--demo-users",
-        "8",
-        "--demo-speed",
-        "100",
-        "--demo-hold-rate",
-        "0.25",
-        "--demo-abandon-rate",
-        "0.25",
-        "--poll-every",
-        "1s",
-        "--poll-rate",
-        "20/s",
-    ];
+    let args = support::quick_demo("beta", "8", &["--poll-every", "1s", "--poll-rate", "20/s"]);
     let mut monitor = Monitor::start_with_ui(&db, &args);
     let (base, token) = monitor.ui();
     let get = |path: &'static str| {

@@ -188,22 +188,8 @@ fn watch_from_csv_takes_the_external_id_column_and_refuses_a_file_with_a_bad_row
 async fn a_beta_demo_shows_the_users_it_started_on_the_board_before_they_are_final() {
     let scratch = Scratch::new();
     let db = scratch.db();
-    let args = [
-        "--demo",
-        "--demo-api",
-        "beta",
-        "--demo-users",
-        "8",
-        "--demo-speed",
-        "100",
-        "--demo-hold-rate",
-        "0.25",
-        "--demo-abandon-rate",
-        "0.25",
-        // Only what the webhooks and the watch tell (polling: tests/poll.rs).
-        "--poll-every",
-        "off",
-    ];
+    // Only what the webhooks and the watch tell (polling: tests/poll.rs).
+    let args = support::quick_demo("beta", "8", &["--poll-every", "off"]);
     let mut monitor = Monitor::start_with_ui(&db, &args);
     let (base, token) = monitor.ui();
     let get = |path: String| {

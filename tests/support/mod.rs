@@ -15,6 +15,26 @@ use std::time::Duration;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_kyc-monitor");
 
+/// `serve`'s options for a quick demo: `users` flows of the `api` emulator (`documented` or
+/// `beta`) at 100 times speed, a quarter held for review and a quarter abandoned, then `more`.
+pub fn quick_demo<'a>(api: &'a str, users: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "--demo",
+        "--demo-api",
+        api,
+        "--demo-users",
+        users,
+        "--demo-speed",
+        "100",
+        "--demo-hold-rate",
+        "0.25",
+        "--demo-abandon-rate",
+        "0.25",
+    ];
+    args.extend_from_slice(more);
+    args
+}
+
 /// Sample deliveries in both documented forms, in `tests/fixtures`.
 pub fn fixture(name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
