@@ -5,86 +5,42 @@
 
 mod support;
 
-use std::process::Command;
-
 use kyc_monitor::monitor::ErrorCode;
 use kyc_monitor::team_link::{self, Bearer, FeedItem, TeamLink};
 use serde_json::json;
-use support::idp::{Browser, Idp, CLIENT_ID, CLIENT_SECRET};
+use support::idp::{Browser, OidcTeam as Team};
 use support::*;
 
-struct Team {
-    _idp: Idp,
-    monitor: Monitor,
-    ui: String,
-    _scratch: Scratch,
+/// The team monitor's address as the app takes it.
+fn url_of(team: &Team) -> url::Url {
+    team_link::team_url(&team.ui).unwrap()
 }
 
-impl Team {
-    fn start() -> Team {
-        let scratch = Scratch::new();
-        let port = free_port();
-        let ui = format!("http://127.0.0.1:{port}");
-        let idp = Idp::start(&ui);
-        let args = [
-            "--auth",
-            "oidc",
-            "--oidc-issuer",
-            &idp.issuer,
-            "--oidc-client-id",
-            CLIENT_ID,
-            "--public-ui-url",
-            &ui,
-            "--role",
-            "admin=kyc-admins",
-            "--role",
-            "support=kyc-support",
-        ];
-        let mut monitor = Monitor::start_on(
-            &scratch.db(),
-            &format!("127.0.0.1:{port}"),
-            &args,
-            Command::new(BIN).env("KYC_MONITOR_OIDC_CLIENT_SECRET", CLIENT_SECRET),
-        );
-        assert_eq!(monitor.team_ui(), ui);
-        Team {
-            _idp: idp,
-            monitor,
-            ui,
-            _scratch: scratch,
-        }
-    }
-
-    fn url(&self) -> url::Url {
-        team_link::team_url(&self.ui).unwrap()
-    }
-
-    /// Signs in as `user` through the app's own client, a browser walking the provider's
-    /// forms and then opening the app's loopback address.
-    async fn app_signs_in(&self, user: &str) -> (TeamLink, team_link::TeamPerson) {
-        let user = user.to_owned();
-        let (bearer, person) = team_link::sign_in(&self.url(), move |start| {
-            let start = start.to_owned();
-            let app = url::Url::parse(&start)
-                .unwrap()
-                .query_pairs()
-                .find(|(k, _)| k == "redirect_uri")
-                .map(|(_, v)| v.into_owned())
-                .expect("the app's loopback address");
-            assert!(app.starts_with("http://127.0.0.1:"), "{app}");
-            tokio::spawn(async move {
-                let browser = Browser::new();
-                let back = browser.sign_in_from(&start, &user, &app).await;
-                let seen = browser.get(&back).await;
-                assert_eq!(seen.status, 200, "{}", seen.body);
-                assert!(seen.body.contains("Signed in"), "{}", seen.body);
-            });
-            Ok(())
-        })
-        .await
-        .expect("the app signs in");
-        (TeamLink::new(self.url(), bearer), person)
-    }
+/// Signs in as `user` through the app's own client, a browser walking the provider's forms and
+/// then opening the app's loopback address.
+async fn app_signs_in(team: &Team, user: &str) -> (TeamLink, team_link::TeamPerson) {
+    let user = user.to_owned();
+    let (bearer, person) = team_link::sign_in(&url_of(team), move |start| {
+        let start = start.to_owned();
+        let app = url::Url::parse(&start)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "redirect_uri")
+            .map(|(_, v)| v.into_owned())
+            .expect("the app's loopback address");
+        assert!(app.starts_with("http://127.0.0.1:"), "{app}");
+        tokio::spawn(async move {
+            let browser = Browser::new();
+            let back = browser.sign_in_from(&start, &user, &app).await;
+            let seen = browser.get(&back).await;
+            assert_eq!(seen.status, 200, "{}", seen.body);
+            assert!(seen.body.contains("Signed in"), "{}", seen.body);
+        });
+        Ok(())
+    })
+    .await
+    .expect("the app signs in");
+    (TeamLink::new(url_of(team), bearer), person)
 }
 
 /// Walks a desktop sign-in in a browser up to the monitor's redirect to the app's loopback
@@ -142,8 +98,8 @@ fn code_of(redirect: &str) -> String {
 
 #[tokio::test]
 async fn the_app_signs_in_through_the_browser_and_works_with_its_bearer_session() {
-    let team = Team::start();
-    let (link, person) = team.app_signs_in("alice").await;
+    let team = Team::start(&[]);
+    let (link, person) = app_signs_in(&team, "alice").await;
     assert_eq!(person.user, "alice@example.com");
     assert_eq!(person.role.as_str(), "admin");
     assert_eq!(link.person().await.unwrap(), person);
@@ -203,9 +159,9 @@ async fn the_app_signs_in_through_the_browser_and_works_with_its_bearer_session(
 
 #[tokio::test]
 async fn a_bearer_session_has_its_person_s_role_and_ends_when_an_admin_ends_it() {
-    let team = Team::start();
-    let (alice, _) = team.app_signs_in("alice").await;
-    let (bob, person) = team.app_signs_in("bob").await;
+    let team = Team::start(&[]);
+    let (alice, _) = app_signs_in(&team, "alice").await;
+    let (bob, person) = app_signs_in(&team, "bob").await;
     assert_eq!(person.role.as_str(), "support");
     let refused = bob
         .operation("audit_log", json!({}), json!({}))
@@ -250,7 +206,7 @@ async fn a_bearer_session_has_its_person_s_role_and_ends_when_an_admin_ends_it()
     alice.person().await.expect("alice's session goes on");
 
     // A made-up bearer is no session.
-    let forged = TeamLink::new(team.url(), Bearer::new("A".repeat(43)));
+    let forged = TeamLink::new(url_of(&team), Bearer::new("A".repeat(43)));
     assert_eq!(
         forged.person().await.unwrap_err().code,
         ErrorCode::Unauthorized
@@ -267,7 +223,7 @@ async fn alice_secret(team: &Team) -> String {
 
 #[tokio::test]
 async fn codes_go_only_to_loopback_addresses_once_and_with_their_verifier() {
-    let team = Team::start();
+    let team = Team::start(&[]);
     // Not a loopback address: refused before any sign-in starts.
     for bad in [
         "https://evil.example.com:443/cb",

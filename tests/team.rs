@@ -7,70 +7,8 @@ mod support;
 use std::process::Command;
 
 use serde_json::json;
-use support::idp::{Browser, Idp, Seen, CLIENT_ID, CLIENT_SECRET, OTHER_CLIENT_ID};
+use support::idp::{Browser, OidcTeam as Team, Seen, OTHER_CLIENT_ID};
 use support::*;
-
-/// A team monitor signing in through its own provider.
-struct Team {
-    idp: Idp,
-    monitor: Monitor,
-    ui: String,
-    _scratch: Scratch,
-}
-
-impl Team {
-    fn start(extra: &[&str]) -> Team {
-        let scratch = Scratch::new();
-        let port = free_port();
-        let ui = format!("http://127.0.0.1:{port}");
-        let idp = Idp::start(&ui);
-        let mut args = vec![
-            "--auth",
-            "oidc",
-            "--oidc-issuer",
-            &idp.issuer,
-            "--oidc-client-id",
-            CLIENT_ID,
-            "--public-ui-url",
-            &ui,
-            "--role",
-            "admin=kyc-admins",
-            "--role",
-            "support=kyc-support",
-        ];
-        args.extend_from_slice(extra);
-        let mut monitor = Monitor::start_on(
-            &scratch.db(),
-            &format!("127.0.0.1:{port}"),
-            &args,
-            Command::new(BIN).env("KYC_MONITOR_OIDC_CLIENT_SECRET", CLIENT_SECRET),
-        );
-        assert_eq!(monitor.team_ui(), ui);
-        Team {
-            idp,
-            monitor,
-            ui,
-            _scratch: scratch,
-        }
-    }
-
-    /// A browser signed in as `user`.
-    async fn signed_in(&self, user: &str) -> Browser {
-        let browser = Browser::new();
-        let seen = browser.sign_in(&self.ui, user).await;
-        assert_eq!(seen.status, 303, "{}", seen.body);
-        browser
-    }
-
-    /// A state-changing request from the monitor's own page, with `csrf` as its token.
-    fn post(&self, browser: &Browser, path: &str, csrf: &str) -> reqwest::RequestBuilder {
-        browser
-            .client
-            .post(format!("{}{path}", self.ui))
-            .header("Origin", &self.ui)
-            .header("X-CSRF-Token", csrf)
-    }
-}
 
 fn csrf_of(session: &serde_json::Value) -> String {
     session["csrfToken"]
@@ -281,7 +219,7 @@ async fn forged_replayed_or_wrong_sign_ins_are_refused_and_nobody_is_signed_in()
     refused(&team, &replayer, seen, "did not accept the sign-in").await;
 
     // Each refusal is in the audit log, with why; the one sign-in that went through too.
-    let db = team._scratch.db();
+    let db = team.monitor.db.clone();
     let failed = support::eventually("six failed sign-ins audited", || {
         let db = db.clone();
         async move {

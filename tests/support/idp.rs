@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use reqwest::header::{LOCATION, SET_COOKIE};
 
+use super::{free_port, Monitor, Scratch, BIN};
+
 /// The monitor's client at the provider, and a second one the provider also knows.
 pub const CLIENT_ID: &str = "kyc-monitor";
 pub const CLIENT_SECRET: &str = "test-client-secret-0123456789abcdef";
@@ -215,4 +217,67 @@ fn form_action(html: &str) -> String {
     let at = rest.find("action=\"").expect("a form action") + "action=\"".len();
     let end = rest[at..].find('"').expect("the action's end");
     rest[at..at + end].replace("&amp;", "&")
+}
+
+/// A team monitor (`serve --auth oidc`) signing in through its own provider, with admins
+/// and support by group.
+pub struct OidcTeam {
+    pub idp: Idp,
+    pub monitor: Monitor,
+    pub ui: String,
+    _scratch: Scratch,
+}
+
+impl OidcTeam {
+    pub fn start(extra: &[&str]) -> OidcTeam {
+        let scratch = Scratch::new();
+        let port = free_port();
+        let ui = format!("http://127.0.0.1:{port}");
+        let idp = Idp::start(&ui);
+        let mut args = vec![
+            "--auth",
+            "oidc",
+            "--oidc-issuer",
+            &idp.issuer,
+            "--oidc-client-id",
+            CLIENT_ID,
+            "--public-ui-url",
+            &ui,
+            "--role",
+            "admin=kyc-admins",
+            "--role",
+            "support=kyc-support",
+        ];
+        args.extend_from_slice(extra);
+        let mut monitor = Monitor::start_on(
+            &scratch.db(),
+            &format!("127.0.0.1:{port}"),
+            &args,
+            Command::new(BIN).env("KYC_MONITOR_OIDC_CLIENT_SECRET", CLIENT_SECRET),
+        );
+        assert_eq!(monitor.team_ui(), ui);
+        OidcTeam {
+            idp,
+            monitor,
+            ui,
+            _scratch: scratch,
+        }
+    }
+
+    /// A browser signed in as `user`.
+    pub async fn signed_in(&self, user: &str) -> Browser {
+        let browser = Browser::new();
+        let seen = browser.sign_in(&self.ui, user).await;
+        assert_eq!(seen.status, 303, "{}", seen.body);
+        browser
+    }
+
+    /// A state-changing request from the monitor's own page, with `csrf` as its token.
+    pub fn post(&self, browser: &Browser, path: &str, csrf: &str) -> reqwest::RequestBuilder {
+        browser
+            .client
+            .post(format!("{}{path}", self.ui))
+            .header("Origin", &self.ui)
+            .header("X-CSRF-Token", csrf)
+    }
 }
