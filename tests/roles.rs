@@ -279,6 +279,70 @@ async fn the_viewer_s_board_is_masked() {
     );
 }
 
+/// The alert rules' starts and resolves reach every open window of every role, live: what
+/// the desktop app connected to a team monitor notifies, and what the page's strip shows.
+#[tokio::test]
+async fn every_role_follows_an_alert_starting_and_resolving_in_the_feed() {
+    const SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+    let team = Team::start(&[
+        "--signing-secret",
+        SECRET,
+        "--alert-refused-window",
+        "3s",
+        "--alert-settle",
+        "200ms",
+    ]);
+    let mut feeds = Vec::new();
+    for role in Role::ALL {
+        feeds.push((role, team.person(role).await.feed().await));
+    }
+    for n in 0..10 {
+        let forged = flat(&format!("forged{n}"), "", "OPEN");
+        assert_eq!(post(&team.monitor.webhook_url, forged).await.status, 401);
+    }
+    let viewer = team.person(Role::Viewer).await;
+    for (role, feed) in &mut feeds {
+        let started = feed
+            .until("the refused signatures' alert", |name, data| {
+                name == "alert" && data["resolved"] == false
+            })
+            .await;
+        assert_eq!(started["rule"], "refused-signatures", "{role}: {started}");
+        assert!(
+            started["summary"]
+                .as_str()
+                .unwrap()
+                .contains("10 deliveries refused for their signature"),
+            "{role}: {started}"
+        );
+        assert_eq!(started["view"], "#/deliveries", "{role}");
+        if *role == Role::Viewer {
+            // The overview, which the page's strip shows, holds it meanwhile.
+            let (overview, _) = viewer.get_json("/api/overview").await;
+            let conditions = &overview["attention"]["conditions"];
+            assert!(
+                conditions
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|c| c["key"] == started["key"]),
+                "{overview}"
+            );
+        }
+    }
+    // Once the window has passed the burst by, every feed tells it resolved, once.
+    for (role, feed) in &mut feeds {
+        let resolved = feed
+            .until("the alert resolving", |name, data| {
+                name == "alert" && data["resolved"] == true
+            })
+            .await;
+        assert_eq!(resolved["rule"], "refused-signatures", "{role}");
+        let alerts = feed.names().iter().filter(|name| **name == "alert").count();
+        assert_eq!(alerts, 2, "{role}: one start and one resolve");
+    }
+}
+
 #[tokio::test]
 async fn the_feed_masks_users_below_compliance_and_carries_audit_events_to_admins_only() {
     let team = Team::start(&[]);

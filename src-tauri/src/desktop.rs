@@ -193,7 +193,6 @@ fn start(
                 }
             });
             tauri::async_runtime::spawn(live::follow(app.clone(), monitor.clone()));
-            tauri::async_runtime::spawn(live::follow_alerts(app.clone(), monitor.clone()));
             (
                 Some(Core {
                     monitor,

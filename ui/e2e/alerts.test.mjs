@@ -1,5 +1,6 @@
 // Settings' alert section: each target masked, what it received and its failures, a test alert
-// sent from its button, and what needs attention now. Chromium against the real binary, a real
+// sent from its button, and what needs attention now; and the strip that tells every page what
+// needs attention, live. Chromium against the real binary, a real
 // HTTP receiver for the Slack target and a port nobody listens on for the failing one;
 // screenshots (light, dark, narrow) go to e2e/artifacts/.
 import { after, before, describe, it } from 'node:test';
@@ -9,6 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchChromium, startMonitor } from './monitor.mjs';
+import { seriousViolations } from './axe.mjs';
 
 const artifacts = join(dirname(fileURLToPath(import.meta.url)), 'artifacts');
 const TOKEN = 'T0E2E/B0E2E/slacktokenNOTSHOWN';
@@ -92,5 +94,31 @@ describe('the alert section of Settings', () => {
     }
     assert.ok(received.some((message) => /^KYC Monitor test alert: /.test(message.text)), JSON.stringify(received));
     assert.ok(received.some((message) => /^KYC Monitor alert: No delivery/.test(message.text)), JSON.stringify(received));
+  });
+
+  it('tells every page what needs attention, live, as the conditions start and resolve', async () => {
+    for (const [colorScheme, width] of [['light', 1280], ['dark', 1280], ['light', 360]]) {
+      const page = await browser.newPage({ colorScheme, viewport: { width, height: 700 } });
+      await page.goto(monitor.uiUrl);
+      const strip = page.getByTestId('attention-strip');
+      const silence = strip.locator('[data-rule="silence"]');
+      await silence.waitFor();
+      assert.match(await silence.innerText(), /^Silence: No delivery for 1s or more .*\(since .*\)\s*Show$/s);
+      assert.equal(await silence.getByRole('link', { name: 'Show' }).getAttribute('href'), '#/deliveries');
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+      assert.equal(overflow, false, `nothing scrolls sideways at ${width} px`);
+      await page.screenshot({ path: join(artifacts, `attention-strip-${colorScheme}-${width}.png`) });
+      assert.deepEqual(await seriousViolations(page), [], `no serious accessibility violation, ${colorScheme} at ${width} px`);
+      // A delivery ends the silence: the strip goes, and comes back a second of silence later,
+      // both told by the feed (no reload; the page refreshes nothing on its own meanwhile).
+      const answer = await fetch(monitor.webhookUrl, {
+        method: 'POST',
+        body: JSON.stringify({ externalId: `strip_${colorScheme}_${width}`, decision: '', status: 'OPEN', subStatus: '', participantId: '', account: '' }),
+      });
+      assert.equal(answer.status, 200);
+      await silence.waitFor({ state: 'detached' });
+      await silence.waitFor();
+      await page.close();
+    }
   });
 });

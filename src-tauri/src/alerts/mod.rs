@@ -122,6 +122,41 @@ pub struct ActiveCondition {
     pub since: i64,
 }
 
+/// A condition starting or resolving, as the live feed tells every open window (and the
+/// desktop app connected to a team monitor, which notifies it as its own alerts).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertEvent {
+    #[serde(flatten)]
+    #[ts(flatten)]
+    pub condition: Condition,
+    /// `false` when it started, `true` when it resolved.
+    pub resolved: bool,
+    /// When (Unix ms).
+    pub at: i64,
+}
+
+impl AlertEvent {
+    /// What the feed tells of an alert sent to the targets: starts and resolves, not tests.
+    pub fn of(message: &AlertMessage) -> Option<AlertEvent> {
+        let resolved = match message.kind {
+            MessageKind::Started => false,
+            MessageKind::Resolved => true,
+            MessageKind::Test => return None,
+        };
+        Some(AlertEvent {
+            condition: Condition {
+                key: message.key.clone()?,
+                rule: message.rule?,
+                summary: message.summary.clone(),
+                view: message.view.clone(),
+            },
+            resolved,
+            at: message.at,
+        })
+    }
+}
+
 /// One attempt that failed to reach a target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]

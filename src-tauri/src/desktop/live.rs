@@ -1,6 +1,6 @@
 //! Follows the core's live stream for the whole app: each event goes to the window (the `feed`
 //! Tauri event, the same events the browser reads as SSE), and changes to the tray's counts and
-//! the notifications.
+//! the notifications (those of the alert rules too).
 
 use std::sync::Arc;
 
@@ -10,27 +10,6 @@ use tauri::{AppHandle, Emitter, Manager};
 use super::notify::Notifier;
 use super::tray;
 use crate::monitor::{LiveEvent, Monitor};
-
-/// Shows the alert rules' starts and resolves as notifications, until the monitor stops.
-pub(super) async fn follow_alerts(app: AppHandle, monitor: Arc<Monitor>) {
-    let mut messages = monitor.alerts().messages();
-    let mut stopping = monitor.stopping();
-    loop {
-        tokio::select! {
-            message = messages.recv() => match message {
-                Ok(message) => {
-                    tray::refresh(&app);
-                    if let Some(notifier) = app.try_state::<Notifier>() {
-                        notifier.on_alert(&app, &message);
-                    }
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            },
-            _ = stopping.changed() => return,
-        }
-    }
-}
 
 /// Runs until the monitor stops (its stream ends then).
 /// How often the tray counts the cases over the SLA again.
@@ -66,6 +45,18 @@ pub(super) async fn follow(app: AppHandle, monitor: Arc<Monitor>) {
                 }
             }
             LiveEvent::Resync(_) | LiveEvent::Case(_) => tray::refresh(&app),
+            // The alert rules' starts and resolves, as the alert targets are told them.
+            LiveEvent::Alert(alert) => {
+                tray::refresh(&app);
+                if let Some(notifier) = app.try_state::<Notifier>() {
+                    notifier.on_alert(
+                        &app,
+                        alert.resolved,
+                        &alert.condition.summary,
+                        &alert.condition.view,
+                    );
+                }
+            }
             LiveEvent::Tunnel(_)
             | LiveEvent::Store(_)
             | LiveEvent::Work(_)

@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 use tauri::{AppHandle, Emitter, Manager};
 
 use super::{show_window, Desktop};
-use crate::alerts::{AlertMessage, MessageKind};
 use crate::monitor::ChangeView;
 use crate::store::Outcome;
 
@@ -147,13 +146,14 @@ impl Notifier {
         }
     }
 
-    /// Called for each start or resolve of an alert rule (not for test alerts, which are a
-    /// target's): shown at once, unless notifications are paused. A click opens its view.
-    pub fn on_alert(&self, app: &AppHandle, message: &AlertMessage) {
-        let summary = match message.kind {
-            MessageKind::Started => "Needs attention",
-            MessageKind::Resolved => "Resolved",
-            MessageKind::Test => return,
+    /// Called for each start or resolve of an alert rule, the local monitor's or the team
+    /// monitor's (the feed's `alert` events; test alerts are a target's and not in it): shown at
+    /// once, unless notifications are paused. A click opens `view`.
+    pub fn on_alert(&self, app: &AppHandle, resolved: bool, text: &str, view: &str) {
+        let summary = if resolved {
+            "Resolved"
+        } else {
+            "Needs attention"
         };
         let paused = app
             .try_state::<Desktop>()
@@ -164,8 +164,8 @@ impl Notifier {
         self.show(
             app,
             summary.to_owned(),
-            message.summary.clone(),
-            Opens::View(message.view.clone()),
+            text.to_owned(),
+            Opens::View(view.to_owned()),
         );
     }
 

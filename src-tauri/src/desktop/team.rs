@@ -150,6 +150,19 @@ async fn follow(app: AppHandle, team: Arc<Team>, link: TeamLink, generation: u64
                             }
                         }
                         Some("resync") => tray::refresh(&app),
+                        // The team monitor's alert rules, notified as the local ones are.
+                        Some("alert") => {
+                            tray::refresh(&app);
+                            let alert = &event["data"];
+                            if let (Some(notifier), Some(summary), Some(view)) = (
+                                app.try_state::<Notifier>(),
+                                alert["summary"].as_str(),
+                                alert["view"].as_str(),
+                            ) {
+                                let resolved = alert["resolved"] == true;
+                                notifier.on_alert(&app, resolved, summary, view);
+                            }
+                        }
                         _ => {}
                     }
                 }

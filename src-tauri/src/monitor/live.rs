@@ -1,5 +1,6 @@
 //! The live feed as a typed stream: every projected delivery (with the user's new state), the
-//! tunnel's and the store's changes, each new audit entry, and a resync when a follower fell
+//! tunnel's and the store's changes, each new audit entry, case work, each alert rule's start
+//! and resolve, and a resync when a follower fell
 //! too far behind. The
 //! browser reads it as Server-Sent Events, the desktop window as Tauri events, the tray and the
 //! notifications as it is.
@@ -15,6 +16,7 @@ use super::{
     AuditEntryView, CaseView, ChangeView, CoreError, LiveEvent, Monitor, Resync, StoreHealth,
     UserView, WorkBoard,
 };
+use crate::alerts::{AlertEvent, AlertMessage};
 use crate::store::{AuditRecord, Change, StoreProblem};
 use crate::tunnel::TunnelState;
 
@@ -33,6 +35,7 @@ impl Monitor {
         let live = self.writer.subscribe();
         let audit = self.writer.audit_appended();
         let cases = self.cases.subscribe();
+        let alerts = self.alerts().messages();
         let (after, backlog) = self
             .read(move |reader| {
                 let after = match resume {
@@ -57,6 +60,7 @@ impl Monitor {
             live,
             audit,
             cases,
+            alerts,
             stopping: self.stopping.clone(),
             backlog: backlog.into_iter(),
             last_sent: after,
@@ -80,6 +84,7 @@ struct Follower {
     live: broadcast::Receiver<Change>,
     audit: broadcast::Receiver<AuditRecord>,
     cases: broadcast::Receiver<CaseView>,
+    alerts: broadcast::Receiver<AlertMessage>,
     stopping: watch::Receiver<bool>,
     backlog: std::vec::IntoIter<Change>,
     last_sent: i64,
@@ -119,6 +124,11 @@ impl Follower {
                             Ok(case) => return Some(LiveEvent::Case(case)),
                             // Missed case work: the views reload, as after any resync.
                             Err(missed) => Err(missed),
+                        },
+                        // Alerts missed by a slow follower are in the overview it reloads anyway.
+                        Ok(message) = self.alerts.recv() => match AlertEvent::of(&message) {
+                            Some(alert) => return Some(LiveEvent::Alert(alert)),
+                            None => continue,
                         },
                         _ = self.stopping.wait_for(|stop| *stop) => return None,
                     };

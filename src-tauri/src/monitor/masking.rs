@@ -139,16 +139,18 @@ impl SeenBy for Overview {
         if !role.allows(SEES_WEBHOOK_TOKEN) {
             self.webhook_url = without_token(&self.webhook_url);
         }
-        // A forwarding destination is named only where the destinations are shown.
-        if !role.allows(Role::Compliance) {
-            for active in &mut self.attention.conditions {
-                if active.condition.rule == crate::alerts::Rule::ForwardingFailing {
-                    active.condition.summary = "A forwarding destination has been failing".into();
-                }
-            }
+        for active in &mut self.attention.conditions {
+            hide_destination(&mut active.condition, role);
         }
         self.tunnel = self.tunnel.seen_by(role);
         self
+    }
+}
+
+/// A forwarding destination is named only where the destinations are shown.
+fn hide_destination(condition: &mut crate::alerts::Condition, role: Role) {
+    if !role.allows(Role::Compliance) && condition.rule == crate::alerts::Rule::ForwardingFailing {
+        condition.summary = "A forwarding destination has been failing".into();
     }
 }
 
@@ -194,6 +196,10 @@ impl SeenBy for LiveEvent {
             })),
             LiveEvent::Tunnel(tunnel) => LiveEvent::Tunnel(tunnel.seen_by(role)),
             LiveEvent::Case(case) => LiveEvent::Case(case.seen_by(role)),
+            LiveEvent::Alert(mut alert) => {
+                hide_destination(&mut alert.condition, role);
+                LiveEvent::Alert(alert)
+            }
             other => other,
         }
     }
@@ -202,6 +208,39 @@ impl SeenBy for LiveEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failing_forwarding_destination_is_named_in_the_feed_only_to_compliance_and_up() {
+        use crate::alerts::{AlertEvent, Condition, Rule};
+        let alert = |rule| {
+            LiveEvent::Alert(AlertEvent {
+                condition: Condition {
+                    key: "forwarding:1".into(),
+                    rule,
+                    summary: "Forwarding to https://hooks.example.com/in has failed for 15m".into(),
+                    view: "#/settings".into(),
+                },
+                resolved: false,
+                at: 1,
+            })
+        };
+        let summary = |event: LiveEvent| match event {
+            LiveEvent::Alert(alert) => alert.condition.summary,
+            other => panic!("{other:?}"),
+        };
+        for role in Role::ALL {
+            let seen = summary(alert(Rule::ForwardingFailing).seen_by(role));
+            assert_eq!(
+                seen.contains("hooks.example.com"),
+                role.allows(Role::Compliance),
+                "{role}: {seen}"
+            );
+            assert!(alert(Rule::ForwardingFailing).shown_to(role));
+            // Other rules name nothing to hide.
+            let silence = summary(alert(Rule::Silence).seen_by(role));
+            assert!(silence.contains("hooks.example.com"), "{role}");
+        }
+    }
 
     #[test]
     fn masking_keeps_the_last_four_characters_only() {

@@ -90,6 +90,7 @@ pub fn typescript() -> String {
     file.declare::<crate::alerts::Rule>();
     file.declare::<crate::alerts::Condition>();
     file.declare::<crate::alerts::ActiveCondition>();
+    file.declare::<crate::alerts::AlertEvent>();
     file.declare::<crate::alerts::TargetFailure>();
     file.declare::<crate::alerts::TargetView>();
     file.declare::<crate::alerts::RuleView>();

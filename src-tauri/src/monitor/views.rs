@@ -413,6 +413,8 @@ pub enum LiveEvent {
     Audit(super::AuditEntryView),
     /// Someone worked on a case: the case after it (with the note just written, if any).
     Case(super::CaseView),
+    /// An alert rule's condition started or resolved (as the alert targets are told).
+    Alert(crate::alerts::AlertEvent),
 }
 
 /// A resync: the feed goes on after `through`.
@@ -440,6 +442,7 @@ impl LiveEvent {
             LiveEvent::Work(_) => "work",
             LiveEvent::Audit(_) => "audit",
             LiveEvent::Case(_) => "case",
+            LiveEvent::Alert(_) => "alert",
         }
     }
 
@@ -452,7 +455,8 @@ impl LiveEvent {
             | LiveEvent::Store(_)
             | LiveEvent::Work(_)
             | LiveEvent::Audit(_)
-            | LiveEvent::Case(_) => None,
+            | LiveEvent::Case(_)
+            | LiveEvent::Alert(_) => None,
         }
     }
 
@@ -466,6 +470,7 @@ impl LiveEvent {
             LiveEvent::Work(works) => serde_json::to_string(works),
             LiveEvent::Audit(entry) => serde_json::to_string(entry),
             LiveEvent::Case(case) => serde_json::to_string(case),
+            LiveEvent::Alert(alert) => serde_json::to_string(alert),
         };
         data.expect("live events serialise")
     }

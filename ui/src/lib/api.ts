@@ -6,6 +6,7 @@ import { invoke } from '@tauri-apps/api/core';
 import { listen } from '@tauri-apps/api/event';
 import { OPERATIONS } from './types';
 import type {
+  AlertEvent,
   Case,
   Marker,
   DeliveriesQuery,
@@ -273,6 +274,7 @@ export function follow(handlers: {
   onWork?: (works: Work[]) => void;
   onAudit?: (entry: AuditEntry) => void;
   onCase?: (cased: Case) => void;
+  onAlert?: (alert: AlertEvent) => void;
 }): () => void {
   if (isDesktop) return followInProcess(handlers);
   let source: EventSource | null = null;
@@ -305,6 +307,7 @@ export function follow(handlers: {
     source.addEventListener('work', (event) => handlers.onWork?.(JSON.parse((event as MessageEvent).data) as Work[]));
     source.addEventListener('audit', (event) => handlers.onAudit?.(JSON.parse((event as MessageEvent).data) as AuditEntry));
     source.addEventListener('case', (event) => handlers.onCase?.(JSON.parse((event as MessageEvent).data) as Case));
+    source.addEventListener('alert', (event) => handlers.onAlert?.(JSON.parse((event as MessageEvent).data) as AlertEvent));
   };
 
   // The browser closed the feed for good: the monitor refused it (its token was replaced, the
@@ -352,6 +355,8 @@ function followInProcess(handlers: Parameters<typeof follow>[0]): () => void {
         return handlers.onAudit?.(payload.data);
       case 'case':
         return handlers.onCase?.(payload.data);
+      case 'alert':
+        return handlers.onAlert?.(payload.data);
     }
   });
   void stop.then(() => handlers.onState('live'));

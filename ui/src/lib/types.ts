@@ -380,6 +380,28 @@ summary: string,
  */
 view: string, };
 
+export type AlertEvent = { 
+/**
+ * `false` when it started, `true` when it resolved.
+ */
+resolved: boolean, 
+/**
+ * When (Unix ms).
+ */
+at: number, 
+/**
+ * Tells conditions apart (`silence`, `forwarding:3`): one start and one resolve per key.
+ */
+key: string, rule: Rule, 
+/**
+ * One sentence for a person; never a secret.
+ */
+summary: string, 
+/**
+ * The UI's view that shows it, as the address's hash (`#/deliveries`).
+ */
+view: string, };
+
 export type TargetFailure = { 
 /**
  * Unix ms.
@@ -477,7 +499,7 @@ next: number | null,
  */
 lost: number, };
 
-export type LiveEvent = { "event": "change", "data": Change } | { "event": "resync", "data": Resync } | { "event": "tunnel", "data": Tunnel } | { "event": "store", "data": StoreHealth } | { "event": "work", "data": Array<Work> } | { "event": "audit", "data": AuditEntry } | { "event": "case", "data": Case };
+export type LiveEvent = { "event": "change", "data": Change } | { "event": "resync", "data": Resync } | { "event": "tunnel", "data": Tunnel } | { "event": "store", "data": StoreHealth } | { "event": "work", "data": Array<Work> } | { "event": "audit", "data": AuditEntry } | { "event": "case", "data": Case } | { "event": "alert", "data": AlertEvent };
 
 export type MinuteCount = { minuteStart: number, deliveries: number, rejected: number, };
 
