@@ -2,8 +2,9 @@
 //! started here) that offers and requires STARTTLS with a certificate from a test authority
 //! made here (Python's `cryptography`). The monitor trusts it through `SSL_CERT_FILE`, as it
 //! would a firm's internal CA in the system store; it refuses a certificate from any other
-//! authority, and a server off loopback without STARTTLS, before the password goes out. The
-//! server reports every line it received in clear, so the tests see what went unencrypted.
+//! authority, and a server off loopback without STARTTLS, before the password goes out;
+//! `smtps://` uses the same roots. The server reports every line it received in clear, so the
+//! tests see what went unencrypted.
 
 mod support;
 
@@ -54,7 +55,17 @@ fn certificates(dir: &Path, names: &[&str]) -> Certificates {
     }
 }
 
-/// aiosmtpd on `host`, with STARTTLS (required, AUTH only over TLS) when given a certificate.
+/// How the sink protects its conversations.
+enum Mode<'a> {
+    /// No STARTTLS offered; AUTH taken in clear.
+    Plain,
+    /// STARTTLS offered and required; AUTH only over TLS.
+    StartTls(&'a Certificates),
+    /// TLS from the first byte (`smtps://`).
+    Implicit(&'a Certificates),
+}
+
+/// aiosmtpd on `host`, reporting what it receives (see `tests/signers/smtp_tls_sink.py`).
 struct TlsSink {
     port: u16,
     child: Child,
@@ -62,7 +73,7 @@ struct TlsSink {
 }
 
 impl TlsSink {
-    fn start(host: IpAddr, tls: Option<&Certificates>) -> TlsSink {
+    fn start(host: IpAddr, mode: Mode) -> TlsSink {
         let port = std::net::TcpListener::bind((host, 0))
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
@@ -73,9 +84,10 @@ impl TlsSink {
             "user": SMTP_USER,
             "password": SMTP_PASSWORD,
         });
-        if let Some(tls) = tls {
+        if let Mode::StartTls(tls) | Mode::Implicit(tls) = mode {
             config["cert"] = json!(tls.server);
             config["key"] = json!(tls.key);
+            config["implicit_tls"] = json!(matches!(mode, Mode::Implicit(_)));
         }
         let script = concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -133,6 +145,11 @@ impl TlsSink {
             }
         })
         .await
+    }
+
+    /// Waits until a conversation that sent something has ended: what it sent is reported.
+    async fn wait_closed(&self) {
+        self.wait_for("closed", 1).await;
     }
 
     /// Waits until a line starting with `verb` has come in clear.
@@ -273,7 +290,7 @@ fn mail_parts(data: &str) -> (std::collections::BTreeMap<String, String>, String
 async fn a_test_alert_and_a_rule_alert_go_over_starttls_to_a_server_the_ssl_cert_file_ca_signed() {
     let scratch = Scratch::new();
     let certs = certificates(scratch.dir.path(), &["127.0.0.1", "localhost"]);
-    let sink = TlsSink::start([127, 0, 0, 1].into(), Some(&certs));
+    let sink = TlsSink::start([127, 0, 0, 1].into(), Mode::StartTls(&certs));
     let smtp_url = format!("smtp://{SMTP_USER}@127.0.0.1:{}", sink.port);
     let (monitor, base, token) = start_monitor(
         &scratch.db(),
@@ -356,7 +373,7 @@ async fn a_test_alert_and_a_rule_alert_go_over_starttls_to_a_server_the_ssl_cert
 async fn a_server_whose_certificate_another_ca_signed_gets_no_password_and_the_failure_says_why() {
     let scratch = Scratch::new();
     let certs = certificates(scratch.dir.path(), &["127.0.0.1", "localhost"]);
-    let sink = TlsSink::start([127, 0, 0, 1].into(), Some(&certs));
+    let sink = TlsSink::start([127, 0, 0, 1].into(), Mode::StartTls(&certs));
     let smtp_url = format!("smtp://{SMTP_USER}@127.0.0.1:{}", sink.port);
     // The monitor trusts only another authority (and Mozilla's roots).
     let (monitor, base, token) = start_monitor(&scratch.db(), &smtp_url, &certs.other_ca, &[]);
@@ -379,6 +396,7 @@ async fn a_server_whose_certificate_another_ca_signed_gets_no_password_and_the_f
 
     // The client asked for TLS, refused the certificate and went no further.
     sink.wait_for_clear("STARTTLS").await;
+    sink.wait_closed().await;
     assert!(
         sink.all("auth").is_empty(),
         "no AUTH: {:?}",
@@ -403,6 +421,7 @@ async fn a_server_whose_certificate_another_ca_signed_gets_no_password_and_the_f
         "{error}"
     );
     println!("the failure shown: {error}");
+    sink.wait_for("closed", 2).await;
     assert!(
         sink.all("auth").is_empty(),
         "no AUTH: {:?}",
@@ -410,6 +429,29 @@ async fn a_server_whose_certificate_another_ca_signed_gets_no_password_and_the_f
     );
     assert!(sink.all("mail").is_empty(), "nothing sent");
     sink.assert_no_password_in_clear();
+    assert_no_secret_kept(monitor);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn smtps_speaks_tls_from_the_first_byte_with_the_same_trusted_roots() {
+    let scratch = Scratch::new();
+    let certs = certificates(scratch.dir.path(), &["127.0.0.1"]);
+    let sink = TlsSink::start([127, 0, 0, 1].into(), Mode::Implicit(&certs));
+    let smtp_url = format!("smtps://{SMTP_USER}@127.0.0.1:{}", sink.port);
+    let (monitor, base, token) = start_monitor(&scratch.db(), &smtp_url, &certs.ca, &[]);
+
+    let answer = test_alert(&base, &token).await;
+    assert_eq!(answer["delivered"], true, "{answer}");
+    let mail = sink.wait_for("mail", 1).await;
+    assert_eq!(mail[0]["tls"], true, "{}", mail[0]);
+    assert_eq!(mail[0]["auth_user"], SMTP_USER, "{}", mail[0]);
+    let auths = sink.all("auth");
+    assert_eq!(auths.len(), 1, "{auths:?}");
+    assert_eq!(auths[0]["tls"], true, "{}", auths[0]);
+    assert_eq!(auths[0]["password_matches"], true, "{}", auths[0]);
+    // Not one line in clear: EHLO came over TLS too.
+    assert_eq!(sink.clear_lines(), Vec::<String>::new());
+    assert_eq!(sink.all("tls").len(), 1, "one TLS connection");
     assert_no_secret_kept(monitor);
 }
 
@@ -441,7 +483,7 @@ async fn off_loopback_a_server_without_starttls_gets_neither_the_password_nor_th
     let scratch = Scratch::new();
     let certs = certificates(scratch.dir.path(), &["127.0.0.1"]);
     // No STARTTLS offered; this server would take AUTH in clear.
-    let sink = TlsSink::start(ip, None);
+    let sink = TlsSink::start(ip, Mode::Plain);
     let smtp_url = format!("smtp://{SMTP_USER}@{ip}:{}", sink.port);
     let (monitor, base, token) = start_monitor(&scratch.db(), &smtp_url, &certs.ca, &[]);
 
@@ -464,6 +506,7 @@ async fn off_loopback_a_server_without_starttls_gets_neither_the_password_nor_th
     println!("the failure shown: {error}");
 
     sink.wait_for_clear("EHLO").await;
+    sink.wait_closed().await;
     assert!(
         sink.all("auth").is_empty(),
         "no AUTH: {:?}",
