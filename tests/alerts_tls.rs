@@ -455,17 +455,30 @@ async fn smtps_speaks_tls_from_the_first_byte_with_the_same_trusted_roots() {
     assert_no_secret_kept(monitor);
 }
 
-/// This machine's address on its default route (not loopback), found without sending anything.
+/// A non-loopback address of this machine, found without sending anything: the default
+/// route's, else the first IPv4 address `hostname -I` lists.
 fn non_loopback_address() -> Result<IpAddr, String> {
-    let socket = std::net::UdpSocket::bind("0.0.0.0:0").map_err(|e| e.to_string())?;
-    socket
-        .connect("203.0.113.1:9")
-        .map_err(|e| format!("no route off this machine ({e})"))?;
-    let ip = socket.local_addr().map_err(|e| e.to_string())?.ip();
-    if ip.is_loopback() || ip.is_unspecified() {
-        return Err(format!("the default route's address is {ip}"));
+    let routed = std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|socket| {
+            socket.connect("203.0.113.1:9")?;
+            socket.local_addr()
+        })
+        .map(|address| address.ip());
+    match routed {
+        Ok(ip) if !ip.is_loopback() && !ip.is_unspecified() => return Ok(ip),
+        _ => {}
     }
-    Ok(ip)
+    let listed = Command::new("hostname")
+        .arg("-I")
+        .output()
+        .map_err(|e| format!("no default route ({routed:?}), and `hostname -I` failed: {e}"))?;
+    String::from_utf8_lossy(&listed.stdout)
+        .split_whitespace()
+        .filter_map(|word| word.parse::<IpAddr>().ok())
+        .find(|ip| ip.is_ipv4() && !ip.is_loopback())
+        .ok_or_else(|| {
+            format!("no default route ({routed:?}), and `hostname -I` lists no IPv4 address")
+        })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
