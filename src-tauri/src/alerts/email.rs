@@ -3,12 +3,19 @@
 //! keychain's `smtp-password` on the desktop) goes over plain SMTP only to a loopback host:
 //! anywhere else STARTTLS is required and a server that does not offer it is not sent to.
 //! `smtps://` speaks TLS from the first byte (port 465).
+//!
+//! The server's certificate must chain to a root this machine trusts: the operating system's
+//! store (where a firm installs its internal CA; `SSL_CERT_FILE` and `SSL_CERT_DIR`, when set,
+//! replace it, as they do for OpenSSL) or Mozilla's roots built in (webpki-roots, so a container
+//! without a CA bundle still reaches a public relay). The roots are read at each send, so a CA
+//! installed while the monitor runs counts. A certificate that does not verify stops the
+//! conversation before AUTH: nothing is sent, and the failure says what is wrong with it.
 
 use std::time::Duration;
 
 use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::targets::{is_loopback, SendFailure};
@@ -94,8 +101,15 @@ impl SmtpSettings {
 
     /// How the conversation is protected: TLS from the start, or STARTTLS, required unless the
     /// server is on this machine (then used when offered).
-    fn tls(&self) -> Result<Tls, SendFailure> {
-        let parameters = TlsParameters::new(self.host.clone())
+    fn tls(&self, roots: Vec<Certificate>) -> Result<Tls, SendFailure> {
+        let parameters = roots
+            .into_iter()
+            .fold(
+                TlsParameters::builder(self.host.clone())
+                    .certificate_store(CertificateStore::WebpkiRoots),
+                |builder, root| builder.add_root_certificate(root),
+            )
+            .build_rustls()
             .map_err(|e| SendFailure::retry(format!("cannot set up TLS for {}: {e}", self.host)))?;
         Ok(if self.implicit_tls {
             Tls::Wrapper(parameters)
@@ -131,10 +145,14 @@ impl SmtpSettings {
             .header(ContentType::TEXT_PLAIN)
             .body(text)
             .map_err(|e| permanent(format!("the message could not be made: {e}")))?;
+        // Reading the store is file work: off the async threads.
+        let roots = tokio::task::spawn_blocking(SystemRoots::load)
+            .await
+            .map_err(|e| SendFailure::retry(format!("the trusted roots could not be read: {e}")))?;
         let mut transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&self.host)
             .port(self.port)
             .timeout(Some(SMTP_TIMEOUT))
-            .tls(self.tls()?);
+            .tls(self.tls(roots.certificates)?);
         if let (Some(user), Some(password)) = (&self.user, &self.password) {
             transport =
                 transport.credentials(Credentials::new(user.clone(), password.expose().to_owned()));
@@ -146,9 +164,45 @@ impl SmtpSettings {
             .map(|_| ())
             .map_err(|error| SendFailure {
                 permanent: error.is_permanent(),
-                error: format!("the mail server {}:{}: {error}", self.host, self.port),
+                error: self.explain(&error, &roots.problems),
                 retry_after: None,
             })
+    }
+
+    /// A failed conversation in words: a certificate that does not verify and a server without
+    /// STARTTLS (off loopback) are said as such, with what would make them work (both are
+    /// still retried: the roots are read again at each attempt).
+    fn explain(&self, error: &lettre::transport::smtp::Error, problems: &[String]) -> String {
+        let server = format!("the mail server {}:{}", self.host, self.port);
+        match tls_error(error) {
+            Some(rustls::Error::InvalidCertificate(why)) => {
+                let why = match why {
+                    rustls::CertificateError::UnknownIssuer => {
+                        "it is not signed by an authority this machine trusts".to_owned()
+                    }
+                    other => other.to_string(),
+                };
+                let mut text = format!(
+                    "{server}: its certificate is not trusted ({why}): it must chain to a root \
+                     in the system's certificate store (SSL_CERT_FILE or SSL_CERT_DIR when set) \
+                     or Mozilla's roots; nothing was sent, the password included"
+                );
+                if !problems.is_empty() {
+                    text.push_str(&format!(
+                        "; some trusted roots could not be read: {}",
+                        problems.join("; ")
+                    ));
+                }
+                text
+            }
+            Some(other) => format!("{server}: TLS failed ({other}); nothing was sent"),
+            None if error.is_client() && error.to_string().contains("STARTTLS") => format!(
+                "{server} does not offer STARTTLS: nothing goes over plain SMTP to a host other \
+                 than this machine, the password least of all (use a server with STARTTLS, or \
+                 smtps://)"
+            ),
+            None => format!("{server}: {error}"),
+        }
     }
 
     /// The server as it may be shown: `smtp://USER@HOST:PORT`.
@@ -159,6 +213,61 @@ impl SmtpSettings {
             None => format!("{scheme}://{}:{}", self.host, self.port),
         }
     }
+}
+
+/// The operating system's trusted roots (or `SSL_CERT_FILE`/`SSL_CERT_DIR`), added to
+/// Mozilla's; what could not be read is kept to explain a certificate that does not verify.
+struct SystemRoots {
+    certificates: Vec<Certificate>,
+    problems: Vec<String>,
+}
+
+impl SystemRoots {
+    fn load() -> SystemRoots {
+        let found = rustls_native_certs::load_native_certs();
+        let mut problems: Vec<String> = found.errors.iter().map(|e| e.to_string()).collect();
+        let mut certificates = Vec::with_capacity(found.certs.len());
+        let mut unusable = 0;
+        for der in found.certs {
+            // One malformed root in the store must not make every other one unusable.
+            if rustls::RootCertStore::empty().add(der.clone()).is_err() {
+                unusable += 1;
+                continue;
+            }
+            match Certificate::from_der(der.to_vec()) {
+                Ok(certificate) => certificates.push(certificate),
+                Err(_) => unusable += 1,
+            }
+        }
+        if unusable > 0 {
+            problems.push(format!(
+                "{unusable} certificate(s) in the store are not usable roots"
+            ));
+        }
+        SystemRoots {
+            certificates,
+            problems,
+        }
+    }
+}
+
+/// The TLS library's own error under lettre's (an `io::Error` hides it from `source()`).
+fn tls_error(error: &lettre::transport::smtp::Error) -> Option<&rustls::Error> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = next {
+        if let Some(found) = current.downcast_ref::<rustls::Error>() {
+            return Some(found);
+        }
+        if let Some(found) = current
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            return Some(found);
+        }
+        next = current.source();
+    }
+    None
 }
 
 fn percent_decode(text: &str) -> Result<String, std::str::Utf8Error> {

@@ -27,7 +27,8 @@ pub struct AlertFlags {
     )]
     pub alert_to: Vec<String>,
     /// The mail server for mailto: targets, smtp://USER@HOST:PORT (STARTTLS, required off
-    /// loopback) or smtps://...; the password in KYC_MONITOR_SMTP_PASSWORD
+    /// loopback) or smtps://...; the password in KYC_MONITOR_SMTP_PASSWORD. Its certificate must
+    /// chain to the system's roots (SSL_CERT_FILE/SSL_CERT_DIR when set) or Mozilla's
     #[arg(long, value_name = "URL", env = "KYC_MONITOR_SMTP_URL")]
     pub smtp_url: Option<String>,
     /// The From of alert emails
