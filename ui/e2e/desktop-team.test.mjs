@@ -7,116 +7,22 @@
 // and when it is back.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startMonitor } from './monitor.mjs';
-import { secretTool, startKeyring, startSessionBus } from './session-bus.mjs';
+import { secretTool, startDesktopSession, startKeyring, startSessionBus } from './session-bus.mjs';
+import { Session, clickNotification, eventually, freePort, startDriver, startXvfb } from './webdriver.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const docs = join(here, '../../docs');
 const artifacts = join(here, 'artifacts');
 const binary = process.env.KYC_MONITOR_BIN;
-const W3C_ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
 const CLIENT_ID = 'kyc-monitor';
 const CLIENT_SECRET = 'test-client-secret-0123456789abcdef';
-
-function freePort() {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Retries `probe` until it returns a truthy value (a guard against hangs, not a timing check). */
-async function eventually(probe, what, limit = 30_000) {
-  const start = Date.now();
-  let last;
-  for (;;) {
-    try {
-      last = await probe();
-      if (last) return last;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() - start > limit) throw new Error(`${what} did not happen (last: ${last})`);
-    await sleep(100);
-  }
-}
-
-/** A minimal W3C WebDriver client over fetch. */
-class Session {
-  static async start(driverUrl, args) {
-    const response = await fetch(`${driverUrl}/session`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        capabilities: { alwaysMatch: { browserName: 'wry', 'tauri:options': { application: binary, args } } },
-      }),
-    });
-    const body = await response.json();
-    if (!response.ok) throw new Error(`new session: ${JSON.stringify(body)}`);
-    return new Session(driverUrl, body.value.sessionId);
-  }
-
-  constructor(driverUrl, id) {
-    this.base = `${driverUrl}/session/${id}`;
-  }
-
-  async call(method, path, body) {
-    const response = await fetch(this.base + path, {
-      method,
-      headers: { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const json = await response.json().catch(() => ({}));
-    if (!response.ok) throw new Error(`${method} ${path}: ${JSON.stringify(json.value ?? json)}`);
-    return json.value;
-  }
-
-  async find(css) {
-    const found = await this.call('POST', '/element', { using: 'css selector', value: css });
-    return found[W3C_ELEMENT];
-  }
-
-  waitFor(css, limit) {
-    return eventually(() => this.find(css), `${css} to appear`, limit);
-  }
-
-  text(element) {
-    return this.call('GET', `/element/${element}/text`);
-  }
-
-  async click(element) {
-    await this.execute("arguments[0].scrollIntoView({ block: 'center' })", [{ [W3C_ELEMENT]: element }]);
-    return this.call('POST', `/element/${element}/click`, {});
-  }
-
-  type(element, text) {
-    return this.call('POST', `/element/${element}/value`, { text });
-  }
-
-  execute(script, args = []) {
-    return this.call('POST', '/execute/sync', { script, args });
-  }
-
-  async screenshot(path) {
-    const png = await this.call('GET', '/screenshot');
-    writeFileSync(path, Buffer.from(png, 'base64'));
-  }
-
-  end() {
-    return this.call('DELETE', '');
-  }
-}
 
 /** The test provider, its monitor client redirecting to `ui`; resolves with its issuer. */
 function startIdp(ui) {
@@ -156,13 +62,13 @@ describe('the desktop app as a window onto a team monitor', { skip: !binary && '
   let teamDb;
   let ui;
   let appLog = '';
+  let env;
+  /** The desktop's notification service and tray host (e2e/desktop-session.py). */
+  let desktop;
 
   before(async () => {
     scratch = mkdtempSync(join(tmpdir(), 'kyc-desktop-team-'));
-    let display = 90;
-    while (existsSync(`/tmp/.X11-unix/X${display}`) || existsSync(`/tmp/.X${display}-lock`)) display++;
-    xvfb = spawn('Xvfb', [`:${display}`, '-screen', '0', '1440x900x24', '-nolisten', 'tcp'], { stdio: 'ignore' });
-    await eventually(() => existsSync(`/tmp/.X11-unix/X${display}`), 'Xvfb to start');
+    xvfb = await startXvfb();
     bus = await startSessionBus(join(scratch, 'bus'));
     keyring = await startKeyring(bus.address, join(scratch, 'keyring'));
     await eventually(
@@ -179,15 +85,17 @@ describe('the desktop app as a window onto a team monitor', { skip: !binary && '
     teamArgs = [
       '--auth', 'oidc', '--oidc-issuer', idp.issuer, '--oidc-client-id', CLIENT_ID, '--public-ui-url', ui,
       '--role', 'admin=kyc-admins', '--role', 'support=kyc-support',
+      // Silence after 2 s: each delivery resolves it, and the quiet after it starts it again.
+      '--alert-silence', '2s', '--alert-settle', '200ms',
     ];
     team = await startMonitor(teamArgs, { db: teamDb, uiListen: `127.0.0.1:${uiPort}` });
 
-    const env = {
+    env = {
       ...process.env,
       DBUS_SESSION_BUS_ADDRESS: bus.address,
       NO_AT_BRIDGE: '1',
       LC_ALL: 'C',
-      DISPLAY: `:${display}`,
+      DISPLAY: xvfb.display,
       XDG_CONFIG_HOME: join(scratch, 'config'),
       XDG_DATA_HOME: join(scratch, 'data'),
       XDG_RUNTIME_DIR: scratch,
@@ -196,26 +104,17 @@ describe('the desktop app as a window onto a team monitor', { skip: !binary && '
       TEAM_BROWSER_LOG: join(scratch, 'browser.log'),
       RUST_LOG: 'warn,kyc_monitor=debug',
     };
-    const port = await freePort();
-    const nativePort = await freePort();
-    driver = spawn('tauri-driver', ['--port', String(port), '--native-port', String(nativePort)], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+    driver = await startDriver(env, (chunk) => {
+      appLog += chunk;
+      process.stderr.write(chunk);
     });
-    for (const stream of [driver.stdout, driver.stderr]) {
-      stream.on('data', (chunk) => {
-        appLog += chunk;
-        process.stderr.write(chunk);
-      });
-    }
-    driverUrl = `http://127.0.0.1:${port}`;
-    await eventually(() => fetch(`${driverUrl}/status`).then((r) => r.ok), 'tauri-driver to start');
+    driverUrl = driver.url;
   });
 
   after(async () => {
-    driver?.kill('SIGTERM');
-    await sleep(300);
-    xvfb?.kill('SIGTERM');
+    await driver?.stop();
+    await desktop?.stop();
+    xvfb?.stop();
     await team?.stop();
     idp?.stop();
     await keyring?.stop();
@@ -230,6 +129,8 @@ describe('the desktop app as a window onto a team monitor', { skip: !binary && '
 
   it('connects, signs in through the browser, shows the team board live, and says when the link is lost and back', async () => {
     assert.equal(await post(state('team_1001', 'REVIEW', 'ON_HOLD')), 200);
+    // The desktop's notification service and tray host, on the session bus, before the app.
+    desktop = await startDesktopSession(env);
     const listenPort = await freePort();
     const session = await Session.start(driverUrl, ['--db', join(scratch, 'app.db'), '--listen', `127.0.0.1:${listenPort}`]);
     await session.waitFor('[data-testid="board"]');
@@ -266,6 +167,20 @@ describe('the desktop app as a window onto a team monitor', { skip: !binary && '
     );
     mkdirSync(docs, { recursive: true });
     await session.screenshot(join(docs, 'team-desktop.png'));
+
+    // The team monitor's alerts are notified as the app's own: team_1002 ended a silence, and
+    // the quiet after it starts one again; a click on that notification opens its view.
+    const resolved = await desktop.next((event) => event.event === 'notify' && event.summary === 'Resolved');
+    assert.match(resolved.body, /^No delivery for 2s or more/);
+    const attention = await desktop.next((event) => event.event === 'notify' && event.summary === 'Needs attention' && event.id > resolved.id);
+    assert.match(attention.body, /^No delivery for 2s or more \(the last came at /);
+    await clickNotification(
+      desktop,
+      attention.id,
+      async () => (await session.execute('return location.hash')) === '#/deliveries',
+      "the team monitor's alert to open its view",
+    );
+    await session.execute('location.hash = "#/"');
 
     // The session is in the keychain, and nowhere else the app writes.
     const kept = await secretTool(bus.address, ['lookup', 'service', 'kyc-monitor', 'username', 'team-session']);
