@@ -469,7 +469,8 @@ describe('the desktop app in a real window', { skip: !binary && 'set KYC_MONITOR
       // Pause notifications: kept in the settings; nothing is announced until it is unticked.
       await desktop.ask({ cmd: 'click', label: 'Pause notifications' }, 'clicked');
       await eventually(async () => (await menu()).find((item) => item.label === 'Pause notifications').toggle === 1, 'the pause to be ticked');
-      assert.equal(JSON.parse(readFileSync(settingsFile, 'utf8')).notificationsPaused, true);
+      // Saved in the background (the tray answers at once).
+      await eventually(() => JSON.parse(readFileSync(settingsFile, 'utf8')).notificationsPaused === true, 'the pause to be saved');
       assert.equal(await post('tray_paused', 'REJECT', 'CLOSED'), 200);
       await eventually(async () => (await menu()).some((item) => item.label === 'Closed: 3'), 'the paused rejection to be counted');
       // As deliveries arrive, the tray's count and the queue's stay equal.
