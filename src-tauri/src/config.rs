@@ -328,7 +328,7 @@ pub fn desktop_serve_config(
         tunnel_options: tunnel_options(TunnelFlags::from_environment(), &tunnel, Some(settings)),
         outbound: {
             let mut outbound = desktop_outbound(settings)?;
-            outbound.alerts = desktop_alerts(outbound.forward_signing_secret.clone())?;
+            outbound.alerts = desktop_alerts(settings, outbound.forward_signing_secret.clone())?;
             outbound
         },
         tunnel,
@@ -385,15 +385,45 @@ fn desktop_outbound(settings: &DesktopSettings) -> Result<Outbound, SettingsErro
 }
 
 /// The desktop app's alerts: the same options as `serve`'s, from the environment
-/// (`KYC_MONITOR_ALERT_TO`, `KYC_MONITOR_SMTP_URL`, ...), the SMTP password from the environment
-/// or the keychain. Without targets the rules still run, for the desktop's notifications.
+/// (`KYC_MONITOR_ALERT_TO`, space-separated; `KYC_MONITOR_SMTP_URL`; `KYC_MONITOR_ALERT_SILENCE`)
+/// where set, else from the Settings; the SMTP password from the environment or the keychain.
+/// Without targets the rules still run, for the desktop's notifications.
 pub fn desktop_alerts(
+    settings: &DesktopSettings,
     signing_secret: Option<crate::signature::SharedSecret>,
 ) -> Result<crate::alerts::AlertConfig, SettingsError> {
     let flags = alerts::AlertFlags::from_environment().map_err(SettingsError::Invalid)?;
+    let flags = desktop_alert_flags(flags, settings)?;
     let mut config = alerts::alert_config(flags, None).map_err(SettingsError::Invalid)?;
     config.signing_secret = signing_secret;
     Ok(config)
+}
+
+/// The environment's alert options, the Settings' filling in what it leaves out.
+fn desktop_alert_flags(
+    mut flags: alerts::AlertFlags,
+    settings: &DesktopSettings,
+) -> Result<alerts::AlertFlags, SettingsError> {
+    if flags.alert_to.is_empty() {
+        flags.alert_to.clone_from(&settings.alert_to);
+    }
+    if flags.smtp_url.is_none() {
+        flags.smtp_url = settings
+            .smtp_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+            .map(str::to_owned);
+    }
+    if flags.alert_silence.is_none() {
+        flags.alert_silence = settings
+            .alert_silence
+            .as_deref()
+            .map(crate::alerts::parse_alert_duration)
+            .transpose()
+            .map_err(|e| SettingsError::Invalid(format!("alert silence: {e}")))?;
+    }
+    Ok(flags)
 }
 
 #[cfg(test)]
@@ -434,6 +464,61 @@ mod tests {
         assert_eq!(
             options.bore_public_base.as_deref(),
             Some("https://settings.example")
+        );
+    }
+
+    #[test]
+    fn the_environment_s_alert_options_win_over_the_settings_one_by_one() {
+        let settings = DesktopSettings {
+            alert_to: vec!["mailto:oncall@example.com".into()],
+            smtp_url: Some(" smtp://alerts@127.0.0.1:2525 ".into()),
+            alert_silence: Some("2h".into()),
+            ..DesktopSettings::default()
+        };
+        let environment = alerts::AlertFlags {
+            alert_to: Vec::new(),
+            smtp_url: None,
+            alert_from: crate::alerts::DEFAULT_FROM.into(),
+            alert_silence: None,
+            alert_refused_window: std::time::Duration::from_secs(300),
+            alert_forward_failing_for: std::time::Duration::from_secs(900),
+            alert_settle: std::time::Duration::from_secs(30),
+        };
+        let from_settings = desktop_alert_flags(environment.clone(), &settings).unwrap();
+        assert_eq!(from_settings.alert_to, ["mailto:oncall@example.com"]);
+        assert_eq!(
+            from_settings.smtp_url.as_deref(),
+            Some("smtp://alerts@127.0.0.1:2525")
+        );
+        assert_eq!(
+            from_settings.alert_silence,
+            Some(std::time::Duration::from_secs(7200))
+        );
+        let config = alerts::alert_config_with(from_settings, None, None).unwrap();
+        assert_eq!(config.targets.len(), 1);
+        assert_eq!(
+            config.rules.silence,
+            Some(std::time::Duration::from_secs(7200))
+        );
+
+        let set = alerts::AlertFlags {
+            alert_to: vec!["slack:https://hooks.slack.com/services/T/B/X".into()],
+            smtp_url: Some("smtp://other@127.0.0.1:25".into()),
+            alert_silence: Some(std::time::Duration::from_secs(60)),
+            ..environment
+        };
+        let from_environment = desktop_alert_flags(set, &settings).unwrap();
+        assert_eq!(
+            from_environment.alert_to,
+            ["slack:https://hooks.slack.com/services/T/B/X"]
+        );
+        assert_eq!(
+            from_environment.smtp_url.as_deref(),
+            Some("smtp://other@127.0.0.1:25")
+        );
+        assert_eq!(
+            from_environment.alert_silence,
+            Some(std::time::Duration::from_secs(60))
         );
     }
 

@@ -246,7 +246,8 @@ impl Desktop {
 
     fn status(&self) -> DesktopStatus {
         DesktopStatus {
-            settings: self.settings(),
+            // A Slack URL's path is its token: the window sees alert targets masked.
+            settings: self.settings().for_window(),
             settings_path: self.settings_path.clone(),
             settings_error: self.settings_error.clone(),
             db: self.db.clone(),
@@ -260,6 +261,8 @@ impl Desktop {
         &self,
         settings: DesktopSettings,
     ) -> Result<SettingsSaved, SettingsError> {
+        // Targets the window sent back as it was shown them are the saved ones.
+        let settings = settings.with_saved_targets(&self.settings());
         let (path, saved) = (self.settings_path.clone(), settings.clone());
         off_worker(move || saved.save(&path)).await?;
         let mut current = self.settings.lock().expect("settings lock");

@@ -1,6 +1,7 @@
 //! The desktop app's settings: what the user changes in the Settings view, kept in a small JSON
 //! file in the OS config folder (the database path is one of them, so they cannot live in the
-//! database). No secret is ever kept here.
+//! database). No password or key is ever kept here; the file is its owner's only, as an alert
+//! target's URL (a Slack webhook's) works as a credential.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -10,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::tunnel::TunnelSpec;
 
 use crate::config::DEFAULT_LISTEN;
+
+mod alerts;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase", default)]
@@ -36,6 +39,15 @@ pub struct DesktopSettings {
     /// A review case waiting longer than this is over its SLA (`serve --review-sla`), such as
     /// `24h` or `4h30m`.
     pub review_sla: String,
+    /// Where alerts go (`serve --alert-to`): `slack:URL`, `mailto:ADDRESS` or a URL;
+    /// `KYC_MONITOR_ALERT_TO` wins when set.
+    pub alert_to: Vec<String>,
+    /// The mail server for `mailto:` targets (`serve --smtp-url`), `smtp://USER@HOST:PORT`; its
+    /// password is in the keychain. `KYC_MONITOR_SMTP_URL` wins when set.
+    pub smtp_url: Option<String>,
+    /// Alerts when no delivery came for this long (`serve --alert-silence`); `None`: off.
+    /// `KYC_MONITOR_ALERT_SILENCE` wins when set.
+    pub alert_silence: Option<String>,
     pub notify_review: bool,
     pub notify_reject: bool,
     pub notify_accept: bool,
@@ -60,6 +72,9 @@ impl Default for DesktopSettings {
             keep_deliveries_days: None,
             backup_dir: None,
             review_sla: "24h".to_owned(),
+            alert_to: Vec::new(),
+            smtp_url: None,
+            alert_silence: None,
             notify_review: true,
             notify_reject: true,
             notify_accept: true,
@@ -132,7 +147,8 @@ impl DesktopSettings {
         }
     }
 
-    /// Checks, then writes the file atomically (a crash never leaves half a file).
+    /// Checks, then writes the file atomically (a crash never leaves half a file), readable by its
+    /// owner only.
     pub fn save(&self, path: &Path) -> Result<(), SettingsError> {
         self.validate()?;
         let unwritable = |source| SettingsError::Unwritable {
@@ -142,10 +158,9 @@ impl DesktopSettings {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(unwritable)?;
         }
-        let temporary = path.with_extension("json.new");
         let text = serde_json::to_string_pretty(self).expect("settings serialise");
-        std::fs::write(&temporary, text).map_err(unwritable)?;
-        std::fs::rename(&temporary, path).map_err(unwritable)
+        // The owner's only: an alert target's URL (a Slack webhook's) is a credential.
+        crate::private_file::replace(path, text.as_bytes()).map_err(unwritable)
     }
 
     /// Every value usable, or one sentence saying which is not.
@@ -174,6 +189,7 @@ impl DesktopSettings {
         }
         self.keep_deliveries().map_err(sentence)?;
         self.review_sla().map_err(sentence)?;
+        self.alert_problem()?;
         if let Some(folder) = &self.backup_dir {
             if !folder.is_absolute() || !folder.is_dir() {
                 return Err(format!(
@@ -260,6 +276,12 @@ mod tests {
         };
         settings.save(&path).unwrap();
         assert_eq!(DesktopSettings::load(&path).unwrap(), settings);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "the owner's only");
+        }
     }
 
     #[test]

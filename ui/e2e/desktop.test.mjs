@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { secretTool, startDesktopSession, startKeyring, startSessionBus } from './session-bus.mjs';
+import { PAGE_AS_DRAWN, SCROLL_TO, drawAgain, startSlackReceiver, startSmtpSink } from './alert-sinks.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const artifacts = join(here, 'artifacts');
@@ -190,6 +191,10 @@ describe('the desktop app in a real window', { skip: !binary && 'set KYC_MONITOR
       // Our own and the keychain's debug lines too, so that a secret logged there is seen.
       RUST_LOG: 'warn,kyc_monitor=debug,keyring=debug',
     };
+    // The alert options come from Settings here; the environment would win over them.
+    for (const name of ['KYC_MONITOR_ALERT_TO', 'KYC_MONITOR_SMTP_URL', 'KYC_MONITOR_ALERT_SILENCE', 'KYC_MONITOR_SMTP_PASSWORD']) {
+      delete env[name];
+    }
     const port = await freePort();
     const nativePort = await freePort();
     driver = spawn('tauri-driver', ['--port', String(port), '--native-port', String(nativePort)], {
@@ -481,7 +486,8 @@ describe('the desktop app in a real window', { skip: !binary && 'set KYC_MONITOR
       // Pause notifications: kept in the settings; nothing is announced until it is unticked.
       await desktop.ask({ cmd: 'click', label: 'Pause notifications' }, 'clicked');
       await eventually(async () => (await menu()).find((item) => item.label === 'Pause notifications').toggle === 1, 'the pause to be ticked');
-      assert.equal(JSON.parse(readFileSync(settingsFile, 'utf8')).notificationsPaused, true);
+      // Saved in the background (the tray answers at once).
+      await eventually(() => JSON.parse(readFileSync(settingsFile, 'utf8')).notificationsPaused === true, 'the pause to be saved');
       assert.equal(await post('tray_paused', 'REJECT', 'CLOSED'), 200);
       await eventually(async () => (await menu()).some((item) => item.label === 'Closed: 3'), 'the paused rejection to be counted');
       // As deliveries arrive, the tray's count and the queue's stay equal.
@@ -748,6 +754,120 @@ describe('the desktop app in a real window', { skip: !binary && 'set KYC_MONITOR
     } finally {
       backend.close();
       await secretTool(bus.address, ['clear', 'service', 'kyc-monitor', 'username', 'forward-signing-secret']);
+      if (settingsBefore) writeFileSync(settingsFile, settingsBefore);
+      else rmSync(settingsFile, { force: true });
+    }
+  });
+  it('sends alerts to targets set in Settings, by mail with the keychain password and to Slack', async () => {
+    const database = join(scratch, 'alerts.db');
+    const settingsFile = join(scratch, 'config', 'kyc-monitor', 'desktop-settings.json');
+    const settingsBefore = existsSync(settingsFile) ? readFileSync(settingsFile) : null;
+    const token = 'T0DESK/B0DESK/slackTokenNotShown';
+    const password = `smtp-${randomBytes(9).toString('hex')}`;
+    const sink = await startSmtpSink(await freePort(), 'alerts', password);
+    const slack = await startSlackReceiver();
+    const slackTarget = `slack:http://127.0.0.1:${slack.port}/services/${token}`;
+    try {
+      let session = await launch(database);
+      await session.execute('location.hash = "#/settings"');
+      const targets = await session.waitFor('textarea[name="alertTo"]');
+      const save = await session.find('[data-testid="settings-form"] button[type="submit"]');
+      const answer = () => session.find('[data-testid="settings-answer"]').then((e) => session.text(e));
+      const savedText = () => (existsSync(settingsFile) ? readFileSync(settingsFile, 'utf8') : null);
+      const unsaved = savedText();
+      // A Slack URL over plain http off this machine is refused, named by its place and masked.
+      await session.type(targets, `mailto:oncall@example.com\uE007slack:http://hooks.example.com/services/${token}`);
+      await session.click(save);
+      const refusal = await eventually(async () => {
+        const text = await answer();
+        return /alert target/.test(text) ? text : null;
+      }, 'the refusal of the target');
+      assert.match(refusal, /alert target 2: slack:http:\/\/hooks\.example\.com\/\*\*\*: plain http goes only to a loopback host/);
+      assert.ok(!refusal.includes(token), 'the refused target is shown masked');
+      assert.equal(savedText(), unsaved, 'nothing was saved');
+      // A mail target needs the SMTP server: said as much, nothing saved.
+      await session.call('POST', `/element/${targets}/clear`, {});
+      await session.type(targets, `${slackTarget}\uE007mailto:oncall@example.com`);
+      await session.click(save);
+      await eventually(async () => /alert target mailto:oncall@example\.com needs an SMTP URL/.test(await answer()), 'the refusal without an SMTP URL');
+      assert.equal(savedText(), unsaved, 'nothing was saved');
+      await session.type(await session.find('input[name="smtpUrl"]'), `smtp://alerts@127.0.0.1:${sink.port}`);
+      await session.type(await session.find('input[name="alertSilence"]'), '2h');
+      await session.click(save);
+      await eventually(async () => /Saved\..*alerts, forwarding and retention change when the monitor restarts/.test(await answer()), 'the save');
+      const saved = JSON.parse(savedText());
+      assert.deepEqual(saved.alertTo, [slackTarget, 'mailto:oncall@example.com']);
+      assert.equal(saved.smtpUrl, `smtp://alerts@127.0.0.1:${sink.port}`);
+      assert.equal(saved.alertSilence, '2h');
+      assert.equal(statSync(settingsFile).mode & 0o777, 0o600, 'the settings file (a Slack URL in it) is its owner\'s only');
+
+      // The password goes to the keychain from Secrets, write-only.
+      const panel = await session.waitFor('[data-testid="keychain-smtp-password"]');
+      const field = await session.find('input[name="smtp-password"]');
+      assert.equal(await session.attribute(field, 'type'), 'password');
+      await session.type(field, password);
+      await session.click(await session.find('[data-testid="keychain-smtp-password"] button[type="submit"]'));
+      await eventually(async () => /is in the keychain/.test(await session.text(panel)), 'the password to be kept');
+      assert.equal(await session.property(field, 'value'), '', 'the field is cleared');
+      assert.equal((await secretTool(bus.address, ['lookup', 'service', 'kyc-monitor', 'username', 'smtp-password'])).stdout, password);
+      await eventually(async () => /Stored in the keychain/.test(await session.text(panel)), 'the window to show it stored');
+      await session.execute(`(${SCROLL_TO})(arguments[0])`, ['[data-testid="keychain-smtp-password"]']);
+      await session.screenshot(join(artifacts, 'desktop-settings-smtp-password.png'));
+      process.kill(appPid(database), 'SIGTERM');
+      await eventually(appExited, 'the app to quit');
+      await session.end().catch(() => {});
+
+      // The next start sends to both: Slack, and mail with AUTH as the user with the keychain's password.
+      const logBefore = appLog.length;
+      session = await launch(database);
+      await session.execute('location.hash = "#/settings"');
+      await eventually(async () => (await session.all('[data-testid="alert-target"]')).length === 2, 'the two targets to show');
+      const shown = await session.all('[data-testid="alert-target"]');
+      assert.match(await session.text(shown[0]), /slack:http:\/\/127\.0\.0\.1\/\*\*\*/);
+      assert.match(await session.text(shown[1]), /mailto:oncall@example\.com/);
+      assert.match(await session.property(await session.find('textarea[name="alertTo"]'), 'value'), /^slack:http:\/\/127\.0\.0\.1\/\*\*\*\nmailto:oncall@example\.com$/);
+      for (const target of shown) {
+        await session.click(await session.call('POST', `/element/${target}/element`, { using: 'css selector', value: '[data-testid="send-test-alert"]' }).then((e) => e[W3C_ELEMENT]));
+        await eventually(async () => /The target took the test alert/.test(await session.text(target)), 'the test alert to be taken');
+      }
+      await session.execute(`(${SCROLL_TO})(arguments[0])`, ['[data-testid="alerts"]']);
+      await session.screenshot(join(artifacts, 'desktop-alerts-sent.png'));
+      const [mail] = await eventually(() => (sink.mail.length > 0 ? sink.mail : null), 'the mail to arrive');
+      assert.equal(mail.auth_user, 'alerts', 'signed in with the keychain password');
+      assert.deepEqual(mail.rcpt_tos, ['oncall@example.com']);
+      assert.match(mail.data, /KYC Monitor test alert/);
+      const [posted] = await eventually(() => (slack.received.length > 0 ? slack.received : null), 'the Slack message to arrive');
+      assert.equal(posted.path, `/services/${token}`);
+      assert.match(posted.json.text, /^KYC Monitor test alert: /);
+      assert.match(appLog.slice(logBefore), /keyring: get password from entry/, 'the keychain was asked');
+
+      // Saved again as shown (masked): the targets kept are the saved ones, token and all.
+      await session.click(await session.find('[data-testid="settings-form"] button[type="submit"]'));
+      await eventually(async () => /Saved\./.test(await answer()), 'the save');
+      assert.deepEqual(JSON.parse(savedText()).alertTo, [slackTarget, 'mailto:oncall@example.com']);
+
+      // Screenshots: the window itself (light), and its page drawn again dark and 360 px wide.
+      await session.execute(`(${SCROLL_TO})(arguments[0])`, ['#settings-alerts']);
+      await session.screenshot(join(artifacts, 'desktop-settings-alerts.png'));
+      const page = await session.execute(PAGE_AS_DRAWN);
+      assert.ok(!page.body.includes(token) && !page.body.includes(password), 'no secret in the page');
+      const overflowing = await drawAgain(page, '#settings-alerts', '[data-testid="settings-form"]', [['light', 360], ['dark', 1280], ['dark', 360]], (scheme, width) => join(artifacts, `desktop-settings-alerts-${scheme}-${width}.png`));
+      assert.deepEqual(overflowing, [], 'nothing scrolls sideways');
+
+      const html = await session.execute('return document.documentElement.outerHTML');
+      assert.ok(!html.includes(password) && !html.includes(token), 'no secret in the page');
+      assert.ok(!appLog.includes(password), 'the password is not in the log');
+      assert.ok(!appLog.includes(token), 'the Slack token is not in the log');
+      for (const file of [settingsFile, database, `${database}-wal`]) {
+        if (existsSync(file)) assert.ok(!readFileSync(file).includes(password), `the password is not in ${file}`);
+      }
+      process.kill(appPid(database), 'SIGTERM');
+      await eventually(appExited, 'the app to quit');
+      await session.end().catch(() => {});
+    } finally {
+      await sink.stop();
+      await slack.stop();
+      await secretTool(bus.address, ['clear', 'service', 'kyc-monitor', 'username', 'smtp-password']);
       if (settingsBefore) writeFileSync(settingsFile, settingsBefore);
       else rmSync(settingsFile, { force: true });
     }

@@ -11,6 +11,8 @@ use crate::secret::TunnelSecret;
 
 /// Where `serve` (and the desktop app) read the SMTP password: never a flag or the file.
 pub const SMTP_PASSWORD_VARIABLE: &str = "KYC_MONITOR_SMTP_PASSWORD";
+/// The environment's `--smtp-url`.
+pub const SMTP_URL_VARIABLE: &str = "KYC_MONITOR_SMTP_URL";
 
 #[derive(Debug, Clone, clap::Args)]
 #[command(next_help_heading = "Alerts")]
@@ -29,7 +31,7 @@ pub struct AlertFlags {
     /// The mail server for mailto: targets, smtp://USER@HOST:PORT (STARTTLS, required off
     /// loopback) or smtps://...; the password in KYC_MONITOR_SMTP_PASSWORD. Its certificate must
     /// chain to the system's roots (SSL_CERT_FILE/SSL_CERT_DIR when set) or Mozilla's
-    #[arg(long, value_name = "URL", env = "KYC_MONITOR_SMTP_URL")]
+    #[arg(long, value_name = "URL", env = SMTP_URL_VARIABLE)]
     pub smtp_url: Option<String>,
     /// The From of alert emails
     #[arg(long, value_name = "ADDRESS", default_value = DEFAULT_FROM)]

@@ -764,7 +764,22 @@ backupDir: string | null,
  * A review case waiting longer than this is over its SLA (`serve --review-sla`), such as
  * `24h` or `4h30m`.
  */
-reviewSla: string, notifyReview: boolean, notifyReject: boolean, notifyAccept: boolean, 
+reviewSla: string, 
+/**
+ * Where alerts go (`serve --alert-to`): `slack:URL`, `mailto:ADDRESS` or a URL;
+ * `KYC_MONITOR_ALERT_TO` wins when set.
+ */
+alertTo: Array<string>, 
+/**
+ * The mail server for `mailto:` targets (`serve --smtp-url`), `smtp://USER@HOST:PORT`; its
+ * password is in the keychain. `KYC_MONITOR_SMTP_URL` wins when set.
+ */
+smtpUrl: string | null, 
+/**
+ * Alerts when no delivery came for this long (`serve --alert-silence`); `None`: off.
+ * `KYC_MONITOR_ALERT_SILENCE` wins when set.
+ */
+alertSilence: string | null, notifyReview: boolean, notifyReject: boolean, notifyAccept: boolean, 
 /**
  * Set from the tray; kept across restarts.
  */
