@@ -140,11 +140,7 @@ statuses: Array<string>,
 /**
  * ...with one of these decisions ("" is no decision); empty: any decision.
  */
-decisions: Array<string>, 
-/**
- * A wait in the status longer than this is shown as late.
- */
-warnAfterMinutes: number, };
+decisions: Array<string>, };
 
 export type ReviewSort = "longestWait" | "latestChange" | "firstSeen" | "id";
 
@@ -187,9 +183,14 @@ next: PageCursor | null,
  */
 total: number, 
 /**
- * Of those, the ones waiting longer than `settings.warn_after_minutes`.
+ * Of those, the cases over the review SLA (their clock, waits on the customer left out,
+ * has run longer than `reviewSlaMs`): the queue's late ones, as the top bar counts them.
  */
-late: number, 
+overSla: number, 
+/**
+ * The review SLA (`--review-sla`), in milliseconds.
+ */
+reviewSlaMs: number, 
 /**
  * The subStatus values in the queue (under its statuses and decisions), the most common
  * first, for the filter to offer.
