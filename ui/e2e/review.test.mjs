@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { seriousViolations } from './axe.mjs';
 import { launchChromium, startMonitor } from './monitor.mjs';
+import { crowding } from './topbar.mjs';
 
 const artifacts = join(dirname(fileURLToPath(import.meta.url)), 'artifacts');
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -133,6 +134,8 @@ describe('the review queue', () => {
       assert.deepEqual(await seriousViolations(page), []);
       await page.screenshot({ path: join(artifacts, `review-${scheme}.png`) });
     }
+    // The top bar (the webhook URL cut short, the latest delivery, the connection) fits.
+    assert.deepEqual(await crowding(page), []);
     assert.deepEqual(problems, []);
     await context.close();
 
