@@ -255,8 +255,9 @@ status: string | null, decision: string | null, body: string | null, bodyBase64:
 
 export type CountedRefusals = { remoteAddr: string, 
 /**
- * `over-budget` (refusals past the budget) or `headers-too-large` (answered 431 before
- * anything could be read).
+ * `signature-over-budget` (deliveries refused for their signature past the budget),
+ * `over-budget` (other refusals past it), `checks-over-budget` (reachability checks past
+ * it) or `headers-too-large` (answered 431 before anything could be read).
  */
 reason: string, requests: number, 
 /**
