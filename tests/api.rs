@@ -1008,8 +1008,8 @@ async fn every_refusal_has_the_one_error_body_whatever_refused_it() {
 async fn the_queue_counts_every_late_case_not_only_the_listed_ones() {
     let scratch = Scratch::new();
     {
-        // 130 users on hold for review for two days (late: the warning is after a day), 20 for
-        // a minute, written as if they had arrived then.
+        // 130 users on hold for review for two days (late: over the default review SLA of a
+        // day), 20 for a minute, written as if they had arrived then.
         let store = kyc_monitor::store::Store::open(&scratch.db()).unwrap();
         let writer = store.start_writer().unwrap();
         let now = kyc_monitor::time::now_millis();
@@ -1027,8 +1027,10 @@ async fn the_queue_counts_every_late_case_not_only_the_listed_ones() {
     let ui = Running::start_in(scratch).await;
     let page = ui.json("/api/review?limit=100").await;
     assert_eq!(page["users"].as_array().unwrap().len(), 100);
+    assert_eq!(page["reviewSlaMs"], 24 * 60 * 60 * 1000, "{page}");
+    assert_eq!(page["settings"].get("warnAfterMinutes"), None, "{page}");
     assert_eq!(
-        (&page["total"], &page["late"]),
+        (&page["total"], &page["overSla"]),
         (&150.into(), &130.into()),
         "{page}"
     );
@@ -1036,7 +1038,7 @@ async fn the_queue_counts_every_late_case_not_only_the_listed_ones() {
     let page = ui.json("/api/review?minAgeMinutes=120&limit=10").await;
     assert_eq!(page["users"].as_array().unwrap().len(), 10);
     assert_eq!(
-        (&page["total"], &page["late"]),
+        (&page["total"], &page["overSla"]),
         (&130.into(), &130.into()),
         "{page}"
     );

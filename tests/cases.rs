@@ -345,6 +345,27 @@ async fn the_sla_clock_marks_late_cases_and_stands_still_while_waiting_on_the_cu
     .await;
     assert_eq!(overview["attention"]["toReview"], 2);
     assert_eq!(overview["attention"]["reviewSlaMs"], 2000);
+    // The queue's late count is the same SLA, by the same clock: waits_1 has waited as long,
+    // but on the customer.
+    let queue = ui.json("/api/review").await;
+    assert_eq!(
+        (&queue["total"], &queue["overSla"], &queue["reviewSlaMs"]),
+        (&2.into(), &1.into(), &2000.into()),
+        "{queue}"
+    );
+    // Under a filter it counts what the filter lets through.
+    let taken = ui
+        .post("/api/cases/late_1/assign", json!({"version": 0}))
+        .await;
+    assert_eq!(taken["assignee"], "local", "{taken}");
+    for (filter, over) in [("mine", 1), ("unassigned", 0)] {
+        let queue = ui.json(&format!("/api/review?assigned={filter}")).await;
+        assert_eq!(
+            (&queue["total"], &queue["overSla"]),
+            (&1.into(), &over.into()),
+            "{filter}: {queue}"
+        );
+    }
     let late = ui.card("late_1").await;
     assert_eq!(late["overSla"], true);
     let waiting = ui.card("waits_1").await;

@@ -6,7 +6,7 @@
 mod support;
 
 use kyc_monitor::monitor::ErrorCode;
-use kyc_monitor::team_link::{self, Bearer, FeedItem, TeamLink};
+use kyc_monitor::team_link::{self, Bearer, FeedItem, TeamLink, TeamWebhookUrl};
 use serde_json::json;
 use support::idp::{Browser, OidcTeam as Team};
 use support::*;
@@ -211,6 +211,41 @@ async fn a_bearer_session_has_its_person_s_role_and_ends_when_an_admin_ends_it()
         forged.person().await.unwrap_err().code,
         ErrorCode::Unauthorized
     );
+}
+
+/// The desktop tray's "Copy webhook URL" while the app is a window onto the team monitor: an
+/// admin copies the team monitor's webhook URL (what its own top bar shows); support is shown
+/// it without its token, so the item is disabled and says why; so it is when the team monitor
+/// does not answer.
+#[tokio::test]
+async fn the_tray_copies_the_team_webhook_url_for_an_admin_and_says_why_not_otherwise() {
+    let team = Team::start();
+    let (alice, _) = team.app_signs_in("alice").await;
+    let shown = alice.webhook_url().await;
+    assert_eq!(
+        shown,
+        TeamWebhookUrl::Shown(team.monitor.webhook_url.clone())
+    );
+    assert!(team.monitor.webhook_url.contains("/kyc-webhook/"));
+    assert_eq!(shown.menu_item(), ("Copy webhook URL", true));
+    assert_eq!(shown.url(), Some(team.monitor.webhook_url.as_str()));
+
+    let (bob, _) = team.app_signs_in("bob").await;
+    let withheld = bob.webhook_url().await;
+    assert_eq!(withheld, TeamWebhookUrl::Withheld);
+    assert_eq!(
+        withheld.menu_item(),
+        ("Copy webhook URL (team admins only)", false)
+    );
+    assert_eq!(withheld.url(), None);
+
+    let gone = TeamLink::new(
+        team_link::team_url(&format!("http://127.0.0.1:{}", free_port())).unwrap(),
+        Bearer::new("A".repeat(43)),
+    );
+    let unknown = gone.webhook_url().await;
+    assert!(matches!(unknown, TeamWebhookUrl::Unknown(_)), "{unknown:?}");
+    assert!(!unknown.menu_item().1);
 }
 
 /// A fresh admin session's secret, through the loopback flow by hand.

@@ -818,7 +818,7 @@ async fn refused_requests_past_the_budget_are_counted_not_kept() {
     })
     .await;
     assert_eq!(counted[0]["remoteAddr"], "127.0.0.1");
-    assert_eq!(counted[0]["reason"], "over-budget");
+    assert_eq!(counted[0]["reason"], "signature-over-budget");
     drop(monitor);
     let deliveries = export_jsonl(&scratch.db(), "deliveries");
     let rejected = deliveries
@@ -1034,7 +1034,7 @@ async fn the_budget_counts_bytes_and_reachability_checks_too() {
             .count();
         let kept_checks = deliveries.iter().filter(|d| d["outcome"] == "ping").count();
         let (big, checks) = (
-            kept_big + of("over-budget"),
+            kept_big + of("signature-over-budget"),
             kept_checks + of("checks-over-budget"),
         );
         match (big, checks) {

@@ -218,6 +218,11 @@ async fn record_request(
     // Refused requests and reachability checks (neither changes a user) are kept within the
     // budget; beyond it they are counted, and answered as if kept.
     let budgeted = match &verdict {
+        // Counted apart, so that the refused-signature alert rule counts them too: a stranger
+        // spraying forged deliveries from one address is what it is for.
+        Verdict::Refused { http_status, .. } if *http_status == 401 => {
+            Some(crate::store::SIGNATURE_OVER_BUDGET)
+        }
         Verdict::Refused { .. } => Some("over-budget"),
         Verdict::Reachability => Some("checks-over-budget"),
         _ => None,

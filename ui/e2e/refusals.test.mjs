@@ -48,7 +48,7 @@ describe('refused requests past the budget', () => {
     await notice.waitFor();
     assert.match(await notice.innerText(), new RegExp(`${OVER} refused requests were counted, not kept`));
     const entry = page.getByTestId('counted-entry');
-    assert.match(await entry.innerText(), /127\.0\.0\.1: 7 \(refused, over the budget of 1,000 requests or 4 MiB a minute from one address/);
+    assert.match(await entry.innerText(), /127\.0\.0\.1: 7 \(refused for their signature, over the budget of 1,000 requests or 4 MiB a minute from one address/);
     // The kept ones are listed as usual.
     assert.equal(await page.getByTestId('delivery').count(), 100);
     mkdirSync(artifacts, { recursive: true });

@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { seriousViolations } from './axe.mjs';
 import { launchChromium, startMonitor } from './monitor.mjs';
+import { crowding } from './topbar.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const artifacts = join(here, 'artifacts');
@@ -149,6 +150,19 @@ describe('a team monitor signed in through an OpenID Provider', () => {
     await page.locator('[data-testid="audit-entry"][data-action="sign-out"]', { hasText: 'bob@example.com' }).first().waitFor();
     assert.deepEqual(await seriousViolations(page), []);
     await page.screenshot({ path: join(artifacts, 'team-admin-audit.png'), fullPage: true });
+
+    // The admin's top bar (every view, the webhook endpoint, the person) fits at 1280 px: no
+    // two items touch or overlap, none is cut off; narrower, it gives way (the endpoint into
+    // its menu, then the bar wraps), light and dark.
+    for (const scheme of ['light', 'dark']) {
+      await page.emulateMedia({ colorScheme: scheme });
+      for (const width of [1280, 1024, 360]) {
+        await page.setViewportSize({ width, height: 800 });
+        await page.screenshot({ path: join(artifacts, `team-admin-topbar-${width}-${scheme}.png`), clip: { x: 0, y: 0, width, height: width < 700 ? 200 : width < 1240 ? 100 : 60 } });
+        assert.deepEqual(await crowding(page), [], `${width} px, ${scheme}`);
+      }
+    }
+    await page.setViewportSize({ width: 1280, height: 800 });
 
     await page.goto(`${monitor.uiUrl}/#/user/user_4821`);
     await page.getByRole('heading', { name: 'user_4821' }).waitFor();

@@ -326,5 +326,6 @@ pub(super) async fn counts(link: &TeamLink) -> Option<super::tray::Counts> {
         ),
         per_status,
         attention,
+        team_webhook: Some(crate::team_link::TeamWebhookUrl::of_overview(&overview)),
     })
 }

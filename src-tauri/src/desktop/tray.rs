@@ -1,5 +1,6 @@
 //! The tray icon: the review queue's count, the number of users per status, Show window, Copy
-//! webhook URL, Pause notifications, Quit.
+//! webhook URL (the team monitor's, when the app is a window onto one and the role is shown it;
+//! else disabled, saying why), Pause notifications, Quit.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -10,6 +11,7 @@ use tauri::{AppHandle, Manager, Wry};
 
 use super::{quit, show_window, Desktop};
 use crate::kyc::STATUS_LABELS;
+use crate::team_link::TeamWebhookUrl;
 
 /// Menu ids of the tray's items.
 const SHOW: &str = "show";
@@ -24,6 +26,11 @@ struct Tray {
     review: MenuItem<Wry>,
     /// One item per documented status, in [`STATUS_LABELS`] order.
     counts: Vec<MenuItem<Wry>>,
+    /// "Copy webhook URL".
+    copy: MenuItem<Wry>,
+    /// Connected to a team monitor: its webhook URL as this session may copy it (as of the last
+    /// refresh); `None` for the app's own monitor.
+    team_webhook: std::sync::Mutex<Option<TeamWebhookUrl>>,
     /// A refresh is scheduled; further changes until it runs need no other.
     refresh_pending: AtomicBool,
 }
@@ -46,7 +53,11 @@ pub(super) fn build(app: &AppHandle) -> tauri::Result<()> {
         .try_state::<Desktop>()
         .is_some_and(|desktop| desktop.settings().notifications_paused);
     let show = MenuItem::with_id(app, SHOW, "Show window", true, None::<&str>)?;
-    let copy = MenuItem::with_id(app, COPY, "Copy webhook URL", true, None::<&str>)?;
+    // A window onto a team monitor: disabled until the team monitor says what may be copied.
+    let team = app
+        .try_state::<Desktop>()
+        .is_some_and(|desktop| desktop.team.active());
+    let copy = MenuItem::with_id(app, COPY, "Copy webhook URL", !team, None::<&str>)?;
     let pause = CheckMenuItem::with_id(
         app,
         PAUSE,
@@ -85,23 +96,48 @@ pub(super) fn build(app: &AppHandle) -> tauri::Result<()> {
     app.manage(Tray {
         review,
         counts,
+        copy,
+        team_webhook: std::sync::Mutex::new(None),
         refresh_pending: AtomicBool::new(false),
     });
     refresh(app);
     Ok(())
 }
 
-/// The public URL once a tunnel is up (the one to give the provider), the local one until then.
+/// The public URL once a tunnel is up (the one to give the provider), the local one until then;
+/// connected to a team monitor, the team monitor's, as its last refresh told it.
 fn copy_webhook_url(app: &AppHandle) {
     use tauri_plugin_clipboard_manager::ClipboardExt;
-    let Some(desktop) = app.try_state::<Desktop>() else {
+    let (Some(desktop), Some(tray)) = (app.try_state::<Desktop>(), app.try_state::<Tray>()) else {
         return;
     };
-    if let Some(monitor) = desktop.monitor() {
-        if let Err(error) = app.clipboard().write_text(monitor.provider_facing_url()) {
+    let url = if desktop.team.active() {
+        let known = tray.team_webhook.lock().expect("tray webhook").clone();
+        known
+            .as_ref()
+            .and_then(TeamWebhookUrl::url)
+            .map(str::to_owned)
+    } else {
+        desktop
+            .monitor()
+            .map(|monitor| monitor.provider_facing_url())
+    };
+    if let Some(url) = url {
+        if let Err(error) = app.clipboard().write_text(url) {
             tracing::warn!("could not copy the webhook URL: {error}");
         }
     }
+}
+
+/// Shows what "Copy webhook URL" copies: the team monitor's URL, or why not (`None`: the app's
+/// own monitor, always there).
+fn show_copy_item(tray: &Tray, team: Option<TeamWebhookUrl>) {
+    let (label, enabled) = team
+        .as_ref()
+        .map_or(("Copy webhook URL", true), TeamWebhookUrl::menu_item);
+    let _ = tray.copy.set_text(label);
+    let _ = tray.copy.set_enabled(enabled);
+    *tray.team_webhook.lock().expect("tray webhook") = team;
 }
 
 fn toggle_pause(app: &AppHandle) {
@@ -136,10 +172,16 @@ pub(super) fn refresh(app: &AppHandle) {
             review,
             per_status,
             attention,
+            team_webhook,
         }) = source.counts().await
         else {
+            if matches!(source, Source::Team(_)) {
+                let why = "the team monitor's overview could not be read".to_owned();
+                show_copy_item(&tray, Some(TeamWebhookUrl::Unknown(why)));
+            }
             return;
         };
+        show_copy_item(&tray, team_webhook);
         let _ = tray.review.set_text(review);
         // What needs attention, as the alert rules tell it, in the icon's tooltip.
         if let Some(icon) = app.tray_by_id("main") {
@@ -168,6 +210,8 @@ pub(super) struct Counts {
     pub review: String,
     pub per_status: Vec<(String, i64)>,
     pub attention: Vec<String>,
+    /// Connected to a team monitor: its webhook URL as this session may copy it.
+    pub team_webhook: Option<TeamWebhookUrl>,
 }
 
 /// Where the counts come from: the app's own monitor, or the team monitor it is a window onto.
@@ -204,6 +248,7 @@ impl Source {
             review: review_text(needs.to_review, needs.over_sla),
             per_status,
             attention,
+            team_webhook: None,
         })
     }
 }

@@ -123,6 +123,13 @@ pub fn without_token(url: &str) -> String {
     }
 }
 
+/// Whether `url` is one [`without_token`] hid the token of (what a role below
+/// [`SEES_WEBHOOK_TOKEN`] is shown).
+pub fn hides_token(url: &str) -> bool {
+    url.find(WEBHOOK_PATH)
+        .is_some_and(|at| &url[at + WEBHOOK_PATH.len()..] == "****")
+}
+
 impl SeenBy for TunnelView {
     fn seen_by(mut self, role: Role) -> Self {
         if !role.allows(SEES_WEBHOOK_TOKEN) {

@@ -1,6 +1,8 @@
 //! The review queue: users waiting on a person, the one who waited longest first. Which
-//! statuses and decisions count, and after how long a wait is late, are settings kept in the
-//! database, so that every shell (the browser, the window, the tray) counts the same users.
+//! statuses and decisions count are settings kept in the database, so that every shell (the
+//! browser, the window, the tray) counts the same users. When a wait is late is the review SLA
+//! (`--review-sla`, see `monitor/attention.rs`), the one definition the queue, the top bar, the
+//! tray and the alert rule share.
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -11,7 +13,8 @@ use crate::store::{AssigneeFilter, BoardCursor, ReviewFilter, ReviewOrder, UserR
 /// The settings key the queue's settings are kept under (JSON).
 const SETTINGS_KEY: &str = "review_queue";
 
-/// Who is in the review queue, and when a wait is late.
+/// Who is in the review queue. (Settings saved by an older version may also hold
+/// `warnAfterMinutes`, the queue's own threshold before the review SLA: it is ignored.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ReviewSettings {
@@ -19,8 +22,6 @@ pub struct ReviewSettings {
     pub statuses: Vec<String>,
     /// ...with one of these decisions ("" is no decision); empty: any decision.
     pub decisions: Vec<String>,
-    /// A wait in the status longer than this is shown as late.
-    pub warn_after_minutes: u32,
 }
 
 impl Default for ReviewSettings {
@@ -29,7 +30,6 @@ impl Default for ReviewSettings {
         ReviewSettings {
             statuses: vec!["ON_HOLD".into()],
             decisions: vec!["REVIEW".into()],
-            warn_after_minutes: 24 * 60,
         }
     }
 }
@@ -39,11 +39,6 @@ impl ReviewSettings {
         if self.statuses.is_empty() {
             return Err(CoreError::Invalid(
                 "choose at least one status for the review queue".into(),
-            ));
-        }
-        if self.warn_after_minutes == 0 {
-            return Err(CoreError::Invalid(
-                "the warning threshold must be at least a minute".into(),
             ));
         }
         Ok(())
@@ -198,8 +193,11 @@ pub struct ReviewPage {
     pub next: Option<PageCursor>,
     /// Users in the queue that the filters let through (not only those on this page).
     pub total: i64,
-    /// Of those, the ones waiting longer than `settings.warn_after_minutes`.
-    pub late: i64,
+    /// Of those, the cases over the review SLA (their clock, waits on the customer left out,
+    /// has run longer than `reviewSlaMs`): the queue's late ones, as the top bar counts them.
+    pub over_sla: i64,
+    /// The review SLA (`--review-sla`), in milliseconds.
+    pub review_sla_ms: i64,
     /// The subStatus values in the queue (under its statuses and decisions), the most common
     /// first, for the filter to offer.
     pub sub_statuses: Vec<SubStatusCount>,
@@ -262,16 +260,11 @@ impl Monitor {
         let sort = query.sort.unwrap_or_default();
         let now = crate::time::now_millis();
         let filter = query.narrowing(decisions, now, me);
-        // Late: waiting longer than the settings' threshold, among those the filters let through.
-        let late_filter = ReviewFilter {
-            entered_by: filter
-                .entered_by
-                .min(now - i64::from(settings.warn_after_minutes) * 60_000),
-            ..filter.clone()
-        };
-        let (mut users, total, late, sub_statuses) = self
+        // Late: over the review SLA, among those the filters let through.
+        let sla_ms = self.review_sla_ms();
+        let (mut users, total, over_sla, sub_statuses) = self
             .read(move |reader| {
-                let (mut users, mut total, mut late) = (Vec::new(), 0, 0);
+                let (mut users, mut total, mut over_sla) = (Vec::new(), 0, 0);
                 let mut sub_statuses = std::collections::BTreeMap::<String, i64>::new();
                 for status in &statuses {
                     users.extend(reader.review_page(
@@ -282,12 +275,12 @@ impl Monitor {
                         limit,
                     )?);
                     total += reader.users_in_status(status, &filter)?;
-                    late += reader.users_in_status(status, &late_filter)?;
+                    over_sla += reader.over_sla_in_status(status, &filter, sla_ms, now)?;
                     for (value, users) in reader.sub_status_counts(status, &filter)? {
                         *sub_statuses.entry(value).or_default() += users;
                     }
                 }
-                Ok((users, total, late, sub_statuses))
+                Ok((users, total, over_sla, sub_statuses))
             })
             .await?;
         let mut sub_statuses: Vec<SubStatusCount> = sub_statuses
@@ -310,9 +303,27 @@ impl Monitor {
             users,
             next,
             total,
-            late,
+            over_sla,
+            review_sla_ms: sla_ms,
             sub_statuses,
             settings,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ReviewSettings;
+
+    #[test]
+    fn settings_saved_with_the_old_late_threshold_still_load() {
+        // Saved before the queue's lateness became the review SLA: the statuses and decisions
+        // are kept, the threshold ignored (not the whole settings lost to the defaults).
+        let saved = r#"{"statuses":["ON_HOLD","PENDING"],"decisions":[],"warnAfterMinutes":60}"#;
+        let settings: ReviewSettings = serde_json::from_str(saved).unwrap();
+        assert_eq!(settings.statuses, ["ON_HOLD", "PENDING"]);
+        assert!(settings.decisions.is_empty());
+        let json = serde_json::to_string(&settings).unwrap();
+        assert!(!json.contains("warnAfter"), "{json}");
     }
 }

@@ -242,6 +242,18 @@ pub struct SlaScope {
     pub now: i64,
 }
 
+/// The SQL for a case's SLA clock at `?{now}`: the time since `{user}` (the `users` row) entered
+/// its status, less the pauses while waiting on the customer (`c`, the `cases` row, may be
+/// absent). What [`Reader::over_sla`] and the review queue's over-SLA count measure.
+pub(super) fn sla_clock(user: &str, now: u8) -> String {
+    format!(
+        "(?{now} - {user}.status_since
+          - CASE WHEN c.clock_since = {user}.status_since THEN c.paused_ms ELSE 0 END
+          - CASE WHEN c.waiting_since IS NULL THEN 0
+                 ELSE max(?{now} - max(c.waiting_since, {user}.status_since), 0) END)"
+    )
+}
+
 /// A case in the queue over its SLA.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OverSlaRecord {
@@ -308,18 +320,15 @@ impl Reader {
         let decisions = serde_json::to_string(&scope.decisions).expect("strings serialise");
         let (mut count, mut found) = (0, Vec::new());
         for status in &scope.statuses {
-            let mut statement = self.connection().prepare_cached(
+            let mut statement = self.connection().prepare_cached(&format!(
                 "SELECT external_id, clock, assignee FROM (
-                   SELECT u.external_id, c.assignee,
-                          ?3 - u.status_since
-                          - CASE WHEN c.clock_since = u.status_since THEN c.paused_ms ELSE 0 END
-                          - CASE WHEN c.waiting_since IS NULL THEN 0
-                                 ELSE max(?3 - max(c.waiting_since, u.status_since), 0) END AS clock
+                   SELECT u.external_id, c.assignee, {} AS clock
                      FROM users AS u LEFT JOIN cases AS c ON c.external_id = u.external_id
                     WHERE u.status = ?1 AND u.status_since <= ?3 - ?4
                       AND (?2 = '[]' OR u.decision IN (SELECT value FROM json_each(?2))))
                   WHERE clock > ?4 ORDER BY clock DESC, external_id",
-            )?;
+                sla_clock("u", 3)
+            ))?;
             let mut rows = statement.query(params![status, decisions, scope.now, scope.sla_ms])?;
             while let Some(row) = rows.next()? {
                 count += 1;

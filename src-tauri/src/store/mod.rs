@@ -37,7 +37,7 @@ pub use queries::{
     DeliveryFilter, DeliveryRecord, EventRecord, ListedDelivery, Reader, RegistrationAttempt,
     TimelineEntry, UserCount, UserRecord,
 };
-pub use refusals::{CountedRefusals, RefusalTally};
+pub use refusals::{CountedRefusals, RefusalTally, SIGNATURE_OVER_BUDGET};
 pub use review::{AssigneeFilter, BoardCursor, ReviewFilter, ReviewOrder};
 pub use search::SEARCH_TRIGGERS;
 pub use sessions::SessionRecord;

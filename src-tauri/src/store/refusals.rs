@@ -13,13 +13,18 @@ const KEPT_FOR_MILLIS: i64 = 7 * 24 * 60 * 60 * 1000;
 /// How many of the latest refused deliveries the refused-signature count looks at.
 const RECENT_REFUSALS: i64 = 1000;
 
+/// The reason refused requests past the budget are counted under when their signature was
+/// refused (401); the others are `over-budget`.
+pub const SIGNATURE_OVER_BUDGET: &str = "signature-over-budget";
+
 /// Refused requests counted, not kept: one address, one reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct CountedRefusals {
     pub remote_addr: String,
-    /// `over-budget` (refusals past the budget) or `headers-too-large` (answered 431 before
-    /// anything could be read).
+    /// `signature-over-budget` (deliveries refused for their signature past the budget),
+    /// `over-budget` (other refusals past it), `checks-over-budget` (reachability checks past
+    /// it) or `headers-too-large` (answered 431 before anything could be read).
     pub reason: String,
     pub requests: i64,
     /// The start of the first and of the last minute counted (Unix ms).
@@ -52,18 +57,28 @@ impl Writer {
 }
 
 impl Reader {
-    /// Deliveries refused for their signature (401) received since `since` (Unix ms), among
-    /// the last [`RECENT_REFUSALS`] refused ones: the alert rule needs to know whether there
-    /// were ten, not to count a flood.
+    /// Deliveries refused for their signature (401) received since `since` (Unix ms): those
+    /// kept, among the last [`RECENT_REFUSALS`] refused ones (the alert rule needs to know
+    /// whether there were ten, not to count a flood), and those past the budget, counted rather
+    /// than kept ([`SIGNATURE_OVER_BUDGET`]; counted per minute, so a minute that overlaps the
+    /// window counts whole).
     pub fn refused_signatures_since(&self, since: i64) -> Result<i64, StoreError> {
-        Ok(self
+        let kept: i64 = self
             .connection()
             .prepare_cached(
                 "SELECT count(*) FROM (SELECT http_status, received_at FROM deliveries
                   WHERE outcome = 'rejected' ORDER BY id DESC LIMIT ?2)
                  WHERE http_status = 401 AND received_at >= ?1",
             )?
-            .query_row(params![since, RECENT_REFUSALS], |row| row.get(0))?)
+            .query_row(params![since, RECENT_REFUSALS], |row| row.get(0))?;
+        let counted: i64 = self
+            .connection()
+            .prepare_cached(
+                "SELECT COALESCE(sum(requests), 0) FROM refused_counts
+                  WHERE minute > ?1 - 60000 AND reason = ?2",
+            )?
+            .query_row(params![since, SIGNATURE_OVER_BUDGET], |row| row.get(0))?;
+        Ok(kept.saturating_add(counted))
     }
 
     /// Refusals counted since `since` (Unix ms), per address and reason, most first.

@@ -163,6 +163,43 @@ impl Reader {
         Ok(count)
     }
 
+    /// How many users in `status` that `filter` lets through have a case whose SLA clock ran
+    /// longer than `sla_ms` at `now` (waits on the customer left out): the review queue's
+    /// over-SLA count, by the same clock as [`Reader::over_sla`]. Only users who entered the
+    /// status at least the SLA ago can be over it: a range of `users_by_status`.
+    pub fn over_sla_in_status(
+        &self,
+        status: &str,
+        filter: &ReviewFilter,
+        sla_ms: i64,
+        now: i64,
+    ) -> Result<i64, StoreError> {
+        Ok(self
+            .connection()
+            .prepare_cached(&format!(
+                "SELECT COUNT(*) FROM users LEFT JOIN cases AS c ON c.external_id = users.external_id
+                  WHERE users.status = ?1 AND users.status_since <= min(?2, ?6 - ?7)
+                    AND (?3 = '[]' OR users.decision IN (SELECT value FROM json_each(?3)))
+                    AND (?4 IS NULL OR instr(lower(users.sub_status), lower(?4)) > 0)
+                    AND {}
+                    AND {} > ?7",
+                assignee_clause(5),
+                super::cases::sla_clock("users", 6),
+            ))?
+            .query_row(
+                rusqlite::params![
+                    status,
+                    filter.entered_by,
+                    filter.decisions_json(),
+                    filter.sub_status,
+                    filter.assignee_param(),
+                    now,
+                    sla_ms
+                ],
+                |row| row.get(0),
+            )?)
+    }
+
     /// The subStatus values of users in `status` with one of `filter`'s decisions, and how many
     /// users have each, the most common first.
     pub fn sub_status_counts(

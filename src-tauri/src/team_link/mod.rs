@@ -7,6 +7,7 @@
 
 mod feed;
 mod sign_in;
+mod webhook;
 
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use url::Url;
 
 pub use feed::{follow, FeedItem};
 pub use sign_in::{open_in_browser, sign_in};
+pub use webhook::TeamWebhookUrl;
 
 use crate::access::Role;
 use crate::monitor::operations::{self, Method};

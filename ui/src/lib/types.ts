@@ -140,11 +140,7 @@ statuses: Array<string>,
 /**
  * ...with one of these decisions ("" is no decision); empty: any decision.
  */
-decisions: Array<string>, 
-/**
- * A wait in the status longer than this is shown as late.
- */
-warnAfterMinutes: number, };
+decisions: Array<string>, };
 
 export type ReviewSort = "longestWait" | "latestChange" | "firstSeen" | "id";
 
@@ -187,9 +183,14 @@ next: PageCursor | null,
  */
 total: number, 
 /**
- * Of those, the ones waiting longer than `settings.warn_after_minutes`.
+ * Of those, the cases over the review SLA (their clock, waits on the customer left out,
+ * has run longer than `reviewSlaMs`): the queue's late ones, as the top bar counts them.
  */
-late: number, 
+overSla: number, 
+/**
+ * The review SLA (`--review-sla`), in milliseconds.
+ */
+reviewSlaMs: number, 
 /**
  * The subStatus values in the queue (under its statuses and decisions), the most common
  * first, for the filter to offer.
@@ -254,8 +255,9 @@ status: string | null, decision: string | null, body: string | null, bodyBase64:
 
 export type CountedRefusals = { remoteAddr: string, 
 /**
- * `over-budget` (refusals past the budget) or `headers-too-large` (answered 431 before
- * anything could be read).
+ * `signature-over-budget` (deliveries refused for their signature past the budget),
+ * `over-budget` (other refusals past it), `checks-over-budget` (reachability checks past
+ * it) or `headers-too-large` (answered 431 before anything could be read).
  */
 reason: string, requests: number, 
 /**
