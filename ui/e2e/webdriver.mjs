@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
-const W3C_ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
+export const W3C_ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
 
 export function freePort() {
   return new Promise((resolve) => {
