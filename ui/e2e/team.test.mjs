@@ -111,6 +111,11 @@ describe('a team monitor signed in through an OpenID Provider', () => {
     const links = await nav.getByRole('link').allInnerTexts();
     assert.deepEqual(links, ['Board', 'Stats']);
     await page.getByTestId('card').filter({ hasText: 'user_4821' }).waitFor();
+    // The webhook URL's secret part is the admins': support is offered no URL to copy (at 1280
+    // px a signed-in top bar keeps the URL in the endpoint menu, which support does not get).
+    assert.match(await page.locator('.endpoint .url').textContent(), /\/kyc-webhook\/\*\*\*\*$/);
+    assert.equal(await page.getByTestId('endpoint-menu').count(), 0);
+    assert.equal(await page.getByRole('button', { name: /Copy/ }).count(), 0);
     await page.screenshot({ path: join(artifacts, 'team-support-board.png') });
 
     await page.goto(`${monitor.uiUrl}/#/user/user_4821`);
@@ -142,6 +147,11 @@ describe('a team monitor signed in through an OpenID Provider', () => {
     assert.match(await page.getByTestId('signed-in').innerText(), /Alice Admin\s+admin\s+Sign out/);
     const nav = page.getByRole('navigation', { name: 'Views' });
     assert.deepEqual(await nav.getByRole('link').allInnerTexts(), ['Board', 'Review', 'Deliveries', 'Stats', 'Register', 'Settings', 'Audit']);
+    // The admin's URL is whole, and its menu copies it.
+    await page.getByTestId('endpoint-menu').locator('summary').click();
+    assert.match(await page.getByTestId('endpoint-menu-url').innerText(), /\/kyc-webhook\/[0-9a-f]{16,}$/);
+    assert.equal(await page.getByRole('button', { name: 'Copy webhook URL' }).count(), 1);
+    await page.getByTestId('endpoint-menu').locator('summary').click();
     await nav.getByRole('link', { name: 'Audit' }).click();
     await page.getByRole('heading', { name: 'Audit log' }).waitFor();
     const signIn = page.locator('[data-testid="audit-entry"][data-action="sign-in"]', { hasText: 'alice@example.com' });

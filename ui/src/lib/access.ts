@@ -32,3 +32,11 @@ const VIEW_NEEDS: Record<Route['view'], OperationName> = {
 export function viewAllowed(role: Role, view: Route['view']): boolean {
   return allowed(role, VIEW_NEEDS[view]);
 }
+
+/** Whether the monitor hid the secret part of a webhook URL (`…/kyc-webhook/****`), as it does
+ * for roles below admin: such a URL is shown, but copying it would hand on a URL that works
+ * nowhere. */
+export function tokenHidden(url: string): boolean {
+  const at = url.indexOf('/kyc-webhook/');
+  return at >= 0 && url.slice(at + '/kyc-webhook/'.length) === '****';
+}
