@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
+use kyc_monitor::provider::PrivateKey;
 use serde_json::{json, Value};
 use support::*;
 
@@ -273,4 +274,67 @@ async fn trusting_another_ca_the_same_targets_fail_saying_the_certificate_is_not
     })
     .await;
     assert!(sink.all("request").is_empty(), "{:?}", sink.all("request"));
+}
+
+/// `register` against the sink as the provider, trusting `ssl_cert_file`: (exit code, stderr).
+fn register(scratch: &Scratch, sink: &HttpsSink, ssl_cert_file: &Path) -> (Option<i32>, String) {
+    let key = scratch.dir.path().join("partner.pem");
+    std::fs::write(&key, PrivateKey::generate().expose_pem()).unwrap();
+    let token_url = format!("{}/oauth/token", sink.base);
+    let output = Command::new(BIN)
+        .args(["register", "https://kyc.example.com/kyc-webhook/t"])
+        .args(["--api-base", &sink.base, "--token-url", &token_url])
+        .args(["--client-id", "tls-client", "--private-key"])
+        .arg(&key)
+        .arg("--db")
+        .arg(scratch.db())
+        .env("SSL_CERT_FILE", ssl_cert_file)
+        .env_remove("SSL_CERT_DIR")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run kyc-monitor register");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_provider_client_trusts_the_same_roots_and_says_when_a_certificate_is_not_trusted() {
+    let scratch = Scratch::new();
+    certificates(scratch.dir.path());
+    let sink = HttpsSink::start(scratch.dir.path());
+
+    // Trusting another authority: refused in the handshake, nothing sent, the reason said.
+    let (code, stderr) = register(&scratch, &sink, &ca(scratch.dir.path(), "other-ca.pem"));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot reach the provider at {}", sink.base))
+            && stderr.contains("its certificate is not trusted")
+            && stderr.contains("SSL_CERT_FILE"),
+        "{stderr}"
+    );
+    assert!(sink.all("request").is_empty(), "{:?}", sink.all("request"));
+    println!("register said: {stderr}");
+
+    sink.wait_for("the refused handshake", |sink| {
+        !sink.all("refused").is_empty()
+    })
+    .await;
+
+    // Trusting the test authority: the token request reaches the server over TLS (which is no
+    // provider: its empty answer then fails the registration, for another reason).
+    let (code, stderr) = register(&scratch, &sink, &ca(scratch.dir.path(), "ca.pem"));
+    assert_ne!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("not trusted"), "{stderr}");
+    let token = sink.requests("/oauth/token");
+    assert_eq!(token.len(), 1, "{:?}", sink.all("request"));
+    assert!(
+        token[0]["body"]
+            .as_str()
+            .unwrap()
+            .contains("client_assertion"),
+        "{token:?}"
+    );
 }

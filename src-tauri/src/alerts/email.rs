@@ -9,7 +9,8 @@
 //! replace it, as they do for OpenSSL) or Mozilla's roots built in (webpki-roots, so a container
 //! without a CA bundle still reaches a public relay). The roots are read at each send, so a CA
 //! installed while the monitor runs counts. A certificate that does not verify stops the
-//! conversation before AUTH: nothing is sent, and the failure says what is wrong with it.
+//! conversation before AUTH: nothing is sent, and the failure says what is wrong with it (in
+//! the words every HTTPS client uses, `crate::trust`).
 
 use std::time::Duration;
 
