@@ -89,14 +89,13 @@ pub fn start(
     health: Arc<ForwardHealth>,
     stopping: watch::Receiver<bool>,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>, StoreError> {
-    let client = reqwest::Client::builder()
-        // A redirect is the backend's answer, not a place to send the body again.
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(ATTEMPT_TIMEOUT)
-        .build()
-        .map_err(|error| {
-            StoreError::CommitFailed(format!("cannot make an HTTP client: {error}"))
-        })?;
+    let client = crate::trust::https_client(|| {
+        reqwest::Client::builder()
+            // A redirect is the backend's answer, not a place to send the body again.
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(ATTEMPT_TIMEOUT)
+    })
+    .map_err(|error| StoreError::CommitFailed(format!("cannot make an HTTP client: {error}")))?;
     let id_prefix = own_webhook_id_prefix(instance_id);
     destinations
         .into_iter()
@@ -249,7 +248,9 @@ impl Forwarder {
                 }
             }
             Err(error) => {
-                let reason = if error.is_timeout() {
+                let reason = if let Some(tls) = crate::trust::https_failure(&error) {
+                    format!("the backend: {tls}; nothing was sent")
+                } else if error.is_timeout() {
                     format!("no answer within {} s", ATTEMPT_TIMEOUT.as_secs())
                 } else if error.is_connect() {
                     "the backend could not be reached (connection refused or no route)".to_owned()

@@ -31,4 +31,5 @@ pub mod signature;
 pub mod store;
 pub mod team_link;
 pub mod time;
+pub mod trust;
 pub mod tunnel;

@@ -1,4 +1,4 @@
-"""Test certificates for tests/alerts_tls.rs, made with the `cryptography` library:
+"""Test certificates for tests/alerts_tls.rs and tests/tls_roots.rs, made with the `cryptography` library:
   python test_ca.py DIR NAME...
 writes in DIR a certificate authority (ca.pem), a server certificate it signs for the names and
 IP addresses given (server.pem, its key server.key), and a second, unrelated authority

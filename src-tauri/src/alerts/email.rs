@@ -9,7 +9,8 @@
 //! replace it, as they do for OpenSSL) or Mozilla's roots built in (webpki-roots, so a container
 //! without a CA bundle still reaches a public relay). The roots are read at each send, so a CA
 //! installed while the monitor runs counts. A certificate that does not verify stops the
-//! conversation before AUTH: nothing is sent, and the failure says what is wrong with it.
+//! conversation before AUTH: nothing is sent, and the failure says what is wrong with it (in
+//! the words every HTTPS client uses, `crate::trust`).
 
 use std::time::Duration;
 
@@ -174,18 +175,11 @@ impl SmtpSettings {
     /// still retried: the roots are read again at each attempt).
     fn explain(&self, error: &lettre::transport::smtp::Error, problems: &[String]) -> String {
         let server = format!("the mail server {}:{}", self.host, self.port);
-        match tls_error(error) {
-            Some(rustls::Error::InvalidCertificate(why)) => {
-                let why = match why {
-                    rustls::CertificateError::UnknownIssuer => {
-                        "it is not signed by an authority this machine trusts".to_owned()
-                    }
-                    other => other.to_string(),
-                };
+        match crate::trust::rustls_error(error) {
+            Some(tls @ rustls::Error::InvalidCertificate(_)) => {
                 let mut text = format!(
-                    "{server}: its certificate is not trusted ({why}): it must chain to a root \
-                     in the system's certificate store (SSL_CERT_FILE or SSL_CERT_DIR when set) \
-                     or Mozilla's roots; nothing was sent, the password included"
+                    "{server}: {}; nothing was sent, the password included",
+                    crate::trust::tls_failure(tls)
                 );
                 if !problems.is_empty() {
                     text.push_str(&format!(
@@ -195,7 +189,10 @@ impl SmtpSettings {
                 }
                 text
             }
-            Some(other) => format!("{server}: TLS failed ({other}); nothing was sent"),
+            Some(other) => format!(
+                "{server}: {}; nothing was sent",
+                crate::trust::tls_failure(other)
+            ),
             None if error.is_client() && error.to_string().contains("STARTTLS") => format!(
                 "{server} does not offer STARTTLS: nothing goes over plain SMTP to a host other \
                  than this machine, the password least of all (use a server with STARTTLS, or \
@@ -249,25 +246,6 @@ impl SystemRoots {
             problems,
         }
     }
-}
-
-/// The TLS library's own error under lettre's (an `io::Error` hides it from `source()`).
-fn tls_error(error: &lettre::transport::smtp::Error) -> Option<&rustls::Error> {
-    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(current) = next {
-        if let Some(found) = current.downcast_ref::<rustls::Error>() {
-            return Some(found);
-        }
-        if let Some(found) = current
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        {
-            return Some(found);
-        }
-        next = current.source();
-    }
-    None
 }
 
 fn percent_decode(text: &str) -> Result<String, std::str::Utf8Error> {

@@ -92,11 +92,12 @@ impl AlertEngine {
         observer: Observer,
         stopping: watch::Receiver<bool>,
     ) -> Result<Arc<AlertEngine>, String> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(ATTEMPT_TIMEOUT)
-            .build()
-            .map_err(|e| format!("cannot make the alerts' HTTP client: {e}"))?;
+        let client = crate::trust::https_client(|| {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(ATTEMPT_TIMEOUT)
+        })
+        .map_err(|e| format!("cannot make the alerts' HTTP client: {e}"))?;
         let mut receivers = Vec::new();
         let targets = config
             .targets

@@ -179,6 +179,12 @@ pub(super) async fn post_json(
             })
         }
         // Without the URL: a Slack URL's path is its token.
+        Err(error) if crate::trust::https_failure(&error).is_some() => {
+            Err(SendFailure::retry(format!(
+                "the target: {}; nothing was sent",
+                crate::trust::https_failure(&error).unwrap_or_default()
+            )))
+        }
         Err(error) if error.is_timeout() => Err(SendFailure::retry("no answer in time".into())),
         Err(error) if error.is_connect() => Err(SendFailure::retry(
             "the target could not be reached (connection refused or no route)".into(),

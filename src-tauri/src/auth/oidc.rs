@@ -148,11 +148,12 @@ impl RelyingParty {
         IssuerUrl::new(config.issuer.clone())
             .map_err(|e| SetupError(format!("--oidc-issuer: {e}")))?;
         // The provider's endpoints are called as they are: a redirect is refused, not followed.
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(PROVIDER_TIMEOUT)
-            .build()
-            .map_err(|e| SetupError(format!("cannot make the HTTP client: {e}")))?;
+        let http = crate::trust::https_client(|| {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(PROVIDER_TIMEOUT)
+        })
+        .map_err(|e| SetupError(format!("cannot make the HTTP client: {e}")))?;
         Ok(RelyingParty {
             config,
             redirect_uri,
@@ -403,8 +404,11 @@ fn refusal(error: ClaimsVerificationError) -> SignInError {
     }
 }
 
-/// An error and its causes on one line.
-fn error_chain(error: &dyn std::error::Error) -> String {
+/// An error and its causes on one line (a certificate that does not verify, in words).
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    if let Some(tls) = crate::trust::rustls_error(error) {
+        return crate::trust::tls_failure(tls);
+    }
     let mut text = error.to_string();
     let mut cause = error.source();
     while let Some(inner) = cause {

@@ -184,11 +184,12 @@ impl ProviderClient {
                 "the client id is empty: give the one the provider issued (--client-id or KYC_MONITOR_CLIENT_ID)".into(),
             ));
         }
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("kyc-monitor/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ProviderError::Config(format!("cannot set up HTTPS ({e})")))?;
+        let http = crate::trust::https_client(|| {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!("kyc-monitor/", env!("CARGO_PKG_VERSION")))
+        })
+        .map_err(|e| ProviderError::Config(format!("cannot set up HTTPS ({e})")))?;
         Ok(ProviderClient {
             http,
             endpoints,
@@ -413,6 +414,12 @@ fn transport_error(url: &str, error: &reqwest::Error, timeout: Duration) -> Prov
         return ProviderError::Timeout {
             url: url.to_owned(),
             secs: timeout.as_secs_f64(),
+        };
+    }
+    if let Some(tls) = crate::trust::https_failure(error) {
+        return ProviderError::Unreachable {
+            url: url.to_owned(),
+            reason: tls,
         };
     }
     // The innermost cause is the one a person recognises ("Connection refused").

@@ -112,18 +112,27 @@ pub fn team_url(text: &str) -> Result<Url, ErrorBody> {
 
 /// What the client sends with every request.
 fn http_client(timeout: Option<Duration>) -> reqwest::Client {
-    let mut builder = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(10))
-        .user_agent(concat!("kyc-monitor-desktop/", env!("CARGO_PKG_VERSION")));
-    if let Some(timeout) = timeout {
-        builder = builder.timeout(timeout);
-    }
-    builder.build().expect("an HTTP client")
+    crate::trust::https_client(|| {
+        let builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("kyc-monitor-desktop/", env!("CARGO_PKG_VERSION")));
+        match timeout {
+            Some(timeout) => builder.timeout(timeout),
+            None => builder,
+        }
+    })
+    .expect("an HTTP client")
 }
 
 /// A failure to reach the team monitor, in a sentence.
 fn unreachable(base: &Url, error: &reqwest::Error) -> ErrorBody {
+    if let Some(tls) = crate::trust::https_failure(error) {
+        return ErrorBody {
+            code: ErrorCode::Unavailable,
+            message: format!("the team monitor at {base} cannot be reached: {tls}"),
+        };
+    }
     let mut why = error.to_string();
     let mut source = std::error::Error::source(error);
     while let Some(inner) = source {
