@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -134,25 +134,6 @@ impl Drop for SmtpSink {
     }
 }
 
-/// The part of a raw message after its headers, and one header's value.
-fn mail_parts(data: &str) -> (std::collections::BTreeMap<String, String>, String) {
-    let data = data.replace("\r\n", "\n");
-    let (head, body) = data.split_once("\n\n").expect("headers and a body");
-    let mut headers = std::collections::BTreeMap::new();
-    let mut last = String::new();
-    for line in head.lines() {
-        if line.starts_with([' ', '\t']) {
-            headers
-                .entry(last.clone())
-                .and_modify(|v: &mut String| v.push_str(line.trim_start()));
-        } else if let Some((name, value)) = line.split_once(':') {
-            last = name.to_ascii_lowercase();
-            headers.insert(last.clone(), value.trim().to_owned());
-        }
-    }
-    (headers, body.to_owned())
-}
-
 /// A monitor with the UI on, stderr kept, the SMTP password in its environment.
 fn start_monitor(db: &std::path::Path, extra: &[&str]) -> (Monitor, String, String) {
     let mut command = Command::new(BIN);
@@ -173,20 +154,6 @@ async fn alerts_view(base: &str, token: &str) -> Value {
     .await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     answer.json()
-}
-
-/// Stops the monitor and returns what it logged.
-fn logs_of(mut monitor: Monitor) -> String {
-    monitor.child.kill().unwrap();
-    let mut log = String::new();
-    monitor
-        .child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .unwrap();
-    log
 }
 
 fn assert_no_secret(what: &str, text: &str) {
@@ -299,7 +266,7 @@ async fn silence_alerts_once_by_slack_and_email_and_a_delivery_resolves_it_once(
         assert_no_secret("an alert email", &message["data"].to_string());
     }
     let db = monitor.db.clone();
-    let log = logs_of(monitor);
+    let log = monitor.killed_log();
     assert_no_secret("the log", &log);
     for secret in [SLACK_TOKEN, SMTP_PASSWORD] {
         assert!(!database_files_contain(&db, secret.as_bytes()));
@@ -353,7 +320,7 @@ async fn a_signed_url_target_gets_a_test_alert_the_standardwebhooks_library_veri
     .await;
     assert_eq!(unknown.status, 404, "{}", unknown.body);
     assert_eq!(unknown.json()["code"], "notFound", "{}", unknown.body);
-    assert_no_secret("the log", &logs_of(monitor));
+    assert_no_secret("the log", &monitor.killed_log());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -401,7 +368,7 @@ async fn ten_refused_signatures_alert_and_the_burst_passing_resolves() {
         both[1].body
     );
     assert_eq!(slack.all().len(), 2, "once each");
-    assert_no_secret("the log", &logs_of(monitor));
+    assert_no_secret("the log", &monitor.killed_log());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -511,7 +478,7 @@ async fn a_failing_target_is_retried_with_backoff_and_its_failures_show_in_the_a
     );
     assert_eq!(view["active"][0]["rule"], "forwarding-failing", "{view}");
     assert_no_secret("the alerts view", &view.to_string());
-    assert_no_secret("the log", &logs_of(monitor));
+    assert_no_secret("the log", &monitor.killed_log());
 }
 
 #[test]
@@ -617,5 +584,5 @@ async fn a_review_case_past_the_sla_alerts_once_and_its_decision_resolves_it() {
         both[1].body
     );
     assert_eq!(slack.all().len(), 2, "once each");
-    assert_no_secret("the log", &logs_of(monitor));
+    assert_no_secret("the log", &monitor.killed_log());
 }

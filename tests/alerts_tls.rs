@@ -8,52 +8,17 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read};
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 use base64::Engine as _;
 use serde_json::{json, Value};
+use support::tls::{certificates, Certificates, Reporter};
 use support::*;
 
 const SMTP_USER: &str = "alerts";
 const SMTP_PASSWORD: &str = "smtp-password-NOT-SHOWN-tls";
-
-fn python() -> String {
-    std::env::var("KYC_MONITOR_TEST_PYTHON")
-        .expect("KYC_MONITOR_TEST_PYTHON: run ./scripts/test, which installs aiosmtpd")
-}
-
-/// A test authority, another one, and a server certificate the first signs for `names`.
-struct Certificates {
-    ca: PathBuf,
-    other_ca: PathBuf,
-    server: PathBuf,
-    key: PathBuf,
-}
-
-fn certificates(dir: &Path, names: &[&str]) -> Certificates {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/signers/test_ca.py");
-    let output = Command::new(python())
-        .arg(script)
-        .arg(dir)
-        .args(names)
-        .output()
-        .expect("run test_ca.py");
-    assert!(
-        output.status.success(),
-        "test_ca.py: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Certificates {
-        ca: dir.join("ca.pem"),
-        other_ca: dir.join("other-ca.pem"),
-        server: dir.join("server.pem"),
-        key: dir.join("server.key"),
-    }
-}
 
 /// How the sink protects its conversations.
 enum Mode<'a> {
@@ -68,8 +33,7 @@ enum Mode<'a> {
 /// aiosmtpd on `host`, reporting what it receives (see `tests/signers/smtp_tls_sink.py`).
 struct TlsSink {
     port: u16,
-    child: Child,
-    events: Arc<Mutex<Vec<Value>>>,
+    sink: Reporter,
 }
 
 impl TlsSink {
@@ -89,42 +53,14 @@ impl TlsSink {
             config["key"] = json!(tls.key);
             config["implicit_tls"] = json!(matches!(mode, Mode::Implicit(_)));
         }
-        let script = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/signers/smtp_tls_sink.py"
-        );
-        let mut child = Command::new(python())
-            .args([script, &config.to_string()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start aiosmtpd");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = lines.next().expect("a line").expect("read");
+        let config = config.to_string();
+        let (sink, first) = Reporter::start("smtp_tls_sink.py", &[config.as_ref()]);
         assert_eq!(first, "ready", "the SMTP sink did not start");
-        let events: Arc<Mutex<Vec<Value>>> = Arc::default();
-        let kept = events.clone();
-        std::thread::spawn(move || {
-            for line in lines.map_while(Result::ok) {
-                kept.lock()
-                    .unwrap()
-                    .push(serde_json::from_str(&line).unwrap());
-            }
-        });
-        TlsSink {
-            port,
-            child,
-            events,
-        }
+        TlsSink { port, sink }
     }
 
     fn all(&self, event: &str) -> Vec<Value> {
-        let events = self.events.lock().unwrap();
-        events
-            .iter()
-            .filter(|e| e["event"] == event)
-            .cloned()
-            .collect()
+        self.sink.all(event)
     }
 
     /// The lines received before TLS.
@@ -136,15 +72,11 @@ impl TlsSink {
     }
 
     async fn wait_for(&self, event: &str, count: usize) -> Vec<Value> {
-        eventually(&format!("{count} {event} event(s)"), || async {
-            let found = self.all(event);
-            if found.len() >= count {
-                Ok(found)
-            } else {
-                Err(format!("{:?}", self.events.lock().unwrap()))
-            }
-        })
-        .await
+        let what = format!("{count} {event} event(s)");
+        self.sink
+            .wait_until(&what, |sink| sink.all(event).len() >= count)
+            .await;
+        self.all(event)
     }
 
     /// Waits until a conversation that sent something has ended: what it sent is reported.
@@ -186,14 +118,6 @@ impl TlsSink {
                 assert!(!line.contains(form.as_str()), "the password went in clear");
             }
         }
-    }
-}
-
-impl Drop for TlsSink {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -249,41 +173,11 @@ async fn alerts_view(base: &str, token: &str) -> Value {
 }
 
 /// Stops the monitor; the password is in neither its log nor its database.
-fn assert_no_secret_kept(mut monitor: Monitor) {
-    monitor.child.kill().unwrap();
-    let mut log = String::new();
-    monitor
-        .child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .unwrap();
-    let _ = monitor.child.wait();
+fn assert_no_secret_kept(monitor: Monitor) {
+    let db = monitor.db.clone();
+    let log = monitor.killed_log();
     assert!(!log.contains(SMTP_PASSWORD), "the log holds the password");
-    assert!(!database_files_contain(
-        &monitor.db,
-        SMTP_PASSWORD.as_bytes()
-    ));
-}
-
-/// Headers (lowercased names, folded lines joined) and body of a raw message.
-fn mail_parts(data: &str) -> (std::collections::BTreeMap<String, String>, String) {
-    let data = data.replace("\r\n", "\n");
-    let (head, body) = data.split_once("\n\n").expect("headers and a body");
-    let mut headers = std::collections::BTreeMap::new();
-    let mut last = String::new();
-    for line in head.lines() {
-        if line.starts_with([' ', '\t']) {
-            headers
-                .entry(last.clone())
-                .and_modify(|v: &mut String| v.push_str(line.trim_start()));
-        } else if let Some((name, value)) = line.split_once(':') {
-            last = name.to_ascii_lowercase();
-            headers.insert(last.clone(), value.trim().to_owned());
-        }
-    }
-    (headers, body.to_owned())
+    assert!(!database_files_contain(&db, SMTP_PASSWORD.as_bytes()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -219,8 +219,8 @@ async fn a_bearer_session_has_its_person_s_role_and_ends_when_an_admin_ends_it()
 /// does not answer.
 #[tokio::test]
 async fn the_tray_copies_the_team_webhook_url_for_an_admin_and_says_why_not_otherwise() {
-    let team = Team::start();
-    let (alice, _) = team.app_signs_in("alice").await;
+    let team = Team::start(&[]);
+    let (alice, _) = app_signs_in(&team, "alice").await;
     let shown = alice.webhook_url().await;
     assert_eq!(
         shown,
@@ -230,7 +230,7 @@ async fn the_tray_copies_the_team_webhook_url_for_an_admin_and_says_why_not_othe
     assert_eq!(shown.menu_item(), ("Copy webhook URL", true));
     assert_eq!(shown.url(), Some(team.monitor.webhook_url.as_str()));
 
-    let (bob, _) = team.app_signs_in("bob").await;
+    let (bob, _) = app_signs_in(&team, "bob").await;
     let withheld = bob.webhook_url().await;
     assert_eq!(withheld, TeamWebhookUrl::Withheld);
     assert_eq!(

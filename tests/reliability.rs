@@ -363,15 +363,7 @@ async fn a_database_deleted_under_the_server_is_never_acknowledged_into() {
         );
         assert_eq!(problem["needsRestart"], true);
     }
-    monitor.child.kill().unwrap();
-    let mut log = String::new();
-    monitor
-        .child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .unwrap();
+    let log = monitor.killed_log();
     assert!(
         log.contains("ERROR") && log.contains("monitor.db was deleted"),
         "{log}"

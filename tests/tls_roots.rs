@@ -9,83 +9,38 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 use kyc_monitor::provider::PrivateKey;
 use serde_json::{json, Value};
+use support::tls::{certificates, Certificates, Reporter};
 use support::*;
 
-fn python() -> String {
-    std::env::var("KYC_MONITOR_TEST_PYTHON")
-        .expect("KYC_MONITOR_TEST_PYTHON: run ./scripts/test, which installs cryptography")
-}
-
-/// A test authority (`ca.pem`), another one (`other-ca.pem`), and a server certificate the
-/// first signs for 127.0.0.1, all in `dir`.
-fn certificates(dir: &Path) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/signers/test_ca.py");
-    let output = Command::new(python())
-        .arg(script)
-        .arg(dir)
-        .args(["127.0.0.1", "localhost"])
-        .output()
-        .expect("run test_ca.py");
-    assert!(
-        output.status.success(),
-        "test_ca.py: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// The HTTPS server, reporting each request and each handshake it could not complete.
+/// The HTTPS server (`tests/signers/https_sink.py`), reporting each request and each handshake
+/// it could not complete.
 struct HttpsSink {
     base: String,
-    child: Child,
-    events: Arc<Mutex<Vec<Value>>>,
+    sink: Reporter,
 }
 
 impl HttpsSink {
-    fn start(dir: &Path) -> HttpsSink {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/signers/https_sink.py");
-        let mut child = Command::new(python())
-            .arg(script)
-            .arg(dir.join("server.pem"))
-            .arg(dir.join("server.key"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the HTTPS sink");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = lines.next().expect("a line").expect("read");
+    fn start(certs: &Certificates) -> HttpsSink {
+        let (sink, first) = Reporter::start(
+            "https_sink.py",
+            &[certs.server.as_ref(), certs.key.as_ref()],
+        );
         let port = first
             .strip_prefix("ready ")
             .unwrap_or_else(|| panic!("the HTTPS sink said {first:?}"));
-        let events: Arc<Mutex<Vec<Value>>> = Arc::default();
-        let kept = events.clone();
-        std::thread::spawn(move || {
-            for line in lines.map_while(Result::ok) {
-                kept.lock()
-                    .unwrap()
-                    .push(serde_json::from_str(&line).unwrap());
-            }
-        });
         HttpsSink {
             base: format!("https://127.0.0.1:{port}"),
-            child,
-            events,
+            sink,
         }
     }
 
     fn all(&self, event: &str) -> Vec<Value> {
-        let events = self.events.lock().unwrap();
-        events
-            .iter()
-            .filter(|e| e["event"] == event)
-            .cloned()
-            .collect()
+        self.sink.all(event)
     }
 
     /// The requests received at `path`.
@@ -97,22 +52,7 @@ impl HttpsSink {
     }
 
     async fn wait_for(&self, what: &str, ready: impl Fn(&HttpsSink) -> bool) {
-        eventually(what, || async {
-            if ready(self) {
-                Ok(())
-            } else {
-                Err(format!("{:?}", self.events.lock().unwrap()))
-            }
-        })
-        .await
-    }
-}
-
-impl Drop for HttpsSink {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.sink.wait_until(what, |_| ready(self)).await
     }
 }
 
@@ -170,17 +110,12 @@ async fn forward_state(base: &str, token: &str, id: i64, ready: impl Fn(&Value) 
     .await
 }
 
-fn ca(dir: &Path, name: &str) -> PathBuf {
-    dir.join(name)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn alerts_and_forwarding_reach_an_https_server_whose_ca_is_in_ssl_cert_file() {
     let scratch = Scratch::new();
-    certificates(scratch.dir.path());
-    let sink = HttpsSink::start(scratch.dir.path());
-    let (monitor, base, token) =
-        start_monitor(&scratch.db(), &sink, &ca(scratch.dir.path(), "ca.pem"));
+    let certs = certificates(scratch.dir.path(), &["127.0.0.1", "localhost"]);
+    let sink = HttpsSink::start(&certs);
+    let (monitor, base, token) = start_monitor(&scratch.db(), &sink, &certs.ca);
 
     // A test alert to each target, over TLS to the certificate the test CA signed.
     for (target, path) in [(0, "/alerts"), (1, "/slack")] {
@@ -219,14 +154,10 @@ async fn alerts_and_forwarding_reach_an_https_server_whose_ca_is_in_ssl_cert_fil
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn trusting_another_ca_the_same_targets_fail_saying_the_certificate_is_not_trusted() {
     let scratch = Scratch::new();
-    certificates(scratch.dir.path());
-    let sink = HttpsSink::start(scratch.dir.path());
+    let certs = certificates(scratch.dir.path(), &["127.0.0.1", "localhost"]);
+    let sink = HttpsSink::start(&certs);
     // The monitor trusts only another authority (and Mozilla's roots).
-    let (monitor, base, token) = start_monitor(
-        &scratch.db(),
-        &sink,
-        &ca(scratch.dir.path(), "other-ca.pem"),
-    );
+    let (monitor, base, token) = start_monitor(&scratch.db(), &sink, &certs.other_ca);
     let says_untrusted = |error: &str| {
         error.contains("its certificate is not trusted")
             && error.contains("not signed by an authority this machine trusts")
@@ -303,11 +234,11 @@ fn register(scratch: &Scratch, sink: &HttpsSink, ssl_cert_file: &Path) -> (Optio
 #[tokio::test]
 async fn the_provider_client_trusts_the_same_roots_and_says_when_a_certificate_is_not_trusted() {
     let scratch = Scratch::new();
-    certificates(scratch.dir.path());
-    let sink = HttpsSink::start(scratch.dir.path());
+    let certs = certificates(scratch.dir.path(), &["127.0.0.1", "localhost"]);
+    let sink = HttpsSink::start(&certs);
 
     // Trusting another authority: refused in the handshake, nothing sent, the reason said.
-    let (code, stderr) = register(&scratch, &sink, &ca(scratch.dir.path(), "other-ca.pem"));
+    let (code, stderr) = register(&scratch, &sink, &certs.other_ca);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains(&format!("cannot reach the provider at {}", sink.base))
@@ -325,7 +256,7 @@ async fn the_provider_client_trusts_the_same_roots_and_says_when_a_certificate_i
 
     // Trusting the test authority: the token request reaches the server over TLS (which is no
     // provider: its empty answer then fails the registration, for another reason).
-    let (code, stderr) = register(&scratch, &sink, &ca(scratch.dir.path(), "ca.pem"));
+    let (code, stderr) = register(&scratch, &sink, &certs.ca);
     assert_ne!(code, Some(0), "{stderr}");
     assert!(!stderr.contains("not trusted"), "{stderr}");
     let token = sink.requests("/oauth/token");

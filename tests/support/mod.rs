@@ -7,6 +7,7 @@ pub mod bulk;
 pub mod disks;
 pub mod idp;
 pub mod team;
+pub mod tls;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -176,6 +177,21 @@ impl Monitor {
     pub fn kill_hard(mut self) {
         signal(&self.child, "KILL");
         let _ = self.child.wait();
+    }
+
+    /// Kills it and returns what it wrote to stderr (which the caller piped).
+    pub fn killed_log(mut self) -> String {
+        use std::io::Read;
+        let _ = self.child.kill();
+        let mut log = String::new();
+        self.child
+            .stderr
+            .take()
+            .expect("stderr piped")
+            .read_to_string(&mut log)
+            .unwrap();
+        let _ = self.child.wait();
+        log
     }
 
     pub fn remaining_stdout(&mut self) -> String {
@@ -443,4 +459,23 @@ pub fn independent_python(script: &str, request: serde_json::Value) -> serde_jso
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_slice(&output.stdout).expect("the script's JSON answer")
+}
+
+/// A raw message's headers (lowercased names, folded lines joined) and body.
+pub fn mail_parts(data: &str) -> (std::collections::BTreeMap<String, String>, String) {
+    let data = data.replace("\r\n", "\n");
+    let (head, body) = data.split_once("\n\n").expect("headers and a body");
+    let mut headers = std::collections::BTreeMap::new();
+    let mut last = String::new();
+    for line in head.lines() {
+        if line.starts_with([' ', '\t']) {
+            headers
+                .entry(last.clone())
+                .and_modify(|v: &mut String| v.push_str(line.trim_start()));
+        } else if let Some((name, value)) = line.split_once(':') {
+            last = name.to_ascii_lowercase();
+            headers.insert(last.clone(), value.trim().to_owned());
+        }
+    }
+    (headers, body.to_owned())
 }
