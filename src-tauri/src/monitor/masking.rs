@@ -23,6 +23,10 @@ pub const SEES_PERSONAL_DATA: Role = Role::Compliance;
 /// How many characters of an identifier a masked view keeps.
 const KEPT: usize = 4;
 
+/// What stands for the masked part, whatever its length: a mask as long as the value would
+/// tell its length, which narrows down whose it is.
+const HIDDEN: &str = "****";
+
 /// `value` masked but for its last 4 characters (a value of 4 or fewer is masked whole).
 pub fn mask(value: &str) -> String {
     let count = value.chars().count();
@@ -30,10 +34,10 @@ pub fn mask(value: &str) -> String {
         return String::new();
     }
     if count <= KEPT {
-        return "*".repeat(count);
+        return HIDDEN.to_owned();
     }
     let kept: String = value.chars().skip(count - KEPT).collect();
-    format!("{}{kept}", "*".repeat(count - KEPT))
+    format!("{HIDDEN}{kept}")
 }
 
 /// A view as the given role may see it.
@@ -154,6 +158,26 @@ impl SeenBy for Overview {
     }
 }
 
+/// Long work's progress goes to the roles that may start it: reconcile's and backup's to the
+/// admins (a backup's messages name paths on the monitor's machine), as their declarations
+/// say; polling, which runs by itself and tells how fresh the board is, to everyone.
+impl SeenBy for Vec<super::WorkView> {
+    fn seen_by(mut self, role: Role) -> Self {
+        self.retain(|work| {
+            let started_by = match work.kind {
+                super::WorkKind::Reconcile => "reconcile",
+                super::WorkKind::Backup => "backup",
+                super::WorkKind::Poll => return true,
+            };
+            super::operations::specs()
+                .iter()
+                .find(|spec| spec.name == started_by)
+                .is_some_and(|spec| role.allows(spec.least))
+        });
+        self
+    }
+}
+
 /// A forwarding destination is named only where the destinations are shown.
 fn hide_destination(condition: &mut crate::alerts::Condition, role: Role) {
     if !role.allows(Role::Compliance) && condition.rule == crate::alerts::Rule::ForwardingFailing {
@@ -203,6 +227,7 @@ impl SeenBy for LiveEvent {
             })),
             LiveEvent::Tunnel(tunnel) => LiveEvent::Tunnel(tunnel.seen_by(role)),
             LiveEvent::Case(case) => LiveEvent::Case(case.seen_by(role)),
+            LiveEvent::Work(works) => LiveEvent::Work(works.seen_by(role)),
             LiveEvent::Alert(mut alert) => {
                 hide_destination(&mut alert.condition, role);
                 LiveEvent::Alert(alert)
@@ -250,11 +275,15 @@ mod tests {
     }
 
     #[test]
-    fn masking_keeps_the_last_four_characters_only() {
-        assert_eq!(mask("ACC-123456"), "******3456");
-        assert_eq!(mask("p/ünïcødé"), "*****cødé");
+    fn masking_keeps_the_last_four_characters_only_and_hides_the_length() {
+        assert_eq!(mask("ACC-123456"), "****3456");
+        assert_eq!(
+            mask("firms/ISV-Participant-Acme/users/user_roles_1"),
+            "****es_1"
+        );
+        assert_eq!(mask("p/ünïcødé"), "****cødé");
         assert_eq!(mask("1234"), "****");
-        assert_eq!(mask("12"), "**");
+        assert_eq!(mask("12"), "****");
         assert_eq!(mask(""), "");
     }
 
@@ -284,8 +313,8 @@ mod tests {
         }
         for role in [Role::Viewer, Role::Support] {
             let seen = state.clone().seen_by(role);
-            assert_eq!(seen.participant_id, "************0042");
-            assert_eq!(seen.account, "*****7881");
+            assert_eq!(seen.participant_id, "****0042");
+            assert_eq!(seen.account, "****7881");
             assert_eq!(seen.status, "CLOSED");
         }
     }

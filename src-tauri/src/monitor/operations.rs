@@ -475,10 +475,11 @@ operations! {
         monitor.audit_log(query).await
     }
 
-    /// Reconcile's and backup's progress, running or last finished.
+    /// Reconcile's, backup's and polling's progress, running or last finished (each to the
+    /// roles that may start it; polling to everyone).
     work: Get "/api/work", Viewer, Read, audit(),
-    |monitor, _caller, _path: NoPath, _input: NoInput| -> Vec<WorkView> {
-        Ok(monitor.work().into_values().collect())
+    |monitor, caller, _path: NoPath, _input: NoInput| -> Vec<WorkView> {
+        Ok(monitor.work().into_values().collect::<Vec<_>>().seen_by(caller.actor.role))
     }
 
     /// Copies the database to a new file on the monitor's machine.
