@@ -129,8 +129,8 @@ async fn main() {
     );
     let summary = emulator.finished().await;
     let mut ids = Vec::new();
-    while let Ok(id) = started.try_recv() {
-        ids.push(id);
+    while let Ok(user) = started.try_recv() {
+        ids.push(user.external_id);
     }
     assert_eq!(ids.len() as u64, summary.users, "{summary:?}");
     let (base, token) = first.ui.split_once("/?token=").expect("a token");

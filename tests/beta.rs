@@ -68,8 +68,8 @@ async fn the_beta_api_delivers_only_final_outcomes_and_tells_the_rest_by_its_sta
     );
 
     let mut handed_over = BTreeSet::new();
-    while let Ok(id) = started.try_recv() {
-        handed_over.insert(id);
+    while let Ok(user) = started.try_recv() {
+        handed_over.insert(user.external_id);
     }
     let truth = emulator.users();
     assert_eq!(
@@ -199,10 +199,15 @@ fn emulate_api_beta_prints_the_users_it_starts_and_sends_only_final_outcomes() {
 
 /// The stats of a demo once its board is as the emulator's summary says.
 async fn demo_stats(api: &str, users: &str) -> (Scratch, Monitor, serde_json::Value) {
+    let args = support::quick_demo(api, users, &["--poll-every", "1s", "--poll-rate", "50/s"]);
+    demo_stats_with(&args).await
+}
+
+/// As [`demo_stats`], for a demo run with `args`.
+async fn demo_stats_with(args: &[&str]) -> (Scratch, Monitor, serde_json::Value) {
     let scratch = Scratch::new();
     let db = scratch.db();
-    let args = support::quick_demo(api, users, &["--poll-every", "1s", "--poll-rate", "50/s"]);
-    let mut monitor = Monitor::start_with_ui(&db, &args);
+    let mut monitor = Monitor::start_with_ui(&db, args);
     let (base, token) = monitor.ui();
     let get = |path: &'static str| {
         let request = support::client()
@@ -289,4 +294,35 @@ async fn the_beta_demo_tells_the_documented_demos_story_and_its_stats_agree() {
     );
     assert_eq!(beta_monitor.terminate(), 0);
     assert_eq!(documented_monitor.terminate(), 0);
+}
+
+/// The demo hands each user it starts to the monitor as a partner's backend would, and the
+/// provider acts on the user only once the monitor knows it: however fast the flows run (a final
+/// outcome within microseconds), every user was NOT_STARTED first, in the funnel too.
+#[tokio::test(flavor = "multi_thread")]
+async fn however_fast_the_beta_demo_runs_each_user_is_known_before_its_outcome() {
+    let args = [
+        "--demo",
+        "--demo-api",
+        "beta",
+        "--demo-users",
+        "30",
+        "--demo-speed",
+        "100000",
+        "--demo-hold-rate",
+        "0",
+        "--demo-abandon-rate",
+        "0",
+        "--poll-every",
+        "off",
+    ];
+    let (_scratch, _monitor, stats) = demo_stats_with(&args).await;
+    let funnel = &stats["funnel"];
+    let not_started = funnel
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|step| step["status"] == "NOT_STARTED")
+        .map_or(0, |step| step["users"].as_i64().unwrap());
+    assert_eq!(not_started, 30, "{funnel}");
 }

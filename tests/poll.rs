@@ -189,8 +189,8 @@ async fn a_monitor_that_was_down_polls_at_start_with_the_registered_provider() {
         .expect("the flows finish");
     assert_eq!(summary.held, 2, "{summary:?}");
     let mut ids = Vec::new();
-    while let Ok(id) = started.try_recv() {
-        ids.push(id);
+    while let Ok(user) = started.try_recv() {
+        ids.push(user.external_id);
     }
     assert_eq!(ids.len(), 4);
     let watched = cli(

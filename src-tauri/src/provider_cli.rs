@@ -560,13 +560,15 @@ pub fn emulate(args: EmulateArgs) -> anyhow::Result<()> {
         }
         out.flush()?;
         drop(out);
-        if let Some(mut started) = emulator.take_started_users() {
+        if let Some(mut started) = emulator.follow_started_users() {
             // The newer API names a user only once final: a partner's backend knows them from
             // the start, and a script plays that backend with these lines.
             tokio::spawn(async move {
-                while let Some(external_id) = started.recv().await {
+                while let Some(user) = started.recv().await {
                     let mut out = std::io::stdout().lock();
-                    let _ = writeln!(out, "started: {external_id}").and_then(|()| out.flush());
+                    let _ = writeln!(out, "started: {}", user.external_id).and_then(|()| out.flush());
+                    drop(out);
+                    user.known();
                 }
             });
         }

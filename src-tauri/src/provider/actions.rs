@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::client::{registration_form, Endpoints, Environment, ProviderClient, ProviderError};
-use super::emulator::{Emulator, EmulatorConfig, FlowConfig};
+use super::emulator::{Emulator, EmulatorConfig, FlowConfig, StartedUser};
 use super::jwt::PrivateKey;
 pub use super::signing::Signing;
 use super::signing::{keep_stored_signing, store_secret};
@@ -436,7 +436,7 @@ impl ProviderHub {
         }
         let flows = self.demo_flows.clone();
         let started = start_demo(&self.store, &self.writer, webhook_url, flows).await?;
-        if let Some(users) = started.emulator.take_started_users() {
+        if let Some(users) = started.emulator.follow_started_users() {
             tokio::spawn(watch_started(self.writer.clone(), users));
         }
         let status = demo_status(&started);
@@ -555,12 +555,14 @@ impl ProviderHub {
 
 /// Watches each user the beta emulator starts, as the partner's backend would; ends with the
 /// emulator (its sender dropped) or the writer.
-async fn watch_started(writer: Arc<Writer>, mut users: UnboundedReceiver<String>) {
-    while let Some(external_id) = users.recv().await {
+async fn watch_started(writer: Arc<Writer>, mut users: UnboundedReceiver<StartedUser>) {
+    while let Some(user) = users.recv().await {
+        let external_id = user.external_id.clone();
         if let Err(error) = super::watch::watch(&writer, &[external_id]).await {
             tracing::warn!("demo: could not watch a started user: {error}");
             return;
         }
+        user.known();
     }
 }
 

@@ -11,6 +11,6 @@ pub mod watch;
 pub use client::{Endpoints, Environment, ProviderClient, ProviderError, Registration};
 pub use emulator::{
     ApiGeneration, DeliverySigning, Emulator, EmulatorConfig, FlowConfig, Outcome, PayloadForm,
-    SignatureHeaderNames, Summary,
+    SignatureHeaderNames, StartedUser, Summary,
 };
 pub use jwt::{KeyError, PrivateKey, PublicKey};

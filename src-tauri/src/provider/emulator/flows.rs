@@ -128,8 +128,19 @@ pub(super) async fn run_flows(shared: Arc<Shared>) {
             tokio::time::sleep(arrival).await;
             shared.counters.users.fetch_add(1, Ordering::Relaxed);
             if shared.config.flows.api == ApiGeneration::Beta {
-                // Nobody may be listening (a run without a partner backend): that is fine.
-                let _ = shared.started.send(external_id.clone());
+                // Nobody may be listening (a run without a partner backend): that is fine. Once
+                // someone is, the flow waits until they know the user, as a partner's backend
+                // does before the provider starts it (a final outcome arriving first would
+                // leave the user's NOT_STARTED unseen).
+                let (known, learned) = tokio::sync::oneshot::channel();
+                let user = super::StartedUser {
+                    external_id: external_id.clone(),
+                    known,
+                };
+                let waits = shared.handed_over.load(Ordering::SeqCst);
+                if shared.started.send(user).is_ok() && waits {
+                    let _ = learned.await;
+                }
             }
             run_user(&shared, &external_id, outcome).await;
             if outcome == Outcome::Abandoned {

@@ -327,7 +327,25 @@ struct Shared {
     rate: Mutex<rate::Windows>,
     rng: Mutex<Rng>,
     /// The newer API's users as they start, for whoever plays the partner's backend.
-    started: tokio::sync::mpsc::UnboundedSender<String>,
+    started: tokio::sync::mpsc::UnboundedSender<StartedUser>,
+    /// Someone took the started users ([`Emulator::take_started_users`]): each flow waits until
+    /// its user is known to them before it goes on.
+    handed_over: std::sync::atomic::AtomicBool,
+}
+
+/// A user the newer API started, as a partner's backend learns of it from `POST /v1/kyc/start`:
+/// the backend knows the user before the provider does anything with it, so the flow goes on
+/// once [`StartedUser::known`] is called (or this is dropped).
+pub struct StartedUser {
+    pub external_id: String,
+    known: tokio::sync::oneshot::Sender<()>,
+}
+
+impl StartedUser {
+    /// The partner's side has recorded the user: its flow may go on.
+    pub fn known(self) {
+        let _ = self.known.send(());
+    }
 }
 
 /// A running emulator; dropping it does not stop it, [`Emulator::stop`] does.
@@ -336,7 +354,7 @@ pub struct Emulator {
     addr: SocketAddr,
     stop: watch::Sender<bool>,
     server: tokio::task::JoinHandle<()>,
-    started: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<String>>>,
+    started: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<StartedUser>>>,
 }
 
 impl Emulator {
@@ -368,6 +386,7 @@ impl Emulator {
             rate: Mutex::default(),
             rng: Mutex::new(config.flows.seed.map_or_else(Rng::seeded, Rng::from_seed)),
             started,
+            handed_over: std::sync::atomic::AtomicBool::new(false),
             config,
         });
         let router = Router::new()
@@ -396,11 +415,27 @@ impl Emulator {
         })
     }
 
-    /// The ids of the users the newer API starts, each as it starts (before its first state),
-    /// as the partner's backend learns them from `POST /v1/kyc/start`. Taken once; the
-    /// documented API sends none.
-    pub fn take_started_users(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<String>> {
+    /// The users the newer API starts, each as it starts (before its first state), as the
+    /// partner's backend learns them from `POST /v1/kyc/start`; the flows do not wait for the
+    /// taker (a script reading them at its pace). Taken once (this or
+    /// [`Emulator::follow_started_users`]); the documented API sends none.
+    pub fn take_started_users(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<StartedUser>> {
         self.started.lock().expect("started lock").take()
+    }
+
+    /// As [`Emulator::take_started_users`], but from then on each user's flow waits until the
+    /// taker calls [`StartedUser::known`] (or drops it), as the provider acts on a user only
+    /// after the partner's backend has started it.
+    pub fn follow_started_users(
+        &self,
+    ) -> Option<tokio::sync::mpsc::UnboundedReceiver<StartedUser>> {
+        let taken = self.take_started_users();
+        if taken.is_some() {
+            self.shared
+                .handed_over
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        taken
     }
 
     pub fn addr(&self) -> SocketAddr {
