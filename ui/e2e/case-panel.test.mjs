@@ -102,4 +102,39 @@ describe('the case panel, the queue and the board as compliance staff use them',
     assert.deepEqual(problems, []);
     await context.close();
   });
+
+  it('refuses a note or a name over the limit whole, saying how much to cut, and saves nothing', async () => {
+    await hold('note_1');
+    const { page, context, problems } = await ann({ hash: '#/user/note_1' });
+    const box = page.getByTestId('case-note-text');
+    await box.waitFor();
+    // Pasted: 10,027 characters, ending mid-word were it cut at 10,000.
+    const pasted = `${'evidence '.repeat(1_114)}checked!!!`.slice(0, 10_027);
+    assert.equal(pasted.length, 10_027);
+    await box.fill(pasted);
+    assert.equal((await box.inputValue()).length, 10_027, 'the box keeps all that was pasted');
+    await page.getByTestId('case-note-refusal').filter({ hasText: 'Too long to save: the note is 10,027 characters, the most is 10,000. Cut 27 characters.' }).waitFor();
+    assert.equal(await page.getByTestId('case-note-counter').innerText(), '10,027 / 10,000');
+    assert.equal(await page.getByTestId('case-note-add').isDisabled(), true);
+    await page.screenshot({ path: join(artifacts, 'case-note-too-long.png'), fullPage: false });
+    // Nothing was saved: after a reload the case has no notes.
+    await page.reload();
+    await page.getByTestId('case-notes').filter({ hasText: 'No notes yet.' }).waitFor();
+    assert.equal(await page.getByTestId('case-note').count(), 0);
+    // Cut to the limit, it is saved whole.
+    await page.getByTestId('case-note-text').fill(pasted.slice(0, 10_000));
+    assert.equal(await page.getByTestId('case-note-refusal').innerText(), '');
+    assert.equal(await page.getByTestId('case-note-counter').innerText(), '10,000 / 10,000');
+    await page.getByTestId('case-note-add').click();
+    await page.getByTestId('case-note').first().waitFor();
+    assert.equal((await page.getByTestId('case-note').first().locator('.note-text').innerText()).length, pasted.slice(0, 10_000).trim().length);
+
+    // A name of 201 characters: refused, Assign disabled.
+    await page.getByTestId('case-assign-to').fill(`${LONG_NAME}x`);
+    await page.getByTestId('case-assign-refusal').filter({ hasText: 'the name is 201 characters, the most is 200. Cut 1 character.' }).waitFor();
+    assert.equal(await page.getByTestId('case-assign').isDisabled(), true);
+    assert.equal((await page.getByTestId('case-assign-to').inputValue()).length, 201);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
 });
