@@ -137,4 +137,57 @@ describe('the case panel, the queue and the board as compliance staff use them',
     assert.deepEqual(problems, []);
     await context.close();
   });
+
+  it('keeps a 200-character assignee and a marker inside the queue, the card and the panel, at 1280 and 360 px', async () => {
+    await hold('long_1', 'Document Request Initiated');
+    const { page, context, problems } = await ann({ hash: '#/user/long_1' });
+    await page.getByTestId('case-assign-to').fill(LONG_NAME);
+    await page.getByTestId('case-assign').click();
+    const shown = page.getByTestId('case-panel-assignee');
+    await shown.filter({ hasText: LONG_NAME }).waitFor();
+    await page.getByTestId('case-marker-select').selectOption('escalated');
+    await page.getByTestId('case-panel').getByTestId('case-marker').filter({ hasText: 'escalated' }).waitFor();
+    await page.getByTestId('case-panel').getByTestId('over-sla').waitFor({ timeout: (SLA_S + 3) * 1000 });
+    await context.close();
+
+    for (const width of [1280, 360]) {
+      for (const colorScheme of ['light', 'dark']) {
+        if (width === 1280 && colorScheme === 'dark') continue;
+        const name = `${width}-${colorScheme}`;
+        const window = await ann({ width, colorScheme, hash: '#/user/long_1' });
+        const { page } = window;
+        // The panel: the name ends in an ellipsis, whole in its title.
+        const assignee = page.getByTestId('case-panel-assignee');
+        await assignee.waitFor();
+        assert.equal(await assignee.getAttribute('title'), LONG_NAME);
+        assert.equal(await inWindow(page, assignee), true, `panel assignee in the window at ${name}`);
+        assert.equal(await sideways(page), 0, `the user page scrolls sideways at ${name}`);
+        await page.screenshot({ path: join(artifacts, `case-panel-long-assignee-${name}.png`) });
+
+        // The queue.
+        await page.goto(`${monitor.uiUrl}/#/review`);
+        const row = page.locator('tr[data-external-id="long_1"]');
+        await row.getByTestId('case-assignee').waitFor();
+        assert.equal(await row.getByTestId('case-assignee').getAttribute('title'), `assigned to ${LONG_NAME}`);
+        assert.equal(await sideways(page), 0, `the queue scrolls sideways at ${name}`);
+        assert.equal(await row.getByTestId('case-assignee').evaluate((el) => el.clientWidth < el.scrollWidth && el.clientWidth <= 250), true, `the queue's assignee cut short at ${name}`);
+        await page.screenshot({ path: join(artifacts, `queue-long-assignee-${name}.png`) });
+
+        // The board card: every tag whole, inside the card.
+        await page.goto(`${monitor.uiUrl}/#/`);
+        const card = page.locator('[data-testid="card"][data-external-id="long_1"]');
+        await card.waitFor();
+        await card.scrollIntoViewIfNeeded();
+        assert.equal(await sideways(page), 0, `the board scrolls sideways at ${name}`);
+        const cardBox = await card.boundingBox();
+        for (const part of [card.getByTestId('case-assignee')]) {
+          const box = await part.boundingBox();
+          assert.ok(box.x >= cardBox.x && box.x + box.width <= cardBox.x + cardBox.width + 0.5, `${await part.getAttribute('data-testid')} inside the card at ${name}`);
+        }
+        await card.screenshot({ path: join(artifacts, `card-long-assignee-${name}.png`) });
+        assert.deepEqual(window.problems, []);
+        await window.context.close();
+      }
+    }
+  });
 });
