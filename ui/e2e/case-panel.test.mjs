@@ -170,7 +170,11 @@ describe('the case panel, the queue and the board as compliance staff use them',
         await row.getByTestId('case-assignee').waitFor();
         assert.equal(await row.getByTestId('case-assignee').getAttribute('title'), `assigned to ${LONG_NAME}`);
         assert.equal(await sideways(page), 0, `the queue scrolls sideways at ${name}`);
-        assert.equal(await row.getByTestId('case-assignee').evaluate((el) => el.clientWidth < el.scrollWidth && el.clientWidth <= 250), true, `the queue's assignee cut short at ${name}`);
+        for (const part of [row.getByTestId('waiting'), row.getByTestId('case-assignee'), row.getByTestId('case-marker'), row.getByTestId('over-sla')]) {
+          assert.equal(await inWindow(page, part), true, `${await part.getAttribute('data-testid')} of the queue row in the window at ${name}`);
+        }
+        // Not clipped by the table's own sideways scroll either.
+        assert.equal(await page.locator('.table-scroll').evaluate((el) => el.scrollWidth - el.clientWidth), 0, `the queue table scrolls sideways at ${name}`);
         await page.screenshot({ path: join(artifacts, `queue-long-assignee-${name}.png`) });
 
         // The board card: every tag whole, inside the card.
@@ -180,10 +184,13 @@ describe('the case panel, the queue and the board as compliance staff use them',
         await card.scrollIntoViewIfNeeded();
         assert.equal(await sideways(page), 0, `the board scrolls sideways at ${name}`);
         const cardBox = await card.boundingBox();
-        for (const part of [card.getByTestId('case-assignee')]) {
+        for (const part of [card.getByTestId('case-assignee'), card.getByTestId('case-marker'), card.getByTestId('over-sla')]) {
           const box = await part.boundingBox();
           assert.ok(box.x >= cardBox.x && box.x + box.width <= cardBox.x + cardBox.width + 0.5, `${await part.getAttribute('data-testid')} inside the card at ${name}`);
         }
+        const overSla = card.getByTestId('over-sla');
+        assert.equal(await overSla.evaluate((el) => el.scrollWidth <= el.clientWidth), true, `"over SLA" whole at ${name}`);
+        assert.equal(await overSla.innerText(), 'over SLA');
         await card.screenshot({ path: join(artifacts, `card-long-assignee-${name}.png`) });
         assert.deepEqual(window.problems, []);
         await window.context.close();
