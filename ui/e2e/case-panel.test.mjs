@@ -197,4 +197,31 @@ describe('the case panel, the queue and the board as compliance staff use them',
       }
     }
   });
+
+  it('keeps a long query inside the search list, and a query of only spaces is none', async () => {
+    for (const width of [1280, 360]) {
+      const { page, context, problems } = await ann({ width, hash: '#/' });
+      const search = page.getByTestId('search');
+      await search.fill('q'.repeat(5_000));
+      const none = page.getByTestId('search-none');
+      await none.waitFor();
+      const list = await page.getByTestId('search-results').boundingBox();
+      const box = await none.boundingBox();
+      assert.ok(box.x + box.width <= list.x + list.width + 0.5 && box.x + box.width <= width, `the line stays inside the list at ${width}`);
+      assert.ok(list.height < 200, `the list stays short (${list.height} px) at ${width}`);
+      assert.equal(await none.evaluate((el) => el.scrollWidth <= el.clientWidth), true);
+      assert.match(await none.innerText(), /holds “q{60}…”$/);
+      assert.equal(await sideways(page), 0);
+      await page.screenshot({ path: join(artifacts, `search-long-${width}.png`) });
+      // Only spaces: nothing is looked up, nothing says "holds “ ”".
+      await search.fill('     ');
+      await page.getByTestId('search-results').waitFor({ state: 'hidden' });
+      assert.equal(await none.isVisible(), false);
+      // A known id with spaces around it finds it.
+      await search.fill('  long_1  ');
+      await page.getByRole('option').filter({ hasText: 'long_1' }).waitFor();
+      assert.deepEqual(problems, []);
+      await context.close();
+    }
+  });
 });
