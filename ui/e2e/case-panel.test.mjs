@@ -175,7 +175,7 @@ describe('the case panel, the queue and the board as compliance staff use them',
         }
         // Not clipped by the table's own sideways scroll either.
         assert.equal(await page.locator('.table-scroll').evaluate((el) => el.scrollWidth - el.clientWidth), 0, `the queue table scrolls sideways at ${name}`);
-        await page.screenshot({ path: join(artifacts, `queue-long-assignee-${name}.png`) });
+        await page.screenshot({ path: join(artifacts, `queue-long-assignee-${name}.png`), fullPage: true });
 
         // The board card: every tag whole, inside the card.
         await page.goto(`${monitor.uiUrl}/#/`);
