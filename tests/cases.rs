@@ -144,6 +144,38 @@ async fn two_people_work_cases_at_once_and_nothing_is_lost() {
         )
         .await;
     assert_eq!(status, 400);
+    // Over the limits: refused whole, saying how much to cut; nothing is saved, nothing is cut.
+    let (status, answer) = ann
+        .post(
+            "/api/cases/case_1/notes",
+            json!({"text": "word ".repeat(2_005) + "ab"}),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (400, Some("invalid")),
+        "{answer}"
+    );
+    assert_eq!(
+        answer["message"],
+        "a note is at most 10000 characters; this one has 10027: cut 27"
+    );
+    let (status, answer) = ann
+        .post(
+            "/api/cases/case_1/assign",
+            json!({"version": 5, "assignee": "a".repeat(5_000)}),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["message"].as_str()),
+        (
+            400,
+            Some("a person's name is at most 200 characters; this one has 5000: cut 4800")
+        ),
+        "{answer}"
+    );
+    let kept = ann.json("/api/cases/case_1").await;
+    assert_eq!(kept["notes"].as_array().unwrap().len(), 2, "{kept}");
     let (status, answer) = ann
         .post("/api/cases/nobody/assign", json!({"version": 0}))
         .await;

@@ -174,9 +174,11 @@ fn checked_name(name: &str) -> Result<String, CoreError> {
             "name the person to assign the case to, or leave it out to take it yourself".into(),
         ));
     }
-    if name.chars().count() > MAX_NAME {
+    let length = name.chars().count();
+    if length > MAX_NAME {
         return Err(CoreError::Invalid(format!(
-            "a person's name is at most {MAX_NAME} characters"
+            "a person's name is at most {MAX_NAME} characters; this one has {length}: cut {}",
+            length - MAX_NAME
         )));
     }
     if let Some(bad) = name
@@ -195,9 +197,12 @@ fn checked_note(text: &str) -> Result<String, CoreError> {
     if text.is_empty() {
         return Err(CoreError::Invalid("a note needs some text".into()));
     }
-    if text.chars().count() > MAX_NOTE {
+    let length = text.chars().count();
+    if length > MAX_NOTE {
+        // Refused whole, never cut: a note is kept as written, forever.
         return Err(CoreError::Invalid(format!(
-            "a note is at most {MAX_NOTE} characters"
+            "a note is at most {MAX_NOTE} characters; this one has {length}: cut {}",
+            length - MAX_NOTE
         )));
     }
     if text

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isOverSla, overSlaCount } from './sla';
+import { caseClock, isOverSla, overSlaCount } from './sla';
 import type { Case } from './types';
 
 const base: Case = {
@@ -33,5 +33,14 @@ describe('the review SLA in the page', () => {
     const paused = { ...base, externalId: 'u3', dueAt: null };
     expect(overSlaCount(1, [over, base, paused, undefined], 9_000)).toBe(1);
     expect(overSlaCount(1, [over, base, paused, undefined], 11_000)).toBe(2);
+  });
+
+  it('runs the case clock on from when the monitor said it, unless it is paused', () => {
+    expect(caseClock(base, 5_000, 5_000)).toBe(1_000);
+    expect(caseClock(base, 5_000, 17_000)).toBe(13_000);
+    // A page clock behind the arrival time never runs it backwards.
+    expect(caseClock(base, 5_000, 4_000)).toBe(1_000);
+    expect(caseClock({ ...base, marker: 'waiting-on-customer', dueAt: null }, 5_000, 1e12)).toBe(1_000);
+    expect(caseClock({ ...base, inQueue: false, clockMs: null, dueAt: null }, 5_000, 1e12)).toBe(null);
   });
 });

@@ -14,3 +14,11 @@ export function isOverSla(cased: Case | null | undefined, now: number): boolean 
 export function overSlaCount(counted: number, cases: (Case | null | undefined)[], now: number): number {
   return counted + cases.filter((cased) => !!cased && !cased.overSla && isOverSla(cased, now)).length;
 }
+
+/** The case's SLA clock at `now`, from what the monitor said at `seenAt` (the page's clock
+ * when the case arrived): a running clock (one with a due time) has gone on since; a paused
+ * one (waiting on the customer) stands still. */
+export function caseClock(cased: Case, seenAt: number, now: number): number | null {
+  if (cased.clockMs === null) return null;
+  return cased.dueAt !== null ? cased.clockMs + Math.max(0, now - seenAt) : cased.clockMs;
+}
