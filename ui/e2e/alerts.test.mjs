@@ -6,6 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -103,8 +104,12 @@ describe('the alert section of Settings', () => {
       const strip = page.getByTestId('attention-strip');
       const silence = strip.locator('[data-rule="silence"]');
       await silence.waitFor();
-      assert.match(await silence.innerText(), /^Silence: No delivery for 1s or more .*\(since .*\)\s*Show$/s);
+      // The monitor's summary as sent, then how long it has held, without brackets, ticking.
+      assert.match(await silence.innerText(), /^Silence: No delivery for 1s or more .* — for \d+ s\s*Show$/s);
       assert.equal(await silence.getByRole('link', { name: 'Show' }).getAttribute('href'), '#/deliveries');
+      const held = silence.getByTestId('attention-since');
+      const first = await held.textContent();
+      await page.waitForFunction(([element, was]) => element.textContent !== was, [await held.elementHandle(), first], { timeout: 3000 });
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
       assert.equal(overflow, false, `nothing scrolls sideways at ${width} px`);
       await page.screenshot({ path: join(artifacts, `attention-strip-${colorScheme}-${width}.png`) });
@@ -119,6 +124,68 @@ describe('the alert section of Settings', () => {
       await silence.waitFor({ state: 'detached' });
       await silence.waitFor();
       await page.close();
+    }
+  });
+});
+
+describe('the attention strip by role', () => {
+  let team;
+  let uiUrl;
+  let chromium;
+
+  function freePort() {
+    return new Promise((resolve) => {
+      const server = createNetServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address();
+        server.close(() => resolve(port));
+      });
+    });
+  }
+
+  before(async () => {
+    const port = await freePort();
+    uiUrl = `http://127.0.0.1:${port}`;
+    // A team monitor behind a sign-in proxy (this test is the proxy: each browser context sends
+    // its person's headers).
+    team = await startMonitor(
+      [
+        '--auth', 'proxy', '--trusted-proxy', '127.0.0.1/32', '--public-ui-url', uiUrl,
+        '--role', 'admin=g-admin', '--role', 'support=g-sup', '--role', 'viewer=g-view',
+        '--alert-silence', '1s', '--alert-settle', '200ms',
+      ],
+      { uiListen: `127.0.0.1:${port}` },
+    );
+    chromium = await launchChromium();
+  });
+
+  after(async () => {
+    await chromium?.close();
+    await team?.stop();
+  });
+
+  it('links the view that shows a condition only for a role that may open it', async () => {
+    for (const [email, group, linked] of [
+      ['sam@example.com', 'g-sup', false],
+      ['vic@example.com', 'g-view', false],
+      ['ada@example.com', 'g-admin', true],
+    ]) {
+      const context = await chromium.newContext({ viewport: { width: 1280, height: 700 }, extraHTTPHeaders: { 'X-Forwarded-Email': email, 'X-Forwarded-Groups': group } });
+      const page = await context.newPage();
+      const problems = [];
+      page.on('pageerror', (error) => problems.push(error.message));
+      await page.goto(uiUrl);
+      await page.getByTestId('role').waitFor();
+      const silence = page.getByTestId('attention-strip').locator('[data-rule="silence"]');
+      await silence.waitFor();
+      assert.match(await silence.innerText(), /^Silence: No delivery for 1s or more .* — for \d+ s/s, group);
+      assert.equal(await silence.getByRole('link', { name: 'Show' }).count(), linked ? 1 : 0, group);
+      if (linked) {
+        await silence.getByRole('link', { name: 'Show' }).click();
+        await page.getByTestId('deliveries').waitFor();
+      }
+      await page.screenshot({ path: join(artifacts, `attention-strip-${group}.png`), clip: { x: 0, y: 0, width: 1280, height: 160 } });
+      assert.deepEqual(problems, []);
+      await context.close();
     }
   });
 });

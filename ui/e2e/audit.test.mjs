@@ -72,4 +72,19 @@ describe('the Audit view', () => {
     await other.context.close();
     await context.close();
   });
+
+  it('shows an entry\'s target with its bidi controls spelled out, never reordered', async () => {
+    // A search is recorded with what was searched for as its target, as sent.
+    const { page, context, problems } = await open('#/audit', 'dark');
+    const searched = await page.evaluate(async () => (await fetch(`/api/search?q=${encodeURIComponent('backup-\u202egnp.exe')}`)).status);
+    assert.equal(searched, 200);
+    const target = page.locator('[data-testid="audit-entry"][data-action="search"] .target');
+    await target.getByTestId('hidden-char').waitFor();
+    assert.equal(await target.getByTestId('hidden-char').textContent(), '\\u202e');
+    assert.equal((await target.innerText()).trim(), 'backup-\\u202egnp.exe');
+    assert.equal(await target.getAttribute('title'), 'backup-\\u202egnp.exe');
+    await page.screenshot({ path: join(artifacts, 'audit-bidi-dark.png') });
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
 });

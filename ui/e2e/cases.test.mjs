@@ -148,4 +148,27 @@ describe('case work in two windows', () => {
     await narrow.context.close();
     await bob.context.close();
   });
+
+  it('shows a note\'s bidi controls spelled out, so that "gnp.exe" after U+202E never reads "exe.png"', async () => {
+    for (const colorScheme of ['light', 'dark']) {
+      const ann = await person(ANN, { colorScheme });
+      await ann.page.goto(`${monitor.uiUrl}/#/user/case_open`);
+      await ann.page.getByTestId('case-panel').waitFor();
+      if (colorScheme === 'light') {
+        await ann.page.getByTestId('case-note-text').fill('invoice\u202egnp.exe');
+        await ann.page.getByTestId('case-note-add').click();
+      }
+      const note = ann.page.getByTestId('case-note').filter({ hasText: 'invoice' }).locator('.note-text');
+      await note.waitFor();
+      // The control shows as a badge of its escape, the rest as written, in the order written.
+      assert.equal(await note.getByTestId('hidden-char').textContent(), '\\u202e');
+      assert.equal(await note.innerText(), 'invoice\\u202egnp.exe');
+      // The text is isolated: nothing in it reorders what is around it.
+      assert.equal(await note.getByTestId('free-text').evaluate((text) => getComputedStyle(text).unicodeBidi), 'isolate');
+      await note.scrollIntoViewIfNeeded();
+      await ann.page.getByTestId('case-panel').screenshot({ path: join(artifacts, `note-bidi-${colorScheme}.png`) });
+      assert.deepEqual(ann.problems, []);
+      await ann.context.close();
+    }
+  });
 });

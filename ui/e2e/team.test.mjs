@@ -169,7 +169,7 @@ describe('a team monitor signed in through an OpenID Provider', () => {
       await page.emulateMedia({ colorScheme: scheme });
       for (const width of [1280, 1024, 360]) {
         await page.setViewportSize({ width, height: 800 });
-        await page.screenshot({ path: join(artifacts, `team-admin-topbar-${width}-${scheme}.png`), clip: { x: 0, y: 0, width, height: width < 700 ? 200 : width < 1240 ? 100 : 60 } });
+        await page.screenshot({ path: join(artifacts, `team-admin-topbar-${width}-${scheme}.png`), clip: { x: 0, y: 0, width, height: width < 700 ? 200 : width < 1440 ? 100 : 60 } });
         assert.deepEqual(await crowding(page), [], `${width} px, ${scheme}`);
       }
     }

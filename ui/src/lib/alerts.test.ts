@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { stripConditions } from './alerts';
+import { conditionLink, heldFor, stripConditions } from './alerts';
 import type { ActiveCondition } from './types';
 
 const condition = (key: string, rule: ActiveCondition['rule'], since: number): ActiveCondition => ({
@@ -27,5 +27,27 @@ describe('stripConditions', () => {
       condition('forwarding:1', 'forwarding-failing', 50),
     ]);
     expect(shown.map((active) => active.key)).toEqual(['refused', 'forwarding:1', 'forwarding:2']);
+  });
+});
+
+describe('conditionLink', () => {
+  it('links the view only for a role that may open it', () => {
+    const silence = condition('silence', 'silence', 1);
+    expect(conditionLink(silence, 'admin')).toBe('#/deliveries');
+    expect(conditionLink(silence, 'compliance')).toBe('#/deliveries');
+    expect(conditionLink(silence, 'support')).toBeNull();
+    expect(conditionLink(silence, 'viewer')).toBeNull();
+    expect(conditionLink(silence, null)).toBeNull();
+    // The board is every role's.
+    expect(conditionLink({ ...silence, view: '#/' }, 'viewer')).toBe('#/');
+  });
+});
+
+describe('heldFor', () => {
+  it('says how long, without brackets, and runs on with the clock', () => {
+    expect(heldFor(1_000, 36_000)).toBe(' — for 35 s');
+    expect(heldFor(1_000, 37_000)).toBe(' — for 36 s');
+    expect(heldFor(0, 3_900_000)).toBe(' — for 1 h 5 min');
+    expect(heldFor(5_000, 1_000)).toBe(' — for 0 s');
   });
 });

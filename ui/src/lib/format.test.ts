@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { columnOf, decisionTone, duration, exactDuration, idPieces, percent, prettyBody, relativeTime, tunnelLabel, visibleId } from './format';
+import { columnOf, decisionTone, duration, exactDuration, idPieces, percent, prettyBody, relativeTime, textPieces, tunnelLabel, visibleId, visibleText } from './format';
 
 describe('format', () => {
   it('tells waits apart to the second', () => {
@@ -73,11 +73,32 @@ describe('idPieces', () => {
       { text: '\\t', hidden: true },
     ]);
     expect(visibleId(' a\u200db\u0000 c\ufeff ')).toBe('\\u0020a\\u200db\\u0000 c\\ufeff\\u0020');
-    for (const char of ['\u200b', '\u200c', '\u2060', '\u202a', '\u202e', '\u2066', '\u2069', '\u001b', '\u007f', '\u0085']) {
+    for (const char of ['\u200b', '\u200c', '\u200e', '\u200f', '\u061c', '\u2060', '\u202a', '\u202e', '\u2066', '\u2069', '\u001b', '\u007f', '\u0085']) {
       expect(visibleId(`x${char}y`)).toBe(`x\\u${char.codePointAt(0)!.toString(16).padStart(4, '0')}y`);
     }
     // Spaces inside an id are part of it, and ordinary text stays as it is.
     expect(idPieces('user 48 ü')).toEqual([{ text: 'user 48 ü', hidden: false }]);
     expect(visibleId('')).toBe('');
+  });
+});
+
+describe('textPieces', () => {
+  it('spells out the bidi controls that would make a note read otherwise', () => {
+    // U+202E then "gnp.exe" displays as "exe.png" when left as it is.
+    expect(textPieces('invoice\u202egnp.exe')).toEqual([
+      { text: 'invoice', hidden: false },
+      { text: '\\u202e', hidden: true },
+      { text: 'gnp.exe', hidden: false },
+    ]);
+    for (const char of ['\u202a', '\u202b', '\u202c', '\u202d', '\u202e', '\u2066', '\u2067', '\u2068', '\u2069', '\u200e', '\u200f', '\u061c', '\u0000', '\u001b', '\u007f', '\u0085']) {
+      expect(visibleText(`a${char}b`)).toBe(`a\\u${char.codePointAt(0)!.toString(16).padStart(4, '0')}b`);
+    }
+  });
+
+  it('keeps what a person typed: line breaks, tabs, spaces at the ends, right-to-left letters, emoji', () => {
+    const typed = ' two lines\n\tand a tab \u05e9\u05dc\u05d5\u05dd 👩\u200d💻 ';
+    expect(textPieces(typed)).toEqual([{ text: typed, hidden: false }]);
+    expect(visibleText('')).toBe('');
+    expect(textPieces('')).toEqual([]);
   });
 });

@@ -122,7 +122,12 @@ export interface IdPiece {
   hidden: boolean;
 }
 
-const ALWAYS_HIDDEN = /[\u0000-\u001f\u007f-\u009f\u200b-\u200d\u2060\ufeff\u202a-\u202e\u2066-\u2069]/u;
+const ALWAYS_HIDDEN = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2060\ufeff\u202a-\u202e\u2066-\u2069]/u;
+
+/** What free text (a note, a name, an audit entry's target) shows spelled out: the bidi
+ * controls that reorder what follows them (`gnp.exe` after U+202E reads "exe.png"), and the
+ * control characters other than tab and line breaks. Zero-width joiners stay (emoji use them). */
+const SPOOFING = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
 
 function escapeChar(char: string): string {
   if (char === '\t') return '\\t';
@@ -154,6 +159,29 @@ export function idPieces(id: string): IdPiece[] {
 /** The id as plain text with its invisible characters spelled out (for a ticket, a title). */
 export function visibleId(id: string): string {
   return idPieces(id)
+    .map((piece) => piece.text)
+    .join('');
+}
+
+/** Person-typed or request-supplied free text in pieces, its bidi controls (U+202A–U+202E,
+ * U+2066–U+2069, U+200E, U+200F, U+061C) and control characters spelled out, so that none of
+ * it can make the text read otherwise than it is. Line breaks, tabs and spaces stay as typed.
+ * Everything that shows such text uses it (FreeText.svelte). */
+export function textPieces(text: string): IdPiece[] {
+  const pieces: IdPiece[] = [];
+  for (const char of text) {
+    const hidden = SPOOFING.test(char);
+    const shown = hidden ? escapeChar(char) : char;
+    const last = pieces.at(-1);
+    if (last && !hidden && !last.hidden) last.text += shown;
+    else pieces.push({ text: shown, hidden });
+  }
+  return pieces;
+}
+
+/** Free text as plain text with its bidi and control characters spelled out (for a title). */
+export function visibleText(text: string): string {
+  return textPieces(text)
     .map((piece) => piece.text)
     .join('');
 }
