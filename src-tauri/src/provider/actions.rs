@@ -321,7 +321,7 @@ pub fn demo_allowed(reader: &Reader) -> Result<bool, StoreError> {
 /// the demo exercises registration too), and lets the flows run.
 pub async fn start_demo(
     store: &Store,
-    writer: &Writer,
+    writer: &Arc<Writer>,
     webhook_url: &str,
     flows: FlowConfig,
 ) -> Result<Demo, DemoError> {
@@ -337,6 +337,12 @@ pub async fn start_demo(
     })
     .await
     .map_err(DemoError::Emulator)?;
+    // The monitor plays the partner's backend: it watches each user the newer API starts, and
+    // the provider acts on the user once it is watched. Followed before the registration that
+    // starts the flows, so that no user starts unwatched.
+    if let Some(users) = emulator.follow_started_users() {
+        tokio::spawn(watch_started(writer.clone(), users));
+    }
     let endpoints = Endpoints {
         api_base: emulator.api_base().to_owned(),
         token_url: emulator.token_url().to_owned(),
@@ -436,9 +442,6 @@ impl ProviderHub {
         }
         let flows = self.demo_flows.clone();
         let started = start_demo(&self.store, &self.writer, webhook_url, flows).await?;
-        if let Some(users) = started.emulator.follow_started_users() {
-            tokio::spawn(watch_started(self.writer.clone(), users));
-        }
         let status = demo_status(&started);
         *demo = Some(started);
         Ok(status)
