@@ -950,7 +950,7 @@ export type Operations = {
   start_demo: { path: NoPath; input: NoInput; output: DemoStatus };
   /** A page of the audit log, newest first, filtered. */
   audit_log: { path: NoPath; input: AuditQuery; output: AuditPage };
-  /** Reconcile's and backup's progress, running or last finished. */
+  /** Reconcile's, backup's and polling's progress, running or last finished (each to the roles that may start it; polling to everyone). */
   work: { path: NoPath; input: NoInput; output: Array<Work> };
   /** Copies the database to a new file on the monitor's machine. */
   backup: { path: NoPath; input: BackupRequest; output: BackupReport };
