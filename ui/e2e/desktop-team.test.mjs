@@ -7,12 +7,11 @@
 // and when it is back.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { CLIENT_ID, CLIENT_SECRET, startIdp } from './idp.mjs';
 import { startMonitor } from './monitor.mjs';
 import { secretTool, startDesktopSession, startKeyring, startSessionBus } from './session-bus.mjs';
 import { Session, clickNotification, eventually, freePort, startDriver, startXvfb } from './webdriver.mjs';
@@ -21,24 +20,6 @@ const here = dirname(fileURLToPath(import.meta.url));
 const docs = join(here, '../../docs');
 const artifacts = join(here, 'artifacts');
 const binary = process.env.KYC_MONITOR_BIN;
-const CLIENT_ID = 'kyc-monitor';
-const CLIENT_SECRET = 'test-client-secret-0123456789abcdef';
-
-/** The test provider, its monitor client redirecting to `ui`; resolves with its issuer. */
-function startIdp(ui) {
-  const clients = [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [`${ui}/auth/callback`] }];
-  const child = spawn('node', [join(here, '../../tests/idp/server.mjs')], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-    env: { ...process.env, IDP_CLIENTS: JSON.stringify(clients) },
-  });
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`the test provider exited with ${code}`)));
-    createInterface({ input: child.stdout }).once('line', (line) => {
-      assert.match(line, /^issuer: /);
-      resolve({ issuer: line.slice('issuer: '.length).trim(), stop: () => child.kill('SIGTERM') });
-    });
-  });
-}
 
 /** Every file under `dir`, for looking for a secret in them. */
 function filesUnder(dir) {

@@ -4,20 +4,17 @@
 // an admin everything, the Audit view holding their own sign-in. Signing out ends the session.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { seriousViolations } from './axe.mjs';
+import { CLIENT_ID, CLIENT_SECRET, startIdp } from './idp.mjs';
 import { launchChromium, startMonitor } from './monitor.mjs';
 import { crowding } from './topbar.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const artifacts = join(here, 'artifacts');
-const CLIENT_ID = 'kyc-monitor';
-const CLIENT_SECRET = 'test-client-secret-0123456789abcdef';
 const PARTICIPANT = 'firms/ISV-Participant-Acme/users/user_4821';
 const ACCOUNT = 'firms/ISV-Acme/accounts/7c1e9a02b4d6';
 
@@ -30,22 +27,6 @@ function freePort() {
     const server = createServer().listen(0, '127.0.0.1', () => {
       const { port } = server.address();
       server.close(() => resolve(port));
-    });
-  });
-}
-
-/** The test provider, its monitor client redirecting to `ui`; resolves with its issuer. */
-function startIdp(ui) {
-  const clients = [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [`${ui}/auth/callback`] }];
-  const child = spawn('node', [join(here, '../../tests/idp/server.mjs')], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-    env: { ...process.env, IDP_CLIENTS: JSON.stringify(clients) },
-  });
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`the test provider exited with ${code}`)));
-    createInterface({ input: child.stdout }).once('line', (line) => {
-      assert.match(line, /^issuer: /);
-      resolve({ issuer: line.slice('issuer: '.length).trim(), stop: () => child.kill('SIGTERM') });
     });
   });
 }
