@@ -342,6 +342,31 @@ async fn two_people_work_cases_at_once_and_nothing_is_lost() {
     assert!(lines.next().unwrap().contains("Called the customer"));
 }
 
+/// The assign box's suggestions: whoever signed in with a role that works cases, by their latest
+/// role (someone moved to support is no longer offered); support may not ask.
+#[tokio::test]
+async fn the_people_offered_for_a_case_are_those_who_work_cases() {
+    let team = Team::start(&[]);
+    let ann = team.person_as(ANN, Role::Compliance).await;
+    team.person_as(BOB, Role::Admin).await;
+    team.person_as("dan@example.com", Role::Compliance).await;
+    let sue = team.person_as("sue@example.com", Role::Support).await;
+    team.person_as("vic@example.com", Role::Viewer).await;
+    team.person_as("dan@example.com", Role::Support).await;
+    eventually("six sign-ins in the audit log", || {
+        let signed_in = team
+            .audit()
+            .iter()
+            .filter(|entry| entry["action"] == "sign-in")
+            .count();
+        async move { (signed_in == 6).then_some(()).ok_or(format!("{signed_in}")) }
+    })
+    .await;
+    let offered = ann.json("/api/case-workers").await;
+    assert_eq!(offered, json!({"people": [ANN, BOB]}));
+    assert_eq!(sue.get("/api/case-workers").await.status, 403);
+}
+
 /// The local UI of a single-person monitor: the token, and its reads and writes.
 #[tokio::test]
 async fn the_sla_clock_marks_late_cases_and_stands_still_while_waiting_on_the_customer() {

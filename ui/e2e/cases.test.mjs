@@ -149,6 +149,58 @@ describe('case work in two windows', () => {
     await bob.context.close();
   });
 
+  it('asks before taking a colleague\'s case or giving one to a name nobody works cases under', async () => {
+    await hold('case_ask');
+    const ann = await person(ANN);
+    const bob = await person(BOB, { group: 'g-admin' });
+    await ann.page.goto(`${monitor.uiUrl}/#/user/case_ask`);
+    // Nobody has it: taken at once.
+    await ann.page.getByTestId('case-take').click();
+    await ann.page.getByTestId('case-panel-assignee').filter({ hasText: ANN }).waitFor();
+
+    // Bob asks to take it: he is told Ann has it; Cancel leaves it hers.
+    await bob.page.goto(`${monitor.uiUrl}/#/user/case_ask`);
+    await bob.page.getByTestId('case-panel-assignee').filter({ hasText: ANN }).waitFor();
+    await bob.page.getByTestId('case-take').click();
+    const ask = bob.page.getByTestId('case-ask');
+    assert.match(await ask.textContent(), /ann@example\.com has this case\. Take it from them\?/);
+    assert.equal(await bob.page.evaluate(() => document.activeElement?.dataset.testid), 'case-ask-yes');
+    await bob.page.getByTestId('case-ask-no').click();
+    await ask.waitFor({ state: 'detached' });
+    assert.equal((await bob.page.getByTestId('case-panel-assignee').textContent()).trim(), ANN);
+    // Asked again and confirmed: his; Ann's page shows it.
+    await bob.page.getByTestId('case-take').click();
+    await bob.page.getByTestId('case-ask-yes').click();
+    await bob.page.getByTestId('case-panel-assignee').filter({ hasText: BOB }).waitFor();
+    await ann.page.getByTestId('case-panel-assignee').filter({ hasText: BOB }).waitFor({ timeout: LIVE_WITHIN_MS });
+
+    // The assign box offers those who work cases; one of them is assigned without a question.
+    const offered = await bob.page.locator('#case-workers option').evaluateAll((options) => options.map((o) => o.value));
+    assert.deepEqual(offered, [ANN, BOB]);
+    await bob.page.getByTestId('case-assign-to').fill(ANN);
+    await bob.page.getByTestId('case-assign').click();
+    await bob.page.getByTestId('case-panel-assignee').filter({ hasText: ANN }).waitFor();
+    assert.equal(await ask.count(), 0);
+
+    // A typo is asked about; Cancel keeps the case with Ann and the name in the box to mend.
+    await bob.page.getByTestId('case-assign-to').fill('anne@example.com');
+    await bob.page.getByTestId('case-assign').click();
+    assert.match(await ask.textContent(), /Nobody named anne@example\.com has worked cases here yet/);
+    await bob.page.screenshot({ path: join(artifacts, 'case-ask-light.png') });
+    await bob.page.getByTestId('case-ask-no').click();
+    await ask.waitFor({ state: 'detached' });
+    assert.equal(await bob.page.getByTestId('case-assign-to').inputValue(), 'anne@example.com');
+    assert.equal((await bob.page.getByTestId('case-panel-assignee').textContent()).trim(), ANN);
+    // Someone yet to sign in can still be given it, when Bob says so.
+    await bob.page.getByTestId('case-assign-to').fill('new.hire@example.com');
+    await bob.page.getByTestId('case-assign').click();
+    await bob.page.getByTestId('case-ask-yes').click();
+    await bob.page.getByTestId('case-panel-assignee').filter({ hasText: 'new.hire@example.com' }).waitFor();
+    assert.deepEqual([...ann.problems, ...bob.problems], []);
+    await ann.context.close();
+    await bob.context.close();
+  });
+
   it('shows a note\'s bidi controls spelled out, so that "gnp.exe" after U+202E never reads "exe.png"', async () => {
     for (const colorScheme of ['light', 'dark']) {
       const ann = await person(ANN, { colorScheme });

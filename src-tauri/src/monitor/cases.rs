@@ -134,6 +134,15 @@ impl CaseView {
     }
 }
 
+/// The people a case may be assigned to: those the monitor has seen working with a role that
+/// works cases. A name not among them may still be assigned (someone yet to sign in); the UI
+/// asks first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct CaseWorkers {
+    /// Their names as the audit log and assignments spell them, sorted.
+    pub people: Vec<String>,
+}
+
 /// Assigns a case: to the caller when `assignee` is absent.
 #[derive(Debug, Clone, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -299,6 +308,15 @@ impl Monitor {
             user.case = Some(view);
         }
         Ok(())
+    }
+
+    pub async fn case_workers(&self) -> Result<CaseWorkers, CoreError> {
+        self.read(|reader| {
+            Ok(CaseWorkers {
+                people: reader.case_workers()?,
+            })
+        })
+        .await
     }
 
     /// Assigns the case to `input.assignee`, or to the caller.

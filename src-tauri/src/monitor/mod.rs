@@ -28,7 +28,9 @@ use tokio::sync::watch;
 
 pub use attention::{Attention, OverSla, OverSlaCase};
 pub use audit::{AuditEntryView, AuditPage, AuditQuery};
-pub use cases::{AssignInput, CaseView, MarkInput, Marker, NoteInput, NoteView, SeenInput};
+pub use cases::{
+    AssignInput, CaseView, CaseWorkers, MarkInput, Marker, NoteInput, NoteView, SeenInput,
+};
 pub use error::{CoreError, ErrorBody, ErrorCode};
 pub use inspector::*;
 pub use live::LiveStream;

@@ -16,8 +16,8 @@ use ts_rs::TS;
 use super::masking::SeenBy;
 use super::{
     AssignInput, AuditPage, AuditQuery, BackupReport, BackupRequest, BoardPage, CaseView,
-    CoreError, DeliveriesPage, DeliveriesQuery, Destinations, Forwarding, MarkInput, Monitor,
-    NoteInput, Overview, ProviderOverview, RegisterAnswer, RegisterForm, ReplayAnswer,
+    CaseWorkers, CoreError, DeliveriesPage, DeliveriesQuery, Destinations, Forwarding, MarkInput,
+    Monitor, NoteInput, Overview, ProviderOverview, RegisterAnswer, RegisterForm, ReplayAnswer,
     ReplayRequest, RetryAnswer, ReviewPage, ReviewQuery, ReviewSettings, SeenInput, Stats,
     UserDetail, UsersFound, WorkView,
 };
@@ -413,6 +413,10 @@ operations! {
     |monitor, _caller, path: UserPath, _input: NoInput| -> CaseView {
         monitor.case(path.external_id).await
     }
+
+    /// The people who work cases, for the assign box (any name may still be assigned).
+    case_workers: Get "/api/case-workers", Compliance, Read, audit(),
+    |monitor, _caller, _path: NoPath, _input: NoInput| -> CaseWorkers { monitor.case_workers().await }
 
     /// Assigns a case to the caller, or to the person named; names the version seen.
     assign_case: Post "/api/cases/{externalId}/assign", Compliance, Write,

@@ -11,7 +11,7 @@ use super::operations::{visit_all, Operation, Spec, Visitor, DESKTOP_ONLY, HTTP_
 use super::review::SubStatusCount;
 use super::views::*;
 use super::work::{BackupReport, BackupRequest, WorkKind, WorkState, WorkView};
-use super::{Assigned, Attention, CaseView, Marker, NoteView};
+use super::{Assigned, Attention, CaseView, CaseWorkers, Marker, NoteView};
 use super::{AuditEntryView, AuditPage, AuditQuery};
 use super::{ErrorBody, ErrorCode, ReviewPage, ReviewQuery, ReviewSettings, ReviewSort};
 use crate::access::{AuditAction, Role};
@@ -45,6 +45,7 @@ pub fn typescript() -> String {
     file.declare::<Marker>();
     file.declare::<NoteView>();
     file.declare::<CaseView>();
+    file.declare::<CaseWorkers>();
     file.declare::<Attention>();
     file.declare::<Assigned>();
     file.declare::<UserView>();

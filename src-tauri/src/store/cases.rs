@@ -297,6 +297,28 @@ impl Reader {
             .collect::<rusqlite::Result<_>>()?)
     }
 
+    /// The people who work cases: everyone the audit log names whose latest entry was made
+    /// with a role that works cases (compliance or admin), by name. The log is walked one
+    /// person at a time along its actor index (a seek per person, never a scan of the log).
+    pub fn case_workers(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .connection()
+            .prepare_cached(
+                "WITH RECURSIVE people(actor) AS (
+                   SELECT min(actor) FROM audit_log
+                   UNION ALL
+                   SELECT (SELECT min(actor) FROM audit_log WHERE actor > people.actor)
+                     FROM people WHERE actor IS NOT NULL)
+                 SELECT actor FROM people
+                  WHERE actor IS NOT NULL
+                    AND (SELECT role FROM audit_log AS a WHERE a.actor = people.actor
+                          ORDER BY seq DESC LIMIT 1) IN ('compliance', 'admin')
+                  ORDER BY actor",
+            )?
+            .query_map([], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Every note after `after_id`, oldest first, at most `limit` (the notes export's pages).
     pub fn notes_page(&self, after_id: i64, limit: u32) -> Result<Vec<NoteRecord>, StoreError> {
         Ok(self

@@ -130,6 +130,8 @@ export const api = {
   replay: (id: number) => run('replay', { id }, {}),
   /** A user's case with its notes (compliance and admin). */
   case: (externalId: string) => run('case', { externalId }, {}),
+  /** The people who work cases (compliance and admin), for the assign box. */
+  caseWorkers: () => run('case_workers', {}, {}),
   /** Assigns a case to the caller, or to `assignee`; `version` is the one the person saw. */
   assignCase: (externalId: string, version: number, assignee?: string) =>
     run('assign_case', { externalId }, assignee === undefined ? { version } : { version, assignee }),

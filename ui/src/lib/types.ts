@@ -43,6 +43,12 @@ notes: Array<CaseNote>,
  */
 notesWithheld: boolean, };
 
+export type CaseWorkers = { 
+/**
+ * Their names as the audit log and assignments spell them, sorted.
+ */
+people: Array<string>, };
+
 export type Attention = { 
 /**
  * The review queue's cases (its total).
@@ -877,6 +883,7 @@ export const OPERATIONS = {
   review_settings: { method: 'GET', path: '/api/review/settings', least: 'compliance' },
   save_review_settings: { method: 'POST', path: '/api/review/settings', least: 'compliance' },
   case: { method: 'GET', path: '/api/cases/{externalId}', least: 'compliance' },
+  case_workers: { method: 'GET', path: '/api/case-workers', least: 'compliance' },
   assign_case: { method: 'POST', path: '/api/cases/{externalId}/assign', least: 'compliance' },
   unassign_case: { method: 'POST', path: '/api/cases/{externalId}/unassign', least: 'compliance' },
   note_case: { method: 'POST', path: '/api/cases/{externalId}/notes', least: 'compliance' },
@@ -930,6 +937,8 @@ export type Operations = {
   save_review_settings: { path: NoPath; input: ReviewSettings; output: ReviewSettings };
   /** A user's case: assignee, marker, SLA clock and notes. */
   case: { path: UserPath; input: NoInput; output: Case };
+  /** The people who work cases, for the assign box (any name may still be assigned). */
+  case_workers: { path: NoPath; input: NoInput; output: CaseWorkers };
   /** Assigns a case to the caller, or to the person named; names the version seen. */
   assign_case: { path: UserPath; input: AssignInput; output: Case };
   /** Leaves a case to nobody; names the version seen. */
