@@ -465,6 +465,41 @@ async fn the_same_headers_from_an_untrusted_address_are_refused() {
     }
 }
 
+/// A proxy that appends its headers to the client's own would send two: the monitor refuses
+/// rather than believe either (first-wins would let the client name itself, or its groups).
+#[tokio::test]
+async fn identity_headers_sent_twice_are_refused() {
+    let scratch = Scratch::new();
+    let (_monitor, ui) = behind_proxy(&scratch);
+    let browser = Browser::new();
+    let url = format!("{ui}/api/session");
+    let two_people = browser
+        .see(
+            as_person(browser.client.get(&url), "staff")
+                .header("X-Forwarded-Email", "mallory@example.com"),
+        )
+        .await;
+    let two_groups = browser
+        .see(
+            as_person(browser.client.get(&url), "kyc-compliance")
+                .header("X-Forwarded-Groups", "staff"),
+        )
+        .await;
+    for seen in [two_people, two_groups] {
+        assert_eq!(seen.status, 401, "{}", seen.body);
+        assert!(seen.body.contains("came more than once"), "{}", seen.body);
+        assert!(!seen
+            .set_cookies
+            .iter()
+            .any(|c| c.starts_with("kyc_monitor_session=")));
+    }
+    // The same person with each header once is in.
+    let once = browser
+        .see(as_person(browser.client.get(&url), "staff"))
+        .await;
+    assert_eq!(once.status, 200, "{}", once.body);
+}
+
 #[tokio::test]
 async fn alone_the_session_is_the_local_admin() {
     let scratch = Scratch::new();

@@ -120,6 +120,16 @@ impl TeamAuth {
                 "this monitor is reached through its sign-in proxy only",
             ));
         }
+        // A header given twice is refused, not read first-wins: a proxy that appends its own
+        // value to one the client sent would otherwise let the client's say who asks, or with
+        // what groups.
+        for name in [&proxy.user_header, &proxy.groups_header] {
+            if headers.get_all(name.as_str()).iter().nth(1).is_some() {
+                return Err(Refusal::NotSignedIn(
+                    "the sign-in proxy's identity headers came more than once, so who is asking cannot be told",
+                ));
+            }
+        }
         let header_text = |name: &str| {
             headers
                 .get(name)
