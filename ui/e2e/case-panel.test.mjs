@@ -108,6 +108,12 @@ describe('the case panel, the queue and the board as compliance staff use them',
     const { page, context, problems } = await ann({ hash: '#/user/note_1' });
     const box = page.getByTestId('case-note-text');
     await box.waitFor();
+    // The refusals' live regions are in the page, empty, before anything is refused (not
+    // display: none), so that a screen reader announces a refusal as it comes.
+    for (const region of ['case-note-refusal', 'case-assign-refusal']) {
+      const shown = await page.getByTestId(region).evaluate((el) => ({ display: getComputedStyle(el).display, role: el.getAttribute('role') }));
+      assert.deepEqual(shown, { display: 'block', role: 'status' }, region);
+    }
     // Pasted: 10,027 characters, ending mid-word were it cut at 10,000.
     const pasted = `${'evidence '.repeat(1_114)}checked!!!`.slice(0, 10_027);
     assert.equal(pasted.length, 10_027);
@@ -143,6 +149,8 @@ describe('the case panel, the queue and the board as compliance staff use them',
     const { page, context, problems } = await ann({ hash: '#/user/long_1' });
     await page.getByTestId('case-assign-to').fill(LONG_NAME);
     await page.getByTestId('case-assign').click();
+    // Nobody by that name has worked cases here: asked first.
+    await page.getByTestId('case-ask-yes').click();
     const shown = page.getByTestId('case-panel-assignee');
     await shown.filter({ hasText: LONG_NAME }).waitFor();
     await page.getByTestId('case-marker-select').selectOption('escalated');
