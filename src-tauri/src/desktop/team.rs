@@ -238,19 +238,25 @@ pub async fn team_connect(
             code: ErrorCode::Unavailable,
             message: error.to_string(),
         })?;
-    let mut settings = desktop.settings();
-    settings.team_url = Some(base.to_string());
-    desktop
-        .save_settings(settings)
-        .await
-        .map_err(|error| ErrorBody {
-            code: ErrorCode::Invalid,
-            message: error.to_string(),
-        })?;
+    save_team_url(&desktop, Some(base.to_string())).await?;
     // Connected, the app runs no listener and no tunnel of its own.
     stop_core(&app).await;
     connect(&app, &team, TeamLink::new(base, bearer), person);
     Ok(team.view())
+}
+
+/// Keeps the team monitor's address (or that there is none) in the app's settings.
+async fn save_team_url(desktop: &Desktop, url: Option<String>) -> Answer<()> {
+    let mut settings = desktop.settings();
+    settings.team_url = url;
+    desktop
+        .save_settings(settings)
+        .await
+        .map(|_| ())
+        .map_err(|error| ErrorBody {
+            code: ErrorCode::Invalid,
+            message: error.to_string(),
+        })
 }
 
 fn connect(app: &AppHandle, team: &Arc<Team>, link: TeamLink, person: TeamPerson) {
@@ -279,15 +285,7 @@ pub async fn team_disconnect(app: AppHandle, desktop: State<'_, Desktop>) -> Ans
             code: ErrorCode::Unavailable,
             message: error.to_string(),
         })?;
-    let mut settings = desktop.settings();
-    settings.team_url = None;
-    desktop
-        .save_settings(settings)
-        .await
-        .map_err(|error| ErrorBody {
-            code: ErrorCode::Invalid,
-            message: error.to_string(),
-        })?;
+    save_team_url(&desktop, None).await?;
     stop_core(&app).await;
     app.restart();
 }
