@@ -7,6 +7,10 @@
 //! start) and reads the poll's progress from `/api/work` for SECONDS. Prints the users covered
 //! a minute and what that makes at 10,000 users not CLOSED: the length of a poll and the
 //! provider requests an hour, the 5-minute pause between polls included.
+//!
+//! Then whether polling gets in the webhook's way: signed deliveries at ACK_RATE a second for
+//! ACK_SECONDS, to a monitor that does not poll and to one polling flat out (`--poll-every 1s
+//! --poll-rate 100`), side by side: the acknowledgement's p50 and p99 in each.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -14,6 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kyc_monitor::provider::{ApiGeneration, Emulator, EmulatorConfig, FlowConfig, PrivateKey};
+use kyc_monitor::signature::SharedSecret;
 
 const CLIENT_ID: &str = "bench-poll";
 /// `--poll-every`'s default, in minutes: the pause between two polls.
@@ -25,8 +30,13 @@ struct Serve {
     webhook: String,
 }
 
-fn serve(bin: &Path, db: &Path, extra: &[&str]) -> Serve {
-    let mut child = Command::new(bin)
+/// `serve` with `extra` options, and the webhook's signing secret when given.
+fn serve(bin: &Path, db: &Path, extra: &[&str], secret: Option<&SharedSecret>) -> Serve {
+    let mut command = Command::new(bin);
+    if let Some(secret) = secret {
+        command.env("KYC_MONITOR_SIGNING_SECRET", secret.expose());
+    }
+    let mut child = command
         .args([
             "serve",
             "--listen",
@@ -50,6 +60,57 @@ fn serve(bin: &Path, db: &Path, extra: &[&str]) -> Serve {
         .to_owned();
     let ui = line().strip_prefix("ui: ").expect("ui line").to_owned();
     Serve { child, ui, webhook }
+}
+
+/// Deliveries a second, and for how long, in each acknowledgement run.
+const ACK_RATE: u32 = 200;
+const ACK_SECONDS: u64 = 20;
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Signed deliveries of new users at `ACK_RATE` a second for `ACK_SECONDS` to `webhook`: the
+/// acknowledgement's p50 and p99, in ms, and how many were acknowledged 200.
+async fn acks(webhook: &str, secret: &SharedSecret, run: &str) -> (f64, f64, usize) {
+    let http = reqwest::Client::new();
+    let mut ticks = tokio::time::interval(Duration::from_secs(1) / ACK_RATE);
+    let mut sends = Vec::new();
+    for n in 0..u64::from(ACK_RATE) * ACK_SECONDS {
+        ticks.tick().await;
+        let id = format!("ack_{run}_{n}");
+        let body = format!(
+            r#"{{"externalId":"{id}","decision":"","status":"OPEN","subStatus":"","participantId":"","account":""}}"#
+        );
+        let timestamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let signature = secret.sign(&id, timestamp, body.as_bytes());
+        let request = http
+            .post(webhook)
+            .header("webhook-id", &id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .header("content-type", "application/json")
+            .body(body);
+        sends.push(tokio::spawn(async move {
+            let sent = Instant::now();
+            let answer = request.send().await;
+            let ok = answer.is_ok_and(|a| a.status() == 200);
+            ok.then(|| sent.elapsed().as_secs_f64() * 1000.0)
+        }));
+    }
+    let mut ms = Vec::new();
+    for send in sends {
+        ms.extend(send.await.expect("send"));
+    }
+    ms.sort_by(f64::total_cmp);
+    assert!(
+        !ms.is_empty(),
+        "no delivery was acknowledged 200 at {webhook}"
+    );
+    (percentile(&ms, 0.5), percentile(&ms, 0.99), ms.len())
 }
 
 fn stop(mut serve: Serve) {
@@ -108,7 +169,7 @@ async fn main() {
     let mut started = emulator.take_started_users().expect("the started users");
 
     // Registered and watching every user, not polling yet.
-    let first = serve(&bin, &db, &["--poll-every", "off"]);
+    let first = serve(&bin, &db, &["--poll-every", "off"], None);
     let db_arg = db.to_str().unwrap();
     run(
         &bin,
@@ -153,7 +214,7 @@ async fn main() {
 
     // The default polling: a poll at start, at the default rate.
     let tokens_before = emulator.tokens_issued();
-    let second = serve(&bin, &db, &[]);
+    let second = serve(&bin, &db, &[], None);
     let (base, token) = second.ui.split_once("/?token=").expect("a token");
     let progress = || async {
         let works: serde_json::Value = http
@@ -182,6 +243,46 @@ async fn main() {
     let elapsed = began.elapsed().as_secs_f64();
     let tokens = emulator.tokens_issued() - tokens_before;
     stop(second);
+
+    // The webhook beside polling: the same deliveries to a monitor that does not poll, then to
+    // one polling as fast as the provider lets it.
+    let secret = SharedSecret::generate();
+    let mut beside = Vec::new();
+    for (name, extra) in [
+        ("not polling", &["--poll-every", "off"][..]),
+        (
+            "polling at 100/s",
+            &["--poll-every", "1s", "--poll-rate", "100"][..],
+        ),
+    ] {
+        let monitor = serve(&bin, &db, extra, Some(&secret));
+        let (ui, token) = monitor.ui.split_once("/?token=").expect("a token");
+        if extra.contains(&"1s") {
+            // Measured once the poll is under way.
+            let polling = || async {
+                let works: serde_json::Value = http
+                    .get(format!("{ui}/api/work"))
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .expect("work")
+                    .json()
+                    .await
+                    .expect("work JSON");
+                works.as_array().is_some_and(|works| {
+                    works
+                        .iter()
+                        .any(|w| w["kind"] == "poll" && w["done"].as_u64() > Some(0))
+                })
+            };
+            while !polling().await {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        let run = name.replace(' ', "_").replace('/', "");
+        beside.push((name, acks(&monitor.webhook, &secret, &run).await));
+        stop(monitor);
+    }
     emulator.stop().await;
 
     let per_minute = (last_done - first_done) as f64 / elapsed * 60.0;
@@ -196,4 +297,8 @@ async fn main() {
     println!(
         "  at 10,000 users not CLOSED: a poll takes {poll_minutes:.1} min; with the 5-minute pause, {per_hour:.0} status requests an hour"
     );
+    println!("webhook beside polling: signed deliveries at {ACK_RATE}/s for {ACK_SECONDS} s each");
+    for (name, (p50, p99, acked)) in beside {
+        println!("  {name:<17} ack p50 {p50:.2} ms, p99 {p99:.2} ms ({acked} acked)");
+    }
 }

@@ -138,52 +138,13 @@ fn poll_options_are_checked_and_shown_by_config() {
 async fn a_monitor_that_was_down_polls_at_start_with_the_registered_provider() {
     let scratch = Scratch::new();
     let db = scratch.db();
-    let key = PrivateKey::generate();
-    let key_path = scratch.dir.path().join("partner.pem");
-    std::fs::write(&key_path, key.expose_pem()).unwrap();
-    let emulator = Emulator::start(EmulatorConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        client_id: CLIENT_ID.to_owned(),
-        public_key: key.public_key(),
-        flows: FlowConfig {
-            users: 4,
-            speed: 200.0,
-            hold_rate: 0.5,
-            reject_rate: 0.0,
-            abandon_rate: 0.0,
-            review_rate: 1.0,
-            seed: Some(7),
-            api: ApiGeneration::Beta,
-            retry_base: Duration::from_millis(50),
-            ..FlowConfig::default()
-        },
-        validation_timeout: Duration::from_secs(2),
-        rate_limit: 1000,
-    })
-    .await
-    .expect("start the emulator");
+    let (emulator, key_path) = beta_emulator(&scratch).await;
     let mut started = emulator.take_started_users().expect("the started users");
 
     // The first run listens and is registered, but never polls.
     let mut first = Monitor::start_with_ui(&db, &["--poll-every", "off"]);
     let _ = first.ui();
-    let key_arg = key_path.to_str().unwrap();
-    let registered = cli(
-        &db,
-        &[
-            "register",
-            &first.webhook_url,
-            "--api-base",
-            emulator.api_base(),
-            "--token-url",
-            emulator.token_url(),
-            "--client-id",
-            CLIENT_ID,
-            "--private-key",
-            key_arg,
-        ],
-    );
-    assert!(registered.status.success(), "{}", stdout(&registered));
+    register(&db, &first, &emulator, &key_path);
     let summary = tokio::time::timeout(Duration::from_secs(90), emulator.finished())
         .await
         .expect("the flows finish");
@@ -227,5 +188,108 @@ async fn a_monitor_that_was_down_polls_at_start_with_the_registered_provider() {
     })
     .await;
     assert_eq!(second.terminate(), 0);
+    emulator.stop().await;
+}
+
+/// The provider's newer API, emulated: four users, half of them held for review; and the
+/// partner's key, in a file.
+async fn beta_emulator(scratch: &Scratch) -> (Emulator, std::path::PathBuf) {
+    let key = PrivateKey::generate();
+    let key_path = scratch.dir.path().join("partner.pem");
+    std::fs::write(&key_path, key.expose_pem()).unwrap();
+    let emulator = Emulator::start(EmulatorConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        client_id: CLIENT_ID.to_owned(),
+        public_key: key.public_key(),
+        flows: FlowConfig {
+            users: 4,
+            speed: 200.0,
+            hold_rate: 0.5,
+            reject_rate: 0.0,
+            abandon_rate: 0.0,
+            review_rate: 1.0,
+            seed: Some(7),
+            api: ApiGeneration::Beta,
+            retry_base: Duration::from_millis(50),
+            ..FlowConfig::default()
+        },
+        validation_timeout: Duration::from_secs(2),
+        rate_limit: 1000,
+    })
+    .await
+    .expect("start the emulator");
+    (emulator, key_path)
+}
+
+/// `kyc-monitor register`, from another process, of `monitor`'s webhook with `emulator`.
+fn register(db: &std::path::Path, monitor: &Monitor, emulator: &Emulator, key: &std::path::Path) {
+    let registered = cli(
+        db,
+        &[
+            "register",
+            &monitor.webhook_url,
+            "--api-base",
+            emulator.api_base(),
+            "--token-url",
+            emulator.token_url(),
+            "--client-id",
+            CLIENT_ID,
+            "--private-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(registered.status.success(), "{}", stdout(&registered));
+}
+
+/// The periodic poll as `/api/work` has it, once one has finished.
+async fn finished_poll(base: &str, token: &str) -> serde_json::Value {
+    eventually("a finished poll in /api/work", || async {
+        let request = support::client()
+            .get(format!("{base}/api/work"))
+            .bearer_auth(token);
+        let works = support::send(request).await.json();
+        let poll = works
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|w| w["kind"] == "poll" && w["state"] == "done")
+            .cloned();
+        poll.ok_or_else(|| works.to_string())
+    })
+    .await
+}
+
+/// Polling hourly, a monitor with no provider polls as soon as it has one, whether the demo
+/// starts (told at once) or `kyc-monitor register` registers one from another process (seen
+/// in the database within seconds), not an hour later; and says when the next poll is.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_provider_that_comes_while_running_is_polled_at_once() {
+    let scratch = Scratch::new();
+    let args = support::quick_demo("beta", "4", &["--poll-every", "1h"]);
+    let mut demo = Monitor::start_with_ui(&scratch.db(), &args);
+    let (base, token) = demo.ui();
+    let poll = finished_poll(&base, &token).await;
+    let finished = poll["finishedAt"].as_i64().unwrap();
+    let next = poll["nextAt"].as_i64().unwrap();
+    assert!(
+        (next - finished - 3_600_000).abs() < 1_000,
+        "the next poll an hour after this one: {poll}"
+    );
+    assert!(poll["startedAt"].as_i64().unwrap() <= finished, "{poll}");
+    assert!(
+        poll["message"].as_str().unwrap().ends_with(" learned"),
+        "{poll}"
+    );
+    assert_eq!(demo.terminate(), 0);
+
+    let other = Scratch::new();
+    let db = other.db();
+    let (emulator, key_path) = beta_emulator(&other).await;
+    let mut monitor = Monitor::start_with_ui(&db, &["--poll-every", "1h"]);
+    let (base, token) = monitor.ui();
+    register(&db, &monitor, &emulator, &key_path);
+    let poll = finished_poll(&base, &token).await;
+    assert!(poll["nextAt"].as_i64().is_some(), "{poll}");
+    assert_eq!(monitor.terminate(), 0);
     emulator.stop().await;
 }

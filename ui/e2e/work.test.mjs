@@ -1,6 +1,7 @@
 // Long work started from the UI, in Chromium against the real binary: a backup from the
 // Settings view (the one part of Settings a browser has), its progress and outcome shown to
-// every open page through the live feed, and its refusals.
+// every open page through the live feed, and its refusals; and the periodic poll of the
+// provider's newer API (the beta demo): its progress, when it finished and when the next is.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -72,6 +73,42 @@ describe('long work in Chromium', () => {
     } finally {
       monitor.stop();
       rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  it('shows the periodic poll running, then when it finished, what it asked and when the next one is', async () => {
+    const monitor = await startMonitor([
+      '--demo', '--demo-api', 'beta', '--demo-users', '6', '--demo-speed', '100',
+      '--poll-every', '20s', '--poll-rate', '2',
+    ]);
+    try {
+      const { page, context, problems } = await open(monitor.uiUrl);
+      // Six users at two a second: the poll runs long enough to be seen running.
+      const running = page.locator('[data-testid="work"][data-kind="poll"][data-state="running"]');
+      await running.waitFor();
+      assert.match(await running.innerText(), /Polling the provider/);
+      await running.getByTestId('work-progress').filter({ hasText: /^\d+ users of \d+ users$/ }).waitFor();
+      await page.screenshot({ path: join(artifacts, 'poll-running-light.png') });
+      const done = page.locator('[data-testid="work"][data-kind="poll"][data-state="done"]');
+      await done.waitFor();
+      const finishedAt = await done.getByTestId('work-finished-at').getAttribute('title');
+      const next = await done.getByTestId('work-next').locator('time').getAttribute('title');
+      // The next poll is --poll-every after this one finished.
+      assert.equal(Date.parse(next.replace(' ', 'T')) - Date.parse(finishedAt.replace(' ', 'T')), 20_000);
+      assert.match(await done.innerText(), /^Poll finished at \d\d:\d\d:\d\d:\s+\d+ users asked, \d+ learned\s+Next poll at \d\d:\d\d:\d\d/);
+      await page.screenshot({ path: join(artifacts, 'poll-done-light.png') });
+      for (const [name, options] of [['dark', { colorScheme: 'dark' }], ['360', { viewport: { width: 360, height: 800 } }]]) {
+        const other = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...options });
+        const seen = await other.newPage();
+        await seen.goto(monitor.uiUrl);
+        await seen.locator('[data-testid="work"][data-kind="poll"][data-state="done"]').waitFor();
+        await seen.screenshot({ path: join(artifacts, `poll-done-${name}.png`) });
+        await other.close();
+      }
+      assert.deepEqual(problems, []);
+      await context.close();
+    } finally {
+      monitor.stop();
     }
   });
 });

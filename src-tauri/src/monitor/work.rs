@@ -49,6 +49,10 @@ pub struct WorkView {
     pub message: Option<String>,
     /// Unix milliseconds when it started.
     pub started_at: i64,
+    /// When it ended, once it has.
+    pub finished_at: Option<i64>,
+    /// When the next one starts, for work that comes round by itself (the periodic poll).
+    pub next_at: Option<i64>,
 }
 
 /// Every kind's latest work, as the live feed sends it.
@@ -103,6 +107,8 @@ impl WorkSlot {
                     unit: unit.to_owned(),
                     message: None,
                     started_at: crate::time::now_millis(),
+                    finished_at: None,
+                    next_at: None,
                 },
             );
             claimed = true;
@@ -136,15 +142,24 @@ impl WorkSlot {
     }
 
     pub(super) fn finish(self, outcome: Result<String, String>) {
-        self.update(|work| match outcome {
-            Ok(summary) => {
-                work.state = WorkState::Done;
-                work.done = work.total.unwrap_or(work.done);
-                work.message = Some(summary);
-            }
-            Err(reason) => {
-                work.state = WorkState::Failed;
-                work.message = Some(reason);
+        self.finish_until(outcome, None)
+    }
+
+    /// Ends the work; `next_at`: when the next one is due to start.
+    pub(super) fn finish_until(self, outcome: Result<String, String>, next_at: Option<i64>) {
+        self.update(|work| {
+            work.finished_at = Some(crate::time::now_millis());
+            work.next_at = next_at;
+            match outcome {
+                Ok(summary) => {
+                    work.state = WorkState::Done;
+                    work.done = work.total.unwrap_or(work.done);
+                    work.message = Some(summary);
+                }
+                Err(reason) => {
+                    work.state = WorkState::Failed;
+                    work.message = Some(reason);
+                }
             }
         });
     }

@@ -409,6 +409,9 @@ pub struct ProviderHub {
     client: tokio::sync::Mutex<Option<Arc<ProviderClient>>>,
     /// How long a registration with another secret keeps the replaced one valid.
     rotation_grace: Duration,
+    /// Told when there is a provider to ask that there was not (a validated registration, a
+    /// demo started), so that the poller asks at once rather than at its next turn.
+    provider_came: tokio::sync::watch::Sender<u64>,
 }
 
 impl ProviderHub {
@@ -427,7 +430,14 @@ impl ProviderHub {
             demo_flows,
             client: tokio::sync::Mutex::new(None),
             rotation_grace,
+            provider_came: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// Changes each time a provider is registered or a demo started: a receiver marks what it
+    /// has seen (`borrow_and_update`) and waits for the next (`changed`).
+    pub fn provider_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.provider_came.subscribe()
     }
 
     /// Starts the demo on this database (the caller decided it may: see [`demo_allowed`]),
@@ -444,6 +454,7 @@ impl ProviderHub {
         let started = start_demo(&self.store, &self.writer, webhook_url, flows).await?;
         let status = demo_status(&started);
         *demo = Some(started);
+        self.provider_came.send_modify(|came| *came += 1);
         Ok(status)
     }
 
@@ -472,6 +483,7 @@ impl ProviderHub {
         .await?;
         if registered.attempt.validated == Some(true) {
             *self.client.lock().await = Some(Arc::new(client));
+            self.provider_came.send_modify(|came| *came += 1);
         }
         Ok(registered)
     }

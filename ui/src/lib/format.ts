@@ -61,7 +61,6 @@ export function duration(ms: number): string {
   return hours % 24 ? `${days} d ${hours % 24} h` : `${days} d`;
 }
 
-/** The exact local time, with milliseconds, for hovers and timelines. */
 /** A wait to the second, so that two rows that say "12 min" are told apart: `00:12:07`,
  * `2 d 03:04:05`. */
 export function exactDuration(ms: number): string {
@@ -72,6 +71,7 @@ export function exactDuration(ms: number): string {
   return days > 0 ? `${days} d ${clock}` : clock;
 }
 
+/** The exact local time, with milliseconds, for hovers and timelines. */
 export function exactTime(ms: number): string {
   const date = new Date(ms);
   const pad = (n: number, width = 2) => String(n).padStart(width, '0');
@@ -79,6 +79,11 @@ export function exactTime(ms: number): string {
     `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ` +
     `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}.${pad(date.getMilliseconds(), 3)}`
   );
+}
+
+/** The local time of day to the second, `05:49:26`, for what happens today (the next poll). */
+export function clockTime(ms: number): string {
+  return exactTime(ms).slice(11, 19);
 }
 
 /** A raw body shown as text: pretty JSON when it parses, verbatim otherwise. */

@@ -342,7 +342,15 @@ message: string | null,
 /**
  * Unix milliseconds when it started.
  */
-startedAt: number, };
+startedAt: number, 
+/**
+ * When it ended, once it has.
+ */
+finishedAt: number | null, 
+/**
+ * When the next one starts, for work that comes round by itself (the periodic poll).
+ */
+nextAt: number | null, };
 
 export type BackupRequest = { 
 /**
