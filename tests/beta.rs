@@ -245,7 +245,26 @@ async fn demo_stats_with(args: &[&str]) -> (Scratch, Monitor, serde_json::Value)
 #[tokio::test(flavor = "multi_thread")]
 async fn the_beta_demo_tells_the_documented_demos_story_and_its_stats_agree() {
     let (_kept, documented_monitor, documented) = demo_stats("documented", "12").await;
-    let (_also_kept, beta_monitor, beta) = demo_stats("beta", "12").await;
+    let (beta_scratch, beta_monitor, beta) = demo_stats("beta", "12").await;
+    // The newer API signs its envelopes, and so does its demo, with a secret it made.
+    let delivered: Vec<_> = support::export_jsonl(&beta_scratch.db(), "deliveries")
+        .into_iter()
+        .filter(|d| d["source"] == "webhook")
+        .collect();
+    assert!(
+        delivered.iter().any(|d| d["outcome"] == "accepted"),
+        "{delivered:?}"
+    );
+    for delivery in &delivered {
+        let signed = delivery["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|header| {
+                header[0] == "webhook-signature" && header[1].as_str().unwrap().starts_with("v1,")
+            });
+        assert!(signed && delivery["outcome"] != "refused", "{delivery}");
+    }
     // The same mix on the board: users per status and decision, the rates.
     for key in ["totalUsers", "byDecision", "approvalRate", "rejectionRate"] {
         assert_eq!(beta[key], documented[key], "{key}: {beta} vs {documented}");

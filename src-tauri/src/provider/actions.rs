@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::client::{registration_form, Endpoints, Environment, ProviderClient, ProviderError};
-use super::emulator::{Emulator, EmulatorConfig, FlowConfig, StartedUser};
+use super::emulator::{ApiGeneration, Emulator, EmulatorConfig, FlowConfig, StartedUser};
 use super::jwt::PrivateKey;
 pub use super::signing::Signing;
 use super::signing::{keep_stored_signing, store_secret};
@@ -326,6 +326,7 @@ pub async fn start_demo(
     flows: FlowConfig,
 ) -> Result<Demo, DemoError> {
     writer.set_setting(DEMO_SETTING, "1").await?;
+    let api = flows.api;
     let key = off_worker(PrivateKey::generate).await;
     let emulator = Emulator::start(EmulatorConfig {
         listen: "127.0.0.1:0".parse().expect("a valid address"),
@@ -350,10 +351,15 @@ pub async fn start_demo(
     let client =
         ProviderClient::new(endpoints, DEMO_CLIENT_ID, key).map_err(RegisterError::from)?;
     // Unsigned would drop a secret stored for the real provider; a kept one signs the demo too.
-    let signing = keep_stored_signing(store.path())
+    // The newer API signs its envelopes: its demo makes a secret when none is kept.
+    let signing = match keep_stored_signing(store.path())
         .await
-        .map_err(RegisterError::from)?;
-    // Keep or unsigned: nothing rotates, so no grace is given.
+        .map_err(RegisterError::from)?
+    {
+        Signing::Unsigned if api == ApiGeneration::Beta => Signing::New,
+        signing => signing,
+    };
+    // Nothing rotates (a secret is kept, or made where there was none): no grace is given.
     let grace = secret_file::DEFAULT_GRACE;
     let registered = register(store, writer, &client, webhook_url, signing, grace).await?;
     if registered.attempt.validated != Some(true) {
