@@ -194,6 +194,14 @@ async fn a_monitor_that_was_down_polls_at_start_with_the_registered_provider() {
 /// The provider's newer API, emulated: four users, half of them held for review; and the
 /// partner's key, in a file.
 async fn beta_emulator(scratch: &Scratch) -> (Emulator, std::path::PathBuf) {
+    beta_emulator_limited(scratch, 1000).await
+}
+
+/// [`beta_emulator`], answering at most `rate_limit` requests a second (then 429).
+async fn beta_emulator_limited(
+    scratch: &Scratch,
+    rate_limit: u32,
+) -> (Emulator, std::path::PathBuf) {
     let key = PrivateKey::generate();
     let key_path = scratch.dir.path().join("partner.pem");
     std::fs::write(&key_path, key.expose_pem()).unwrap();
@@ -214,7 +222,7 @@ async fn beta_emulator(scratch: &Scratch) -> (Emulator, std::path::PathBuf) {
             ..FlowConfig::default()
         },
         validation_timeout: Duration::from_secs(2),
-        rate_limit: 1000,
+        rate_limit,
     })
     .await
     .expect("start the emulator");
@@ -239,6 +247,20 @@ fn register(db: &std::path::Path, monitor: &Monitor, emulator: &Emulator, key: &
         ],
     );
     assert!(registered.status.success(), "{}", stdout(&registered));
+}
+
+/// The work of `kind` as `/api/work` has it now.
+async fn work_of(base: &str, token: &str, kind: &str) -> Option<serde_json::Value> {
+    let request = support::client()
+        .get(format!("{base}/api/work"))
+        .bearer_auth(token);
+    let works = support::send(request).await.json();
+    works
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|w| w["kind"] == kind)
+        .cloned()
 }
 
 /// The periodic poll as `/api/work` has it, once one has finished.
@@ -290,6 +312,110 @@ async fn a_provider_that_comes_while_running_is_polled_at_once() {
     register(&db, &monitor, &emulator, &key_path);
     let poll = finished_poll(&base, &token).await;
     assert!(poll["nextAt"].as_i64().is_some(), "{poll}");
+    assert_eq!(monitor.terminate(), 0);
+    emulator.stop().await;
+}
+
+/// A reconcile and the periodic poll at once, against a provider that allows 10 requests a
+/// second: they share its limit (a 429 makes both wait as it asks) and both finish, none cut
+/// short by the other's requests; and a reconcile whose request was given up on (the client
+/// left) goes on to its end and is audited.
+#[tokio::test(flavor = "multi_thread")]
+async fn reconcile_and_polling_share_the_provider_s_limit_and_a_reconcile_outlives_its_request() {
+    let scratch = Scratch::new();
+    let db = scratch.db();
+    let (emulator, key_path) = beta_emulator_limited(&scratch, 10).await;
+    let mut first = Monitor::start_with_ui(&db, &["--poll-every", "off"]);
+    let _ = first.ui();
+    register(&db, &first, &emulator, &key_path);
+    tokio::time::timeout(Duration::from_secs(90), emulator.finished())
+        .await
+        .expect("the flows finish");
+    let ids: Vec<String> = (0..60).map(|n| format!("unknown_{n:02}")).collect();
+    let watched = cli(
+        &db,
+        &[
+            &["watch"][..],
+            &ids.iter().map(String::as_str).collect::<Vec<_>>(),
+        ]
+        .concat(),
+    );
+    assert!(watched.status.success(), "{}", stdout(&watched));
+    assert_eq!(first.terminate(), 0);
+
+    let mut monitor = Monitor::start_with_ui(&db, &["--poll-every", "1s", "--poll-rate", "8"]);
+    let (base, token) = monitor.ui();
+    eventually("a poll under way", || async {
+        match work_of(&base, &token, "poll").await {
+            Some(poll) if poll["state"] == "running" && poll["done"].as_u64() > Some(0) => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    // The client gives up at once; the reconcile goes on.
+    let given_up = support::client()
+        .post(format!("{base}/api/reconcile"))
+        .bearer_auth(&token)
+        .timeout(Duration::from_millis(300))
+        .send()
+        .await;
+    assert!(given_up.is_err(), "{given_up:?}");
+    let polls_failed = std::sync::Mutex::new(Vec::new());
+    let reconciled = eventually("the reconcile to end", || async {
+        if let Some(poll) = work_of(&base, &token, "poll").await {
+            if poll["state"] == "failed" {
+                polls_failed.lock().unwrap().push(poll.clone());
+            }
+        }
+        match work_of(&base, &token, "reconcile").await {
+            Some(work) if work["state"] != "running" => Ok(work),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    assert_eq!(reconciled["state"], "done", "{reconciled}");
+    let asked = reconciled["done"].as_u64().unwrap();
+    assert!(asked >= 60, "{reconciled}");
+    assert!(
+        reconciled["message"]
+            .as_str()
+            .unwrap()
+            .contains("60 unknown to the provider"),
+        "{reconciled}"
+    );
+    assert_eq!(
+        *polls_failed.lock().unwrap(),
+        Vec::<serde_json::Value>::new()
+    );
+    let audited = stdout(&cli(&db, &["audit", "export", "--format", "jsonl"]));
+    assert!(
+        audited
+            .lines()
+            .any(|line| line.contains(r#""action":"reconcile""#)
+                && line.contains(r#""outcome":"ok""#)),
+        "{audited}"
+    );
+
+    // Asked again and waited for: the answer, with polling still going.
+    let answer = support::send(
+        support::client()
+            .post(format!("{base}/api/reconcile"))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let report = answer.json();
+    assert_eq!(report["error"], serde_json::Value::Null, "{report}");
+    let poll = finished_poll(&base, &token).await;
+    assert_eq!(poll["state"], "done", "{poll}");
+    // The ids the provider does not know are counted, not passed over in silence.
+    assert!(
+        poll["message"]
+            .as_str()
+            .unwrap()
+            .ends_with(", 60 unknown to the provider"),
+        "{poll}"
+    );
     assert_eq!(monitor.terminate(), 0);
     emulator.stop().await;
 }

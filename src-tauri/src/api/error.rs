@@ -79,7 +79,7 @@ pub async fn one_error_shape(request: Request, next: Next) -> Response {
             "the request's body is over what the UI API takes (1 MiB)".to_owned()
         }
         StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => {
-            "the monitor took too long to answer; try again".to_owned()
+            "the monitor took too long to answer; a change asked for goes on to its end (long work shows its progress at the top of the window)".to_owned()
         }
         StatusCode::NOT_FOUND => "there is no such route".to_owned(),
         _ if said.is_empty() => status

@@ -169,7 +169,9 @@ pub fn check_role(
 }
 
 /// Runs a declared operation for `caller`: its role checked, then the call, then (where
-/// declared) its audit entry.
+/// declared) its audit entry. A change runs on a task of its own: it goes to its end and is
+/// audited even when the request that asked for it is gone (the client left, or the UI's
+/// deadline passed while a reconcile or backup ran on).
 pub fn call<Op: Operation>(
     monitor: Arc<Monitor>,
     caller: Caller,
@@ -181,7 +183,7 @@ pub fn call<Op: Operation>(
         target,
         detail,
     } = Op::target(&path, &input);
-    Box::pin(async move {
+    let run = async move {
         let asked = if target.is_empty() {
             Op::SPEC.name.to_owned()
         } else {
@@ -197,7 +199,18 @@ pub fn call<Op: Operation>(
             monitor.audit(caller.entry(action, target, outcome, detail));
         }
         result
-    })
+    };
+    match Op::SPEC.access {
+        Access::Read => Box::pin(run),
+        Access::Write => Box::pin(async move {
+            tokio::spawn(run).await.unwrap_or_else(|error| {
+                Err(CoreError::internal(
+                    "the monitor could not finish the change; its log says why",
+                    &error,
+                ))
+            })
+        }),
+    }
 }
 
 /// Runs the operation called `name` with its path parameters and input as JSON (the desktop

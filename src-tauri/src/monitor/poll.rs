@@ -114,7 +114,7 @@ impl Poller {
         let mut pace = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
         pace.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut order = PollOrder::new(began, resume.clone());
-        let (mut asked, mut learned, mut last_asked) = (0u64, 0u64, None);
+        let (mut asked, mut learned, mut unknown, mut last_asked) = (0u64, 0u64, 0u64, None);
         let outcome = 'pages: loop {
             let page = match order.next_page(&self.readers).await {
                 Ok(page) if page.is_empty() => break Ok(()),
@@ -132,9 +132,11 @@ impl Poller {
                         }
                         learned += 1;
                     }
-                    Ok(_) => {}
+                    Ok(Some(_)) => {}
+                    // Watched under a wrong id, or the provider's other environment.
+                    Ok(None) => unknown += 1,
                     Err(error) => {
-                        break 'pages Err(format!("stopped after {asked} users: {error}"))
+                        break 'pages Err(format!("stopped after {}: {error}", users(asked)))
                     }
                 }
                 asked += 1;
@@ -145,7 +147,13 @@ impl Poller {
         let cut_short = outcome.is_err();
         let next_at = crate::time::now_millis() + every.as_millis() as i64;
         slot.finish_until(
-            outcome.map(|()| format!("{asked} users asked, {learned} learned")),
+            outcome.map(|()| match unknown {
+                0 => format!("{} asked, {learned} learned", users(asked)),
+                _ => format!(
+                    "{} asked, {learned} learned, {unknown} unknown to the provider",
+                    users(asked)
+                ),
+            }),
             Some(next_at),
         );
         // Cut short, the next poll goes on after the last user asked (or from where this one
@@ -154,6 +162,14 @@ impl Poller {
             true => last_asked.or(resume),
             false => None,
         }
+    }
+}
+
+/// "1 user", "2 users".
+pub(super) fn users(count: u64) -> String {
+    match count {
+        1 => "1 user".to_owned(),
+        _ => format!("{count} users"),
     }
 }
 

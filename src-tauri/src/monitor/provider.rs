@@ -159,10 +159,13 @@ impl Monitor {
         });
         slot.finish(match &answer {
             Ok(report) => match &report.error {
-                Some(error) => Err(format!("stopped after {} users: {error}", report.asked)),
+                Some(error) => Err(format!(
+                    "stopped after {}: {error}",
+                    super::poll::users(report.asked)
+                )),
                 None => Ok(format!(
-                    "{} users asked, {} learned, {} unknown to the provider",
-                    report.asked,
+                    "{} asked, {} learned, {} unknown to the provider",
+                    super::poll::users(report.asked),
                     report.learned.len(),
                     report.unknown
                 )),

@@ -165,6 +165,26 @@ impl WorkSlot {
     }
 }
 
+/// Work whose slot goes without being finished (it panicked, or was cancelled) is not left
+/// running for ever: it is marked failed, so that the next one may start.
+impl Drop for WorkSlot {
+    fn drop(&mut self) {
+        self.board
+            .send_if_modified(|works| match works.get_mut(&self.kind) {
+                Some(work) if work.state == WorkState::Running => {
+                    work.state = WorkState::Failed;
+                    work.finished_at = Some(crate::time::now_millis());
+                    work.message = Some(format!(
+                        "the {} stopped before its end; the monitor's log may say why",
+                        self.kind.noun()
+                    ));
+                    true
+                }
+                _ => false,
+            });
+    }
+}
+
 impl WorkKind {
     fn noun(self) -> &'static str {
         match self {

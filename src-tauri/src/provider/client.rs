@@ -11,6 +11,7 @@ use serde_json::json;
 use tokio::sync::Mutex;
 
 use super::jwt::{Claims, KeyError, PrivateKey, MAX_ASSERTION_LIFETIME_SECS};
+use super::throttle::Gate;
 use crate::kyc::UserState;
 use crate::signature::SharedSecret;
 
@@ -18,8 +19,9 @@ use crate::signature::SharedSecret;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// A token is replaced this long before the provider says it expires.
 const TOKEN_MARGIN: Duration = Duration::from_secs(30);
-/// Throttled requests are tried again this many times, waiting as the provider asks.
-const THROTTLE_RETRIES: u32 = 2;
+/// Throttled requests are tried again this many times, waiting as the provider asks (the wait
+/// is shared with every other request to the provider: see `throttle.rs`).
+const THROTTLE_RETRIES: u32 = 5;
 /// The longest `Retry-After` this client waits for before giving up with the advice to wait.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -151,6 +153,8 @@ pub struct ProviderClient {
     key: PrivateKey,
     token: Mutex<Option<Token>>,
     timeout: Duration,
+    /// The provider's `Retry-After`, shared with every client of the same provider.
+    gate: std::sync::Arc<Gate>,
 }
 
 impl std::fmt::Debug for ProviderClient {
@@ -192,6 +196,7 @@ impl ProviderClient {
         .map_err(|e| ProviderError::Config(format!("cannot set up HTTPS ({e})")))?;
         Ok(ProviderClient {
             http,
+            gate: Gate::for_provider(&endpoints.api_base),
             endpoints,
             client_id: client_id.trim().to_owned(),
             key,
@@ -327,6 +332,7 @@ impl ProviderClient {
     ) -> Result<Answer, ProviderError> {
         let mut throttled = 0;
         loop {
+            self.gate.wait().await;
             let built = request()
                 .timeout(self.timeout)
                 .build()
@@ -344,17 +350,16 @@ impl ProviderClient {
                 .await
                 .map_err(|e| transport_error(&url, &e, self.timeout))?
                 .to_vec();
-            if status == StatusCode::TOO_MANY_REQUESTS
-                && throttled < THROTTLE_RETRIES
-                && wait <= MAX_RETRY_AFTER
-            {
-                throttled += 1;
-                tracing::info!(
-                    wait_secs = wait.as_secs_f64(),
-                    "the provider is throttling; waiting as it asks"
-                );
-                tokio::time::sleep(wait).await;
-                continue;
+            if status == StatusCode::TOO_MANY_REQUESTS && wait <= MAX_RETRY_AFTER {
+                self.gate.throttled(wait);
+                if throttled < THROTTLE_RETRIES {
+                    throttled += 1;
+                    tracing::info!(
+                        wait_secs = wait.as_secs_f64(),
+                        "the provider is throttling; waiting as it asks"
+                    );
+                    continue;
+                }
             }
             return Ok(Answer {
                 status,

@@ -6,6 +6,7 @@ pub mod client;
 pub mod emulator;
 pub mod jwt;
 mod signing;
+mod throttle;
 pub mod watch;
 
 pub use client::{Endpoints, Environment, ProviderClient, ProviderError, Registration};
