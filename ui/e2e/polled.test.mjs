@@ -46,6 +46,14 @@ async function open(url, { colorScheme = 'light', width = 1280, headers } = {}) 
   return { page, context, problems };
 }
 
+/** The newest row holding the tag `testId`, pinned by its delivery id (the list is live:
+ * rows that come later go on top, and "the first such row" would move to them). */
+async function pinned(page, testId, timeout = undefined) {
+  const first = page.getByTestId('delivery').filter({ has: page.getByTestId(testId) }).first();
+  await first.waitFor({ timeout });
+  const id = await first.getAttribute('data-id');
+  return page.locator(`[data-testid="delivery"][data-id="${id}"]`);
+}
 /** Selects a row by its time cell (its user cell is a link to the user's page). */
 const pick = (row) => row.locator('.time').click();
 const card = (page, column, id) => page.locator(`[data-column="${column}"] [data-testid="card"][data-external-id="${id}"]`);
@@ -66,8 +74,7 @@ describe('a beta demo polled every second', () => {
   /** The inspector with the first polled delivery selected; resolves with its user's id. */
   async function polledSelected(page) {
     await page.getByRole('link', { name: 'Deliveries' }).click();
-    const row = page.getByTestId('delivery').filter({ has: page.getByTestId('list-polled-tag') }).first();
-    await row.waitFor({ timeout: POLLED_WITHIN_MS });
+    const row = await pinned(page, 'list-polled-tag', POLLED_WITHIN_MS);
     await pick(row);
     const detail = page.getByTestId('delivery-detail');
     await detail.getByTestId('polled-tag').waitFor();
@@ -118,8 +125,7 @@ describe('a beta demo polled every second', () => {
   it("says a watched user's NOT_STARTED was added by watching, in the list and its detail", async () => {
     const { page, context, problems } = await open(monitor.uiUrl);
     await page.getByRole('link', { name: 'Deliveries' }).click();
-    const row = page.getByTestId('delivery').filter({ has: page.getByTestId('list-watched-tag') }).first();
-    await row.waitFor();
+    const row = await pinned(page, 'list-watched-tag');
     assert.equal(await row.getByTestId('list-polled-tag').count(), 0);
     assert.match(await row.getByTestId('list-watched-tag').getAttribute('title'), /^added by watching: /);
     await pick(row);
@@ -131,6 +137,9 @@ describe('a beta demo polled every second', () => {
       /^Added by watching: not from the provider\. Your side named this user as one to watch .* at NOT_STARTED until the provider says more\.$/,
     );
     assert.match(await detail.locator('dl').innerText(), /From\s+your side's list of users to watch/);
+    // It never came to the webhook: nothing to replay to it.
+    assert.equal(await detail.getByTestId('replay').count(), 0);
+    assert.equal(await detail.getByTestId('edit-resend').count(), 0);
     assert.deepEqual(problems, []);
     await context.close();
   });
