@@ -140,6 +140,8 @@ describe('a beta demo polled every second', () => {
     // It never came to the webhook: nothing to replay to it.
     assert.equal(await detail.getByTestId('replay').count(), 0);
     assert.equal(await detail.getByTestId('edit-resend').count(), 0);
+    assert.match(await detail.getByTestId('not-forwarded').innerText(), /^Not forwarded: a watched user's NOT_STARTED .* never forwarded\.$/);
+    await page.screenshot({ path: join(artifacts, 'watched-inspector-light.png') });
     assert.deepEqual(problems, []);
     await context.close();
   });
