@@ -345,3 +345,72 @@ async fn however_fast_the_beta_demo_runs_each_user_is_known_before_its_outcome()
         .map_or(0, |step| step["users"].as_i64().unwrap());
     assert_eq!(not_started, 30, "{funnel}");
 }
+
+/// The newer envelope carries `date_of_birth` for some users and not for others (about half),
+/// always as a calendar date; the monitor keeps each user's as the provider sent it, or none.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_beta_api_sends_a_date_of_birth_for_some_users_and_not_others() {
+    let scratch = Scratch::new();
+    let mut monitor = Monitor::start_with_ui(&scratch.db(), &[]);
+    let (base, token) = monitor.ui();
+    let key = PrivateKey::generate();
+    let flows = FlowConfig {
+        hold_rate: 0.0,
+        abandon_rate: 0.0,
+        reject_rate: 0.5,
+        ..beta_flows(16)
+    };
+    let emulator = beta_emulator(&key, flows, 1000).await;
+    emulator.deliver_to(&monitor.webhook_url, None);
+    let summary = tokio::time::timeout(FLOWS_LIMIT, emulator.finished())
+        .await
+        .expect("the flows did not finish");
+    assert_eq!(summary.acked, 16, "every user ends final: {summary}");
+
+    // What the provider sent: each final envelope, with or without a date of birth.
+    let mut born = std::collections::BTreeMap::new();
+    for delivery in export_jsonl(&scratch.db(), "deliveries") {
+        if delivery["outcome"] != "accepted" {
+            continue;
+        }
+        let body: serde_json::Value =
+            serde_json::from_str(delivery["body"].as_str().unwrap()).unwrap();
+        let data = &body["data"];
+        let date = data.get("date_of_birth").map(|date| {
+            let date = date
+                .as_str()
+                .unwrap_or_else(|| panic!("not a string: {data}"));
+            let parts: Vec<u32> = date.split('-').map(|n| n.parse().unwrap()).collect();
+            assert!(
+                date.len() == 10 && matches!(parts[..], [1950..=2004, 1..=12, 1..=28]),
+                "not a date of birth: {date}"
+            );
+            date.to_owned()
+        });
+        born.insert(data["external_id"].as_str().unwrap().to_owned(), date);
+    }
+    assert_eq!(born.len(), 16, "{born:?}");
+    let with = born.values().filter(|date| date.is_some()).count();
+    assert!(
+        (1..16).contains(&with),
+        "some users have a date of birth and some have none: {born:?}"
+    );
+
+    // The monitor shows each user's as sent (to its owner, who may see personal data).
+    let (with_id, without_id) = (
+        born.iter().find(|(_, date)| date.is_some()).unwrap().0,
+        born.iter().find(|(_, date)| date.is_none()).unwrap().0,
+    );
+    for id in [with_id, without_id] {
+        let request = support::client()
+            .get(format!("{base}/api/users/{id}"))
+            .bearer_auth(&token);
+        let detail = support::send(request).await.json();
+        let shown = &detail["timeline"].as_array().unwrap().last().unwrap()["dateOfBirth"];
+        match &born[id] {
+            Some(date) => assert_eq!(shown, date, "{detail}"),
+            None => assert!(shown.is_null(), "{detail}"),
+        }
+    }
+    emulator.stop().await;
+}

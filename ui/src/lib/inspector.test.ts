@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bodyText, curlCommand, explainOutcome, flatPayloadState, forwardSummary, replayText, replayWouldChange, shellQuote, whenDue } from './inspector';
+import { bodyText, curlCommand, deliverySource, explainOutcome, flatPayloadState, forwardSummary, POLLED_TITLE, replayText, replayWouldChange, shellQuote, WATCHED_TITLE, whenDue } from './inspector';
 import type { Delivery, ForwardState } from './types';
 
 const delivery: Delivery = {
@@ -25,6 +25,16 @@ const delivery: Delivery = {
 };
 
 describe('the inspector', () => {
+  it('says a polled delivery was asked by the poll or by reconcile, and a watched one added by your side', () => {
+    // A polled delivery does not record which of the two asked: both are named, never one.
+    expect(POLLED_TITLE).toMatch(/status route \(the periodic poll, --poll-every, or reconcile\)/);
+    expect(WATCHED_TITLE).toMatch(/^added by watching: .*not by the provider$/);
+    const polled = { ...delivery, polled: true, method: 'GET', remoteAddr: 'https://api.example' };
+    expect(deliverySource(polled)).toMatch(/^Learned by polling: .*GET https:\/\/api\.example\/v1\/kyc\/status\), by the periodic poll \(--poll-every\) or by reconcile/);
+    expect(deliverySource({ ...delivery, watched: true })).toMatch(/^Added by watching: not from the provider\..*NOT_STARTED/);
+    expect(deliverySource(delivery)).toBeNull();
+  });
+
   it('explains a duplicate replay in words', () => {
     expect(explainOutcome('duplicate', 200, null)).toMatch(/^duplicate: the user's latest state is the same.*nothing moved/);
     expect(replayText({ deliveryId: 9, outcome: 'duplicate', httpStatus: 200, error: null, replayOf: 7 }, false)).toMatch(

@@ -8,6 +8,26 @@ export function whenDue(at: number, now: number): string {
   return at <= now ? 'due now' : `in ${duration(at - now)}`;
 }
 
+/** A polled delivery's tag title: asked of the provider's status route, by whichever asks. A
+ * polled delivery does not record whether the periodic poll or reconcile asked, so both are
+ * named. */
+export const POLLED_TITLE =
+  "learned by asking the provider's status route (the periodic poll, --poll-every, or reconcile), not delivered by a webhook";
+/** A watched user's NOT_STARTED: named by the partner's side, not by the provider. */
+export const WATCHED_TITLE =
+  'added by watching: named by your side as a user to watch (kyc-monitor watch, a CSV import, the Watch panel, or the demo), not by the provider';
+
+/** Where a delivery came from when not from a webhook, in a sentence; null for a webhook's. */
+export function deliverySource(delivery: Pick<Delivery, 'polled' | 'watched' | 'remoteAddr'>): string | null {
+  if (delivery.polled) {
+    return `Learned by polling: not delivered by a webhook. This monitor asked the provider's status route (GET ${delivery.remoteAddr}/v1/kyc/status), by the periodic poll (--poll-every) or by reconcile (the delivery does not record which), and recorded the state it answered because it was new.`;
+  }
+  if (delivery.watched) {
+    return "Added by watching: not from the provider. Your side named this user as one to watch (kyc-monitor watch, a CSV import, the Watch panel, or the demo), so the monitor put it on the board at NOT_STARTED until the provider says more.";
+  }
+  return null;
+}
+
 /** A replay's outcome in words: what the monitor did with it, and why. */
 export function explainOutcome(outcome: Outcome, httpStatus: number, error: string | null, reasonShown = false): string {
   switch (outcome) {

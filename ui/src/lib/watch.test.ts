@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { idsToWatch } from './watch';
+import { idsToWatch, refusalAtLine, watchList } from './watch';
 
 describe('idsToWatch', () => {
   it('takes one id a line and skips empty lines', () => {
@@ -12,5 +12,15 @@ describe('idsToWatch', () => {
 
   it('keeps an empty id for the monitor to refuse', () => {
     expect(idsToWatch('email,externalId\nx,\n')).toEqual(['']);
+  });
+
+  it('names the line of the file a refused id is on', () => {
+    const list = watchList('email,externalId\n\na@example.com,user_1\nb@example.com,\n');
+    expect(list).toEqual({ ids: ['user_1', ''], lines: [3, 4] });
+    const refusal = "externalIds[1]: an external id is empty; give each user's id as the provider knows it";
+    expect(refusalAtLine(refusal, list.lines, 'users.csv')).toBe(
+      "users.csv, line 4: an external id is empty; give each user's id as the provider knows it. Nothing was watched.",
+    );
+    expect(refusalAtLine('the monitor is read-only', list.lines, 'users.csv')).toBe('the monitor is read-only');
   });
 });
