@@ -178,6 +178,25 @@ fn watch_from_csv_takes_the_external_id_column_and_refuses_a_file_with_a_bad_row
     let (code, out, err) = watch(&db, &["--from-csv", csv.to_str().unwrap()]);
     assert_eq!((code, out.as_str()), (0, "1 new of 2\n"), "{err}");
 
+    // Columns, none of them externalId: refused, naming them, rather than watching the header
+    // and whatever the first column holds.
+    std::fs::write(&csv, "id,name\nx1,Al\nx2,Bo\n").unwrap();
+    let (code, out, err) = watch(&db, &["--from-csv", csv.to_str().unwrap()]);
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(
+        err.contains("columns (id, name) but none is named externalId"),
+        "{err}"
+    );
+    assert_eq!(status_of(&db, "id"), None);
+    assert_eq!(status_of(&db, "x1"), None);
+    // Nothing, or a header alone: refused, not "0 new of 0".
+    for empty in ["", "\n\n", "externalId\n"] {
+        std::fs::write(&csv, empty).unwrap();
+        let (code, out, err) = watch(&db, &["--from-csv", csv.to_str().unwrap()]);
+        assert_eq!((code, out.as_str()), (2, ""), "{empty:?}");
+        assert!(err.contains("the file holds no id"), "{empty:?}: {err}");
+    }
+
     let (code, _, err) = watch(&db, &[]);
     assert_eq!(code, 2, "no ids is a usage error: {err}");
     let (code, _, err) = watch(&db, &["--from-csv", "/nonexistent/users.csv"]);

@@ -56,8 +56,10 @@ pub fn watch(db: PathBuf, args: WatchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The ids of an `externalId` column (the header names it), or of the first column when the
-/// first line is not a header. Empty lines are skipped; any other bad row refuses the file.
+/// The ids of an `externalId` column (the header names it), or one id a line. A first line of
+/// several columns none of which is `externalId` refuses the file (its header would be watched
+/// as an id, and its first column may be anything), as does a file with no id. Empty lines are
+/// skipped; any other bad row refuses the file.
 fn ids_from_csv(path: &Path) -> anyhow::Result<Vec<String>> {
     let text = kyc_monitor::named_file::read_text(path, MAX_CSV_FILE)
         .map_err(|error| UsageError(format!("--from-csv {}: {error}", path.display())))?;
@@ -83,6 +85,16 @@ fn ids_from_csv(path: &Path) -> anyhow::Result<Vec<String>> {
                 column = named;
                 continue;
             }
+            if record.len() > 1 {
+                let named: Vec<&str> = record.iter().map(str::trim).take(5).collect();
+                return Err(UsageError(format!(
+                    "--from-csv {}: nothing was watched: its first line has columns ({}{}) but none is named externalId; name the column of ids externalId, or give one id a line",
+                    path.display(),
+                    named.join(", "),
+                    if record.len() > 5 { ", …" } else { "" }
+                ))
+                .into());
+            }
         }
         match record.get(column).map(str::trim) {
             Some(id) => match id_problem(id) {
@@ -96,6 +108,13 @@ fn ids_from_csv(path: &Path) -> anyhow::Result<Vec<String>> {
         }
     }
     refuse_bad(problems)?;
+    if ids.is_empty() {
+        return Err(UsageError(format!(
+            "--from-csv {}: nothing was watched: the file holds no id (nothing, or a header alone)",
+            path.display()
+        ))
+        .into());
+    }
     Ok(ids)
 }
 

@@ -228,6 +228,23 @@ describe('users to watch, imported in the Register view', () => {
     await answer.filter({ hasText: '1 new of 1.' }).waitFor();
     await card(board.page, 'NOT_STARTED', 'w_after').waitFor({ timeout: 2000 });
     assert.equal(await board.page.locator('[data-testid="card"][data-external-id="w_bad_1"]').count(), 0);
+
+    // Columns none of which is externalId: refused, naming them (its header would otherwise be
+    // watched as a user, and its first column be taken for ids).
+    await page.getByTestId('watch-file').setInputFiles({ name: 'export.csv', mimeType: 'text/csv', buffer: Buffer.from('user_id,name\nw_uid_1,Al\n') });
+    await page.waitForFunction(() => document.querySelector('[data-testid="watch-ids"]').value.startsWith('user_id'));
+    await page.getByTestId('watch').click();
+    await refused.filter({ hasText: 'export.csv: its first line has columns (user_id, name) but none is named externalId' }).waitFor();
+    // A Latin-1 file ("w_café"): refused, not watched as "w_caf\ufffd".
+    await page.getByTestId('watch-file').setInputFiles({ name: 'latin1.csv', mimeType: 'text/csv', buffer: Buffer.from([0x77, 0x5f, 0x63, 0x61, 0x66, 0xe9, 0x0a]) });
+    await refused.filter({ hasText: 'latin1.csv is not UTF-8 text' }).waitFor();
+    await page.getByTestId('watch-ids').fill('w_last');
+    await page.getByTestId('watch').click();
+    await answer.filter({ hasText: '1 new of 1.' }).waitFor();
+    await card(board.page, 'NOT_STARTED', 'w_last').waitFor({ timeout: 2000 });
+    for (const never of ['user_id', 'w_uid_1', 'w_caf\ufffd']) {
+      assert.equal(await board.page.locator(`[data-testid="card"][data-external-id="${never}"]`).count(), 0, never);
+    }
     assert.deepEqual([...problems, ...board.problems], []);
     await context.close();
     await board.context.close();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { idsToWatch, refusalAtLine, watchList } from './watch';
+import { idsToWatch, refusalAtLine, utf8Text, watchList } from './watch';
 
 describe('idsToWatch', () => {
   it('takes one id a line and skips empty lines', () => {
@@ -22,5 +22,29 @@ describe('idsToWatch', () => {
       "users.csv, line 4: an external id is empty; give each user's id as the provider knows it. Nothing was watched.",
     );
     expect(refusalAtLine('the monitor is read-only', list.lines, 'users.csv')).toBe('the monitor is read-only');
+  });
+
+  it('refuses columns none of which is externalId, rather than watching the header', () => {
+    expect(watchList('user_id,name\nuid_1,Al\n')).toEqual({
+      ids: [],
+      lines: [],
+      refusal: 'its first line has columns (user_id, name) but none is named externalId; name the column of ids externalId, or give one id a line',
+    });
+  });
+
+  it('refuses a list with no id: nothing, or a header alone', () => {
+    for (const text of ['', '\n \n', 'externalId\n']) {
+      expect(watchList(text).refusal).toBe('it holds no id (nothing, or a header alone)');
+    }
+  });
+});
+
+describe('utf8Text', () => {
+  it('reads UTF-8 and refuses Latin-1, naming the file', () => {
+    expect(utf8Text(new TextEncoder().encode('ui_café\n').buffer, 'a.csv')).toEqual({ text: 'ui_café\n' });
+    const latin1 = new Uint8Array([0x75, 0x69, 0x5f, 0x63, 0x61, 0x66, 0xe9, 0x0a]).buffer;
+    expect(utf8Text(latin1, 'b.csv')).toEqual({
+      refusal: 'b.csv is not UTF-8 text: save it as UTF-8 (in a spreadsheet, "CSV UTF-8") and import it again. Nothing was watched.',
+    });
   });
 });

@@ -28,21 +28,40 @@ export function idsToWatch(text: string): string[] {
   return watchList(text).ids;
 }
 
-/** The ids to watch and, for each, its line in `text` (1-based), to name where a bad one is. */
-export function watchList(text: string): { ids: string[]; lines: number[] } {
+/** The ids to watch and, for each, its line in `text` (1-based), to name where a bad one is;
+ * or why the text cannot be read as a list (`refusal`), as `watch --from-csv` refuses it: a
+ * first line of several columns none named externalId (its header would be watched as an id),
+ * or no id at all. */
+export function watchList(text: string): { ids: string[]; lines: number[]; refusal?: string } {
   const lines = text
     .split(/\r?\n/)
     .map((line, index) => ({ line, number: index + 1 }))
     .filter(({ line }) => line.trim() !== '');
   const first = lines[0];
-  if (first === undefined) return { ids: [], lines: [] };
+  const none = { ids: [], lines: [], refusal: 'it holds no id (nothing, or a header alone)' };
+  if (first === undefined) return none;
   const header = fields(first.line).map((name) => name.trim());
   const column = header.indexOf('externalId');
+  if (column < 0 && header.length > 1) {
+    const named = header.slice(0, 5).join(', ') + (header.length > 5 ? ', …' : '');
+    return { ids: [], lines: [], refusal: `its first line has columns (${named}) but none is named externalId; name the column of ids externalId, or give one id a line` };
+  }
   const rows = column >= 0 ? lines.slice(1) : lines;
+  if (rows.length === 0) return none;
   return {
     ids: rows.map(({ line }) => (fields(line)[Math.max(column, 0)] ?? '').trim()),
     lines: rows.map(({ number }) => number),
   };
+}
+
+/** A file's bytes as text, or why they are not UTF-8 (a spreadsheet's "CSV" may be Latin-1:
+ * read leniently, "café" would be watched as "caf\ufffd"). */
+export function utf8Text(bytes: ArrayBuffer, name: string): { text: string } | { refusal: string } {
+  try {
+    return { text: new TextDecoder('utf-8', { fatal: true }).decode(bytes) };
+  } catch {
+    return { refusal: `${name} is not UTF-8 text: save it as UTF-8 (in a spreadsheet, "CSV UTF-8") and import it again. Nothing was watched.` };
+  }
 }
 
 /** The monitor's refusal of the n-th id ("externalIds[n]: ...") said of its line in `from`
