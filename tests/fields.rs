@@ -278,3 +278,78 @@ async fn time_in_status_runs_on_the_providers_time_and_pings_replays_and_polled_
     assert!(rebuilt.status.success(), "{rebuilt:?}");
     assert_eq!(stats_tables(&db), tables);
 }
+
+/// The deliveries per minute in the stats are the webhook's traffic: a watch import and what a
+/// poll learns are not requests to it, live or rebuilt.
+#[tokio::test]
+async fn watched_users_and_polled_states_are_not_counted_as_deliveries() {
+    let scratch = Scratch::new();
+    let db = scratch.db();
+    let mut monitor = Monitor::start_with_ui(&db, &[]);
+    let (base, token) = monitor.ui();
+    for status in ["OPEN", "ON_HOLD"] {
+        assert_eq!(
+            post(&monitor.webhook_url, flat("traffic", "", status))
+                .await
+                .status,
+            200
+        );
+    }
+    let ids: Vec<String> = (0..20).map(|n| format!("watched_{n:02}")).collect();
+    let watched = cli(
+        &db,
+        &[
+            &["watch"][..],
+            &ids.iter().map(String::as_str).collect::<Vec<_>>(),
+        ]
+        .concat(),
+    );
+    assert!(watched.status.success(), "{watched:?}");
+    projected(&db).await;
+    assert_eq!(lookup(&db, "watched_19").unwrap()["status"], "NOT_STARTED");
+    let counted = || async {
+        let request = client()
+            .get(format!("{base}/api/stats"))
+            .bearer_auth(&token);
+        let stats = send(request).await.json();
+        stats["perMinute"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["deliveries"].as_i64().unwrap())
+            .sum::<i64>()
+    };
+    assert_eq!(counted().await, 2);
+    assert_eq!(monitor.terminate(), 0);
+
+    // A poll learns a watched user's OPEN.
+    {
+        let store = Store::open(&db).unwrap();
+        let writer = store.start_writer().unwrap();
+        let mut polled = delivery_at(
+            kyc_monitor::time::now_millis(),
+            flat("watched_00", "", "OPEN"),
+        );
+        polled.polled = true;
+        polled.method = "GET".into();
+        let recorded = writer.record(polled).await.unwrap();
+        assert_eq!(recorded.outcome, kyc_monitor::store::Outcome::Accepted);
+        writer.finish().await;
+    }
+    projected(&db).await;
+    assert_eq!(lookup(&db, "watched_00").unwrap()["status"], "OPEN");
+    let minutes = |db: &std::path::Path| -> i64 {
+        rusqlite::Connection::open(db)
+            .unwrap()
+            .query_row(
+                "SELECT coalesce(sum(deliveries), 0) FROM delivery_minutes",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap()
+    };
+    assert_eq!(minutes(&db), 2);
+    let rebuilt = cli(&db, &["rebuild"]);
+    assert!(rebuilt.status.success(), "{rebuilt:?}");
+    assert_eq!(minutes(&db), 2);
+}

@@ -149,6 +149,8 @@ struct Journaled {
     watched: bool,
     /// Sent again by a person from the inspector: moves the user, never counts in the stats.
     replay: bool,
+    /// Learned by asking the provider (poll, reconcile): not a request to the webhook.
+    polled: bool,
 }
 
 /// The event a trimmed delivery gave, as the live events table keeps it (a rebuild reads it
@@ -197,7 +199,7 @@ pub(super) fn project(
         .prepare_cached(
             "SELECT id, received_at, outcome,
                     CASE WHEN outcome IN ('accepted', 'duplicate') THEN body END, trimmed, watched,
-                    replay_of IS NOT NULL
+                    replay_of IS NOT NULL, source = 'poll'
                FROM deliveries WHERE id > ?1 ORDER BY id LIMIT ?2",
         )?
         .query_map(params![from, limit as i64], |row| {
@@ -209,6 +211,7 @@ pub(super) fn project(
                 trimmed: row.get(4)?,
                 watched: row.get(5)?,
                 replay: row.get(6)?,
+                polled: row.get(7)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -240,7 +243,11 @@ pub(super) fn project(
                 super::outbox::enqueue(conn, row.id, &event.external_id, row.received_at)?;
             }
         }
-        tallies.minute(row.received_at, row.outcome);
+        // The deliveries per minute are the webhook's traffic: a watch import or a poll's
+        // answers are not requests to it.
+        if !row.watched && !row.polled {
+            tallies.minute(row.received_at, row.outcome);
+        }
         changes.push(Change {
             delivery_id: row.id,
             outcome: row.outcome,
