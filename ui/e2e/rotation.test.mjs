@@ -51,6 +51,9 @@ describe('signing-secret rotation in Chromium', () => {
         await answer.getByText('Validated', { exact: true }).waitFor();
       }
       await secrets.getByText(/^Previous, valid until/).waitFor();
+      // With a secret stored, the choice says how long the replaced one stays valid: this
+      // monitor's --rotation-grace, not a default.
+      assert.match(await form.locator('label.choice').filter({ hasText: 'Make a new secret' }).innerText(), /--rotation-grace: 6 s\)/);
       const items = secrets.locator('li');
       assert.equal(await items.count(), 2);
       assert.match(await items.nth(0).innerText(), /^Current \(shared secret\)\s+[0-9a-f]{8}$/);

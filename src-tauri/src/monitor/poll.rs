@@ -18,6 +18,7 @@ use tokio::time::MissedTickBehavior;
 use super::readers::ReaderPool;
 use super::work::{WorkKind, WorkSlot};
 use super::WorkBoard;
+use crate::kyc::UserState;
 use crate::provider::actions::{record_polled, ProviderHub};
 use crate::provider::ProviderClient;
 use crate::store::{StoreError, UserRecord, Writer};
@@ -125,12 +126,21 @@ impl Poller {
                 pace.tick().await;
                 match client.status(&user.external_id).await {
                     Ok(Some(state)) if state != user.state => {
-                        if let Err(error) =
-                            record_polled(&self.writer, client, &user.external_id, &state).await
-                        {
-                            break 'pages Err(error.to_string());
+                        // The page was read up to a page's worth of requests ago: a webhook
+                        // may have told the same since, and a poll adds nothing it knows.
+                        match self.told_since(&user.external_id, &state).await {
+                            Ok(true) => {}
+                            Ok(false) => {
+                                if let Err(error) =
+                                    record_polled(&self.writer, client, &user.external_id, &state)
+                                        .await
+                                {
+                                    break 'pages Err(error.to_string());
+                                }
+                                learned += 1;
+                            }
+                            Err(error) => break 'pages Err(error.to_string()),
                         }
-                        learned += 1;
                     }
                     Ok(Some(_)) => {}
                     // Watched under a wrong id, or the provider's other environment.
@@ -162,6 +172,15 @@ impl Poller {
             true => last_asked.or(resume),
             false => None,
         }
+    }
+}
+
+impl Poller {
+    /// Whether the monitor holds `state` for the user now (told since its page was read).
+    async fn told_since(&self, external_id: &str, state: &UserState) -> Result<bool, StoreError> {
+        let id = external_id.to_owned();
+        let now = self.readers.read(move |reader| reader.user(&id)).await?;
+        Ok(now.is_some_and(|user| &user.state == state))
     }
 }
 

@@ -62,6 +62,7 @@ impl Monitor {
             signing_secret_stored,
             signing_secrets,
             signing_secrets_given: self.fixed_secrets.is_some(),
+            rotation_grace_seconds: self.hub.rotation_grace().as_secs(),
             registrations,
             demo,
             demo_allowed,

@@ -499,6 +499,9 @@ pub struct ProviderOverview {
     pub signing_secrets: Vec<SigningSecretView>,
     /// The secrets were given at start (`--signing-secret`): a registration does not change them.
     pub signing_secrets_given: bool,
+    /// How long a registration with a new secret keeps the replaced one valid
+    /// (`--rotation-grace`), in seconds.
+    pub rotation_grace_seconds: u64,
     /// Newest first.
     pub registrations: Vec<RegistrationAttempt>,
     pub demo: Option<DemoStatus>,

@@ -440,6 +440,11 @@ impl ProviderHub {
         }
     }
 
+    /// How long a registration with a new secret keeps the replaced one valid, unless it says.
+    pub fn rotation_grace(&self) -> Duration {
+        self.rotation_grace
+    }
+
     /// Changes each time a provider is registered or a demo started: a receiver marks what it
     /// has seen (`borrow_and_update`) and waits for the next (`changed`).
     pub fn provider_changes(&self) -> tokio::sync::watch::Receiver<u64> {

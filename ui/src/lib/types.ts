@@ -677,6 +677,11 @@ signingSecrets: Array<SigningSecretView>,
  */
 signingSecretsGiven: boolean, 
 /**
+ * How long a registration with a new secret keeps the replaced one valid
+ * (`--rotation-grace`), in seconds.
+ */
+rotationGraceSeconds: number, 
+/**
  * Newest first.
  */
 registrations: Array<RegistrationAttempt>, demo: DemoStatus | null, 
