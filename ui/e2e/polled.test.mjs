@@ -139,6 +139,7 @@ describe('a beta demo polled every second', () => {
     assert.match(await detail.locator('dl').innerText(), /From\s+your side's list of users to watch/);
     // It never came to the webhook: nothing to replay to it.
     assert.equal(await detail.getByTestId('replay').count(), 0);
+    assert.equal(await detail.getByTestId('copy-curl').count(), 0, 'a watched user never came to the webhook: no curl to send it again');
     assert.equal(await detail.getByTestId('edit-resend').count(), 0);
     assert.match(await detail.getByTestId('not-forwarded').innerText(), /^Not forwarded: a watched user's NOT_STARTED .* never forwarded\.$/);
     await page.screenshot({ path: join(artifacts, 'watched-inspector-light.png') });

@@ -67,7 +67,7 @@ describe('the user page', () => {
       await page.evaluate(() => (location.hash = '#/user/user_6631'));
       await page.getByTestId('timeline').waitFor();
       assert.equal(await page.getByTestId('rejection-reason').innerText(), 'identity could not be verified');
-      assert.match(await page.getByTestId('status-set-at').innerText(), /by the provider; heard of at /);
+      assert.match(await page.getByTestId('status-set-at').innerText(), /by the provider; it reached this monitor at /);
       assert.match(await page.getByTestId('timeline-set-at').innerText(), /^set .* by the provider$/);
       assert.equal(await page.getByTestId('timeline-reason').innerText(), 'identity could not be verified');
       assert.deepEqual(await seriousViolations(page), []);
