@@ -32,6 +32,12 @@ async fn polling_makes_the_board_and_review_queue_true_under_the_beta_api() {
         }
     })
     .await;
+    // The run's ids share its prefix: the board's story counts this run's users by it.
+    let prefix = demo["idsPrefix"].as_str().unwrap().to_owned();
+    assert!(
+        prefix.starts_with("user-") && prefix.ends_with('-'),
+        "{demo}"
+    );
     let summary = demo["summary"].clone();
     let closed = summary["approved"].as_i64().unwrap() + summary["rejected"].as_i64().unwrap();
     let (held, abandoned) = (
@@ -64,6 +70,14 @@ async fn polling_makes_the_board_and_review_queue_true_under_the_beta_api() {
         },
     )
     .await;
+    let users = export_jsonl(&db, "users");
+    assert_eq!(users.len(), 8);
+    assert!(
+        users
+            .iter()
+            .all(|u| u["externalId"].as_str().unwrap().starts_with(&prefix)),
+        "{users:?}"
+    );
     let polled = export_jsonl(&db, "deliveries")
         .into_iter()
         .filter(|d| d["source"] == "poll")

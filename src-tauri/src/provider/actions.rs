@@ -391,6 +391,9 @@ pub struct DemoStatus {
     /// The users the demo is done with who abandoned onboarding: they stay at `NOT_STARTED` or
     /// `OPEN`, and the board marks their cards.
     pub abandoned_users: Vec<String>,
+    /// What the external ids of this run's users start with, once its flows began: the board
+    /// counts the story of this run only (not an earlier run's users, nor watched ones).
+    pub ids_prefix: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -598,5 +601,6 @@ fn demo_status(demo: &Demo) -> DemoStatus {
         finished: demo.emulator.is_finished(),
         summary: demo.emulator.summary(),
         abandoned_users: demo.emulator.abandoned_users(),
+        ids_prefix: demo.emulator.ids_prefix(),
     }
 }

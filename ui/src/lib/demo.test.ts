@@ -45,4 +45,20 @@ describe('demo', () => {
       abandoned: 2,
     });
   });
+
+  it("counts only this run's users: not an earlier run's, nor users watched by hand", () => {
+    const board = {
+      ...emptyBoard(),
+      NOT_STARTED: firstPage([user('user-a1-001', 'NOT_STARTED'), user('partner_7', 'NOT_STARTED')], false),
+      ON_HOLD: firstPage([user('user-a1-002', 'ON_HOLD', 'REVIEW'), user('user-9f-002', 'ON_HOLD', 'REVIEW')], false),
+      CLOSED: firstPage([user('user-a1-003', 'CLOSED', 'ACCEPT'), user('user-9f-001', 'CLOSED', 'REJECT')], false),
+    };
+    expect(tallyBoard(board, new Set(['user-a1-001', 'partner_7']), 'user-a1-')).toEqual({
+      users: 3,
+      approved: 1,
+      rejected: 0,
+      held: 1,
+      abandoned: 1,
+    });
+  });
 });

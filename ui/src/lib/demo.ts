@@ -26,15 +26,17 @@ export interface DemoTally {
   abandoned: number;
 }
 
-/** What the board's cards say now. */
-export function tallyBoard(board: Board, abandoned: ReadonlySet<string>): DemoTally {
-  const all = Object.values(board).flatMap((column) => column.users);
-  const closed = board.CLOSED.users;
+/** What the board's cards of this run say now: those whose id starts with `prefix` (the board
+ * may also hold an earlier run's users, or users watched by hand). */
+export function tallyBoard(board: Board, abandoned: ReadonlySet<string>, prefix = ''): DemoTally {
+  const ours = (users: Board[keyof Board]['users']) => users.filter((user) => user.externalId.startsWith(prefix));
+  const all = Object.values(board).flatMap((column) => ours(column.users));
+  const closed = ours(board.CLOSED.users);
   return {
     users: all.length,
     approved: closed.filter((user) => user.decision === 'ACCEPT').length,
     rejected: closed.filter((user) => user.decision === 'REJECT').length,
-    held: board.ON_HOLD.users.length,
+    held: ours(board.ON_HOLD.users).length,
     abandoned: ABANDONED_COLUMNS.flatMap((key) => board[key].users).filter((user) => abandoned.has(user.externalId)).length,
   };
 }

@@ -644,7 +644,12 @@ export type DemoStatus = { apiBase: string, finished: boolean, summary: DemoSumm
  * The users the demo is done with who abandoned onboarding: they stay at `NOT_STARTED` or
  * `OPEN`, and the board marks their cards.
  */
-abandonedUsers: Array<string>, };
+abandonedUsers: Array<string>, 
+/**
+ * What the external ids of this run's users start with, once its flows began: the board
+ * counts the story of this run only (not an earlier run's users, nor watched ones).
+ */
+idsPrefix: string | null, };
 
 export type SigningSecretState = "current" | "previous" | "retired";
 

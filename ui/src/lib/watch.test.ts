@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { idsToWatch, refusalAtLine, utf8Text, watchList } from './watch';
+import { idsToWatch, refusalAtLine, tooLong, utf8Text, watchList } from './watch';
 
 describe('idsToWatch', () => {
   it('takes one id a line and skips empty lines', () => {
@@ -36,6 +36,16 @@ describe('idsToWatch', () => {
     for (const text of ['', '\n \n', 'externalId\n']) {
       expect(watchList(text).refusal).toBe('it holds no id (nothing, or a header alone)');
     }
+  });
+});
+
+describe('tooLong', () => {
+  it('refuses in a browser a list over what one request takes, saying what to do instead', () => {
+    const ids = Array.from({ length: 60_000 }, (_, n) => `partner-user-${String(n).padStart(6, '0')}`);
+    expect(tooLong(ids.slice(0, 30_000), true)).toBeNull();
+    expect(tooLong(ids, true)).toMatch(/^60,000 ids are more than one import takes \(1\.\d MiB of the 1 MiB a request may be\): import them in parts, or run kyc-monitor watch --from-csv FILE/);
+    // The desktop window's commands have no such limit.
+    expect(tooLong(ids, false)).toBeNull();
   });
 });
 

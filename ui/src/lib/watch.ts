@@ -54,6 +54,18 @@ export function watchList(text: string): { ids: string[]; lines: number[]; refus
   };
 }
 
+/** The most the UI API takes in one request (`UI_MAX_BODY`, 1 MiB). */
+export const MAX_REQUEST_BYTES = 1024 * 1024;
+
+/** Why a list is too long to send in one request from a browser, if it is (the window has no
+ * such limit). */
+export function tooLong(ids: string[], inBrowser: boolean): string | null {
+  if (!inBrowser) return null;
+  const bytes = new TextEncoder().encode(JSON.stringify({ externalIds: ids })).length;
+  if (bytes <= MAX_REQUEST_BYTES) return null;
+  return `${ids.length.toLocaleString()} ids are more than one import takes (${(bytes / (1024 * 1024)).toFixed(1)} MiB of the 1 MiB a request may be): import them in parts, or run kyc-monitor watch --from-csv FILE on the monitor's machine, which takes any number. Nothing was watched.`;
+}
+
 /** A file's bytes as text, or why they are not UTF-8 (a spreadsheet's "CSV" may be Latin-1:
  * read leniently, "café" would be watched as "caf\ufffd"). */
 export function utf8Text(bytes: ArrayBuffer, name: string): { text: string } | { refusal: string } {

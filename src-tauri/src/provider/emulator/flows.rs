@@ -109,6 +109,7 @@ pub(super) async fn run_flows(shared: Arc<Shared>) {
         return;
     }
     let run = shared.random_hex(2);
+    let _ = shared.ids_prefix.set(format!("user-{run}-"));
     let outcomes = deal_outcomes(&shared);
     shared
         .counters

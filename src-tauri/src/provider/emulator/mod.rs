@@ -307,6 +307,8 @@ struct Target {
 
 struct Shared {
     config: EmulatorConfig,
+    /// What every external id of this run starts with (`user-a78c-`), once the flows began.
+    ids_prefix: std::sync::OnceLock<String>,
     api_base: String,
     token_url: String,
     http: reqwest::Client,
@@ -370,6 +372,7 @@ impl Emulator {
             .map_err(std::io::Error::other)?;
         let (started, started_ids) = tokio::sync::mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
+            ids_prefix: std::sync::OnceLock::new(),
             token_url: format!("{api_base}/oauth/token"),
             api_base,
             http,
@@ -488,6 +491,11 @@ impl Emulator {
     /// How each simulated user's onboarding ends (known once the flows have started).
     pub fn outcomes(&self) -> BTreeMap<String, Outcome> {
         self.shared.outcomes.lock().expect("outcomes lock").clone()
+    }
+
+    /// What every external id of this run starts with, once its flows began.
+    pub fn ids_prefix(&self) -> Option<String> {
+        self.shared.ids_prefix.get().cloned()
     }
 
     /// The users who abandoned onboarding, in the order their flows ended (only those whose
