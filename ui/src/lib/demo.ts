@@ -37,6 +37,6 @@ export function tallyBoard(board: Board, abandoned: ReadonlySet<string>, prefix 
     approved: closed.filter((user) => user.decision === 'ACCEPT').length,
     rejected: closed.filter((user) => user.decision === 'REJECT').length,
     held: ours(board.ON_HOLD.users).length,
-    abandoned: ABANDONED_COLUMNS.flatMap((key) => board[key].users).filter((user) => abandoned.has(user.externalId)).length,
+    abandoned: ABANDONED_COLUMNS.flatMap((key) => ours(board[key].users)).filter((user) => abandoned.has(user.externalId)).length,
   };
 }
