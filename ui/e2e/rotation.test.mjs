@@ -76,6 +76,12 @@ describe('signing-secret rotation in Chromium', () => {
       await narrowPage.goto(monitor.uiUrl + '#/register');
       await narrowPage.getByTestId('signing-secrets').getByText(/^Previous, valid until/).waitFor();
       await narrowPage.getByTestId('signing-secrets').screenshot({ path: join(artifacts, 'rotation-narrow.png') });
+      // However the state wraps, each fingerprint sits beside its own state's first line, in its
+      // own row: never under it, where it would read as the next secret's.
+      for (const row of await narrowPage.getByTestId('signing-secrets').locator('li').all()) {
+        const [state, print] = [await row.locator('span').first().boundingBox(), await row.locator('code').boundingBox()];
+        assert.ok(print.x > state.x + state.width - 1 && Math.abs(print.y - state.y) < 6, `${await row.innerText()}: ${JSON.stringify({ state, print })}`);
+      }
       await narrow.close();
 
       // The grace ends: the open page says so by itself.
