@@ -433,3 +433,65 @@ async fn reconcile_and_polling_share_the_provider_s_limit_and_a_reconcile_outliv
     assert_eq!(monitor.terminate(), 0);
     emulator.stop().await;
 }
+
+/// Users the partner's side watched as the provider started them, then moved by the provider
+/// while the monitor runs (the webhook telling only the final outcomes): once the provider's
+/// last change is made, the first poll that starts after it leaves the board and the review
+/// queue exactly as the provider has them.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_first_poll_after_the_providers_last_change_makes_the_board_its_truth() {
+    let scratch = Scratch::new();
+    let db = scratch.db();
+    let (emulator, key_path) = beta_emulator(&scratch).await;
+    let mut starting = emulator.follow_started_users().expect("the started users");
+    let mut monitor = Monitor::start_with_ui(&db, &["--poll-every", "2s", "--poll-rate", "20"]);
+    let (base, token) = monitor.ui();
+    register(&db, &monitor, &emulator, &key_path);
+    // The partner's backend: each user the provider starts is watched before it goes on.
+    let mut ids = Vec::new();
+    while ids.len() < 4 {
+        let user = tokio::time::timeout(Duration::from_secs(60), starting.recv())
+            .await
+            .expect("a user started")
+            .expect("the emulator runs");
+        let watched = cli(&db, &["watch", &user.external_id]);
+        assert!(watched.status.success(), "{}", stdout(&watched));
+        ids.push(user.external_id.clone());
+        user.known();
+    }
+    let summary = tokio::time::timeout(Duration::from_secs(90), emulator.finished())
+        .await
+        .expect("the flows finish");
+    assert_eq!(summary.held, 2, "{summary:?}");
+    let truth = emulator.users();
+
+    let after = now_millis();
+    eventually(
+        "a whole poll begun after the provider's last change",
+        || async {
+            match work_of(&base, &token, "poll").await {
+                Some(p) if p["state"] == "done" && p["startedAt"].as_i64() > Some(after) => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await;
+    for id in &ids {
+        let seen = lookup(&db, id).unwrap();
+        let true_state = &truth[id];
+        assert_eq!(
+            (seen["status"].as_str(), seen["decision"].as_str()),
+            (
+                Some(true_state.status.as_str()),
+                Some(true_state.decision.as_str())
+            ),
+            "{id}: {seen}"
+        );
+    }
+    let request = support::client()
+        .get(format!("{base}/api/review"))
+        .bearer_auth(&token);
+    assert_eq!(support::send(request).await.json()["total"], 2);
+    assert_eq!(monitor.terminate(), 0);
+    emulator.stop().await;
+}
