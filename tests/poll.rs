@@ -83,6 +83,32 @@ async fn polling_makes_the_board_and_review_queue_true_under_the_beta_api() {
         .filter(|d| d["source"] == "poll")
         .count();
     assert!(polled >= 2, "the held users were learned by polling");
+    // lookup and export events say how each event came: watched, then learned by polling.
+    let held_user = users
+        .iter()
+        .find(|u| u["status"] == "ON_HOLD")
+        .map(|u| u["externalId"].as_str().unwrap().to_owned())
+        .expect("a held user");
+    let looked = lookup(&db, &held_user).unwrap();
+    let sources: Vec<&str> = looked["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources.first(), Some(&"watch"), "{looked}");
+    assert_eq!(sources.last(), Some(&"poll"), "{looked}");
+    let text = stdout(&cli(&db, &["lookup", &held_user]));
+    assert!(
+        text.contains("(added by watching)") && text.contains("(learned by polling)"),
+        "{text}"
+    );
+    let events = export_jsonl(&db, "events");
+    assert!(
+        events.iter().any(|e| e["source"] == "webhook")
+            && events.iter().any(|e| e["source"] == "poll"),
+        "{events:?}"
+    );
 
     // A whole poll after the board was true brings the last of it (an abandoned user's OPEN,
     // say); the poll after that learns nothing and so stores nothing.

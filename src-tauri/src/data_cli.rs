@@ -7,7 +7,7 @@ use std::path::Path;
 
 use kyc_monitor::export::{self, ExportError, Format, Table};
 use kyc_monitor::kyc::{NamedState, UserState};
-use kyc_monitor::store::{BackupStep, EventRecord, RebuildStep, Store, UserRecord};
+use kyc_monitor::store::{BackupStep, EventRecord, EventSource, RebuildStep, Store, UserRecord};
 use kyc_monitor::time::rfc3339_millis;
 use serde::Serialize;
 
@@ -113,6 +113,9 @@ struct LookupEventJson<'a> {
     duplicate: bool,
     rejection_reason: Option<&'a str>,
     status_set_at: Option<String>,
+    /// `webhook`, `poll` (asked of the provider's status route) or `watch` (named by the
+    /// partner's side).
+    source: &'static str,
     /// Only on a replay sent from the UI: the delivery it replayed, and whether it was edited.
     #[serde(skip_serializing_if = "Option::is_none")]
     replay_of: Option<i64>,
@@ -173,6 +176,7 @@ fn lookup_json<'a>(user: &'a UserRecord, events: &'a [EventRecord]) -> LookupJso
                 duplicate: e.duplicate,
                 rejection_reason: e.rejection_reason.as_deref(),
                 status_set_at: e.status_set_at.map(rfc3339_millis),
+                source: e.source.as_str(),
                 replay_of: e.replay_of,
                 edited: e.replay_of.map(|_| e.edited),
             })
@@ -247,6 +251,11 @@ fn write_lookup_text(
         }
         if e.duplicate {
             line.push_str("  (duplicate)");
+        }
+        match e.source {
+            EventSource::Poll => line.push_str("  (learned by polling)"),
+            EventSource::Watch => line.push_str("  (added by watching)"),
+            EventSource::Webhook => {}
         }
         if let Some(original) = e.replay_of {
             let what = if e.edited { "edited replay" } else { "replay" };

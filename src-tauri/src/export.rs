@@ -184,6 +184,7 @@ const EVENT_COLUMNS: &[&str] = &[
     "edited",
     "rejectionReason",
     "statusSetAt",
+    "source",
 ];
 const DELIVERY_COLUMNS: &[&str] = &[
     "id",
@@ -292,6 +293,7 @@ fn event_row(event: EventRecord) -> Row {
             "statusSetAt",
             optional(event.status_set_at.map(rfc3339_millis)),
         ),
+        ("source", text(event.source.as_str())),
     ]);
     row
 }
@@ -517,6 +519,7 @@ mod tests {
             edited: false,
             rejection_reason: None,
             status_set_at: None,
+            source: crate::store::EventSource::Webhook,
         };
         assert_eq!(names(event_row(event)), EVENT_COLUMNS);
         let delivery = DeliveryRecord {

@@ -34,8 +34,8 @@ pub use lock::FileLock;
 pub use outbox::{Attempt, Destination, DueForward, ForwardState};
 pub use projection::RebuildStep;
 pub use queries::{
-    DeliveryFilter, DeliveryRecord, EventRecord, ListedDelivery, Reader, RegistrationAttempt,
-    TimelineEntry, UserCount, UserRecord,
+    DeliveryFilter, DeliveryRecord, EventRecord, EventSource, ListedDelivery, Reader,
+    RegistrationAttempt, TimelineEntry, UserCount, UserRecord,
 };
 pub use refusals::{CountedRefusals, RefusalTally, SIGNATURE_OVER_BUDGET};
 pub use review::{AssigneeFilter, BoardCursor, ReviewFilter, ReviewOrder};

@@ -38,6 +38,36 @@ pub struct EventRecord {
     pub rejection_reason: Option<String>,
     /// The newer envelope's `status_set_at` (Unix milliseconds).
     pub status_set_at: Option<i64>,
+    /// How the monitor came to know it.
+    pub source: EventSource,
+}
+
+/// How the monitor came to know an event: the provider's webhook, asking the provider's status
+/// route (the periodic poll or reconcile), or the partner's side naming a user to watch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventSource {
+    Webhook,
+    Poll,
+    Watch,
+}
+
+impl EventSource {
+    fn from_stored(stored: &str) -> EventSource {
+        match stored {
+            "poll" => EventSource::Poll,
+            "watch" => EventSource::Watch,
+            _ => EventSource::Webhook,
+        }
+    }
+
+    /// `webhook`, `poll` or `watch`, as `export deliveries` spells a delivery's source.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventSource::Webhook => "webhook",
+            EventSource::Poll => "poll",
+            EventSource::Watch => "watch",
+        }
+    }
 }
 
 /// One request to the webhook path, as it arrived.
@@ -128,9 +158,12 @@ const EVENT_COLUMNS: &str = "delivery_id, received_at, external_id, decision, st
                              (SELECT replay_of FROM deliveries AS d WHERE d.id = events.delivery_id),
                              coalesce((SELECT remote_addr = 'edited replay' FROM deliveries AS d
                                         WHERE d.id = events.delivery_id), 0),
-                             rejection_reason, status_set_at";
+                             rejection_reason, status_set_at,
+                             coalesce((SELECT CASE WHEN watched THEN 'watch' ELSE source END
+                                         FROM deliveries AS d WHERE d.id = events.delivery_id),
+                                      'webhook')";
 /// How many columns `EVENT_COLUMNS` names (what a query selects after them starts here).
-const EVENT_COLUMN_COUNT: usize = 14;
+const EVENT_COLUMN_COUNT: usize = 15;
 const DELIVERY_COLUMNS: &str = "id, received_at, remote_addr, method, headers, body, body_size,
                                 webhook_id, outcome, http_status, error, replay_of,
                                 source = 'poll', watched";
@@ -563,6 +596,7 @@ fn event_from_row(row: &Row) -> rusqlite::Result<EventRecord> {
         edited: row.get(11)?,
         rejection_reason: row.get(12)?,
         status_set_at: row.get(13)?,
+        source: EventSource::from_stored(&row.get::<_, String>(14)?),
     })
 }
 
