@@ -162,6 +162,11 @@ describe('the desktop app as a window onto a team monitor', { skip: !binary && '
     assert.equal(await post(state('team_1004', '', 'OPEN')), 200);
     const resolved = await desktop.next((event) => event.event === 'notify' && event.summary === 'Resolved' && event.id > attention.id);
     assert.match(resolved.body, /^No delivery for 2s or more/);
+    // Settings say whose settings apply while connected (the app's own form is set aside).
+    await session.execute('location.hash = "#/settings"');
+    const note = await session.waitFor('[data-testid="team-settings-note"]');
+    assert.match(await session.text(note), /^The review SLA, alerts, forwarding and retention are the team monitor's/);
+    assert.equal((await session.all('input[name="reviewSla"]')).length, 0, "the app's own SLA field is not offered");
     await session.execute('location.hash = "#/"');
 
     // The session is in the keychain, and nowhere else the app writes.
