@@ -113,6 +113,23 @@ async fn acks(webhook: &str, secret: &SharedSecret, run: &str) -> (f64, f64, usi
     (percentile(&ms, 0.5), percentile(&ms, 0.99), ms.len())
 }
 
+/// How many users the running (or last) poll has asked, as `/api/work` says.
+async fn poll_progress(http: &reqwest::Client, ui: &str, token: &str) -> Option<u64> {
+    let works: serde_json::Value = http
+        .get(format!("{ui}/api/work"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("work")
+        .json()
+        .await
+        .expect("work JSON");
+    works
+        .as_array()
+        .and_then(|works| works.iter().find(|w| w["kind"] == "poll"))
+        .and_then(|poll| poll["done"].as_u64())
+}
+
 fn stop(mut serve: Serve) {
     let _ = Command::new("kill")
         .args(["-TERM", &serve.child.id().to_string()])
@@ -216,21 +233,7 @@ async fn main() {
     let tokens_before = emulator.tokens_issued();
     let second = serve(&bin, &db, &[], None);
     let (base, token) = second.ui.split_once("/?token=").expect("a token");
-    let progress = || async {
-        let works: serde_json::Value = http
-            .get(format!("{base}/api/work"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("work")
-            .json()
-            .await
-            .expect("work JSON");
-        works
-            .as_array()
-            .and_then(|works| works.iter().find(|w| w["kind"] == "poll"))
-            .and_then(|poll| poll["done"].as_u64())
-    };
+    let progress = || poll_progress(&http, base, token);
     // From the first user asked, so that the start-up is not counted.
     let (first_done, began) = loop {
         if let Some(done) = progress().await.filter(|done| *done > 0) {
@@ -259,23 +262,7 @@ async fn main() {
         let (ui, token) = monitor.ui.split_once("/?token=").expect("a token");
         if extra.contains(&"1s") {
             // Measured once the poll is under way.
-            let polling = || async {
-                let works: serde_json::Value = http
-                    .get(format!("{ui}/api/work"))
-                    .bearer_auth(token)
-                    .send()
-                    .await
-                    .expect("work")
-                    .json()
-                    .await
-                    .expect("work JSON");
-                works.as_array().is_some_and(|works| {
-                    works
-                        .iter()
-                        .any(|w| w["kind"] == "poll" && w["done"].as_u64() > Some(0))
-                })
-            };
-            while !polling().await {
+            while poll_progress(&http, ui, token).await.unwrap_or(0) == 0 {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
