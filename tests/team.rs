@@ -485,6 +485,17 @@ async fn identity_headers_sent_twice_are_refused() {
                 .header("X-Forwarded-Groups", "staff"),
         )
         .await;
+    let joined = browser
+        .see(
+            browser
+                .client
+                .get(&url)
+                .header("X-Forwarded-Email", "dana@example.com, mallory@example.com")
+                .header("X-Forwarded-Groups", "staff"),
+        )
+        .await;
+    assert_eq!(joined.status, 401, "{}", joined.body);
+    assert!(joined.body.contains("several values"), "{}", joined.body);
     for seen in [two_people, two_groups] {
         assert_eq!(seen.status, 401, "{}", seen.body);
         assert!(seen.body.contains("came more than once"), "{}", seen.body);

@@ -189,12 +189,20 @@ fn watch_from_csv_takes_the_external_id_column_and_refuses_a_file_with_a_bad_row
     );
     assert_eq!(status_of(&db, "id"), None);
     assert_eq!(status_of(&db, "x1"), None);
-    // Nothing, or a header alone: refused, not "0 new of 0".
-    for empty in ["", "\n\n", "externalId\n"] {
+    // A one-column file's header, however spelt, is a header, not a user.
+    std::fs::write(&csv, "External_ID\ncsv_5\n").unwrap();
+    let (code, out, err) = watch(&db, &["--from-csv", csv.to_str().unwrap()]);
+    assert_eq!((code, out.as_str()), (0, "1 new of 1\n"), "{err}");
+    assert_eq!(status_of(&db, "External_ID"), None);
+    // Nothing, blank lines, or a header alone: refused, naming the file, not "0 new of 0".
+    for empty in ["", "\n\n", "  \n \t\n", "externalId\n"] {
         std::fs::write(&csv, empty).unwrap();
         let (code, out, err) = watch(&db, &["--from-csv", csv.to_str().unwrap()]);
         assert_eq!((code, out.as_str()), (2, ""), "{empty:?}");
-        assert!(err.contains("the file holds no id"), "{empty:?}: {err}");
+        assert!(
+            err.contains("the file holds no id") && err.contains("users.csv"),
+            "{empty:?}: {err}"
+        );
     }
 
     let (code, _, err) = watch(&db, &[]);

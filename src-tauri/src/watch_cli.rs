@@ -80,8 +80,12 @@ fn ids_from_csv(path: &Path) -> anyhow::Result<Vec<String>> {
             }
         };
         let line = record.position().map_or(0, |p| p.line());
+        // A line of blanks is skipped, as an empty one is.
+        if record.iter().all(|field| field.trim().is_empty()) && record.len() == 1 {
+            continue;
+        }
         if std::mem::take(&mut first) {
-            if let Some(named) = record.iter().position(|field| field.trim() == "externalId") {
+            if let Some(named) = record.iter().position(names_external_id) {
                 column = named;
                 continue;
             }
@@ -107,7 +111,8 @@ fn ids_from_csv(path: &Path) -> anyhow::Result<Vec<String>> {
             )),
         }
     }
-    refuse_bad(problems)?;
+    refuse_bad(problems)
+        .map_err(|error| UsageError(format!("--from-csv {}: {error}", path.display())))?;
     if ids.is_empty() {
         return Err(UsageError(format!(
             "--from-csv {}: nothing was watched: the file holds no id (nothing, or a header alone)",
@@ -116,6 +121,17 @@ fn ids_from_csv(path: &Path) -> anyhow::Result<Vec<String>> {
         .into());
     }
     Ok(ids)
+}
+
+/// Whether a header cell names the column of ids: `externalId`, however spelt (`ExternalID`,
+/// `external_id`, `external id`), lest a one-column file's header be watched as a user.
+fn names_external_id(cell: &str) -> bool {
+    let letters: String = cell
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    letters == "externalid"
 }
 
 /// Refuses the whole list (nothing is watched) when any id in it is bad, naming where.

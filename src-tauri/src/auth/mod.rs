@@ -139,6 +139,13 @@ impl TeamAuth {
                 .to_owned()
         };
         let user = header_text(&proxy.user_header);
+        // Several values joined by a comma (a proxy that merges a header the client sent with
+        // its own) name nobody for certain.
+        if user.contains(',') {
+            return Err(Refusal::NotSignedIn(
+                "the sign-in proxy's user header holds several values, so who is asking cannot be told",
+            ));
+        }
         if user.is_empty() {
             return Err(Refusal::NotSignedIn(
                 "the sign-in proxy did not say who is asking",

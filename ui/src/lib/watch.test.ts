@@ -32,6 +32,12 @@ describe('idsToWatch', () => {
     });
   });
 
+  it('knows the externalId header however it is spelt, in a one-column file too', () => {
+    for (const header of ['ExternalID', 'external_id', 'External Id', ' externalId ']) {
+      expect(idsToWatch(`${header}\nuser_1\n`)).toEqual(['user_1']);
+    }
+  });
+
   it('refuses a list with no id: nothing, or a header alone', () => {
     for (const text of ['', '\n \n', 'externalId\n']) {
       expect(watchList(text).refusal).toBe('it holds no id (nothing, or a header alone)');

@@ -24,6 +24,12 @@ function fields(line: string): string[] {
   return out;
 }
 
+/** Whether a header cell names the column of ids: `externalId`, however spelt (`ExternalID`,
+ * `external_id`, `external id`), lest a one-column file's header be watched as a user. */
+export function namesExternalId(cell: string): boolean {
+  return cell.toLowerCase().replace(/[^a-z0-9]/g, '') === 'externalid';
+}
+
 export function idsToWatch(text: string): string[] {
   return watchList(text).ids;
 }
@@ -41,7 +47,7 @@ export function watchList(text: string): { ids: string[]; lines: number[]; refus
   const none = { ids: [], lines: [], refusal: 'it holds no id (nothing, or a header alone)' };
   if (first === undefined) return none;
   const header = fields(first.line).map((name) => name.trim());
-  const column = header.indexOf('externalId');
+  const column = header.findIndex(namesExternalId);
   if (column < 0 && header.length > 1) {
     const named = header.slice(0, 5).join(', ') + (header.length > 5 ? ', …' : '');
     return { ids: [], lines: [], refusal: `its first line has columns (${named}) but none is named externalId; name the column of ids externalId, or give one id a line` };
