@@ -196,6 +196,16 @@ describe('case work in two windows', () => {
     await bob.page.getByTestId('case-assign').click();
     await bob.page.getByTestId('case-ask-yes').click();
     await bob.page.getByTestId('case-panel-assignee').filter({ hasText: 'new.hire@example.com' }).waitFor();
+    // Giving a colleague's case to another, or to nobody, is asked too.
+    await bob.page.getByTestId('case-assign-to').fill(ANN);
+    await bob.page.getByTestId('case-assign').click();
+    assert.match(await ask.textContent(), /new\.hire@example\.com has this case\.\s+Give it to ann@example\.com\?/);
+    await bob.page.getByTestId('case-ask-no').click();
+    await bob.page.getByTestId('case-unassign').click();
+    assert.match(await ask.textContent(), /new\.hire@example\.com has this case\. Leave it to nobody\?/);
+    await bob.page.getByTestId('case-ask-no').click();
+    await ask.waitFor({ state: 'detached' });
+    assert.equal((await bob.page.getByTestId('case-panel-assignee').textContent()).trim(), 'new.hire@example.com');
     assert.deepEqual([...ann.problems, ...bob.problems], []);
     await ann.context.close();
     await bob.context.close();
