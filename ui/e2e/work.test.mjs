@@ -79,7 +79,7 @@ describe('long work in Chromium', () => {
   it('shows the periodic poll running, then when it finished, what it asked and when the next one is', async () => {
     const monitor = await startMonitor([
       '--demo', '--demo-api', 'beta', '--demo-users', '6', '--demo-speed', '100',
-      '--poll-every', '20s', '--poll-rate', '2',
+      '--poll-every', '5s', '--poll-rate', '2',
     ]);
     try {
       const { page, context, problems } = await open(monitor.uiUrl);
@@ -94,7 +94,7 @@ describe('long work in Chromium', () => {
       const finishedAt = await done.getByTestId('work-finished-at').getAttribute('title');
       const next = await done.getByTestId('work-next').locator('time').getAttribute('title');
       // The next poll is --poll-every after this one finished.
-      assert.equal(Date.parse(next.replace(' ', 'T')) - Date.parse(finishedAt.replace(' ', 'T')), 20_000);
+      assert.equal(Date.parse(next.replace(' ', 'T')) - Date.parse(finishedAt.replace(' ', 'T')), 5_000);
       assert.match(await done.innerText(), /^Poll finished at \d\d:\d\d:\d\d:\s+\d+ users? asked, \d+ learned\s+Next poll at \d\d:\d\d:\d\d/);
       await page.screenshot({ path: join(artifacts, 'poll-done-light.png') });
       for (const [name, options] of [['dark', { colorScheme: 'dark' }], ['360', { viewport: { width: 360, height: 800 } }]]) {
@@ -105,6 +105,15 @@ describe('long work in Chromium', () => {
         await seen.screenshot({ path: join(artifacts, `poll-done-${name}.png`) });
         await other.close();
       }
+      // Dismissed, the poll's strip stays away through the next poll (it would move the page
+      // under the pointer each time it came back).
+      const dismissedAt = Date.now();
+      await done.getByRole('button', { name: 'Dismiss' }).click();
+      await done.waitFor({ state: 'detached' });
+      const pollOf = async () => (await (await fetch(`${monitor.uiUrl.split('/?')[0]}/api/work`, { headers: { authorization: `Bearer ${new URL(monitor.uiUrl).searchParams.get('token')}` } })).json()).find((work) => work.kind === 'poll');
+      let later;
+      while (!(later = await pollOf()) || !(later.startedAt > dismissedAt && later.state === 'done')) await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.equal(await page.locator('[data-testid="work"][data-kind="poll"]').count(), 0, 'the dismissed poll strip came back');
       assert.deepEqual(problems, []);
       await context.close();
     } finally {
