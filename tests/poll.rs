@@ -344,6 +344,15 @@ async fn a_provider_that_comes_while_running_is_polled_at_once() {
     );
     assert_eq!(demo.terminate(), 0);
 
+    // Without --poll-every, the beta demo polls every 15 s (its story is told by polling).
+    let brisk = Scratch::new();
+    let mut demo = Monitor::start_with_ui(&brisk.db(), &support::quick_demo("beta", "4", &[]));
+    let (base, token) = demo.ui();
+    let poll = finished_poll(&base, &token).await;
+    let gap = poll["nextAt"].as_i64().unwrap() - poll["finishedAt"].as_i64().unwrap();
+    assert!((gap - 15_000).abs() < 1_000, "{poll}");
+    assert_eq!(demo.terminate(), 0);
+
     let other = Scratch::new();
     let db = other.db();
     let (emulator, key_path) = beta_emulator(&other).await;

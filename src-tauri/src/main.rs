@@ -293,8 +293,25 @@ fn parse_command_line() -> (Cli, Option<FileLayer>) {
         }
         _ => matches,
     };
-    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
+    if let (Some(Command::Serve(args)), Some(layer)) = (&mut cli.command, &layer) {
+        beta_demo_polls_briskly(args, &layer.matches);
+    }
     (cli, layer)
+}
+
+/// How often the beta demo polls unless `--poll-every` says: its story (users opening, held for
+/// review) is told only by polling, and a demo is watched for minutes, not hours.
+const BETA_DEMO_POLL_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// `serve --demo --demo-api beta` with no `--poll-every` from any layer polls every
+/// [`BETA_DEMO_POLL_EVERY`] rather than the 5 minutes a real provider is asked at.
+fn beta_demo_polls_briskly(args: &mut ServeArgs, given: &clap::ArgMatches) {
+    let defaulted =
+        given.value_source("poll_every") == Some(clap::parser::ValueSource::DefaultValue);
+    if args.demo && args.demo_api == ApiGeneration::Beta && defaulted {
+        args.poll_every = config::PollEvery(Some(BETA_DEMO_POLL_EVERY));
+    }
 }
 
 fn main() -> ExitCode {
