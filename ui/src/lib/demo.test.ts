@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { emptyBoard, firstPage } from './board';
-import { lightUp, tallyBoard } from './demo';
+import { lightUp, story, tallyBoard } from './demo';
 import type { User } from './types';
 
 function user(externalId: string, status: string, decision = ''): User {
@@ -60,5 +60,12 @@ describe('demo', () => {
       held: 1,
       abandoned: 1,
     });
+  });
+
+  it("tells the board's count while it holds every card, the emulator's once a column holds more", () => {
+    const tally = { users: 28, approved: 22, rejected: 6, held: 0, abandoned: 0 };
+    const summary = { planned: 40, users: 40, sent: 80, acked: 80, retried: 0, failed: 0, dropped: 0, duplicates: 0, approved: 22, rejected: 6, held: 8, abandoned: 4 };
+    expect(story(tally, summary, true)).toBe(tally);
+    expect(story(tally, summary, false)).toEqual({ users: 40, approved: 22, rejected: 6, held: 8, abandoned: 4 });
   });
 });

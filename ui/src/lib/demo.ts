@@ -2,6 +2,7 @@
 // emulator's planned endings), and the "changed" tint lights only the latest few changes.
 // Pure functions, tested in demo.test.ts.
 import type { Board } from './board';
+import type { DemoSummary } from './types';
 
 /** Cards tinted as just changed, at most: more would tint half a busy board. */
 export const FRESH_AT_MOST = 5;
@@ -24,6 +25,15 @@ export interface DemoTally {
   held: number;
   /** Cards marked abandoned: users the demo is done with who gave up. */
   abandoned: number;
+}
+
+/** What the demo's story tells: the board's cards while it holds them all; the emulator's own
+ * counts once a column holds more than its loaded cards (thousands watched by hand beside the
+ * demo), where counting cards would tell too few. */
+export function story(tally: DemoTally, summary: DemoSummary, complete: boolean): DemoTally {
+  if (complete) return tally;
+  const { users, approved, rejected, held, abandoned } = summary;
+  return { users, approved, rejected, held, abandoned };
 }
 
 /** What the board's cards of this run say now: those whose id starts with `prefix` (the board
