@@ -107,7 +107,7 @@ async fn the_rejection_reason_and_the_providers_time_reach_lookup_exports_and_a_
             .lines()
             .next()
             .unwrap()
-            .ends_with(",rejectionReason,statusSetAt"),
+            .ends_with(",rejectionReason,statusSetAt,source"),
         "{events_csv}"
     );
     assert_eq!(monitor.terminate(), 0);

@@ -217,9 +217,9 @@ describe('the deliveries inspector', () => {
       ['OPEN', openId, false],
     ]);
     const events = execFileSync(process.env.KYC_MONITOR_BIN, ['export', 'events', '--db', monitor.db], { encoding: 'utf8' }).trim().split('\r\n');
-    assert.ok(events[0].endsWith(',replayOf,edited,rejectionReason,statusSetAt'), events[0]);
+    assert.ok(events[0].endsWith(',replayOf,edited,rejectionReason,statusSetAt,source'), events[0]);
     // The documented form has no reason or provider's time: their cells are empty.
-    assert.ok(events.some((line) => line.endsWith(`,${openId},true,,`)));
+    assert.ok(events.some((line) => line.endsWith(`,${openId},true,,,webhook`)));
     await page.goto(`${monitor.uiUrl}#/deliveries`);
     await pick(row(page, 'CLOSED').first());
 
