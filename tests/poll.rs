@@ -242,6 +242,15 @@ async fn beta_emulator_limited(
     scratch: &Scratch,
     rate_limit: u32,
 ) -> (Emulator, std::path::PathBuf) {
+    beta_emulator_with(scratch, rate_limit, Vec::new()).await
+}
+
+/// [`beta_emulator_limited`], refusing (400) the status of `refused_ids`.
+async fn beta_emulator_with(
+    scratch: &Scratch,
+    rate_limit: u32,
+    refused_ids: Vec<String>,
+) -> (Emulator, std::path::PathBuf) {
     let key = PrivateKey::generate();
     let key_path = scratch.dir.path().join("partner.pem");
     std::fs::write(&key_path, key.expose_pem()).unwrap();
@@ -259,6 +268,7 @@ async fn beta_emulator_limited(
             seed: Some(7),
             api: ApiGeneration::Beta,
             retry_base: Duration::from_millis(50),
+            refused_ids,
             ..FlowConfig::default()
         },
         validation_timeout: Duration::from_secs(2),
@@ -528,5 +538,56 @@ async fn the_first_poll_after_the_providers_last_change_makes_the_board_its_trut
         .bearer_auth(&token);
     assert_eq!(support::send(request).await.json()["total"], 2);
     assert_eq!(monitor.terminate(), 0);
+    emulator.stop().await;
+}
+
+/// A user whose status the provider always refuses (400), watched first so that it is asked
+/// first: counted and passed over, it never stops a poll, and the users after it are asked.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_the_provider_refuses_never_stops_a_poll() {
+    let scratch = Scratch::new();
+    let db = scratch.db();
+    let (emulator, key_path) = beta_emulator_with(&scratch, 1000, vec!["refused_0".into()]).await;
+    let mut started = emulator.take_started_users().expect("the started users");
+    let mut first = Monitor::start_with_ui(&db, &["--poll-every", "off"]);
+    let _ = first.ui();
+    let watched = cli(&db, &["watch", "refused_0"]);
+    assert!(watched.status.success(), "{}", stdout(&watched));
+    register(&db, &first, &emulator, &key_path);
+    tokio::time::timeout(Duration::from_secs(90), emulator.finished())
+        .await
+        .expect("the flows finish");
+    let mut ids = Vec::new();
+    while let Ok(user) = started.try_recv() {
+        ids.push(user.external_id);
+    }
+    let watched = cli(
+        &db,
+        &[
+            &["watch"][..],
+            &ids.iter().map(String::as_str).collect::<Vec<_>>(),
+        ]
+        .concat(),
+    );
+    assert!(watched.status.success(), "{}", stdout(&watched));
+    assert_eq!(first.terminate(), 0);
+
+    let mut second = Monitor::start_with_ui(&db, &["--poll-every", "1h"]);
+    let (base, token) = second.ui();
+    let poll = finished_poll(&base, &token).await;
+    assert!(
+        poll["message"]
+            .as_str()
+            .unwrap()
+            .ends_with(", 1 refused by it (the log says why)"),
+        "{poll}"
+    );
+    let on_hold = ids
+        .iter()
+        .filter(|id| lookup(&db, id).is_some_and(|u| u["status"] == "ON_HOLD"))
+        .count();
+    assert_eq!(on_hold, 2, "the users after the refused one were asked");
+    assert_eq!(lookup(&db, "refused_0").unwrap()["status"], "NOT_STARTED");
+    assert_eq!(second.terminate(), 0);
     emulator.stop().await;
 }

@@ -520,6 +520,7 @@ pub fn emulate(args: EmulateArgs) -> anyhow::Result<()> {
         max_attempts: args.max_attempts.max(1),
         retry_base: Duration::from_millis(args.retry_base_ms),
         delivery_timeout: Duration::from_millis(args.timeout_ms),
+        refused_ids: Vec::new(),
     };
     let flows = outcome_shares_checked(flows, "--reject-rate, --hold-rate and --abandon-rate")?;
     let config = EmulatorConfig {

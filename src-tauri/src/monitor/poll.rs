@@ -18,9 +18,8 @@ use tokio::time::MissedTickBehavior;
 use super::readers::ReaderPool;
 use super::work::{WorkKind, WorkSlot};
 use super::WorkBoard;
-use crate::kyc::UserState;
 use crate::provider::actions::{record_polled, ProviderHub};
-use crate::provider::ProviderClient;
+use crate::provider::{ProviderClient, ProviderError};
 use crate::store::{StoreError, UserRecord, Writer};
 
 /// Users read per page while polling.
@@ -77,9 +76,11 @@ impl Poller {
                     // Looked at again shortly too: a registration made by another process
                     // (`kyc-monitor register`) is seen only in the database.
                     Ok(None) => every.min(NO_PROVIDER_LOOK),
+                    // A profile whose client cannot be made (its key file gone, say) is said
+                    // once a turn, not every few seconds.
                     Err(error) => {
                         tracing::warn!("polling: no provider to ask: {error}");
-                        every.min(NO_PROVIDER_LOOK)
+                        every
                     }
                 };
                 tokio::select! {
@@ -115,7 +116,8 @@ impl Poller {
         let mut pace = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
         pace.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut order = PollOrder::new(began, resume.clone());
-        let (mut asked, mut learned, mut unknown, mut last_asked) = (0u64, 0u64, 0u64, None);
+        let (mut asked, mut learned, mut unknown, mut refused) = (0u64, 0u64, 0u64, 0u64);
+        let mut last_asked = None;
         let outcome = 'pages: loop {
             let page = match order.next_page(&self.readers).await {
                 Ok(page) if page.is_empty() => break Ok(()),
@@ -127,8 +129,9 @@ impl Poller {
                 match client.status(&user.external_id).await {
                     Ok(Some(state)) if state != user.state => {
                         // The page was read up to a page's worth of requests ago: a webhook
-                        // may have told the same since, and a poll adds nothing it knows.
-                        match self.told_since(&user.external_id, &state).await {
+                        // heard since (the same state, or a newer one the status route has not
+                        // caught up with) wins, and the next poll asks again.
+                        match self.heard_since(&user).await {
                             Ok(true) => {}
                             Ok(false) => {
                                 if let Err(error) =
@@ -145,8 +148,19 @@ impl Poller {
                     Ok(Some(_)) => {}
                     // Watched under a wrong id, or the provider's other environment.
                     Ok(None) => unknown += 1,
+                    // The provider refuses this user's id (or answers for another): a fault of
+                    // the user's, not of the provider, so the poll goes on.
+                    Err(
+                        error @ (ProviderError::Refused { .. } | ProviderError::Unexpected { .. }),
+                    ) => {
+                        tracing::warn!("polling: the provider refused one user's status: {error}");
+                        refused += 1
+                    }
                     Err(error) => {
-                        break 'pages Err(format!("stopped after {}: {error}", users(asked)))
+                        // The next poll goes on after this user (it comes round to it last):
+                        // one the provider always fails on never stops every poll.
+                        last_asked = Some(key_of(&user));
+                        break 'pages Err(format!("stopped after {}: {error}", users(asked)));
                     }
                 }
                 asked += 1;
@@ -157,12 +171,15 @@ impl Poller {
         let cut_short = outcome.is_err();
         let next_at = crate::time::now_millis() + every.as_millis() as i64;
         slot.finish_until(
-            outcome.map(|()| match unknown {
-                0 => format!("{} asked, {learned} learned", users(asked)),
-                _ => format!(
-                    "{} asked, {learned} learned, {unknown} unknown to the provider",
-                    users(asked)
-                ),
+            outcome.map(|()| {
+                let mut said = format!("{} asked, {learned} learned", users(asked));
+                if unknown > 0 {
+                    said.push_str(&format!(", {unknown} unknown to the provider"));
+                }
+                if refused > 0 {
+                    said.push_str(&format!(", {refused} refused by it (the log says why)"));
+                }
+                said
             }),
             Some(next_at),
         );
@@ -176,11 +193,11 @@ impl Poller {
 }
 
 impl Poller {
-    /// Whether the monitor holds `state` for the user now (told since its page was read).
-    async fn told_since(&self, external_id: &str, state: &UserState) -> Result<bool, StoreError> {
-        let id = external_id.to_owned();
+    /// Whether the monitor has heard of the user since its page was read.
+    async fn heard_since(&self, seen: &UserRecord) -> Result<bool, StoreError> {
+        let id = seen.external_id.clone();
         let now = self.readers.read(move |reader| reader.user(&id)).await?;
-        Ok(now.is_some_and(|user| &user.state == state))
+        Ok(now.is_some_and(|user| user.last_seen_at != seen.last_seen_at))
     }
 }
 

@@ -104,6 +104,9 @@ pub struct FlowConfig {
     pub retry_base: Duration,
     /// How long one attempt waits for the listener's answer.
     pub delivery_timeout: Duration,
+    /// Ids whose status the provider refuses (400), as it would an id it cannot take: a fault
+    /// to test a poll with.
+    pub refused_ids: Vec<String>,
 }
 
 impl Default for FlowConfig {
@@ -124,6 +127,7 @@ impl Default for FlowConfig {
             max_attempts: 8,
             retry_base: Duration::from_millis(500),
             delivery_timeout: Duration::from_secs(5),
+            refused_ids: Vec::new(),
         }
     }
 }

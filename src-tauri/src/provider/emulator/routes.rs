@@ -137,6 +137,9 @@ pub(super) async fn status(
     let Some(external_id) = query.external_id.filter(|id| !id.is_empty()) else {
         return provider_error(StatusCode::BAD_REQUEST, 3, "externalId is required");
     };
+    if shared.config.flows.refused_ids.contains(&external_id) {
+        return provider_error(StatusCode::BAD_REQUEST, 3, "externalId is not valid");
+    }
     let state = shared
         .users
         .lock()
