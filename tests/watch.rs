@@ -153,7 +153,7 @@ fn watch_from_csv_takes_the_external_id_column_and_refuses_a_file_with_a_bad_row
 
     std::fs::write(
         &csv,
-        "email,externalId\na@example.test,csv_1\n,\nc@example.test,csv_3\n",
+        "email,externalId\na@example.test,csv_1\nb@example.test,\nc@example.test,csv_3\n",
     )
     .unwrap();
     let (code, out, err) = watch(&db, &["--from-csv", csv.to_str().unwrap()]);
@@ -166,7 +166,7 @@ fn watch_from_csv_takes_the_external_id_column_and_refuses_a_file_with_a_bad_row
 
     std::fs::write(
         &csv,
-        "email,externalId\na@example.test,csv_1\n\nc@example.test,\"csv_3\"\n",
+        "email,externalId\na@example.test,csv_1\n\nc@example.test,\"csv_3\"\n,\n , \n",
     )
     .unwrap();
     let (code, out, err) = watch(&db, &["--from-csv", csv.to_str().unwrap()]);

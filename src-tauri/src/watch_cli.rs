@@ -80,8 +80,9 @@ fn ids_from_csv(path: &Path) -> anyhow::Result<Vec<String>> {
             }
         };
         let line = record.position().map_or(0, |p| p.line());
-        // A line of blanks is skipped, as an empty one is.
-        if record.iter().all(|field| field.trim().is_empty()) && record.len() == 1 {
+        // A line of blanks is skipped, as an empty one is (a spreadsheet ends its export with
+        // rows of empty cells, `,,`).
+        if record.iter().all(|field| field.trim().is_empty()) {
             continue;
         }
         if std::mem::take(&mut first) {

@@ -171,7 +171,7 @@ pub fn check_role(
 /// Runs a declared operation for `caller`: its role checked, then the call, then (where
 /// declared) its audit entry. A change runs on a task of its own: it goes to its end and is
 /// audited even when the request that asked for it is gone (the client left, or the UI's
-/// deadline passed while a reconcile or backup ran on).
+/// deadline passed while a reconcile or backup ran on); stopping the monitor still ends it.
 pub fn call<Op: Operation>(
     monitor: Arc<Monitor>,
     caller: Caller,

@@ -418,8 +418,8 @@ pub struct ProviderHub {
     client: tokio::sync::Mutex<Option<Arc<ProviderClient>>>,
     /// How long a registration with another secret keeps the replaced one valid.
     rotation_grace: Duration,
-    /// Told when there is a provider to ask that there was not (a validated registration, a
-    /// demo started), so that the poller asks at once rather than at its next turn.
+    /// Told at each validated registration and each demo started (a provider to ask that there
+    /// was not, or another one), so that the poller asks at once rather than at its next turn.
     provider_came: tokio::sync::watch::Sender<u64>,
 }
 

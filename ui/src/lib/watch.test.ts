@@ -32,6 +32,10 @@ describe('idsToWatch', () => {
     });
   });
 
+  it("skips a spreadsheet's rows of empty cells, as it does empty lines", () => {
+    expect(watchList('email,externalId\na@example.com,user_1\n,\n , \n')).toEqual({ ids: ['user_1'], lines: [2] });
+  });
+
   it('knows the externalId header however it is spelt, in a one-column file too', () => {
     for (const header of ['ExternalID', 'external_id', 'External Id', ' externalId ']) {
       expect(idsToWatch(`${header}\nuser_1\n`)).toEqual(['user_1']);

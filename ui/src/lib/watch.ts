@@ -42,7 +42,9 @@ export function watchList(text: string): { ids: string[]; lines: number[]; refus
   const lines = text
     .split(/\r?\n/)
     .map((line, index) => ({ line, number: index + 1 }))
-    .filter(({ line }) => line.trim() !== '');
+    // A line of blanks is skipped, as an empty one is (a spreadsheet ends its export with
+    // rows of empty cells, `,,`).
+    .filter(({ line }) => fields(line).some((field) => field.trim() !== ''));
   const first = lines[0];
   const none = { ids: [], lines: [], refusal: 'it holds no id (nothing, or a header alone)' };
   if (first === undefined) return none;
