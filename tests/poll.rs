@@ -6,8 +6,11 @@ mod support;
 
 use std::time::Duration;
 
-use kyc_monitor::provider::{ApiGeneration, Emulator, EmulatorConfig, FlowConfig, PrivateKey};
+use kyc_monitor::provider::{
+    ApiGeneration, Emulator, EmulatorConfig, FlowConfig, PrivateKey, StartedUser,
+};
 use support::{cli, eventually, export_jsonl, lookup, stdout, Monitor, Scratch};
+use tokio::sync::mpsc::UnboundedReceiver;
 
 const CLIENT_ID: &str = "poll-partner";
 
@@ -189,24 +192,9 @@ async fn a_monitor_that_was_down_polls_at_start_with_the_registered_provider() {
         .await
         .expect("the flows finish");
     assert_eq!(summary.held, 2, "{summary:?}");
-    let mut ids = Vec::new();
-    while let Ok(user) = started.try_recv() {
-        ids.push(user.external_id);
-    }
+    let ids = started_ids(&mut started);
     assert_eq!(ids.len(), 4);
-    let watched = cli(
-        &db,
-        &[
-            &["watch"][..],
-            &ids.iter().map(String::as_str).collect::<Vec<_>>(),
-        ]
-        .concat(),
-    );
-    assert!(
-        watched.status.success(),
-        "{}",
-        String::from_utf8_lossy(&watched.stderr)
-    );
+    watch_all(&db, &ids);
     assert_eq!(first.terminate(), 0);
     let held_before = ids
         .iter()
@@ -277,6 +265,30 @@ async fn beta_emulator_with(
     .await
     .expect("start the emulator");
     (emulator, key_path)
+}
+
+/// The ids of the users the emulator has started so far.
+fn started_ids(started: &mut UnboundedReceiver<StartedUser>) -> Vec<String> {
+    std::iter::from_fn(|| started.try_recv().ok())
+        .map(|user| user.external_id)
+        .collect()
+}
+
+/// `kyc-monitor watch` of `ids`, as the partner's side would, answered with success.
+fn watch_all(db: &std::path::Path, ids: &[String]) {
+    let watched = cli(
+        db,
+        &[
+            &["watch"][..],
+            &ids.iter().map(String::as_str).collect::<Vec<_>>(),
+        ]
+        .concat(),
+    );
+    assert!(
+        watched.status.success(),
+        "{}",
+        String::from_utf8_lossy(&watched.stderr)
+    );
 }
 
 /// `kyc-monitor register`, from another process, of `monitor`'s webhook with `emulator`.
@@ -391,15 +403,7 @@ async fn reconcile_and_polling_share_the_provider_s_limit_and_a_reconcile_outliv
         .await
         .expect("the flows finish");
     let ids: Vec<String> = (0..60).map(|n| format!("unknown_{n:02}")).collect();
-    let watched = cli(
-        &db,
-        &[
-            &["watch"][..],
-            &ids.iter().map(String::as_str).collect::<Vec<_>>(),
-        ]
-        .concat(),
-    );
-    assert!(watched.status.success(), "{}", stdout(&watched));
+    watch_all(&db, &ids);
     assert_eq!(first.terminate(), 0);
 
     let mut monitor = Monitor::start_with_ui(&db, &["--poll-every", "1s", "--poll-rate", "8"]);
@@ -499,8 +503,7 @@ async fn the_first_poll_after_the_providers_last_change_makes_the_board_its_trut
             .await
             .expect("a user started")
             .expect("the emulator runs");
-        let watched = cli(&db, &["watch", &user.external_id]);
-        assert!(watched.status.success(), "{}", stdout(&watched));
+        watch_all(&db, std::slice::from_ref(&user.external_id));
         ids.push(user.external_id.clone());
         user.known();
     }
@@ -551,25 +554,13 @@ async fn a_user_the_provider_refuses_never_stops_a_poll() {
     let mut started = emulator.take_started_users().expect("the started users");
     let mut first = Monitor::start_with_ui(&db, &["--poll-every", "off"]);
     let _ = first.ui();
-    let watched = cli(&db, &["watch", "refused_0"]);
-    assert!(watched.status.success(), "{}", stdout(&watched));
+    watch_all(&db, &["refused_0".to_owned()]);
     register(&db, &first, &emulator, &key_path);
     tokio::time::timeout(Duration::from_secs(90), emulator.finished())
         .await
         .expect("the flows finish");
-    let mut ids = Vec::new();
-    while let Ok(user) = started.try_recv() {
-        ids.push(user.external_id);
-    }
-    let watched = cli(
-        &db,
-        &[
-            &["watch"][..],
-            &ids.iter().map(String::as_str).collect::<Vec<_>>(),
-        ]
-        .concat(),
-    );
-    assert!(watched.status.success(), "{}", stdout(&watched));
+    let ids = started_ids(&mut started);
+    watch_all(&db, &ids);
     assert_eq!(first.terminate(), 0);
 
     let mut second = Monitor::start_with_ui(&db, &["--poll-every", "1h"]);
