@@ -6,11 +6,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchChromium, startMonitor } from './monitor.mjs';
+import { freePort, launchChromium, startMonitor } from './monitor.mjs';
 import { seriousViolations } from './axe.mjs';
 
 const artifacts = join(dirname(fileURLToPath(import.meta.url)), 'artifacts');
@@ -132,15 +131,6 @@ describe('the attention strip by role', () => {
   let team;
   let uiUrl;
   let chromium;
-
-  function freePort() {
-    return new Promise((resolve) => {
-      const server = createNetServer().listen(0, '127.0.0.1', () => {
-        const { port } = server.address();
-        server.close(() => resolve(port));
-      });
-    });
-  }
 
   before(async () => {
     const port = await freePort();

@@ -8,10 +8,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchChromium, startMonitor } from './monitor.mjs';
+import { freePort, launchChromium, startMonitor } from './monitor.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const artifacts = join(here, 'artifacts');
@@ -22,15 +21,6 @@ const LONG_NAME = 'Maximilianus'.repeat(17).slice(0, 200);
 
 let monitor;
 let browser;
-
-function freePort() {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function hold(externalId, subStatus = 'Manual Review') {
   const body = { externalId, decision: 'REVIEW', status: 'ON_HOLD', subStatus, participantId: '', account: '' };

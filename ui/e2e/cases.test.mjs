@@ -7,10 +7,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchChromium, startMonitor } from './monitor.mjs';
+import { freePort, launchChromium, startMonitor } from './monitor.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const artifacts = join(here, 'artifacts');
@@ -21,15 +20,6 @@ const LIVE_WITHIN_MS = 1000;
 
 let monitor;
 let browser;
-
-function freePort() {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function hold(externalId, subStatus = '') {
   const body = { externalId, decision: 'REVIEW', status: 'ON_HOLD', subStatus, participantId: '', account: '' };

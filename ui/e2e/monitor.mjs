@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
 
@@ -11,6 +12,16 @@ function binary() {
   const path = process.env.KYC_MONITOR_BIN;
   if (!path) throw new Error('set KYC_MONITOR_BIN to the kyc-monitor binary (./scripts/test does)');
   return path;
+}
+
+/** A port nobody listens on now, on 127.0.0.1. */
+export function freePort() {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 /** Starts `kyc-monitor serve` (KYC_MONITOR_BIN) and resolves once it printed both URLs.

@@ -10,11 +10,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { seriousViolations } from './axe.mjs';
-import { launchChromium, startMonitor } from './monitor.mjs';
+import { freePort, launchChromium, startMonitor } from './monitor.mjs';
 
 const artifacts = join(dirname(fileURLToPath(import.meta.url)), 'artifacts');
 /** What a polled tag's title must say: who may have asked, both of them. */
@@ -254,15 +253,6 @@ describe('users to watch, imported in the Register view', () => {
     await board.context.close();
   });
 });
-
-function freePort() {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe("the payload's date of birth, by role (a team behind a sign-in proxy)", () => {
   const BORN = '1961-07-04';

@@ -5,12 +5,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { seriousViolations } from './axe.mjs';
 import { CLIENT_ID, CLIENT_SECRET, startIdp } from './idp.mjs';
-import { launchChromium, startMonitor } from './monitor.mjs';
+import { freePort, launchChromium, startMonitor } from './monitor.mjs';
 import { crowding } from './topbar.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -21,15 +20,6 @@ const ACCOUNT = 'firms/ISV-Acme/accounts/7c1e9a02b4d6';
 let idp;
 let monitor;
 let browser;
-
-function freePort() {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** A new browser window signed in as `login` through the provider's own forms. */
 async function signedIn(user) {

@@ -6,10 +6,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchChromium, startMonitor } from './monitor.mjs';
+import { freePort, launchChromium, startMonitor } from './monitor.mjs';
 import { crowding } from './topbar.mjs';
 
 const artifacts = join(dirname(fileURLToPath(import.meta.url)), 'artifacts');
@@ -17,15 +16,6 @@ const LONG_EMAIL = 'admin.person.with.a.really.long.name@subsidiary.example-firm
 const VIEWS = ['#/', '#/review', '#/deliveries', '#/stats', '#/register', '#/settings', '#/audit'];
 
 let browser;
-
-function freePort() {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Two cases on hold, past the 1 s review SLA once a second has gone by. */
 async function holdTwo(monitor) {

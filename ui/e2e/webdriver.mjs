@@ -3,18 +3,11 @@
 // fetch, and the waits they need.
 import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from './monitor.mjs';
 
 export const W3C_ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
 
-export function freePort() {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
