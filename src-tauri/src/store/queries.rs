@@ -153,15 +153,17 @@ pub(super) const USER_COLUMNS: &str =
     "external_id, decision, status, sub_status, participant_id, account,
                             first_seen_at, last_seen_at, status_since, event_count,
                             rejection_reason, status_set_at";
-const EVENT_COLUMNS: &str = "delivery_id, received_at, external_id, decision, status, sub_status,
-                             participant_id, account, event_id, duplicate,
-                             (SELECT replay_of FROM deliveries AS d WHERE d.id = events.delivery_id),
-                             coalesce((SELECT remote_addr = 'edited replay' FROM deliveries AS d
-                                        WHERE d.id = events.delivery_id), 0),
-                             rejection_reason, status_set_at,
-                             coalesce((SELECT CASE WHEN watched THEN 'watch' ELSE source END
-                                         FROM deliveries AS d WHERE d.id = events.delivery_id),
-                                      'webhook')";
+/// An event's columns and what its delivery (`d`, joined once, as [`EVENTS`] does) says of it: the
+/// replay's original, an edit, and how the monitor came to know it.
+const EVENT_COLUMNS: &str = "events.delivery_id, events.received_at, events.external_id,
+                             events.decision, events.status, events.sub_status,
+                             events.participant_id, events.account, events.event_id,
+                             events.duplicate, d.replay_of,
+                             coalesce(d.remote_addr = 'edited replay', 0),
+                             events.rejection_reason, events.status_set_at,
+                             coalesce(CASE WHEN d.watched THEN 'watch' ELSE d.source END, 'webhook')";
+/// The events with their deliveries, for [`EVENT_COLUMNS`].
+const EVENTS: &str = "events LEFT JOIN deliveries AS d ON d.id = events.delivery_id";
 /// How many columns `EVENT_COLUMNS` names (what a query selects after them starts here).
 const EVENT_COLUMN_COUNT: usize = 15;
 const DELIVERY_COLUMNS: &str = "id, received_at, remote_addr, method, headers, body, body_size,
@@ -197,7 +199,8 @@ impl Reader {
     pub fn user_events(&self, external_id: &str) -> Result<Vec<EventRecord>, StoreError> {
         self.conn
             .prepare_cached(&format!(
-                "SELECT {EVENT_COLUMNS} FROM events WHERE external_id = ?1 ORDER BY delivery_id"
+                "SELECT {EVENT_COLUMNS} FROM {EVENTS}
+                  WHERE events.external_id = ?1 ORDER BY events.delivery_id"
             ))?
             .query_map([external_id], event_from_row)?
             .collect::<rusqlite::Result<_>>()
@@ -237,10 +240,9 @@ impl Reader {
     pub fn user_timeline(&self, external_id: &str) -> Result<Vec<TimelineEntry>, StoreError> {
         self.conn
             .prepare_cached(&format!(
-                "SELECT {EVENT_COLUMNS}, headers, body, source = 'poll', watched
-                   FROM events JOIN (SELECT id, headers, body, source, watched FROM deliveries)
-                     ON id = delivery_id
-                  WHERE external_id = ?1 ORDER BY delivery_id"
+                "SELECT {EVENT_COLUMNS}, d.headers, d.body, d.source = 'poll', d.watched
+                   FROM events JOIN deliveries AS d ON d.id = events.delivery_id
+                  WHERE events.external_id = ?1 ORDER BY events.delivery_id"
             ))?
             .query_map([external_id], |row| {
                 Ok(TimelineEntry {
@@ -513,7 +515,7 @@ impl Reader {
         each: impl FnMut(EventRecord) -> Result<(), E>,
     ) -> Result<(), E> {
         self.stream(
-            &format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY delivery_id"),
+            &format!("SELECT {EVENT_COLUMNS} FROM {EVENTS} ORDER BY events.delivery_id"),
             event_from_row,
             each,
         )
