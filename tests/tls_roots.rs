@@ -127,6 +127,9 @@ async fn alerts_and_forwarding_reach_an_https_server_whose_ca_is_in_ssl_cert_fil
         )
         .await;
         assert_eq!(answer["delivered"], true, "{path}: {answer}");
+        // The sink records a request after answering it: waited for, not raced.
+        sink.wait_for(path, |sink| !sink.requests(path).is_empty())
+            .await;
         let received = sink.requests(path);
         assert_eq!(received.len(), 1, "{received:?}");
         let body: Value = serde_json::from_str(received[0]["body"].as_str().unwrap()).unwrap();
@@ -145,6 +148,8 @@ async fn alerts_and_forwarding_reach_an_https_server_whose_ca_is_in_ssl_cert_fil
     let state = forward_state(&base, &token, id, |s| s["state"] != "pending").await;
     assert_eq!(state["state"], "delivered", "{state}");
     assert_eq!(state["lastStatus"], 200, "{state}");
+    sink.wait_for("/hooks", |sink| !sink.requests("/hooks").is_empty())
+        .await;
     let forwarded = sink.requests("/hooks");
     assert_eq!(forwarded.len(), 1, "{forwarded:?}");
     assert_eq!(forwarded[0]["body"], body.as_str());
@@ -259,6 +264,10 @@ async fn the_provider_client_trusts_the_same_roots_and_says_when_a_certificate_i
     let (code, stderr) = register(&scratch, &sink, &certs.ca);
     assert_ne!(code, Some(0), "{stderr}");
     assert!(!stderr.contains("not trusted"), "{stderr}");
+    sink.wait_for("/oauth/token", |sink| {
+        !sink.requests("/oauth/token").is_empty()
+    })
+    .await;
     let token = sink.requests("/oauth/token");
     assert_eq!(token.len(), 1, "{:?}", sink.all("request"));
     assert!(
