@@ -9,7 +9,7 @@ import { createServer } from 'node:http';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, launchChromium, startMonitor } from './monitor.mjs';
+import { launchChromium, onFreePort, startMonitor } from './monitor.mjs';
 import { seriousViolations } from './axe.mjs';
 
 const artifacts = join(dirname(fileURLToPath(import.meta.url)), 'artifacts');
@@ -133,18 +133,19 @@ describe('the attention strip by role', () => {
   let chromium;
 
   before(async () => {
-    const port = await freePort();
-    uiUrl = `http://127.0.0.1:${port}`;
     // A team monitor behind a sign-in proxy (this test is the proxy: each browser context sends
     // its person's headers).
-    team = await startMonitor(
-      [
-        '--auth', 'proxy', '--trusted-proxy', '127.0.0.1/32', '--public-ui-url', uiUrl,
-        '--role', 'admin=g-admin', '--role', 'support=g-sup', '--role', 'viewer=g-view',
-        '--alert-silence', '1s', '--alert-settle', '200ms',
-      ],
-      { uiListen: `127.0.0.1:${port}` },
-    );
+    team = await onFreePort((port) => {
+      uiUrl = `http://127.0.0.1:${port}`;
+      return startMonitor(
+        [
+          '--auth', 'proxy', '--trusted-proxy', '127.0.0.1/32', '--public-ui-url', uiUrl,
+          '--role', 'admin=g-admin', '--role', 'support=g-sup', '--role', 'viewer=g-view',
+          '--alert-silence', '1s', '--alert-settle', '200ms',
+        ],
+        { uiListen: `127.0.0.1:${port}` },
+      );
+    });
     chromium = await launchChromium();
   });
 

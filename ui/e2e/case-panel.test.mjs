@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, launchChromium, startMonitor } from './monitor.mjs';
+import { launchChromium, onFreePort, startMonitor } from './monitor.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const artifacts = join(here, 'artifacts');
@@ -56,13 +56,14 @@ async function inWindow(page, locator) {
 describe('the case panel, the queue and the board as compliance staff use them', () => {
   before(async () => {
     mkdirSync(artifacts, { recursive: true });
-    const port = await freePort();
-    const ui = `http://127.0.0.1:${port}`;
-    monitor = await startMonitor(
-      ['--auth', 'proxy', '--trusted-proxy', '127.0.0.1/32', '--public-ui-url', ui, '--role', 'compliance=g-comp', '--review-sla', `${SLA_S}s`],
-      { uiListen: `127.0.0.1:${port}` },
-    );
-    monitor.uiUrl = ui;
+    monitor = await onFreePort(async (port) => {
+      const ui = `http://127.0.0.1:${port}`;
+      const started = await startMonitor(
+        ['--auth', 'proxy', '--trusted-proxy', '127.0.0.1/32', '--public-ui-url', ui, '--role', 'compliance=g-comp', '--review-sla', `${SLA_S}s`],
+        { uiListen: `127.0.0.1:${port}` },
+      );
+      return { ...started, uiUrl: ui };
+    });
     browser = await launchChromium();
   });
 

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, launchChromium, startMonitor } from './monitor.mjs';
+import { launchChromium, onFreePort, startMonitor } from './monitor.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const artifacts = join(here, 'artifacts');
@@ -47,16 +47,17 @@ const row = (page, id) => page.locator(`tr[data-external-id="${id}"]`);
 describe('case work in two windows', () => {
   before(async () => {
     mkdirSync(artifacts, { recursive: true });
-    const port = await freePort();
-    const ui = `http://127.0.0.1:${port}`;
-    monitor = await startMonitor(
-      [
-        '--auth', 'proxy', '--trusted-proxy', '127.0.0.1/32', '--public-ui-url', ui,
-        '--role', 'admin=g-admin', '--role', 'compliance=g-comp', '--review-sla', '6s',
-      ],
-      { uiListen: `127.0.0.1:${port}` },
-    );
-    monitor.uiUrl = ui;
+    monitor = await onFreePort(async (port) => {
+      const ui = `http://127.0.0.1:${port}`;
+      const started = await startMonitor(
+        [
+          '--auth', 'proxy', '--trusted-proxy', '127.0.0.1/32', '--public-ui-url', ui,
+          '--role', 'admin=g-admin', '--role', 'compliance=g-comp', '--review-sla', '6s',
+        ],
+        { uiListen: `127.0.0.1:${port}` },
+      );
+      return { ...started, uiUrl: ui };
+    });
     browser = await launchChromium();
     await hold('case_ann', 'Document check');
     await hold('case_open', 'Address check');

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLIENT_ID, CLIENT_SECRET, startIdp } from './idp.mjs';
-import { startMonitor } from './monitor.mjs';
+import { onFreePort, startMonitor } from './monitor.mjs';
 import { secretTool, startDesktopSession, startKeyring, startSessionBus } from './session-bus.mjs';
 import { Session, clickNotification, eventually, freePort, startDriver, startXvfb } from './webdriver.mjs';
 
@@ -58,18 +58,25 @@ describe('the desktop app as a window onto a team monitor', { skip: !binary && '
     );
 
     // The team monitor and its provider.
-    const uiPort = await freePort();
-    ui = `http://127.0.0.1:${uiPort}`;
-    idp = await startIdp(ui);
     process.env.KYC_MONITOR_OIDC_CLIENT_SECRET = CLIENT_SECRET;
     teamDb = join(scratch, 'team.db');
-    teamArgs = [
-      '--auth', 'oidc', '--oidc-issuer', idp.issuer, '--oidc-client-id', CLIENT_ID, '--public-ui-url', ui,
-      '--role', 'admin=kyc-admins', '--role', 'support=kyc-support',
-      // Silence after 2 s: each delivery resolves it, and the quiet after it starts it again.
-      '--alert-silence', '2s', '--alert-settle', '200ms',
-    ];
-    team = await startMonitor(teamArgs, { db: teamDb, uiListen: `127.0.0.1:${uiPort}` });
+    // The provider knows the monitor's address, so both start again if that port was taken.
+    team = await onFreePort(async (uiPort) => {
+      ui = `http://127.0.0.1:${uiPort}`;
+      idp = await startIdp(ui);
+      teamArgs = [
+        '--auth', 'oidc', '--oidc-issuer', idp.issuer, '--oidc-client-id', CLIENT_ID, '--public-ui-url', ui,
+        '--role', 'admin=kyc-admins', '--role', 'support=kyc-support',
+        // Silence after 2 s: each delivery resolves it, and the quiet after it starts it again.
+        '--alert-silence', '2s', '--alert-settle', '200ms',
+      ];
+      try {
+        return await startMonitor(teamArgs, { db: teamDb, uiListen: `127.0.0.1:${uiPort}` });
+      } catch (error) {
+        idp.stop();
+        throw error;
+      }
+    });
 
     env = {
       ...process.env,

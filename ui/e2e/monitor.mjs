@@ -24,6 +24,21 @@ export function freePort() {
   });
 }
 
+/** `start(port)` on a port free now, and again on another if something bound that port between
+ * the look and the start (the port is free only until someone takes it: another process of the
+ * run, or a connection's local end). Any other failure is thrown at once. */
+export async function onFreePort(start, attempts = 5) {
+  for (let attempt = 1; ; attempt += 1) {
+    const port = await freePort();
+    try {
+      return await start(port);
+    } catch (error) {
+      if (attempt >= attempts || !/address already in use/i.test(error.message)) throw error;
+      process.stderr.write(`port ${port} was taken before the start; trying another\n`);
+    }
+  }
+}
+
 /** Starts `kyc-monitor serve` (KYC_MONITOR_BIN) and resolves once it printed both URLs.
  * `options.db` runs it on that database (kept when it stops: a restart), else on a fresh one;
  * `options.uiListen` on that UI address (a restart keeps the page's origin). */
@@ -31,11 +46,20 @@ export function startMonitor(extra = [], options = {}) {
   const scratch = options.db ? null : mkdtempSync(join(tmpdir(), 'kyc-e2e-'));
   const db = options.db ?? join(scratch, 'e2e.db');
   const args = ['serve', '--listen', '127.0.0.1:0', '--ui-listen', options.uiListen ?? '127.0.0.1:0', '--db', db, ...extra];
-  const child = spawn(binary(), args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } });
+  const child = spawn(binary(), args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
   const exited = new Promise((resolve) => child.once('exit', resolve));
+  // What it says goes on to the test's output, and the last of it into the error if it ends early.
+  let said = '';
+  child.stderr.on('data', (chunk) => {
+    process.stderr.write(chunk);
+    said = (said + chunk).slice(-2000);
+  });
   const urls = {};
   return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`kyc-monitor exited early with ${code}`)));
+    child.once('exit', (code) => {
+      if (scratch) rmSync(scratch, { recursive: true, force: true });
+      reject(new Error(`kyc-monitor exited early with ${code}: ${said.trim()}`));
+    });
     createInterface({ input: child.stdout }).on('line', (line) => {
       if (line.startsWith('webhook: ')) urls.webhook = line.slice('webhook: '.length);
       if (line.startsWith('ui: ')) urls.ui = line.slice('ui: '.length);

@@ -13,7 +13,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { seriousViolations } from './axe.mjs';
-import { freePort, launchChromium, startMonitor } from './monitor.mjs';
+import { launchChromium, onFreePort, startMonitor } from './monitor.mjs';
 
 const artifacts = join(dirname(fileURLToPath(import.meta.url)), 'artifacts');
 /** What a polled tag's title must say: who may have asked, both of them. */
@@ -258,16 +258,17 @@ describe("the payload's date of birth, by role (a team behind a sign-in proxy)",
   const BORN = '1961-07-04';
   let monitor;
   before(async () => {
-    const port = await freePort();
-    const ui = `http://127.0.0.1:${port}`;
-    monitor = await startMonitor(
-      [
-        '--auth', 'proxy', '--trusted-proxy', '127.0.0.1/32', '--public-ui-url', ui,
-        '--role', 'admin=g-admin', '--role', 'compliance=g-comp', '--role', 'support=g-sup',
-      ],
-      { uiListen: `127.0.0.1:${port}` },
-    );
-    monitor.uiUrl = ui;
+    monitor = await onFreePort(async (port) => {
+      const ui = `http://127.0.0.1:${port}`;
+      const started = await startMonitor(
+        [
+          '--auth', 'proxy', '--trusted-proxy', '127.0.0.1/32', '--public-ui-url', ui,
+          '--role', 'admin=g-admin', '--role', 'compliance=g-comp', '--role', 'support=g-sup',
+        ],
+        { uiListen: `127.0.0.1:${port}` },
+      );
+      return { ...started, uiUrl: ui };
+    });
     // A final outcome as the newer API sends it, with the user's date of birth.
     const envelope = {
       event_type: 'kyc.rejected', event_id: 'evt_born', event_time: '2026-11-26T14:05:40.017Z',

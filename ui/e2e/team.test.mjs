@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { seriousViolations } from './axe.mjs';
 import { CLIENT_ID, CLIENT_SECRET, startIdp } from './idp.mjs';
-import { freePort, launchChromium, startMonitor } from './monitor.mjs';
+import { launchChromium, onFreePort, startMonitor } from './monitor.mjs';
 import { crowding } from './topbar.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -46,18 +46,25 @@ async function signedIn(user) {
 describe('a team monitor signed in through an OpenID Provider', () => {
   before(async () => {
     mkdirSync(artifacts, { recursive: true });
-    const port = await freePort();
-    const ui = `http://127.0.0.1:${port}`;
-    idp = await startIdp(ui);
     process.env.KYC_MONITOR_OIDC_CLIENT_SECRET = CLIENT_SECRET;
-    monitor = await startMonitor(
-      [
-        '--auth', 'oidc', '--oidc-issuer', idp.issuer, '--oidc-client-id', CLIENT_ID, '--public-ui-url', ui,
-        '--role', 'admin=kyc-admins', '--role', 'support=kyc-support',
-      ],
-      { uiListen: `127.0.0.1:${port}` },
-    );
-    monitor.uiUrl = ui;
+    // The provider knows the monitor's address, so both start again if that port was taken.
+    monitor = await onFreePort(async (port) => {
+      const ui = `http://127.0.0.1:${port}`;
+      idp = await startIdp(ui);
+      try {
+        const started = await startMonitor(
+          [
+            '--auth', 'oidc', '--oidc-issuer', idp.issuer, '--oidc-client-id', CLIENT_ID, '--public-ui-url', ui,
+            '--role', 'admin=kyc-admins', '--role', 'support=kyc-support',
+          ],
+          { uiListen: `127.0.0.1:${port}` },
+        );
+        return { ...started, uiUrl: ui };
+      } catch (error) {
+        idp.stop();
+        throw error;
+      }
+    });
     const body = {
       externalId: 'user_4821', decision: 'ACCEPT', status: 'CLOSED', subStatus: '',
       participantId: PARTICIPANT, account: ACCOUNT, date_of_birth: '1987-03-14',

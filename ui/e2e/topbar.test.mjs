@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, launchChromium, startMonitor } from './monitor.mjs';
+import { launchChromium, onFreePort, startMonitor } from './monitor.mjs';
 import { crowding } from './topbar.mjs';
 
 const artifacts = join(dirname(fileURLToPath(import.meta.url)), 'artifacts');
@@ -97,12 +97,14 @@ describe('the top bar at its fullest', () => {
   });
 
   it('fits a long signed-in email and the over-SLA count on every view (team)', async () => {
-    const port = await freePort();
-    const uiUrl = `http://127.0.0.1:${port}`;
-    const monitor = await startMonitor(
-      ['--auth', 'proxy', '--trusted-proxy', '127.0.0.1/32', '--public-ui-url', uiUrl, '--role', 'admin=g-admin', '--review-sla', '1s'],
-      { uiListen: `127.0.0.1:${port}` },
-    );
+    let uiUrl;
+    const monitor = await onFreePort((port) => {
+      uiUrl = `http://127.0.0.1:${port}`;
+      return startMonitor(
+        ['--auth', 'proxy', '--trusted-proxy', '127.0.0.1/32', '--public-ui-url', uiUrl, '--role', 'admin=g-admin', '--review-sla', '1s'],
+        { uiListen: `127.0.0.1:${port}` },
+      );
+    });
     try {
       await holdTwo(monitor);
       const context = await browser.newContext({
