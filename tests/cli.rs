@@ -279,6 +279,8 @@ fn a_port_in_use_is_a_clear_failure() {
         stderr.contains(&format!("cannot listen on {addr}")) && stderr.contains("--listen"),
         "{stderr}"
     );
+    // The reason once, not again after the advice.
+    assert_eq!(stderr.matches("os error").count(), 1, "{stderr}");
 }
 
 #[test]

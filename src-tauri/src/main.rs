@@ -326,7 +326,7 @@ fn main() -> ExitCode {
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) if error.is::<Silent>() => ExitCode::FAILURE,
         Err(error) => {
-            eprintln!("kyc-monitor: {error:#}");
+            eprintln!("kyc-monitor: {}", describe(&error));
             if error.is::<UsageError>() {
                 ExitCode::from(2)
             } else {
@@ -562,6 +562,20 @@ fn parse_addr(text: &str) -> Result<SocketAddr, String> {
         .ok()
         .and_then(|mut addrs| addrs.next())
         .ok_or_else(|| format!("{text:?} is not an address and port such as 127.0.0.1:8787"))
+}
+
+/// The error and its causes, each said once: a message that already names its cause (`cannot
+/// listen on …: Address already in use`) is not followed by that cause again.
+fn describe(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
