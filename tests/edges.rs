@@ -5,7 +5,6 @@
 
 mod support;
 
-use std::net::TcpListener as StdListener;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -121,15 +120,6 @@ impl Backend {
         })
         .await
     }
-}
-
-/// A port free right now on loopback (for a monitor that must know its own address ahead).
-fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// `serve` with the UI on a free port; returns the monitor, the UI's base and its token.

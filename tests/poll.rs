@@ -175,6 +175,26 @@ fn poll_options_are_checked_and_shown_by_config() {
         let output = support::cli(&scratch.db(), &[&["config"][..], &bad[..]].concat());
         assert_eq!(output.status.code(), Some(2), "{bad:?}");
     }
+    // The beta demo's own interval is what `config` shows for it, and a given one wins.
+    let poll_every = |args: &[&str]| {
+        let output = support::cli(&scratch.db(), &[&["config"][..], args].concat());
+        let shown = support::stdout(&output);
+        assert!(output.status.success(), "{shown}");
+        shown
+            .lines()
+            .find(|l| l.starts_with("poll-every = "))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap_or_else(|| panic!("{shown}"))
+    };
+    assert_eq!(
+        poll_every(&["--demo", "--demo-api", "beta"]),
+        "poll-every = \"15s\" # default for the beta demo"
+    );
+    assert_eq!(
+        poll_every(&["--demo", "--demo-api", "beta", "--poll-every", "1h"]),
+        "poll-every = \"1h\" # flag"
+    );
+    assert_eq!(poll_every(&["--demo"]), "poll-every = \"5m\" # default");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -307,11 +307,17 @@ const BETA_DEMO_POLL_EVERY: std::time::Duration = std::time::Duration::from_secs
 /// `serve --demo --demo-api beta` with no `--poll-every` from any layer polls every
 /// [`BETA_DEMO_POLL_EVERY`] rather than the 5 minutes a real provider is asked at.
 fn beta_demo_polls_briskly(args: &mut ServeArgs, given: &clap::ArgMatches) {
-    let defaulted =
-        given.value_source("poll_every") == Some(clap::parser::ValueSource::DefaultValue);
-    if args.demo && args.demo_api == ApiGeneration::Beta && defaulted {
+    if polls_as_the_beta_demo(args, given) {
         args.poll_every = config::PollEvery(Some(BETA_DEMO_POLL_EVERY));
     }
+}
+
+/// Whether `--poll-every` is the beta demo's own default: the demo of the newer API with no
+/// `--poll-every` from any layer.
+fn polls_as_the_beta_demo(args: &ServeArgs, given: &clap::ArgMatches) -> bool {
+    let defaulted =
+        given.value_source("poll_every") == Some(clap::parser::ValueSource::DefaultValue);
+    args.demo && args.demo_api == ApiGeneration::Beta && defaulted
 }
 
 fn main() -> ExitCode {
@@ -408,6 +414,7 @@ fn default_db() -> anyhow::Result<PathBuf> {
 /// with its value and where it came from (TOML, so it can start a --config file).
 fn print_config(db: PathBuf, args: ServeArgs, layer: FileLayer) -> anyhow::Result<()> {
     use clap::CommandFactory;
+    let beta_demo = polls_as_the_beta_demo(&args, &layer.matches);
     serve_config(db.clone(), args)?;
     let mut command = Cli::command();
     command.build();
@@ -421,11 +428,19 @@ fn print_config(db: PathBuf, args: ServeArgs, layer: FileLayer) -> anyhow::Resul
         layer.path.as_deref(),
         &layer.from_file,
     ) {
-        let line = match (name.as_str(), value.as_str()) {
-            ("db", config::file::NOT_SET) => format!("db = {:?}", db.display().to_string()),
+        let source = source.to_string();
+        let (line, source) = match (name.as_str(), value.as_str()) {
+            ("db", config::file::NOT_SET) => {
+                (format!("db = {:?}", db.display().to_string()), source)
+            }
+            // What `serve` with these options polls at, not the default it replaces.
+            ("poll-every", _) if beta_demo => (
+                format!("poll-every = \"{}s\"", BETA_DEMO_POLL_EVERY.as_secs()),
+                "default for the beta demo".to_owned(),
+            ),
             // Commented out: the file stays TOML, and says the option exists.
-            (_, config::file::NOT_SET) => format!("# {name} ="),
-            _ => format!("{name} = {value}"),
+            (_, config::file::NOT_SET) => (format!("# {name} ="), source),
+            _ => (format!("{name} = {value}"), source),
         };
         writeln!(out, "{line:<48} # {source}")?;
     }

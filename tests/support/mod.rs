@@ -244,13 +244,30 @@ fn wait_with_timeout(child: &mut Child, limit: Duration) -> std::process::ExitSt
     }
 }
 
-/// A port that was free a moment ago, for a listener whose address must be known before it
-/// starts (the UI's public URL, registered with an identity provider).
+/// A port nobody listens on now on loopback, for a listener whose address must be known before
+/// it starts (the UI's public URL, registered with an identity provider). It is chosen below the
+/// kernel's ephemeral range: a port the kernel handed out (`bind` to port 0, or an outgoing
+/// connection's own end) may be handed out again before the process it is for binds it, while
+/// one below that range is taken only by a process that names it.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
+    const LOW: u16 = 20_000;
+    let high = ephemeral_low().max(LOW + 1_000);
+    loop {
+        let mut bytes = [0u8; 2];
+        getrandom::fill(&mut bytes).expect("random bytes");
+        let port = LOW + u16::from_le_bytes(bytes) % (high - LOW);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// Where the kernel's ephemeral ports start (32768 unless this machine says otherwise).
+fn ephemeral_low() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
 }
 
 /// A temporary folder with a database path inside it.

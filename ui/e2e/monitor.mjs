@@ -1,7 +1,7 @@
 // Shared by the e2e suite and the README screenshot: the real kyc-monitor binary on free ports
 // with a fresh database, and Debian's Chromium driven by playwright-core.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
@@ -14,14 +14,36 @@ function binary() {
   return path;
 }
 
-/** A port nobody listens on now, on 127.0.0.1. */
-export function freePort() {
+/** Where the kernel's ephemeral ports start: every `listen(0)` and every outgoing connection's
+ * own end is given one at or above it. */
+function ephemeralLow() {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+/** Whether `port` can be listened on now, on 127.0.0.1. */
+function canListen(port) {
   return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+/** A port nobody listens on now, on 127.0.0.1, below the ephemeral range (from 20000): a port
+ * the kernel handed out could be handed out again, to another listener or to a connection's own
+ * end, before the process it is for binds it; one below that range is taken by nobody but a
+ * process that names it. */
+export async function freePort() {
+  const low = 20000;
+  const high = Math.max(ephemeralLow(), low + 1000);
+  for (;;) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (await canListen(port)) return port;
+  }
 }
 
 /** `start(port)` on a port free now, and again on another if something bound that port between
