@@ -182,6 +182,16 @@ async fn forged_replayed_or_wrong_sign_ins_are_refused_and_nobody_is_signed_in()
             json!({"aud": OTHER_CLIENT_ID}),
             "issued for another application",
         ),
+        // An email the person may have set themselves names nobody for certain; nor does one
+        // that hides or reorders text.
+        (
+            json!({"claims": {"email_verified": false}}),
+            "is not verified",
+        ),
+        (
+            json!({"claims": {"email": "moc.elpmaxe@\u{202e}bob"}}),
+            "holds U+202E",
+        ),
     ] {
         let browser = Browser::new();
         let callback = browser.sign_in_until_callback(&team.ui, "alice").await;
@@ -220,7 +230,7 @@ async fn forged_replayed_or_wrong_sign_ins_are_refused_and_nobody_is_signed_in()
 
     // Each refusal is in the audit log, with why; the one sign-in that went through too.
     let db = team.monitor.db.clone();
-    let failed = support::eventually("six failed sign-ins audited", || {
+    let failed = support::eventually("eight failed sign-ins audited", || {
         let db = db.clone();
         async move {
             let output = support::cli(&db, &["audit", "export", "--format", "jsonl"]);
@@ -230,7 +240,7 @@ async fn forged_replayed_or_wrong_sign_ins_are_refused_and_nobody_is_signed_in()
                 .filter(|entry| entry["action"] == "sign-in-failed")
                 .collect();
             match failed.len() {
-                6 => Ok(failed),
+                8 => Ok(failed),
                 n => Err(format!("{n} so far")),
             }
         }
@@ -496,6 +506,20 @@ async fn identity_headers_sent_twice_are_refused() {
         .await;
     assert_eq!(joined.status, 401, "{}", joined.body);
     assert!(joined.body.contains("several values"), "{}", joined.body);
+    // Nor is an identity the log and cases could not show as it is: 20,000 characters, a tab.
+    for odd in ["d".repeat(20_000), "dana\t@example.com".to_owned()] {
+        let seen = browser
+            .see(
+                browser
+                    .client
+                    .get(&url)
+                    .header("X-Forwarded-Email", odd.as_str())
+                    .header("X-Forwarded-Groups", "staff"),
+            )
+            .await;
+        assert_eq!(seen.status, 401, "{}", seen.body);
+        assert!(seen.body.contains("too long or holds"), "{}", seen.body);
+    }
     for seen in [two_people, two_groups] {
         assert_eq!(seen.status, 401, "{}", seen.body);
         assert!(seen.body.contains("came more than once"), "{}", seen.body);

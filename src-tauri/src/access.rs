@@ -81,6 +81,47 @@ impl Actor {
     }
 }
 
+/// The longest identity a sign-in may carry, in characters (an email is at most 254).
+pub const MAX_IDENTITY: usize = 254;
+
+/// Why an identity from the sign-in (an email or subject from the identity provider, or the
+/// proxy's user header) names nobody the log, cases and sessions can hold, if it does not: it is
+/// empty, longer than [`MAX_IDENTITY`], or holds a control character or one that reorders or
+/// hides text (U+202E would show `gnp.exe` as "exe.png" in the Audit view and a case's assignee).
+pub fn identity_refusal(identity: &str) -> Option<String> {
+    let length = identity.chars().count();
+    if identity.trim().is_empty() {
+        return Some("the sign-in names nobody (its identity is empty)".to_owned());
+    }
+    if length > MAX_IDENTITY {
+        return Some(format!(
+            "the sign-in's identity is {length} characters long; at most {MAX_IDENTITY} are taken"
+        ));
+    }
+    identity.chars().find(|&c| hides_or_reorders(c)).map(|c| {
+        format!(
+            "the sign-in's identity holds U+{:04X}, a character that is not shown or that changes how the text around it is shown",
+            c as u32
+        )
+    })
+}
+
+/// Control characters, and the ones that reorder text (bidirectional controls and marks) or
+/// hide in it (zero-width ones, the soft hyphen, the byte order mark).
+fn hides_or_reorders(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00ad}'
+                | '\u{061c}'
+                | '\u{180e}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2060}'..='\u{206f}'
+                | '\u{feff}'
+        )
+}
+
 /// What an audit entry records (the contract's "Audit log"); its name is what the log and its
 /// exports show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
@@ -258,6 +299,33 @@ mod tests {
             .parse::<Role>()
             .unwrap_err()
             .contains("`root` is not a role"));
+    }
+
+    #[test]
+    fn an_identity_that_hides_or_reorders_text_names_nobody() {
+        for fine in [
+            "ann@example.com",
+            "auth0|5f1c",
+            "Zoë Ørsted",
+            "o'neil+kyc@example.com",
+        ] {
+            assert_eq!(identity_refusal(fine), None, "{fine}");
+        }
+        for (bad, said) in [
+            ("", "empty"),
+            ("  ", "empty"),
+            ("evil\u{202e}moc.elpmaxe@ann", "U+202E"),
+            ("ann\u{1b}[31m@example.com", "U+001B"),
+            ("ann\u{0}@example.com", "U+0000"),
+            ("ann\u{200b}@example.com", "U+200B"),
+        ] {
+            let refusal = identity_refusal(bad).unwrap_or_else(|| panic!("{bad:?} taken"));
+            assert!(refusal.contains(said), "{bad:?}: {refusal}");
+        }
+        assert!(identity_refusal(&"a".repeat(MAX_IDENTITY)).is_none());
+        assert!(identity_refusal(&"a".repeat(MAX_IDENTITY + 1))
+            .unwrap()
+            .contains("255 characters"));
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //   POST /__test/tamper {...}    the next token answer's ID token is signed again after a change:
 //                                {"aud": "other"} another audience, {"expired": true} an exp in
 //                                the past (both with the provider's own key), {"foreignKey": true}
-//                                signed by a key the provider never published, under its key id.
+//                                signed by a key the provider never published, under its key id,
+//                                {"claims": {...}} those claims set (an unverified email, say).
 import http from 'node:http';
 
 import Provider from 'oidc-provider';
@@ -76,6 +77,7 @@ async function resign(idToken, change) {
   const { kid } = jose.decodeProtectedHeader(idToken);
   const now = Math.floor(Date.now() / 1000);
   if (change.aud) claims.aud = change.aud;
+  Object.assign(claims, change.claims ?? {});
   if (change.expired) {
     claims.iat = now - 600;
     claims.exp = now - 300;

@@ -151,6 +151,11 @@ impl TeamAuth {
                 "the sign-in proxy did not say who is asking",
             ));
         }
+        if crate::access::identity_refusal(&user).is_some() {
+            return Err(Refusal::NotSignedIn(
+                "the sign-in proxy's user header is too long or holds a character that is not shown, so who is asking cannot be told",
+            ));
+        }
         let groups: Vec<String> = header_text(&proxy.groups_header)
             .split(',')
             .map(str::trim)

@@ -58,6 +58,10 @@ pub enum SignInError {
     WrongNonce,
     #[error("the ID token could not be verified ({0})")]
     Invalid(String),
+    #[error("the identity provider says the email {0:?} is not verified, so it cannot name who signed in; verify it at the provider, then sign in again")]
+    UnverifiedEmail(String),
+    #[error("{0}")]
+    BadIdentity(String),
 }
 
 impl SignInError {
@@ -74,6 +78,8 @@ impl SignInError {
             SignInError::WrongIssuer => "wrong-issuer",
             SignInError::WrongNonce => "wrong-nonce",
             SignInError::Invalid(_) => "invalid-token",
+            SignInError::UnverifiedEmail(_) => "unverified-email",
+            SignInError::BadIdentity(_) => "bad-identity",
         }
     }
 }
@@ -346,10 +352,19 @@ impl RelyingParty {
             checked => checked,
         }
         .map_err(refusal)?;
-        let user = claims
-            .email()
-            .map(|email| email.as_str().to_owned())
-            .unwrap_or_else(|| claims.subject().as_str().to_owned());
+        // An email names the person only when the provider vouches for it: one a person may set
+        // themselves would let them act, and be audited, as someone else. A provider that does
+        // not say (no `email_verified`) is taken at its word, as most that leave it out verify.
+        let user = match (claims.email(), claims.email_verified()) {
+            (Some(email), Some(false)) => {
+                return Err(SignInError::UnverifiedEmail(printable(email.as_str())))
+            }
+            (Some(email), _) => email.as_str().to_owned(),
+            (None, _) => claims.subject().as_str().to_owned(),
+        };
+        if let Some(refusal) = crate::access::identity_refusal(&user) {
+            return Err(SignInError::BadIdentity(refusal));
+        }
         let name = claims
             .name()
             .and_then(|name| name.get(None))
