@@ -438,6 +438,29 @@ async fn an_export_of_the_queue_is_audited_with_its_row_count_once_sent() {
     assert_eq!(monitor.terminate(), 0);
 }
 
+/// The newest `n` audit entries, once there are `n` in all: (action, target, outcome, detail).
+async fn entries(base: &str, token: &str, n: usize) -> Vec<[String; 4]> {
+    support::eventually("the entries audited", || async {
+        let page = audit_page(base, token, "").await;
+        let entries: Vec<[String; 4]> = page["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                ["action", "target", "outcome", "detail"].map(|k| e[k].as_str().unwrap().to_owned())
+            })
+            .collect();
+        match entries.len() {
+            len if len == n => Ok(entries),
+            len => Err(format!("{len} entries")),
+        }
+    })
+    .await
+}
+
+/// A replay and a resend are audited under the user the delivery sent names (an edited body
+/// may name another user than the original's), saying which delivery became which; a resend
+/// the monitor refused failed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replay_and_an_edited_resend_are_audited_each_for_what_it_was() {
     let scratch = Scratch::new();
@@ -458,32 +481,100 @@ async fn a_replay_and_an_edited_resend_are_audited_each_for_what_it_was() {
         replay(serde_json::json!({ "body": edited })).await.status,
         200
     );
-    let actions = support::eventually("both audited", || async {
-        let page = audit_page(&base, &token, "").await;
-        let actions: Vec<(String, String)> = page["entries"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| {
-                (
-                    e["action"].as_str().unwrap().to_owned(),
-                    e["target"].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect();
-        match actions.len() {
-            2 => Ok(actions),
-            n => Err(format!("{n} entries")),
-        }
-    })
-    .await;
+    let another = flat("someone_else", "REJECT", "CLOSED");
+    let answer = replay(serde_json::json!({ "body": another })).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.json()["externalId"], "someone_else");
+    let refused = replay(serde_json::json!({ "body": "{\"externalId\": 5}" })).await;
+    assert_eq!(refused.status, 200, "{}", refused.body);
+    assert_eq!(refused.json()["outcome"], "rejected");
+    let entries = entries(&base, &token, 4).await;
+    let row = |action: &str, target: &str, outcome: &str, detail: &str| {
+        [action, target, outcome, detail].map(str::to_owned)
+    };
     // Newest first.
     assert_eq!(
-        actions,
-        [
-            ("resend".to_owned(), "1".to_owned()),
-            ("replay".to_owned(), "1".to_owned())
-        ]
+        entries[1],
+        row(
+            "resend",
+            "someone_else",
+            "ok",
+            "delivery 1 sent again as delivery 4"
+        )
+    );
+    assert_eq!(
+        entries[2],
+        row(
+            "resend",
+            "replayed",
+            "ok",
+            "delivery 1 sent again as delivery 3"
+        )
+    );
+    assert_eq!(
+        entries[3],
+        row(
+            "replay",
+            "replayed",
+            "ok",
+            "delivery 1 sent again as delivery 2, a duplicate"
+        )
+    );
+    let [action, target, outcome, detail] = &entries[0];
+    assert_eq!([action, target, outcome], ["resend", "1", "failed"]);
+    assert!(
+        detail.starts_with("delivery 1 sent again as delivery 5, refused (HTTP 422): "),
+        "{detail}"
+    );
+    assert_eq!(monitor.terminate(), 0);
+}
+
+/// The inspector's page is audited with whose raw bodies it showed, and a case with its notes
+/// as a look at that user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inspector_and_a_case_are_audited_with_whose_data_they_showed() {
+    let scratch = Scratch::new();
+    let (monitor, base, token) = serve_with_ui(&scratch.db(), &[]);
+    for id in ["ann_1", "bob_2", "ann_1"] {
+        let sent = post(&monitor.webhook_url, flat(id, "REVIEW", "ON_HOLD")).await;
+        assert_eq!(sent.status, 200, "{}", sent.body);
+    }
+    assert_eq!(
+        ui_get(&base, &token, "/api/deliveries?limit=2")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        ui_get(&base, &token, "/api/deliveries?q=bob_2")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(ui_get(&base, &token, "/api/cases/ann_1").await.status, 200);
+    let entries = entries(&base, &token, 3).await;
+    let row = |action: &str, target: &str, detail: &str| {
+        [action, target, "ok", detail].map(str::to_owned)
+    };
+    assert_eq!(
+        entries[0],
+        row("user-viewed", "ann_1", "the case and its notes")
+    );
+    assert_eq!(
+        entries[1],
+        row(
+            "body-viewed",
+            "deliveries q=bob_2",
+            "delivery 2; users bob_2"
+        )
+    );
+    assert_eq!(
+        entries[2],
+        row(
+            "body-viewed",
+            "deliveries",
+            "2 deliveries, 2 to 3; users ann_1, bob_2"
+        )
     );
     assert_eq!(monitor.terminate(), 0);
 }

@@ -117,6 +117,7 @@ impl Monitor {
                     .ok_or_else(|| CoreError::NotFound(format!("no delivery {id}")))
             })
             .await?;
+        let external_id = named_user(body.as_bytes());
         let recorded = self
             .writer
             .record(ingest::replay_edited(&original, body.into_bytes()))
@@ -127,6 +128,7 @@ impl Monitor {
             http_status: recorded.http_status,
             error: recorded.error,
             replay_of: id,
+            external_id,
         })
     }
 
@@ -206,5 +208,13 @@ impl Monitor {
             delivery_id,
             destinations: count as i64,
         })
+    }
+}
+
+/// The user a body names, when it is a notification about one.
+pub(super) fn named_user(body: &[u8]) -> Option<String> {
+    match crate::kyc::parse_payload(body) {
+        Ok(crate::kyc::Payload::Event(event)) => Some(event.external_id),
+        _ => None,
     }
 }

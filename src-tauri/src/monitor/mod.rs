@@ -382,6 +382,7 @@ impl Monitor {
                     .ok_or_else(|| CoreError::NotFound(format!("no delivery {id}")))
             })
             .await?;
+        let external_id = original.body.as_deref().and_then(inspector::named_user);
         let recorded = self.writer.record(ingest::replay(&original)).await?;
         Ok(ReplayAnswer {
             delivery_id: recorded.delivery_id,
@@ -389,6 +390,7 @@ impl Monitor {
             http_status: recorded.http_status,
             error: recorded.error,
             replay_of: id,
+            external_id,
         })
     }
 }

@@ -27,11 +27,13 @@ use crate::alerts::{AlertsView, TestAlertAnswer, TestAlertRequest};
 use crate::provider::actions::{DemoStatus, ReconcileReport};
 use crate::provider::watch::{WatchAnswer, WatchRequest};
 
+mod dispatch;
 mod targets;
+pub use dispatch::dispatch;
 pub use targets::Audited;
 use targets::{
-    assign_target, case_target, deliveries_target, marker_target, note_target, pause_target,
-    watch_target,
+    assign_target, case_target, deliveries_answered, deliveries_target, marker_target, note_target,
+    pause_target, replay_answered, watch_target,
 };
 
 /// How an operation is reached over HTTP.
@@ -90,6 +92,11 @@ pub trait Operation: Send + Sync + 'static {
 
     /// The audit log's target for this call (empty where the operation is not audited).
     fn target(path: &Self::Path, input: &Self::Input) -> Audited;
+
+    /// The audit entry of a call that answered `output`: by default `audited` as it is, and
+    /// ok; an operation whose answer says more (the user a resend changed, a refusal inside an
+    /// answer) says it here.
+    fn answered(output: &Self::Output, audited: Audited) -> (AuditOutcome, Audited);
 
     fn run(
         monitor: Arc<Monitor>,
@@ -178,25 +185,28 @@ pub fn call<Op: Operation>(
     path: Op::Path,
     input: Op::Input,
 ) -> Running<Op::Output> {
-    let Audited {
-        action,
-        target,
-        detail,
-    } = Op::target(&path, &input);
+    let audited = Op::target(&path, &input);
     let run = async move {
-        let asked = if target.is_empty() {
+        let asked = if audited.target.is_empty() {
             Op::SPEC.name.to_owned()
         } else {
-            target.clone()
+            audited.target.clone()
         };
         check_role(&monitor, &caller, &Op::SPEC, asked)?;
         let result = Op::run(monitor.clone(), caller.clone(), path, input).await;
-        if let Some(action) = action.or(Op::SPEC.audit) {
-            let (outcome, detail) = match &result {
-                Ok(_) => (AuditOutcome::Ok, detail),
-                Err(error) => (AuditOutcome::Failed, error.to_string()),
+        if let Some(action) = audited.action.or(Op::SPEC.audit) {
+            let (outcome, audited) = match &result {
+                Ok(output) => Op::answered(output, audited),
+                Err(error) => (
+                    AuditOutcome::Failed,
+                    Audited {
+                        detail: error.to_string(),
+                        ..audited
+                    },
+                ),
             };
-            monitor.audit(caller.entry(action, target, outcome, detail));
+            let action = audited.action.unwrap_or(action);
+            monitor.audit(caller.entry(action, audited.target, outcome, audited.detail));
         }
         result
     };
@@ -213,75 +223,14 @@ pub fn call<Op: Operation>(
     }
 }
 
-/// Runs the operation called `name` with its path parameters and input as JSON (the desktop
-/// window's `operation` command), answering JSON.
-pub fn dispatch(
-    monitor: Arc<Monitor>,
-    caller: Caller,
-    name: &str,
-    path: serde_json::Value,
-    input: serde_json::Value,
-) -> Running<serde_json::Value> {
-    type Json = serde_json::Value;
-    type Runner = fn(Arc<Monitor>, Caller, Json, Json) -> Running<Json>;
-    struct Find<'a>(&'a str, Option<Runner>);
-    impl Visitor for Find<'_> {
-        fn visit<Op: Operation>(&mut self) {
-            if Op::SPEC.name == self.0 {
-                self.1 = Some(run_json::<Op>);
-            }
-        }
-    }
-    fn run_json<Op: Operation>(
-        monitor: Arc<Monitor>,
-        caller: Caller,
-        path: Json,
-        input: Json,
-    ) -> Running<Json> {
-        Box::pin(async move {
-            let path = from_json(path, "path")?;
-            let input = from_json(input, "input")?;
-            let answer = call::<Op>(monitor, caller, path, input).await?;
-            serde_json::to_value(answer).map_err(|error| {
-                CoreError::internal("the monitor could not write its answer", &error)
-            })
-        })
-    }
-    let mut find = Find(name, None);
-    visit_all(&mut find);
-    match find.1 {
-        Some(run) => run(monitor, caller, path, input),
-        None => {
-            let name = name.to_owned();
-            Box::pin(async move {
-                Err(CoreError::NotFound(format!(
-                    "there is no operation `{name}`"
-                )))
-            })
-        }
-    }
-}
-
-fn from_json<T: DeserializeOwned>(value: serde_json::Value, part: &str) -> Result<T, CoreError> {
-    let value = if value.is_null() {
-        serde_json::json!({})
-    } else {
-        value
-    };
-    serde_json::from_value(value).map_err(|error| {
-        CoreError::Invalid(format!(
-            "the request is not what this operation takes: its {part} has {error}"
-        ))
-    })
-}
-
-/// Declares each operation: `name: METHOD "path", least role, access, audit?,
+/// Declares each operation: `name: METHOD "path", least role, access, audit?, answered?,
 /// |monitor, caller, path: Path, input: Input| -> Output { the call }`.
 macro_rules! operations {
     ($(
         $(#[doc = $doc:literal])*
         $name:ident: $method:ident $route:literal, $least:ident, $access:ident,
         audit($($action:ident |$tp:pat_param, $ti:pat_param| $target:expr)?),
+        $(answered(|$ao:pat_param, $aa:pat_param| $answered:expr),)?
         |$monitor:ident, $caller:ident, $path:ident: $path_type:ty, $input:ident: $input_type:ty|
             -> $output:ty $body:block
     )*) => {
@@ -311,6 +260,13 @@ macro_rules! operations {
                     $( let $tp = path; let $ti = input; return Audited::from($target); )?
                     #[allow(unreachable_code)]
                     Audited::from(String::new())
+                }
+
+                #[allow(unused_variables)]
+                fn answered(output: &$output, audited: Audited) -> (AuditOutcome, Audited) {
+                    $( let $ao = output; let $aa = audited; return $answered; )?
+                    #[allow(unreachable_code)]
+                    (AuditOutcome::Ok, audited)
                 }
 
                 fn run(
@@ -371,6 +327,7 @@ operations! {
     /// The inspector: every request to the webhook, newest first, with raw headers and bodies.
     deliveries: Get "/api/deliveries", Compliance, Read,
     audit(BodyViewed |_, query| deliveries_target(query)),
+    answered(|page, audited| deliveries_answered(page, audited)),
     |monitor, _caller, _path: NoPath, query: DeliveriesQuery| -> DeliveriesPage {
         monitor.deliveries(query).await
     }
@@ -381,6 +338,7 @@ operations! {
         Some(_) => (AuditAction::Resend, path.id.to_string()),
         None => (AuditAction::Replay, path.id.to_string()),
     }),
+    answered(|answer, audited| replay_answered(answer, audited)),
     |monitor, _caller, path: IdPath, request: ReplayRequest| -> ReplayAnswer {
         monitor.replay_with(path.id, request).await
     }
@@ -422,7 +380,8 @@ operations! {
     }
 
     /// A user's case: assignee, marker, SLA clock and notes.
-    case: Get "/api/cases/{externalId}", Compliance, Read, audit(),
+    case: Get "/api/cases/{externalId}", Compliance, Read,
+    audit(UserViewed |path, _| Audited::viewed(path, "the case and its notes")),
     |monitor, _caller, path: UserPath, _input: NoInput| -> CaseView {
         monitor.case(path.external_id).await
     }

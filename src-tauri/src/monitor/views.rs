@@ -311,6 +311,9 @@ pub struct ReplayAnswer {
     pub http_status: u16,
     pub error: Option<String>,
     pub replay_of: i64,
+    /// The user the delivery sent names (an edited body may name another than the original);
+    /// none for a validation request or a body that is not a notification.
+    pub external_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]

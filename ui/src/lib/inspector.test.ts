@@ -37,7 +37,7 @@ describe('the inspector', () => {
 
   it('explains a duplicate replay in words', () => {
     expect(explainOutcome('duplicate', 200, null)).toMatch(/^duplicate: the user's latest state is the same.*nothing moved/);
-    expect(replayText({ deliveryId: 9, outcome: 'duplicate', httpStatus: 200, error: null, replayOf: 7 }, false)).toMatch(
+    expect(replayText({ deliveryId: 9, outcome: 'duplicate', httpStatus: 200, error: null, replayOf: 7, externalId: 'user_7' }, false)).toMatch(
       /^Replayed as #9: duplicate \(200\)\. Duplicate: /,
     );
     expect(explainOutcome('rejected', 422, 'externalId is null')).toContain('refused with 422: externalId is null');

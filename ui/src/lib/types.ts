@@ -278,7 +278,12 @@ export type DeliveriesPage = { deliveries: Array<Delivery>,
  */
 counted: Array<CountedRefusals>, };
 
-export type ReplayAnswer = { deliveryId: number, outcome: Outcome, httpStatus: number, error: string | null, replayOf: number, };
+export type ReplayAnswer = { deliveryId: number, outcome: Outcome, httpStatus: number, error: string | null, replayOf: number, 
+/**
+ * The user the delivery sent names (an edited body may name another than the original);
+ * none for a validation request or a body that is not a notification.
+ */
+externalId: string | null, };
 
 export type ReplayRequest = { body?: string, };
 

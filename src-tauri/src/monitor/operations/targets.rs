@@ -1,9 +1,12 @@
 //! What the audit log records as the target (and detail) of an operation's call.
 
 use super::{IdPath, PauseInput, UserPath};
-use crate::access::AuditAction;
-use crate::monitor::{AssignInput, DeliveriesQuery, MarkInput, NoteInput};
+use crate::access::{AuditAction, AuditOutcome};
+use crate::monitor::{
+    AssignInput, DeliveriesPage, DeliveriesQuery, MarkInput, NoteInput, ReplayAnswer,
+};
 use crate::provider::watch::WatchRequest;
+use crate::store::Outcome;
 
 /// What an audited call records: its target, and the action when a call's input makes it
 /// another than the declaration's (a replay with an edited body is a resend).
@@ -12,6 +15,17 @@ pub struct Audited {
     pub target: String,
     /// What the entry says of a call that went well.
     pub detail: String,
+}
+
+impl Audited {
+    /// A look at one user's data beyond their page (`what`: the case and its notes).
+    pub(super) fn viewed(path: &UserPath, what: &str) -> Audited {
+        Audited {
+            action: None,
+            target: path.external_id.clone(),
+            detail: what.to_owned(),
+        }
+    }
 }
 
 impl From<String> for Audited {
@@ -46,6 +60,73 @@ pub(super) fn deliveries_target(query: &DeliveriesQuery) -> String {
         }
     }
     target
+}
+
+/// The inspector's page as the audit log names it: whose raw bodies were shown, so a search of
+/// the log by user or delivery finds the look. At most this many users are named.
+pub(super) fn deliveries_answered(
+    page: &DeliveriesPage,
+    audited: Audited,
+) -> (AuditOutcome, Audited) {
+    const NAMED: usize = 20;
+    let mut users: Vec<&str> = Vec::new();
+    for delivery in &page.deliveries {
+        if let Some(user) = delivery.external_id.as_deref() {
+            if !users.contains(&user) {
+                users.push(user);
+            }
+        }
+    }
+    let ids = match (page.deliveries.last(), page.deliveries.first()) {
+        (Some(oldest), Some(newest)) if oldest.id == newest.id => format!("delivery {}", newest.id),
+        (Some(oldest), Some(newest)) => format!(
+            "{} deliveries, {} to {}",
+            page.deliveries.len(),
+            oldest.id.min(newest.id),
+            oldest.id.max(newest.id)
+        ),
+        _ => "no deliveries".to_owned(),
+    };
+    let named = match users.len() {
+        0 => String::new(),
+        n if n <= NAMED => format!("; users {}", users.join(", ")),
+        n => format!(
+            "; users {} and {} more",
+            users[..NAMED].join(", "),
+            n - NAMED
+        ),
+    };
+    let detail = format!("{ids}{named}");
+    (AuditOutcome::Ok, Audited { detail, ..audited })
+}
+
+/// A replay or resend as the audit log names it: the user the delivery sent named (an edited
+/// body may name another than the original's), which delivery it came from and what it became;
+/// one the monitor refused (an edited body that is not a notification) failed.
+pub(super) fn replay_answered(answer: &ReplayAnswer, audited: Audited) -> (AuditOutcome, Audited) {
+    let sent = format!(
+        "delivery {} sent again as delivery {}",
+        answer.replay_of, answer.delivery_id
+    );
+    let target = answer.external_id.clone().unwrap_or(audited.target);
+    let (outcome, detail) = match answer.outcome {
+        Outcome::Rejected => (
+            AuditOutcome::Failed,
+            format!(
+                "{sent}, refused (HTTP {}): {}",
+                answer.http_status,
+                answer.error.as_deref().unwrap_or("no reason given")
+            ),
+        ),
+        Outcome::Duplicate => (AuditOutcome::Ok, format!("{sent}, a duplicate")),
+        Outcome::Accepted | Outcome::Ping => (AuditOutcome::Ok, sent),
+    };
+    let audited = Audited {
+        target,
+        detail,
+        ..audited
+    };
+    (outcome, audited)
 }
 
 /// The ids watched, as the audit log names them: the first few and how many in all.
