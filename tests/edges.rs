@@ -47,6 +47,9 @@ impl Reply {
 struct Seen {
     body: String,
     webhook_id: String,
+    /// The request's query and `Authorization` header (credentials from the destination's URL).
+    query: String,
+    authorization: String,
 }
 
 type Script = dyn Fn(&str, usize) -> Reply + Send + Sync;
@@ -65,7 +68,7 @@ impl Backend {
         let seen = Arc::new(Mutex::new(Vec::<Seen>::new()));
         let release = Arc::new(Notify::new());
         let (log, released) = (seen.clone(), release.clone());
-        let handler = move |headers: HeaderMap, body: Bytes| {
+        let handler = move |uri: axum::http::Uri, headers: HeaderMap, body: Bytes| {
             let (log, released, script) = (log.clone(), released.clone(), script.clone());
             async move {
                 let body = String::from_utf8_lossy(&body).into_owned();
@@ -76,6 +79,12 @@ impl Backend {
                         body: body.clone(),
                         webhook_id: headers
                             .get("webhook-id")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_owned(),
+                        query: uri.query().unwrap_or_default().to_owned(),
+                        authorization: headers
+                            .get("authorization")
                             .and_then(|v| v.to_str().ok())
                             .unwrap_or_default()
                             .to_owned(),
@@ -1118,13 +1127,44 @@ fn a_database_path_that_is_a_fifo_is_refused_at_once() {
     );
 }
 
+/// Whether `secret` is in the database's files (the main file and its WAL), as bytes, once
+/// the WAL is checkpointed into the main file (as the monitor does within seconds).
+fn in_database_files(db: &std::path::Path, secret: &str) -> bool {
+    rusqlite::Connection::open(db)
+        .unwrap()
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    ["", "-wal"].iter().any(|suffix| {
+        let mut path = db.as_os_str().to_owned();
+        path.push(suffix);
+        std::fs::read(path)
+            .map(|bytes| bytes.windows(secret.len()).any(|w| w == secret.as_bytes()))
+            .unwrap_or(false)
+    })
+}
+
+/// A destination's credentials go to the backend and nowhere else: not to the UI, the log or
+/// the database (nor so its backups), even one an earlier version kept whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn credentials_in_a_destination_never_reach_the_ui_or_the_log() {
+async fn credentials_in_a_destination_never_reach_the_ui_the_log_or_the_database() {
     let scratch = Scratch::new();
+    let backend = Backend::start(|_, _| Reply::ok()).await;
     let destination = format!(
-        "http://fwduser:fwdpass@127.0.0.1:{}/hook?api_key=SECRET123",
-        free_port()
+        "{}?api_key=SECRET123",
+        backend.url.replace("http://", "http://fwduser:fwdpass@")
     );
+    // A database where an earlier version kept this destination whole.
+    let first = Monitor::start(&scratch.db(), &[]);
+    assert_eq!(first.terminate(), 0);
+    rusqlite::Connection::open(scratch.db())
+        .unwrap()
+        .execute(
+            "INSERT INTO destinations (url, active, added_at) VALUES (?1, 0, 0)",
+            [&destination],
+        )
+        .unwrap();
+    assert!(in_database_files(&scratch.db(), "SECRET123"));
+
     let log = scratch.db().with_file_name("serve.log");
     let mut command = Command::new(BIN);
     command
@@ -1144,8 +1184,19 @@ async fn credentials_in_a_destination_never_reach_the_ui_or_the_log() {
         200
     );
     let id = newest_delivery(&base, &token).await;
-    let state = forward_state(&base, &token, id, |s| s["attempts"].as_i64() >= Some(1)).await;
+    let seen = backend
+        .wait_until("the delivery", |seen| !seen.is_empty())
+        .await;
+    // fwduser:fwdpass, as HTTP Basic credentials.
+    assert_eq!(seen[0].authorization, "Basic ZndkdXNlcjpmd2RwYXNz");
+    assert_eq!(seen[0].query, "api_key=SECRET123");
+    let state = forward_state(&base, &token, id, |s| s["state"] == "delivered").await;
     let destinations = api_get(&base, &token, "/api/destinations").await;
+    assert_eq!(
+        destinations["destinations"].as_array().map(Vec::len),
+        Some(1),
+        "the destination kept before is the same one: {destinations}"
+    );
     monitor.terminate();
     let log = std::fs::read_to_string(&log).unwrap();
     assert!(
@@ -1161,5 +1212,38 @@ async fn credentials_in_a_destination_never_reach_the_ui_or_the_log() {
     assert!(
         destinations.to_string().contains("api_key=***"),
         "{destinations}"
+    );
+    for secret in ["fwdpass", "SECRET123"] {
+        assert!(
+            !in_database_files(&scratch.db(), secret),
+            "{secret} in the database"
+        );
+    }
+
+    // Two destinations that differ only in their credentials would be one: refused at start.
+    let twin = destination.replace("SECRET123", "OTHER456");
+    let output = cli(
+        &scratch.db(),
+        &[
+            "serve",
+            "--ui-listen",
+            "off",
+            "--listen",
+            "127.0.0.1:0",
+            "--forward-to",
+            &destination,
+            "--forward-to",
+            &twin,
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("given twice with different credentials"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("SECRET123") && !said.contains("OTHER456"),
+        "{said}"
     );
 }

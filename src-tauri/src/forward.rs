@@ -355,9 +355,9 @@ fn reaches(bound: IpAddr, ip: IpAddr) -> bool {
     ip == bound || (ip.is_loopback() && bound.is_loopback())
 }
 
-/// A destination's URL as it may be shown or logged: credentials in it (`user:password@`, the
-/// query's values, such as `?api_key=...`) replaced by `***`. The database keeps it whole: the
-/// forwarder needs it.
+/// A destination's URL as it may be shown, logged or stored: credentials in it
+/// (`user:password@`, the query's values, such as `?api_key=...`) replaced by `***`. The
+/// database keeps a destination so; the whole URL lives only in the running monitor's memory.
 pub fn shown_url(url: &str) -> String {
     let Ok(mut parsed) = reqwest::Url::parse(url) else {
         return "(not a URL)".to_owned();

@@ -534,7 +534,8 @@ fn run_serve(db: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let server = Server::bind(config).await.map_err(|error| match error {
             // A mistake in how it was called, like any other usage error: exit 2.
-            error @ serve::ServeError::ForwardsToItself { .. } => {
+            error @ (serve::ServeError::ForwardsToItself { .. }
+            | serve::ServeError::TwinDestinations(_)) => {
                 anyhow::Error::new(UsageError(error.to_string()))
             }
             error => error.into(),

@@ -98,6 +98,8 @@ pub enum ServeError {
     MetricsNotLoopback(SocketAddr),
     #[error("--forward-to {url} is this monitor's own webhook ({listener}): every delivery would be forwarded back to itself without end; forward to your backend's URL instead")]
     ForwardsToItself { url: String, listener: String },
+    #[error("--forward-to {0} is given twice with different credentials: the monitor keeps a destination by its URL without them, so give each destination once")]
+    TwinDestinations(String),
     #[error("{0}")]
     Team(crate::auth::SetupError),
     #[error("a listener failed: {0}")]
@@ -119,6 +121,7 @@ impl From<OpenError> for ServeError {
             OpenError::ForwardsToItself { url, listener } => {
                 ServeError::ForwardsToItself { url, listener }
             }
+            OpenError::TwinDestinations(url) => ServeError::TwinDestinations(url),
             OpenError::Listener(error) => ServeError::Listener(error),
             OpenError::Alerts(error) => ServeError::Alerts(error),
         }

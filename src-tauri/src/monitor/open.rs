@@ -98,6 +98,8 @@ pub enum OpenError {
     },
     #[error("--forward-to {url} is this monitor's own webhook ({listener}): every delivery would be forwarded back to itself without end; forward to your backend's URL instead")]
     ForwardsToItself { url: String, listener: String },
+    #[error("--forward-to {0} is given twice with different credentials: the monitor keeps a destination by its URL without them, so give each destination once")]
+    TwinDestinations(String),
     #[error("a listener failed: {0}")]
     Listener(std::io::Error),
     #[error("{0}")]
@@ -150,13 +152,20 @@ impl Monitor {
         if let (Some(outbound), Some(local_addr)) = (&config.outbound, local_addr) {
             refuse_forwarding_to_itself(&outbound.forward_to, local_addr, &config.tunnel).await?;
         }
+        if let Some(outbound) = &config.outbound {
+            refuse_twins(&outbound.forward_to)?;
+        }
         let (writer, destinations) = {
             let (store, urls) = (
                 store.clone(),
                 config.outbound.as_ref().map(|o| o.forward_to.clone()),
             );
             crate::blocking::off_worker(move || match urls {
-                Some(urls) => store.start_writer_forwarding_to(&urls, crate::time::now_millis()),
+                Some(urls) => store.start_writer_forwarding_to(
+                    &urls,
+                    crate::forward::shown_url,
+                    crate::time::now_millis(),
+                ),
                 None => Ok((store.start_writer()?, Vec::new())),
             })
             .await?
@@ -350,4 +359,17 @@ async fn refuse_forwarding_to_itself(
         }
     })
     .await
+}
+
+/// Two destinations that differ only in their credentials would be one in the database, which
+/// keeps each without them.
+fn refuse_twins(urls: &[String]) -> Result<(), OpenError> {
+    let mut seen = std::collections::HashSet::new();
+    for url in urls {
+        let shown = crate::forward::shown_url(url);
+        if !seen.insert(shown.clone()) {
+            return Err(OpenError::TwinDestinations(shown));
+        }
+    }
+    Ok(())
 }

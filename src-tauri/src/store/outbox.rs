@@ -92,32 +92,81 @@ pub(super) fn forwarding(conn: &Connection) -> rusqlite::Result<bool> {
 /// accepted from now on), ones no longer given stop receiving new deliveries (their pending
 /// ones are still worked off only if given again). Runs on the writer's connection before it
 /// projects anything (see `Store::start_writer_forwarding_to`).
+///
+/// A destination is kept by `kept(url)`, its URL without the credentials in it: a password or
+/// token never reaches the database (nor its backups); the whole URL lives in this run's
+/// memory, from its configuration, and the destinations returned carry it.
 fn set_destinations(
     tx: &Transaction,
     urls: &[String],
+    kept: fn(&str) -> String,
     now: i64,
 ) -> rusqlite::Result<Vec<Destination>> {
+    forget_credentials(tx, kept)?;
     tx.execute("UPDATE destinations SET active = 0", [])?;
     for url in urls {
         tx.execute(
             "INSERT INTO destinations (url, active, added_at) VALUES (?1, 1, ?2)
              ON CONFLICT (url) DO UPDATE SET active = 1",
-            params![url, now],
+            params![kept(url), now],
         )?;
     }
-    active_destinations(tx)
+    let mut destinations = active_destinations(tx)?;
+    for destination in &mut destinations {
+        if let Some(url) = urls.iter().find(|url| kept(url) == destination.url) {
+            destination.url = url.clone();
+        }
+    }
+    Ok(destinations)
+}
+
+/// Destinations an earlier version kept whole, credentials and all, are kept as `kept` makes
+/// them; one that would then be another's twin gets its id after it (`(#3)`), so both stay.
+fn forget_credentials(tx: &Transaction, kept: fn(&str) -> String) -> rusqlite::Result<()> {
+    let stored: Vec<(i64, String)> = tx
+        .prepare("SELECT id, url FROM destinations")?
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let whole: Vec<(i64, String)> = stored
+        .into_iter()
+        .filter(|(_, url)| kept(url) != *url)
+        .collect();
+    if whole.is_empty() {
+        return Ok(());
+    }
+    // The old text overwritten with zeros, not left in the page's free space.
+    tx.pragma_update(None, "secure_delete", true)?;
+    for (id, url) in whole {
+        let without = kept(&url);
+        let taken: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM destinations WHERE url = ?1)",
+            [&without],
+            |row| row.get(0),
+        )?;
+        let without = match taken {
+            true => format!("{without} (#{id})"),
+            false => without,
+        };
+        tx.execute(
+            "UPDATE destinations SET url = ?1 WHERE id = ?2",
+            params![without, id],
+        )?;
+    }
+    tx.pragma_update(None, "secure_delete", false)
 }
 
 impl Store {
     /// Starts the writer with `urls` as this run's forwarding destinations, set before the
-    /// projector puts anything in an outbox; returns them with their ids.
+    /// projector puts anything in an outbox; returns them with their ids. The database keeps
+    /// each as `kept(url)` makes it (without its credentials; see `set_destinations`).
     pub fn start_writer_forwarding_to(
         &self,
         urls: &[String],
+        kept: fn(&str) -> String,
         now: i64,
     ) -> Result<(Writer, Vec<Destination>), StoreError> {
         let urls = urls.to_vec();
-        self.start_writer_with(move |tx| set_destinations(tx, &urls, now))
+        self.start_writer_with(move |tx| set_destinations(tx, &urls, kept, now))
     }
 }
 
