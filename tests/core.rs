@@ -16,13 +16,23 @@ async fn open(scratch: &Scratch) -> Result<std::sync::Arc<Monitor>, OpenError> {
 async fn a_second_monitor_on_one_database_is_refused_until_the_first_closes() {
     let scratch = Scratch::new();
     let first = open(&scratch).await.unwrap();
-    match open(&scratch).await {
-        Err(OpenError::Store(error @ StoreError::InUse { .. })) => assert!(
-            error.to_string().contains("is already running on"),
-            "{error}"
-        ),
-        Err(other) => panic!("refused for another reason: {other}"),
-        Ok(_) => panic!("a second monitor opened the database"),
+    // The same file by another name: a symbolic link, and a path through `..`.
+    let link = scratch.dir.path().join("alias.db");
+    std::os::unix::fs::symlink(scratch.db(), &link).unwrap();
+    let folder = scratch.dir.path();
+    let around = folder
+        .join("..")
+        .join(folder.file_name().unwrap())
+        .join(scratch.db().file_name().unwrap());
+    for db in [scratch.db(), link, around] {
+        match Monitor::open(MonitorConfig::for_command(db.clone())).await {
+            Err(OpenError::Store(error @ StoreError::InUse { .. })) => assert!(
+                error.to_string().contains("is already running on"),
+                "{error}"
+            ),
+            Err(other) => panic!("{db:?} refused for another reason: {other}"),
+            Ok(_) => panic!("a second monitor opened the database as {db:?}"),
+        }
     }
     first.close().await;
     let again = open(&scratch).await.expect("the claim goes with close");

@@ -30,6 +30,21 @@ pub(super) fn path_beside(db: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(path)
 }
 
+/// The lock file `<db><suffix>` of the database file `db` however it was named: a symbolic
+/// link, `..` or another spelling of the same file gets the same lock (a second monitor on one
+/// file is refused whatever path it was given). Only the folder is resolved when the database
+/// does not exist yet.
+pub(super) fn lock_beside(db: &Path, suffix: &str) -> PathBuf {
+    let real = std::fs::canonicalize(db).ok().or_else(|| {
+        let folder = match db.parent() {
+            Some(folder) if !folder.as_os_str().is_empty() => folder,
+            _ => Path::new("."),
+        };
+        Some(std::fs::canonicalize(folder).ok()?.join(db.file_name()?))
+    });
+    path_beside(real.as_deref().unwrap_or(db), suffix)
+}
+
 /// Takes the lock in `path` (creating the file) without waiting, and writes this process's pid
 /// in it for whoever finds it taken.
 pub(super) fn try_claim(path: &Path) -> std::io::Result<Claim> {

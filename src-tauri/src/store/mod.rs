@@ -299,7 +299,7 @@ impl Store {
 
 /// Claims the database at `db` for its one monitor.
 fn claim_monitor_of(db: &Path) -> Result<FileLock, StoreError> {
-    let path = lock::path_beside(db, "-lock");
+    let path = lock::lock_beside(db, "-lock");
     match lock::try_claim(&path).map_err(|source| StoreError::Lock { path, source })? {
         lock::Claim::Held(held) => Ok(held),
         lock::Claim::Taken { pid } => Err(StoreError::InUse {
@@ -311,7 +311,7 @@ fn claim_monitor_of(db: &Path) -> Result<FileLock, StoreError> {
 
 /// Held by a running rebuild, so that no one else takes its tables for leftovers.
 fn claim_rebuild(db: &Path) -> Result<lock::Claim, StoreError> {
-    let path = lock::path_beside(db, "-rebuild-lock");
+    let path = lock::lock_beside(db, "-rebuild-lock");
     lock::try_claim(&path).map_err(|source| StoreError::Lock { path, source })
 }
 
