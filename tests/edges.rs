@@ -860,6 +860,16 @@ async fn backups_go_only_into_the_backup_folder() {
     std::fs::create_dir_all(&folder).unwrap();
     std::fs::create_dir_all(&outside).unwrap();
     std::os::unix::fs::symlink(&outside, folder.join("escape")).unwrap();
+    // Beside the database, the private folders of two earlier backups: one killed midway (its
+    // temporary copy unlocked), one still copying (its copy locked, here by this test).
+    let killed = root.join(".kyc-monitor-backup-killed");
+    let running = root.join(".kyc-monitor-backup-running");
+    for staging in [&killed, &running] {
+        std::fs::create_dir(staging).unwrap();
+        std::fs::write(staging.join(".old.db.42.partial"), vec![7u8; 1 << 20]).unwrap();
+    }
+    let held = std::fs::File::open(running.join(".old.db.42.partial")).unwrap();
+    held.lock().unwrap();
     let (_monitor, base, token) =
         serve_with_ui(&scratch.db(), &["--backup-dir", folder.to_str().unwrap()]);
     let backup = |path: std::path::PathBuf| {
@@ -895,6 +905,12 @@ async fn backups_go_only_into_the_backup_folder() {
     let answer = backup(folder.join("good.db")).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert!(folder.join("good.db").is_file());
+    assert!(!killed.exists(), "what the killed backup left is removed");
+    assert!(
+        running.join(".old.db.42.partial").is_file(),
+        "a running one's is not"
+    );
+    drop(held);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -11,6 +11,58 @@ use std::path::{Component, Path, PathBuf};
 use crate::monitor::CoreError;
 use crate::store::BackupError;
 
+const PRIVATE_PREFIX: &str = ".kyc-monitor-backup-";
+
+/// How old a private folder with no copy in progress must be to count as abandoned: one killed
+/// before its copy began, or after the copy was finished but before it was moved out.
+const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes the private folders beside the database that killed backups left: one holding a
+/// temporary copy (`*.partial`) that nobody holds locked (a running backup locks its copy), or
+/// one with no copy in progress, untouched for an hour. Never one a running backup uses.
+fn remove_abandoned(beside: &Path) {
+    let Ok(entries) = std::fs::read_dir(beside) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let named = entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(PRIVATE_PREFIX);
+        if !named || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let folder = entry.path();
+        let Ok(inside) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        let partials: Vec<PathBuf> = inside
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.to_string_lossy().ends_with(".partial"))
+            .collect();
+        let in_use = partials
+            .iter()
+            .any(|partial| std::fs::File::open(partial).is_ok_and(|file| file.try_lock().is_err()));
+        let stale = || {
+            entry
+                .metadata()
+                .and_then(|meta| meta.modified())
+                .is_ok_and(|at| at.elapsed().is_ok_and(|age| age > ABANDONED_AFTER))
+        };
+        if !in_use && (!partials.is_empty() || stale()) {
+            match std::fs::remove_dir_all(&folder) {
+                Ok(()) => {
+                    tracing::info!(folder = %folder.display(), "removed what an interrupted backup left")
+                }
+                Err(error) => {
+                    tracing::warn!(folder = %folder.display(), %error, "cannot remove what an interrupted backup left")
+                }
+            }
+        }
+    }
+}
+
 /// The folder a backup goes into, held open, and the new file's name in it.
 pub struct HeldFolder {
     #[cfg(target_os = "linux")]
@@ -86,13 +138,16 @@ impl HeldFolder {
     }
 
     /// A folder only this process uses, beside the database `db`, for the copy to be made in.
+    /// What killed backups left in such folders (a copy as large as the database) is removed
+    /// first.
     pub fn private_folder(&self, db: &Path) -> Result<tempfile::TempDir, CoreError> {
         let beside = db
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
+        remove_abandoned(beside);
         tempfile::Builder::new()
-            .prefix(".kyc-monitor-backup-")
+            .prefix(PRIVATE_PREFIX)
             .tempdir_in(beside)
             .map_err(|error| {
                 CoreError::internal(
