@@ -602,3 +602,46 @@ async fn a_user_the_provider_refuses_never_stops_a_poll() {
     assert_eq!(second.terminate(), 0);
     emulator.stop().await;
 }
+
+/// A poll cut short because the provider is gone is said in the log (a server's operator
+/// watches the log, not the strip), with when the next one is; the strip says it too.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_poll_cut_short_is_said_in_the_log() {
+    let scratch = Scratch::new();
+    let db = scratch.db();
+    let (emulator, key_path) = beta_emulator(&scratch).await;
+    let mut first = Monitor::start_with_ui(&db, &["--poll-every", "off"]);
+    let _ = first.ui();
+    watch_all(&db, &["gone_1".to_owned()]);
+    register(&db, &first, &emulator, &key_path);
+    assert_eq!(first.terminate(), 0);
+    emulator.stop().await;
+
+    let mut command = std::process::Command::new(support::BIN);
+    command
+        .env("RUST_LOG", "warn")
+        .stderr(std::process::Stdio::piped());
+    let mut second = Monitor::start_with(&db, true, &["--poll-every", "1h"], &mut command);
+    let (base, token) = second.ui();
+    let poll = eventually("a failed poll in /api/work", || async {
+        let poll = work_of(&base, &token, "poll").await;
+        match poll {
+            Some(poll) if poll["state"] == "failed" => Ok(poll),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    assert!(
+        poll["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("stopped after 0 users: "),
+        "{poll}"
+    );
+    let log = second.killed_log();
+    assert!(
+        log.contains("polling was cut short: stopped after 0 users: ")
+            && log.contains("the next poll, in 1h, goes on from there"),
+        "{log}"
+    );
+}

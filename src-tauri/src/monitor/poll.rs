@@ -170,19 +170,26 @@ impl Poller {
         };
         let cut_short = outcome.is_err();
         let next_at = crate::time::now_millis() + every.as_millis() as i64;
-        slot.finish_until(
-            outcome.map(|()| {
-                let mut said = format!("{} asked, {learned} learned", users(asked));
-                if unknown > 0 {
-                    said.push_str(&format!(", {unknown} unknown to the provider"));
-                }
-                if refused > 0 {
-                    said.push_str(&format!(", {refused} refused by it (the log says why)"));
-                }
-                said
-            }),
-            Some(next_at),
-        );
+        let outcome = outcome.map(|()| {
+            let mut said = format!("{} asked, {learned} learned", users(asked));
+            if unknown > 0 {
+                said.push_str(&format!(", {unknown} unknown to the provider"));
+            }
+            if refused > 0 {
+                said.push_str(&format!(", {refused} refused by it (the log says why)"));
+            }
+            said
+        });
+        // In the log too: on a server nobody watches the strip, and a provider that is down or
+        // refuses the monitor's credentials must be seen where the service is looked after.
+        match &outcome {
+            Ok(said) => tracing::info!("polling: {said}"),
+            Err(why) => tracing::warn!(
+                "polling was cut short: {why}; the next poll, in {}, goes on from there",
+                crate::alerts::shown_duration(every)
+            ),
+        }
+        slot.finish_until(outcome, Some(next_at));
         // Cut short, the next poll goes on after the last user asked (or from where this one
         // started, when it asked nobody).
         match cut_short {
