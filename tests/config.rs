@@ -35,6 +35,7 @@ fn config(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
 fn line<'a>(stdout: &'a str, name: &str) -> (&'a str, &'a str) {
     let line = stdout
         .lines()
+        .map(|line| line.strip_prefix("# ").unwrap_or(line))
         .find(|line| line.starts_with(&format!("{name} =")))
         .unwrap_or_else(|| panic!("no line for {name} in:\n{stdout}"));
     let (setting, source) = line.split_once(" # ").unwrap();
@@ -283,7 +284,7 @@ fn the_oidc_client_secret_is_taken_from_the_environment_and_never_shown() {
     assert!(!shown.contains(secret) && !said.contains(secret));
     let line = shown
         .lines()
-        .find(|line| line.starts_with("oidc-client-secret ="))
+        .find(|line| line.starts_with("# oidc-client-secret ="))
         .expect("the secret's line");
     assert!(
         line.contains("(set, not shown)") && line.contains("KYC_MONITOR_OIDC_CLIENT_SECRET"),
@@ -329,4 +330,40 @@ fn rotation_grace_and_several_signing_secrets_come_from_the_file_the_secrets_mas
     );
     let output = config(&["--rotation-grace", "400d"], &[]);
     assert!(String::from_utf8_lossy(&output.stderr).contains("at most a year"));
+}
+
+/// What `config` prints is itself a file `--config` takes, secrets set and all (shown as
+/// comments, never their values); and `config --demo` names the database `serve --demo` uses.
+#[test]
+fn config_s_output_is_a_file_config_takes_and_names_the_demo_s_database() {
+    let scratch = Scratch::new();
+    let env = [
+        ("KYC_MONITOR_SIGNING_SECRET", SECRET),
+        ("HOME", scratch.dir.path().to_str().unwrap()),
+        ("XDG_DATA_HOME", scratch.dir.path().to_str().unwrap()),
+    ];
+    let output = config(&["--demo", "--keep-deliveries", "30"], &env);
+    let printed = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!printed.contains(SECRET), "{printed}");
+    let db = printed.lines().find(|l| l.starts_with("db = ")).unwrap();
+    assert!(db.contains("kyc-monitor-demo.db"), "{db}");
+    let file = write_config(&scratch, &printed);
+    let again = config(&["--config", file.to_str().unwrap()], &env);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let shown = String::from_utf8_lossy(&again.stdout).into_owned();
+    assert_eq!(line(&shown, "keep-deliveries").0, "30");
+    assert_eq!(line(&shown, "demo").0, "true");
+    assert_eq!(
+        line(&shown, "signing-secret"),
+        ("(set, not shown)", "environment KYC_MONITOR_SIGNING_SECRET")
+    );
 }

@@ -333,7 +333,7 @@ async fn several_signing_secrets_all_verify_from_flags_or_the_environment() {
     let shown = stdout(&output);
     let line = shown
         .lines()
-        .find(|l| l.starts_with("signing-secret"))
+        .find(|l| l.starts_with("# signing-secret"))
         .unwrap_or_else(|| panic!("{shown}"));
     assert!(
         line.contains("(set, not shown)") && line.contains("environment"),

@@ -343,7 +343,11 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli, layer: Option<FileLayer>) -> anyhow::Result<()> {
-    let demo = matches!(&cli.command, Some(Command::Serve(args)) if args.demo);
+    // `config --demo` shows the database `serve --demo` would use.
+    let demo = matches!(
+        &cli.command,
+        Some(Command::Serve(args) | Command::Config(args)) if args.demo
+    );
     if cli.command.is_none() {
         return run_desktop(cli.db, cli.listen, cli.tunnel);
     }
@@ -438,8 +442,10 @@ fn print_config(db: PathBuf, args: ServeArgs, layer: FileLayer) -> anyhow::Resul
                 format!("poll-every = \"{}s\"", BETA_DEMO_POLL_EVERY.as_secs()),
                 "default for the beta demo".to_owned(),
             ),
-            // Commented out: the file stays TOML, and says the option exists.
+            // Commented out: the file stays TOML, and says the option exists (or, for a
+            // secret, that it is set: its value is never printed).
             (_, config::file::NOT_SET) => (format!("# {name} ="), source),
+            (_, config::file::SET_NOT_SHOWN) => (format!("# {name} = {value}"), source),
             _ => (format!("{name} = {value}"), source),
         };
         writeln!(out, "{line:<48} # {source}")?;

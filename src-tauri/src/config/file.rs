@@ -17,6 +17,9 @@ const MAX_CONFIG_FILE: u64 = 1024 * 1024;
 /// What [`resolved`] says of an option without a value.
 pub const NOT_SET: &str = "(not set)";
 
+/// What `config` shows for a secret that is set.
+pub const SET_NOT_SHOWN: &str = "(set, not shown)";
+
 /// Where a resolved value came from, as `kyc-monitor config` prints it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
@@ -198,7 +201,7 @@ pub fn resolved(
         ) {
             ([], _) if switch => "false".to_owned(),
             ([], _) => NOT_SET.to_owned(),
-            (_, _) if secret => "(set, not shown)".to_owned(),
+            (_, _) if secret => SET_NOT_SHOWN.to_owned(),
             (values, true) => format!(
                 "[{}]",
                 values
