@@ -248,12 +248,23 @@ impl Drop for SmallDisk {
     }
 }
 
+/// How many deliveries were answered 503.
+fn answers_503(answers: &BTreeMap<String, u16>) -> usize {
+    answers.values().filter(|s| **s == 503).count()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_full_disk_answers_503_keeps_nothing_half_and_recovers_without_restart() {
     let disk = SmallDisk::mount("8m");
     let db = disk.path().join("monitor.db");
-    let mut monitor =
-        Monitor::start_with(&db, true, &["--max-body", "1MiB"], &mut Command::new(BIN));
+    // The log on another disk (this one fills).
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("serve.log");
+    let mut command = Command::new(BIN);
+    command
+        .env("RUST_LOG", "info")
+        .stderr(std::fs::File::create(&log).unwrap());
+    let mut monitor = Monitor::start_with(&db, true, &["--max-body", "1MiB"], &mut command);
     let ui = monitor.next_line();
     let padding = "x".repeat(100_000);
     let body = |id: &str| {
@@ -301,6 +312,7 @@ async fn a_full_disk_answers_503_keeps_nothing_half_and_recovers_without_restart
     );
     assert_eq!(problem["needsRestart"], false);
 
+    let answers_before_room = answers.clone();
     // Room again: the same server takes deliveries, and the banner goes away.
     std::fs::remove_file(filler).unwrap();
     for (id, status) in answers.iter_mut().filter(|(_, s)| **s == 503) {
@@ -313,6 +325,25 @@ async fn a_full_disk_answers_503_keeps_nothing_half_and_recovers_without_restart
         serde_json::Value::Null
     );
     assert_eq!(monitor.terminate(), 0);
+
+    // The log said the failing commits once (not once per 503), and when they worked again,
+    // with how many it had left unsaid.
+    let refused = answers_503(&answers_before_room);
+    let log = std::fs::read_to_string(&log).unwrap();
+    let said: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("could not commit deliveries"))
+        .collect();
+    assert_eq!(said.len(), 1, "{log}");
+    let again: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("the database commits again"))
+        .collect();
+    assert_eq!(again.len(), 1, "{log}");
+    assert!(
+        again[0].contains(&format!("unsaid={}", refused - 1)),
+        "{refused}: {log}"
+    );
 
     // Every delivery answered 200 is there once; nothing of the refused attempts is.
     let deliveries = export_jsonl(&db, "deliveries");

@@ -177,6 +177,7 @@ impl Writer {
         let audit_log = audit.clone();
         let mut outlet = Outlet {
             identity,
+            failing: crate::logs::Throttled::new(checkpoint::FAILURE_SAID_EVERY),
             changes: changes.clone(),
             health: report,
             journaled: journaled.clone(),
@@ -284,6 +285,8 @@ impl Writer {
 /// Where the writer's work goes: checked against the file, announced, its health told.
 struct Outlet {
     identity: FileIdentity,
+    /// Commits failing (a full disk fails each one): said once a minute, and when they work.
+    failing: crate::logs::Throttled,
     changes: broadcast::Sender<Change>,
     health: watch::Sender<Option<StoreProblem>>,
     journaled: Arc<AtomicI64>,
@@ -457,7 +460,9 @@ fn acknowledge(
     );
     let written = written.map_err(|error| {
         let message = commit_problem(&error);
-        tracing::error!(%error, deliveries = batch.len(), "could not commit deliveries; answering 503: {message}");
+        if let Some(unsaid) = outlet.failing.failed() {
+            tracing::error!(%error, deliveries = batch.len(), unsaid, "could not commit deliveries; answering 503 (said once a minute while it lasts): {message}");
+        }
         outlet.report(message, false);
         error.to_string()
     });
@@ -472,6 +477,9 @@ fn acknowledge(
     });
     match written {
         Ok(recorded) => {
+            if let Some(unsaid) = outlet.failing.worked() {
+                tracing::info!(unsaid, "the database commits again");
+            }
             outlet
                 .health
                 .send_if_modified(|problem| problem.take().is_some());

@@ -9,6 +9,8 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub(super) const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+/// How often a failure that repeats (each commit, each checkpoint on a full disk) is said.
+pub(super) const FAILURE_SAID_EVERY: Duration = Duration::from_secs(60);
 /// WAL size (in pages) past which the writer is asked to let the WAL start over.
 pub(super) const RESTART_WAL_AFTER_FRAMES: i64 = 1000;
 
@@ -33,17 +35,29 @@ pub(super) fn checkpoint_until_stopped(
     wakes: std::sync::mpsc::Receiver<()>,
     wal_restart: &AtomicBool,
 ) {
+    // Failing every 250 ms on a full disk: said once a minute, and when it works again.
+    let mut failing = crate::logs::Throttled::new(FAILURE_SAID_EVERY);
     while let Ok(()) | Err(RecvTimeoutError::Timeout) = wakes.recv_timeout(CHECKPOINT_EVERY) {
         // PASSIVE never blocks the writer. It cannot finish while the writer keeps appending,
         // so past a size the writer is asked to finish it (see write_until_stopped).
-        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+        let checkpoint = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
             row.get::<_, i64>(1)
-        }) {
+        });
+        if checkpoint.is_ok() {
+            if let Some(unsaid) = failing.worked() {
+                tracing::info!(unsaid, "WAL checkpoints work again");
+            }
+        }
+        match checkpoint {
             Ok(frames) if frames >= RESTART_WAL_AFTER_FRAMES => {
                 wal_restart.store(true, Ordering::Relaxed)
             }
             Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "WAL checkpoint failed; it will be tried again"),
+            Err(error) => {
+                if let Some(unsaid) = failing.failed() {
+                    tracing::warn!(%error, unsaid, "WAL checkpoint failed; it is tried again every 250 ms (said once a minute)");
+                }
+            }
         }
     }
 }
