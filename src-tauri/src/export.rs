@@ -420,14 +420,14 @@ pub fn csv_rows<'a>(rows: impl IntoIterator<Item = Vec<&'a str>>) -> Vec<u8> {
 }
 
 /// A cell as CSV text. A text cell that a spreadsheet would run as a formula gets a leading `'`.
-/// Bidirectional controls are written as visible escapes (`\u202e`) wherever they are in the
+/// Bidirectional and control characters are written as visible escapes (`\u202e`) wherever they are in the
 /// cell: a leading `'` would not stop one in the middle of a value from showing
 /// `user_\u{202e}gpj.exe` as `user_exe.jpg`. In a JSON cell (headers, body) the escape is the
 /// same character to a JSON reader. JSON Lines keeps every value exactly.
 fn csv_cell(cell: &Cell) -> String {
     match cell {
         Cell::Text(value) | Cell::Json(value) => {
-            let shown = escape_bidi_controls(value);
+            let shown = escape_unshowable(value);
             if matches!(cell, Cell::Text(_)) && shown.starts_with(['=', '+', '-', '@', '\t', '\r'])
             {
                 format!("'{shown}")
@@ -442,21 +442,23 @@ fn csv_cell(cell: &Cell) -> String {
 }
 
 /// The characters that reorder how text around them is shown: the bidirectional embeddings,
-/// overrides and isolates, and the marks (LRM, RLM, ALM).
-fn is_bidi_control(c: char) -> bool {
+/// overrides and isolates, and the marks (LRM, RLM, ALM); and the control characters but tab
+/// and the line ends (a cell may hold lines), which a terminal obeys (ESC starts a sequence
+/// that recolours or moves the cursor, NUL ends a C string) when the file is printed.
+fn shown_escaped(c: char) -> bool {
     matches!(
         c,
         '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
-    )
+    ) || (c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
 }
 
-fn escape_bidi_controls(value: &str) -> String {
-    if !value.contains(is_bidi_control) {
+fn escape_unshowable(value: &str) -> String {
+    if !value.contains(shown_escaped) {
         return value.to_owned();
     }
     let mut shown = String::with_capacity(value.len() + 8);
     for c in value.chars() {
-        if is_bidi_control(c) {
+        if shown_escaped(c) {
             shown.push_str(&format!("\\u{:04x}", c as u32));
         } else {
             shown.push(c);
@@ -576,5 +578,11 @@ mod tests {
         );
         assert_eq!(csv_cell(&Cell::Text("=\u{200f}1".into())), "'=\\u200f1");
         assert_eq!(csv_cell(&Cell::Text("José".into())), "José");
+        // Control characters a terminal would obey, but not tab and line ends.
+        assert_eq!(
+            csv_cell(&Cell::Text("evil\u{1b}[31m@x\u{0}\u{7f}".into())),
+            "evil\\u001b[31m@x\\u0000\\u007f"
+        );
+        assert_eq!(csv_cell(&Cell::Text("a\tb\nc".into())), "a\tb\nc");
     }
 }
