@@ -51,6 +51,7 @@ fn main() -> anyhow::Result<()> {
             metrics_listen: None,
             polling: Default::default(),
             review_sla: kyc_monitor::monitor::DEFAULT_REVIEW_SLA,
+            ui_deadline: kyc_monitor::serve::UI_REQUEST_DEADLINE,
         };
         let server = Server::bind(config).await?;
         let direct = server.webhook_url().to_owned();

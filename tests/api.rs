@@ -43,6 +43,7 @@ impl Running {
             metrics_listen: None,
             polling: Default::default(),
             review_sla: kyc_monitor::monitor::DEFAULT_REVIEW_SLA,
+            ui_deadline: kyc_monitor::serve::UI_REQUEST_DEADLINE,
         };
         let server = Server::bind(config).await.expect("bind");
         let webhook_url = server.webhook_url().to_owned();
@@ -191,6 +192,7 @@ async fn the_ui_refuses_to_listen_beyond_loopback() {
         metrics_listen: None,
         polling: Default::default(),
         review_sla: kyc_monitor::monitor::DEFAULT_REVIEW_SLA,
+        ui_deadline: kyc_monitor::serve::UI_REQUEST_DEADLINE,
     };
     let error = Server::bind(config)
         .await

@@ -253,6 +253,8 @@ fn usage_errors_exit_2_with_a_message() {
         &["serve", "--tunnel", "ngrok2"],
         &["serve", "--tunnel", "bore:"],
         &["serve", "--tunnel", "url:monitor.example.com"],
+        &["serve", "--ui-deadline", "0s"],
+        &["serve", "--ui-deadline", "2h"],
     ] {
         let output = cli(&scratch.db(), args);
         assert_eq!(output.status.code(), Some(2), "{args:?}");

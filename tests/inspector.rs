@@ -44,6 +44,7 @@ impl Running {
             metrics_listen: None,
             polling: Default::default(),
             review_sla: kyc_monitor::monitor::DEFAULT_REVIEW_SLA,
+            ui_deadline: kyc_monitor::serve::UI_REQUEST_DEADLINE,
         };
         let server = Server::bind(config).await.expect("bind");
         let webhook_url = server.webhook_url().to_owned();

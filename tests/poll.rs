@@ -645,3 +645,37 @@ async fn a_poll_cut_short_is_said_in_the_log() {
         "{log}"
     );
 }
+
+/// `kyc-monitor reconcile` asked of a running monitor, whose reconcile outlives the UI API's
+/// deadline (`--ui-deadline 1s`, a provider allowing 10 requests a second): the command shows
+/// its progress on stderr, follows it past the deadline's 504 to its end, and exits 0 saying
+/// how it ended, as a cron job needs.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_command_line_follows_a_reconcile_past_the_running_monitor_s_deadline() {
+    let scratch = Scratch::new();
+    let db = scratch.db();
+    let (emulator, key_path) = beta_emulator_limited(&scratch, 10).await;
+    let mut first = Monitor::start_with_ui(&db, &["--poll-every", "off"]);
+    let _ = first.ui();
+    register(&db, &first, &emulator, &key_path);
+    tokio::time::timeout(Duration::from_secs(90), emulator.finished())
+        .await
+        .expect("the flows finish");
+    let ids: Vec<String> = (0..40).map(|n| format!("far_{n:02}")).collect();
+    watch_all(&db, &ids);
+    assert_eq!(first.terminate(), 0);
+
+    let mut monitor = Monitor::start_with_ui(&db, &["--poll-every", "off", "--ui-deadline", "1s"]);
+    let _ = monitor.ui();
+    let output = cli(&db, &["reconcile"]);
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{said}");
+    let printed = stdout(&output);
+    assert!(
+        printed.starts_with("reconciled: ") && printed.contains("40 unknown to the provider"),
+        "{printed}"
+    );
+    assert!(said.contains("reconcile"), "its progress on stderr: {said}");
+    assert_eq!(monitor.terminate(), 0);
+    emulator.stop().await;
+}

@@ -10,6 +10,8 @@ use kyc_monitor::monitor::RegisterForm;
 use kyc_monitor::provider::watch::{WatchAnswer, WatchRequest};
 use kyc_monitor::store::{Store, UI_ADDRESS_SETTING, UI_TOKEN_SETTING};
 
+use crate::progress::{Progress, Unit};
+
 /// Longer than the UI API's own deadline for an answer (registration waits on the provider).
 const ASK_LIMIT: Duration = Duration::from_secs(150);
 
@@ -63,9 +65,69 @@ impl RunningMonitor {
         })
     }
 
-    /// `POST /api/reconcile`: the report, as the UI gets it.
-    pub async fn reconcile(&self) -> anyhow::Result<serde_json::Value> {
-        self.post("/api/reconcile", None::<&()>).await
+    /// `POST /api/reconcile`, its progress on stderr meanwhile (from `/api/work`, as the
+    /// strip shows it). A reconcile that outlives the UI API's deadline (the monitor answers
+    /// 504 and goes on to its end) is followed there to its end: a cron job sees how it ended,
+    /// not the deadline.
+    pub async fn reconcile(&self) -> anyhow::Result<Reconciled> {
+        let asked_at = kyc_monitor::time::now_millis();
+        let mut progress = Progress::start("reconcile", Unit::Items("users"), None);
+        let request = self.send_post("/api/reconcile", None::<&()>);
+        tokio::pin!(request);
+        let mut look = tokio::time::interval(FOLLOW_EVERY);
+        let (status, answer) = loop {
+            tokio::select! {
+                answer = &mut request => break answer?,
+                _ = look.tick() => {
+                    if let Ok(Some(work)) = self.reconcile_work(asked_at).await {
+                        show(&mut progress, &work);
+                    }
+                }
+            }
+        };
+        if status.is_success() {
+            progress.finish();
+            return Ok(Reconciled::Report(answer));
+        }
+        if status != reqwest::StatusCode::GATEWAY_TIMEOUT {
+            return Err(refusal(&answer));
+        }
+        loop {
+            look.tick().await;
+            let Some(work) = self.reconcile_work(asked_at).await? else {
+                continue;
+            };
+            show(&mut progress, &work);
+            if work["state"] != "running" {
+                progress.finish();
+                return Ok(Reconciled::Followed {
+                    message: work["message"].as_str().unwrap_or_default().to_owned(),
+                    failed: work["state"] == "failed",
+                });
+            }
+        }
+    }
+
+    /// The reconcile `/api/work` shows, when it is the one started at or after `asked_at`.
+    async fn reconcile_work(&self, asked_at: i64) -> anyhow::Result<Option<serde_json::Value>> {
+        let client = reqwest::Client::builder()
+            .timeout(FOLLOW_EVERY * 4)
+            .build()?;
+        let answer = client
+            .get(format!("{}/api/work", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|error| self.unreachable(error))?;
+        let works: serde_json::Value = answer.json().await.unwrap_or_default();
+        Ok(works.as_array().and_then(|works| {
+            works
+                .iter()
+                .find(|w| {
+                    w["kind"] == "reconcile" && w["startedAt"].as_i64() >= Some(asked_at - 1_000)
+                })
+                .cloned()
+        }))
     }
 
     /// `POST /api/watch`, in requests that stay well under the UI API's body limit (1 MiB):
@@ -101,6 +163,18 @@ impl RunningMonitor {
         path: &str,
         body: Option<&impl serde::Serialize>,
     ) -> anyhow::Result<serde_json::Value> {
+        match self.send_post(path, body).await? {
+            (status, answer) if status.is_success() => Ok(answer),
+            (_, answer) => Err(refusal(&answer)),
+        }
+    }
+
+    /// `POST path`: the answer's status and JSON body, whatever the status.
+    async fn send_post(
+        &self,
+        path: &str,
+        body: Option<&impl serde::Serialize>,
+    ) -> anyhow::Result<(reqwest::StatusCode, serde_json::Value)> {
         let client = reqwest::Client::builder().timeout(ASK_LIMIT).build()?;
         let mut request = client
             .post(format!("{}{path}", self.base))
@@ -108,23 +182,47 @@ impl RunningMonitor {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.map_err(|error| {
-            anyhow::anyhow!(
-                "could not ask the running monitor at {} ({error}); is it stopping? try again once it has stopped",
-                self.base
-            )
-        })?;
-        let ok = response.status().is_success();
-        let answer: serde_json::Value = response.json().await.unwrap_or_default();
-        if ok {
-            return Ok(answer);
-        }
-        // The one error body: {"code", "message"}, a sentence for the user.
-        Err(anyhow::anyhow!(
-            "{}",
-            answer["message"]
-                .as_str()
-                .unwrap_or("the running monitor refused the request; its log says why")
-        ))
+        let response = request
+            .send()
+            .await
+            .map_err(|error| self.unreachable(error))?;
+        let status = response.status();
+        Ok((status, response.json().await.unwrap_or_default()))
     }
+
+    fn unreachable(&self, error: reqwest::Error) -> anyhow::Error {
+        anyhow::anyhow!(
+            "could not ask the running monitor at {} ({error}); is it stopping? try again once it has stopped",
+            self.base
+        )
+    }
+}
+
+/// What a reconcile asked of the running monitor came to.
+pub enum Reconciled {
+    /// Its report, as the UI gets it.
+    Report(serde_json::Value),
+    /// It outlived the UI API's deadline and was followed on `/api/work` to its end: how it
+    /// ended, as the strip says it.
+    Followed { message: String, failed: bool },
+}
+
+/// How often a reconcile running in the monitor is looked at.
+const FOLLOW_EVERY: Duration = Duration::from_millis(500);
+
+fn show(progress: &mut Progress, work: &serde_json::Value) {
+    if let Some(total) = work["total"].as_u64() {
+        progress.set_total(total.max(work["done"].as_u64().unwrap_or(0)));
+    }
+    progress.set(work["done"].as_u64().unwrap_or(0));
+}
+
+/// The one error body, `{"code", "message"}`: its sentence for the user.
+fn refusal(answer: &serde_json::Value) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{}",
+        answer["message"]
+            .as_str()
+            .unwrap_or("the running monitor refused the request; its log says why")
+    )
 }

@@ -145,6 +145,20 @@ pub fn rotation_grace(text: &str) -> Result<std::time::Duration, String> {
     }
 }
 
+/// `--ui-deadline`: a duration from a second to an hour.
+pub fn ui_deadline(text: &str) -> Result<std::time::Duration, String> {
+    match team::parse_duration(text) {
+        Ok(deadline)
+            if (std::time::Duration::from_secs(1)..=std::time::Duration::from_secs(3600))
+                .contains(&deadline) =>
+        {
+            Ok(deadline)
+        }
+        Ok(_) => Err(format!("{text:?} is not between 1s and 1h")),
+        Err(_) => Err(format!("{text:?} is not a duration such as 2m or 90s")),
+    }
+}
+
 /// `--review-sla`: a duration from a second to a year.
 pub fn review_sla(text: &str) -> Result<std::time::Duration, String> {
     match team::parse_duration(text) {
@@ -337,6 +351,7 @@ pub fn desktop_serve_config(
         // The default: every 5 minutes once a provider is registered.
         polling: Default::default(),
         review_sla: settings.review_sla()?,
+        ui_deadline: crate::serve::UI_REQUEST_DEADLINE,
     })
 }
 

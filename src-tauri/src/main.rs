@@ -19,6 +19,7 @@ use kyc_monitor::tunnel::TunnelSpec;
 mod ask_monitor;
 mod audit_cli;
 mod data_cli;
+mod emulate_cli;
 mod progress;
 mod provider_cli;
 mod watch_cli;
@@ -90,7 +91,7 @@ enum Command {
     /// Adds users to watch (the newer API names a user only once final); prints how many were new.
     Watch(watch_cli::WatchArgs),
     /// Runs a local stand-in for the provider: its API, and onboarding flows as real webhooks.
-    Emulate(provider_cli::EmulateArgs),
+    Emulate(emulate_cli::EmulateArgs),
     /// Prints the configuration `serve` would run with (same options and --config file): each
     /// value with where it came from, secrets masked; exit 2 naming the first invalid value.
     Config(ServeArgs),
@@ -159,17 +160,17 @@ struct ServeArgs {
     #[arg(long, default_value_t = FlowConfig::demo().users, value_name = "N")]
     demo_users: u32,
     /// Divides the demo's simulated delays (1: watchable; 20: brisk).
-    #[arg(long, default_value_t = 1.0, value_name = "F", value_parser = provider_cli::parse_positive)]
+    #[arg(long, default_value_t = 1.0, value_name = "F", value_parser = emulate_cli::parse_positive)]
     demo_speed: f64,
     /// Share of the demo's users rejected.
-    #[arg(long, default_value_t = FlowConfig::demo().reject_rate, value_name = "SHARE", value_parser = provider_cli::parse_rate)]
+    #[arg(long, default_value_t = FlowConfig::demo().reject_rate, value_name = "SHARE", value_parser = emulate_cli::parse_rate)]
     demo_reject_rate: f64,
     /// Share of the demo's users left ON_HOLD for review (they wait in the review queue).
-    #[arg(long, default_value_t = FlowConfig::demo().hold_rate, value_name = "SHARE", value_parser = provider_cli::parse_rate)]
+    #[arg(long, default_value_t = FlowConfig::demo().hold_rate, value_name = "SHARE", value_parser = emulate_cli::parse_rate)]
     demo_hold_rate: f64,
     /// Share of the demo's users who stop at NOT_STARTED or OPEN and never finish; the users
     /// not rejected, held or abandoned are approved.
-    #[arg(long, default_value_t = FlowConfig::demo().abandon_rate, value_name = "SHARE", value_parser = provider_cli::parse_rate)]
+    #[arg(long, default_value_t = FlowConfig::demo().abandon_rate, value_name = "SHARE", value_parser = emulate_cli::parse_rate)]
     demo_abandon_rate: f64,
     /// Which provider API the demo's emulator behaves as: `documented` (every status change
     /// delivered) or `beta` (only final outcomes delivered; the rest read by polling).
@@ -200,6 +201,10 @@ struct ServeArgs {
     /// is over its SLA: marked in the queue, counted in the top bar and the tray
     #[arg(long, value_name = "DURATION", value_parser = config::review_sla, default_value = "24h")]
     review_sla: std::time::Duration,
+    /// The longest the UI API takes to answer before it says 504 (a change asked for, such as a
+    /// reconcile, goes on to its end after it; `kyc-monitor reconcile` follows it there)
+    #[arg(long, value_name = "DURATION", value_parser = config::ui_deadline, default_value = "2m")]
+    ui_deadline: std::time::Duration,
     /// How often to ask the provider for the state of users not CLOSED, those unheard of
     /// longest first (`off` to stop); once a provider is registered, or the demo runs
     #[arg(long, value_name = "DURATION", value_parser = config::poll_every, default_value = "5m")]
@@ -368,7 +373,7 @@ fn run(cli: Cli, layer: Option<FileLayer>) -> anyhow::Result<()> {
         Some(Command::Register(args)) => provider_cli::register(db, args),
         Some(Command::Reconcile(args)) => provider_cli::reconcile(db, args),
         Some(Command::Watch(args)) => watch_cli::watch(db, args),
-        Some(Command::Emulate(args)) => provider_cli::emulate(args),
+        Some(Command::Emulate(args)) => emulate_cli::emulate(args),
         Some(Command::Rebuild) => data_cli::rebuild(&Store::open_existing(&db)?),
         Some(Command::Audit { command }) => match command {
             AuditCommand::Verify => audit_cli::verify(&db),
@@ -504,7 +509,7 @@ fn serve_config(db: PathBuf, args: ServeArgs) -> anyhow::Result<ServeConfig> {
         rotation_grace: args.rotation_grace,
         demo: serve::DemoOptions {
             at_start: args.demo,
-            flows: provider_cli::outcome_shares_checked(
+            flows: emulate_cli::outcome_shares_checked(
                 FlowConfig {
                     users: args.demo_users,
                     speed: args.demo_speed,
@@ -531,6 +536,7 @@ fn serve_config(db: PathBuf, args: ServeArgs) -> anyhow::Result<ServeConfig> {
             rate: args.poll_rate,
         },
         review_sla: args.review_sla,
+        ui_deadline: args.ui_deadline,
     })
 }
 

@@ -23,8 +23,9 @@ use crate::tunnel::{self, TunnelOptions, TunnelSpec, TunnelState};
 
 /// How long a stop waits for requests still being received before it gives up on them.
 const DRAIN_LIMIT: Duration = Duration::from_secs(10);
-/// The longest a UI API answer may take (registration waits on the provider's retries).
-const UI_REQUEST_DEADLINE: Duration = Duration::from_secs(120);
+/// The longest a UI API answer may take unless `--ui-deadline` says (registration waits on the
+/// provider's retries); a change asked for goes on to its end after it.
+pub const UI_REQUEST_DEADLINE: Duration = Duration::from_secs(120);
 /// The UI API takes small JSON forms only.
 const UI_MAX_BODY: usize = 1024 * 1024;
 
@@ -59,6 +60,8 @@ pub struct ServeConfig {
     pub polling: crate::monitor::Polling,
     /// `--review-sla`: a review case waiting longer is over its SLA.
     pub review_sla: Duration,
+    /// `--ui-deadline`: the longest the UI API takes to answer before it says 504.
+    pub ui_deadline: Duration,
 }
 
 /// The built-in demo (the provider emulator in-process, this listener registered with it).
@@ -264,7 +267,7 @@ impl Server {
                 let router = api::router(monitor.clone(), gate)
                     .layer(tower_http::timeout::TimeoutLayer::with_status_code(
                         axum::http::StatusCode::GATEWAY_TIMEOUT,
-                        UI_REQUEST_DEADLINE,
+                        config.ui_deadline,
                     ))
                     .layer(tower_http::limit::RequestBodyLimitLayer::new(UI_MAX_BODY))
                     // Outermost: the layers' own refusals (413, 504) get the one error body too.
