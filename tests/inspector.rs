@@ -321,6 +321,28 @@ async fn forwarding_state_retry_now_and_pause_per_destination() {
     // Delivered everywhere: nothing to retry. Unknown ids are said to be unknown.
     let again = ui.post(&format!("/api/deliveries/{id}/retry"), None).await;
     assert_eq!(again.status, 409, "{}", again.body);
+    // Each retry is audited: it sends a person's delivery out again.
+    wait_until("both retries audited", || async {
+        ui.json("/api/audit?action=forward-retried").await["entries"]
+            .as_array()
+            .map(Vec::len)
+            == Some(2)
+    })
+    .await;
+    let audited = ui.json("/api/audit?action=forward-retried").await;
+    let entries: Vec<[&str; 3]> = audited["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| ["target", "outcome", "detail"].map(|k| e[k].as_str().unwrap()))
+        .collect();
+    let target = format!("delivery {id}");
+    assert_eq!(entries.len(), 2, "{audited}");
+    assert_eq!(
+        entries[1],
+        [target.as_str(), "ok", "sent again to 1 destinations"]
+    );
+    assert_eq!(entries[0][..2], [target.as_str(), "failed"]);
     assert_eq!(ui.get("/api/deliveries/999/forwards").await.status, 404);
     let unknown = ui
         .post(

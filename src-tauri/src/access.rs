@@ -137,6 +137,8 @@ pub enum AuditAction {
     Export,
     Replay,
     Resend,
+    /// A delivery sent again to the forwarding destinations it failed at (an admin's retry).
+    ForwardRetried,
     Register,
     Reconcile,
     SettingsChanged,
@@ -151,7 +153,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 20] = [
+    pub const ALL: [AuditAction; 21] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignOut,
@@ -162,6 +164,7 @@ impl AuditAction {
         AuditAction::Export,
         AuditAction::Replay,
         AuditAction::Resend,
+        AuditAction::ForwardRetried,
         AuditAction::Register,
         AuditAction::Reconcile,
         AuditAction::SettingsChanged,
@@ -186,6 +189,7 @@ impl AuditAction {
             AuditAction::Export => "export",
             AuditAction::Replay => "replay",
             AuditAction::Resend => "resend",
+            AuditAction::ForwardRetried => "forward-retried",
             AuditAction::Register => "register",
             AuditAction::Reconcile => "reconcile",
             AuditAction::SettingsChanged => "settings-changed",

@@ -348,7 +348,12 @@ operations! {
     |monitor, _caller, path: IdPath, _input: NoInput| -> Forwarding { monitor.forwarding(path.id).await }
 
     /// Sends a delivery that failed to forward once more.
-    retry_forward: Post "/api/deliveries/{id}/retry", Admin, Write, audit(),
+    retry_forward: Post "/api/deliveries/{id}/retry", Admin, Write,
+    audit(ForwardRetried |path, _| format!("delivery {}", path.id)),
+    answered(|answer, audited| (AuditOutcome::Ok, Audited {
+        detail: format!("sent again to {} destinations", answer.destinations),
+        ..audited
+    })),
     |monitor, _caller, path: IdPath, _input: NoInput| -> RetryAnswer { monitor.retry_forward(path.id).await }
 
     /// The forwarding destinations and how far each is.

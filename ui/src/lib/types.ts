@@ -1004,4 +1004,4 @@ export const STATUS_LABELS: Record<(typeof KNOWN_STATUSES)[number], string> = {"
 export const OTHER_STATUS_LABEL = "Other";
 
 /** Every action the audit log records, as its entries name them. */
-export const AUDIT_ACTIONS = ["sign-in","sign-in-failed","sign-out","sessions-ended","user-viewed","body-viewed","search","export","replay","resend","register","reconcile","settings-changed","backup","case-assign","case-unassign","case-note","case-marker","refused-by-role","watch"] as const;
+export const AUDIT_ACTIONS = ["sign-in","sign-in-failed","sign-out","sessions-ended","user-viewed","body-viewed","search","export","replay","resend","forward-retried","register","reconcile","settings-changed","backup","case-assign","case-unassign","case-note","case-marker","refused-by-role","watch"] as const;
