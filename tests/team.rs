@@ -315,6 +315,16 @@ async fn changes_need_the_session_s_csrf_token_and_the_monitor_s_origin() {
         assert_eq!(error["code"], "forbidden", "{what}");
         assert!(error["message"].as_str().unwrap().len() > 10);
     }
+    // A body that names nobody is a 400 with the route's own sentence.
+    let nobody = alice
+        .see(
+            team.post(&alice, "/api/sessions/end", &csrf)
+                .header("Content-Type", "application/json")
+                .body("{}"),
+        )
+        .await;
+    assert_eq!(nobody.status, 400, "{}", nobody.body);
+    assert!(nobody.body.contains("name the person"), "{}", nobody.body);
     let allowed = alice
         .see(
             team.post(&alice, "/api/sessions/end", &csrf)

@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -338,7 +339,7 @@ pub(super) async fn end_sessions(
     team: Option<Extension<Arc<TeamAuth>>>,
     Extension(actor): Extension<Actor>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
-    Json(asked): Json<EndSessions>,
+    asked: Result<Json<EndSessions>, JsonRejection>,
 ) -> Response {
     let Some(Extension(team)) = team else {
         return refuse(
@@ -346,12 +347,13 @@ pub(super) async fn end_sessions(
             "there are no sessions to end: this monitor is not shared (no --auth)",
         );
     };
+    let asked = asked.ok().map(|Json(asked)| asked);
     if !actor.role.allows(Role::Admin) {
         monitor.audit(audit_entry(
             &actor.id,
             Some(actor.role),
             AuditAction::RefusedByRole,
-            &asked.user,
+            asked.as_ref().map_or("", |asked| asked.user.as_str()),
             remote,
             AuditOutcome::Refused,
             "sessions-ended needs admin".into(),
@@ -361,6 +363,13 @@ pub(super) async fn end_sessions(
             "only an admin may end other people's sessions",
         );
     }
+    // Said like the other routes' refusals, not as the JSON parser's own words.
+    let Some(asked) = asked else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "name the person whose sessions to end: send JSON {\"user\": \"...\"}",
+        );
+    };
     let user = asked.user.trim().to_owned();
     if user.is_empty() {
         return refuse(
