@@ -521,7 +521,10 @@ async fn a_replay_and_an_edited_resend_are_audited_each_for_what_it_was() {
         )
     );
     let [action, target, outcome, detail] = &entries[0];
-    assert_eq!([action, target, outcome], ["resend", "1", "failed"]);
+    assert_eq!(
+        [action, target, outcome],
+        ["resend", "delivery 1", "failed"]
+    );
     assert!(
         detail.starts_with("delivery 1 sent again as delivery 5, refused (HTTP 422): "),
         "{detail}"

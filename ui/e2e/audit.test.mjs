@@ -73,6 +73,34 @@ describe('the Audit view', () => {
     await context.close();
   });
 
+  it('links a target to a user page only when it names a user', async () => {
+    const { page, context, problems } = await open('#/audit');
+    const asked = await page.evaluate(async () => {
+      const post = (body) =>
+        fetch('/api/deliveries/1/replay', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ body }) });
+      await fetch('/api/deliveries?limit=5');
+      const edited = await post(JSON.stringify({ externalId: 'user_edited', decision: 'REJECT', status: 'CLOSED' }));
+      const refused = await post('{"externalId": 5}');
+      return [edited.status, refused.status];
+    });
+    assert.deepEqual(asked, [200, 200]);
+    const resends = page.locator('[data-testid="audit-entry"][data-action="resend"]');
+    const edited = resends.filter({ hasText: 'user_edited' });
+    await edited.waitFor();
+    assert.equal(await edited.locator('.target a').getAttribute('href'), '#/user/user_edited');
+    // A resend that named nobody, and the inspector's look, name no user: no link.
+    const refused = resends.filter({ hasText: 'failed' });
+    await refused.waitFor();
+    assert.equal((await refused.locator('.target').innerText()).trim(), 'delivery 1');
+    assert.equal(await refused.locator('.target a').count(), 0);
+    const looked = page.locator('[data-testid="audit-entry"][data-action="body-viewed"]');
+    await looked.waitFor();
+    assert.equal(await looked.locator('.target a').count(), 0);
+    assert.match(await looked.locator('.detail').innerText(), /deliveries, \d+ to \d+; users /);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
   it('shows an entry\'s target with its bidi controls spelled out, never reordered', async () => {
     // A search is recorded with what was searched for as its target, as sent.
     const { page, context, problems } = await open('#/audit', 'dark');

@@ -108,7 +108,10 @@ pub(super) fn replay_answered(answer: &ReplayAnswer, audited: Audited) -> (Audit
         "delivery {} sent again as delivery {}",
         answer.replay_of, answer.delivery_id
     );
-    let target = answer.external_id.clone().unwrap_or(audited.target);
+    let target = answer
+        .external_id
+        .clone()
+        .unwrap_or_else(|| format!("delivery {}", answer.replay_of));
     let (outcome, detail) = match answer.outcome {
         Outcome::Rejected => (
             AuditOutcome::Failed,
