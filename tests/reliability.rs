@@ -360,6 +360,40 @@ async fn a_full_disk_answers_503_keeps_nothing_half_and_recovers_without_restart
     assert_eq!(integrity_check(&db), "ok");
 }
 
+/// Killed while its disk is full, the monitor cannot start again until there is room: it
+/// says so, naming the database and what to do, rather than SQLite's words alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_start_on_a_full_disk_says_the_disk_is_full_and_where() {
+    let disk = SmallDisk::mount("3m");
+    let db = disk.path().join("monitor.db");
+    let monitor = Monitor::start_with(&db, false, &["--max-body", "1MiB"], &mut Command::new(BIN));
+    let padding = "x".repeat(100_000);
+    let mut n = 0;
+    loop {
+        let body = serde_json::json!({"externalId": format!("fill_{n}"), "status": "OPEN", "note": padding});
+        let answer = post(&monitor.webhook_url, body.to_string()).await;
+        if answer.status == 503 {
+            break;
+        }
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        n += 1;
+        assert!(n < 100, "the disk never filled");
+    }
+    let _filler = disk.fill();
+    monitor.kill_hard();
+    let output = cli(
+        &db,
+        &["serve", "--listen", "127.0.0.1:0", "--ui-listen", "off"],
+    );
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains(&format!("the disk holding {} is full", db.display()))
+            && said.contains("free some space there"),
+        "{said}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_database_deleted_under_the_server_is_never_acknowledged_into() {
     let scratch = Scratch::new();

@@ -86,6 +86,8 @@ pub enum StoreError {
     },
     #[error("the database failed: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("the disk holding {path} is full: free some space there (the database needs room to open, recover its last writes and go on), then start again")]
+    DiskFull { path: PathBuf },
     /// A batch of deliveries could not be committed; nothing of it was kept.
     #[error("the database could not commit ({0})")]
     CommitFailed(String),
@@ -105,6 +107,25 @@ pub enum StoreError {
     /// The file at the path is not the one the writer holds open any more.
     #[error("{0}")]
     FileGone(String),
+}
+
+impl StoreError {
+    /// A full disk said as such, with the database's path, when opening or starting to write
+    /// at `path` failed so.
+    fn at(self, path: &Path) -> StoreError {
+        let code = match &self {
+            StoreError::Sqlite(error) | StoreError::Open { source: error, .. } => {
+                error.sqlite_error_code()
+            }
+            _ => None,
+        };
+        match code {
+            Some(rusqlite::ErrorCode::DiskFull) => StoreError::DiskFull {
+                path: path.to_owned(),
+            },
+            _ => self,
+        }
+    }
 }
 
 /// A KYC Monitor database file, checked and migrated.
@@ -140,7 +161,8 @@ impl Store {
     pub fn open_for_monitor(path: &Path) -> Result<(Store, FileLock), StoreError> {
         Store::checked_for_open(path)?;
         let claim = claim_monitor_of(path)?;
-        Ok((Store::migrated(path)?, claim))
+        let store = Store::migrated(path).map_err(|error| error.at(path))?;
+        Ok((store, claim))
     }
 
     /// Makes the folder; refuses a folder, or a file that is not ours.
@@ -242,6 +264,14 @@ impl Store {
     /// before the projector catches up with the journal (so the destinations a run sets get
     /// what it projects).
     pub(crate) fn start_writer_with<T>(
+        &self,
+        first: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<T>,
+    ) -> Result<(Writer, T), StoreError> {
+        self.writer_with(first)
+            .map_err(|error| error.at(&self.path))
+    }
+
+    fn writer_with<T>(
         &self,
         first: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<T>,
     ) -> Result<(Writer, T), StoreError> {
