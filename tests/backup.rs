@@ -489,6 +489,48 @@ async fn a_backup_that_fills_the_disk_fails_in_one_sentence_and_leaves_no_file_b
     assert_eq!(monitor.terminate(), 0);
 }
 
+/// A backup stopped by Ctrl-C or SIGTERM midway removes its temporary copy before it exits,
+/// saying so: nothing is left in the folder, not even for the next backup to clear.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_stopped_by_a_signal_leaves_nothing_behind() {
+    let scratch = Scratch::new();
+    support::bulk::bulk_database(&scratch.db(), 3_000, 32 * 1024).await;
+    let copies = scratch.dir.path().join("backups");
+    std::fs::create_dir(&copies).unwrap();
+    let dest = copies.join("copy.db");
+    for name in ["TERM", "INT"] {
+        let running = std::process::Command::new(BIN)
+            .args(["backup", dest.to_str().unwrap(), "--db"])
+            .arg(scratch.db())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while !std::fs::read_dir(&copies)
+            .unwrap()
+            .flatten()
+            .any(|entry| entry.metadata().is_ok_and(|meta| meta.len() > 0))
+        {
+            assert!(started.elapsed() < Duration::from_secs(60), "no copy began");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        signal(&running, name);
+        let output = running.wait_with_output().unwrap();
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{name}: {said}");
+        assert!(
+            said.contains("the backup was stopped before it finished"),
+            "{said}"
+        );
+        assert_eq!(
+            every_file_in(&copies),
+            BTreeSet::new(),
+            "{name}: nothing left"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_backup_leaves_no_finished_looking_file_and_the_next_one_clears_its_leftovers() {
     let scratch = Scratch::new();

@@ -4,6 +4,10 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::Context;
 
 use kyc_monitor::export::{self, ExportError, Format, Table};
 use kyc_monitor::kyc::{NamedState, UserState};
@@ -63,8 +67,21 @@ pub(crate) fn rebuild(store: &Store) -> anyhow::Result<()> {
 }
 
 pub(crate) fn backup(store: &Store, dest: &Path) -> anyhow::Result<()> {
+    // Ctrl-C or SIGTERM while it copies: the copy stops at its next step and removes its
+    // temporary file, rather than leave it for the next backup to the same path.
+    let stop = Arc::new(AtomicBool::new(false));
+    let signals = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let stopped = signals.block_on(async { kyc_monitor::serve::stop_signal() })?;
+    let told = stop.clone();
+    std::thread::spawn(move || {
+        signals.block_on(stopped);
+        told.store(true, Ordering::Relaxed);
+    });
     let mut progress = None;
-    let summary = store.backup_to(dest, |step| match step {
+    let summary = store.backup_to_until(dest, &stop, |step| match step {
         BackupStep::Copying { copied, total } => progress
             .get_or_insert_with(|| Progress::start("backup", Unit::Bytes, Some(total)))
             .set(copied),

@@ -2,6 +2,7 @@
 //! while the monitor goes on writing.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use rusqlite::backup::{Backup, StepResult};
@@ -37,6 +38,8 @@ pub enum BackupError {
     CopyDamaged { path: PathBuf, problem: String },
     #[error("the backup failed: {0}; nothing was written to the destination")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("the backup was stopped before it finished; nothing was written to {path}, and its temporary copy was removed")]
+    Stopped { path: PathBuf },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -69,6 +72,7 @@ pub(super) fn copy_database(
     source: &Path,
     reading: ReadMode,
     dest: &Path,
+    stop: &AtomicBool,
     mut progress: impl FnMut(BackupStep),
 ) -> Result<BackupSummary, BackupError> {
     let folder = destination_folder(dest)?;
@@ -131,6 +135,12 @@ pub(super) fn copy_database(
                 copied: copied * page_size,
                 total: total * page_size,
             });
+            if stop.load(Ordering::Relaxed) {
+                // `partial` and its companions are removed on the way out.
+                return Err(BackupError::Stopped {
+                    path: dest.to_owned(),
+                });
+            }
             match step {
                 StepResult::Done => break total,
                 // More, or the source busy for a moment: go on after a pause.

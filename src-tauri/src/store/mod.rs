@@ -297,7 +297,17 @@ impl Store {
         dest: &Path,
         progress: impl FnMut(BackupStep),
     ) -> Result<BackupSummary, BackupError> {
-        backup::copy_database(&self.path, self.reading, dest, progress)
+        self.backup_to_until(dest, &std::sync::atomic::AtomicBool::new(false), progress)
+    }
+
+    /// [`Store::backup_to`], given up (its temporary copy removed) once `stop` is set.
+    pub fn backup_to_until(
+        &self,
+        dest: &Path,
+        stop: &std::sync::atomic::AtomicBool,
+        progress: impl FnMut(BackupStep),
+    ) -> Result<BackupSummary, BackupError> {
+        backup::copy_database(&self.path, self.reading, dest, stop, progress)
     }
 
     /// Derives events and users again from the stored deliveries alone: the projector from
