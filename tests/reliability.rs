@@ -344,6 +344,13 @@ async fn a_full_disk_answers_503_keeps_nothing_half_and_recovers_without_restart
         again[0].contains(&format!("unsaid={}", refused - 1)),
         "{refused}: {log}"
     );
+    for repeated in [
+        "could not update the users and events",
+        "WAL checkpoint failed",
+    ] {
+        let lines = log.lines().filter(|l| l.contains(repeated)).count();
+        assert!(lines <= 1, "{repeated}: {lines} lines in {log}");
+    }
 
     // Every delivery answered 200 is there once; nothing of the refused attempts is.
     let deliveries = export_jsonl(&db, "deliveries");

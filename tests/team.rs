@@ -192,6 +192,10 @@ async fn forged_replayed_or_wrong_sign_ins_are_refused_and_nobody_is_signed_in()
             json!({"claims": {"email": "moc.elpmaxe@\u{202e}bob"}}),
             "holds U+202E",
         ),
+        (
+            json!({"claims": {"email": "bob@example.com "}}),
+            "starts or ends with a space",
+        ),
     ] {
         let browser = Browser::new();
         let callback = browser.sign_in_until_callback(&team.ui, "alice").await;
@@ -230,7 +234,19 @@ async fn forged_replayed_or_wrong_sign_ins_are_refused_and_nobody_is_signed_in()
 
     // Each refusal is in the audit log, with why; the one sign-in that went through too.
     let db = team.monitor.db.clone();
-    let failed = support::eventually("eight failed sign-ins audited", || {
+    // A display name that would disguise itself is shown spelled out.
+    let browser = Browser::new();
+    let callback = browser.sign_in_until_callback(&team.ui, "alice").await;
+    team.idp
+        .tamper_next_id_token(json!({"claims": {"name": "Alice \u{202e}nimdA"}}))
+        .await;
+    let seen = browser.get(&callback).await;
+    assert_eq!(seen.status, 303, "{}", seen.body);
+    let (status, session) = browser.session(&team.ui).await;
+    assert_eq!(status, 200, "{session}");
+    assert_eq!(session["name"], "Alice \\u{202e}nimdA", "{session}");
+
+    let failed = support::eventually("nine failed sign-ins audited", || {
         let db = db.clone();
         async move {
             let output = support::cli(&db, &["audit", "export", "--format", "jsonl"]);
@@ -240,7 +256,7 @@ async fn forged_replayed_or_wrong_sign_ins_are_refused_and_nobody_is_signed_in()
                 .filter(|entry| entry["action"] == "sign-in-failed")
                 .collect();
             match failed.len() {
-                8 => Ok(failed),
+                9 => Ok(failed),
                 n => Err(format!("{n} so far")),
             }
         }

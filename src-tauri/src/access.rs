@@ -98,6 +98,11 @@ pub fn identity_refusal(identity: &str) -> Option<String> {
             "the sign-in's identity is {length} characters long; at most {MAX_IDENTITY} are taken"
         ));
     }
+    if identity.trim() != identity {
+        // Not trimmed: " ann@example.com" may be another account than "ann@example.com" at a
+        // provider that allows it, and trimming would make it her.
+        return Some("the sign-in's identity starts or ends with a space".to_owned());
+    }
     identity.chars().find(|&c| hides_or_reorders(c)).map(|c| {
         format!(
             "the sign-in's identity holds U+{:04X}, a character that is not shown or that changes how the text around it is shown",
@@ -106,19 +111,44 @@ pub fn identity_refusal(identity: &str) -> Option<String> {
     })
 }
 
-/// Control characters, and the ones that reorder text (bidirectional controls and marks) or
-/// hide in it (zero-width ones, the soft hyphen, the byte order mark).
+/// `text` with each character that hides or reorders text written as `\u{…}`: a display name
+/// or a group from the sign-in, shown and logged as the person cannot disguise it.
+pub fn spelled_out(text: &str) -> String {
+    text.chars()
+        .map(|c| match hides_or_reorders(c) {
+            true => format!("\\u{{{:x}}}", c as u32),
+            false => c.to_string(),
+        })
+        .collect()
+}
+
+/// Control characters; the ones that reorder text (bidirectional controls and marks); and
+/// those that show as nothing or as blank space where a name would seem to go on: zero-width
+/// ones, the soft hyphen, line and paragraph separators, the byte order mark, variation
+/// selectors, the combining grapheme joiner, tag characters, interlinear annotation marks and
+/// the Hangul fillers.
 fn hides_or_reorders(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
             '\u{00ad}'
+                | '\u{034f}'
                 | '\u{061c}'
-                | '\u{180e}'
+                | '\u{115f}'
+                | '\u{1160}'
+                | '\u{17b4}'
+                | '\u{17b5}'
+                | '\u{180b}'..='\u{180f}'
                 | '\u{200b}'..='\u{200f}'
-                | '\u{202a}'..='\u{202e}'
+                | '\u{2028}'..='\u{202e}'
                 | '\u{2060}'..='\u{206f}'
+                | '\u{3164}'
+                | '\u{fe00}'..='\u{fe0f}'
                 | '\u{feff}'
+                | '\u{ffa0}'
+                | '\u{fff9}'..='\u{fffb}'
+                | '\u{1d173}'..='\u{1d17a}'
+                | '\u{e0000}'..='\u{e0fff}'
         )
 }
 
@@ -322,6 +352,14 @@ mod tests {
             ("ann\u{1b}[31m@example.com", "U+001B"),
             ("ann\u{0}@example.com", "U+0000"),
             ("ann\u{200b}@example.com", "U+200B"),
+            ("ann@example.com ", "a space"),
+            (" ann@example.com", "a space"),
+            ("ann\u{2028}@example.com", "U+2028"),
+            ("ann\u{fff9}@example.com", "U+FFF9"),
+            ("\u{e0041}ann@example.com", "U+E0041"),
+            ("ann\u{3164}@example.com", "U+3164"),
+            ("ann\u{34f}@example.com", "U+034F"),
+            ("ann\u{fe0f}@example.com", "U+FE0F"),
         ] {
             let refusal = identity_refusal(bad).unwrap_or_else(|| panic!("{bad:?} taken"));
             assert!(refusal.contains(said), "{bad:?}: {refusal}");
@@ -330,6 +368,9 @@ mod tests {
         assert!(identity_refusal(&"a".repeat(MAX_IDENTITY + 1))
             .unwrap()
             .contains("255 characters"));
+        assert_eq!(spelled_out("Ann \u{202e}nimdA"), "Ann \\u{202e}nimdA");
+        assert_eq!(spelled_out("g\u{1b}[2J"), "g\\u{1b}[2J");
+        assert_eq!(spelled_out("Zoë"), "Zoë");
     }
 
     #[test]

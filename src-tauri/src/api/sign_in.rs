@@ -191,7 +191,10 @@ async fn callback(
                         &signed_in.user,
                         remote,
                         AuditOutcome::Refused,
-                        format!("no-role: groups [{}]", signed_in.groups.join(", ")),
+                        format!(
+                            "no-role: groups [{}]",
+                            crate::access::spelled_out(&signed_in.groups.join(", "))
+                        ),
                     ));
                     page(
                         StatusCode::FORBIDDEN,

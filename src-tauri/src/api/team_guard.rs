@@ -78,7 +78,10 @@ pub(super) async fn guard(
                     &user,
                     peer,
                     AuditOutcome::Refused,
-                    format!("no-role: groups [{}]", groups.join(", ")),
+                    format!(
+                        "no-role: groups [{}]",
+                        crate::access::spelled_out(&groups.join(", "))
+                    ),
                 ));
             }
             let sentence = format!("{user} is signed in, but none of their groups has a role in this monitor: ask its admin to map one of them with --role");

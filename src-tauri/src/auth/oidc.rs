@@ -371,6 +371,8 @@ impl RelyingParty {
             .map(|name| name.as_str().to_owned())
             .or_else(|| claims.preferred_username().map(|u| u.as_str().to_owned()))
             .unwrap_or_else(|| user.clone());
+        // Shown beside what the person does (the top bar, sessions): never disguised.
+        let name = crate::access::spelled_out(&name);
         let groups = match claims.additional_claims().0.get(&self.config.groups_claim) {
             Some(serde_json::Value::Array(items)) => items
                 .iter()

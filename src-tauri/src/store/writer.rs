@@ -178,6 +178,9 @@ impl Writer {
         let mut outlet = Outlet {
             identity,
             failing: crate::logs::Throttled::new(checkpoint::FAILURE_SAID_EVERY),
+            projecting: std::cell::RefCell::new(crate::logs::Throttled::new(
+                checkpoint::FAILURE_SAID_EVERY,
+            )),
             changes: changes.clone(),
             health: report,
             journaled: journaled.clone(),
@@ -287,6 +290,8 @@ struct Outlet {
     identity: FileIdentity,
     /// Commits failing (a full disk fails each one): said once a minute, and when they work.
     failing: crate::logs::Throttled,
+    /// The projection failing (tried again every second): said so too.
+    projecting: std::cell::RefCell<crate::logs::Throttled>,
     changes: broadcast::Sender<Change>,
     health: watch::Sender<Option<StoreProblem>>,
     journaled: Arc<AtomicI64>,
@@ -540,6 +545,12 @@ fn project(
     }
     match projected {
         Ok((changes, through)) => {
+            if let Some(unsaid) = outlet.projecting.borrow_mut().worked() {
+                tracing::info!(
+                    unsaid,
+                    "the users and events are updated from the journal again"
+                );
+            }
             tracing::trace!(
                 deliveries = changes.len(),
                 micros = started.elapsed().as_micros() as u64,
@@ -557,7 +568,9 @@ fn project(
             Ok(count)
         }
         Err(error) => {
-            tracing::error!(%error, "could not update the users and events from the journal; every delivery is still kept, and this is tried again in a second");
+            if let Some(unsaid) = outlet.projecting.borrow_mut().failed() {
+                tracing::error!(%error, unsaid, "could not update the users and events from the journal; every delivery is still kept, and this is tried again every second (said once a minute)");
+            }
             Err(())
         }
     }
