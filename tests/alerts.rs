@@ -523,7 +523,7 @@ fn unusable_targets_are_refused_at_start_without_their_secrets() {
     let shown = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{shown}");
     assert!(
-        shown.contains("alert-to = [\"slack:https://hooks.slack.com/***\"]"),
+        shown.contains("\n# alert-to = [\"slack:https://hooks.slack.com/***\"]"),
         "{shown}"
     );
     assert_no_secret("config", &shown);

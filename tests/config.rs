@@ -342,14 +342,30 @@ fn config_s_output_is_a_file_config_takes_and_names_the_demo_s_database() {
         ("HOME", scratch.dir.path().to_str().unwrap()),
         ("XDG_DATA_HOME", scratch.dir.path().to_str().unwrap()),
     ];
-    let output = config(&["--demo", "--keep-deliveries", "30"], &env);
+    let output = config(
+        &[
+            "--demo",
+            "--keep-deliveries",
+            "30",
+            "--forward-to",
+            "https://fwd:FWDPASS@backend.example/kyc?k=KEYVALUE",
+        ],
+        &env,
+    );
     let printed = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(!printed.contains(SECRET), "{printed}");
+    for secret in [SECRET, "FWDPASS", "KEYVALUE"] {
+        assert!(!printed.contains(secret), "{printed}");
+    }
+    // A masked destination is not the one given: commented out, not fed back.
+    assert!(
+        printed.contains("# forward-to = [\"https://***@backend.example/kyc?k=***\"]"),
+        "{printed}"
+    );
     let db = printed.lines().find(|l| l.starts_with("db = ")).unwrap();
     assert!(db.contains("kyc-monitor-demo.db"), "{db}");
     let file = write_config(&scratch, &printed);

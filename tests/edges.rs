@@ -1169,16 +1169,21 @@ async fn credentials_in_a_destination_never_reach_the_ui_the_log_or_the_database
         "{}?api_key=SECRET123",
         backend.url.replace("http://", "http://fwduser:fwdpass@")
     );
-    // A database where an earlier version kept this destination whole.
+    // A database where an earlier version kept this destination whole (id 1, the last run's),
+    // and the same one with the credentials it had before (id 2, no longer given).
     let first = Monitor::start(&scratch.db(), &[]);
     assert_eq!(first.terminate(), 0);
-    rusqlite::Connection::open(scratch.db())
-        .unwrap()
-        .execute(
-            "INSERT INTO destinations (url, active, added_at) VALUES (?1, 0, 0)",
-            [&destination],
-        )
-        .unwrap();
+    let before = destination.replace("fwduser:fwdpass", "aaaold:oldpass");
+    let planted = rusqlite::Connection::open(scratch.db()).unwrap();
+    for (url, active) in [(&destination, 1), (&before, 0)] {
+        planted
+            .execute(
+                "INSERT INTO destinations (url, active, added_at) VALUES (?1, ?2, 0)",
+                rusqlite::params![url, active],
+            )
+            .unwrap();
+    }
+    drop(planted);
     assert!(in_database_files(&scratch.db(), "SECRET123"));
 
     let log = scratch.db().with_file_name("serve.log");
@@ -1211,7 +1216,11 @@ async fn credentials_in_a_destination_never_reach_the_ui_the_log_or_the_database
     assert_eq!(
         destinations["destinations"].as_array().map(Vec::len),
         Some(1),
-        "the destination kept before is the same one: {destinations}"
+        "{destinations}"
+    );
+    assert_eq!(
+        destinations["destinations"][0]["id"], 1,
+        "the last run's destination is the same one, not the one with old credentials: {destinations}"
     );
     monitor.terminate();
     let log = std::fs::read_to_string(&log).unwrap();
@@ -1229,7 +1238,7 @@ async fn credentials_in_a_destination_never_reach_the_ui_the_log_or_the_database
         destinations.to_string().contains("api_key=***"),
         "{destinations}"
     );
-    for secret in ["fwdpass", "SECRET123"] {
+    for secret in ["fwdpass", "SECRET123", "oldpass"] {
         assert!(
             !in_database_files(&scratch.db(), secret),
             "{secret} in the database"
@@ -1254,12 +1263,37 @@ async fn credentials_in_a_destination_never_reach_the_ui_the_log_or_the_database
     );
     assert_eq!(output.status.code(), Some(2));
     let said = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        said.contains("given twice with different credentials"),
-        "{said}"
-    );
+    assert!(said.contains("differ only in their credentials"), "{said}");
     assert!(
         !said.contains("SECRET123") && !said.contains("OTHER456"),
         "{said}"
+    );
+    // `config` refuses them as serve does; the same URL twice is one destination.
+    let twins = cli(
+        &scratch.db(),
+        &[
+            "config",
+            "--forward-to",
+            &destination,
+            "--forward-to",
+            &twin,
+        ],
+    );
+    assert_eq!(twins.status.code(), Some(2));
+    let same = cli(
+        &scratch.db(),
+        &[
+            "config",
+            "--forward-to",
+            &destination,
+            "--forward-to",
+            &destination,
+        ],
+    );
+    assert_eq!(
+        same.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&same.stderr)
     );
 }

@@ -355,6 +355,20 @@ fn reaches(bound: IpAddr, ip: IpAddr) -> bool {
     ip == bound || (ip.is_loopback() && bound.is_loopback())
 }
 
+/// The first of `urls` (as shown) that another differs from only in what is masked (its
+/// credentials or query values): the database, which keeps each as shown, would take them for
+/// one. The same URL given twice is one destination, not twins.
+pub fn twin_destinations(urls: &[String]) -> Option<String> {
+    let mut seen = std::collections::HashMap::new();
+    urls.iter().find_map(|url| {
+        let shown = shown_url(url);
+        match seen.insert(shown.clone(), url) {
+            Some(other) if other != url => Some(shown),
+            _ => None,
+        }
+    })
+}
+
 /// A destination's URL as it may be shown, logged or stored: credentials in it
 /// (`user:password@`, the query's values, such as `?api_key=...`) replaced by `***`. The
 /// database keeps a destination so; the whole URL lives only in the running monitor's memory.

@@ -451,6 +451,12 @@ fn print_config(db: PathBuf, args: ServeArgs, layer: FileLayer) -> anyhow::Resul
             // secret, that it is set: its value is never printed).
             (_, config::file::NOT_SET) => (format!("# {name} ="), source),
             (_, config::file::SET_NOT_SHOWN) => (format!("# {name} = {value}"), source),
+            // Masked targets are not the ones given: a file holding them would send alerts and
+            // deliveries elsewhere. Commented out, like a secret.
+            ("alert-to" | "forward-to", _) if value.contains("***") => (
+                format!("# {name} = {value}"),
+                format!("{source}; masked, not usable as written"),
+            ),
             _ => (format!("{name} = {value}"), source),
         };
         writeln!(out, "{line:<48} # {source}")?;
@@ -480,6 +486,9 @@ fn serve_config(db: PathBuf, args: ServeArgs) -> anyhow::Result<ServeConfig> {
     let team = config::team::team_config(args.team, ui_listen).map_err(UsageError)?;
     let mut alerts =
         config::alerts::alert_config(args.alerts, public_ui_url).map_err(UsageError)?;
+    if let Some(shown) = kyc_monitor::forward::twin_destinations(&args.forward_to) {
+        return Err(UsageError(format!("--forward-to {shown} and another --forward-to differ only in their credentials or query values, which the monitor keeps masked (***), so it would take them for one destination: give each destination once, telling them apart in the path")).into());
+    }
     if let Some(addr) = args
         .metrics_listen
         .filter(|a| team.is_none() && !a.ip().is_loopback())

@@ -101,7 +101,7 @@ pub enum ServeError {
     MetricsNotLoopback(SocketAddr),
     #[error("--forward-to {url} is this monitor's own webhook ({listener}): every delivery would be forwarded back to itself without end; forward to your backend's URL instead")]
     ForwardsToItself { url: String, listener: String },
-    #[error("--forward-to {0} is given twice with different credentials: the monitor keeps a destination by its URL without them, so give each destination once")]
+    #[error("--forward-to {0} and another --forward-to differ only in their credentials or query values, which the monitor keeps masked (***), so it would take them for one destination: give each destination once, telling them apart in the path")]
     TwinDestinations(String),
     #[error("{0}")]
     Team(crate::auth::SetupError),

@@ -189,6 +189,11 @@ pub fn resolved(
                 .iter()
                 .map(|v| crate::alerts::shown_target(v))
                 .collect(),
+            // A destination's credentials, as everywhere it is shown.
+            "forward-to" => values
+                .iter()
+                .map(|v| crate::forward::shown_url(v))
+                .collect(),
             _ => values,
         };
         let switch = matches!(arg.get_action(), ArgAction::SetTrue);

@@ -98,7 +98,7 @@ pub enum OpenError {
     },
     #[error("--forward-to {url} is this monitor's own webhook ({listener}): every delivery would be forwarded back to itself without end; forward to your backend's URL instead")]
     ForwardsToItself { url: String, listener: String },
-    #[error("--forward-to {0} is given twice with different credentials: the monitor keeps a destination by its URL without them, so give each destination once")]
+    #[error("--forward-to {0} and another --forward-to differ only in their credentials or query values, which the monitor keeps masked (***), so it would take them for one destination: give each destination once, telling them apart in the path")]
     TwinDestinations(String),
     #[error("a listener failed: {0}")]
     Listener(std::io::Error),
@@ -361,15 +361,9 @@ async fn refuse_forwarding_to_itself(
     .await
 }
 
-/// Two destinations that differ only in their credentials would be one in the database, which
-/// keeps each without them.
 fn refuse_twins(urls: &[String]) -> Result<(), OpenError> {
-    let mut seen = std::collections::HashSet::new();
-    for url in urls {
-        let shown = crate::forward::shown_url(url);
-        if !seen.insert(shown.clone()) {
-            return Err(OpenError::TwinDestinations(shown));
-        }
+    match crate::forward::twin_destinations(urls) {
+        Some(shown) => Err(OpenError::TwinDestinations(shown)),
+        None => Ok(()),
     }
-    Ok(())
 }

@@ -122,9 +122,11 @@ fn set_destinations(
 
 /// Destinations an earlier version kept whole, credentials and all, are kept as `kept` makes
 /// them; one that would then be another's twin gets its id after it (`(#3)`), so both stay.
+/// The active one (this run's, given again) is rewritten first, so it keeps the plain name and
+/// its pending forwards: a twin left by a credential changed before is the one renamed.
 fn forget_credentials(tx: &Transaction, kept: fn(&str) -> String) -> rusqlite::Result<()> {
     let stored: Vec<(i64, String)> = tx
-        .prepare("SELECT id, url FROM destinations")?
+        .prepare("SELECT id, url FROM destinations ORDER BY active DESC, id DESC")?
         .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     let whole: Vec<(i64, String)> = stored
