@@ -39,6 +39,32 @@ async fn a_second_monitor_on_one_database_is_refused_until_the_first_closes() {
     again.close().await;
 }
 
+/// A first monitor started through a link to a file that does not exist yet (SQLite creates
+/// it): a second one on the file's own path, or on the link, is still refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_link_to_a_database_not_made_yet_locks_the_file_it_names() {
+    let scratch = Scratch::new();
+    let real = scratch.dir.path().join("real");
+    std::fs::create_dir(&real).unwrap();
+    let target = real.join("target.db");
+    let link = scratch.dir.path().join("dangling.db");
+    std::os::unix::fs::symlink("real/target.db", &link).unwrap();
+    let first = Monitor::open(MonitorConfig::for_command(link.clone()))
+        .await
+        .map(|(monitor, _)| monitor)
+        .unwrap();
+    assert!(target.is_file(), "SQLite made the file the link names");
+    let around = scratch.dir.path().join("real/../real/target.db");
+    for db in [target, link, around] {
+        match Monitor::open(MonitorConfig::for_command(db.clone())).await {
+            Err(OpenError::Store(StoreError::InUse { .. })) => {}
+            Err(other) => panic!("{db:?} refused for another reason: {other}"),
+            Ok(_) => panic!("a second monitor opened the database as {db:?}"),
+        }
+    }
+    first.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_view_shows_every_delivery_acknowledged_before_it_was_asked_for() {
     let scratch = Scratch::new();

@@ -31,18 +31,32 @@ pub(super) fn path_beside(db: &Path, suffix: &str) -> PathBuf {
 }
 
 /// The lock file `<db><suffix>` of the database file `db` however it was named: a symbolic
-/// link, `..` or another spelling of the same file gets the same lock (a second monitor on one
-/// file is refused whatever path it was given). Only the folder is resolved when the database
-/// does not exist yet.
+/// link (even one to a file not made yet), `..` or another spelling of the same file gets the
+/// same lock (a second monitor on one file is refused whatever path it was given).
 pub(super) fn lock_beside(db: &Path, suffix: &str) -> PathBuf {
-    let real = std::fs::canonicalize(db).ok().or_else(|| {
-        let folder = match db.parent() {
-            Some(folder) if !folder.as_os_str().is_empty() => folder,
-            _ => Path::new("."),
-        };
-        Some(std::fs::canonicalize(folder).ok()?.join(db.file_name()?))
-    });
+    let real = real_path(db);
     path_beside(real.as_deref().unwrap_or(db), suffix)
+}
+
+/// Where `path` leads: its links followed (as SQLite will, to create the file they name) and
+/// its folder made canonical, whether the file exists yet or not.
+fn real_path(path: &Path) -> Option<PathBuf> {
+    let mut path = path.to_owned();
+    // As many links as the kernel follows before it gives up (ELOOP).
+    for _ in 0..40 {
+        let Ok(target) = std::fs::read_link(&path) else {
+            break;
+        };
+        path = match path.parent() {
+            Some(folder) if target.is_relative() => folder.join(target),
+            _ => target,
+        };
+    }
+    let folder = match path.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder,
+        _ => Path::new("."),
+    };
+    Some(std::fs::canonicalize(folder).ok()?.join(path.file_name()?))
 }
 
 /// Takes the lock in `path` (creating the file) without waiting, and writes this process's pid
