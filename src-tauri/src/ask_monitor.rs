@@ -92,11 +92,27 @@ impl RunningMonitor {
         if status != reqwest::StatusCode::GATEWAY_TIMEOUT {
             return Err(refusal(&answer));
         }
+        // A look that fails or finds no reconcile is forgiven a few times (a slow answer, the
+        // work board between two states), not for ever (the monitor restarted, say).
+        let mut misses = 0;
         loop {
             look.tick().await;
-            let Some(work) = self.reconcile_work(asked_at).await? else {
-                continue;
+            let work = match self.reconcile_work(asked_at).await {
+                Ok(Some(work)) => work,
+                missed => {
+                    misses += 1;
+                    if misses < FOLLOW_MISSES {
+                        continue;
+                    }
+                    return Err(missed.err().unwrap_or_else(|| {
+                        anyhow::anyhow!(
+                            "the running monitor at {} no longer shows the reconcile (was it restarted?); its log says how it ended",
+                            self.base
+                        )
+                    }));
+                }
             };
+            misses = 0;
             show(&mut progress, &work);
             if work["state"] != "running" {
                 progress.finish();
@@ -111,7 +127,7 @@ impl RunningMonitor {
     /// The reconcile `/api/work` shows, when it is the one started at or after `asked_at`.
     async fn reconcile_work(&self, asked_at: i64) -> anyhow::Result<Option<serde_json::Value>> {
         let client = reqwest::Client::builder()
-            .timeout(FOLLOW_EVERY * 4)
+            .timeout(FOLLOW_EVERY * 10)
             .build()?;
         let answer = client
             .get(format!("{}/api/work", self.base))
@@ -209,6 +225,9 @@ pub enum Reconciled {
 
 /// How often a reconcile running in the monitor is looked at.
 const FOLLOW_EVERY: Duration = Duration::from_millis(500);
+
+/// Looks in a row that may fail or find no reconcile before the command gives up (10 s).
+const FOLLOW_MISSES: u32 = 20;
 
 fn show(progress: &mut Progress, work: &serde_json::Value) {
     if let Some(total) = work["total"].as_u64() {
