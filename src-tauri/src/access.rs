@@ -127,7 +127,7 @@ pub fn spelled_out(text: &str) -> String {
 /// ones, the soft hyphen, line and paragraph separators, the byte order mark, variation
 /// selectors, the combining grapheme joiner, tag characters, interlinear annotation marks and
 /// the Hangul fillers.
-fn hides_or_reorders(c: char) -> bool {
+pub(crate) fn hides_or_reorders(c: char) -> bool {
     c.is_control()
         || matches!(
             c,

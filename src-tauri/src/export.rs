@@ -441,24 +441,26 @@ fn csv_cell(cell: &Cell) -> String {
     }
 }
 
-/// The characters that reorder how text around them is shown: the bidirectional embeddings,
-/// overrides and isolates, and the marks (LRM, RLM, ALM); and the control characters but tab
-/// and the line ends (a cell may hold lines), which a terminal obeys (ESC starts a sequence
-/// that recolours or moves the cursor, NUL ends a C string) when the file is printed.
+/// The characters a cell shows spelled out (`\u202e`): those that reorder how text around
+/// them is shown (the bidirectional controls and marks), those that show as nothing or blank
+/// (zero-width ones, line separators, tags; see `access::hides_or_reorders`), and the control
+/// characters a terminal obeys when the file is printed (ESC starts a sequence that recolours
+/// or moves the cursor, NUL ends a C string), but tab and the line ends (a cell may hold lines).
 fn shown_escaped(c: char) -> bool {
-    matches!(
-        c,
-        '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
-    ) || (c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    crate::access::hides_or_reorders(c) && !matches!(c, '\t' | '\n' | '\r')
 }
 
 fn escape_unshowable(value: &str) -> String {
-    if !value.contains(shown_escaped) {
+    if !value.contains(shown_escaped) && !value.contains('\r') {
         return value.to_owned();
     }
     let mut shown = String::with_capacity(value.len() + 8);
-    for c in value.chars() {
-        if shown_escaped(c) {
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        // A line end is kept; a CR alone sends a terminal's cursor back over what the cell
+        // said before it.
+        let lone_cr = c == '\r' && chars.peek() != Some(&'\n');
+        if shown_escaped(c) || lone_cr {
             shown.push_str(&format!("\\u{:04x}", c as u32));
         } else {
             shown.push(c);
@@ -558,9 +560,11 @@ mod tests {
 
     #[test]
     fn formula_cells_are_neutralised_and_others_kept() {
-        for risky in ["=1+1", "+1", "-2", "@SUM(A1)", "\tx", "\rx"] {
+        for risky in ["=1+1", "+1", "-2", "@SUM(A1)", "\tx", "\r\nx"] {
             assert_eq!(csv_cell(&Cell::Text(risky.into())), format!("'{risky}"));
         }
+        // A CR alone is spelled out, so it starts no formula either.
+        assert_eq!(csv_cell(&Cell::Text("\rx".into())), "\\u000dx");
         assert_eq!(csv_cell(&Cell::Text("user_1".into())), "user_1");
         assert_eq!(csv_cell(&Cell::Number(-3)), "-3");
         assert_eq!(csv_cell(&Cell::Null), "");
@@ -583,6 +587,11 @@ mod tests {
             csv_cell(&Cell::Text("evil\u{1b}[31m@x\u{0}\u{7f}".into())),
             "evil\\u001b[31m@x\\u0000\\u007f"
         );
-        assert_eq!(csv_cell(&Cell::Text("a\tb\nc".into())), "a\tb\nc");
+        assert_eq!(csv_cell(&Cell::Text("a\tb\nc\r\nd".into())), "a\tb\nc\r\nd");
+        // A CR alone, and characters that show as nothing, are spelled out.
+        assert_eq!(
+            csv_cell(&Cell::Text("X\rOVER\u{200b}\u{2028}".into())),
+            "X\\u000dOVER\\u200b\\u2028"
+        );
     }
 }
