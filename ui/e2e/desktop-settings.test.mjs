@@ -272,8 +272,25 @@ describe('the desktop app keeps its secrets in the keychain', { skip: !binary &&
       assert.match(await session.text(shown[1]), /mailto:oncall@example\.com/);
       assert.match(await session.property(await session.find('textarea[name="alertTo"]'), 'value'), /^slack:http:\/\/127\.0\.0\.1\/\*\*\*\nmailto:oncall@example\.com$/);
       for (const target of shown) {
-        await session.click(await session.call('POST', `/element/${target}/element`, { using: 'css selector', value: '[data-testid="send-test-alert"]' }).then((e) => e[W3C_ELEMENT]));
-        await eventually(async () => /The target took the test alert/.test(await session.text(target)), 'the test alert to be taken');
+        const button = await session.call('POST', `/element/${target}/element`, { using: 'css selector', value: '[data-testid="send-test-alert"]' }).then((e) => e[W3C_ELEMENT]);
+        await session.click(button);
+        let said = '';
+        const taken = async () => {
+          said = await session.text(target);
+          return /The target took the test alert/.test(said);
+        };
+        // About one run in six under CI's load, the driver's click never reached the button
+        // (it stayed enabled, no test alert sent, nothing said). Clicked once more then, and
+        // said so; a test alert in flight (the button disabled) or refused still fails.
+        const first = await eventually(taken, 'the test alert to be taken', 10_000).catch(() => false);
+        if (!first && !/did not go through/.test(said) && !(await session.property(button, 'disabled'))) {
+          console.error(`the click on "Send test alert" was not taken (the target says: ${said}); clicking again`);
+          await session.click(button);
+        }
+        await eventually(taken, 'the test alert to be taken').catch(async (error) => {
+          const disabled = await session.property(button, 'disabled').catch((e) => `(${e.message})`);
+          throw new Error(`${error.message}; the target says: ${said}; its button disabled: ${disabled}`);
+        });
       }
       await session.execute(`(${SCROLL_TO})(arguments[0])`, ['[data-testid="alerts"]']);
       await session.screenshot(join(artifacts, 'desktop-alerts-sent.png'));
