@@ -407,6 +407,25 @@ async fn a_provider_that_comes_while_running_is_polled_at_once() {
     emulator.stop().await;
 }
 
+/// A database registered with a beta provider allowing 10 requests a second, its flows
+/// finished, and `count` watched users the provider does not know (`{prefix}_00`...): a
+/// reconcile or a poll of them takes about `count / 10` seconds. The monitor that registered
+/// has stopped.
+async fn registered_with_unknown_users(scratch: &Scratch, prefix: &str, count: usize) -> Emulator {
+    let db = scratch.db();
+    let (emulator, key_path) = beta_emulator_limited(scratch, 10).await;
+    let mut first = Monitor::start_with_ui(&db, &["--poll-every", "off"]);
+    let _ = first.ui();
+    register(&db, &first, &emulator, &key_path);
+    tokio::time::timeout(Duration::from_secs(90), emulator.finished())
+        .await
+        .expect("the flows finish");
+    let ids: Vec<String> = (0..count).map(|n| format!("{prefix}_{n:02}")).collect();
+    watch_all(&db, &ids);
+    assert_eq!(first.terminate(), 0);
+    emulator
+}
+
 /// A reconcile and the periodic poll at once, against a provider that allows 10 requests a
 /// second: they share its limit (a 429 makes both wait as it asks) and both finish, none cut
 /// short by the other's requests; and a reconcile whose request was given up on (the client
@@ -415,16 +434,7 @@ async fn a_provider_that_comes_while_running_is_polled_at_once() {
 async fn reconcile_and_polling_share_the_provider_s_limit_and_a_reconcile_outlives_its_request() {
     let scratch = Scratch::new();
     let db = scratch.db();
-    let (emulator, key_path) = beta_emulator_limited(&scratch, 10).await;
-    let mut first = Monitor::start_with_ui(&db, &["--poll-every", "off"]);
-    let _ = first.ui();
-    register(&db, &first, &emulator, &key_path);
-    tokio::time::timeout(Duration::from_secs(90), emulator.finished())
-        .await
-        .expect("the flows finish");
-    let ids: Vec<String> = (0..60).map(|n| format!("unknown_{n:02}")).collect();
-    watch_all(&db, &ids);
-    assert_eq!(first.terminate(), 0);
+    let emulator = registered_with_unknown_users(&scratch, "unknown", 60).await;
 
     let mut monitor = Monitor::start_with_ui(&db, &["--poll-every", "1s", "--poll-rate", "8"]);
     let (base, token) = monitor.ui();
@@ -654,16 +664,7 @@ async fn a_poll_cut_short_is_said_in_the_log() {
 async fn the_command_line_follows_a_reconcile_past_the_running_monitor_s_deadline() {
     let scratch = Scratch::new();
     let db = scratch.db();
-    let (emulator, key_path) = beta_emulator_limited(&scratch, 10).await;
-    let mut first = Monitor::start_with_ui(&db, &["--poll-every", "off"]);
-    let _ = first.ui();
-    register(&db, &first, &emulator, &key_path);
-    tokio::time::timeout(Duration::from_secs(90), emulator.finished())
-        .await
-        .expect("the flows finish");
-    let ids: Vec<String> = (0..40).map(|n| format!("far_{n:02}")).collect();
-    watch_all(&db, &ids);
-    assert_eq!(first.terminate(), 0);
+    let emulator = registered_with_unknown_users(&scratch, "far", 40).await;
 
     let mut monitor = Monitor::start_with_ui(&db, &["--poll-every", "off", "--ui-deadline", "1s"]);
     let _ = monitor.ui();
