@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchChromium, onFreePort, startMonitor } from './monitor.mjs';
+import { drawn, launchChromium, onFreePort, startMonitor } from './monitor.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const artifacts = join(here, 'artifacts');
@@ -180,14 +180,15 @@ describe('the case panel, the queue and the board as compliance staff use them',
         await page.goto(`${monitor.uiUrl}/#/`);
         const card = page.locator('[data-testid="card"][data-external-id="long_1"]');
         await card.waitFor();
-        await card.scrollIntoViewIfNeeded();
+        // Drawn, not only scrolled to: an undrawn card's tags measure 0 wide and read as ''.
+        await drawn(card.getByTestId('over-sla'));
         assert.equal(await sideways(page), 0, `the board scrolls sideways at ${name}`);
         const cardBox = await card.boundingBox();
         for (const part of [card.getByTestId('case-assignee'), card.getByTestId('case-marker'), card.getByTestId('over-sla')]) {
           const box = await part.boundingBox();
           assert.ok(box.x >= cardBox.x && box.x + box.width <= cardBox.x + cardBox.width + 0.5, `${await part.getAttribute('data-testid')} inside the card at ${name}`);
         }
-        const overSla = card.getByTestId('over-sla');
+        const overSla = await drawn(card.getByTestId('over-sla'));
         assert.equal(await overSla.evaluate((el) => el.scrollWidth <= el.clientWidth), true, `"over SLA" whole at ${name}`);
         assert.equal(await overSla.innerText(), 'over SLA');
         await card.screenshot({ path: join(artifacts, `card-long-assignee-${name}.png`) });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchChromium, startMonitor } from './monitor.mjs';
+import { drawn, launchChromium, startMonitor } from './monitor.mjs';
 
 const artifacts = join(dirname(fileURLToPath(import.meta.url)), 'artifacts');
 let browser;
@@ -86,7 +86,7 @@ describe('the demo on the board', () => {
     assert.equal(await marks.count(), abandoned);
     assert.equal(await page.locator('[data-column="ON_HOLD"], [data-column="CLOSED"]').locator('[data-testid="abandoned"]').count(), 0);
     assert.match(await marks.first().getAttribute('title'), /gave up/);
-    assert.equal(await marks.first().innerText(), 'abandoned');
+    assert.equal(await (await drawn(marks.first())).innerText(), 'abandoned');
     await page.screenshot({ path: join(artifacts, 'demo-abandoned-marked.png') });
     assert.deepEqual(problems, []);
     await context.close();

@@ -150,3 +150,20 @@ export function launchChromium() {
     ],
   });
 }
+
+/**
+ * Brings `locator` into view and waits until the browser draws it. A board card has
+ * `content-visibility: auto`: while it is off screen its content is not drawn, so its
+ * `innerText` is '' and its sizes are 0, and a card the board moved after a scroll reads as empty.
+ */
+export async function drawn(locator) {
+  await locator.scrollIntoViewIfNeeded();
+  await locator.evaluate(
+    (el) =>
+      new Promise((resolve) => {
+        const look = () => (el.checkVisibility({ contentVisibilityAuto: true }) ? resolve() : requestAnimationFrame(look));
+        look();
+      }),
+  );
+  return locator;
+}

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchChromium, startMonitor } from './monitor.mjs';
+import { drawn, launchChromium, startMonitor } from './monitor.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const artifacts = join(here, 'artifacts');
@@ -115,7 +115,7 @@ describe('the live UI in Chromium', () => {
       await expectCount(page, 'OTHER', '1');
       // The markup externalId is shown literally and runs nothing.
       const markup = page.locator('[data-column="OPEN"] .card .id', { hasText: MARKUP_ID });
-      assert.equal(await markup.innerText(), MARKUP_ID);
+      assert.equal(await (await drawn(markup)).innerText(), MARKUP_ID);
       assert.equal(await page.evaluate(() => window.__pwned), undefined);
       assert.equal(await page.locator('[data-column="OPEN"] img').count(), 0);
       assert.equal(
