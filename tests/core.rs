@@ -65,6 +65,52 @@ async fn a_link_to_a_database_not_made_yet_locks_the_file_it_names() {
     first.close().await;
 }
 
+/// The database holds who applied and what was decided about them: a new one, its -wal and its
+/// -shm are readable by their owner only, also when made through a link. One that exists keeps
+/// the mode it was given.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_database_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .unwrap_or_else(|error| panic!("{path:?}: {error}"))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let with = |path: &std::path::Path, suffix: &str| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        std::path::PathBuf::from(name)
+    };
+    let scratch = Scratch::new();
+    let linked = scratch.dir.path().join("linked.db");
+    std::os::unix::fs::symlink("made-through-a-link.db", &linked).unwrap();
+    let made = scratch.dir.path().join("made-through-a-link.db");
+    for (opened, file) in [(scratch.db(), scratch.db()), (linked, made)] {
+        let monitor = Monitor::open(MonitorConfig::for_command(opened.clone()))
+            .await
+            .map(|(monitor, _)| monitor)
+            .unwrap();
+        let now = kyc_monitor::time::now_millis();
+        let delivery = delivery_at(now, flat("private_1", "REJECT", "CLOSED"));
+        monitor.writer().record(delivery).await.unwrap();
+        for path in [file.clone(), with(&file, "-wal"), with(&file, "-shm")] {
+            assert_eq!(mode(&path), 0o600, "{path:?}, opened as {opened:?}");
+        }
+        monitor.close().await;
+    }
+
+    std::fs::set_permissions(scratch.db(), std::fs::Permissions::from_mode(0o640)).unwrap();
+    let monitor = open(&scratch).await.unwrap();
+    assert_eq!(
+        mode(&scratch.db()),
+        0o640,
+        "an existing file keeps its mode"
+    );
+    monitor.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_view_shows_every_delivery_acknowledged_before_it_was_asked_for() {
     let scratch = Scratch::new();

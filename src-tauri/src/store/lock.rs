@@ -40,7 +40,7 @@ pub(super) fn lock_beside(db: &Path, suffix: &str) -> PathBuf {
 
 /// Where `path` leads: its links followed (as SQLite will, to create the file they name) and
 /// its folder made canonical, whether the file exists yet or not.
-fn real_path(path: &Path) -> Option<PathBuf> {
+pub(super) fn real_path(path: &Path) -> Option<PathBuf> {
     let mut path = path.to_owned();
     // As many links as the kernel follows before it gives up (ELOOP).
     for _ in 0..40 {

@@ -15,9 +15,26 @@ pub(super) fn for_writer(path: &Path) -> Result<Connection, StoreError> {
     open_writable(path)
 }
 
-/// Migrations at open, before a writer runs: creates a missing file.
+/// Migrations at open, before a writer runs: creates a missing file, readable by its owner
+/// only (see [`create_private`]).
 pub(super) fn for_migrations(path: &Path) -> Result<Connection, StoreError> {
+    create_private(path);
     open_writable(path)
+}
+
+/// Makes a missing database file empty with mode 0600 (on Unix) before SQLite opens it: the
+/// file holds who applied and what was decided about them, and SQLite would make it 0644, open
+/// to every account on the machine. SQLite gives its -wal and -shm the mode of the file they
+/// belong to. A link to a file not made yet is followed, as SQLite would. A file that exists
+/// keeps its mode (someone may have opened it to a backup user on purpose), and a file this
+/// cannot make is left to SQLite, whose error says why.
+fn create_private(path: &Path) {
+    let target = super::lock::real_path(path).unwrap_or_else(|| path.to_owned());
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let _ = options.open(target);
 }
 
 /// Migrations of an existing file by a command that only reads or derives: without
