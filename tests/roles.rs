@@ -481,6 +481,59 @@ async fn a_proxy_sign_in_is_audited_once_per_session_and_a_person_without_a_role
     assert!(failed[0]["detail"].as_str().unwrap().contains("guests"));
 }
 
+/// Behind the proxy every request's peer is the proxy: the audit records the client it forwards
+/// for (the last address a trusted proxy saw, not what the client wrote left of it) and the proxy.
+#[tokio::test]
+async fn the_audit_records_the_address_the_proxy_forwards_for() {
+    let team = Team::start(&[]);
+    team.hold("addr_1").await;
+    let person = Person {
+        browser: Browser::new(),
+        email: "ann@example.com".into(),
+        groups: "g-comp".into(),
+        ui: team.ui.clone(),
+        csrf: String::new(),
+    };
+    let forwarded = |path: &str| {
+        person
+            .request(reqwest::Method::GET, path)
+            .header("X-Forwarded-For", "10.6.6.6, 203.0.113.7")
+    };
+    assert_eq!(
+        person.browser.see(forwarded("/api/session")).await.status,
+        200
+    );
+    let viewed = person.browser.see(forwarded("/api/users/addr_1")).await;
+    assert_eq!(viewed.status, 200, "{}", viewed.body);
+    // A proxy that sends no X-Forwarded-For: its own address.
+    assert_eq!(person.get("/api/search?q=addr_").await.status, 200);
+
+    let entries = eventually("the search in the audit log", || {
+        let entries = team.audit();
+        async move {
+            match entries.iter().any(|e| e["action"] == "search") {
+                true => Ok(entries),
+                false => Err(format!("{} entries", entries.len())),
+            }
+        }
+    })
+    .await;
+    let from = |action: &str| -> Vec<&str> {
+        entries
+            .iter()
+            .filter(|e| e["action"] == action && e["actor"] == "ann@example.com")
+            .map(|e| e["remoteAddr"].as_str().unwrap())
+            .collect()
+    };
+    assert_eq!(
+        from("sign-in"),
+        ["203.0.113.7 via 127.0.0.1"],
+        "{entries:?}"
+    );
+    assert_eq!(from("user-viewed"), ["203.0.113.7 via 127.0.0.1"]);
+    assert_eq!(from("search"), ["127.0.0.1"]);
+}
+
 #[tokio::test]
 async fn an_open_feed_ends_when_its_session_ends() {
     let team = Team::start(&[]);

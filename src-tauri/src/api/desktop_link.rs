@@ -4,16 +4,16 @@
 //! `POST /auth/desktop/token` trades the code and its PKCE verifier for a session secret. The
 //! session starts, and is audited as a sign-in, at that trade.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Serialize;
 
+use super::client::ClientAddress;
 use super::error::refuse;
 use super::sign_in::{audit_entry, to_provider};
 use crate::access::{AuditAction, AuditOutcome, Role};
@@ -77,7 +77,7 @@ pub(super) async fn begin(
 pub(super) async fn token(
     State(monitor): State<Arc<Monitor>>,
     team: Option<Extension<Arc<TeamAuth>>>,
-    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     body: Result<Json<TokenRequest>, JsonRejection>,
 ) -> Response {
     let Some(Extension(team)) = team.filter(|t| t.oidc.is_some()) else {
@@ -100,7 +100,7 @@ pub(super) async fn token(
                 None,
                 AuditAction::SignInFailed,
                 "",
-                remote,
+                &client,
                 AuditOutcome::Refused,
                 format!("desktop app: {}", refused.sentence()),
             ));
@@ -114,7 +114,7 @@ pub(super) async fn token(
                 Some(actor.role),
                 AuditAction::SignIn,
                 &actor.id,
-                remote,
+                &client,
                 AuditOutcome::Ok,
                 "desktop app".into(),
             ));

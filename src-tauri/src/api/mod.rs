@@ -4,6 +4,7 @@
 //! rebinding, cross-site calls); shared by a team, behind sign-in, sessions and CSRF tokens.
 
 mod assets;
+mod client;
 mod desktop_link;
 mod error;
 mod feed;

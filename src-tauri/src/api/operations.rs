@@ -3,17 +3,17 @@
 //! and a layer per route lets through only the roles the declaration allows, recording a refusal
 //! in the audit log. No route is written here by hand.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::{Extension, Json, Router};
 
+use super::client::ClientAddress;
 use crate::access::Actor;
 use crate::monitor::operations::{self, Caller, Method, Operation, Spec, Visitor};
 use crate::monitor::{CoreError, Monitor};
@@ -93,11 +93,7 @@ async fn allowed(
         );
         return CoreError::Unauthorized("sign in first".into()).into_response();
     };
-    let remote_addr = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(remote)| remote.to_string())
-        .unwrap_or_else(|| "local".to_owned());
+    let ClientAddress(remote_addr) = ClientAddress::of_request(request.extensions());
     let caller = Caller { actor, remote_addr };
     let asked = format!("{} {}", spec.method.as_str(), request.uri().path());
     if let Err(refused) = operations::check_role(&monitor, &caller, &spec, asked) {

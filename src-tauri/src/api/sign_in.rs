@@ -3,11 +3,10 @@
 //! single-person mode too), and `POST /api/sessions/end` (an admin ends a person's sessions).
 //! Every sign-in, failed sign-in, sign-out and ending is audited.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -15,6 +14,7 @@ use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use super::client::ClientAddress;
 use super::error::refuse;
 use crate::access::{Actor, AuditAction, AuditEntry, AuditOutcome, Role};
 use crate::auth::oidc::{Callback, SignInError};
@@ -92,13 +92,13 @@ pub(super) async fn session(
     })
 }
 
-/// An audit entry of signing in and out, from `remote`.
+/// An audit entry of signing in and out, from `client`.
 pub(super) fn audit_entry(
     actor: &str,
     role: Option<Role>,
     action: AuditAction,
     target: &str,
-    remote: SocketAddr,
+    client: &ClientAddress,
     outcome: AuditOutcome,
     detail: String,
 ) -> AuditEntry {
@@ -107,7 +107,7 @@ pub(super) fn audit_entry(
         role,
         action,
         target: target.to_owned(),
-        remote_addr: remote.ip().to_canonical().to_string(),
+        remote_addr: client.0.clone(),
         outcome,
         detail,
     }
@@ -155,7 +155,7 @@ pub(super) fn to_provider(start: &crate::auth::oidc::LoginStart, secure: bool) -
 async fn callback(
     State(monitor): State<Arc<Monitor>>,
     team: Option<Extension<Arc<TeamAuth>>>,
-    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     headers: HeaderMap,
     Query(callback): Query<Callback>,
 ) -> Response {
@@ -174,7 +174,7 @@ async fn callback(
                 None,
                 AuditAction::SignInFailed,
                 "",
-                remote,
+                &client,
                 AuditOutcome::Refused,
                 format!("{}: {error}", error.reason()),
             ));
@@ -189,7 +189,7 @@ async fn callback(
                         None,
                         AuditAction::SignInFailed,
                         &signed_in.user,
-                        remote,
+                        &client,
                         AuditOutcome::Refused,
                         format!(
                             "no-role: groups [{}]",
@@ -225,7 +225,7 @@ async fn callback(
                                 Some(role),
                                 AuditAction::SignIn,
                                 &actor.id,
-                                remote,
+                                &client,
                                 AuditOutcome::Ok,
                                 String::new(),
                             ));
@@ -286,7 +286,7 @@ async fn logout(
     team: Option<Extension<Arc<TeamAuth>>>,
     actor: Option<Extension<Actor>>,
     session: Option<Extension<CurrentSession>>,
-    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
 ) -> Response {
     let (Some(Extension(team)), Some(Extension(actor))) = (team, actor) else {
         return refuse(StatusCode::NOT_FOUND, "there is no such route");
@@ -305,7 +305,7 @@ async fn logout(
         Some(actor.role),
         AuditAction::SignOut,
         &actor.id,
-        remote,
+        &client,
         AuditOutcome::Ok,
         String::new(),
     ));
@@ -341,7 +341,7 @@ pub(super) async fn end_sessions(
     State(monitor): State<Arc<Monitor>>,
     team: Option<Extension<Arc<TeamAuth>>>,
     Extension(actor): Extension<Actor>,
-    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     asked: Result<Json<EndSessions>, JsonRejection>,
 ) -> Response {
     let Some(Extension(team)) = team else {
@@ -357,7 +357,7 @@ pub(super) async fn end_sessions(
             Some(actor.role),
             AuditAction::RefusedByRole,
             asked.as_ref().map_or("", |asked| asked.user.as_str()),
-            remote,
+            &client,
             AuditOutcome::Refused,
             "sessions-ended needs admin".into(),
         ));
@@ -387,7 +387,7 @@ pub(super) async fn end_sessions(
                 Some(actor.role),
                 AuditAction::SessionsEnded,
                 &user,
-                remote,
+                &client,
                 AuditOutcome::Ok,
                 format!("{ended} sessions"),
             ));

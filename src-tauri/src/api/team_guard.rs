@@ -12,6 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use subtle::ConstantTimeEq;
 
+use super::client::ClientAddress;
 use super::error::refuse;
 use super::sign_in::{
     audit_entry, CsrfToken, CurrentSession, CSRF_HEADER, DESKTOP_PATH, DESKTOP_TOKEN_PATH,
@@ -44,6 +45,12 @@ pub(super) async fn guard(
     next: Next,
 ) -> Response {
     request.extensions_mut().insert(team.clone());
+    let proxy = match &team.config.sign_in {
+        SignIn::Proxy(proxy) => Some(proxy),
+        SignIn::Oidc(_) => None,
+    };
+    let client = ClientAddress::of(peer.ip(), request.headers(), proxy);
+    request.extensions_mut().insert(client.clone());
     let path = request.uri().path().to_owned();
     let is_api = path.starts_with("/api/") || path == "/api";
     let oidc = matches!(team.config.sign_in, SignIn::Oidc(_));
@@ -76,7 +83,7 @@ pub(super) async fn guard(
                     None,
                     AuditAction::SignInFailed,
                     &user,
-                    peer,
+                    &client,
                     AuditOutcome::Refused,
                     format!(
                         "no-role: groups [{}]",
@@ -115,7 +122,7 @@ pub(super) async fn guard(
                     Some(actor.role),
                     AuditAction::SignIn,
                     &actor.id,
-                    peer,
+                    &client,
                     AuditOutcome::Ok,
                     "through the sign-in proxy".into(),
                 ));
