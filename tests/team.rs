@@ -188,6 +188,11 @@ async fn forged_replayed_or_wrong_sign_ins_are_refused_and_nobody_is_signed_in()
             json!({"claims": {"email_verified": false}}),
             "is not verified",
         ),
+        // As a string, as Amazon Cognito sends it.
+        (
+            json!({"claims": {"email_verified": "false"}}),
+            "is not verified",
+        ),
         (
             json!({"claims": {"email": "moc.elpmaxe@\u{202e}bob"}}),
             "holds U+202E",
@@ -245,8 +250,20 @@ async fn forged_replayed_or_wrong_sign_ins_are_refused_and_nobody_is_signed_in()
     let (status, session) = browser.session(&team.ui).await;
     assert_eq!(status, 200, "{session}");
     assert_eq!(session["name"], "Alice \\u{202e}nimdA", "{session}");
+    // A verified email said as a string is verified.
+    let browser = Browser::new();
+    let callback = browser.sign_in_until_callback(&team.ui, "alice").await;
+    team.idp
+        .tamper_next_id_token(json!({"claims": {"email_verified": "true"}}))
+        .await;
+    let seen = browser.get(&callback).await;
+    assert_eq!(seen.status, 303, "{}", seen.body);
+    assert_eq!(
+        browser.session(&team.ui).await.1["user"],
+        "alice@example.com"
+    );
 
-    let failed = support::eventually("nine failed sign-ins audited", || {
+    let failed = support::eventually("ten failed sign-ins audited", || {
         let db = db.clone();
         async move {
             let output = support::cli(&db, &["audit", "export", "--format", "jsonl"]);
@@ -256,7 +273,7 @@ async fn forged_replayed_or_wrong_sign_ins_are_refused_and_nobody_is_signed_in()
                 .filter(|entry| entry["action"] == "sign-in-failed")
                 .collect();
             match failed.len() {
-                9 => Ok(failed),
+                10 => Ok(failed),
                 n => Err(format!("{n} so far")),
             }
         }

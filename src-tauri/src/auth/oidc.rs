@@ -355,6 +355,8 @@ impl RelyingParty {
         // An email names the person only when the provider vouches for it: one a person may set
         // themselves would let them act, and be audited, as someone else. A provider that does
         // not say (no `email_verified`) is taken at its word, as most that leave it out verify.
+        // Some say it as a string ("false", as Amazon Cognito does): read alike
+        // (openidconnect's `accept-string-booleans`).
         let user = match (claims.email(), claims.email_verified()) {
             (Some(email), Some(false)) => {
                 return Err(SignInError::UnverifiedEmail(printable(email.as_str())))
