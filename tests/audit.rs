@@ -557,10 +557,32 @@ async fn the_inspector_and_a_case_are_audited_with_whose_data_they_showed() {
         200
     );
     assert_eq!(ui_get(&base, &token, "/api/cases/ann_1").await.status, 200);
-    let entries = entries(&base, &token, 3).await;
+    // An id that reads as a list of its own is named quoted, as one user.
+    let sent = post(
+        &monitor.webhook_url,
+        flat("eve, carol", "REVIEW", "ON_HOLD"),
+    )
+    .await;
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    assert_eq!(
+        ui_get(&base, &token, "/api/deliveries?limit=1")
+            .await
+            .status,
+        200
+    );
+    let entries = entries(&base, &token, 4).await;
     let row = |action: &str, target: &str, detail: &str| {
         [action, target, "ok", detail].map(str::to_owned)
     };
+    assert_eq!(
+        entries[0],
+        row(
+            "body-viewed",
+            "deliveries",
+            "delivery 4; users \"eve, carol\""
+        )
+    );
+    let entries = &entries[1..];
     assert_eq!(
         entries[0],
         row("user-viewed", "ann_1", "the case and its notes")

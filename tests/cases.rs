@@ -307,6 +307,25 @@ async fn two_people_work_cases_at_once_and_nothing_is_lost() {
     assert!(has(ANN, "case-note", "failed"));
     assert!(has(BOB, "case-unassign", "ok"));
     assert!(has(ANN, "case-marker", "ok") || has(BOB, "case-assign", "ok"));
+    // A case taken from someone, or left by them, names whose it was.
+    let details = |action: &str| -> Vec<&str> {
+        entries
+            .iter()
+            .filter(|e| e["action"] == action && e["outcome"] == "ok" && e["target"] == "case_1")
+            .map(|e| e["detail"].as_str().unwrap())
+            .collect()
+    };
+    let assigned = details("case-assign");
+    assert_eq!(assigned[0], "to themselves (on version 0)", "{assigned:?}");
+    assert!(
+        assigned[1].starts_with("to carol@example.com (on version ")
+            && assigned[1].ends_with("), was ann@example.com's"),
+        "{assigned:?}"
+    );
+    assert_eq!(
+        details("case-unassign"),
+        ["unassigned (on version 5), was carol@example.com's"]
+    );
     // A note's text never reaches the audit log.
     assert!(!entries.iter().any(|e| e.to_string().contains("passport")));
     let verify = cli(&team.monitor.db, &["audit", "verify"]);

@@ -33,7 +33,7 @@ pub use dispatch::dispatch;
 pub use targets::Audited;
 use targets::{
     assign_target, case_target, deliveries_answered, deliveries_target, marker_target, note_target,
-    pause_target, replay_answered, watch_target,
+    pause_target, replay_answered, watch_target, whose_it_was,
 };
 
 /// How an operation is reached over HTTP.
@@ -398,6 +398,7 @@ operations! {
     /// Assigns a case to the caller, or to the person named; names the version seen.
     assign_case: Post "/api/cases/{externalId}/assign", Compliance, Write,
     audit(CaseAssign |path, input| assign_target(path, input)),
+    answered(|case, audited| whose_it_was(case, audited)),
     |monitor, caller, path: UserPath, input: AssignInput| -> CaseView {
         monitor.assign_case(&caller, path.external_id, input).await
     }
@@ -407,6 +408,7 @@ operations! {
     audit(CaseUnassign |path, input| {
         case_target(AuditAction::CaseUnassign, path, "unassigned".into(), input.version)
     }),
+    answered(|case, audited| whose_it_was(case, audited)),
     |monitor, caller, path: UserPath, input: SeenInput| -> CaseView {
         monitor.unassign_case(&caller, path.external_id, input).await
     }

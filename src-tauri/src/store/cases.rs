@@ -161,14 +161,15 @@ pub fn write_case(
     }
     let mut note = None;
     let action = match change {
-        CaseChange::Assign(Some(person)) => {
-            case.assignee = Some(person.clone());
-            format!("assigned to {person}")
-        }
-        CaseChange::Assign(None) => {
-            case.assignee = None;
-            "unassigned".to_owned()
-        }
+        // A case taken from someone, or left by them, names them: the audit log says whose it was.
+        CaseChange::Assign(Some(person)) => match case.assignee.replace(person.clone()) {
+            Some(was) if was != *person => format!("assigned to {person}, taken from {was}"),
+            _ => format!("assigned to {person}"),
+        },
+        CaseChange::Assign(None) => match case.assignee.take() {
+            Some(was) => format!("unassigned from {was}"),
+            None => "unassigned".to_owned(),
+        },
         CaseChange::Mark(marker) => {
             let was_waiting = case.marker.as_deref() == Some(WAITING);
             let waits = marker.as_deref() == Some(WAITING);

@@ -3,7 +3,7 @@
 use super::{IdPath, PauseInput, UserPath};
 use crate::access::{AuditAction, AuditOutcome};
 use crate::monitor::{
-    AssignInput, DeliveriesPage, DeliveriesQuery, MarkInput, NoteInput, ReplayAnswer,
+    AssignInput, CaseView, DeliveriesPage, DeliveriesQuery, MarkInput, NoteInput, ReplayAnswer,
 };
 use crate::provider::watch::WatchRequest;
 use crate::store::Outcome;
@@ -89,15 +89,31 @@ pub(super) fn deliveries_answered(
     };
     let named = match users.len() {
         0 => String::new(),
-        n if n <= NAMED => format!("; users {}", users.join(", ")),
-        n => format!(
-            "; users {} and {} more",
-            users[..NAMED].join(", "),
-            n - NAMED
-        ),
+        n if n <= NAMED => format!("; users {}", listed(&users)),
+        n => format!("; users {} and {} more", listed(&users[..NAMED]), n - NAMED),
     };
     let detail = format!("{ids}{named}");
     (AuditOutcome::Ok, Audited { detail, ..audited })
+}
+
+/// `ids` as an audit detail lists them, ", " between: an id of letters, digits and `_-.@:+/`
+/// as it is, any other quoted (`"eve, carol"`, with `"` and `\` escaped and characters that
+/// hide text spelled out), so that no id reads as two users or as the end of the list.
+fn listed(ids: &[&str]) -> String {
+    let one = |id: &&str| {
+        let plain = !id.is_empty()
+            && id
+                .chars()
+                .all(|c| c.is_alphanumeric() || "_-.@:+/".contains(c));
+        match plain {
+            true => (*id).to_owned(),
+            false => {
+                let escaped = id.replace('\\', "\\\\").replace('"', "\\\"");
+                format!("\"{}\"", crate::access::spelled_out(&escaped))
+            }
+        }
+    };
+    ids.iter().map(one).collect::<Vec<_>>().join(", ")
 }
 
 /// A replay or resend as the audit log names it: the user the delivery sent named (an edited
@@ -135,8 +151,8 @@ pub(super) fn replay_answered(answer: &ReplayAnswer, audited: Audited) -> (Audit
 /// The ids watched, as the audit log names them: the first few and how many in all.
 pub(super) fn watch_target(request: &WatchRequest) -> String {
     const NAMED: usize = 5;
-    let ids = &request.external_ids;
-    let named = ids[..ids.len().min(NAMED)].join(", ");
+    let ids: Vec<&str> = request.external_ids.iter().map(String::as_str).collect();
+    let named = listed(&ids[..ids.len().min(NAMED)]);
     match ids.len() {
         n if n <= NAMED => named,
         n => format!("{named} and {} more", n - NAMED),
@@ -156,6 +172,22 @@ pub(super) fn assign_target(path: &UserPath, input: &AssignInput) -> Audited {
         None => "to themselves".to_owned(),
     };
     case_target(AuditAction::CaseAssign, path, detail, input.version)
+}
+
+/// An assignment or unassignment, with whose the case was when someone else had it (the store
+/// names them in the change's last action).
+pub(super) fn whose_it_was(case: &CaseView, audited: Audited) -> (AuditOutcome, Audited) {
+    let was = case.last_action.as_deref().and_then(|action| {
+        action
+            .split_once(", taken from ")
+            .or_else(|| action.split_once("unassigned from "))
+            .map(|(_, was)| was)
+    });
+    let detail = match was {
+        Some(was) => format!("{}, was {was}'s", audited.detail),
+        None => audited.detail,
+    };
+    (AuditOutcome::Ok, Audited { detail, ..audited })
 }
 
 pub(super) fn note_target(path: &UserPath, input: &NoteInput) -> Audited {
@@ -190,5 +222,23 @@ pub(super) fn case_target(
         action: Some(action),
         target: path.external_id.clone(),
         detail: format!("{detail}{seen}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listed;
+
+    #[test]
+    fn an_id_that_could_read_as_more_than_one_is_quoted() {
+        assert_eq!(
+            listed(&["user_1", "ann@example.com", "firm/7:a+b.c-d"]),
+            "user_1, ann@example.com, firm/7:a+b.c-d"
+        );
+        assert_eq!(
+            listed(&["x, alice", "bob; users carol", "", "q\"uote\\"]),
+            r#""x, alice", "bob; users carol", "", "q\"uote\\""#
+        );
+        assert_eq!(listed(&["eve\u{202e}lac"]), r#""eve\u{202e}lac""#);
     }
 }
