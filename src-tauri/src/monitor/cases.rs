@@ -93,6 +93,11 @@ pub struct CaseView {
     pub notes: Vec<NoteView>,
     /// The notes were left out for the caller's role.
     pub notes_withheld: bool,
+    /// In the answer to an assignment or unassignment: whom it took the case from, for the
+    /// audit log (never sent: the last action names them).
+    #[serde(skip)]
+    #[ts(skip)]
+    pub taken_from: Option<String>,
 }
 
 /// What the SLA clock is measured against.
@@ -130,6 +135,7 @@ impl CaseView {
             over_sla: in_queue && clock > sla.sla_ms,
             notes,
             notes_withheld: false,
+            taken_from: None,
         }
     }
 }
@@ -388,12 +394,13 @@ impl Monitor {
                 crate::store::cases::write_case(tx, &id, seen, &change, &actor, now)
             })
             .await?;
-        let (case, note, status_since) = match written {
+        let (case, note, status_since, taken_from) = match written {
             CaseWritten::Done {
                 case,
                 note,
                 status_since,
-            } => (case, note, status_since),
+                taken_from,
+            } => (case, note, status_since, taken_from),
             CaseWritten::Stale(current) => return Err(stale(seen, &current)),
             CaseWritten::NoUser => {
                 return Err(CoreError::NotFound(format!(
@@ -416,7 +423,7 @@ impl Monitor {
         );
         // Nobody listening is fine: the change is committed.
         let _ = self.cases.send(view.clone());
-        Ok(view)
+        Ok(CaseView { taken_from, ..view })
     }
 }
 

@@ -87,6 +87,8 @@ pub enum CaseWritten {
         note: Option<NoteRecord>,
         /// The user's `status_since`, for the SLA clock.
         status_since: i64,
+        /// Whom an assignment took the case from, or an unassignment left it by.
+        taken_from: Option<String>,
     },
     /// The writer saw an older version: nothing was changed; this is the case as it is.
     Stale(CaseRecord),
@@ -160,14 +162,23 @@ pub fn write_case(
         case.paused_ms = 0;
     }
     let mut note = None;
+    let mut taken_from = None;
     let action = match change {
-        // A case taken from someone, or left by them, names them: the audit log says whose it was.
+        // A case taken from someone, or left by them, names them (and the audit log does).
         CaseChange::Assign(Some(person)) => match case.assignee.replace(person.clone()) {
-            Some(was) if was != *person => format!("assigned to {person}, taken from {was}"),
+            Some(was) if was != *person => {
+                let action = format!("assigned to {person}, taken from {was}");
+                taken_from = Some(was);
+                action
+            }
             _ => format!("assigned to {person}"),
         },
         CaseChange::Assign(None) => match case.assignee.take() {
-            Some(was) => format!("unassigned from {was}"),
+            Some(was) => {
+                let action = format!("unassigned from {was}");
+                taken_from = Some(was);
+                action
+            }
             None => "unassigned".to_owned(),
         },
         CaseChange::Mark(marker) => {
@@ -230,6 +241,7 @@ pub fn write_case(
         case,
         note,
         status_since,
+        taken_from,
     })
 }
 

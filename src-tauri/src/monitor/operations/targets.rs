@@ -174,16 +174,9 @@ pub(super) fn assign_target(path: &UserPath, input: &AssignInput) -> Audited {
     case_target(AuditAction::CaseAssign, path, detail, input.version)
 }
 
-/// An assignment or unassignment, with whose the case was when someone else had it (the store
-/// names them in the change's last action).
+/// An assignment or unassignment, with whose the case was when someone else had it.
 pub(super) fn whose_it_was(case: &CaseView, audited: Audited) -> (AuditOutcome, Audited) {
-    let was = case.last_action.as_deref().and_then(|action| {
-        action
-            .split_once(", taken from ")
-            .or_else(|| action.split_once("unassigned from "))
-            .map(|(_, was)| was)
-    });
-    let detail = match was {
+    let detail = match &case.taken_from {
         Some(was) => format!("{}, was {was}'s", audited.detail),
         None => audited.detail,
     };
