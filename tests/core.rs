@@ -95,20 +95,48 @@ async fn a_new_database_is_readable_by_its_owner_only() {
         let now = kyc_monitor::time::now_millis();
         let delivery = delivery_at(now, flat("private_1", "REJECT", "CLOSED"));
         monitor.writer().record(delivery).await.unwrap();
-        for path in [file.clone(), with(&file, "-wal"), with(&file, "-shm")] {
+        // The lock too: another account able to open it could hold it, and keep the monitor out.
+        let files = [
+            file.clone(),
+            with(&file, "-wal"),
+            with(&file, "-shm"),
+            with(&file, "-lock"),
+        ];
+        for path in files {
             assert_eq!(mode(&path), 0o600, "{path:?}, opened as {opened:?}");
         }
         monitor.close().await;
     }
 
     std::fs::set_permissions(scratch.db(), std::fs::Permissions::from_mode(0o640)).unwrap();
+    let lock = with(&scratch.db(), "-lock");
+    std::fs::set_permissions(&lock, std::fs::Permissions::from_mode(0o666)).unwrap();
     let monitor = open(&scratch).await.unwrap();
     assert_eq!(
         mode(&scratch.db()),
         0o640,
         "an existing file keeps its mode"
     );
+    assert_eq!(mode(&lock), 0o600, "an older lock is made the owner's");
     monitor.close().await;
+
+    // A umask that takes the owner's write away (0200) would leave a file that never opens for
+    // writing (to anyone but root): its mode is set on the file, not asked of the umask.
+    let made = scratch.dir.path().join("under-a-umask.db");
+    let output = std::process::Command::new("sh")
+        .args([
+            "-c",
+            r#"umask 0277 && exec "$0" "$@""#,
+            support::BIN,
+            "watch",
+            "umask_1",
+        ])
+        .arg("--db")
+        .arg(&made)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(mode(&made), 0o600);
 }
 
 #[tokio::test(flavor = "multi_thread")]

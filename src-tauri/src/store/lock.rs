@@ -62,12 +62,15 @@ pub(super) fn real_path(path: &Path) -> Option<PathBuf> {
 /// Takes the lock in `path` (creating the file) without waiting, and writes this process's pid
 /// in it for whoever finds it taken.
 pub(super) fn try_claim(path: &Path) -> std::io::Result<Claim> {
-    let mut file = File::options()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)?;
+    let mut options = File::options();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    // Readable by its owner only, one made by an older version too: another account that can
+    // open the lock can hold it, and so keep the monitor from starting. (Not ours: left as is.)
+    #[cfg(unix)]
+    let _ = file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600));
     match file.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {

@@ -34,6 +34,13 @@ fn create_private(path: &Path) {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    // The mode again on the open file: the umask may have taken the owner's write away (0200),
+    // leaving a database that could never be opened for writing.
+    #[cfg(unix)]
+    if let Ok(file) = options.open(target) {
+        let _ = file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600));
+    }
+    #[cfg(not(unix))]
     let _ = options.open(target);
 }
 
