@@ -24,11 +24,13 @@ impl ClientAddress {
     /// `peer`, or behind one of `proxy`'s trusted addresses, the client it forwards for.
     pub(super) fn of(peer: IpAddr, headers: &HeaderMap, proxy: Option<&ProxyConfig>) -> Self {
         let peer = peer.to_canonical();
-        let client = proxy
-            .filter(|proxy| proxy.trusts(peer))
-            .and_then(|proxy| forwarded_for(headers, |hop| proxy.trusts(hop)));
-        ClientAddress(match client {
-            Some(client) if client != peer => format!("{client} via {peer}"),
+        let forwarded = match proxy.filter(|proxy| proxy.trusts(peer)) {
+            Some(proxy) => forwarded_for(headers, |hop| proxy.trusts(hop)),
+            None => Forwarded::Nothing,
+        };
+        ClientAddress(match forwarded {
+            Forwarded::Client(client) if client != peer => format!("{client} via {peer}"),
+            Forwarded::Unreadable => format!("unknown via {peer}"),
             _ => peer.to_string(),
         })
     }
@@ -53,29 +55,43 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     }
 }
 
+/// What a trusted proxy's `X-Forwarded-For` says of the client.
+#[derive(Debug, PartialEq)]
+enum Forwarded {
+    /// No header.
+    Nothing,
+    Client(IpAddr),
+    /// Where the client's address should be, something that is not one.
+    Unreadable,
+}
+
 /// The client a chain of proxies forwarded for: each proxy appends the address it was reached
 /// from, so, read from the right, the first address that is not a trusted proxy's is the last
-/// one a trusted proxy saw; what is left of it the client could have written itself. `None`
-/// when there is no header, or when that address is not one (nothing to record but the peer).
-/// Every hop trusted: the first, the farthest a trusted proxy saw.
-fn forwarded_for(headers: &HeaderMap, trusted: impl Fn(IpAddr) -> bool) -> Option<IpAddr> {
-    let mut hops = Vec::new();
-    for value in headers.get_all(FORWARDED_FOR) {
-        hops.extend(value.to_str().ok()?.split(',').map(str::trim));
-    }
-    let mut farthest = None;
+/// one a trusted proxy saw; what is left of it the client could have written itself, and is
+/// never read (bytes that are not text there change nothing). Every hop trusted: the first,
+/// the farthest a trusted proxy saw.
+fn forwarded_for(headers: &HeaderMap, trusted: impl Fn(IpAddr) -> bool) -> Forwarded {
+    let hops: Vec<&[u8]> = headers
+        .get_all(FORWARDED_FOR)
+        .iter()
+        .flat_map(|value| value.as_bytes().split(|byte| *byte == b','))
+        .collect();
+    let mut farthest = Forwarded::Nothing;
     for hop in hops.iter().rev() {
-        let address = hop_address(hop)?;
+        let Some(address) = std::str::from_utf8(hop).ok().and_then(hop_address) else {
+            return Forwarded::Unreadable;
+        };
         if !trusted(address) {
-            return Some(address);
+            return Forwarded::Client(address);
         }
-        farthest = Some(address);
+        farthest = Forwarded::Client(address);
     }
     farthest
 }
 
 /// One hop: an address, with or without a port ("198.51.100.4:5012", "[2001:db8::1]:443").
 fn hop_address(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
     let address = hop
         .parse::<IpAddr>()
         .or_else(|_| hop.parse::<SocketAddr>().map(|socket| socket.ip()))
@@ -152,18 +168,46 @@ mod tests {
             from("192.0.2.50", &["203.0.113.7"], &["127.0.0.1/32"]),
             "192.0.2.50"
         );
-        // Not an address where the proxy's own hop should be: the peer alone.
-        for hop in ["unknown", "203.0.113.7 <script>", "", "_hidden"] {
+        // Not an address where the client's should be: said, and nothing of it recorded.
+        for hop in [
+            "unknown",
+            "203.0.113.7 <script>",
+            "",
+            "_hidden",
+            "127.1",
+            "0x7f.0.0.1",
+        ] {
             assert_eq!(
                 from(
                     "127.0.0.1",
                     &[&format!("10.6.6.6, {hop}")],
                     &["127.0.0.1/32"]
                 ),
-                "127.0.0.1",
+                "unknown via 127.0.0.1",
                 "{hop:?}"
             );
         }
+        // Bytes that are not text, left of the client's address (the client's own), change
+        // nothing; where the client's address should be, they are unknown.
+        let mut headers = HeaderMap::new();
+        headers.append(
+            FORWARDED_FOR,
+            HeaderValue::from_bytes(b"\xff caf\xc3\xa9").unwrap(),
+        );
+        headers.append(
+            FORWARDED_FOR,
+            HeaderValue::from_bytes(b"\xff, 198.51.100.23").unwrap(),
+        );
+        let (peer, proxy) = ("127.0.0.1".parse().unwrap(), proxy(&["127.0.0.1/32"]));
+        assert_eq!(
+            ClientAddress::of(peer, &headers, Some(&proxy)).0,
+            "198.51.100.23 via 127.0.0.1"
+        );
+        headers.append(FORWARDED_FOR, HeaderValue::from_bytes(b"\x80").unwrap());
+        assert_eq!(
+            ClientAddress::of(peer, &headers, Some(&proxy)).0,
+            "unknown via 127.0.0.1"
+        );
         // One person's monitor, or sign-in by OpenID Connect: the peer.
         let mut headers = HeaderMap::new();
         headers.insert(FORWARDED_FOR, HeaderValue::from_static("203.0.113.7"));
