@@ -204,6 +204,16 @@ async fn two_people_work_cases_at_once_and_nothing_is_lost() {
     }
 
     // The queue: cards carry the case; mine and unassigned narrow it.
+    // A version from nowhere on a case nobody has worked on: told so, not "someone changed it".
+    let (status, answer) = ann
+        .post("/api/cases/case_2/assign", json!({"version": 3}))
+        .await;
+    assert_eq!(status, 409, "{answer}");
+    assert_eq!(
+        answer["message"],
+        "nobody has worked on this case yet: it is version 0, not the version 3 you sent; \
+         look at it again and redo your change"
+    );
     ann.ok("/api/cases/case_2/assign", json!({"version": 0}))
         .await;
     let ids = |page: &Value| -> Vec<String> {

@@ -233,6 +233,13 @@ fn checked_note(text: &str) -> Result<String, CoreError> {
 
 /// The refusal of a change made on a stale view: what the other person did, and how it stands.
 fn stale(seen: Option<i64>, current: &CaseRecord) -> CoreError {
+    if current.version == 0 {
+        return CoreError::Conflict(format!(
+            "nobody has worked on this case yet: it is version 0, not the version {} you sent; \
+             look at it again and redo your change",
+            seen.unwrap_or_default()
+        ));
+    }
     let by = current.updated_by.as_deref().unwrap_or("someone");
     let what = current.last_action.as_deref().unwrap_or("changed it");
     let at = current

@@ -96,15 +96,16 @@ pub(super) fn deliveries_answered(
     (AuditOutcome::Ok, Audited { detail, ..audited })
 }
 
-/// `ids` as an audit detail lists them, ", " between: an id of letters, digits and `_-.@:+/`
-/// as it is, any other quoted (`"eve, carol"`, with `"` and `\` escaped and characters that
+/// `ids` as an audit detail lists them, ", " between: an id of ASCII letters, digits and
+/// `_-.@:+/` as it is, any other quoted (a look-alike letter or a space of another kind shows
+/// it is not what it seems) (`"eve, carol"`, with `"` and `\` escaped and characters that
 /// hide text spelled out), so that no id reads as two users or as the end of the list.
 fn listed(ids: &[&str]) -> String {
     let one = |id: &&str| {
         let plain = !id.is_empty()
             && id
                 .chars()
-                .all(|c| c.is_alphanumeric() || "_-.@:+/".contains(c));
+                .all(|c| c.is_ascii_alphanumeric() || "_-.@:+/".contains(c));
         match plain {
             true => (*id).to_owned(),
             false => {
@@ -233,5 +234,10 @@ mod tests {
             r#""x, alice", "bob; users carol", "", "q\"uote\\""#
         );
         assert_eq!(listed(&["eve\u{202e}lac"]), r#""eve\u{202e}lac""#);
+        // A Cyrillic а, a no-break space.
+        assert_eq!(
+            listed(&["\u{430}nn", "a\u{a0}b"]),
+            "\"\u{430}nn\", \"a\u{a0}b\""
+        );
     }
 }
