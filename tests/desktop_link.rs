@@ -8,7 +8,7 @@ mod support;
 use kyc_monitor::monitor::ErrorCode;
 use kyc_monitor::team_link::{self, Bearer, FeedItem, TeamLink, TeamWebhookUrl};
 use serde_json::json;
-use support::idp::{Browser, OidcTeam as Team};
+use support::idp::{hidden_value, Browser, OidcTeam as Team, Seen};
 use support::*;
 
 /// The team monitor's address as the app takes it.
@@ -46,6 +46,29 @@ async fn app_signs_in(team: &Team, user: &str) -> (TeamLink, team_link::TeamPers
 /// Walks a desktop sign-in in a browser up to the monitor's redirect to the app's loopback
 /// address, without an app listening: returns that address.
 async fn loopback_redirect(team: &Team, user: &str, redirect_uri: &str, verifier: &str) -> String {
+    let (browser, asked) = asked_to_confirm(team, user, redirect_uri, verifier).await;
+    let seen = answer(team, &browser, &asked, "yes").await;
+    assert_eq!(seen.status, 303, "{}", seen.body);
+    // No session cookie for the browser: the session is the app's.
+    for cookies in [&asked.set_cookies, &seen.set_cookies] {
+        assert!(
+            !cookies
+                .iter()
+                .any(|c| c.starts_with("kyc_monitor_session=") && !c.contains("Max-Age=0")),
+            "{cookies:?}"
+        );
+    }
+    seen.location.expect("a redirect to the app")
+}
+
+/// Walks a desktop sign-in in a browser up to the monitor's question whether the app may sign
+/// in: the browser, and that page.
+async fn asked_to_confirm(
+    team: &Team,
+    user: &str,
+    redirect_uri: &str,
+    verifier: &str,
+) -> (Browser, Seen) {
     use base64::Engine;
     use sha2::Digest;
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -61,18 +84,34 @@ async fn loopback_redirect(team: &Team, user: &str, redirect_uri: &str, verifier
     let callback = browser
         .sign_in_from(start.as_str(), user, &format!("{}/auth/callback", team.ui))
         .await;
-    let seen = browser.get(&callback).await;
-    assert_eq!(seen.status, 303, "{}", seen.body);
-    // No session cookie for the browser: the session is the app's.
+    let asked = browser.get(&callback).await;
+    // The person is asked first, naming them and where the app waits; nothing goes to the app.
+    assert_eq!(asked.status, 200, "{}", asked.body);
+    assert!(asked.location.is_none());
+    let app = url::Url::parse(redirect_uri)
+        .unwrap()
+        .origin()
+        .ascii_serialization();
     assert!(
-        !seen
-            .set_cookies
-            .iter()
-            .any(|c| c.starts_with("kyc_monitor_session=") && !c.contains("Max-Age=0")),
-        "{:?}",
-        seen.set_cookies
+        asked.body.contains(&format!("as {user}@example.com?"))
+            && asked.body.contains(&format!("<code>{app}</code>")),
+        "{}",
+        asked.body
     );
-    seen.location.expect("a redirect to the app")
+    (browser, asked)
+}
+
+/// Answers the page that asks whether the app may sign in.
+async fn answer(team: &Team, browser: &Browser, asked: &Seen, answer: &str) -> Seen {
+    let token = hidden_value(&asked.body, "token").expect("the page's token");
+    browser
+        .see(
+            browser
+                .client
+                .post(format!("{}/auth/desktop/confirm", team.ui))
+                .form(&[("token", token.as_str()), ("answer", answer)]),
+        )
+        .await
 }
 
 async fn trade(team: &Team, code: &str, verifier: &str) -> (u16, serde_json::Value) {
@@ -309,4 +348,63 @@ async fn codes_go_only_to_loopback_addresses_once_and_with_their_verifier() {
     );
     let (status, _) = trade(&team, "made-up", "right").await;
     assert_eq!(status, 400);
+}
+
+/// A link someone else made brings the person to the monitor's question, not to their app:
+/// cancelled, nothing goes to the address that waits, and the refusal is audited. A question is
+/// answered once.
+#[tokio::test]
+async fn the_person_is_asked_before_an_app_gets_a_code_and_may_cancel() {
+    let team = Team::start(&[]);
+    let (browser, asked) =
+        asked_to_confirm(&team, "bob", "http://127.0.0.1:4712/cb", "verifier").await;
+    let cancelled = answer(&team, &browser, &asked, "no").await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    assert!(cancelled.location.is_none());
+    assert!(
+        cancelled.body.contains("The app was not signed in"),
+        "{}",
+        cancelled.body
+    );
+    for again in ["yes", "no"] {
+        let seen = answer(&team, &browser, &asked, again).await;
+        assert_eq!(seen.status, 400, "{}", seen.body);
+        assert!(seen.location.is_none());
+        assert!(seen.body.contains("has ended"), "{}", seen.body);
+    }
+    // A made-up token, or none.
+    let forged = browser
+        .see(
+            browser
+                .client
+                .post(format!("{}/auth/desktop/confirm", team.ui))
+                .form(&[("token", "made-up"), ("answer", "yes")]),
+        )
+        .await;
+    assert_eq!(forged.status, 400, "{}", forged.body);
+    let empty = browser
+        .see(
+            browser
+                .client
+                .post(format!("{}/auth/desktop/confirm", team.ui)),
+        )
+        .await;
+    assert_eq!(empty.status, 400, "{}", empty.body);
+
+    let db = team.monitor.db.clone();
+    let cancelled = eventually("the cancelled sign-in in the audit log", || {
+        let output = cli(&db, &["audit", "export", "--format", "jsonl"]);
+        let found = stdout(&output)
+            .lines()
+            .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+            .find(|e| e["action"] == "sign-in-failed");
+        async move { found.ok_or_else(|| "not yet".to_owned()) }
+    })
+    .await;
+    assert_eq!(cancelled["actor"], "bob@example.com");
+    assert_eq!(cancelled["outcome"], "refused");
+    assert_eq!(
+        cancelled["detail"],
+        "desktop app: the person cancelled the sign-in of the app at http://127.0.0.1:4712"
+    );
 }

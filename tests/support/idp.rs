@@ -177,8 +177,12 @@ impl Browser {
             assert_eq!(seen.status, 200, "the provider answered {}", seen.body);
             let action = form_action(&seen.body);
             let action = reqwest::Url::parse(&next).unwrap().join(&action).unwrap();
+            let token = hidden_value(&seen.body, "token");
             let form: Vec<(&str, &str)> = if seen.body.contains("name=\"login\"") {
                 vec![("prompt", "login"), ("login", user), ("password", "any")]
+            } else if let Some(token) = &token {
+                // The monitor's own question: may the desktop app sign in as you? Yes.
+                vec![("token", token.as_str()), ("answer", "yes")]
             } else {
                 vec![("prompt", "consent")]
             };
@@ -208,6 +212,15 @@ impl Default for Browser {
     fn default() -> Self {
         Browser::new()
     }
+}
+
+/// The value of the hidden input `name` of a page, if it has one.
+pub fn hidden_value(html: &str, name: &str) -> Option<String> {
+    let start = html.find(&format!("name=\"{name}\""))?;
+    let rest = &html[start..];
+    let at = rest.find("value=\"")? + "value=\"".len();
+    let end = rest[at..].find('"')?;
+    Some(rest[at..at + end].to_owned())
 }
 
 /// The `action` of the first form in a page.

@@ -90,6 +90,7 @@ describe('the desktop app as a window onto a team monitor', { skip: !binary && '
       // The system browser the app opens for the sign-in.
       BROWSER: join(here, 'team-browser.mjs'),
       TEAM_BROWSER_LOG: join(scratch, 'browser.log'),
+      TEAM_BROWSER_SHOT: join(artifacts, 'desktop-team-confirm.png'),
       RUST_LOG: 'warn,kyc_monitor=debug',
     };
     driver = await startDriver(env, (chunk) => {
@@ -141,6 +142,8 @@ describe('the desktop app as a window onto a team monitor', { skip: !binary && '
       throw new Error(`${error.message}; browser: ${browserLog}`);
     });
     assert.equal(banner.trim(), `Connected to ${ui} as Alice Admin (admin)`);
+    // The monitor asked the person, in the browser, before the app got its code.
+    assert.match(readFileSync(join(scratch, 'browser.log'), 'utf8'), /^asked: Sign in the KYC Monitor app as alice@example\.com\?$/m);
     await session.waitFor('[data-testid="card"][data-external-id="team_1001"]', 30_000);
     // Connected, the app runs no listener of its own.
     await eventually(async () => (await fetch(`http://127.0.0.1:${listenPort}/`).catch(() => null)) === null, 'the app to close its listener');

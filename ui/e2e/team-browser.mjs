@@ -2,8 +2,9 @@
 // The "system browser" of the desktop team test (its $BROWSER): opens the address the app
 // gives in headless Chromium, signs in at the test OpenID Provider as $TEAM_BROWSER_USER
 // (default alice) through its own login and consent forms, follows the team monitor back to
-// the app's loopback address, and waits for the app's "Signed in" page. What it saw goes to
-// $TEAM_BROWSER_LOG when set.
+// the app's loopback address (saying yes when the monitor asks whether the app may sign in as
+// this person), and waits for the app's "Signed in" page. What it saw goes to $TEAM_BROWSER_LOG
+// when set, the monitor's question drawn to $TEAM_BROWSER_SHOT.
 import { appendFileSync } from 'node:fs';
 import { launchChromium } from './monitor.mjs';
 
@@ -22,6 +23,12 @@ try {
     if (await login.count()) {
       await login.fill(user);
       await page.locator('input[name="password"]').fill('any password');
+    }
+    // The monitor asks whether the app may sign in as this person: said, drawn, and answered yes.
+    const asked = page.getByRole('heading', { name: /^Sign in the KYC Monitor app as / });
+    if (await asked.count()) {
+      log(`asked: ${await asked.innerText()}`);
+      if (process.env.TEAM_BROWSER_SHOT) await page.screenshot({ path: process.env.TEAM_BROWSER_SHOT });
     }
     const was = page.url();
     await page.locator('button[type="submit"]').first().click();

@@ -1,17 +1,18 @@
 //! A desktop app signing in to a team monitor through the system browser (RFC 8252, see
 //! `auth/desktop.rs`): `GET /auth/desktop` starts the provider's sign-in for the app's loopback
-//! address, the callback (`sign_in.rs`) sends the browser back there with a one-time code, and
+//! address, the callback (`sign_in.rs`) asks the person whether the app may sign in as them,
+//! [`confirm`] sends the browser on to the app with a one-time code when they say yes, and
 //! `POST /auth/desktop/token` trades the code and its PKCE verifier for a session secret. The
 //! session starts, and is audited as a sign-in, at that trade.
 
 use std::sync::Arc;
 
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{FormRejection, JsonRejection};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
-use serde::Serialize;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Extension, Form, Json};
+use serde::{Deserialize, Serialize};
 
 use super::client::ClientAddress;
 use super::error::refuse;
@@ -71,6 +72,63 @@ pub(super) async fn begin(
             )
         }
     }
+}
+
+/// The confirmation page's form.
+#[derive(Debug, Deserialize)]
+pub(super) struct Confirmation {
+    token: Option<String>,
+    answer: Option<String>,
+}
+
+/// The person's answer to "Sign in the app as you?": yes sends the browser on to the app with
+/// its one-time code; anything else signs nobody in, and is audited.
+pub(super) async fn confirm(
+    State(monitor): State<Arc<Monitor>>,
+    team: Option<Extension<Arc<TeamAuth>>>,
+    client: ClientAddress,
+    form: Result<Form<Confirmation>, FormRejection>,
+) -> Response {
+    let Some(Extension(team)) = team.filter(|t| t.oidc.is_some()) else {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            "this monitor has no sign-in of its own for apps (it runs without --auth oidc)",
+        );
+    };
+    let held = form
+        .ok()
+        .and_then(|Form(confirmation)| Some((confirmation.token?, confirmation.answer)))
+        .and_then(|(token, answer)| Some((team.desktop.take_held(&token)?, answer)));
+    let Some(((request, actor), answer)) = held else {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "This app sign-in has ended",
+            "It is unknown, already answered, or older than 10 minutes; nobody was signed in. Start it again from the app.",
+            ("/", "Open the monitor"),
+        );
+    };
+    if answer.as_deref() == Some("yes") {
+        let back = team.desktop.issue(request, actor);
+        return Redirect::to(back.as_str()).into_response();
+    }
+    monitor.audit(audit_entry(
+        &actor.id,
+        Some(actor.role),
+        AuditAction::SignInFailed,
+        &actor.id,
+        &client,
+        AuditOutcome::Refused,
+        format!(
+            "desktop app: the person cancelled the sign-in of the app at {}",
+            request.app_origin()
+        ),
+    ));
+    page(
+        StatusCode::OK,
+        "The app was not signed in",
+        "Nobody was signed in. If you did not start this from the KYC Monitor app, someone may have sent you the link to sign their program in as you: tell whoever runs the monitor.",
+        ("/", "Open the monitor"),
+    )
 }
 
 /// Trades a one-time code and its verifier for a session of the desktop app.

@@ -18,7 +18,7 @@ use super::client::ClientAddress;
 use super::error::refuse;
 use crate::access::{Actor, AuditAction, AuditEntry, AuditOutcome, Role};
 use crate::auth::oidc::{Callback, SignInError};
-use crate::auth::pages::page;
+use crate::auth::pages::{confirm_app, page};
 use crate::auth::sessions::{cookie, set_cookie, SessionSecret, SESSION_COOKIE};
 use crate::auth::TeamAuth;
 use crate::config::team::SESSION_ABSOLUTE;
@@ -29,6 +29,7 @@ pub(super) const SESSION_PATH: &str = "/api/session";
 pub(super) const CSRF_HEADER: &str = "x-csrf-token";
 pub(super) const DESKTOP_PATH: &str = "/auth/desktop";
 pub(super) const DESKTOP_TOKEN_PATH: &str = "/auth/desktop/token";
+pub(super) const DESKTOP_CONFIRM_PATH: &str = "/auth/desktop/confirm";
 /// Ties a started sign-in to the browser that started it.
 pub(super) const LOGIN_COOKIE: &str = "kyc_monitor_login";
 pub(super) const LOGIN_COOKIE_SECONDS: u64 = 600;
@@ -76,6 +77,7 @@ pub(super) fn router() -> Router<Arc<Monitor>> {
         .route("/auth/signed-out", get(signed_out))
         .route(DESKTOP_PATH, get(super::desktop_link::begin))
         .route(DESKTOP_TOKEN_PATH, post(super::desktop_link::token))
+        .route(DESKTOP_CONFIRM_PATH, post(super::desktop_link::confirm))
 }
 
 pub(super) async fn session(
@@ -209,9 +211,12 @@ async fn callback(
                         name: signed_in.name,
                         role,
                     };
+                    // The person says the app is theirs before it gets a code (see
+                    // `desktop_link::confirm`).
                     if let Some(request) = for_app {
-                        let back = team.desktop.issue(request, actor);
-                        let mut response = Redirect::to(back.as_str()).into_response();
+                        let (user, app) = (actor.id.clone(), request.app_origin());
+                        let token = team.desktop.hold(request, actor);
+                        let mut response = confirm_app(&user, &app, DESKTOP_CONFIRM_PATH, &token);
                         response.headers_mut().append(
                             header::SET_COOKIE,
                             set_cookie(LOGIN_COOKIE, "", "/auth", Some(0), secure),

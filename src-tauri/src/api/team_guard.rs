@@ -15,8 +15,8 @@ use subtle::ConstantTimeEq;
 use super::client::ClientAddress;
 use super::error::refuse;
 use super::sign_in::{
-    audit_entry, CsrfToken, CurrentSession, CSRF_HEADER, DESKTOP_PATH, DESKTOP_TOKEN_PATH,
-    LOGIN_PATH, SESSION_PATH,
+    audit_entry, CsrfToken, CurrentSession, CSRF_HEADER, DESKTOP_CONFIRM_PATH, DESKTOP_PATH,
+    DESKTOP_TOKEN_PATH, LOGIN_PATH, SESSION_PATH,
 };
 use crate::access::{AuditAction, AuditOutcome};
 use crate::auth::pages::page;
@@ -26,12 +26,13 @@ use crate::config::team::{SignIn, SESSION_ABSOLUTE};
 use crate::monitor::Monitor;
 
 /// The pages that sign people in, reached without a session.
-const OPEN_PATHS: [&str; 5] = [
+const OPEN_PATHS: [&str; 6] = [
     LOGIN_PATH,
     "/auth/callback",
     "/auth/signed-out",
     DESKTOP_PATH,
     DESKTOP_TOKEN_PATH,
+    DESKTOP_CONFIRM_PATH,
 ];
 
 fn changes_state(method: &Method) -> bool {

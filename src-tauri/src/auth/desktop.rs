@@ -1,7 +1,9 @@
 //! The desktop app as a native app of a team monitor (RFC 8252): it opens
 //! `/auth/desktop?redirect_uri=http://127.0.0.1:PORT/...&state=..&code_challenge=..` in the
-//! system browser, the person signs in at the OpenID Provider as in the browser, and the
-//! monitor sends the browser back to that loopback address with a one-time code. The app
+//! system browser, the person signs in at the OpenID Provider as in the browser, says the app
+//! is theirs (a link made by someone else must not hand the session to that someone's program
+//! on the same computer), and the monitor sends the browser back to that loopback address with
+//! a one-time code. The app
 //! trades the code and its PKCE verifier at `POST /auth/desktop/token` for a session secret,
 //! which it sends as `Authorization: Bearer`. Only loopback IP literals are accepted as the
 //! return address (any port: the app binds a fresh one each time); a code is used once and
@@ -42,6 +44,13 @@ pub struct DesktopRequest {
     redirect_uri: Url,
     state: String,
     challenge: String,
+}
+
+impl DesktopRequest {
+    /// Where the app waits, as the confirmation page names it (`http://127.0.0.1:50123`).
+    pub fn app_origin(&self) -> String {
+        self.redirect_uri.origin().ascii_serialization()
+    }
 }
 
 /// `POST /auth/desktop/token`'s body.
@@ -113,11 +122,20 @@ struct Issued {
     issued: Instant,
 }
 
+/// A sign-in the person has finished at the provider, waiting for them to say the app is theirs.
+struct Held {
+    request: DesktopRequest,
+    actor: Actor,
+    held: Instant,
+}
+
 /// Desktop sign-ins under way and the codes sent back to the apps.
 #[derive(Default)]
 pub struct DesktopSignIns {
     /// By the SHA-256 of the browser's sign-in cookie.
     pending: Mutex<HashMap<[u8; 32], (DesktopRequest, Instant)>>,
+    /// By the SHA-256 of the confirmation page's token.
+    held: Mutex<HashMap<[u8; 32], Held>>,
     /// By the SHA-256 of the code.
     codes: Mutex<HashMap<[u8; 32], Issued>>,
 }
@@ -170,6 +188,34 @@ impl DesktopSignIns {
             .remove(&hash(browser?))
             .filter(|(_, at)| at.elapsed() < PENDING_FOR)
             .map(|(request, _)| request)
+    }
+
+    /// Holds `actor`'s finished sign-in for the app of `request` until the person confirms it
+    /// (a link someone else made would otherwise hand the session to that someone's program
+    /// listening on this computer): the token the confirmation page sends back.
+    pub fn hold(&self, request: DesktopRequest, actor: Actor) -> String {
+        let token = URL_SAFE_NO_PAD.encode(crate::random::bytes::<32>());
+        let mut held = self.held.lock().expect("desktop sign-ins");
+        trim(&mut held, |held| held.held, PENDING_FOR);
+        held.insert(
+            hash(&token),
+            Held {
+                request,
+                actor,
+                held: Instant::now(),
+            },
+        );
+        token
+    }
+
+    /// The held sign-in of `token` (used up), to confirm or decline: who, and for which app.
+    pub fn take_held(&self, token: &str) -> Option<(DesktopRequest, Actor)> {
+        self.held
+            .lock()
+            .expect("desktop sign-ins")
+            .remove(&hash(token))
+            .filter(|held| held.held.elapsed() < PENDING_FOR)
+            .map(|held| (held.request, held.actor))
     }
 
     /// A one-time code for `actor`, and the loopback address that carries it to the app.
