@@ -534,6 +534,27 @@ async fn the_audit_records_the_address_the_proxy_forwards_for() {
     assert_eq!(from("search"), ["127.0.0.1"]);
 }
 
+/// Behind a sign-in proxy the monitor has no sign-in of its own for the desktop app: each of its
+/// routes says so, to a person already signed in.
+#[tokio::test]
+async fn the_app_sign_in_routes_say_there_is_none_behind_a_proxy() {
+    let team = Team::start(&[]);
+    let admin = team.person(Role::Admin).await;
+    for (method, path) in [
+        (reqwest::Method::GET, "/auth/desktop"),
+        (reqwest::Method::POST, "/auth/desktop/token"),
+        (reqwest::Method::POST, "/auth/desktop/confirm"),
+    ] {
+        let seen = admin.browser.see(admin.request(method, path)).await;
+        assert_eq!(seen.status, 404, "{path}: {}", seen.body);
+        assert!(
+            seen.body.contains("no sign-in of its own for apps"),
+            "{path}: {}",
+            seen.body
+        );
+    }
+}
+
 #[tokio::test]
 async fn an_open_feed_ends_when_its_session_ends() {
     let team = Team::start(&[]);

@@ -34,16 +34,27 @@ pub struct DesktopSession {
     pub role: Role,
 }
 
+/// The team monitor's sign-in, when it has one of its own for apps (`--auth oidc`).
+fn signing_in_apps(team: Option<Extension<Arc<TeamAuth>>>) -> Option<Arc<TeamAuth>> {
+    team.map(|Extension(team)| team)
+        .filter(|team| team.oidc.is_some())
+}
+
+/// The answer of every app sign-in route on a monitor without one.
+fn no_app_sign_in() -> Response {
+    refuse(
+        StatusCode::NOT_FOUND,
+        "this monitor has no sign-in of its own for apps (it runs without --auth oidc)",
+    )
+}
+
 /// Starts the provider's sign-in for a desktop app waiting at its loopback address.
 pub(super) async fn begin(
     team: Option<Extension<Arc<TeamAuth>>>,
     Query(query): Query<DesktopQuery>,
 ) -> Response {
-    let Some(Extension(team)) = team.filter(|t| t.oidc.is_some()) else {
-        return refuse(
-            StatusCode::NOT_FOUND,
-            "this monitor has no sign-in of its own for apps (it runs without --auth oidc)",
-        );
+    let Some(team) = signing_in_apps(team) else {
+        return no_app_sign_in();
     };
     let request = match query.check() {
         Ok(request) => request,
@@ -89,11 +100,8 @@ pub(super) async fn confirm(
     client: ClientAddress,
     form: Result<Form<Confirmation>, FormRejection>,
 ) -> Response {
-    let Some(Extension(team)) = team.filter(|t| t.oidc.is_some()) else {
-        return refuse(
-            StatusCode::NOT_FOUND,
-            "this monitor has no sign-in of its own for apps (it runs without --auth oidc)",
-        );
+    let Some(team) = signing_in_apps(team) else {
+        return no_app_sign_in();
     };
     let held = form
         .ok()
@@ -138,11 +146,8 @@ pub(super) async fn token(
     client: ClientAddress,
     body: Result<Json<TokenRequest>, JsonRejection>,
 ) -> Response {
-    let Some(Extension(team)) = team.filter(|t| t.oidc.is_some()) else {
-        return refuse(
-            StatusCode::NOT_FOUND,
-            "this monitor has no sign-in of its own for apps (it runs without --auth oidc)",
-        );
+    let Some(team) = signing_in_apps(team) else {
+        return no_app_sign_in();
     };
     let Ok(Json(asked)) = body else {
         return refuse(
